@@ -1,0 +1,505 @@
+//! Pruners with Optuna's defaults and semantics (spec §8): Nop, Percentile/Median,
+//! SuccessiveHalving (asynchronous SHA) and Hyperband.
+
+use crate::json::Json;
+use crate::study::{StudyDirection, StudyView};
+use crate::trial::{FrozenTrial, TrialState};
+
+/// A pruner's verdict, plus system attributes to record on the trial.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct PruneDecision {
+    /// Stop the trial now.
+    pub prune: bool,
+    /// Bookkeeping to store on the trial (SHA's `completed_rung_*`).
+    pub system_attrs: Vec<(String, Json)>,
+}
+
+impl PruneDecision {
+    fn verdict(prune: bool) -> Self {
+        PruneDecision {
+            prune,
+            system_attrs: Vec::new(),
+        }
+    }
+}
+
+/// Invalid pruner settings.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{0}")]
+pub struct PrunerError(pub String);
+
+/// A pruner (Optuna's `BasePruner`).
+pub trait Pruner {
+    /// The class name, as Optuna spells it.
+    fn name(&self) -> &'static str;
+    /// Decides whether `trial` (RUNNING, with its reports so far) should stop.
+    fn prune(&mut self, study: &StudyView<'_>, trial: &FrozenTrial) -> PruneDecision;
+    /// Hyperband's bracket of a trial; samplers then see only that bracket's trials.
+    fn bracket_of(&self, _study_name: &str, _number: u64) -> Option<usize> {
+        None
+    }
+}
+
+/// Never prunes.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NopPruner;
+
+impl Pruner for NopPruner {
+    fn name(&self) -> &'static str {
+        "NopPruner"
+    }
+    fn prune(&mut self, _: &StudyView<'_>, _: &FrozenTrial) -> PruneDecision {
+        PruneDecision::default()
+    }
+}
+
+/// Prunes a trial whose best value so far is worse than the given percentile of the
+/// COMPLETE trials' values at the same step. `MedianPruner` is the 50th percentile.
+#[derive(Debug, Clone)]
+pub struct PercentilePruner {
+    percentile: f64,
+    n_startup_trials: usize,
+    n_warmup_steps: i64,
+    interval_steps: i64,
+    n_min_trials: usize,
+    median: bool,
+}
+
+impl PercentilePruner {
+    /// A percentile pruner with Optuna's checks.
+    pub fn new(
+        percentile: f64,
+        n_startup_trials: usize,
+        n_warmup_steps: i64,
+        interval_steps: i64,
+        n_min_trials: usize,
+    ) -> Result<Self, PrunerError> {
+        if !(0.0..=100.0).contains(&percentile) {
+            return Err(PrunerError(format!(
+                "percentile must be between 0 and 100 inclusive, but got {percentile}"
+            )));
+        }
+        if n_warmup_steps < 0 {
+            return Err(PrunerError(format!(
+                "n_warmup_steps cannot be negative, but got {n_warmup_steps}"
+            )));
+        }
+        if interval_steps < 1 {
+            return Err(PrunerError(format!(
+                "interval_steps must be at least 1, but got {interval_steps}"
+            )));
+        }
+        if n_min_trials < 1 {
+            return Err(PrunerError(format!(
+                "n_min_trials must be at least 1, but got {n_min_trials}"
+            )));
+        }
+        Ok(PercentilePruner {
+            percentile,
+            n_startup_trials,
+            n_warmup_steps,
+            interval_steps,
+            n_min_trials,
+            median: false,
+        })
+    }
+
+    /// `MedianPruner(n_startup_trials, n_warmup_steps, interval_steps, n_min_trials)`.
+    pub fn median(
+        n_startup_trials: usize,
+        n_warmup_steps: i64,
+        interval_steps: i64,
+        n_min_trials: usize,
+    ) -> Result<Self, PrunerError> {
+        let mut p = Self::new(
+            50.0,
+            n_startup_trials,
+            n_warmup_steps,
+            interval_steps,
+            n_min_trials,
+        )?;
+        p.median = true;
+        Ok(p)
+    }
+
+    /// `MedianPruner()` with Optuna's defaults (5 startup trials, no warm-up).
+    pub fn median_default() -> Self {
+        PercentilePruner {
+            percentile: 50.0,
+            n_startup_trials: 5,
+            n_warmup_steps: 0,
+            interval_steps: 1,
+            n_min_trials: 1,
+            median: true,
+        }
+    }
+}
+
+/// numpy's `nanpercentile` with linear interpolation.
+pub fn nanpercentile(values: &[f64], q: f64) -> f64 {
+    let mut v: Vec<f64> = values.iter().copied().filter(|x| !x.is_nan()).collect();
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    v.sort_by(f64::total_cmp);
+    let pos = q / 100.0 * (v.len() - 1) as f64;
+    let lo = pos.floor() as usize;
+    let hi = pos.ceil() as usize;
+    if lo == hi {
+        return v[lo];
+    }
+    let frac = pos - lo as f64;
+    v[lo] + (v[hi] - v[lo]) * frac
+}
+
+fn is_first_in_interval_step(step: i64, trial: &FrozenTrial, warmup: i64, interval: i64) -> bool {
+    let nearest_lower = (step - warmup).div_euclid(interval) * interval + warmup;
+    let second_last = trial
+        .intermediate_values
+        .keys()
+        .copied()
+        .filter(|s| *s != step)
+        .fold(-1, i64::max);
+    second_last < nearest_lower
+}
+
+impl Pruner for PercentilePruner {
+    fn name(&self) -> &'static str {
+        if self.median {
+            "MedianPruner"
+        } else {
+            "PercentilePruner"
+        }
+    }
+
+    fn prune(&mut self, study: &StudyView<'_>, trial: &FrozenTrial) -> PruneDecision {
+        let completed = study.trials_in(&[TrialState::Complete]);
+        if completed.is_empty() || completed.len() < self.n_startup_trials {
+            return PruneDecision::verdict(false);
+        }
+        let Some(step) = trial.last_step() else {
+            return PruneDecision::verdict(false);
+        };
+        if step < self.n_warmup_steps {
+            return PruneDecision::verdict(false);
+        }
+        if !is_first_in_interval_step(step, trial, self.n_warmup_steps, self.interval_steps) {
+            return PruneDecision::verdict(false);
+        }
+        let dir = study.direction();
+        let vals: Vec<f64> = trial.intermediate_values.values().copied().collect();
+        let finite: Vec<f64> = vals.iter().copied().filter(|v| !v.is_nan()).collect();
+        let best = if finite.is_empty() {
+            f64::NAN
+        } else if dir == StudyDirection::Maximize {
+            finite.iter().copied().fold(f64::NEG_INFINITY, f64::max)
+        } else {
+            finite.iter().copied().fold(f64::INFINITY, f64::min)
+        };
+        if best.is_nan() {
+            return PruneDecision::verdict(true);
+        }
+        let at_step: Vec<f64> = completed
+            .iter()
+            .filter_map(|t| t.intermediate_values.get(&step).copied())
+            .collect();
+        if at_step.len() < self.n_min_trials {
+            return PruneDecision::verdict(false);
+        }
+        let q = if dir == StudyDirection::Maximize {
+            100.0 - self.percentile
+        } else {
+            self.percentile
+        };
+        let p = nanpercentile(&at_step, q);
+        if p.is_nan() {
+            return PruneDecision::verdict(false);
+        }
+        PruneDecision::verdict(if dir == StudyDirection::Maximize {
+            best < p
+        } else {
+            best > p
+        })
+    }
+}
+
+/// Asynchronous successive halving.
+#[derive(Debug, Clone)]
+pub struct SuccessiveHalvingPruner {
+    min_resource: Option<i64>,
+    reduction_factor: i64,
+    min_early_stopping_rate: i64,
+    bootstrap_count: usize,
+}
+
+impl SuccessiveHalvingPruner {
+    /// `min_resource = None` means Optuna's `"auto"`.
+    pub fn new(
+        min_resource: Option<i64>,
+        reduction_factor: i64,
+        min_early_stopping_rate: i64,
+        bootstrap_count: usize,
+    ) -> Result<Self, PrunerError> {
+        if let Some(m) = min_resource
+            && m < 1
+        {
+            return Err(PrunerError(format!(
+                "min_resource must be >= 1 or \"auto\", but got {m}"
+            )));
+        }
+        if reduction_factor < 2 {
+            return Err(PrunerError(format!(
+                "reduction_factor must be >= 2, but got {reduction_factor}"
+            )));
+        }
+        if min_early_stopping_rate < 0 {
+            return Err(PrunerError(format!(
+                "min_early_stopping_rate must be >= 0, but got {min_early_stopping_rate}"
+            )));
+        }
+        if bootstrap_count > 0 && min_resource.is_none() {
+            return Err(PrunerError(
+                "bootstrap_count > 0 and min_resource == \"auto\" are mutually incompatible".into(),
+            ));
+        }
+        Ok(SuccessiveHalvingPruner {
+            min_resource,
+            reduction_factor,
+            min_early_stopping_rate,
+            bootstrap_count,
+        })
+    }
+}
+
+impl Default for SuccessiveHalvingPruner {
+    fn default() -> Self {
+        SuccessiveHalvingPruner {
+            min_resource: None,
+            reduction_factor: 4,
+            min_early_stopping_rate: 0,
+            bootstrap_count: 0,
+        }
+    }
+}
+
+fn rung_key(rung: usize) -> String {
+    format!("completed_rung_{rung}")
+}
+
+impl Pruner for SuccessiveHalvingPruner {
+    fn name(&self) -> &'static str {
+        "SuccessiveHalvingPruner"
+    }
+
+    fn prune(&mut self, study: &StudyView<'_>, trial: &FrozenTrial) -> PruneDecision {
+        let mut out = PruneDecision::default();
+        let Some(step) = trial.last_step() else {
+            return out;
+        };
+        let mut rung = 0;
+        while trial.system_attrs.contains_key(&rung_key(rung)) {
+            rung += 1;
+        }
+        let value = trial
+            .intermediate_values
+            .get(&step)
+            .copied()
+            .unwrap_or(f64::NAN);
+        loop {
+            if self.min_resource.is_none() {
+                let last = study
+                    .trials
+                    .iter()
+                    .filter(|t| t.state == TrialState::Complete)
+                    .filter_map(|t| t.last_step())
+                    .max();
+                match last {
+                    Some(l) => self.min_resource = Some((l / 100).max(1)),
+                    None => return out,
+                }
+            }
+            let min_resource = self.min_resource.unwrap_or(1);
+            let exp = (self.min_early_stopping_rate + rung as i64) as u32;
+            let promotion = min_resource.saturating_mul(self.reduction_factor.saturating_pow(exp));
+            if step < promotion {
+                return out;
+            }
+            if value.is_nan() {
+                out.prune = true;
+                return out;
+            }
+            let key = rung_key(rung);
+            out.system_attrs.push((key.clone(), Json::Float(value)));
+            let mut competing: Vec<f64> = study
+                .trials
+                .iter()
+                .filter(|t| t.number != trial.number)
+                .filter_map(|t| t.system_attrs.get(&key).and_then(Json::as_f64))
+                .collect();
+            competing.push(value);
+            if competing.len() <= self.bootstrap_count {
+                out.prune = true;
+                return out;
+            }
+            let idx = (competing.len() as i64 / self.reduction_factor - 1).max(0) as usize;
+            competing.sort_by(f64::total_cmp);
+            let promotable = if study.direction() == StudyDirection::Maximize {
+                value >= competing[competing.len() - 1 - idx]
+            } else {
+                value <= competing[idx]
+            };
+            if !promotable {
+                out.prune = true;
+                return out;
+            }
+            rung += 1;
+        }
+    }
+}
+
+/// Hyperband: several SHA brackets; each trial is assigned to one by a CRC32 hash of
+/// `"{study_name}_{number}"`, and the sampler sees only that bracket's trials.
+#[derive(Debug, Clone)]
+pub struct HyperbandPruner {
+    min_resource: i64,
+    max_resource: Option<i64>,
+    reduction_factor: i64,
+    bootstrap_count: usize,
+    pruners: Vec<SuccessiveHalvingPruner>,
+    budgets: Vec<i64>,
+    total_budget: i64,
+}
+
+impl HyperbandPruner {
+    /// `max_resource = None` means Optuna's `"auto"`.
+    pub fn new(
+        min_resource: i64,
+        max_resource: Option<i64>,
+        reduction_factor: i64,
+        bootstrap_count: usize,
+    ) -> Result<Self, PrunerError> {
+        if min_resource < 1 {
+            return Err(PrunerError(format!(
+                "min_resource must be >= 1, but got {min_resource}"
+            )));
+        }
+        if reduction_factor < 2 {
+            return Err(PrunerError(format!(
+                "reduction_factor must be >= 2, but got {reduction_factor}"
+            )));
+        }
+        if let Some(m) = max_resource
+            && m < min_resource
+        {
+            return Err(PrunerError(format!(
+                "max_resource ({m}) must be >= min_resource ({min_resource})"
+            )));
+        }
+        if bootstrap_count > 0 && max_resource.is_none() {
+            return Err(PrunerError(
+                "bootstrap_count > 0 and max_resource == \"auto\" are mutually incompatible".into(),
+            ));
+        }
+        Ok(HyperbandPruner {
+            min_resource,
+            max_resource,
+            reduction_factor,
+            bootstrap_count,
+            pruners: Vec::new(),
+            budgets: Vec::new(),
+            total_budget: 0,
+        })
+    }
+
+    /// The number of brackets once initialised.
+    pub fn n_brackets(&self) -> usize {
+        self.pruners.len()
+    }
+
+    fn try_init(&mut self, study: &StudyView<'_>) {
+        if self.max_resource.is_none() {
+            let last = study
+                .trials
+                .iter()
+                .filter(|t| t.state == TrialState::Complete)
+                .filter_map(|t| t.last_step())
+                .max();
+            match last {
+                Some(l) => self.max_resource = Some(l + 1),
+                None => return,
+            }
+        }
+        let max_resource = self.max_resource.unwrap_or(self.min_resource);
+        let ratio = max_resource as f64 / self.min_resource as f64;
+        let n_brackets =
+            (libm::log(ratio) / libm::log(self.reduction_factor as f64)).floor() as i64 + 1;
+        let n_brackets = n_brackets.max(1);
+        for b in 0..n_brackets {
+            let s = n_brackets - 1 - b;
+            let budget = ((n_brackets as f64) * (self.reduction_factor as f64).powi(s as i32)
+                / (s + 1) as f64)
+                .ceil() as i64;
+            self.budgets.push(budget);
+            self.total_budget += budget;
+            self.pruners.push(SuccessiveHalvingPruner {
+                min_resource: Some(self.min_resource),
+                reduction_factor: self.reduction_factor,
+                min_early_stopping_rate: b,
+                bootstrap_count: self.bootstrap_count,
+            });
+        }
+    }
+
+    /// The bracket of trial `number` (0 before initialisation).
+    pub fn bracket_id(&self, study_name: &str, number: u64) -> usize {
+        if self.pruners.is_empty() || self.total_budget <= 0 {
+            return 0;
+        }
+        let key = format!("{study_name}_{number}");
+        let mut n = (crc32fast::hash(key.as_bytes()) as i64) % self.total_budget;
+        for (b, budget) in self.budgets.iter().enumerate() {
+            n -= budget;
+            if n < 0 {
+                return b;
+            }
+        }
+        self.budgets.len() - 1
+    }
+}
+
+impl Pruner for HyperbandPruner {
+    fn name(&self) -> &'static str {
+        "HyperbandPruner"
+    }
+
+    fn prune(&mut self, study: &StudyView<'_>, trial: &FrozenTrial) -> PruneDecision {
+        if self.pruners.is_empty() {
+            self.try_init(study);
+            if self.pruners.is_empty() {
+                return PruneDecision::default();
+            }
+        }
+        let b = self.bracket_id(study.name, trial.number);
+        let bracket = StudyView {
+            name: study.name,
+            directions: study.directions,
+            trials: study
+                .trials
+                .iter()
+                .copied()
+                .filter(|t| self.bracket_id(study.name, t.number) == b)
+                .collect(),
+        };
+        match self.pruners.get_mut(b) {
+            Some(p) => p.prune(&bracket, trial),
+            None => PruneDecision::default(),
+        }
+    }
+
+    fn bracket_of(&self, study_name: &str, number: u64) -> Option<usize> {
+        Some(self.bracket_id(study_name, number))
+    }
+}
+
+#[cfg(test)]
+mod tests;

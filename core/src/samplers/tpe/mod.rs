@@ -1,0 +1,593 @@
+//! TPESampler, faithful to Optuna 5.0 (see `shared/specs/optuna-tpe.md`): multivariate by
+//! default for single-objective studies, constant liar, 10 startup trials, 24 EI candidates,
+//! γ = min(⌈0.1 n⌉, 25), Optuna's weights, prior, magic clip and endpoints; the below/above
+//! split with pruned, infeasible and running trials; discrete kernels for ints and steps;
+//! categorical kernels; truncated normals. `multivariate = false` gives Optuna 4.x's default.
+
+pub mod moo;
+pub mod parzen;
+pub mod truncnorm;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use super::random::RandomSampler;
+use super::{Sampler, SamplerError, SamplerRng, entropy_seed, parse_seed, trial_rng};
+use crate::distributions::{Distribution, SearchSpace};
+use crate::json::Json;
+use crate::search_space::{group_decomposed_search_space, intersection_search_space};
+use crate::study::{StudyDirection, StudyView};
+use crate::trial::{FrozenTrial, TrialState};
+use parzen::{Mixture, ParzenParams, default_weights, validate_weights};
+
+/// How many trials form the "below" (good) group.
+#[derive(Clone)]
+pub enum Gamma {
+    /// `min(ceil(0.1 n), 25)` (single-objective) or `ceil(0.1 n)` (multi-objective).
+    Default,
+    /// hyperopt's `min(ceil(0.25 sqrt(n)), 25)`.
+    Hyperopt,
+    /// A constant.
+    Fixed(usize),
+    /// Any function of n.
+    Custom(Arc<dyn Fn(usize) -> usize + Send + Sync>),
+}
+
+impl std::fmt::Debug for Gamma {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Gamma::Default => f.write_str("Default"),
+            Gamma::Hyperopt => f.write_str("Hyperopt"),
+            Gamma::Fixed(n) => write!(f, "Fixed({n})"),
+            Gamma::Custom(_) => f.write_str("Custom"),
+        }
+    }
+}
+
+/// The weights of the observations of an estimator, oldest first.
+#[derive(Clone)]
+pub enum Weights {
+    /// Optuna's `default_weights`.
+    Default,
+    /// Any function of n returning n weights.
+    Custom(Arc<dyn Fn(usize) -> Vec<f64> + Send + Sync>),
+}
+
+impl std::fmt::Debug for Weights {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Weights::Default => f.write_str("Default"),
+            Weights::Custom(_) => f.write_str("Custom"),
+        }
+    }
+}
+
+/// TPESampler's settings; `Default` gives Optuna 5.0's defaults.
+#[derive(Clone, Debug)]
+pub struct TpeConfig {
+    /// Random sampling until this many trials are COMPLETE or PRUNED.
+    pub n_startup_trials: usize,
+    /// Candidates drawn from l(x) per sampling call.
+    pub n_ei_candidates: usize,
+    /// Prior component weight.
+    pub prior_weight: f64,
+    /// Bandwidth lower bound `R / min(100, n + 2)`.
+    pub consider_magic_clip: bool,
+    /// Outer observations see the domain bounds.
+    pub consider_endpoints: bool,
+    /// `None`: multivariate for single-objective studies (5.0); `Some(false)`: 4.x.
+    pub multivariate: Option<bool>,
+    /// Sample groups of co-occurring parameters jointly.
+    pub group: bool,
+    /// Put RUNNING trials in the "above" group.
+    pub constant_liar: bool,
+    /// Size of the "below" group.
+    pub gamma: Gamma,
+    /// Observation weights.
+    pub weights: Weights,
+    /// Seed; `None` draws one from the clock.
+    pub seed: Option<u64>,
+}
+
+impl Default for TpeConfig {
+    fn default() -> Self {
+        TpeConfig {
+            n_startup_trials: 10,
+            n_ei_candidates: 24,
+            prior_weight: 1.0,
+            consider_magic_clip: true,
+            consider_endpoints: false,
+            multivariate: None,
+            group: false,
+            constant_liar: true,
+            gamma: Gamma::Default,
+            weights: Weights::Default,
+            seed: None,
+        }
+    }
+}
+
+impl TpeConfig {
+    /// Reads `TPESampler(**kwargs)` from JSON (`--sampler-kwargs`).
+    pub fn from_kwargs(pairs: &[(String, Json)]) -> Result<Self, SamplerError> {
+        let mut c = TpeConfig::default();
+        let bool_arg = |k: &str, v: &Json| {
+            v.as_bool().ok_or_else(|| {
+                SamplerError::Config(format!("TPESampler: `{k}` must be true or false"))
+            })
+        };
+        let usize_arg = |k: &str, v: &Json| {
+            v.as_i64()
+                .and_then(|i| usize::try_from(i).ok())
+                .ok_or_else(|| {
+                    SamplerError::Config(format!(
+                        "TPESampler: `{k}` must be a non-negative integer"
+                    ))
+                })
+        };
+        for (k, v) in pairs {
+            match k.as_str() {
+                "n_startup_trials" => c.n_startup_trials = usize_arg(k, v)?,
+                "n_ei_candidates" => {
+                    c.n_ei_candidates = usize_arg(k, v)?;
+                    if c.n_ei_candidates == 0 {
+                        return Err(SamplerError::Config(
+                            "TPESampler: `n_ei_candidates` must be positive".into(),
+                        ));
+                    }
+                }
+                "prior_weight" => {
+                    c.prior_weight = v.as_f64().ok_or_else(|| {
+                        SamplerError::Config("TPESampler: `prior_weight` must be a number".into())
+                    })?
+                }
+                "consider_prior" | "warn_independent_sampling" => {
+                    bool_arg(k, v)?;
+                }
+                "consider_magic_clip" => c.consider_magic_clip = bool_arg(k, v)?,
+                "consider_endpoints" => c.consider_endpoints = bool_arg(k, v)?,
+                "multivariate" => {
+                    c.multivariate = if v.is_null() {
+                        None
+                    } else {
+                        Some(bool_arg(k, v)?)
+                    }
+                }
+                "group" => c.group = bool_arg(k, v)?,
+                "constant_liar" => c.constant_liar = bool_arg(k, v)?,
+                "seed" => c.seed = parse_seed(v)?,
+                other => {
+                    return Err(SamplerError::Config(format!(
+                        "TPESampler: unknown argument `{other}`; supported: seed, \
+                         n_startup_trials, n_ei_candidates, multivariate, group, \
+                         constant_liar, prior_weight, consider_magic_clip, consider_endpoints"
+                    )));
+                }
+            }
+        }
+        c.check()?;
+        Ok(c)
+    }
+
+    /// Rejects combinations Optuna rejects.
+    pub fn check(&self) -> Result<(), SamplerError> {
+        if self.group && self.multivariate == Some(false) {
+            return Err(SamplerError::Config(
+                "TPESampler: `group` can only be enabled when `multivariate` is enabled".into(),
+            ));
+        }
+        if self.prior_weight < 0.0 || !self.prior_weight.is_finite() {
+            return Err(SamplerError::Config(format!(
+                "TPESampler: prior_weight must be a non-negative number, got {}",
+                self.prior_weight
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// The Tree-structured Parzen Estimator sampler.
+#[derive(Debug, Clone)]
+pub struct TpeSampler {
+    config: TpeConfig,
+    seed: u64,
+    rng: SamplerRng,
+    rng_trial: Option<u64>,
+    random: RandomSampler,
+}
+
+const RELATIVE_PARAMS_KEY: &str = "tpe:relative_params";
+
+impl TpeSampler {
+    /// A sampler with the given settings.
+    pub fn new(config: TpeConfig) -> Self {
+        let seed = config.seed.unwrap_or_else(entropy_seed);
+        TpeSampler {
+            random: RandomSampler::with_stream(Some(seed), 1),
+            rng: trial_rng(seed, 0, 2),
+            rng_trial: None,
+            seed,
+            config,
+        }
+    }
+
+    /// Optuna 5.0's defaults with a seed.
+    pub fn seeded(seed: u64) -> Self {
+        Self::new(TpeConfig {
+            seed: Some(seed),
+            ..TpeConfig::default()
+        })
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &TpeConfig {
+        &self.config
+    }
+
+    fn rng_for(&mut self, trial: &FrozenTrial) -> &mut SamplerRng {
+        if self.rng_trial != Some(trial.number) {
+            self.rng = trial_rng(self.seed, trial.number, 2);
+            self.rng_trial = Some(trial.number);
+        }
+        &mut self.rng
+    }
+
+    fn is_multivariate(&self, study: &StudyView<'_>) -> bool {
+        match self.config.multivariate {
+            Some(m) => m,
+            None => self.config.group || !study.is_multi_objective(),
+        }
+    }
+
+    fn gamma(&self, n: usize, multi_objective: bool) -> usize {
+        match &self.config.gamma {
+            Gamma::Default if multi_objective => (0.1 * n as f64).ceil() as usize,
+            Gamma::Default => ((0.1 * n as f64).ceil() as usize).min(25),
+            Gamma::Hyperopt => ((0.25 * (n as f64).sqrt()).ceil() as usize).min(25),
+            Gamma::Fixed(k) => *k,
+            Gamma::Custom(f) => f(n),
+        }
+    }
+
+    fn weights(&self, n: usize) -> Vec<f64> {
+        match &self.config.weights {
+            Weights::Default => default_weights(n),
+            Weights::Custom(f) => {
+                let mut w = f(n);
+                w.truncate(n);
+                w
+            }
+        }
+    }
+
+    fn n_finished(study: &StudyView<'_>) -> usize {
+        study.count(&[TrialState::Complete, TrialState::Pruned])
+    }
+
+    /// The TPE proposal over `space` for `trial` (Optuna's `_sample`).
+    fn sample(
+        &mut self,
+        study: &StudyView<'_>,
+        trial: &FrozenTrial,
+        space: &SearchSpace,
+    ) -> Result<BTreeMap<String, f64>, SamplerError> {
+        let states: &[TrialState] = if self.config.constant_liar {
+            &[
+                TrialState::Complete,
+                TrialState::Pruned,
+                TrialState::Running,
+            ]
+        } else {
+            &[TrialState::Complete, TrialState::Pruned]
+        };
+        let trials: Vec<&FrozenTrial> = study
+            .trials
+            .iter()
+            .copied()
+            .filter(|t| states.contains(&t.state) && t.number != trial.number)
+            .collect();
+        let n = trials
+            .iter()
+            .filter(|t| t.state != TrialState::Running)
+            .count();
+        let multi = study.is_multi_objective();
+        let n_below = self.gamma(n, multi);
+        let (below, above) = split_trials(study, &trials, n_below);
+
+        let dims: Vec<(&String, &Distribution)> = space.iter().collect();
+        let dists: Vec<&Distribution> = dims.iter().map(|(_, d)| *d).collect();
+        let multivariate = self.is_multivariate(study);
+        let obs_below = observations(&below, &dims, multivariate);
+        let obs_above = observations(&above, &dims, multivariate);
+        let params = ParzenParams {
+            prior_weight: self.config.prior_weight,
+            consider_magic_clip: self.config.consider_magic_clip,
+            consider_endpoints: self.config.consider_endpoints,
+        };
+        let nb = obs_below.first().map_or(0, Vec::len);
+        let na = obs_above.first().map_or(0, Vec::len);
+        let wb = if multi {
+            vec![1.0; nb]
+        } else {
+            self.weights(nb)
+        };
+        validate_weights(&wb, nb)?;
+        let wa = self.weights(na);
+        validate_weights(&wa, na)?;
+        if wb.len() < nb || wa.len() < na {
+            return Err(SamplerError::Config(
+                "TPESampler: the weights function returned fewer weights than observations".into(),
+            ));
+        }
+        let mpe_below = Mixture::build(&obs_below, &dists, &wb, &params)?;
+        let mpe_above = Mixture::build(&obs_above, &dists, &wa, &params)?;
+        let n_cand = self.config.n_ei_candidates;
+        let rng = self.rng_for(trial);
+        let samples = mpe_below.sample(rng, n_cand);
+        let lb = mpe_below.log_pdf(&samples);
+        let la = mpe_above.log_pdf(&samples);
+        let mut best = 0;
+        let mut best_score = f64::NEG_INFINITY;
+        for i in 0..n_cand {
+            let score = lb[i] - la[i];
+            // np.argmax: the first maximum; a NaN wins immediately.
+            if score.is_nan() {
+                best = i;
+                break;
+            }
+            if score > best_score || i == 0 {
+                best_score = score;
+                best = i;
+            }
+        }
+        Ok(dims
+            .iter()
+            .enumerate()
+            .map(|(d, (name, _))| ((*name).clone(), samples[d][best]))
+            .collect())
+    }
+}
+
+/// Internal values of `trials` over `dims`; a trial counts only if it has every dimension.
+/// Running trials contribute their published relative parameters (constant liar).
+fn observations(
+    trials: &[&FrozenTrial],
+    dims: &[(&String, &Distribution)],
+    multivariate: bool,
+) -> Vec<Vec<f64>> {
+    let mut out: Vec<Vec<f64>> = vec![Vec::with_capacity(trials.len()); dims.len()];
+    let mut row = Vec::with_capacity(dims.len());
+    for t in trials {
+        row.clear();
+        let relative = if multivariate && !t.state.is_finished() {
+            relative_params(t)
+        } else {
+            None
+        };
+        for (name, dist) in dims {
+            let v = match t.param_internal(name) {
+                Some(v) => Some(v),
+                None => relative
+                    .as_ref()
+                    .and_then(|r| r.get(name.as_str()))
+                    .and_then(|j| crate::distributions::ParamValue::from_json(j))
+                    .and_then(|pv| dist.to_internal(name, &pv).ok()),
+            };
+            match v {
+                Some(v) => row.push(v),
+                None => break,
+            }
+        }
+        if row.len() == dims.len() {
+            for (d, v) in row.iter().enumerate() {
+                out[d].push(*v);
+            }
+        }
+    }
+    out
+}
+
+/// The joint sample a running trial published in `tpe:relative_params:*`.
+fn relative_params(t: &FrozenTrial) -> Option<BTreeMap<String, Json>> {
+    let mut text = String::new();
+    let mut i = 0;
+    while let Some(chunk) = t
+        .system_attrs
+        .get(&format!("{RELATIVE_PARAMS_KEY}:{i}"))
+        .and_then(Json::as_str)
+    {
+        text.push_str(chunk);
+        i += 1;
+    }
+    if i == 0 {
+        return None;
+    }
+    Json::parse(&text)
+        .ok()?
+        .as_object()
+        .map(|o| o.iter().cloned().collect())
+}
+
+/// A trial's constraint values (Optuna stores them in the `constraints` system attribute).
+pub fn constraints(t: &FrozenTrial) -> Vec<f64> {
+    t.system_attrs
+        .get("constraints")
+        .and_then(Json::as_array)
+        .map(|a| a.iter().filter_map(Json::as_f64).collect())
+        .unwrap_or_default()
+}
+
+fn infeasible_score(t: &FrozenTrial) -> f64 {
+    constraints(t).into_iter().filter(|v| *v > 0.0).sum()
+}
+
+fn pruned_score(t: &FrozenTrial, dir: StudyDirection) -> (f64, f64) {
+    match t.intermediate_values.iter().next_back() {
+        Some((step, v)) => {
+            let key = if v.is_nan() {
+                f64::INFINITY
+            } else if dir == StudyDirection::Maximize {
+                -v
+            } else {
+                *v
+            };
+            (-(*step as f64), key)
+        }
+        None => (1.0, 0.0),
+    }
+}
+
+fn cmp_f64(a: f64, b: f64) -> std::cmp::Ordering {
+    a.partial_cmp(&b).unwrap_or(std::cmp::Ordering::Equal)
+}
+
+/// Optuna's `_split_trials`: complete trials by value, then pruned trials by how far they got
+/// and their last value, then infeasible ones by violation; running trials always above.
+/// Both halves come back in trial-number order.
+pub fn split_trials<'a>(
+    study: &StudyView<'_>,
+    trials: &[&'a FrozenTrial],
+    n_below: usize,
+) -> (Vec<&'a FrozenTrial>, Vec<&'a FrozenTrial>) {
+    let mut complete = Vec::new();
+    let mut pruned = Vec::new();
+    let mut running = Vec::new();
+    let mut infeasible = Vec::new();
+    for t in trials {
+        if t.state == TrialState::Running {
+            running.push(*t);
+        } else if infeasible_score(t) > 0.0 {
+            infeasible.push(*t);
+        } else if t.state == TrialState::Complete {
+            complete.push(*t);
+        } else if t.state == TrialState::Pruned {
+            pruned.push(*t);
+        }
+    }
+    let dir = study.direction();
+    // Complete trials.
+    let nb = n_below.min(complete.len());
+    let (mut below, mut above): (Vec<&FrozenTrial>, Vec<&FrozenTrial>) =
+        if study.is_multi_objective() {
+            moo::split_complete_multi_objective(&complete, study.directions, nb)
+        } else {
+            let mut sorted = complete.clone();
+            let sign = if dir == StudyDirection::Maximize {
+                -1.0
+            } else {
+                1.0
+            };
+            sorted.sort_by(|a, b| {
+                cmp_f64(
+                    sign * a.value().unwrap_or(f64::NAN),
+                    sign * b.value().unwrap_or(f64::NAN),
+                )
+            });
+            let rest = sorted.split_off(nb);
+            (sorted, rest)
+        };
+    let mut left = n_below.saturating_sub(below.len());
+    // Pruned trials.
+    let mut sorted = pruned;
+    sorted.sort_by(|a, b| {
+        let (sa, va) = pruned_score(a, dir);
+        let (sb, vb) = pruned_score(b, dir);
+        cmp_f64(sa, sb).then(cmp_f64(va, vb))
+    });
+    let k = left.min(sorted.len());
+    let rest = sorted.split_off(k);
+    below.extend(sorted);
+    above.extend(rest);
+    left = left.saturating_sub(k);
+    // Infeasible trials.
+    let mut sorted = infeasible;
+    sorted.sort_by(|a, b| cmp_f64(infeasible_score(a), infeasible_score(b)));
+    let k = left.min(sorted.len());
+    let rest = sorted.split_off(k);
+    below.extend(sorted);
+    above.extend(rest);
+    above.extend(running);
+    below.sort_by_key(|t| t.number);
+    above.sort_by_key(|t| t.number);
+    (below, above)
+}
+
+impl Sampler for TpeSampler {
+    fn name(&self) -> &'static str {
+        "TPESampler"
+    }
+
+    fn infer_relative_search_space(
+        &mut self,
+        study: &StudyView<'_>,
+        _trial: &FrozenTrial,
+    ) -> SearchSpace {
+        if !self.is_multivariate(study) {
+            return SearchSpace::new();
+        }
+        if self.config.group {
+            let mut space = SearchSpace::new();
+            for g in group_decomposed_search_space(study.trials.iter().copied(), true) {
+                for (k, d) in g {
+                    if !d.single() {
+                        space.insert(k, d);
+                    }
+                }
+            }
+            return space;
+        }
+        let mut space = intersection_search_space(study.trials.iter().copied(), true);
+        space.retain(|_, d| !d.single());
+        space
+    }
+
+    fn sample_relative(
+        &mut self,
+        study: &StudyView<'_>,
+        trial: &FrozenTrial,
+        space: &SearchSpace,
+    ) -> Result<BTreeMap<String, f64>, SamplerError> {
+        if space.is_empty() || Self::n_finished(study) < self.config.n_startup_trials {
+            return Ok(BTreeMap::new());
+        }
+        if self.config.group {
+            let mut out = BTreeMap::new();
+            for g in group_decomposed_search_space(study.trials.iter().copied(), true) {
+                let sub: SearchSpace = g
+                    .into_iter()
+                    .filter(|(k, d)| !d.single() && space.contains_key(k))
+                    .collect();
+                if !sub.is_empty() {
+                    out.extend(self.sample(study, trial, &sub)?);
+                }
+            }
+            return Ok(out);
+        }
+        self.sample(study, trial, space)
+    }
+
+    fn sample_independent(
+        &mut self,
+        study: &StudyView<'_>,
+        trial: &FrozenTrial,
+        name: &str,
+        dist: &Distribution,
+    ) -> Result<f64, SamplerError> {
+        if Self::n_finished(study) < self.config.n_startup_trials {
+            return self.random.sample_independent(study, trial, name, dist);
+        }
+        let mut space = SearchSpace::new();
+        space.insert(name.to_string(), dist.clone());
+        let out = self.sample(study, trial, &space)?;
+        out.get(name).copied().ok_or_else(|| {
+            SamplerError::Config(format!("TPESampler produced no value for `{name}`"))
+        })
+    }
+
+    fn stores_relative_params(&self) -> bool {
+        self.config.constant_liar
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,714 @@
+//! The Parzen estimator of TPE: a mixture of product kernels, one component per observation
+//! plus the prior, built as Optuna 5.0's `_ParzenEstimator` builds it (spec §4–5).
+
+use rand::{Rng, RngExt};
+
+use super::truncnorm;
+use crate::distributions::Distribution;
+
+/// Settings shared by every estimator of one sampler.
+#[derive(Clone, Copy, Debug)]
+pub struct ParzenParams {
+    /// Mixture weight of the prior component before normalisation.
+    pub prior_weight: f64,
+    /// Lower-bound the bandwidths by `R / min(100, n + 2)`.
+    pub consider_magic_clip: bool,
+    /// Let the outermost observations see the domain bounds when choosing bandwidths.
+    pub consider_endpoints: bool,
+}
+
+/// Why an estimator could not be built.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ParzenError {
+    /// `prior_weight` was negative.
+    #[error("prior_weight must be non-negative, but got {0}")]
+    NegativePriorWeight(f64),
+    /// The weights function returned something unusable.
+    #[error("the weights function returned {what} {values:?} for n = {n}")]
+    BadWeights {
+        /// What is wrong with them.
+        what: &'static str,
+        /// The values it returned.
+        values: Vec<f64>,
+        /// Its argument.
+        n: usize,
+    },
+}
+
+/// Kernels of one dimension, one row per mixture component.
+#[derive(Clone, Debug)]
+pub enum Kernel {
+    /// A categorical dimension: `weights[k * n_choices + c]` is P(choice c | component k).
+    Categorical {
+        /// Number of choices.
+        n_choices: usize,
+        /// Row-major probabilities, one row per component.
+        weights: Vec<f64>,
+    },
+    /// A numerical dimension: truncated normals (discrete when `step > 0`).
+    Numerical {
+        /// Centres in the working space (log space for log parameters).
+        mu: Vec<f64>,
+        /// Bandwidths.
+        sigma: Vec<f64>,
+        /// The distribution's lower bound (external scale).
+        low: f64,
+        /// The distribution's upper bound (external scale).
+        high: f64,
+        /// Grid step, 0 for continuous parameters.
+        step: f64,
+        /// Whether the working space is logarithmic.
+        log: bool,
+    },
+}
+
+impl Kernel {
+    fn adapted_bounds(&self) -> (f64, f64) {
+        match self {
+            Kernel::Numerical {
+                low,
+                high,
+                step,
+                log,
+                ..
+            } => {
+                let (l, h) = (low - step / 2.0, high + step / 2.0);
+                if *log {
+                    (libm::log(l), libm::log(h))
+                } else {
+                    (l, h)
+                }
+            }
+            Kernel::Categorical { .. } => (0.0, 0.0),
+        }
+    }
+}
+
+/// A mixture of product distributions over the dimensions of a search space.
+#[derive(Clone, Debug)]
+pub struct Mixture {
+    /// Normalised component weights (observations first, prior last).
+    pub weights: Vec<f64>,
+    /// One kernel set per dimension, in search-space order.
+    pub kernels: Vec<Kernel>,
+}
+
+/// Optuna's `default_weights(n)`: ones, with a linear ramp on the oldest `n - 25`.
+pub fn default_weights(n: usize) -> Vec<f64> {
+    if n == 0 {
+        Vec::new()
+    } else if n < 25 {
+        vec![1.0; n]
+    } else {
+        let m = n - 25;
+        let start = 1.0 / n as f64;
+        let mut w: Vec<f64> = (0..m)
+            .map(|i| {
+                if m == 1 {
+                    start
+                } else {
+                    start + (1.0 - start) * i as f64 / (m - 1) as f64
+                }
+            })
+            .collect();
+        w.extend(std::iter::repeat_n(1.0, 25));
+        w
+    }
+}
+
+/// Checks a weights vector as Optuna's `_call_weights_func` does.
+pub fn validate_weights(w: &[f64], n: usize) -> Result<(), ParzenError> {
+    if w.iter().any(|x| *x < 0.0) {
+        return Err(ParzenError::BadWeights {
+            what: "negative values",
+            values: w.to_vec(),
+            n,
+        });
+    }
+    if !w.is_empty() && w.iter().sum::<f64>() <= 0.0 {
+        return Err(ParzenError::BadWeights {
+            what: "all-zero values",
+            values: w.to_vec(),
+            n,
+        });
+    }
+    if w.iter().any(|x| !x.is_finite()) {
+        return Err(ParzenError::BadWeights {
+            what: "infinite or NaN values",
+            values: w.to_vec(),
+            n,
+        });
+    }
+    Ok(())
+}
+
+impl Mixture {
+    /// Builds the estimator.
+    ///
+    /// `observations[d]` holds the internal values of dimension `d` (all dimensions have the
+    /// same length `n`); `obs_weights` holds the `n` weights, already validated.
+    pub fn build(
+        observations: &[Vec<f64>],
+        space: &[&Distribution],
+        obs_weights: &[f64],
+        params: &ParzenParams,
+    ) -> Result<Mixture, ParzenError> {
+        if params.prior_weight < 0.0 || params.prior_weight.is_nan() {
+            return Err(ParzenError::NegativePriorWeight(params.prior_weight));
+        }
+        let n = observations.first().map_or(0, Vec::len);
+        let mut weights: Vec<f64> = if n == 0 {
+            vec![1.0]
+        } else {
+            let mut w = obs_weights[..n].to_vec();
+            w.push(params.prior_weight);
+            w
+        };
+        let total: f64 = weights.iter().sum();
+        for w in &mut weights {
+            *w /= total;
+        }
+        let kernels = space
+            .iter()
+            .enumerate()
+            .map(|(d, dist)| {
+                let obs: &[f64] = observations.get(d).map_or(&[], Vec::as_slice);
+                build_kernel(obs, dist, params)
+            })
+            .collect();
+        Ok(Mixture { weights, kernels })
+    }
+
+    /// Number of mixture components.
+    pub fn n_components(&self) -> usize {
+        self.weights.len()
+    }
+
+    /// Draws `size` joint samples; returns one vector of internal values per dimension.
+    pub fn sample<R: Rng + ?Sized>(&self, rng: &mut R, size: usize) -> Vec<Vec<f64>> {
+        // 1. Component indices, by inverting the cumulative weights.
+        let mut cdf = Vec::with_capacity(self.weights.len());
+        let mut acc = 0.0;
+        for w in &self.weights {
+            acc += w;
+            cdf.push(acc);
+        }
+        let last = acc;
+        let active: Vec<usize> = (0..size)
+            .map(|_| {
+                let u: f64 = rng.random::<f64>() * last;
+                cdf.partition_point(|c| *c <= u).min(self.weights.len() - 1)
+            })
+            .collect();
+
+        let mut out = vec![vec![0.0; size]; self.kernels.len()];
+        // 2. Categorical dimensions, in order.
+        for (d, kernel) in self.kernels.iter().enumerate() {
+            if let Kernel::Categorical { n_choices, weights } = kernel {
+                for (i, &k) in active.iter().enumerate() {
+                    let u: f64 = rng.random();
+                    let row = &weights[k * n_choices..(k + 1) * n_choices];
+                    let mut cum = 0.0;
+                    let mut idx = 0;
+                    for (c, p) in row.iter().enumerate() {
+                        cum += p;
+                        // The last cumulative probability is forced to 1 (numerical safety).
+                        let cum_c = if c + 1 == *n_choices { 1.0 } else { cum };
+                        if cum_c < u {
+                            idx += 1;
+                        }
+                    }
+                    out[d][i] = idx.min(n_choices - 1) as f64;
+                }
+            }
+        }
+        // 3. Numerical dimensions: inverse CDF of the active component's truncated normal.
+        for (d, kernel) in self.kernels.iter().enumerate() {
+            if let Kernel::Numerical {
+                mu,
+                sigma,
+                low,
+                high,
+                step,
+                log,
+            } = kernel
+            {
+                let (alow, ahigh) = kernel.adapted_bounds();
+                for (i, &k) in active.iter().enumerate() {
+                    let q: f64 = rng.random();
+                    let (m, s) = (mu[k], sigma[k]);
+                    let z = truncnorm::ppf(q, (alow - m) / s, (ahigh - m) / s);
+                    let mut x = z * s + m;
+                    if *log {
+                        x = libm::exp(x);
+                    }
+                    if *step > 0.0 {
+                        let r = ((x - low) / step).round_ties_even();
+                        x = (low + r * step).clamp(*low, *high);
+                    } else {
+                        x = x.clamp(*low, *high);
+                    }
+                    out[d][i] = x;
+                }
+            }
+        }
+        out
+    }
+
+    /// log density of each joint sample (`x[d][i]`, internal values) under the mixture.
+    pub fn log_pdf(&self, x: &[Vec<f64>]) -> Vec<f64> {
+        let n = x.first().map_or(0, Vec::len);
+        let k_count = self.weights.len();
+        // acc[i * K + k] = Σ_d log kernel_{k,d}(x_i)
+        let mut acc = vec![0.0f64; n * k_count];
+        for (d, kernel) in self.kernels.iter().enumerate() {
+            let xd = &x[d];
+            match kernel {
+                Kernel::Categorical { n_choices, weights } => {
+                    let logw: Vec<f64> = weights.iter().map(|w| libm::log(*w)).collect();
+                    for (i, xi) in xd.iter().enumerate() {
+                        let c = (*xi as usize).min(n_choices - 1);
+                        let row = &mut acc[i * k_count..(i + 1) * k_count];
+                        for (k, slot) in row.iter_mut().enumerate() {
+                            *slot += logw[k * n_choices + c];
+                        }
+                    }
+                }
+                Kernel::Numerical {
+                    mu,
+                    sigma,
+                    step,
+                    log,
+                    ..
+                } => {
+                    let (alow, ahigh) = kernel.adapted_bounds();
+                    // Per component: the normaliser of its truncated normal.
+                    let norm: Vec<f64> = mu
+                        .iter()
+                        .zip(sigma)
+                        .map(|(m, s)| truncnorm::log_gauss_mass((alow - m) / s, (ahigh - m) / s))
+                        .collect();
+                    if *step == 0.0 {
+                        let consts: Vec<f64> = norm
+                            .iter()
+                            .zip(sigma)
+                            .map(|(lm, s)| -lm - libm::log(*s) - truncnorm::LN_SQRT_2PI)
+                            .collect();
+                        let a: Vec<f64> =
+                            mu.iter().zip(sigma).map(|(m, s)| (alow - m) / s).collect();
+                        let b: Vec<f64> =
+                            mu.iter().zip(sigma).map(|(m, s)| (ahigh - m) / s).collect();
+                        for (i, xi) in xd.iter().enumerate() {
+                            let v = if *log { libm::log(*xi) } else { *xi };
+                            let row = &mut acc[i * k_count..(i + 1) * k_count];
+                            for k in 0..k_count {
+                                let z = (v - mu[k]) / sigma[k];
+                                row[k] += if z < a[k] || z > b[k] {
+                                    f64::NEG_INFINITY
+                                } else {
+                                    -0.5 * z * z + consts[k]
+                                };
+                            }
+                        }
+                    } else {
+                        // Discrete: the mass of the grid cell, evaluated once per unique value.
+                        let mut uniq: Vec<f64> = xd.clone();
+                        uniq.sort_by(f64::total_cmp);
+                        uniq.dedup();
+                        let mut cell = vec![0.0f64; uniq.len() * k_count];
+                        for (u, xv) in uniq.iter().enumerate() {
+                            let (mut left, mut right) = (xv - step / 2.0, xv + step / 2.0);
+                            if *log {
+                                left = libm::log(left);
+                                right = libm::log(right);
+                            }
+                            for k in 0..k_count {
+                                cell[u * k_count + k] = truncnorm::log_gauss_mass(
+                                    (left - mu[k]) / sigma[k],
+                                    (right - mu[k]) / sigma[k],
+                                ) - norm[k];
+                            }
+                        }
+                        for (i, xi) in xd.iter().enumerate() {
+                            let u = uniq.partition_point(|v| v.total_cmp(xi).is_lt());
+                            let row = &mut acc[i * k_count..(i + 1) * k_count];
+                            for (slot, c) in row.iter_mut().zip(&cell[u * k_count..]) {
+                                *slot += c;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        let logw: Vec<f64> = self.weights.iter().map(|w| libm::log(*w)).collect();
+        (0..n)
+            .map(|i| {
+                let row = &mut acc[i * k_count..(i + 1) * k_count];
+                let mut max = f64::NEG_INFINITY;
+                for (slot, lw) in row.iter_mut().zip(&logw) {
+                    *slot += lw;
+                    if *slot > max {
+                        max = *slot;
+                    }
+                }
+                if max == f64::NEG_INFINITY {
+                    max = 0.0;
+                }
+                let s: f64 = row.iter().map(|v| libm::exp(v - max)).sum();
+                libm::log(s) + max
+            })
+            .collect()
+    }
+}
+
+fn build_kernel(obs: &[f64], dist: &Distribution, params: &ParzenParams) -> Kernel {
+    match dist {
+        Distribution::Categorical(c) => {
+            let n_choices = c.choices.len();
+            if obs.is_empty() {
+                return Kernel::Categorical {
+                    n_choices,
+                    weights: vec![1.0 / n_choices as f64; n_choices],
+                };
+            }
+            let n_kernels = obs.len() + 1;
+            let fill = params.prior_weight / n_kernels as f64;
+            let mut weights = vec![fill; n_kernels * n_choices];
+            for (k, o) in obs.iter().enumerate() {
+                let c = (*o as usize).min(n_choices - 1);
+                weights[k * n_choices + c] += 1.0;
+            }
+            for row in weights.chunks_mut(n_choices) {
+                let s: f64 = row.iter().sum();
+                let s = if s == 0.0 { 1.0 } else { s };
+                for v in row {
+                    *v /= s;
+                }
+            }
+            Kernel::Categorical { n_choices, weights }
+        }
+        Distribution::Float(f) => {
+            numerical_kernel(obs, f.low, f.high, f.step.unwrap_or(0.0), f.log, params)
+        }
+        Distribution::Int(i) => numerical_kernel(
+            obs,
+            i.low as f64,
+            i.high as f64,
+            i.step as f64,
+            i.log,
+            params,
+        ),
+    }
+}
+
+fn numerical_kernel(
+    obs: &[f64],
+    low: f64,
+    high: f64,
+    step: f64,
+    log: bool,
+    params: &ParzenParams,
+) -> Kernel {
+    let (mut wl, mut wh) = (low - step / 2.0, high + step / 2.0);
+    let mut mu: Vec<f64> = obs.to_vec();
+    if log {
+        wl = libm::log(wl);
+        wh = libm::log(wh);
+        for m in &mut mu {
+            *m = libm::log(*m);
+        }
+    }
+    let mut sigma = bandwidths(&mu, wl, wh, params);
+    mu.push(0.5 * (wl + wh));
+    sigma.push(wh - wl);
+    Kernel::Numerical {
+        mu,
+        sigma,
+        low,
+        high,
+        step,
+        log,
+    }
+}
+
+/// The per-dimension neighbour rule of Optuna 5 (spec §4.2).
+pub fn bandwidths(mus: &[f64], low: f64, high: f64, params: &ParzenParams) -> Vec<f64> {
+    let n = mus.len();
+    if n == 0 {
+        return Vec::new();
+    }
+    let mut order: Vec<usize> = (0..n).collect();
+    order.sort_by(|&a, &b| mus[a].total_cmp(&mus[b]));
+    let mut ext = Vec::with_capacity(n + 2);
+    ext.push(low);
+    ext.extend(order.iter().map(|&i| mus[i]));
+    ext.push(high);
+    let mut sorted_sigmas: Vec<f64> = (1..=n)
+        .map(|j| (ext[j] - ext[j - 1]).max(ext[j + 1] - ext[j]))
+        .collect();
+    if !params.consider_endpoints && ext.len() >= 4 {
+        sorted_sigmas[0] = ext[2] - ext[1];
+        sorted_sigmas[n - 1] = ext[n] - ext[n - 1];
+    }
+    let maxsigma = high - low;
+    let minsigma = if params.consider_magic_clip {
+        (high - low) / 100f64.min(1.0 + (n + 1) as f64)
+    } else {
+        1e-12
+    };
+    let mut sigmas = vec![0.0; n];
+    for (j, &i) in order.iter().enumerate() {
+        sigmas[i] = sorted_sigmas[j].max(minsigma).min(maxsigma);
+    }
+    sigmas
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+    use rand_chacha::ChaCha8Rng;
+
+    fn p(clip: bool, endpoints: bool) -> ParzenParams {
+        ParzenParams {
+            prior_weight: 1.0,
+            consider_magic_clip: clip,
+            consider_endpoints: endpoints,
+        }
+    }
+
+    fn numerical(k: &Kernel) -> (&[f64], &[f64]) {
+        match k {
+            Kernel::Numerical { mu, sigma, .. } => (mu, sigma),
+            Kernel::Categorical { .. } => panic!("numerical expected"),
+        }
+    }
+
+    fn assert_close(a: &[f64], b: &[f64]) {
+        assert_eq!(a.len(), b.len(), "{a:?} vs {b:?}");
+        for (x, y) in a.iter().zip(b) {
+            assert!((x - y).abs() < 1e-9, "{a:?} vs {b:?}");
+        }
+    }
+
+    // The bandwidth cases of Optuna's test_parzen_estimator.py (spec §4.2).
+    #[test]
+    fn neighbour_rule_cases() {
+        let s = bandwidths(&[-0.4, 0.4, 0.41, 0.42], -1.0, 1.0, &p(false, true));
+        assert_close(&s, &[0.8, 0.8, 0.01, 0.58]);
+        let s = bandwidths(&[-0.4, 0.4, 0.41, 0.42], -1.0, 1.0, &p(true, true));
+        assert_close(&s, &[0.8, 0.8, 1.0 / 3.0, 0.58]);
+        let s = bandwidths(&[-0.3, 0.3], -1.0, 1.0, &p(false, false));
+        assert_close(&s, &[0.6, 0.6]);
+        let s = bandwidths(&[-0.3, 0.3], -1.0, 1.0, &p(false, true));
+        assert_close(&s, &[0.7, 0.7]);
+        let s = bandwidths(&[0.4], -1.0, 1.0, &p(false, false));
+        assert_close(&s, &[1.4]);
+    }
+
+    // The full 7-parameter example of spec §12.6: one observation at 1 (index 1).
+    #[test]
+    fn seven_distribution_example() {
+        use crate::distributions::ParamValue;
+        let dists = [
+            Distribution::float(1.0, 100.0),
+            Distribution::float_log(1.0, 100.0),
+            Distribution::float_step(1.0, 100.0, 3.0),
+            Distribution::int(1, 100),
+            Distribution::int_log(1, 100),
+            Distribution::categorical([0i64, 1, 2]),
+            Distribution::Categorical(crate::distributions::CategoricalDistribution {
+                choices: vec![
+                    ParamValue::Int(0),
+                    ParamValue::Int(1),
+                    ParamValue::Float(f64::INFINITY),
+                    ParamValue::Null,
+                ],
+            }),
+        ];
+        let refs: Vec<&Distribution> = dists.iter().collect();
+        let obs: Vec<Vec<f64>> = vec![vec![1.0]; 7];
+        let m = Mixture::build(&obs, &refs, &[1.0], &p(false, false)).unwrap();
+        assert_close(&m.weights, &[0.5, 0.5]);
+        let ln100 = 100f64.ln();
+        let (mu, s) = numerical(&m.kernels[0]);
+        assert_close(mu, &[1.0, 50.5]);
+        assert_close(s, &[99.0, 99.0]);
+        let (mu, s) = numerical(&m.kernels[1]);
+        assert_close(mu, &[0.0, ln100 / 2.0]);
+        assert_close(s, &[ln100, ln100]);
+        let (mu, s) = numerical(&m.kernels[2]);
+        assert_close(mu, &[1.0, 50.5]);
+        assert_close(s, &[100.5, 102.0]);
+        let (_, s) = numerical(&m.kernels[3]);
+        assert_close(s, &[99.5, 100.0]);
+        let (mu, s) = numerical(&m.kernels[4]);
+        let (l, h) = (0.5f64.ln(), 100.5f64.ln());
+        assert_close(mu, &[0.0, (l + h) / 2.0]);
+        assert_close(s, &[h, h - l]);
+        match &m.kernels[5] {
+            Kernel::Categorical { weights, .. } => {
+                assert_close(weights, &[0.2, 0.6, 0.2, 1.0 / 3.0, 1.0 / 3.0, 1.0 / 3.0])
+            }
+            _ => panic!(),
+        }
+        match &m.kernels[6] {
+            Kernel::Categorical { weights, .. } => assert_close(
+                weights,
+                &[1.0 / 6.0, 0.5, 1.0 / 6.0, 1.0 / 6.0, 0.25, 0.25, 0.25, 0.25],
+            ),
+            _ => panic!(),
+        }
+        let mut rng = ChaCha8Rng::seed_from_u64(0);
+        let x = m.sample(&mut rng, 10);
+        for (d, dist) in dists.iter().enumerate() {
+            for v in &x[d] {
+                assert!(dist.contains(*v), "{v} not in {}", dist.describe());
+            }
+        }
+        assert_eq!(m.log_pdf(&x).len(), 10);
+    }
+
+    #[test]
+    fn component_count_is_observations_plus_one() {
+        for pw in [1.0, 0.01, 100.0] {
+            for (clip, ep) in [(true, true), (true, false), (false, true), (false, false)] {
+                for n in 0..4 {
+                    let params = ParzenParams {
+                        prior_weight: pw,
+                        consider_magic_clip: clip,
+                        consider_endpoints: ep,
+                    };
+                    let obs = vec![(0..n).map(|i| i as f64 * 0.3).collect::<Vec<_>>()];
+                    let num = Distribution::float(0.0, 1.0);
+                    let m = Mixture::build(&obs, &[&num], &vec![1.0; n], &params).unwrap();
+                    assert_eq!(m.n_components(), n + 1);
+                    let obs = vec![(0..n).map(|i| (i % 3) as f64).collect::<Vec<_>>()];
+                    let cat = Distribution::categorical(["a", "b", "c"]);
+                    let m = Mixture::build(&obs, &[&cat], &vec![1.0; n], &params).unwrap();
+                    assert_eq!(m.n_components(), n + 1);
+                }
+            }
+        }
+        let neg = ParzenParams {
+            prior_weight: -1.0,
+            consider_magic_clip: true,
+            consider_endpoints: false,
+        };
+        let num = Distribution::float(0.0, 1.0);
+        assert!(Mixture::build(&[vec![0.5]], &[&num], &[1.0], &neg).is_err());
+    }
+
+    #[test]
+    fn bad_weights_are_rejected() {
+        for w in [
+            vec![0.0, 0.0],
+            vec![-1.0, 2.0],
+            vec![f64::INFINITY, 1.0],
+            vec![f64::NAN, 1.0],
+        ] {
+            assert!(validate_weights(&w, 2).is_err(), "{w:?}");
+        }
+        assert!(validate_weights(&[1.0, 0.0], 2).is_ok());
+    }
+
+    #[test]
+    fn default_weights_ramp() {
+        assert!(default_weights(0).is_empty());
+        assert_eq!(default_weights(3), vec![1.0; 3]);
+        let w = default_weights(30);
+        assert_eq!(w.len(), 30);
+        assert!((w[0] - 1.0 / 30.0).abs() < 1e-12);
+        assert!((w[4] - 1.0).abs() < 1e-12);
+        assert!(w[25..].iter().all(|x| *x == 1.0));
+    }
+
+    // Spec §12.7: mixture of (trunc-norm, discrete trunc-norm, categorical).
+    #[test]
+    fn mixture_sampling_shape_bounds_and_seed() {
+        let m = Mixture {
+            weights: vec![0.3, 0.7],
+            kernels: vec![
+                Kernel::Numerical {
+                    mu: vec![0.0, 0.5],
+                    sigma: vec![1.0, 0.2],
+                    low: -1.0,
+                    high: 1.0,
+                    step: 0.0,
+                    log: false,
+                },
+                Kernel::Numerical {
+                    mu: vec![1.0, 3.0],
+                    sigma: vec![2.0, 1.0],
+                    low: 0.0,
+                    high: 4.0,
+                    step: 0.5,
+                    log: false,
+                },
+                Kernel::Categorical {
+                    n_choices: 3,
+                    weights: vec![0.2, 0.3, 0.5, 0.1, 0.1, 0.8],
+                },
+            ],
+        };
+        let mut r1 = ChaCha8Rng::seed_from_u64(1);
+        let mut r2 = ChaCha8Rng::seed_from_u64(1);
+        let mut r3 = ChaCha8Rng::seed_from_u64(2);
+        let a = m.sample(&mut r1, 5);
+        let b = m.sample(&mut r2, 5);
+        let c = m.sample(&mut r3, 5);
+        assert_eq!(a.len(), 3);
+        assert!(a.iter().all(|d| d.len() == 5));
+        assert_eq!(a, b);
+        assert_ne!(a, c);
+        for i in 0..5 {
+            assert!((-1.0..=1.0).contains(&a[0][i]));
+            assert!((0.0..=4.0).contains(&a[1][i]));
+            assert_eq!((a[1][i] / 0.5).fract(), 0.0);
+            assert_eq!(a[2][i].fract(), 0.0);
+            assert!(a[2][i] < 3.0);
+        }
+        assert_eq!(m.log_pdf(&a).len(), 5);
+    }
+
+    // Spec §12.7: weights [1, 0] with sigma 1e-10 sample the mode; elsewhere log pdf < -100.
+    #[test]
+    fn extreme_bandwidth_gives_mode_and_no_nan() {
+        let m = Mixture {
+            weights: vec![1.0, 0.0],
+            kernels: vec![
+                Kernel::Numerical {
+                    mu: vec![0.2, 0.7],
+                    sigma: vec![1e-10, 1e-10],
+                    low: 0.0,
+                    high: 1.0,
+                    step: 0.0,
+                    log: false,
+                },
+                Kernel::Numerical {
+                    mu: vec![2.0, 4.0],
+                    sigma: vec![1e-10, 1e-10],
+                    low: 0.0,
+                    high: 5.0,
+                    step: 1.0,
+                    log: false,
+                },
+                Kernel::Categorical {
+                    n_choices: 3,
+                    weights: vec![0.0, 1.0, 0.0, 1.0, 0.0, 0.0],
+                },
+            ],
+        };
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let s = m.sample(&mut rng, 8);
+        for i in 0..8 {
+            assert!((s[0][i] - 0.2).abs() < 1e-8);
+            assert_eq!(s[1][i], 2.0);
+            assert_eq!(s[2][i], 1.0);
+        }
+        let off = vec![vec![0.5, 0.2], vec![3.0, 2.0], vec![1.0, 0.0]];
+        let lp = m.log_pdf(&off);
+        assert!(lp.iter().all(|v| !v.is_nan()));
+        assert!(lp[0] < -100.0 && lp[1] < -100.0, "{lp:?}");
+    }
+}
