@@ -1,1 +1,50 @@
-fn main() {}
+//! `sweeplab`: Optuna-compatible ask/tell on journal files, exports, and headless sweeps.
+//!
+//! Every command that touches a journal takes Optuna's file lock, so `sweeplab` and Python
+//! Optuna can share one journal. Bad input prints one line on stderr and exits with status 2;
+//! the journal is then left as it was.
+
+mod study_cmds;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// sweeplab: hyperparameter search that speaks Optuna's ask/tell and journal storage.
+#[derive(Parser, Debug)]
+#[command(name = "sweeplab", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Create a new study in a journal file (like `optuna create-study`).
+    CreateStudy(study_cmds::CreateStudyArgs),
+    /// Start a trial and print `{"number": N, "params": {...}}` (like `optuna ask`).
+    Ask(study_cmds::AskArgs),
+    /// Finish a trial with values or a state (like `optuna tell`).
+    Tell(study_cmds::TellArgs),
+    /// List the studies of a journal file with their trial counts and best values.
+    Studies(study_cmds::StudiesArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::CreateStudy(a) => study_cmds::create_study(a),
+        Command::Ask(a) => study_cmds::ask(a),
+        Command::Tell(a) => study_cmds::tell(a),
+        Command::Studies(a) => study_cmds::studies(a),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            // One line: the whole cause chain joined.
+            let msg: Vec<String> = err.chain().map(|e| e.to_string()).collect();
+            eprintln!("sweeplab: error: {}", msg.join(": ").replace('\n', " "));
+            ExitCode::from(2)
+        }
+    }
+}
