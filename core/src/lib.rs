@@ -26,6 +26,8 @@ pub mod samplers;
 pub mod search_space;
 pub mod storage;
 pub mod study;
+#[cfg(feature = "train")]
+pub mod train;
 pub mod trial;
 
 pub use distributions::{Distribution, ParamValue, SearchSpace, SpaceError};

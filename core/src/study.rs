@@ -901,3 +901,13 @@ fn single_value(d: &Distribution) -> f64 {
         Distribution::Categorical(_) => 0.0,
     }
 }
+
+#[cfg(test)]
+pub(crate) mod tests_support {
+    use super::*;
+
+    /// The view the sampler gets for trial `number`.
+    pub(crate) fn view_for(study: &Study, number: u64) -> StudyView<'_> {
+        study.view_for(Some(number))
+    }
+}

@@ -34,6 +34,11 @@ impl RandomSampler {
         }
     }
 
+    /// The seed in use.
+    pub fn seed_value(&self) -> Option<u64> {
+        self.seed
+    }
+
     /// The generator for `trial`, re-derived when the trial changes.
     fn rng_for(&mut self, trial: &FrozenTrial) -> &mut SamplerRng {
         if self.rng_trial != Some(trial.number) {

@@ -194,6 +194,8 @@ pub struct TpeSampler {
     rng: SamplerRng,
     rng_trial: Option<u64>,
     random: RandomSampler,
+    /// How many independent samples the startup phase delegated to the random sampler.
+    pub(crate) random_calls: usize,
 }
 
 const RELATIVE_PARAMS_KEY: &str = "tpe:relative_params";
@@ -208,7 +210,16 @@ impl TpeSampler {
             rng_trial: None,
             seed,
             config,
+            random_calls: 0,
         }
+    }
+
+    /// Replaces the seed of this sampler and of its inner random sampler (Optuna's
+    /// `reseed_rng`, with an explicit seed so the result stays reproducible).
+    pub fn reseed(&mut self, seed: u64) {
+        self.seed = seed;
+        self.rng_trial = None;
+        self.random = RandomSampler::with_stream(Some(seed), 1);
     }
 
     /// Optuna 5.0's defaults with a seed.
@@ -574,6 +585,7 @@ impl Sampler for TpeSampler {
         dist: &Distribution,
     ) -> Result<f64, SamplerError> {
         if Self::n_finished(study) < self.config.n_startup_trials {
+            self.random_calls += 1;
             return self.random.sample_independent(study, trial, name, dist);
         }
         let mut space = SearchSpace::new();

@@ -70,36 +70,146 @@ pub fn hypervolume(points: &[Vec<f64>], reference: &[f64]) -> f64 {
     volume
 }
 
-/// Greedy HSSP: picks `k` of `points` (indices) maximising hypervolume; ties and infinite
-/// reference points favour earlier indices, as Optuna's `_solve_hssp`.
-pub fn solve_hssp(points: &[Vec<f64>], k: usize, reference: &[f64]) -> Vec<usize> {
-    if k >= points.len() || !reference.iter().all(|r| r.is_finite()) {
-        return (0..k.min(points.len())).collect();
+/// numpy's `argmax`: the first maximum, and a NaN wins at once.
+fn argmax(v: &[f64]) -> usize {
+    let mut best = 0;
+    for (i, x) in v.iter().enumerate() {
+        if x.is_nan() {
+            return i;
+        }
+        if *x > v[best] {
+            best = i;
+        }
     }
+    best
+}
+
+/// The 2-objective greedy HSSP on points sorted by the first objective.
+fn hssp_2d(points: &[Vec<f64>], k: usize, reference: &[f64]) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..points.len()).collect();
+    let mut pts: Vec<[f64; 2]> = points.iter().map(|p| [p[0], p[1]]).collect();
+    let mut diags: Vec<[f64; 2]> = vec![[reference[0], reference[1]]; points.len()];
+    let mut out = Vec::with_capacity(k);
+    for _ in 0..k {
+        let contribs: Vec<f64> = pts
+            .iter()
+            .zip(&diags)
+            .map(|(p, d)| (d[0] - p[0]) * (d[1] - p[1]))
+            .collect();
+        let m = argmax(&contribs);
+        out.push(order[m]);
+        let chosen = pts[m];
+        order.remove(m);
+        pts.remove(m);
+        diags.remove(m);
+        for d in diags.iter_mut().take(m) {
+            d[0] = d[0].min(chosen[0]);
+        }
+        for d in diags.iter_mut().skip(m) {
+            d[1] = d[1].min(chosen[1]);
+        }
+    }
+    out
+}
+
+/// Greedy HSSP on distinct points (exact contributions; infinite ones favour earlier points).
+fn hssp_unique(points: &[Vec<f64>], k: usize, reference: &[f64]) -> Vec<usize> {
+    if !reference.iter().all(|r| r.is_finite()) {
+        return (0..k).collect();
+    }
+    if k == points.len() {
+        return (0..k).collect();
+    }
+    if reference.len() == 2 {
+        return hssp_2d(points, k, reference);
+    }
+    let mut remaining: Vec<usize> = (0..points.len()).collect();
     let mut chosen: Vec<usize> = Vec::with_capacity(k);
     let mut chosen_pts: Vec<Vec<f64>> = Vec::new();
-    let mut base = 0.0;
+    let mut hv = 0.0;
+    let mut contribs: Vec<f64> = points
+        .iter()
+        .map(|p| p.iter().zip(reference).map(|(x, r)| r - x).product())
+        .collect();
     while chosen.len() < k {
-        let mut best = None;
-        let mut best_gain = f64::NEG_INFINITY;
-        for (i, p) in points.iter().enumerate() {
-            if chosen.contains(&i) {
-                continue;
-            }
-            let mut with = chosen_pts.clone();
-            with.push(p.clone());
-            let gain = hypervolume(&with, reference) - base;
-            if gain > best_gain {
-                best_gain = gain;
-                best = Some(i);
-            }
+        let m = argmax(&contribs);
+        hv += contribs[m];
+        let idx = remaining.remove(m);
+        contribs.remove(m);
+        chosen.push(idx);
+        chosen_pts.push(points[idx].clone());
+        if chosen.len() == k {
+            break;
         }
-        let Some(i) = best else { break };
-        chosen.push(i);
-        chosen_pts.push(points[i].clone());
-        base = hypervolume(&chosen_pts, reference);
+        contribs = if hv.is_infinite() {
+            vec![f64::INFINITY; remaining.len()]
+        } else {
+            remaining
+                .iter()
+                .map(|&i| {
+                    let inclusive: f64 = points[i]
+                        .iter()
+                        .zip(reference)
+                        .map(|(x, r)| r - x)
+                        .product();
+                    if inclusive.is_infinite() {
+                        return f64::INFINITY;
+                    }
+                    let mut with = chosen_pts.clone();
+                    with.push(points[i].clone());
+                    hypervolume(&with, reference) - hv
+                })
+                .collect()
+        };
     }
     chosen
+}
+
+/// Greedy hypervolume subset selection (Optuna's `_solve_hssp`): picks `k` of `points`
+/// (returned as indices), working on the distinct points in lexicographic order.
+pub fn solve_hssp(points: &[Vec<f64>], k: usize, reference: &[f64]) -> Vec<usize> {
+    if k >= points.len() {
+        return (0..points.len()).collect();
+    }
+    // np.unique(axis=0): distinct rows, sorted lexicographically, with first occurrences.
+    let mut order: Vec<usize> = (0..points.len()).collect();
+    order.sort_by(|&a, &b| {
+        points[a]
+            .iter()
+            .zip(&points[b])
+            .map(|(x, y)| x.total_cmp(y))
+            .find(|o| o.is_ne())
+            .unwrap_or(std::cmp::Ordering::Equal)
+            .then(a.cmp(&b))
+    });
+    let mut uniq: Vec<usize> = Vec::new();
+    for &i in &order {
+        if uniq.last().is_none_or(|&u| points[u] != points[i]) {
+            uniq.push(i);
+        }
+    }
+    if uniq.len() < k {
+        let mut chosen = vec![false; points.len()];
+        for &u in &uniq {
+            chosen[u] = true;
+        }
+        let mut extra = k - uniq.len();
+        for c in chosen.iter_mut() {
+            if extra == 0 {
+                break;
+            }
+            if !*c {
+                *c = true;
+                extra -= 1;
+            }
+        }
+        return (0..points.len()).filter(|&i| chosen[i]).collect();
+    }
+    let upts: Vec<Vec<f64>> = uniq.iter().map(|&i| points[i].clone()).collect();
+    hssp_unique(&upts, k, reference)
+        .into_iter()
+        .map(|j| uniq[j])
+        .collect()
 }
 
 /// The reference point: the worst value per objective × 1.1 (× 0.9 if negative), 0 → 1e-12.
@@ -212,7 +322,15 @@ mod tests {
         let r = vec![11.0, 11.0];
         let pick = solve_hssp(&pts, 1, &r);
         assert_eq!(pick, vec![1]);
+        // An infinite reference point keeps the first points in lexicographic order.
         let inf = solve_hssp(&pts, 2, &[f64::INFINITY, 1.0]);
         assert_eq!(inf, vec![0, 1]);
+        let pts3 = vec![
+            vec![0.0, 10.0, 1.0],
+            vec![5.0, 5.0, 1.0],
+            vec![10.0, 0.0, 1.0],
+            vec![5.1, 4.9, 1.0],
+        ];
+        assert_eq!(solve_hssp(&pts3, 1, &[11.0, 11.0, 2.0]), vec![1]);
     }
 }
