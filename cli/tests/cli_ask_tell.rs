@@ -1,0 +1,321 @@
+//! The `sweeplab` CLI end to end: Optuna-shaped output, seeded studies that never repeat, and
+//! bad input answered with one line on stderr, exit status 2, and an untouched journal.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use sweeplab_core::json::Json;
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_sweeplab"))
+}
+
+fn tmpdir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!(
+        "sweeplab-cli-{}-{}-{}",
+        name,
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    ));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn run(args: &[&str]) -> Output {
+    bin().args(args).output().unwrap()
+}
+
+fn ok(args: &[&str]) -> String {
+    let out = run(args);
+    assert!(
+        out.status.success(),
+        "{args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+const SPACE: &str = r#"{"x": {"name": "FloatDistribution", "attributes": {"low": -5.0, "high": 5.0, "log": false, "step": null}}, "n": {"name": "IntDistribution", "attributes": {"low": 1, "high": 64, "log": true, "step": 1}}, "opt": {"name": "CategoricalDistribution", "attributes": {"choices": ["adam", "sgd"]}}}"#;
+
+fn ask(journal: &Path, kwargs: &str) -> Json {
+    let out = ok(&[
+        "ask",
+        "--storage",
+        journal.to_str().unwrap(),
+        "--study-name",
+        "s",
+        "--sampler-kwargs",
+        kwargs,
+        "--search-space",
+        SPACE,
+    ]);
+    Json::parse(out.trim()).unwrap()
+}
+
+fn create(journal: &Path) {
+    ok(&[
+        "create-study",
+        "--storage",
+        journal.to_str().unwrap(),
+        "--study-name",
+        "s",
+        "--direction",
+        "minimize",
+    ]);
+}
+
+#[test]
+fn twenty_seeded_asks_differ_and_a_rerun_repeats_them() {
+    let run_study = |dir: &Path| -> Vec<String> {
+        let j = dir.join("journal.log");
+        create(&j);
+        (0..20)
+            .map(|i| {
+                let out = ask(&j, r#"{"seed": 0}"#);
+                assert_eq!(out.get("number").and_then(Json::as_i64), Some(i));
+                out.get("params").unwrap().to_compact()
+            })
+            .collect()
+    };
+    let a = run_study(&tmpdir("seed-a"));
+    let mut uniq = a.clone();
+    uniq.sort();
+    uniq.dedup();
+    assert_eq!(uniq.len(), 20, "every startup trial is different: {a:?}");
+    let b = run_study(&tmpdir("seed-b"));
+    assert_eq!(a, b, "the same seed gives the same study");
+}
+
+#[test]
+fn ask_tell_loop_reaches_tpe_and_improves() {
+    let dir = tmpdir("loop");
+    let j = dir.join("journal.log");
+    create(&j);
+    let mut best = f64::INFINITY;
+    let mut first10 = f64::INFINITY;
+    for i in 0..40 {
+        let out = ask(&j, r#"{"seed": 3}"#);
+        let p = out.get("params").unwrap();
+        let x = p.get("x").and_then(Json::as_f64).unwrap();
+        let n = p.get("n").and_then(Json::as_i64).unwrap();
+        assert!((1..=64).contains(&n));
+        let opt = p.get("opt").and_then(Json::as_str).unwrap();
+        let v =
+            (x - 1.0).powi(2) + (n as f64 - 8.0).abs() / 8.0 + if opt == "sgd" { 1.0 } else { 0.0 };
+        let num = out
+            .get("number")
+            .and_then(Json::as_i64)
+            .unwrap()
+            .to_string();
+        ok(&[
+            "tell",
+            "--storage",
+            j.to_str().unwrap(),
+            "--study-name",
+            "s",
+            "--trial-number",
+            &num,
+            "--values",
+            &v.to_string(),
+        ]);
+        best = best.min(v);
+        if i == 9 {
+            first10 = best;
+        }
+    }
+    assert!(
+        best < first10,
+        "TPE improves on the random start ({best} vs {first10})"
+    );
+    let listing = ok(&["studies", "--storage", j.to_str().unwrap()]);
+    assert!(
+        listing.contains("trials=40") && listing.contains("complete=40"),
+        "{listing}"
+    );
+}
+
+fn assert_rejected(args: &[&str], journal: &Path, expect: &str) {
+    let before = std::fs::read(journal).unwrap_or_default();
+    let out = run(args);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "one line: {stderr}");
+    assert!(
+        stderr.contains(expect),
+        "{args:?}: `{stderr}` should mention `{expect}`"
+    );
+    assert_eq!(
+        std::fs::read(journal).unwrap_or_default(),
+        before,
+        "{args:?} changed the journal"
+    );
+}
+
+#[test]
+fn bad_input_exits_2_with_one_line_and_leaves_the_journal() {
+    let dir = tmpdir("bad");
+    let j = dir.join("journal.log");
+    let js = j.to_str().unwrap();
+    create(&j);
+    let first = ask(&j, "{}");
+    let num = first
+        .get("number")
+        .and_then(Json::as_i64)
+        .unwrap()
+        .to_string();
+    ok(&[
+        "tell",
+        "--storage",
+        js,
+        "--study-name",
+        "s",
+        "--trial-number",
+        &num,
+        "--values",
+        "1.5",
+    ]);
+
+    let base = ["ask", "--storage", js, "--study-name", "s"];
+    let with = |extra: &[&'static str]| -> Vec<&str> {
+        let mut v: Vec<&str> = base.to_vec();
+        v.extend_from_slice(extra);
+        v
+    };
+    assert_rejected(
+        &with(&["--sampler-kwargs", "{\"seed\": "]),
+        &j,
+        "--sampler-kwargs is not valid JSON",
+    );
+    assert_rejected(
+        &with(&["--sampler", "CmaEsSampler"]),
+        &j,
+        "unknown sampler `CmaEsSampler`",
+    );
+    assert_rejected(
+        &with(&["--sampler-kwargs", "{\"sead\": 1}"]),
+        &j,
+        "unknown argument `sead`",
+    );
+    assert_rejected(
+        &with(&["--search-space", "{\"x\": 3}"]),
+        &j,
+        "parameter `x`",
+    );
+    assert_rejected(
+        &with(&[
+            "--search-space",
+            r#"{"x": {"name": "FloatDistribution", "attributes": {"low": 2.0, "high": 1.0}}}"#,
+        ]),
+        &j,
+        "low must be <= high",
+    );
+    assert_rejected(
+        &["ask", "--storage", js, "--study-name", "nope"],
+        &j,
+        "no study named `nope`",
+    );
+    assert_rejected(
+        &[
+            "tell",
+            "--storage",
+            js,
+            "--study-name",
+            "s",
+            "--trial-number",
+            &num,
+            "--values",
+            "2",
+        ],
+        &j,
+        "already finished",
+    );
+    assert_rejected(
+        &[
+            "tell",
+            "--storage",
+            js,
+            "--study-name",
+            "s",
+            "--trial-number",
+            "99",
+            "--values",
+            "2",
+        ],
+        &j,
+        "no trial number 99",
+    );
+    assert_rejected(
+        &[
+            "tell",
+            "--storage",
+            js,
+            "--study-name",
+            "s",
+            "--trial-number",
+            "0",
+            "--state",
+            "maybe",
+        ],
+        &j,
+        "--state must be",
+    );
+    assert_rejected(
+        &["create-study", "--storage", js, "--study-name", "s"],
+        &j,
+        "already exists",
+    );
+    assert_rejected(
+        &[
+            "create-study",
+            "--storage",
+            js,
+            "--study-name",
+            "t",
+            "--direction",
+            "sideways",
+        ],
+        &j,
+        "unknown direction",
+    );
+
+    // A torn last line and an unknown op code are damage: reported with the line, no write.
+    let good = std::fs::read_to_string(&j).unwrap();
+    let n_lines = good.lines().count();
+    std::fs::write(&j, format!("{good}{{\"op_code\":4,\"worker_id\":")).unwrap();
+    assert_rejected(&with(&[]), &j, &format!("line {}", n_lines + 1));
+    std::fs::write(
+        &j,
+        format!("{good}{{\"op_code\":77,\"worker_id\":\"w\"}}\n"),
+    )
+    .unwrap();
+    assert_rejected(&with(&[]), &j, "unknown journal op_code 77");
+    std::fs::write(&j, format!("{good}not json\n")).unwrap();
+    assert_rejected(
+        &with(&[]),
+        &j,
+        &format!("line {}: invalid JSON", n_lines + 1),
+    );
+}
+
+#[test]
+fn enqueued_trial_from_python_form_is_taken_first() {
+    let dir = tmpdir("enqueue");
+    let j = dir.join("journal.log");
+    create(&j);
+    // A WAITING trial with fixed params, as optuna's enqueue_trial writes it.
+    let line = r#"{"op_code":4,"worker_id":"py","study_id":0,"datetime_start":null,"state":4,"value":null,"values":null,"distributions":{},"params":{},"user_attrs":{},"system_attrs":{"fixed_params":{"x":0.25,"opt":"sgd"}},"intermediate_values":{}}"#;
+    let mut text = std::fs::read_to_string(&j).unwrap();
+    text.push_str(line);
+    text.push('\n');
+    std::fs::write(&j, text).unwrap();
+    let out = ask(&j, "{}");
+    assert_eq!(out.get("number").and_then(Json::as_i64), Some(0));
+    let p = out.get("params").unwrap();
+    assert_eq!(p.get("x").and_then(Json::as_f64), Some(0.25));
+    assert_eq!(p.get("opt").and_then(Json::as_str), Some("sgd"));
+    let out = ask(&j, "{}");
+    assert_eq!(out.get("number").and_then(Json::as_i64), Some(1));
+}

@@ -1,0 +1,277 @@
+//! The training engine on the CPU backend (Flex): loss falls on every data set, MNIST reaches
+//! 95%, pruning stops a bad trial, a diverging learning rate fails the trial and the study
+//! goes on, cancellation, and and trial plans.
+#![cfg(all(feature = "train", feature = "flex"))]
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use futures_lite::future::block_on;
+use sweeplab_core::json::Json;
+use sweeplab_core::train::data::generate_toy;
+use sweeplab_core::train::{
+    Activation, BackendChoice, CancelToken, DataSet, FAIL_REASON_ATTR, INTERRUPTED_ATTR, Mnist,
+    ModelSpec, Objective, OptimizerKind, ProgressEvent, Toy2d, TrialPlan, select_backend,
+    train_trial,
+};
+use sweeplab_core::{PercentilePruner, RandomSampler, Study, StudyDirection, TrialState};
+
+fn mnist() -> Mnist {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../static/data/mnist10k");
+    Mnist::load_dir(&dir).expect("the shipped MNIST-10k parses")
+}
+
+fn mlp(layers: usize, width: usize, dropout: f64) -> ModelSpec {
+    ModelSpec::Mlp {
+        layers,
+        width,
+        activation: Activation::Relu,
+        dropout,
+    }
+}
+
+fn plan(
+    model: ModelSpec,
+    optimizer: OptimizerKind,
+    lr: f64,
+    batch: usize,
+    epochs: usize,
+) -> TrialPlan {
+    TrialPlan {
+        model,
+        optimizer,
+        lr,
+        weight_decay: 0.0,
+        momentum: 0.9,
+        batch_size: batch,
+        epochs,
+        seed: 1,
+    }
+}
+
+fn study(direction: StudyDirection) -> Study {
+    Study::create("t", direction, Box::new(RandomSampler::new(Some(0)))).unwrap()
+}
+
+/// Trains one trial; returns its final state and the study.
+fn train(
+    study: &mut Study,
+    p: &TrialPlan,
+    data: &DataSet,
+    objective: Objective,
+) -> sweeplab_core::train::TrialOutcome {
+    let backend = block_on(select_backend(BackendChoice::Cpu)).unwrap();
+    let n = study.ask().unwrap();
+    let mut events = |_: &ProgressEvent| {};
+    block_on(train_trial(
+        study,
+        n,
+        p,
+        data,
+        &backend.device,
+        objective,
+        &mut events,
+        &CancelToken::new(),
+    ))
+    .unwrap()
+}
+
+fn series(study: &Study, n: u64, name: &str) -> Vec<f64> {
+    study.trials()[n as usize].series[name]
+        .iter()
+        .map(|p| p.value)
+        .collect()
+}
+
+fn mean(v: &[f64]) -> f64 {
+    v.iter().sum::<f64>() / v.len() as f64
+}
+
+#[test]
+fn loss_falls_on_every_toy_set() {
+    for kind in Toy2d::ALL {
+        let data = generate_toy(kind, 500, 0.1, 0.2, 3);
+        let mut s = study(StudyDirection::Minimize);
+        let p = plan(mlp(2, 32, 0.0), OptimizerKind::Adam, 0.02, 16, 25);
+        let out = train(&mut s, &p, &data, Objective::ValLoss);
+        assert_eq!(out.state, TrialState::Complete, "{kind:?}");
+        let losses = series(&s, 0, "train/loss");
+        let steps = 25 * 400usize.div_ceil(16);
+        assert_eq!(
+            losses.len(),
+            steps,
+            "{kind:?}: one train/loss point per step"
+        );
+        let first = mean(&losses[..25]);
+        let last = mean(&losses[losses.len() - 25..]);
+        assert!(last < 0.6 * first, "{kind:?}: train loss {first} -> {last}");
+        let acc = series(&s, 0, "val/accuracy");
+        assert_eq!(acc.len(), 25);
+        let val = series(&s, 0, "val/loss");
+        assert!(
+            val[24] < val[0],
+            "{kind:?}: val loss {} -> {}",
+            val[0],
+            val[24]
+        );
+        assert!(acc[24] > 0.85, "{kind:?}: val accuracy {}", acc[24]);
+        assert_eq!(s.trials()[0].value(), Some(val[24]));
+    }
+}
+
+#[test]
+fn shipped_mnist_parses_with_the_readme_class_counts() {
+    let m = mnist();
+    assert_eq!(m.len(), 10_000);
+    assert_eq!((m.rows, m.cols), (28, 28));
+    let mut counts = [0usize; 10];
+    for &l in &m.labels {
+        counts[l as usize] += 1;
+    }
+    assert_eq!(
+        counts,
+        [1001, 1127, 991, 1032, 980, 863, 1014, 1070, 944, 978]
+    );
+    let d = m.split(8_000);
+    assert_eq!((d.train.len(), d.valid.len()), (8_000, 2_000));
+    assert_eq!(d.train.dim, 784);
+}
+
+#[test]
+fn mnist_mlp_reaches_95_percent() {
+    let data = mnist().split(8_000);
+    let mut s = study(StudyDirection::Maximize);
+    let p = TrialPlan {
+        weight_decay: 0.0,
+        ..plan(mlp(1, 256, 0.2), OptimizerKind::Adam, 1e-3, 64, 12)
+    };
+    let out = train(&mut s, &p, &data, Objective::ValAccuracy);
+    assert_eq!(out.state, TrialState::Complete);
+    let acc = out.value.unwrap();
+    assert!(acc >= 0.95, "validation accuracy {acc}");
+    let losses = series(&s, 0, "train/loss");
+    assert!(mean(&losses[losses.len() - 50..]) < 0.5 * mean(&losses[..50]));
+}
+
+#[test]
+fn cnn_loss_falls_on_mnist() {
+    let m = mnist();
+    let mut data = m.split(8_000);
+    // A slice keeps this quick: 1,024 training and 512 validation images.
+    data.train.features.truncate(1024 * 784);
+    data.train.labels.truncate(1024);
+    data.valid.features.truncate(512 * 784);
+    data.valid.labels.truncate(512);
+    let mut s = study(StudyDirection::Minimize);
+    let p = plan(
+        ModelSpec::Cnn { dropout: 0.25 },
+        OptimizerKind::Adam,
+        1e-3,
+        64,
+        2,
+    );
+    let out = train(&mut s, &p, &data, Objective::ValLoss);
+    assert_eq!(out.state, TrialState::Complete);
+    let losses = series(&s, 0, "train/loss");
+    assert_eq!(losses.len(), 32);
+    assert!(mean(&losses[24..]) < 0.6 * mean(&losses[..4]), "{losses:?}");
+    let acc = series(&s, 0, "val/accuracy");
+    assert!(acc[1] > 0.7, "val accuracy {acc:?}");
+}
+
+#[test]
+fn pruning_stops_a_bad_trial_early() {
+    let data = generate_toy(Toy2d::Circle, 400, 0.05, 0.25, 5);
+    let mut s = study(StudyDirection::Minimize);
+    s.set_pruner(Box::new(PercentilePruner::median(1, 1, 1, 1).unwrap()));
+    let good = plan(mlp(2, 16, 0.0), OptimizerKind::Adam, 0.02, 32, 8);
+    assert_eq!(
+        train(&mut s, &good, &data, Objective::ValLoss).state,
+        TrialState::Complete
+    );
+    // A learning rate this small barely moves the weights: worse than the median at once.
+    let bad = plan(mlp(2, 16, 0.0), OptimizerKind::Sgd, 1e-6, 32, 8);
+    let out = train(&mut s, &bad, &data, Objective::ValLoss);
+    assert_eq!(out.state, TrialState::Pruned);
+    assert!(out.epochs < 8, "stopped after {} epochs", out.epochs);
+    let t = &s.trials()[1];
+    assert_eq!(t.state, TrialState::Pruned);
+    assert_eq!(t.intermediate_values.len(), out.epochs);
+    assert_eq!(t.series["val/loss"].len(), out.epochs);
+}
+
+#[test]
+fn diverging_lr_fails_the_trial_and_the_study_goes_on() {
+    let data = generate_toy(Toy2d::Xor, 400, 0.1, 0.25, 2);
+    let mut s = study(StudyDirection::Minimize);
+    let diverge = plan(mlp(2, 32, 0.0), OptimizerKind::Sgd, 1e9, 32, 5);
+    let out = train(&mut s, &diverge, &data, Objective::ValLoss);
+    assert_eq!(out.state, TrialState::Fail);
+    let t = &s.trials()[0];
+    assert_eq!(t.state, TrialState::Fail);
+    let reason = t.user_attrs[FAIL_REASON_ATTR].as_str().unwrap().to_string();
+    assert!(
+        reason.contains("train/loss became") && reason.contains("learning rate"),
+        "{reason}"
+    );
+    let ok = plan(mlp(2, 32, 0.0), OptimizerKind::Adam, 0.01, 32, 3);
+    assert_eq!(
+        train(&mut s, &ok, &data, Objective::ValLoss).state,
+        TrialState::Complete
+    );
+    assert_eq!(s.best_trial().map(|t| t.number), Some(1));
+}
+
+#[test]
+fn cancel_stops_between_steps() {
+    let data = generate_toy(Toy2d::Gauss, 400, 0.1, 0.25, 2);
+    let mut s = study(StudyDirection::Minimize);
+    let backend = block_on(select_backend(BackendChoice::Cpu)).unwrap();
+    let n = s.ask().unwrap();
+    let cancel = CancelToken::new();
+    let c2 = cancel.clone();
+    let mut steps = 0;
+    let mut hook = |e: &ProgressEvent| {
+        if let ProgressEvent::Step { .. } = e {
+            steps += 1;
+            if steps == 15 {
+                c2.cancel();
+            }
+        }
+    };
+    let p = plan(mlp(1, 8, 0.0), OptimizerKind::Adam, 0.01, 10, 50);
+    let out = block_on(train_trial(
+        &mut s,
+        n,
+        &p,
+        &data,
+        &backend.device,
+        Objective::ValLoss,
+        &mut hook,
+        &cancel,
+    ))
+    .unwrap();
+    assert!(out.cancelled);
+    assert_eq!(out.state, TrialState::Fail);
+    assert_eq!(steps, 15);
+    let t = &s.trials()[0];
+    assert_eq!(t.user_attrs[INTERRUPTED_ATTR], Json::Bool(true));
+    assert_eq!(t.series["train/loss"].len() <= 15, true);
+}
+
+#[test]
+fn trial_plans_resolve_from_params() {
+    let mut params = BTreeMap::new();
+    params.insert(
+        "activation".to_string(),
+        sweeplab_core::ParamValue::Str("tanh".into()),
+    );
+    let p = TrialPlan::resolve(&Json::Str("mlp".into()), &[], &params, 0).unwrap();
+    assert!(matches!(
+        p.model,
+        ModelSpec::Mlp {
+            activation: Activation::Tanh,
+            ..
+        }
+    ));
+}
