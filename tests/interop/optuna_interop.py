@@ -1,0 +1,202 @@
+#!/usr/bin/env python3
+"""Python Optuna (pinned 5.0.0) and the `sweeplab` CLI share one journal file.
+
+usage: python optuna_interop.py SWEEPLAB_BIN
+
+Checks, each printed as PASS/FAIL, then a final "N passed, M failed" line:
+  1. interleaved ask/tell from Python and sweeplab on one study: both see every trial;
+  2. a study created by Python is driven by sweeplab, and Python's TPE samples from
+     sweeplab's trials (and vice versa);
+  3. many processes of both at once (Optuna's symlink lock): no trial lost or duplicated;
+  4. what sweeplab wrote passes Optuna's own replay of every line.
+"""
+import json
+import multiprocessing as mp
+import os
+import subprocess
+import sys
+import tempfile
+import traceback
+
+import optuna
+from optuna.storages import JournalStorage
+from optuna.storages.journal import JournalFileBackend
+
+optuna.logging.set_verbosity(optuna.logging.ERROR)
+
+SWEEPLAB = None
+RESULTS = []
+
+SPACE = {
+    "x": optuna.distributions.FloatDistribution(-5.0, 5.0),
+    "lr": optuna.distributions.FloatDistribution(1e-5, 1e-1, log=True),
+    "layers": optuna.distributions.IntDistribution(1, 6),
+    "opt": optuna.distributions.CategoricalDistribution(["adam", "sgd"]),
+}
+SPACE_JSON = json.dumps({k: json.loads(optuna.distributions.distribution_to_json(d)) for k, d in SPACE.items()})
+
+
+def objective_value(p):
+    return (p["x"] - 1.0) ** 2 + abs(p["layers"] - 3) + (0.5 if p["opt"] == "sgd" else 0.0)
+
+
+def sl(*args, check=True):
+    out = subprocess.run([SWEEPLAB, *args], capture_output=True, text=True, timeout=120)
+    if check and out.returncode != 0:
+        raise RuntimeError(f"sweeplab {' '.join(args)} failed ({out.returncode}): {out.stderr.strip()}")
+    return out
+
+
+def sl_ask(path, name, kwargs='{"seed": 1}'):
+    out = sl("ask", "--storage", path, "--study-name", name, "--sampler-kwargs", kwargs,
+             "--search-space", SPACE_JSON)
+    return json.loads(out.stdout)
+
+
+def sl_tell(path, name, number, value):
+    sl("tell", "--storage", path, "--study-name", name, "--trial-number", str(number),
+       "--values", repr(value))
+
+
+def storage(path):
+    return JournalStorage(JournalFileBackend(path))
+
+
+def check(name):
+    def deco(fn):
+        try:
+            fn()
+            RESULTS.append((name, True))
+            print(f"PASS {name}", flush=True)
+        except Exception:  # noqa: BLE001
+            RESULTS.append((name, False))
+            print(f"FAIL {name}\n{traceback.format_exc()}", flush=True)
+        return fn
+    return deco
+
+
+def interleaved():
+    d = tempfile.mkdtemp()
+    path = os.path.join(d, "journal.log")
+    sl("create-study", "--storage", path, "--study-name", "shared")
+    study = optuna.load_study(study_name="shared", storage=storage(path),
+                              sampler=optuna.samplers.TPESampler(seed=0, n_startup_trials=4))
+    for i in range(8):
+        if i % 2 == 0:
+            t = study.ask(SPACE)
+            study.tell(t, objective_value(t.params))
+        else:
+            out = sl_ask(path, "shared")
+            sl_tell(path, "shared", out["number"], objective_value(out["params"]))
+    # sweeplab sees Python's trials, Python sees sweeplab's.
+    listing = sl("studies", "--storage", path).stdout
+    assert "trials=8" in listing and "complete=8" in listing, listing
+    again = optuna.load_study(study_name="shared", storage=storage(path))
+    assert len(again.trials) == 8
+    assert [t.number for t in again.trials] == list(range(8))
+    assert all(t.state == optuna.trial.TrialState.COMPLETE for t in again.trials)
+    for t in again.trials:
+        assert set(t.params) == set(SPACE), t.params
+        assert abs(t.value - objective_value(t.params)) < 1e-12
+        for k, dist in t.distributions.items():
+            assert dist == SPACE[k], (k, dist)
+
+
+def python_study_driven_by_sweeplab():
+    d = tempfile.mkdtemp()
+    path = os.path.join(d, "journal.log")
+    study = optuna.create_study(study_name="py", storage=storage(path), direction="maximize")
+    study.set_user_attr("owner", "python")
+    for _ in range(3):
+        t = study.ask(SPACE)
+        study.tell(t, -objective_value(t.params))
+    study.enqueue_trial({"x": 1.0, "lr": 0.001, "layers": 3, "opt": "adam"})
+    # sweeplab takes the enqueued trial first, then samples with TPE from Python's history.
+    first = sl_ask(path, "py", '{"seed": 0, "n_startup_trials": 3}')
+    assert first["number"] == 3 and first["params"]["x"] == 1.0 and first["params"]["layers"] == 3, first
+    sl_tell(path, "py", first["number"], -objective_value(first["params"]))
+    for _ in range(6):
+        out = sl_ask(path, "py", '{"seed": 0, "n_startup_trials": 3}')
+        sl_tell(path, "py", out["number"], -objective_value(out["params"]))
+    # Python's TPE reads sweeplab's trials and continues the study.
+    study = optuna.load_study(study_name="py", storage=storage(path),
+                              sampler=optuna.samplers.TPESampler(seed=1, n_startup_trials=3))
+    study.optimize(lambda t: -objective_value({k: getattr(t, f"suggest_{kind}")(k, *args, **kw)
+                                               for k, kind, args, kw in [
+                                                   ("x", "float", (-5.0, 5.0), {}),
+                                                   ("lr", "float", (1e-5, 1e-1), {"log": True}),
+                                                   ("layers", "int", (1, 6), {}),
+                                                   ("opt", "categorical", (["adam", "sgd"],), {})]}),
+                   n_trials=3)
+    assert len(study.trials) == 13, len(study.trials)
+    assert study.user_attrs == {"owner": "python"}
+    assert study.best_value == max(t.value for t in study.trials)
+    assert study.best_value >= -1.0, study.best_value  # the enqueued optimum region
+
+
+def _py_worker(args):
+    path, n, _ = args
+    st = storage(path)
+    study = optuna.load_study(study_name="race", storage=st, sampler=optuna.samplers.RandomSampler())
+    nums = []
+    for _ in range(n):
+        t = study.ask(SPACE)
+        study.tell(t, objective_value(t.params))
+        nums.append(t.number)
+    return nums
+
+
+def _sl_worker(args):
+    global SWEEPLAB
+    path, n, SWEEPLAB = args
+    nums = []
+    for _ in range(n):
+        out = sl_ask(path, "race", "{}")
+        sl_tell(path, "race", out["number"], objective_value(out["params"]))
+        nums.append(out["number"])
+    return nums
+
+
+def many_processes():
+    d = tempfile.mkdtemp()
+    path = os.path.join(d, "journal.log")
+    sl("create-study", "--storage", path, "--study-name", "race")
+    per = 8
+    jobs = [(_sl_worker, (path, per, SWEEPLAB))] * 4 + [(_py_worker, (path, per, SWEEPLAB))] * 2
+    ctx = mp.get_context("spawn")
+    with ctx.Pool(len(jobs)) as pool:
+        results = [pool.apply_async(fn, (a,)) for fn, a in jobs]
+        numbers = sorted(n for r in results for n in r.get(timeout=600))
+    total = per * len(jobs)
+    assert numbers == list(range(total)), numbers
+    study = optuna.load_study(study_name="race", storage=storage(path))
+    assert len(study.trials) == total
+    assert all(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials)
+    listing = sl("studies", "--storage", path).stdout
+    assert f"trials={total}" in listing and f"complete={total}" in listing, listing
+    assert not os.path.exists(path + ".lock"), "the lock was released"
+    # Every line is one JSON object ending in a newline.
+    with open(path, "rb") as f:
+        data = f.read()
+    assert data.endswith(b"\n")
+    for line in data.split(b"\n")[:-1]:
+        json.loads(line)
+
+
+def main():
+    global SWEEPLAB
+    if len(sys.argv) != 2:
+        print(__doc__)
+        sys.exit(2)
+    SWEEPLAB = os.path.abspath(sys.argv[1])
+    check("interleaved ask/tell: Python and sweeplab see every trial")(interleaved)
+    check("a Python study driven by sweeplab, and Python's TPE continuing it")(python_study_driven_by_sweeplab)
+    check("4 sweeplab + 2 Python processes at once: nothing lost or duplicated")(many_processes)
+    passed = sum(ok for _, ok in RESULTS)
+    failed = len(RESULTS) - passed
+    print(f"{passed} passed, {failed} failed")
+    sys.exit(0 if failed == 0 else 1)
+
+
+if __name__ == "__main__":
+    main()
