@@ -1,0 +1,183 @@
+//! Shared pieces of sweeplab's benchmarks: the test functions of the TPE quality benchmark
+//! (spec §11.2) and small statistics helpers.
+
+use sweeplab_core::{Distribution, SearchSpace};
+
+/// One benchmark function: its search space, formula and optimum.
+pub struct Problem {
+    /// Name as in the spec.
+    pub name: &'static str,
+    /// The search space (parameters x1, x2, …).
+    pub space: SearchSpace,
+    /// The function (minimised), given values in parameter-name order.
+    pub f: fn(&[f64]) -> f64,
+    /// The optimum value.
+    pub opt: f64,
+}
+
+fn space(items: Vec<(&str, Distribution)>) -> SearchSpace {
+    items.into_iter().map(|(k, d)| (k.to_string(), d)).collect()
+}
+
+/// Branin on x1 ∈ [-5, 10], x2 ∈ [0, 15].
+pub fn branin(x: &[f64]) -> f64 {
+    let pi = std::f64::consts::PI;
+    let (x1, x2) = (x[0], x[1]);
+    let t = x2 - 5.1 * x1 * x1 / (4.0 * pi * pi) + 5.0 * x1 / pi - 6.0;
+    t * t + 10.0 * (1.0 - 1.0 / (8.0 * pi)) * x1.cos() + 10.0
+}
+
+const H_ALPHA: [f64; 4] = [1.0, 1.2, 3.0, 3.2];
+const H_A: [[f64; 6]; 4] = [
+    [10.0, 3.0, 17.0, 3.5, 1.7, 8.0],
+    [0.05, 10.0, 17.0, 0.1, 8.0, 14.0],
+    [3.0, 3.5, 1.7, 10.0, 17.0, 8.0],
+    [17.0, 8.0, 0.05, 10.0, 0.1, 14.0],
+];
+const H_P: [[f64; 6]; 4] = [
+    [0.1312, 0.1696, 0.5569, 0.0124, 0.8283, 0.5886],
+    [0.2329, 0.4135, 0.8307, 0.3736, 0.1004, 0.9991],
+    [0.2348, 0.1451, 0.3522, 0.2883, 0.3047, 0.6650],
+    [0.4047, 0.8828, 0.8732, 0.5743, 0.1091, 0.0381],
+];
+
+/// The 6-D Hartmann function on [0, 1]^6.
+pub fn hartmann6(x: &[f64]) -> f64 {
+    -(0..4)
+        .map(|i| {
+            let s: f64 = (0..6).map(|j| H_A[i][j] * (x[j] - H_P[i][j]).powi(2)).sum();
+            H_ALPHA[i] * (-s).exp()
+        })
+        .sum::<f64>()
+}
+
+/// 5-D Rosenbrock.
+pub fn rosenbrock(x: &[f64]) -> f64 {
+    (0..x.len() - 1)
+        .map(|i| 100.0 * (x[i + 1] - x[i] * x[i]).powi(2) + (1.0 - x[i]).powi(2))
+        .sum()
+}
+
+/// 5-D Ackley.
+pub fn ackley(x: &[f64]) -> f64 {
+    let d = x.len() as f64;
+    let sq = x.iter().map(|v| v * v).sum::<f64>() / d;
+    let cs = x
+        .iter()
+        .map(|v| (2.0 * std::f64::consts::PI * v).cos())
+        .sum::<f64>()
+        / d;
+    -20.0 * (-0.2 * sq.sqrt()).exp() - cs.exp() + 20.0 + std::f64::consts::E
+}
+
+/// 4-D Rastrigin.
+pub fn rastrigin(x: &[f64]) -> f64 {
+    10.0 * x.len() as f64
+        + x.iter()
+            .map(|v| v * v - 10.0 * (2.0 * std::f64::consts::PI * v).cos())
+            .sum::<f64>()
+}
+
+/// The five problems of spec §11.2.
+pub fn problems() -> Vec<Problem> {
+    vec![
+        Problem {
+            name: "branin",
+            space: space(vec![
+                ("x1", Distribution::float(-5.0, 10.0)),
+                ("x2", Distribution::float(0.0, 15.0)),
+            ]),
+            f: branin,
+            opt: 5.0 / (4.0 * std::f64::consts::PI),
+        },
+        Problem {
+            name: "hartmann6",
+            space: space(
+                (1..=6)
+                    .map(|i| {
+                        (
+                            ["x1", "x2", "x3", "x4", "x5", "x6"][i - 1],
+                            Distribution::float(0.0, 1.0),
+                        )
+                    })
+                    .collect(),
+            ),
+            f: hartmann6,
+            opt: -3.322_368_011_415_514_7,
+        },
+        Problem {
+            name: "rosenbrock5_log",
+            space: space(vec![
+                ("x1", Distribution::float_log(0.01, 10.0)),
+                ("x2", Distribution::float_log(0.01, 10.0)),
+                ("x3", Distribution::float(-2.0, 2.0)),
+                ("x4", Distribution::float(-2.0, 2.0)),
+                ("x5", Distribution::float(-2.0, 2.0)),
+            ]),
+            f: rosenbrock,
+            opt: 0.0,
+        },
+        Problem {
+            name: "ackley5_mixed",
+            space: space(vec![
+                ("x1", Distribution::float(-5.0, 10.0)),
+                ("x2", Distribution::float(-5.0, 10.0)),
+                ("x3", Distribution::float(-5.0, 10.0)),
+                ("x4", Distribution::int(-5, 10)),
+                ("x5", Distribution::int(-5, 10)),
+            ]),
+            f: ackley,
+            opt: 0.0,
+        },
+        Problem {
+            name: "rastrigin4_disc",
+            space: space(vec![
+                ("x1", Distribution::float_step(-5.0, 5.0, 0.25)),
+                ("x2", Distribution::float_step(-5.0, 5.0, 0.25)),
+                ("x3", Distribution::int(-5, 5)),
+                ("x4", Distribution::int(-5, 5)),
+            ]),
+            f: rastrigin,
+            opt: 0.0,
+        },
+    ]
+}
+
+/// The median of a sample (mean of the middle two for even sizes, as numpy).
+pub fn median(v: &[f64]) -> f64 {
+    let mut s = v.to_vec();
+    s.sort_by(f64::total_cmp);
+    let n = s.len();
+    if n == 0 {
+        return f64::NAN;
+    }
+    if n % 2 == 1 {
+        s[n / 2]
+    } else {
+        0.5 * (s[n / 2 - 1] + s[n / 2])
+    }
+}
+
+/// The arithmetic mean.
+pub fn mean(v: &[f64]) -> f64 {
+    v.iter().sum::<f64>() / v.len().max(1) as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn optima_are_where_the_spec_says() {
+        let pi = std::f64::consts::PI;
+        assert!((branin(&[pi, 2.275]) - 5.0 / (4.0 * pi)).abs() < 1e-9);
+        let h = hartmann6(&[
+            0.20168952, 0.15001069, 0.47687398, 0.27533243, 0.31165162, 0.65730054,
+        ]);
+        assert!((h + 3.322_368_011_415_514_7).abs() < 1e-6, "{h}");
+        assert!(rosenbrock(&[1.0; 5]).abs() < 1e-12);
+        assert!(ackley(&[0.0; 5]).abs() < 1e-12);
+        assert!(rastrigin(&[0.0; 4]).abs() < 1e-12);
+        assert!(median(&[3.0, 1.0, 2.0, 10.0]) == 2.5);
+    }
+}
