@@ -19,6 +19,7 @@
 //! ```
 
 pub mod distributions;
+pub mod export;
 pub mod importance;
 pub mod json;
 pub mod pruners;
