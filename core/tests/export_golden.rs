@@ -1,0 +1,282 @@
+//! Byte-for-byte: the exporters' encoders re-create the golden files that the export spec's
+//! samples hold (`tests/export_fixtures/`, copied from `shared/samples/`): the TensorBoard
+//! logdir `tfevents/minimal` and the W&B offline runs `wandb/minimal`, for the same content.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use sweeplab_core::export::proto::{hparams as hp, tb};
+use sweeplab_core::export::tensorboard::{
+    self, EXPERIMENT_TAG, EventFile, SESSION_END_TAG, SESSION_START_TAG, event_file_name,
+    histogram_value, hparams_value, simple_scalar_value, text_value,
+};
+use sweeplab_core::export::wandb::{self, HistoryRow, RunLog, encode_run, run_dir_name};
+use sweeplab_core::json::Json;
+
+fn fixture(rel: &str) -> Vec<u8> {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/export_fixtures")
+        .join(rel);
+    std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+const T0: f64 = 1_700_000_000.0;
+
+/// The sample's content: per trial (lr, optimizer, layers, dropout) and loss/accuracy per step.
+struct Trial {
+    lr: f64,
+    optimizer: &'static str,
+    layers: i64,
+    dropout: bool,
+    loss: [f64; 5],
+    accuracy: [f64; 5],
+}
+
+fn trials() -> [Trial; 3] {
+    [
+        Trial {
+            lr: 0.1,
+            optimizer: "sgd",
+            layers: 2,
+            dropout: true,
+            loss: [1.0, 0.5, 0.3333333333333333, 0.25, 0.2],
+            accuracy: [0.5, 0.75, 0.8333333333333334, 0.875, 0.9],
+        },
+        Trial {
+            lr: 0.01,
+            optimizer: "adam",
+            layers: 3,
+            dropout: false,
+            loss: [1.1, 0.6, 0.43333333333333335, 0.35, 0.30000000000000004],
+            accuracy: [0.44999999999999996, 0.7, 0.7833333333333333, 0.825, 0.85],
+        },
+        Trial {
+            lr: 0.001,
+            optimizer: "adam",
+            layers: 4,
+            dropout: true,
+            loss: [1.2, 0.7, 0.5333333333333333, 0.45, 0.4],
+            accuracy: [0.4, 0.65, 0.7333333333333334, 0.775, 0.8],
+        },
+    ]
+}
+
+fn value(kind: hp::ValueKind) -> hp::Value {
+    hp::Value { kind: Some(kind) }
+}
+
+fn info(name: &str, ty: i32, domain: hp::Domain) -> hp::HParamInfo {
+    hp::HParamInfo {
+        name: name.into(),
+        r#type: ty,
+        domain: Some(domain),
+        ..Default::default()
+    }
+}
+
+fn discrete(values: Vec<hp::ValueKind>) -> hp::Domain {
+    hp::Domain::DomainDiscrete(hp::ListValue {
+        values: values.into_iter().map(value).collect(),
+    })
+}
+
+#[test]
+fn tensorboard_minimal_logdir_is_byte_identical() {
+    let name = event_file_name(T0, "wasm");
+    assert_eq!(name, "events.out.tfevents.1700000000.wasm.0.0");
+
+    // Root run: the experiment.
+    use hp::ValueKind::{BoolValue, NumberValue, StringValue};
+    let infos = vec![
+        info(
+            "lr",
+            hp::DATA_TYPE_FLOAT64,
+            hp::Domain::DomainInterval(hp::Interval {
+                min_value: 0.001,
+                max_value: 0.1,
+            }),
+        ),
+        info(
+            "optimizer",
+            hp::DATA_TYPE_STRING,
+            discrete(vec![StringValue("adam".into()), StringValue("sgd".into())]),
+        ),
+        info(
+            "layers",
+            hp::DATA_TYPE_FLOAT64,
+            discrete(vec![NumberValue(2.0), NumberValue(3.0), NumberValue(4.0)]),
+        ),
+        info(
+            "dropout",
+            hp::DATA_TYPE_BOOL,
+            discrete(vec![BoolValue(false), BoolValue(true)]),
+        ),
+    ];
+    let mut root = EventFile::new(T0);
+    root.push_summary(
+        T0,
+        0,
+        vec![hparams_value(
+            EXPERIMENT_TAG,
+            tensorboard::experiment(T0, infos, &["loss".into(), "accuracy".into()]),
+        )],
+    );
+    assert_eq!(
+        root.into_bytes(),
+        fixture(&format!("tfevents_minimal/{name}"))
+    );
+
+    for (i, t) in trials().iter().enumerate() {
+        let start = T0 + 100.0 * i as f64;
+        let run = format!("trial-{i:03}");
+        let mut f = EventFile::new(T0);
+        let mut hparams = BTreeMap::new();
+        hparams.insert("lr".to_string(), value(NumberValue(t.lr)));
+        hparams.insert(
+            "optimizer".to_string(),
+            value(StringValue(t.optimizer.into())),
+        );
+        hparams.insert("layers".to_string(), value(NumberValue(t.layers as f64)));
+        hparams.insert("dropout".to_string(), value(BoolValue(t.dropout)));
+        f.push_summary(
+            start,
+            0,
+            vec![hparams_value(
+                SESSION_START_TAG,
+                hp::PluginDataKind::SessionStartInfo(hp::SessionStartInfo {
+                    hparams,
+                    group_name: run.clone(),
+                    start_time_secs: start,
+                    ..Default::default()
+                }),
+            )],
+        );
+        for s in 0..5 {
+            let wall = start + 1.0 + s as f64;
+            if i == 2 {
+                // trial-002 uses TF1 `simple_value` scalars.
+                f.push_summary(
+                    wall,
+                    s,
+                    vec![
+                        simple_scalar_value("loss", t.loss[s as usize]),
+                        simple_scalar_value("accuracy", t.accuracy[s as usize]),
+                    ],
+                );
+            } else {
+                f.push_scalars(
+                    wall,
+                    s,
+                    &[
+                        ("loss", t.loss[s as usize]),
+                        ("accuracy", t.accuracy[s as usize]),
+                    ],
+                );
+            }
+        }
+        f.push_summary(
+            start + 6.0,
+            0,
+            vec![text_value(
+                "notes",
+                &format!("trial {i} used **{}**", t.optimizer),
+            )],
+        );
+        f.push_summary(
+            start + 6.0,
+            0,
+            vec![histogram_value(
+                "weights",
+                tb::HistogramProto {
+                    min: -1.0,
+                    max: 1.0,
+                    num: 4.0,
+                    sum: 0.0,
+                    sum_squares: 2.0,
+                    bucket_limit: vec![-0.5, 0.0, 0.5, f64::MAX],
+                    bucket: vec![1.0; 4],
+                },
+            )],
+        );
+        f.push_summary(
+            start + 7.0,
+            0,
+            vec![hparams_value(
+                SESSION_END_TAG,
+                hp::PluginDataKind::SessionEndInfo(hp::SessionEndInfo {
+                    status: hp::STATUS_SUCCESS,
+                    end_time_secs: start + 7.0,
+                }),
+            )],
+        );
+        let golden = fixture(&format!("tfevents_minimal/{run}/{name}"));
+        let ours = f.into_bytes();
+        if ours != golden {
+            let at = ours.iter().zip(&golden).position(|(a, b)| a != b);
+            panic!(
+                "{run}: differs at byte {at:?} (ours {} bytes, golden {})",
+                ours.len(),
+                golden.len()
+            );
+        }
+        // And the reader accepts it.
+        let events = tensorboard::read_events(&run, &golden).unwrap();
+        assert_eq!(events.len(), 10);
+    }
+}
+
+#[test]
+fn wandb_minimal_runs_are_byte_identical() {
+    for (i, t) in trials().iter().enumerate() {
+        let start = T0 + 100.0 * i as f64;
+        let id = format!("trial{i:03}");
+        let history: Vec<HistoryRow> = (0..5)
+            .map(|s| HistoryRow {
+                step: s,
+                runtime: (s + 1) as f64,
+                timestamp: start + (s + 1) as f64,
+                items: vec![
+                    ("loss".into(), Json::Float(t.loss[s as usize])),
+                    ("accuracy".into(), Json::Float(t.accuracy[s as usize])),
+                ],
+            })
+            .collect();
+        let summary = history[4].all_items();
+        let run = RunLog {
+            producer: "hpsearch-wasm-exporter/0.1".into(),
+            run_id: id.clone(),
+            project: "hpsearch-demo".into(),
+            group: "study-demo".into(),
+            job_type: "trial".into(),
+            display_name: format!("trial-{i:03}"),
+            tags: vec!["hpsearch".into()],
+            start_time: start,
+            config: vec![
+                ("lr".into(), Json::Float(t.lr)),
+                ("optimizer".into(), Json::Str(t.optimizer.into())),
+                ("layers".into(), Json::Int(t.layers)),
+                ("dropout".into(), Json::Bool(t.dropout)),
+            ],
+            history,
+            summary,
+            exit: Some((0, 5)),
+        };
+        let dir = run_dir_name(start, &id);
+        let golden = fixture(&format!("wandb_minimal/{dir}/run-{id}.wandb"));
+        let ours = encode_run(&run);
+        if ours != golden {
+            let at = ours.iter().zip(&golden).position(|(a, b)| a != b);
+            panic!(
+                "{dir}: differs at byte {at:?} (ours {} bytes, golden {})",
+                ours.len(),
+                golden.len()
+            );
+        }
+        let records = wandb::read_log(&dir, &golden).unwrap();
+        assert_eq!(records.len(), 10);
+        assert_eq!(
+            records.iter().map(|r| r.num).collect::<Vec<_>>(),
+            (1..=10).collect::<Vec<_>>()
+        );
+    }
+}
