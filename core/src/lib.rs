@@ -18,6 +18,7 @@
 //! # Ok::<(), sweeplab_core::StudyError>(())
 //! ```
 
+pub mod config;
 pub mod distributions;
 pub mod export;
 pub mod importance;
