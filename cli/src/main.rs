@@ -4,6 +4,7 @@
 //! Optuna can share one journal. Bad input prints one line on stderr and exits with status 2;
 //! the journal is then left as it was.
 
+mod export_cmd;
 mod study_cmds;
 
 use std::process::ExitCode;
@@ -28,6 +29,8 @@ enum Command {
     Tell(study_cmds::TellArgs),
     /// List the studies of a journal file with their trial counts and best values.
     Studies(study_cmds::StudiesArgs),
+    /// Export a study as a TensorBoard logdir, W&B offline runs, Optuna journal, CSV or zip.
+    Export(export_cmd::ExportArgs),
 }
 
 fn main() -> ExitCode {
@@ -37,6 +40,7 @@ fn main() -> ExitCode {
         Command::Ask(a) => study_cmds::ask(a),
         Command::Tell(a) => study_cmds::tell(a),
         Command::Studies(a) => study_cmds::studies(a),
+        Command::Export(a) => export_cmd::export(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,0 +1,92 @@
+//! `export`: a study of a journal file as TensorBoard logdir, W&B offline runs, Optuna
+//! journal, CSV, or one zip of them all.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use sweeplab_core::export::{
+    self, ExportFormat, ExportOptions, find_study, write_file_atomic, write_files_atomic,
+};
+use sweeplab_core::storage::file::JournalFile;
+
+/// `export`
+#[derive(Args, Debug)]
+pub struct ExportArgs {
+    /// The journal file (Optuna's JournalFileBackend format).
+    #[arg(long)]
+    storage: PathBuf,
+    /// The study to export.
+    #[arg(long)]
+    study_name: String,
+    /// tensorboard (a logdir), wandb (a directory holding wandb/offline-run-*), optuna (a
+    /// journal file), csv (a file) or zip (one archive with all of them).
+    #[arg(long)]
+    format: String,
+    /// Where to write: a directory for tensorboard and wandb, a file otherwise. Files are
+    /// written to a temporary name and renamed, so nothing half-written is left behind.
+    #[arg(long)]
+    out: PathBuf,
+    /// The W&B project the runs are synced into.
+    #[arg(long, default_value = "sweeplab")]
+    wandb_project: String,
+}
+
+/// `sweeplab export`
+pub fn export(a: ExportArgs) -> Result<()> {
+    let Some(format) = ExportFormat::parse(&a.format) else {
+        bail!(
+            "unknown --format `{}`; use tensorboard, wandb, optuna, csv or zip",
+            a.format
+        );
+    };
+    if !a.storage.is_file() {
+        bail!("--storage {}: no such journal file", a.storage.display());
+    }
+    let file = JournalFile::new(&a.storage);
+    let storage = {
+        let _guard = file.lock()?;
+        file.load()?
+    };
+    let study = find_study(&storage, &a.study_name)
+        .with_context(|| format!("--storage {}", a.storage.display()))?;
+    let options = ExportOptions {
+        wandb_project: a.wandb_project.clone(),
+        ..ExportOptions::default()
+    };
+    let files = export::export_study(study, format, &options)?;
+    if format.is_single_file() {
+        if a.out.is_dir() {
+            bail!(
+                "--out {} is a directory; --format {format} writes one file",
+                a.out.display()
+            );
+        }
+        if let Some(parent) = a.out.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("creating {}", parent.display()))?;
+        }
+        let bytes = files
+            .first()
+            .map(|f| f.bytes.as_slice())
+            .unwrap_or_default();
+        write_file_atomic(&a.out, bytes)?;
+    } else {
+        if a.out.exists() && !a.out.is_dir() {
+            bail!(
+                "--out {} is a file; --format {format} writes a directory",
+                a.out.display()
+            );
+        }
+        write_files_atomic(&a.out, &files)?;
+    }
+    eprintln!(
+        "Exported study `{}` ({} trials) as {format} to {} ({} file{})",
+        study.name,
+        study.trials.len(),
+        a.out.display(),
+        files.len(),
+        if files.len() == 1 { "" } else { "s" }
+    );
+    Ok(())
+}

@@ -1,0 +1,261 @@
+//! `sweeplab export` end to end: every format from a CLI-made study, and bad input answered
+//! with one line on stderr and exit status 2, leaving nothing behind.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use sweeplab_core::export::{import_journal, tensorboard, wandb};
+
+fn run(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_sweeplab"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn ok(args: &[&str]) -> String {
+    let out = run(args);
+    assert!(
+        out.status.success(),
+        "{args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn tmpdir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!(
+        "sweeplab-export-cli-{name}-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    ));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+const SPACE: &str = r#"{"x": {"name": "FloatDistribution", "attributes": {"low": -5.0, "high": 5.0, "log": false, "step": null}}, "opt": {"name": "CategoricalDistribution", "attributes": {"choices": ["adam", "sgd"]}}}"#;
+
+fn make_study(journal: &Path) {
+    let j = journal.to_str().unwrap();
+    ok(&["create-study", "--storage", j, "--study-name", "s"]);
+    for (i, tell) in [
+        ["--values", "1.5"],
+        ["--state", "pruned"],
+        ["--state", "fail"],
+    ]
+    .iter()
+    .enumerate()
+    {
+        let out = ok(&[
+            "ask",
+            "--storage",
+            j,
+            "--study-name",
+            "s",
+            "--search-space",
+            SPACE,
+        ]);
+        assert!(out.contains(&format!("\"number\": {i}")), "{out}");
+        ok(&[
+            "tell",
+            "--storage",
+            j,
+            "--study-name",
+            "s",
+            "--trial-number",
+            &i.to_string(),
+            tell[0],
+            tell[1],
+        ]);
+    }
+}
+
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(files_under(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn every_format_is_written() {
+    let dir = tmpdir("formats");
+    let journal = dir.join("j.log");
+    make_study(&journal);
+    let j = journal.to_str().unwrap();
+    let export = |format: &str, out: &Path| {
+        ok(&[
+            "export",
+            "--storage",
+            j,
+            "--study-name",
+            "s",
+            "--format",
+            format,
+            "--out",
+            out.to_str().unwrap(),
+        ])
+    };
+
+    let tb = dir.join("tb");
+    export("tensorboard", &tb);
+    let files = files_under(&tb);
+    assert_eq!(files.len(), 4, "{files:?}");
+    for f in &files {
+        let name = f.to_string_lossy();
+        assert!(name.contains("events.out.tfevents."), "{name}");
+        tensorboard::read_events(&name, &std::fs::read(f).unwrap()).unwrap();
+    }
+
+    let wb = dir.join("wb");
+    export("wandb", &wb);
+    let files = files_under(&wb);
+    assert_eq!(files.len(), 3, "{files:?}");
+    for f in &files {
+        let rel = f.strip_prefix(&wb).unwrap().to_string_lossy().into_owned();
+        assert!(rel.starts_with("wandb/offline-run-"), "{rel}");
+        assert!(rel.ends_with(".wandb"));
+        wandb::read_log(&rel, &std::fs::read(f).unwrap()).unwrap();
+    }
+
+    let jl = dir.join("out/study.log");
+    export("optuna", &jl);
+    let storage = import_journal("study.log", &std::fs::read(&jl).unwrap()).unwrap();
+    assert_eq!(storage.study_by_name("s").unwrap().trials.len(), 3);
+
+    let csv = dir.join("t.csv");
+    export("csv", &csv);
+    let text = std::fs::read_to_string(&csv).unwrap();
+    assert_eq!(text.lines().count(), 4);
+    assert!(text.starts_with(
+        "number,value,datetime_start,datetime_complete,duration,params_opt,params_x,"
+    ));
+
+    let z = dir.join("all.zip");
+    export("zip", &z);
+    let archive = zip::ZipArchive::new(std::fs::File::open(&z).unwrap()).unwrap();
+    assert_eq!(archive.len(), 4 + 3 + 2);
+
+    // No temporary files anywhere.
+    for f in files_under(&dir) {
+        assert!(!f.to_string_lossy().contains(".tmp-"), "{}", f.display());
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn bad_input_is_one_line_and_exit_2() {
+    let dir = tmpdir("bad");
+    let journal = dir.join("j.log");
+    make_study(&journal);
+    let j = journal.to_str().unwrap();
+    let out_file = dir.join("x.csv");
+    let o = out_file.to_str().unwrap();
+    let missing = dir.join("missing.log");
+    let torn = dir.join("torn.log");
+    let mut text = std::fs::read(&journal).unwrap();
+    text.truncate(text.len() - 7);
+    std::fs::write(&torn, text).unwrap();
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (
+            vec![
+                "--storage",
+                j,
+                "--study-name",
+                "s",
+                "--format",
+                "parquet",
+                "--out",
+                o,
+            ],
+            "unknown --format `parquet`",
+        ),
+        (
+            vec![
+                "--storage",
+                j,
+                "--study-name",
+                "nope",
+                "--format",
+                "csv",
+                "--out",
+                o,
+            ],
+            "no study named `nope`; the storage has: s",
+        ),
+        (
+            vec![
+                "--storage",
+                missing.to_str().unwrap(),
+                "--study-name",
+                "s",
+                "--format",
+                "csv",
+                "--out",
+                o,
+            ],
+            "no such journal file",
+        ),
+        (
+            vec![
+                "--storage",
+                torn.to_str().unwrap(),
+                "--study-name",
+                "s",
+                "--format",
+                "csv",
+                "--out",
+                o,
+            ],
+            "torn write",
+        ),
+        (
+            vec![
+                "--storage",
+                j,
+                "--study-name",
+                "s",
+                "--format",
+                "csv",
+                "--out",
+                dir.to_str().unwrap(),
+            ],
+            "is a directory",
+        ),
+        (
+            vec![
+                "--storage",
+                j,
+                "--study-name",
+                "s",
+                "--format",
+                "tensorboard",
+                "--out",
+                j,
+            ],
+            "is a file",
+        ),
+    ];
+    for (args, needle) in cases {
+        let mut full = vec!["export"];
+        full.extend(&args);
+        let out = run(&full);
+        assert_eq!(out.status.code(), Some(2), "{full:?}");
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+        assert!(err.contains(needle), "{full:?}: {err}");
+        assert!(!out_file.exists());
+    }
+    assert!(!missing.exists(), "export must not create the journal");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
