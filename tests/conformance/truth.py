@@ -1,0 +1,71 @@
+"""Shared helpers of the export conformance checks: the study as Python Optuna itself reads
+it from the source journal (the ground truth every export is compared with)."""
+
+import math
+import os
+import shutil
+import sys
+import tempfile
+
+import optuna
+from optuna.storages import JournalStorage
+from optuna.storages.journal import JournalFileBackend
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+SERIES_PREFIX = "series:"
+
+
+class CheckFailed(Exception):
+    """A conformance check found a difference."""
+
+
+def fail(msg):
+    raise CheckFailed(msg)
+
+
+def expect(cond, msg):
+    if not cond:
+        fail(msg)
+
+
+def load_study(journal, study_name):
+    """Loads `study_name` from a copy of `journal` (Optuna may create lock files)."""
+    tmp = tempfile.mkdtemp(prefix="sweeplab-conf-")
+    copy = os.path.join(tmp, "journal.log")
+    shutil.copy(journal, copy)
+    storage = JournalStorage(JournalFileBackend(copy))
+    study = optuna.load_study(study_name=study_name, storage=storage)
+    trials = study.get_trials(deepcopy=True)
+    shutil.rmtree(tmp, ignore_errors=True)
+    return study, trials
+
+
+def series_of(trial):
+    """The metric series a trial logged: name -> list of (step, value, wall_time)."""
+    out = {}
+    for key, v in trial.user_attrs.items():
+        if key.startswith(SERIES_PREFIX):
+            out[key[len(SERIES_PREFIX):]] = list(zip(v["step"], v["value"], v["wall_time"]))
+    return out
+
+
+def same_float(a, b, rel=0.0):
+    if a is None or b is None:
+        return a is b
+    if math.isnan(a) and math.isnan(b):
+        return True
+    if rel == 0.0:
+        return a == b
+    return abs(a - b) <= rel * max(1.0, abs(a), abs(b))
+
+
+def run_checks(name, fn):
+    """Runs `fn()`, prints OK or FAIL and exits 0 or 1."""
+    try:
+        fn()
+    except CheckFailed as e:
+        print(f"{name}: FAIL: {e}")
+        sys.exit(1)
+    print(f"{name}: OK")
+    sys.exit(0)
