@@ -163,6 +163,74 @@ pub fn mean(v: &[f64]) -> f64 {
     v.iter().sum::<f64>() / v.len().max(1) as f64
 }
 
+/// The Python interpreter of the pinned peer venv: `$SWEEPLAB_PYTHON`, or the one
+/// `tests/conformance/venv.sh` creates (optuna 5.0.0 and friends, pinned).
+pub fn peer_python() -> anyhow::Result<String> {
+    if let Ok(p) = std::env::var("SWEEPLAB_PYTHON") {
+        return Ok(p);
+    }
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(std::path::Path::to_path_buf)
+        .unwrap_or_default();
+    let out = std::process::Command::new("bash")
+        .arg(root.join("tests/conformance/venv.sh"))
+        .stderr(std::process::Stdio::inherit())
+        .output()?;
+    if !out.status.success() {
+        anyhow::bail!("tests/conformance/venv.sh failed ({})", out.status);
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.lines()
+        .last()
+        .map(|l| l.trim().to_string())
+        .ok_or_else(|| anyhow::anyhow!("venv.sh printed no python path"))
+}
+
+/// Two-sided Mann–Whitney U test p-value (normal approximation, tie and continuity
+/// corrections), as `scipy.stats.mannwhitneyu(..., method="asymptotic")`.
+pub fn mann_whitney_p(a: &[f64], b: &[f64]) -> f64 {
+    let mut all: Vec<(f64, usize)> = a
+        .iter()
+        .map(|v| (*v, 0))
+        .chain(b.iter().map(|v| (*v, 1)))
+        .collect();
+    all.sort_by(|x, y| x.0.total_cmp(&y.0));
+    let n = all.len();
+    let mut ranks = vec![0.0; n];
+    let mut tie_term = 0.0;
+    let mut i = 0;
+    while i < n {
+        let mut j = i;
+        while j + 1 < n && all[j + 1].0 == all[i].0 {
+            j += 1;
+        }
+        let r = (i + j) as f64 / 2.0 + 1.0;
+        for k in ranks.iter_mut().take(j + 1).skip(i) {
+            *k = r;
+        }
+        let t = (j - i + 1) as f64;
+        tie_term += t * t * t - t;
+        i = j + 1;
+    }
+    let (n1, n2) = (a.len() as f64, b.len() as f64);
+    let r1: f64 = all
+        .iter()
+        .zip(&ranks)
+        .filter(|((_, g), _)| *g == 0)
+        .map(|(_, r)| r)
+        .sum();
+    let u1 = r1 - n1 * (n1 + 1.0) / 2.0;
+    let mu = n1 * n2 / 2.0;
+    let nn = n1 + n2;
+    let sigma = (n1 * n2 / 12.0 * ((nn + 1.0) - tie_term / (nn * (nn - 1.0)))).sqrt();
+    if sigma == 0.0 {
+        return 1.0;
+    }
+    let z = ((u1 - mu).abs() - 0.5).max(0.0) / sigma;
+    (2.0 * (1.0 - sweeplab_core::samplers::tpe::truncnorm::ndtr(z))).min(1.0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -179,5 +247,8 @@ mod tests {
         assert!(ackley(&[0.0; 5]).abs() < 1e-12);
         assert!(rastrigin(&[0.0; 4]).abs() < 1e-12);
         assert!(median(&[3.0, 1.0, 2.0, 10.0]) == 2.5);
+        // scipy.stats.mannwhitneyu([1,2,3,4,5], [3,4,5,6,7,8], method="asymptotic").pvalue
+        let p = mann_whitney_p(&[1.0, 2.0, 3.0, 4.0, 5.0], &[3.0, 4.0, 5.0, 6.0, 7.0, 8.0]);
+        assert!((p - 0.066_015_431_521_231).abs() < 1e-9, "{p}");
     }
 }

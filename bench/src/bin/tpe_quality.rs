@@ -4,7 +4,8 @@
 //! `cargo run --release -p sweeplab-bench --bin tpe_quality [-- --seeds 20]`
 
 use anyhow::Result;
-use sweeplab_bench::{Problem, mean, median, problems};
+use sweeplab_bench::{Problem, mann_whitney_p, mean, median, peer_python, problems};
+use sweeplab_core::json::Json;
 use sweeplab_core::samplers::{RandomSampler, Sampler, TpeConfig, TpeSampler};
 use sweeplab_core::{Study, StudyDirection};
 
@@ -44,49 +45,6 @@ fn run(problem: &Problem, sampler: Box<dyn Sampler>) -> Result<(f64, f64)> {
     Ok((at50, best - problem.opt))
 }
 
-/// Two-sided Mann–Whitney U test p-value (normal approximation with tie correction).
-fn mann_whitney_p(a: &[f64], b: &[f64]) -> f64 {
-    let mut all: Vec<(f64, usize)> = a
-        .iter()
-        .map(|v| (*v, 0))
-        .chain(b.iter().map(|v| (*v, 1)))
-        .collect();
-    all.sort_by(|x, y| x.0.total_cmp(&y.0));
-    let n = all.len();
-    let mut ranks = vec![0.0; n];
-    let mut tie_term = 0.0;
-    let mut i = 0;
-    while i < n {
-        let mut j = i;
-        while j + 1 < n && all[j + 1].0 == all[i].0 {
-            j += 1;
-        }
-        let r = (i + j) as f64 / 2.0 + 1.0;
-        for k in ranks.iter_mut().take(j + 1).skip(i) {
-            *k = r;
-        }
-        let t = (j - i + 1) as f64;
-        tie_term += t * t * t - t;
-        i = j + 1;
-    }
-    let (n1, n2) = (a.len() as f64, b.len() as f64);
-    let r1: f64 = all
-        .iter()
-        .zip(&ranks)
-        .filter(|((_, g), _)| *g == 0)
-        .map(|(_, r)| r)
-        .sum();
-    let u1 = r1 - n1 * (n1 + 1.0) / 2.0;
-    let mu = n1 * n2 / 2.0;
-    let nn = n1 + n2;
-    let sigma = (n1 * n2 / 12.0 * ((nn + 1.0) - tie_term / (nn * (nn - 1.0)))).sqrt();
-    if sigma == 0.0 {
-        return 1.0;
-    }
-    let z = ((u1 - mu).abs() - 0.5).max(0.0) / sigma;
-    2.0 * (1.0 - sweeplab_core::samplers::tpe::truncnorm::ndtr(z))
-}
-
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().collect();
     let seeds: u64 = args
@@ -95,13 +53,56 @@ fn main() -> Result<()> {
         .and_then(|i| args.get(i + 1))
         .and_then(|s| s.parse().ok())
         .unwrap_or(20);
-    println!("TPE quality: median regret over {seeds} seeds (mean in parentheses)");
-    println!("ours = sweeplab; optuna = Optuna 5.0.0's published medians (spec §11.3)\n");
+    let skip_peer = args.iter().any(|a| a == "--no-optuna");
+
+    // The peer, in the same run: Optuna 5.0.0 on the same functions and seeds.
+    let peer: Option<Json> = if skip_peer {
+        None
+    } else {
+        let python = peer_python()?;
+        let script =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("python/tpe_quality_optuna.py");
+        eprintln!("running Optuna 5.0.0 with {python} ({seeds} seeds; a few minutes)…");
+        let out = std::process::Command::new(&python)
+            .arg(&script)
+            .arg(seeds.to_string())
+            .stderr(std::process::Stdio::inherit())
+            .output()?;
+        anyhow::ensure!(
+            out.status.success(),
+            "{} failed: {}",
+            script.display(),
+            out.status
+        );
+        Some(
+            Json::parse(&String::from_utf8_lossy(&out.stdout))
+                .map_err(|e| anyhow::anyhow!("bad JSON from the Optuna script: {e}"))?,
+        )
+    };
+    let peer_values = |f: &str, s: &str, b: usize| -> Vec<f64> {
+        peer.as_ref()
+            .and_then(|p| {
+                p.get(f)?
+                    .get(s)?
+                    .get(&b.to_string())?
+                    .as_array()
+                    .map(|a| a.iter().filter_map(Json::as_f64).collect())
+            })
+            .unwrap_or_default()
+    };
+
     println!(
-        "| function | budget | random (ours) | random (optuna) | tpe_default (ours) | tpe_default (optuna) | tpe_univariate (ours) | tpe_univariate (optuna) | ours vs optuna default |"
+        "TPE quality: median regret over {seeds} seeds (mean in parentheses), lower is better"
     );
-    println!("|---|---|---|---|---|---|---|---|---|");
-    let mut verdicts = Vec::new();
+    println!(
+        "ours = sweeplab; optuna = Optuna 5.0.0 run in this benchmark on the same functions and seeds;"
+    );
+    println!(
+        "spec = Optuna 5.0.0's medians published in spec §11.3; p = two-sided Mann–Whitney U, ours vs optuna\n"
+    );
+    println!("| function | budget | sampler | ours | optuna (this run) | spec | ours/optuna | p |");
+    println!("|---|---|---|---|---|---|---|---|");
+    let mut cells = Vec::new();
     for problem in problems() {
         let mut res: Vec<[Vec<f64>; 2]> = vec![[Vec::new(), Vec::new()]; 3];
         for seed in 0..seeds {
@@ -127,37 +128,60 @@ fn main() -> Result<()> {
             else {
                 continue;
             };
-            let cell = |v: &Vec<f64>| format!("{:.4} ({:.4})", median(v), mean(v));
-            let ours_tpe = median(&res[1][bi]);
-            let verdict = if ours_tpe <= o_tpe {
-                format!("better ({:.2}x lower)", o_tpe / ours_tpe.max(1e-12))
-            } else {
-                format!("worse ({:.2}x higher)", ours_tpe / o_tpe.max(1e-12))
-            };
-            verdicts.push((problem.name, *budget, ours_tpe <= o_tpe));
-            println!(
-                "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
-                problem.name,
-                budget,
-                cell(&res[0][bi]),
-                o_rand,
-                cell(&res[1][bi]),
-                o_tpe,
-                cell(&res[2][bi]),
-                o_uni,
-                verdict
-            );
+            for (k, (sname, spec)) in [
+                ("random", o_rand),
+                ("tpe_default", o_tpe),
+                ("tpe_univariate", o_uni),
+            ]
+            .into_iter()
+            .enumerate()
+            {
+                let ours = &res[k][bi];
+                let theirs = peer_values(problem.name, sname, *budget);
+                let (peer_cell, ratio, p) = if theirs.is_empty() {
+                    (
+                        "-".to_string(),
+                        format!("{:.2} (vs spec)", median(ours) / spec.max(1e-12)),
+                        "-".to_string(),
+                    )
+                } else {
+                    (
+                        format!("{:.4} ({:.4})", median(&theirs), mean(&theirs)),
+                        format!("{:.2}", median(ours) / median(&theirs).max(1e-12)),
+                        format!("{:.3}", mann_whitney_p(ours, &theirs)),
+                    )
+                };
+                if k == 1 {
+                    let worse = !theirs.is_empty()
+                        && median(ours) > median(&theirs)
+                        && mann_whitney_p(ours, &theirs) < 0.05;
+                    let better = !theirs.is_empty()
+                        && median(ours) < median(&theirs)
+                        && mann_whitney_p(ours, &theirs) < 0.05;
+                    cells.push((problem.name, *budget, worse, better));
+                }
+                println!(
+                    "| {} | {} | {} | {:.4} ({:.4}) | {} | {} | {} | {} |",
+                    problem.name,
+                    budget,
+                    sname,
+                    median(ours),
+                    mean(ours),
+                    peer_cell,
+                    spec,
+                    ratio,
+                    p
+                );
+            }
         }
-        let p = mann_whitney_p(&res[1][1], &res[2][1]);
+    }
+    if peer.is_some() {
+        let worse = cells.iter().filter(|c| c.2).count();
+        let better = cells.iter().filter(|c| c.3).count();
         println!(
-            "|   ↳ {} | 100 | multivariate vs univariate (ours): two-sided Mann–Whitney p = {p:.4} | | | | | | |",
-            problem.name
+            "\ntpe_default, ours vs Optuna in {} (function, budget) cells: significantly worse in {worse}, significantly better in {better} (p < 0.05)",
+            cells.len()
         );
     }
-    let better = verdicts.iter().filter(|v| v.2).count();
-    println!(
-        "\nours ≤ Optuna's default median regret in {better} of {} (function, budget) cells",
-        verdicts.len()
-    );
     Ok(())
 }

@@ -15,7 +15,7 @@ use super::random::RandomSampler;
 use super::{Sampler, SamplerError, SamplerRng, entropy_seed, parse_seed, trial_rng};
 use crate::distributions::{Distribution, SearchSpace};
 use crate::json::Json;
-use crate::search_space::{group_decomposed_search_space, intersection_search_space};
+use crate::search_space::group_decomposed_search_space;
 use crate::study::{StudyDirection, StudyView};
 use crate::trial::{FrozenTrial, TrialState};
 use parzen::{Mixture, ParzenParams, default_weights, validate_weights};
@@ -196,6 +196,65 @@ pub struct TpeSampler {
     random: RandomSampler,
     /// How many independent samples the startup phase delegated to the random sampler.
     pub(crate) random_calls: usize,
+    cache: Cache,
+}
+
+/// Per-study memo of work that only grows: the intersection search space folded over the
+/// finished trials seen so far, and each finished trial's internal values per search space.
+/// Finished trials never change, so both are updated incrementally.
+#[derive(Debug, Clone, Default)]
+struct Cache {
+    study: String,
+    folded: Vec<bool>,
+    folded_count: usize,
+    space: Option<SearchSpace>,
+    /// search-space signature → (trial number → its values, if it has every dimension)
+    obs: std::collections::HashMap<String, Vec<Option<Option<Box<[f64]>>>>>,
+}
+
+impl Cache {
+    fn for_study(&mut self, name: &str) {
+        if self.study != name {
+            *self = Cache {
+                study: name.to_string(),
+                ..Cache::default()
+            };
+        }
+    }
+
+    /// The intersection search space over the view's finished trials.
+    fn intersection(&mut self, study: &StudyView<'_>) -> SearchSpace {
+        self.for_study(study.name);
+        let finished =
+            |t: &FrozenTrial| t.state == TrialState::Complete || t.state == TrialState::Pruned;
+        // The cache is valid if every trial folded so far is still in the view.
+        let still = study
+            .trials
+            .iter()
+            .filter(|t| self.folded.get(t.number as usize).copied().unwrap_or(false))
+            .count();
+        if still != self.folded_count {
+            self.folded.clear();
+            self.folded_count = 0;
+            self.space = None;
+        }
+        for t in &study.trials {
+            let n = t.number as usize;
+            if !finished(t) || self.folded.get(n).copied().unwrap_or(false) {
+                continue;
+            }
+            if self.folded.len() <= n {
+                self.folded.resize(n + 1, false);
+            }
+            self.folded[n] = true;
+            self.folded_count += 1;
+            match &mut self.space {
+                None => self.space = Some(t.distributions()),
+                Some(s) => s.retain(|name, d| t.distribution(name) == Some(d)),
+            }
+        }
+        self.space.clone().unwrap_or_default()
+    }
 }
 
 const RELATIVE_PARAMS_KEY: &str = "tpe:relative_params";
@@ -211,6 +270,7 @@ impl TpeSampler {
             seed,
             config,
             random_calls: 0,
+            cache: Cache::default(),
         }
     }
 
@@ -308,8 +368,17 @@ impl TpeSampler {
         let dims: Vec<(&String, &Distribution)> = space.iter().collect();
         let dists: Vec<&Distribution> = dims.iter().map(|(_, d)| *d).collect();
         let multivariate = self.is_multivariate(study);
-        let obs_below = observations(&below, &dims, multivariate);
-        let obs_above = observations(&above, &dims, multivariate);
+        self.cache.for_study(study.name);
+        let signature: String = dims
+            .iter()
+            .map(|(n, d)| format!("{n}={}\u{1f}", d.describe()))
+            .collect();
+        if self.cache.obs.len() > 256 && !self.cache.obs.contains_key(&signature) {
+            self.cache.obs.clear();
+        }
+        let memo = self.cache.obs.entry(signature).or_default();
+        let obs_below = observations(&below, &dims, multivariate, memo);
+        let obs_above = observations(&above, &dims, multivariate, memo);
         let params = ParzenParams {
             prior_weight: self.config.prior_weight,
             consider_magic_clip: self.config.consider_magic_clip,
@@ -365,10 +434,20 @@ fn observations(
     trials: &[&FrozenTrial],
     dims: &[(&String, &Distribution)],
     multivariate: bool,
+    memo: &mut Vec<Option<Option<Box<[f64]>>>>,
 ) -> Vec<Vec<f64>> {
     let mut out: Vec<Vec<f64>> = vec![Vec::with_capacity(trials.len()); dims.len()];
     let mut row = Vec::with_capacity(dims.len());
     for t in trials {
+        let n = t.number as usize;
+        if let Some(Some(cached)) = memo.get(n) {
+            if let Some(values) = cached {
+                for (d, v) in values.iter().enumerate() {
+                    out[d].push(*v);
+                }
+            }
+            continue;
+        }
         row.clear();
         let relative = if multivariate && !t.state.is_finished() {
             relative_params(t)
@@ -389,10 +468,17 @@ fn observations(
                 None => break,
             }
         }
-        if row.len() == dims.len() {
+        let complete = row.len() == dims.len();
+        if complete {
             for (d, v) in row.iter().enumerate() {
                 out[d].push(*v);
             }
+        }
+        if t.state.is_finished() {
+            if memo.len() <= n {
+                memo.resize(n + 1, None);
+            }
+            memo[n] = Some(complete.then(|| row.clone().into_boxed_slice()));
         }
     }
     out
@@ -547,7 +633,7 @@ impl Sampler for TpeSampler {
             }
             return space;
         }
-        let mut space = intersection_search_space(study.trials.iter().copied(), true);
+        let mut space = self.cache.intersection(study);
         space.retain(|_, d| !d.single());
         space
     }

@@ -694,7 +694,12 @@ fn relative_params_are_published_for_other_workers() {
     // A running trial whose params are only published still counts as an observation.
     let mut bare = t.clone();
     bare.set_param_internal("x", x_dist(), 0.0);
-    let got = observations(&[&bare], &[(&"x".to_string(), &x_dist())], true);
+    let got = observations(
+        &[&bare],
+        &[(&"x".to_string(), &x_dist())],
+        true,
+        &mut Vec::new(),
+    );
     assert_eq!(got[0].len(), 1);
 }
 

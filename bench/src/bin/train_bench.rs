@@ -1,0 +1,253 @@
+//! Training throughput: sweeplab's trainer on burn (Flex on the CPU, wgpu where an adapter
+//! exists) against PyTorch on the CPU, same architectures, batch size, threads and data, in
+//! one run. Prints a table of medians and ratios.
+//!
+//! ```text
+//! cargo run --release -p sweeplab-bench --features train --bin train_bench -- [--threads 2] [--batch 64]
+//!     [--repeats 5] [--mlp-steps 400] [--cnn-steps 40] [--python bench/python/.venv/bin/python]
+//!     [--no-wgpu] [--models mlp,cnn]
+//! ```
+//!
+//! The PyTorch side needs `bench/python/.venv` (see bench/python/requirements.txt); without it
+//! the table shows ours only. This is a benchmark, never a test.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, Result, anyhow, bail};
+use futures_lite::future::block_on;
+use sweeplab_core::train::backend::probe_adapter;
+use sweeplab_core::train::trainer::measure_throughput;
+use sweeplab_core::train::{
+    Activation, BackendChoice, DataSet, Mnist, ModelSpec, OptimizerKind, TrialPlan, select_backend,
+};
+
+struct Opts {
+    threads: usize,
+    batch: usize,
+    repeats: usize,
+    mlp_steps: usize,
+    cnn_steps: usize,
+    python: PathBuf,
+    wgpu: bool,
+    models: Vec<String>,
+}
+
+fn parse_args() -> Result<Opts> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut o = Opts {
+        threads: 2,
+        batch: 64,
+        repeats: 5,
+        mlp_steps: 400,
+        cnn_steps: 40,
+        python: root.join("bench/python/.venv/bin/python"),
+        wgpu: true,
+        models: vec!["mlp".into(), "cnn".into()],
+    };
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut i = 0;
+    while i < args.len() {
+        let val = |i: usize| {
+            args.get(i + 1)
+                .cloned()
+                .ok_or_else(|| anyhow!("{} needs a value", args[i]))
+        };
+        let num = |i: usize| -> Result<usize> {
+            let v = val(i)?;
+            v.parse()
+                .map_err(|_| anyhow!("{}: `{v}` is not a whole number", args[i]))
+        };
+        match args[i].as_str() {
+            "--threads" => o.threads = num(i)?,
+            "--batch" => o.batch = num(i)?,
+            "--repeats" => o.repeats = num(i)?,
+            "--mlp-steps" => o.mlp_steps = num(i)?,
+            "--cnn-steps" => o.cnn_steps = num(i)?,
+            "--python" => o.python = PathBuf::from(val(i)?),
+            "--models" => o.models = val(i)?.split(',').map(str::to_string).collect(),
+            "--no-wgpu" => {
+                o.wgpu = false;
+                i += 1;
+                continue;
+            }
+            other => bail!("unknown argument `{other}`"),
+        }
+        i += 2;
+    }
+    if o.threads == 0 || o.batch == 0 || o.repeats == 0 {
+        bail!("--threads, --batch and --repeats must be at least 1");
+    }
+    Ok(o)
+}
+
+fn plan(model: &str, batch: usize) -> TrialPlan {
+    let model = if model == "cnn" {
+        ModelSpec::Cnn { dropout: 0.25 }
+    } else {
+        ModelSpec::Mlp {
+            layers: 1,
+            width: 128,
+            activation: Activation::Relu,
+            dropout: 0.0,
+        }
+    };
+    TrialPlan {
+        model,
+        optimizer: OptimizerKind::Adam,
+        lr: 1e-3,
+        weight_decay: 0.0,
+        momentum: 0.9,
+        batch_size: batch,
+        epochs: 1,
+        seed: 0,
+    }
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n == 0 {
+        f64::NAN
+    } else if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
+fn torch(o: &Opts, model: &str, steps: usize, data_dir: &Path) -> Result<Vec<f64>> {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("python/train_bench.py");
+    let out = Command::new(&o.python)
+        .arg(&script)
+        .args(["--data", &data_dir.display().to_string()])
+        .args(["--threads", &o.threads.to_string()])
+        .args(["--batch", &o.batch.to_string()])
+        .args(["--model", model])
+        .args(["--steps", &steps.to_string()])
+        .args(["--warmup", &(steps / 10).max(3).to_string()])
+        .args(["--repeats", "1"])
+        .env("OMP_NUM_THREADS", o.threads.to_string())
+        .output()
+        .with_context(|| format!("running {}", o.python.display()))?;
+    if !out.status.success() {
+        bail!(
+            "PyTorch benchmark failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut v = Vec::new();
+    for line in text.lines() {
+        let j = sweeplab_core::json::Json::parse(line)
+            .map_err(|e| anyhow!("PyTorch printed `{line}`: {e}"))?;
+        if let Some(s) = j.get("samples_per_sec").and_then(|s| s.as_f64()) {
+            v.push(s);
+        }
+    }
+    Ok(v)
+}
+
+fn ours(
+    data: &DataSet,
+    model: &str,
+    o: &Opts,
+    steps: usize,
+    device: &burn::tensor::Device,
+) -> Result<f64> {
+    let p = plan(model, o.batch);
+    Ok(block_on(measure_throughput(
+        &p,
+        data,
+        device,
+        (steps / 10).max(3),
+        steps,
+        16,
+    ))?)
+}
+
+fn main() -> Result<()> {
+    let o = parse_args()?;
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(o.threads)
+        .build_global()
+        .context("configuring the thread pool")?;
+    let data_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../static/data/mnist10k");
+    let data = Mnist::load_dir(&data_dir)?.split(8_000);
+    let flex = block_on(select_backend(BackendChoice::Cpu))?;
+    let gpu = if o.wgpu {
+        match block_on(probe_adapter()) {
+            Some(_) => Some(block_on(select_backend(BackendChoice::Gpu))?),
+            None => {
+                eprintln!(
+                    "no wgpu adapter: skipping wgpu (install mesa-vulkan-drivers for lavapipe)"
+                );
+                None
+            }
+        }
+    } else {
+        None
+    };
+    if let Some(g) = &gpu {
+        eprintln!("{}", g.reason);
+    }
+    let have_torch = o.python.exists();
+    if !have_torch {
+        eprintln!(
+            "{} not found: PyTorch column skipped (see bench/python/requirements.txt)",
+            o.python.display()
+        );
+    }
+    println!(
+        "training throughput, samples/s (median of {} runs; {} threads; batch {}; Adam)",
+        o.repeats, o.threads, o.batch
+    );
+    println!(
+        "{:<18} {:>12} {:>12} {:>12} {:>10} {:>10}",
+        "model", "burn Flex", "burn wgpu", "PyTorch", "Flex/PT", "wgpu/PT"
+    );
+    for model in &o.models {
+        let (name, steps) = match model.as_str() {
+            "mlp" => ("MLP 784-128-10", o.mlp_steps),
+            "cnn" => ("CNN (MNIST ex.)", o.cnn_steps),
+            other => bail!("unknown model `{other}`; use mlp or cnn"),
+        };
+        let (mut f, mut g, mut t) = (Vec::new(), Vec::new(), Vec::new());
+        // Interleave the contenders so machine noise hits all of them alike.
+        for _ in 0..o.repeats {
+            f.push(ours(&data, model, &o, steps, &flex.device)?);
+            if let Some(gb) = &gpu {
+                g.push(ours(&data, model, &o, steps, &gb.device)?);
+            }
+            if have_torch {
+                t.extend(torch(&o, model, steps, &data_dir)?);
+            }
+        }
+        let (mf, mg, mt) = (median(&mut f), median(&mut g), median(&mut t));
+        let cell = |v: f64| {
+            if v.is_nan() {
+                "-".to_string()
+            } else {
+                format!("{v:.0}")
+            }
+        };
+        let ratio = |a: f64| {
+            if a.is_nan() || mt.is_nan() {
+                "-".to_string()
+            } else {
+                format!("{:.2}x", a / mt)
+            }
+        };
+        println!(
+            "{:<18} {:>12} {:>12} {:>12} {:>10} {:>10}",
+            name,
+            cell(mf),
+            cell(mg),
+            cell(mt),
+            ratio(mf),
+            ratio(mg)
+        );
+        eprintln!("  runs: flex {f:.0?} wgpu {g:.0?} torch {t:.0?}");
+    }
+    Ok(())
+}
