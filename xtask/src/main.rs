@@ -6,6 +6,7 @@
 
 mod test;
 mod util;
+mod web;
 
 use anyhow::{Result, bail};
 
@@ -17,11 +18,15 @@ fn main() -> Result<()> {
     };
     match cmd {
         "test" => test::run(rest),
-        "serve" => bail!("`cargo xtask serve` is being built; see README.md"),
+        "serve" => web::serve(rest),
+        "e2e" => web::e2e(),
         "help" | "--help" | "-h" => {
             println!("usage: cargo xtask <test|serve> [options]\n");
             println!("  test [--quick]   run every check and test (installs what it needs)");
-            println!("  serve            build the playground and serve it on 127.0.0.1");
+            println!(
+                "  serve [--port N] build the playground and serve it on 127.0.0.1 (default port 8080)"
+            );
+            println!("  e2e              build the playground and run its browser tests");
             Ok(())
         }
         other => bail!("unknown xtask command `{other}`; try `cargo xtask help`"),

@@ -40,5 +40,6 @@ pub fn run(args: &[String]) -> Result<()> {
     ]))?;
     util::run(cargo().args(["test", "--workspace"]))?;
     let _ = quick;
+    (!quick).then(crate::web::e2e).transpose()?;
     Ok(())
 }

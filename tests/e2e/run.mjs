@@ -1,0 +1,348 @@
+// End-to-end tests of the sweeplab playground in Debian's headless Chromium, driven by
+// playwright-core (never a downloaded browser). Run by `cargo xtask e2e`, which builds the
+// page, serves static/ and sets BASE_URL, E2E_OUT, WASM_SIZES and TARGET_DIR.
+//
+//   BASE_URL=http://127.0.0.1:8080/ E2E_OUT=tests/out/e2e node tests/e2e/run.mjs [filter]
+//
+// Prints one line per test and a final `N passed, M failed`; screenshots and metrics.json
+// go to E2E_OUT.
+import { chromium } from 'playwright-core';
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const root = path.resolve(here, '../..');
+const BASE = process.env.BASE_URL || 'http://127.0.0.1:8080/';
+const OUT = path.resolve(process.env.E2E_OUT || path.join(root, 'tests/out/e2e'));
+const FILTER = process.argv[2] || '';
+fs.mkdirSync(OUT, { recursive: true });
+
+const metrics = { wasm: {}, tti_ms: null, synthetic: {} };
+for (const entry of (process.env.WASM_SIZES || '').split(',').filter(Boolean)) {
+  const [name, raw, gz, eager] = entry.split(':');
+  metrics.wasm[name] = { bytes: Number(raw), gzip_bytes: Number(gz), eager: eager === 'true' };
+}
+
+function setupHash(over = {}) {
+  const setup = {
+    preset: 'spiral-mlp', dataset: 'spiral', model: 'mlp', epochs: 3, objective: 'val_loss',
+    params: [
+      { name: 'lr', kind: 'float', low: '0.003', high: '0.3', log: true, step: '', choices: '' },
+      { name: 'hidden_units', kind: 'int', low: '4', high: '16', log: false, step: '', choices: '' },
+      { name: 'batch_size', kind: 'categorical', low: '', high: '', log: false, step: '', choices: '128' },
+    ],
+    sampler: 'tpe', seed: 0, pruner: 'none', n_trials: 3, time_limit_s: 0, backend: 'cpu',
+    ...over,
+  };
+  return '#setup=' + encodeURIComponent(JSON.stringify(setup));
+}
+
+const userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sweeplab-e2e-'));
+const context = await chromium.launchPersistentContext(userDir, {
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  headless: true,
+  acceptDownloads: true,
+  viewport: { width: 1440, height: 1000 },
+  args: [
+    '--no-sandbox',
+    '--enable-unsafe-webgpu',
+    '--enable-features=Vulkan',
+    '--use-angle=swiftshader',
+    '--use-webgpu-adapter=swiftshader',
+    '--disable-background-networking',
+    '--disable-component-update',
+    '--disable-sync',
+    '--no-first-run',
+    '--disable-quic',
+    '--disable-dev-shm-usage',
+  ],
+});
+
+const problems = []; // console errors and page errors, which fail the run
+function watch(page) {
+  page.on('console', (m) => {
+    if (m.type() === 'error') problems.push(`console: ${m.text()}`);
+  });
+  page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
+}
+
+let page = context.pages()[0] || (await context.newPage());
+watch(page);
+
+const results = [];
+async function test(name, fn) {
+  if (FILTER && !name.includes(FILTER)) return;
+  const t0 = Date.now();
+  try {
+    await fn();
+    results.push([name, true]);
+    console.log(`ok   ${name} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+  } catch (e) {
+    results.push([name, false]);
+    console.log(`FAIL ${name}: ${e && e.stack ? e.stack : e}`);
+    await shot(`fail-${name.replace(/\W+/g, '-')}`).catch(() => {});
+  }
+}
+function expect(cond, msg) {
+  if (!cond) throw new Error(msg);
+}
+async function shot(name, target) {
+  const file = path.join(OUT, `${name}.png`);
+  if (target) await target.screenshot({ path: file });
+  else await page.screenshot({ path: file, fullPage: true });
+  return file;
+}
+const tid = (id) => `[data-testid="${id}"]`;
+
+async function open(hash = '') {
+  await page.goto(BASE + hash, { waitUntil: 'load' });
+  await page.waitForSelector('body[data-ready]', { timeout: 60_000 });
+}
+
+async function runStudy(hash, timeoutMs) {
+  await open(hash);
+  await page.click(tid('new-study'));
+  await page.click(tid('start'));
+  await page.waitForSelector(`${tid('run-state')}:text("training")`, { timeout: 60_000 });
+  await page.waitForSelector(tid('notice-finished'), { timeout: timeoutMs });
+  const count = await page.textContent(tid('trial-count'));
+  expect(count.includes('3/3'), `trial count: ${count}`);
+  const rows = await page.$$(tid('trial-row'));
+  expect(rows.length === 3, `${rows.length} rows`);
+  return await page.textContent(tid('backend-note'));
+}
+
+await test('page loads and is interactive', async () => {
+  const t0 = Date.now();
+  await open();
+  const ready = await page.getAttribute('body', 'data-ready');
+  metrics.tti_ms = Number(ready);
+  metrics.tti_wall_ms = Date.now() - t0;
+  expect(await page.isVisible(tid('start')), 'no Start button');
+  expect(await page.isVisible(tid('preset-mnist-cnn')), 'no presets');
+  await shot('01-start');
+});
+
+await test('spiral study on WebGPU (software adapter)', async () => {
+  const gpu = await page.evaluate(async () => {
+    if (!navigator.gpu) return 'no navigator.gpu';
+    const a = await navigator.gpu.requestAdapter();
+    return a ? `${a.info.vendor} ${a.info.architecture}` : 'no adapter';
+  });
+  metrics.webgpu_adapter = gpu;
+  expect(!gpu.startsWith('no'), `WebGPU unavailable in this Chromium: ${gpu}`);
+  const note = await runStudy(setupHash({ backend: 'gpu', epochs: 2 }), 480_000);
+  expect(/WebGPU/.test(note), `backend note: ${note}`);
+  await shot('02-webgpu-study');
+});
+
+await test('spiral study on the CPU, curves and plots render', async () => {
+  const note = await runStudy(setupHash({ backend: 'cpu', epochs: 4 }), 240_000);
+  expect(/CPU/.test(note), `backend note: ${note}`);
+  // Live curves: paths with data.
+  const d = await page.getAttribute(`${tid('curve-loss')} path.line`, 'd');
+  expect(d && d.split('L').length > 3, `loss curve path: ${d}`);
+  // Hover values.
+  const box = await page.locator(`${tid('curve-loss')} svg`).boundingBox();
+  await page.mouse.move(box.x + box.width * 0.6, box.y + box.height * 0.5);
+  await page.waitForSelector(`${tid('curve-loss')} .hover text.tip-row`, { timeout: 5000 });
+  // Decision boundary drawn (not the empty placeholder colour).
+  const painted = await page.evaluate(() => {
+    const c = document.querySelector('[data-testid="boundary"] canvas');
+    const px = c.getContext('2d').getImageData(5, 5, 1, 1).data;
+    return [px[0], px[1], px[2]];
+  });
+  expect(painted.join() !== '243,244,246', `boundary not painted: ${painted}`);
+  await shot('03-cpu-study');
+  for (const tab of ['history', 'intermediate', 'parallel', 'slice', 'importance', 'contour']) {
+    await page.click(tid(`tab-${tab}`));
+    await page.waitForSelector(`${tid(tab)}`, { timeout: 5000 });
+    const empty = await page.$(`${tid(tab)}.empty`);
+    expect(!empty, `${tab} chart is empty`);
+    await shot(`04-tab-${tab}`, page.locator('.plots'));
+  }
+  const pts = await page.$$(`${tid('history')} circle.pt`);
+  expect(pts.length === 3, `history has ${pts.length} points`);
+  // Sorting the table by value.
+  await page.click('table.trials th:nth-child(3) button');
+  await shot('05-table-sorted', page.locator('.table-card'));
+});
+
+await test('reload restores the study', async () => {
+  const name = await page.textContent(tid('study-name'));
+  await page.reload({ waitUntil: 'load' });
+  await page.waitForSelector('body[data-ready]');
+  await page.waitForSelector(tid('trial-row'), { timeout: 20_000 });
+  const again = await page.textContent(tid('study-name'));
+  expect(again === name, `study after reload: ${again} (was ${name})`);
+  const rows = await page.$$(tid('trial-row'));
+  expect(rows.length === 3, `${rows.length} rows after reload`);
+  await page.click(tid('saved-toggle'));
+  await page.waitForSelector(tid('saved-item'));
+  const items = await page.$$(tid('saved-item'));
+  expect(items.length >= 2, `${items.length} saved studies`);
+  await shot('06-saved-studies');
+  await page.click(tid('saved-toggle'));
+});
+
+await test('downloads are read by TensorBoard, wandb and Optuna', async () => {
+  const dir = path.join(OUT, 'download');
+  fs.rmSync(dir, { recursive: true, force: true });
+  fs.mkdirSync(dir, { recursive: true });
+  const save = async (id, file) => {
+    const [dl] = await Promise.all([page.waitForEvent('download'), page.click(tid(id))]);
+    const p = path.join(dir, file);
+    await dl.saveAs(p);
+    return p;
+  };
+  const zip = await save('download-zip', 'study.zip');
+  const journal = await save('download-optuna', 'journal.log');
+  await save('download-csv', 'trials.csv');
+  await save('download-tensorboard', 'tb.zip');
+  await save('download-wandb', 'wandb.zip');
+  const study = (await page.textContent(tid('study-name'))).trim();
+  const conf = path.join(root, 'tests/conformance');
+  if (!fs.existsSync(path.join(conf, 'check_zip.py'))) throw new Error('tests/conformance checkers missing');
+  const python = execFileSync('bash', [path.join(conf, 'venv.sh')], {
+    env: { ...process.env, CARGO_TARGET_DIR: process.env.TARGET_DIR || path.join(root, 'target') },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  }).toString().trim().split('\n').pop();
+  const py = (script, ...args) => {
+    const out = execFileSync(python, [path.join(conf, script), ...args], {
+      cwd: conf, env: { ...process.env, TZ: 'UTC' }, stdio: ['ignore', 'pipe', 'pipe'],
+    }).toString();
+    console.log(`     ${script}: ${out.trim().split('\n').pop()}`);
+  };
+  const unz = path.join(dir, 'unzipped');
+  py('check_zip.py', zip, unz);
+  py('check_tensorboard.py', path.join(unz, 'tensorboard'), journal, study);
+  py('check_wandb.py', unz, journal, study);
+  py('check_optuna.py', path.join(unz, 'optuna/journal.log'), journal, study);
+  py('check_csv.py', path.join(unz, 'trials.csv'), journal, study);
+});
+
+await test('a shared URL restores the same setup', async () => {
+  await open();
+  await page.click(tid('new-study'));
+  await page.click(tid('preset-mnist-cnn'));
+  await page.fill(`${tid('n-trials')}`, '7');
+  await page.selectOption(tid('sampler'), 'random');
+  const url = page.url();
+  expect(url.includes('#setup='), `URL without setup: ${url}`);
+  const other = await context.newPage();
+  watch(other);
+  await other.goto(url.replace(/&study=[^&]*/, ''));
+  await other.waitForSelector('body[data-ready]');
+  expect((await other.inputValue(tid('n-trials'))) === '7', 'trials not restored');
+  expect((await other.inputValue(tid('sampler'))) === 'random', 'sampler not restored');
+  const names = await other.$$eval(tid('param-name'), (els) => els.map((e) => e.value));
+  expect(names.join() === 'lr,batch_size,dropout,optimizer', `params: ${names}`);
+  expect(await other.isVisible(tid('mnist-credit')), 'no MNIST credit');
+  await other.screenshot({ path: path.join(OUT, '07-shared-url.png'), fullPage: true });
+  await other.close();
+});
+
+await test('bad input shows inline errors, never a panic', async () => {
+  await open(setupHash());
+  await page.fill(`${tid('param-low')} >> nth=0`, 'abc');
+  await page.waitForSelector(tid('param-error'));
+  expect(await page.isDisabled(tid('start')), 'Start enabled with an invalid range');
+  await page.fill(`${tid('param-low')} >> nth=0`, '-1');
+  const msg = await page.textContent(tid('param-error'));
+  expect(/log scale needs low > 0/.test(msg), `message: ${msg}`);
+  await page.fill(`${tid('param-low')} >> nth=0`, '0.003');
+  expect(!(await page.isDisabled(tid('start'))), 'Start still disabled');
+  await page.click(tid('yaml-toggle'));
+  await page.fill(tid('yaml-text'), 'method: [bayes\nparameters: {');
+  await page.click(tid('yaml-apply'));
+  await page.waitForSelector(tid('yaml-error'));
+  await page.fill(tid('yaml-text'),
+    'method: random\nmetric: {name: val_accuracy, goal: maximize}\nrun_cap: 5\nparameters:\n  lr: {distribution: log_uniform_values, min: 0.001, max: 0.1}\n  batch_size: {values: [32, 64]}\n');
+  await page.click(tid('yaml-apply'));
+  expect((await page.inputValue(tid('n-trials'))) === '5', 'YAML did not fill the editor');
+  await shot('08-yaml-filled');
+  // A broken link.
+  await page.goto(BASE + '#setup=%7Bbroken');
+  await page.waitForSelector('body[data-ready]');
+  await page.waitForSelector(tid('notice-link'));
+  // Corrupt saved studies: an unreadable summary and an unreadable journal.
+  await page.evaluate(async () => {
+    const db = await new Promise((res, rej) => {
+      const r = indexedDB.open('sweeplab', 1);
+      r.onsuccess = () => res(r.result);
+      r.onerror = () => rej(r.error);
+    });
+    const put = (store, key, value) => new Promise((res, rej) => {
+      const tx = db.transaction(store, 'readwrite');
+      tx.objectStore(store).put(value, key);
+      tx.oncomplete = res;
+      tx.onerror = () => rej(tx.error);
+    });
+    await put('meta', 'zz-corrupt-meta', '{not json');
+    const meta = {
+      id: 'zz-corrupt-journal', created_ms: 1, updated_ms: 1, finished: 0, best: null,
+      setup: { preset: 'spiral-mlp', dataset: 'spiral', model: 'mlp', epochs: 1, objective: 'val_loss', params: [],
+        sampler: 'tpe', seed: 0, pruner: 'none', n_trials: 1, time_limit_s: 0, backend: 'cpu' },
+    };
+    await put('meta', 'zz-corrupt-journal', JSON.stringify(meta));
+    await put('journals', 'zz-corrupt-journal', '{"op_code": 0, "worker_id"\n');
+    db.close();
+  });
+  await page.click(tid('saved-toggle'));
+  await page.waitForSelector(tid('saved-corrupt'));
+  const item = page.locator(tid('saved-item'), { hasText: 'zz-corrupt-journal' });
+  await item.locator('button:text("Open")').click();
+  await page.waitForSelector(tid('notice-corrupt'));
+  await shot('09-corrupt-study');
+  expect(!(await page.$('#fatal')), 'a panic reached the page');
+});
+
+await test('1,000-trial synthetic study stays smooth', async () => {
+  const t0 = Date.now();
+  await page.goto(BASE + '#synthetic=1000');
+  await page.waitForSelector('body[data-ready]');
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid="history"] circle.pt').length === 1000,
+    null, { timeout: 60_000 });
+  metrics.synthetic.load_and_first_render_ms = Date.now() - t0;
+  for (const tab of ['intermediate', 'parallel', 'slice', 'importance', 'contour', 'history']) {
+    const ms = await page.evaluate(async (t) => {
+      const t0 = performance.now();
+      document.querySelector(`[data-testid="tab-${t}"]`).click();
+      await new Promise((r) => requestAnimationFrame(() => setTimeout(r, 0)));
+      return performance.now() - t0;
+    }, tab);
+    metrics.synthetic[`tab_${tab}_ms`] = Math.round(ms);
+    expect(ms < 1500, `${tab} took ${ms} ms`);
+    if (tab !== 'history') await shot(`10-synthetic-${tab}`, page.locator('.plots'));
+  }
+  // Paging and sorting the 1,000-row table.
+  const ms = await page.evaluate(async () => {
+    const t0 = performance.now();
+    document.querySelector('table.trials th:nth-child(3) button').click();
+    await new Promise((r) => requestAnimationFrame(() => setTimeout(r, 0)));
+    return performance.now() - t0;
+  });
+  metrics.synthetic.sort_table_ms = Math.round(ms);
+  expect(ms < 1000, `sorting took ${ms} ms`);
+  await shot('10-synthetic-page');
+});
+
+await context.close();
+fs.rmSync(userDir, { recursive: true, force: true });
+if (problems.length) {
+  results.push(['no console errors', false]);
+  console.log(`FAIL no console errors:\n  ${problems.join('\n  ')}`);
+} else {
+  results.push(['no console errors', true]);
+}
+fs.writeFileSync(path.join(OUT, 'metrics.json'), JSON.stringify(metrics, null, 2));
+const eagerGz = Object.values(metrics.wasm).filter((w) => w.eager).reduce((a, w) => a + w.gzip_bytes, 0);
+console.log(`metrics: time to interactive ${metrics.tti_ms} ms; wasm before interactive ${(eagerGz / 1024).toFixed(0)} KiB gzip; ` +
+  `synthetic 1000 trials: ${JSON.stringify(metrics.synthetic)}`);
+const passed = results.filter((r) => r[1]).length;
+const failed = results.length - passed;
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(failed ? 1 : 0);

@@ -1,0 +1,634 @@
+//! The study plots, drawn as SVG (and one canvas, the decision boundary): live curves with
+//! hover values, optimisation history, intermediate values, parallel coordinates, slices,
+//! importances and a contour. Each chart is a component whose props compare by the study
+//! snapshot's version, so a chart redraws only when its data changed; dense layers are
+//! drawn as a few paths (one per colour bucket) so 1,000 trials stay cheap.
+
+use std::fmt::Write as _;
+use std::rc::Rc;
+
+use sweeplab_core::TrialState;
+use wasm_bindgen::JsCast;
+use yew::prelude::*;
+
+use crate::data::{Axis, StudyData, contour};
+use crate::scale::{Scale, palette, precise, ramp, short, smooth};
+
+const W: f64 = 560.0;
+const H: f64 = 240.0;
+const ML: f64 = 52.0;
+const MR: f64 = 14.0;
+const MT: f64 = 12.0;
+const MB: f64 = 34.0;
+
+/// One line of a line chart.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Series {
+    /// Legend name.
+    pub name: String,
+    /// CSS colour.
+    pub color: String,
+    /// `(x, y)` points in x order.
+    pub points: Vec<(f64, f64)>,
+    /// Drawn thin and translucent (one of many).
+    pub faint: bool,
+    /// Drawn dashed.
+    pub dashed: bool,
+}
+
+/// Props of [`LineChart`].
+#[derive(Clone, Debug, PartialEq, Properties)]
+pub struct LineChartProps {
+    /// The lines.
+    pub series: Rc<Vec<Series>>,
+    /// Logarithmic y axis.
+    #[prop_or_default]
+    pub log_y: bool,
+    /// TensorBoard-style smoothing weight in [0, 1).
+    #[prop_or_default]
+    pub smoothing: f64,
+    /// X axis label.
+    pub x_label: AttrValue,
+    /// Y axis label.
+    pub y_label: AttrValue,
+    /// Test id of the chart.
+    #[prop_or_default]
+    pub id: AttrValue,
+    /// Shown when there is nothing to draw.
+    #[prop_or(AttrValue::from("No data yet"))]
+    pub empty: AttrValue,
+}
+
+fn frame(x: &Scale, y: &Scale, x_label: &str, y_label: &str, x_ticks: usize) -> Html {
+    let yt = y.ticks(5);
+    let xt = x.ticks(x_ticks);
+    html! {
+        <g class="frame">
+            { for yt.iter().map(|v| {
+                let py = y.px(*v);
+                html! { <g>
+                    <line class="grid" x1={ML.to_string()} x2={(W - MR).to_string()} y1={py.to_string()} y2={py.to_string()} />
+                    <text class="tick" x={(ML - 6.0).to_string()} y={(py + 4.0).to_string()} text-anchor="end">{ short(*v) }</text>
+                </g> }
+            }) }
+            { for xt.iter().map(|v| {
+                let px = x.px(*v);
+                html! { <text class="tick" x={px.to_string()} y={(H - MB + 16.0).to_string()} text-anchor="middle">{ short(*v) }</text> }
+            }) }
+            <line class="axis" x1={ML.to_string()} x2={(W - MR).to_string()} y1={(H - MB).to_string()} y2={(H - MB).to_string()} />
+            <line class="axis" x1={ML.to_string()} x2={ML.to_string()} y1={MT.to_string()} y2={(H - MB).to_string()} />
+            <text class="label" x={((ML + W - MR) / 2.0).to_string()} y={(H - 4.0).to_string()} text-anchor="middle">{ x_label.to_string() }</text>
+            <text class="label" transform={format!("translate(12 {}) rotate(-90)", (MT + H - MB) / 2.0)} text-anchor="middle">{ y_label.to_string() }</text>
+        </g>
+    }
+}
+
+fn path_of(points: &[(f64, f64)], x: &Scale, y: &Scale, log_y: bool) -> String {
+    let mut d = String::new();
+    let mut pen_down = false;
+    for &(px, py) in points {
+        if !py.is_finite() || (log_y && py <= 0.0) {
+            pen_down = false;
+            continue;
+        }
+        let _ = write!(
+            d,
+            "{}{:.1},{:.1}",
+            if pen_down { 'L' } else { 'M' },
+            x.px(px),
+            y.px(py)
+        );
+        pen_down = true;
+    }
+    d
+}
+
+/// The SVG coordinates of a mouse event over an element drawn with a `W × H` view box.
+fn svg_point(e: &MouseEvent) -> Option<(f64, f64)> {
+    let el: web_sys::Element = e.current_target()?.dyn_into().ok()?;
+    let r = el.get_bounding_client_rect();
+    if r.width() <= 0.0 || r.height() <= 0.0 {
+        return None;
+    }
+    Some((
+        (f64::from(e.client_x()) - r.left()) * W / r.width(),
+        (f64::from(e.client_y()) - r.top()) * H / r.height(),
+    ))
+}
+
+/// A line chart with hover values, log scale and smoothing.
+#[function_component(LineChart)]
+pub fn line_chart(props: &LineChartProps) -> Html {
+    let hover = use_state(|| None::<f64>);
+    let smoothed: Rc<Vec<Series>> = {
+        let w = props.smoothing;
+        use_memo(
+            (props.series.clone(), (w * 1000.0) as i64),
+            move |(s, _)| {
+                s.iter()
+                    .map(|s| {
+                        let ys: Vec<f64> = s.points.iter().map(|p| p.1).collect();
+                        let ys = smooth(&ys, w);
+                        Series {
+                            points: s.points.iter().zip(ys).map(|(p, y)| (p.0, y)).collect(),
+                            ..s.clone()
+                        }
+                    })
+                    .collect()
+            },
+        )
+    };
+    let all = || smoothed.iter().flat_map(|s| s.points.iter());
+    if all().next().is_none() {
+        return html! { <div class="chart empty" data-testid={props.id.clone()}>{ props.empty.clone() }</div> };
+    }
+    let x = Scale::fit(all().map(|p| p.0), ML, W - MR, false);
+    let y = Scale::fit(all().map(|p| p.1), H - MB, MT, props.log_y);
+    let onmove = {
+        let hover = hover.clone();
+        Callback::from(move |e: MouseEvent| {
+            if let Some((px, _)) = svg_point(&e) {
+                hover.set((ML..=W - MR).contains(&px).then(|| x.invert(px)));
+            }
+        })
+    };
+    let onleave = {
+        let hover = hover.clone();
+        Callback::from(move |_| hover.set(None))
+    };
+    let many = smoothed.len() > 8;
+    let tooltip = (*hover).map(|hx| {
+        // For each series, the point nearest the cursor's x.
+        let mut rows: Vec<(String, String, f64, f64)> = Vec::new();
+        for s in smoothed.iter() {
+            if let Some(p) = s
+                .points
+                .iter()
+                .filter(|p| p.1.is_finite())
+                .min_by(|a, b| (a.0 - hx).abs().total_cmp(&(b.0 - hx).abs()))
+            {
+                rows.push((s.name.clone(), s.color.clone(), p.0, p.1));
+            }
+        }
+        if many {
+            // Many lines: show the few closest to the cursor's x, best first.
+            rows.sort_by(|a, b| (a.2 - hx).abs().total_cmp(&(b.2 - hx).abs()));
+            rows.truncate(6);
+        }
+        let snap = rows.first().map_or(hx, |r| r.2);
+        let px = x.px(snap);
+        let left = px < W / 2.0;
+        let bx = if left { px + 8.0 } else { px - 8.0 - 170.0 };
+        let bh = 18.0 + 15.0 * rows.len() as f64;
+        html! {
+            <g class="hover" pointer-events="none">
+                <line class="crosshair" x1={px.to_string()} x2={px.to_string()} y1={MT.to_string()} y2={(H - MB).to_string()} />
+                { for rows.iter().map(|r| html! {
+                    <circle cx={x.px(r.2).to_string()} cy={y.px(r.3).to_string()} r="3.5" fill={r.1.clone()} />
+                }) }
+                <rect class="tip" x={bx.to_string()} y={(MT + 2.0).to_string()} width="170" height={bh.to_string()} rx="4" />
+                <text class="tip-title" x={(bx + 8.0).to_string()} y={(MT + 15.0).to_string()}>{ format!("{} {}", props.x_label, short(snap)) }</text>
+                { for rows.iter().enumerate().map(|(i, r)| html! {
+                    <text class="tip-row" x={(bx + 8.0).to_string()} y={(MT + 30.0 + 15.0 * i as f64).to_string()}>
+                        <tspan fill={r.1.clone()}>{ "● " }</tspan>{ format!("{}: {}", r.0, precise(r.3)) }
+                    </text>
+                }) }
+            </g>
+        }
+    });
+    html! {
+        <div class="chart" data-testid={props.id.clone()}>
+            <svg viewBox={format!("0 0 {W} {H}")} preserveAspectRatio="none" onmousemove={onmove} onmouseleave={onleave}>
+                { frame(&x, &y, &props.x_label, &props.y_label, 6) }
+                { for smoothed.iter().map(|s| html! {
+                    <path class={classes!("line", s.faint.then_some("faint"), s.dashed.then_some("dashed"))}
+                        d={path_of(&s.points, &x, &y, props.log_y)} stroke={s.color.clone()} />
+                }) }
+                { tooltip.unwrap_or_default() }
+            </svg>
+            if !many && smoothed.len() > 1 {
+                <div class="legend">
+                    { for smoothed.iter().map(|s| html! {
+                        <span><i style={format!("background:{}", s.color)}></i>{ s.name.clone() }</span>
+                    }) }
+                </div>
+            }
+        </div>
+    }
+}
+
+/// Props of the study charts.
+#[derive(Clone, Debug, PartialEq, Properties)]
+pub struct StudyChartProps {
+    /// The study snapshot.
+    pub data: StudyData,
+    /// Logarithmic objective axis.
+    #[prop_or_default]
+    pub log_y: bool,
+    /// Called with a trial number when a point is clicked.
+    #[prop_or_default]
+    pub on_select: Callback<u64>,
+}
+
+/// Optimisation history: every COMPLETE trial's value and the best so far.
+#[function_component(HistoryChart)]
+pub fn history_chart(props: &StudyChartProps) -> Html {
+    let h = props.data.history();
+    if h.is_empty() {
+        return html! { <div class="chart empty" data-testid="history">{ "The history appears when a trial completes" }</div> };
+    }
+    let n_max = props.data.trials.len().max(1) as f64;
+    let x = Scale::range(0.0, n_max - 1.0, ML, W - MR, false, 0.03);
+    let y = Scale::fit(h.iter().map(|p| p.1), H - MB, MT, props.log_y);
+    let mut best = String::new();
+    for (i, &(n, _, b)) in h.iter().enumerate() {
+        if i == 0 {
+            let _ = write!(best, "M{:.1},{:.1}", x.px(n as f64), y.px(b));
+        } else {
+            let _ = write!(best, "H{:.1}V{:.1}", x.px(n as f64), y.px(b));
+        }
+    }
+    // Extend the best line to the last trial.
+    let _ = write!(best, "H{:.1}", x.px(n_max - 1.0));
+    html! {
+        <div class="chart" data-testid="history">
+            <svg viewBox={format!("0 0 {W} {H}")} preserveAspectRatio="none">
+                { frame(&x, &y, "trial", &props.data.objective, 6) }
+                <path class="line best" d={best} />
+                { for h.iter().map(|&(n, v, _)| {
+                    let on_select = props.on_select.clone();
+                    html! {
+                        <circle class="pt" cx={format!("{:.1}", x.px(n as f64))} cy={format!("{:.1}", y.px(v))} r="3.5"
+                            onclick={Callback::from(move |_| on_select.emit(n))}>
+                            <title>{ format!("trial {n}: {}", precise(v)) }</title>
+                        </circle>
+                    }
+                }) }
+            </svg>
+            <div class="legend"><span><i class="dot"></i>{ "objective value" }</span><span><i style="background:#e8743b"></i>{ "best so far" }</span></div>
+        </div>
+    }
+}
+
+/// Intermediate values of every trial (one line each), pruned ones highlighted.
+#[function_component(IntermediateChart)]
+pub fn intermediate_chart(props: &StudyChartProps) -> Html {
+    let series = use_memo(props.data.clone(), |d| {
+        d.trials
+            .iter()
+            .filter(|t| !t.intermediate_values.is_empty())
+            .map(|t| Series {
+                name: format!("trial {}", t.number),
+                color: match t.state {
+                    TrialState::Pruned => "#c8553d".into(),
+                    TrialState::Running => "#19a979".into(),
+                    TrialState::Fail => "#999".into(),
+                    _ => "#3b6fd8".into(),
+                },
+                points: t
+                    .intermediate_values
+                    .iter()
+                    .map(|(s, v)| (*s as f64, *v))
+                    .collect(),
+                faint: d.trials.len() > 8,
+                dashed: t.state == TrialState::Pruned,
+            })
+            .collect::<Vec<_>>()
+    });
+    html! {
+        <>
+            <LineChart series={series} log_y={props.log_y} x_label="epoch" y_label={props.data.objective.clone()}
+                id="intermediate" empty="Intermediate values appear as trials report" />
+            <div class="legend"><span><i style="background:#3b6fd8"></i>{ "complete" }</span><span><i style="background:#c8553d"></i>{ "pruned" }</span><span><i style="background:#19a979"></i>{ "running" }</span></div>
+        </>
+    }
+}
+
+/// Parallel coordinates: one axis per parameter plus the objective; one polyline per
+/// COMPLETE trial coloured by its value (best is yellow).
+#[function_component(ParallelChart)]
+pub fn parallel_chart(props: &StudyChartProps) -> Html {
+    let d = &props.data;
+    let axes = d.axes();
+    if d.completed().next().is_none() || axes.is_empty() {
+        return html! { <div class="chart empty" data-testid="parallel">{ "Parallel coordinates appear when a trial completes" }</div> };
+    }
+    let n_axes = axes.len() + 1;
+    let gap = (W - 2.0 * 40.0) / (n_axes - 1).max(1) as f64;
+    let ax_x = |i: usize| 40.0 + gap * i as f64;
+    let (top, bottom) = (MT + 8.0, H - MB);
+    let obj = Scale::fit(
+        d.completed().filter_map(|t| t.value()),
+        bottom,
+        top,
+        props.log_y,
+    );
+    let scales: Vec<Scale> = axes
+        .iter()
+        .map(|a| {
+            let (lo, hi) = a.bounds();
+            Scale::range(lo, hi, bottom, top, a.log(), 0.04)
+        })
+        .collect();
+    const BUCKETS: usize = 12;
+    let mut paths = vec![String::new(); BUCKETS];
+    for t in d.completed() {
+        let v = t.value().unwrap_or(f64::NAN);
+        let b = ((d.goodness(v) * (BUCKETS - 1) as f64).round() as usize).min(BUCKETS - 1);
+        let p = &mut paths[b];
+        let mut first = true;
+        for (i, (a, s)) in axes.iter().zip(&scales).enumerate() {
+            if let Some(c) = a.coord(t) {
+                let _ = write!(
+                    p,
+                    "{}{:.1},{:.1}",
+                    if first { 'M' } else { 'L' },
+                    ax_x(i),
+                    s.px(c)
+                );
+                first = false;
+            }
+        }
+        let _ = write!(
+            p,
+            "{}{:.1},{:.1}",
+            if first { 'M' } else { 'L' },
+            ax_x(n_axes - 1),
+            obj.px(v)
+        );
+    }
+    let axis = |i: usize, name: &str, ticks: Vec<(f64, String)>| {
+        let xx = ax_x(i);
+        html! {
+            <g class="paxis">
+                <line class="axis" x1={xx.to_string()} x2={xx.to_string()} y1={top.to_string()} y2={bottom.to_string()} />
+                { for ticks.iter().map(|(py, label)| html! {
+                    <text class="tick" x={(xx + 4.0).to_string()} y={(py + 3.0).to_string()}>{ label.clone() }</text>
+                }) }
+                <text class="label" x={xx.to_string()} y={(H - 12.0).to_string()} text-anchor="middle">{ name.to_string() }</text>
+            </g>
+        }
+    };
+    html! {
+        <div class="chart" data-testid="parallel">
+            <svg viewBox={format!("0 0 {W} {H}")} preserveAspectRatio="none">
+                { for paths.iter().enumerate().filter(|(_, p)| !p.is_empty()).map(|(b, p)| html! {
+                    <path class="pline" d={p.clone()} stroke={ramp(b as f64 / (BUCKETS - 1) as f64)} />
+                }) }
+                { for axes.iter().zip(&scales).enumerate().map(|(i, (a, s))| {
+                    let ticks = match a.labels() {
+                        Some(l) => l.into_iter().enumerate().map(|(k, l)| (s.px(k as f64), l)).collect(),
+                        None => s.ticks(4).into_iter().map(|v| (s.px(v), short(v))).collect(),
+                    };
+                    axis(i, &a.name, ticks)
+                }) }
+                { axis(n_axes - 1, &d.objective, obj.ticks(4).into_iter().map(|v| (obj.px(v), short(v))).collect()) }
+            </svg>
+        </div>
+    }
+}
+
+/// One small scatter per parameter: parameter value against the objective.
+#[function_component(SliceCharts)]
+pub fn slice_charts(props: &StudyChartProps) -> Html {
+    let d = &props.data;
+    let axes = d.axes();
+    if d.completed().next().is_none() {
+        return html! { <div class="chart empty" data-testid="slice">{ "Slice plots appear when a trial completes" }</div> };
+    }
+    let (sw, sh) = (260.0, 170.0);
+    let y = Scale::fit(
+        d.completed().filter_map(|t| t.value()),
+        sh - 28.0,
+        8.0,
+        props.log_y,
+    );
+    let n = d.trials.len().max(2) as f64;
+    html! {
+        <div class="slices" data-testid="slice">
+            { for axes.iter().map(|a: &Axis| {
+                let (lo, hi) = a.bounds();
+                let x = Scale::range(lo, hi, 40.0, sw - 8.0, a.log(), 0.06);
+                let ticks: Vec<(f64, String)> = match a.labels() {
+                    Some(l) => l.into_iter().enumerate().map(|(k, l)| (x.px(k as f64), l)).collect(),
+                    None => x.ticks(4).into_iter().map(|v| (x.px(v), short(v))).collect(),
+                };
+                html! {
+                    <div class="slice">
+                        <svg viewBox={format!("0 0 {sw} {sh}")}>
+                            { for y.ticks(4).iter().map(|v| html! {
+                                <g>
+                                    <line class="grid" x1="40" x2={(sw - 8.0).to_string()} y1={y.px(*v).to_string()} y2={y.px(*v).to_string()} />
+                                    <text class="tick" x="36" y={(y.px(*v) + 3.0).to_string()} text-anchor="end">{ short(*v) }</text>
+                                </g>
+                            }) }
+                            { for ticks.iter().map(|(px, l)| html! {
+                                <text class="tick" x={px.to_string()} y={(sh - 14.0).to_string()} text-anchor="middle">{ l.clone() }</text>
+                            }) }
+                            { for d.completed().filter_map(|t| Some((t.number, a.coord(t)?, t.value()?))).map(|(num, c, v)| html! {
+                                <circle class="pt" cx={format!("{:.1}", x.px(c))} cy={format!("{:.1}", y.px(v))} r="3"
+                                    fill={ramp(num as f64 / (n - 1.0))}>
+                                    <title>{ format!("trial {num}: {} = {}, value {}", a.name, precise(c), precise(v)) }</title>
+                                </circle>
+                            }) }
+                            <text class="label" x={((40.0 + sw) / 2.0).to_string()} y={(sh - 1.0).to_string()} text-anchor="middle">{ a.name.clone() }</text>
+                        </svg>
+                    </div>
+                }
+            }) }
+            <div class="slice-note">{ "colour: trial number (dark = early, yellow = late)" }</div>
+        </div>
+    }
+}
+
+/// Props of [`ImportanceChart`].
+#[derive(Clone, Debug, PartialEq, Properties)]
+pub struct ImportanceProps {
+    /// `(parameter, share)` most important first.
+    pub importances: Rc<Vec<(String, f64)>>,
+}
+
+/// Horizontal bars of the parameter importances (PED-ANOVA, normalised).
+#[function_component(ImportanceChart)]
+pub fn importance_chart(props: &ImportanceProps) -> Html {
+    if props.importances.is_empty() {
+        return html! { <div class="chart empty" data-testid="importance">{ "Importances need a few completed trials" }</div> };
+    }
+    let max = props
+        .importances
+        .iter()
+        .map(|i| i.1)
+        .fold(0.0, f64::max)
+        .max(1e-12);
+    html! {
+        <div class="bars" data-testid="importance">
+            { for props.importances.iter().map(|(name, v)| html! {
+                <div class="bar-row">
+                    <span class="bar-name">{ name.clone() }</span>
+                    <span class="bar-track"><span class="bar" style={format!("width:{:.1}%", v / max * 100.0)}></span></span>
+                    <span class="bar-val">{ format!("{:.2}", v) }</span>
+                </div>
+            }) }
+        </div>
+    }
+}
+
+/// A contour of the objective over two chosen parameters (inverse-distance weighted),
+/// with the trials on top.
+#[function_component(ContourChart)]
+pub fn contour_chart(props: &StudyChartProps) -> Html {
+    let d = &props.data;
+    let axes = d.axes();
+    let pick = use_state(|| (0usize, 1usize));
+    if axes.len() < 2 || d.completed().count() < 2 {
+        return html! { <div class="chart empty" data-testid="contour">{ "The contour needs two parameters and two completed trials" }</div> };
+    }
+    let (xi, yi) = (pick.0.min(axes.len() - 1), pick.1.min(axes.len() - 1));
+    let select = |which: usize, cur: usize| {
+        let pick = pick.clone();
+        let onchange = Callback::from(move |e: Event| {
+            if let Some(s) = e
+                .target()
+                .and_then(|t| t.dyn_into::<web_sys::HtmlSelectElement>().ok())
+            {
+                let i: usize = s.value().parse().unwrap_or(0);
+                let (a, b) = *pick;
+                pick.set(if which == 0 { (i, b) } else { (a, i) });
+            }
+        });
+        html! {
+            <select {onchange} aria-label={if which == 0 { "x parameter" } else { "y parameter" }}>
+                { for axes.iter().enumerate().map(|(i, a)| html! {
+                    <option value={i.to_string()} selected={i == cur}>{ a.name.clone() }</option>
+                }) }
+            </select>
+        }
+    };
+    const N: usize = 28;
+    let (ax, ay) = (&axes[xi], &axes[yi]);
+    let grid = contour(d, ax, ay, N).unwrap_or_default();
+    let (xlo, xhi) = ax.bounds();
+    let (ylo, yhi) = ay.bounds();
+    let x = Scale::range(xlo, xhi, ML, W - MR, ax.log(), 0.0);
+    let y = Scale::range(ylo, yhi, H - MB, MT, ay.log(), 0.0);
+    let cw = (W - MR - ML) / N as f64;
+    let ch = (H - MB - MT) / N as f64;
+    let cells = grid.iter().enumerate().map(|(k, v)| {
+        let (i, j) = (k % N, k / N);
+        html! {
+            <rect x={format!("{:.1}", ML + i as f64 * cw)} y={format!("{:.1}", H - MB - (j + 1) as f64 * ch)}
+                width={format!("{:.1}", cw + 0.6)} height={format!("{:.1}", ch + 0.6)} fill={ramp(d.goodness(*v))} />
+        }
+    });
+    let same = xi == yi;
+    html! {
+        <div class="chart" data-testid="contour">
+            <div class="chart-tools">{ "x " }{ select(0, xi) }{ " y " }{ select(1, yi) }</div>
+            if same {
+                <div class="chart empty">{ "Choose two different parameters" }</div>
+            } else {
+                <svg viewBox={format!("0 0 {W} {H}")} preserveAspectRatio="none">
+                    { for cells }
+                    { frame(&x, &y, &ax.name, &ay.name, 5) }
+                    { for d.completed().filter_map(|t| Some((t.number, ax.coord(t)?, ay.coord(t)?, t.value()?))).map(|(n, cx, cy, v)| html! {
+                        <circle class="pt outline" cx={format!("{:.1}", x.px(cx))} cy={format!("{:.1}", y.px(cy))} r="3">
+                            <title>{ format!("trial {n}: {} = {}, {} = {}, value {}", ax.name, precise(cx), ay.name, precise(cy), precise(v)) }</title>
+                        </circle>
+                    }) }
+                </svg>
+            }
+            <div class="legend"><span class="ramp"></span>{ "worse → better" }</div>
+        </div>
+    }
+}
+
+/// Props of [`BoundaryView`].
+#[derive(Clone, Debug, PartialEq, Properties)]
+pub struct BoundaryProps {
+    /// Class-1 probability on an `n × n` grid over [-1, 1]², row-major from the top.
+    pub grid: Rc<Vec<f32>>,
+    /// Grid side.
+    pub n: usize,
+    /// Data points `(x, y, label)` in [-1, 1]².
+    pub points: Rc<Vec<(f32, f32, u8)>>,
+    /// Caption.
+    pub caption: AttrValue,
+}
+
+/// The decision boundary of a 2-D classifier as a heatmap with the data on top (canvas).
+#[function_component(BoundaryView)]
+pub fn boundary_view(props: &BoundaryProps) -> Html {
+    let canvas = use_node_ref();
+    {
+        let canvas = canvas.clone();
+        let p = props.clone();
+        use_effect_with((props.grid.clone(), props.points.clone()), move |_| {
+            draw_boundary(&canvas, &p);
+        });
+    }
+    html! {
+        <figure class="boundary" data-testid="boundary">
+            <canvas ref={canvas} width="240" height="240"></canvas>
+            <figcaption>{ props.caption.clone() }</figcaption>
+        </figure>
+    }
+}
+
+fn draw_boundary(canvas: &NodeRef, p: &BoundaryProps) -> Option<()> {
+    let c: web_sys::HtmlCanvasElement = canvas.cast()?;
+    let ctx: web_sys::CanvasRenderingContext2d = c.get_context("2d").ok()??.dyn_into().ok()?;
+    let size = 240usize;
+    // Orange (class 0) ↔ white ↔ blue (class 1), like TensorFlow Playground.
+    const STOPS: [(f64, f64, f64); 3] = [
+        (245.0, 147.0, 34.0),
+        (232.0, 234.0, 235.0),
+        (8.0, 119.0, 189.0),
+    ];
+    if p.n > 0 && p.grid.len() == p.n * p.n {
+        let mut px = vec![0u8; size * size * 4];
+        for yy in 0..size {
+            for xx in 0..size {
+                let gi = (yy * p.n / size) * p.n + xx * p.n / size;
+                let v = f64::from(p.grid[gi]);
+                let (r, g, b) = crate::scale::ramp_rgb(v, &STOPS);
+                let o = (yy * size + xx) * 4;
+                px[o] = r;
+                px[o + 1] = g;
+                px[o + 2] = b;
+                px[o + 3] = 200;
+            }
+        }
+        let img = web_sys::ImageData::new_with_u8_clamped_array_and_sh(
+            wasm_bindgen::Clamped(&px),
+            size as u32,
+            size as u32,
+        )
+        .ok()?;
+        ctx.put_image_data(&img, 0.0, 0.0).ok()?;
+    } else {
+        ctx.set_fill_style_str("#f3f4f6");
+        ctx.fill_rect(0.0, 0.0, size as f64, size as f64);
+    }
+    let half = size as f64 / 2.0;
+    for &(x, y, label) in p.points.iter() {
+        ctx.begin_path();
+        let _ = ctx.arc(
+            half + f64::from(x) * half * 0.95,
+            half - f64::from(y) * half * 0.95,
+            2.6,
+            0.0,
+            std::f64::consts::TAU,
+        );
+        ctx.set_fill_style_str(if label == 0 { "#f59322" } else { "#0877bd" });
+        ctx.fill();
+        ctx.set_stroke_style_str("#fff");
+        ctx.set_line_width(0.8);
+        ctx.stroke();
+    }
+    Some(())
+}
+
+/// A palette colour for live-curve series `i`.
+pub fn series_color(i: usize) -> String {
+    palette(i).to_string()
+}

@@ -1,0 +1,401 @@
+//! What the charts draw, derived from a study's trials: parameter axes, the optimisation
+//! history, interpolated contours and the trials table's ordering. Pure functions over the
+//! core's [`FrozenTrial`]s, tested natively.
+
+use std::rc::Rc;
+
+use sweeplab_core::{Distribution, FrozenTrial, StudyDirection, TrialState};
+
+/// A snapshot of a study for the charts. Two snapshots compare equal when their versions
+/// do, so a chart redraws only when the study changed.
+#[derive(Clone, Debug)]
+pub struct StudyData {
+    /// Bumped on every change.
+    pub version: u64,
+    /// The objective's direction.
+    pub direction: StudyDirection,
+    /// The objective's name, for axis labels.
+    pub objective: String,
+    /// Every trial, in number order.
+    pub trials: Rc<Vec<FrozenTrial>>,
+}
+
+impl PartialEq for StudyData {
+    fn eq(&self, other: &Self) -> bool {
+        self.version == other.version
+    }
+}
+
+impl Default for StudyData {
+    fn default() -> Self {
+        StudyData {
+            version: 0,
+            direction: StudyDirection::Minimize,
+            objective: "objective".into(),
+            trials: Rc::new(Vec::new()),
+        }
+    }
+}
+
+impl StudyData {
+    /// The trials that have a finite objective value (COMPLETE).
+    pub fn completed(&self) -> impl Iterator<Item = &FrozenTrial> {
+        self.trials
+            .iter()
+            .filter(|t| t.state == TrialState::Complete && t.value().is_some_and(f64::is_finite))
+    }
+
+    /// The best COMPLETE trial.
+    pub fn best(&self) -> Option<&FrozenTrial> {
+        let mut best: Option<&FrozenTrial> = None;
+        for t in self.completed() {
+            let v = t.value().unwrap_or(f64::NAN);
+            if best.is_none_or(|b| self.direction.better(v, b.value().unwrap_or(f64::NAN))) {
+                best = Some(t);
+            }
+        }
+        best
+    }
+
+    /// `(trial number, value, best so far)` for every COMPLETE trial, in number order.
+    pub fn history(&self) -> Vec<(u64, f64, f64)> {
+        let mut best = f64::NAN;
+        self.completed()
+            .map(|t| {
+                let v = t.value().unwrap_or(f64::NAN);
+                if best.is_nan() || self.direction.better(v, best) {
+                    best = v;
+                }
+                (t.number, v, best)
+            })
+            .collect()
+    }
+
+    /// The parameter axes: every parameter any trial has, in name order, with the
+    /// distribution of its latest trial.
+    pub fn axes(&self) -> Vec<Axis> {
+        let mut out: Vec<Axis> = Vec::new();
+        for t in self.trials.iter().rev() {
+            for (name, dist, _) in t.params_internal() {
+                if !out.iter().any(|a| a.name == name) {
+                    out.push(Axis {
+                        name: name.to_string(),
+                        dist: dist.clone(),
+                    });
+                }
+            }
+        }
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        out
+    }
+
+    /// The objective's value range over COMPLETE trials.
+    pub fn value_range(&self) -> Option<(f64, f64)> {
+        let mut lo = f64::INFINITY;
+        let mut hi = f64::NEG_INFINITY;
+        for t in self.completed() {
+            let v = t.value().unwrap_or(f64::NAN);
+            lo = lo.min(v);
+            hi = hi.max(v);
+        }
+        lo.is_finite().then_some((lo, hi))
+    }
+
+    /// `value`'s rank in [0, 1] where 1 is best (for colouring).
+    pub fn goodness(&self, value: f64) -> f64 {
+        match self.value_range() {
+            Some((lo, hi)) if hi > lo => {
+                let t = (value - lo) / (hi - lo);
+                if self.direction == StudyDirection::Maximize {
+                    t
+                } else {
+                    1.0 - t
+                }
+            }
+            _ => 0.5,
+        }
+    }
+}
+
+/// One parameter as a chart axis.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Axis {
+    /// The parameter's name.
+    pub name: String,
+    /// Its distribution.
+    pub dist: Distribution,
+}
+
+impl Axis {
+    /// Whether the axis is logarithmic.
+    pub fn log(&self) -> bool {
+        match &self.dist {
+            Distribution::Float(f) => f.log,
+            Distribution::Int(i) => i.log,
+            Distribution::Categorical(_) => false,
+        }
+    }
+
+    /// The categorical labels, if categorical.
+    pub fn labels(&self) -> Option<Vec<String>> {
+        match &self.dist {
+            Distribution::Categorical(c) => {
+                Some(c.choices.iter().map(ToString::to_string).collect())
+            }
+            _ => None,
+        }
+    }
+
+    /// The numeric coordinate of a trial on this axis (the value, or the choice index).
+    pub fn coord(&self, t: &FrozenTrial) -> Option<f64> {
+        let internal = t.param_internal(&self.name)?;
+        match (&self.dist, t.distribution(&self.name)?) {
+            (Distribution::Categorical(mine), Distribution::Categorical(theirs)) => {
+                let value = theirs.choices.get(internal as usize)?;
+                mine.choices
+                    .iter()
+                    .position(|c| c == value)
+                    .map(|i| i as f64)
+            }
+            (Distribution::Categorical(_), _) | (_, Distribution::Categorical(_)) => None,
+            _ => Some(internal),
+        }
+    }
+
+    /// The data range of the axis (choice indices for categoricals).
+    pub fn bounds(&self) -> (f64, f64) {
+        match &self.dist {
+            Distribution::Float(f) => (f.low, f.high),
+            Distribution::Int(i) => (i.low as f64, i.high as f64),
+            Distribution::Categorical(c) => (0.0, c.choices.len().saturating_sub(1) as f64),
+        }
+    }
+}
+
+/// An interpolated surface over two axes: `n × n` cells (row-major from the bottom-left),
+/// by inverse-distance weighting of the COMPLETE trials in normalised coordinates.
+pub fn contour(data: &StudyData, x: &Axis, y: &Axis, n: usize) -> Option<Vec<f64>> {
+    let norm = |a: &Axis, v: f64| {
+        let (lo, hi) = a.bounds();
+        let (lo, hi, v) = if a.log() {
+            (lo.max(1e-300).ln(), hi.max(1e-300).ln(), v.max(1e-300).ln())
+        } else {
+            (lo, hi, v)
+        };
+        if hi > lo { (v - lo) / (hi - lo) } else { 0.5 }
+    };
+    let pts: Vec<(f64, f64, f64)> = data
+        .completed()
+        .filter_map(|t| Some((norm(x, x.coord(t)?), norm(y, y.coord(t)?), t.value()?)))
+        .collect();
+    if pts.len() < 2 || n == 0 {
+        return None;
+    }
+    let mut out = Vec::with_capacity(n * n);
+    for j in 0..n {
+        for i in 0..n {
+            let cx = (i as f64 + 0.5) / n as f64;
+            let cy = (j as f64 + 0.5) / n as f64;
+            let mut num = 0.0;
+            let mut den = 0.0;
+            let mut exact = None;
+            for &(px, py, v) in &pts {
+                let d2 = (px - cx).powi(2) + (py - cy).powi(2);
+                if d2 < 1e-12 {
+                    exact = Some(v);
+                    break;
+                }
+                let w = 1.0 / (d2 * d2);
+                num += w * v;
+                den += w;
+            }
+            out.push(exact.unwrap_or(num / den));
+        }
+    }
+    Some(out)
+}
+
+/// A column of the trials table.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Column {
+    /// The trial number.
+    Number,
+    /// The state.
+    State,
+    /// The objective value.
+    Value,
+    /// The duration.
+    Duration,
+    /// A parameter.
+    Param(String),
+}
+
+/// Trial indices sorted by `column` (missing values last, whatever the order).
+pub fn sort_trials(trials: &[FrozenTrial], column: &Column, ascending: bool) -> Vec<usize> {
+    let key = |t: &FrozenTrial| -> Option<SortKey> {
+        match column {
+            Column::Number => Some(SortKey::Num(t.number as f64)),
+            Column::State => Some(SortKey::Text(t.state.name().to_string())),
+            Column::Value => t.value().filter(|v| v.is_finite()).map(SortKey::Num),
+            Column::Duration => t.duration().map(|d| SortKey::Num(d.as_seconds_f64())),
+            Column::Param(p) => t.param(p).map(|v| match v.as_f64() {
+                Some(x) => SortKey::Num(x),
+                None => SortKey::Text(v.to_string()),
+            }),
+        }
+    };
+    let mut idx: Vec<usize> = (0..trials.len()).collect();
+    idx.sort_by(|&a, &b| {
+        let (ka, kb) = (key(&trials[a]), key(&trials[b]));
+        match (ka, kb) {
+            (Some(x), Some(y)) => {
+                let o = x.cmp(&y);
+                if ascending { o } else { o.reverse() }
+            }
+            (Some(_), None) => std::cmp::Ordering::Less,
+            (None, Some(_)) => std::cmp::Ordering::Greater,
+            (None, None) => std::cmp::Ordering::Equal,
+        }
+        .then(trials[a].number.cmp(&trials[b].number))
+    });
+    idx
+}
+
+#[derive(Debug, PartialEq)]
+enum SortKey {
+    Num(f64),
+    Text(String),
+}
+
+impl SortKey {
+    fn cmp(&self, o: &SortKey) -> std::cmp::Ordering {
+        match (self, o) {
+            (SortKey::Num(a), SortKey::Num(b)) => a.total_cmp(b),
+            (SortKey::Text(a), SortKey::Text(b)) => a.cmp(b),
+            (SortKey::Num(_), SortKey::Text(_)) => std::cmp::Ordering::Less,
+            (SortKey::Text(_), SortKey::Num(_)) => std::cmp::Ordering::Greater,
+        }
+    }
+}
+
+/// Seconds as `1.2 s`, `3 min 04 s`, `1 h 02 min`.
+pub fn fmt_duration(secs: f64) -> String {
+    if !secs.is_finite() || secs < 0.0 {
+        return "–".into();
+    }
+    if secs < 10.0 {
+        format!("{secs:.1} s")
+    } else if secs < 60.0 {
+        format!("{secs:.0} s")
+    } else if secs < 3600.0 {
+        format!("{} min {:02} s", (secs / 60.0) as u64, (secs % 60.0) as u64)
+    } else {
+        format!(
+            "{} h {:02} min",
+            (secs / 3600.0) as u64,
+            ((secs % 3600.0) / 60.0) as u64
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sweeplab_core::{RandomSampler, Study};
+
+    fn study(n: usize) -> StudyData {
+        let mut s = Study::create(
+            "t",
+            StudyDirection::Minimize,
+            Box::new(RandomSampler::new(Some(1))),
+        )
+        .unwrap();
+        for _ in 0..n {
+            let k = s.ask().unwrap();
+            let x = s
+                .suggest(k, "x", &Distribution::float(-1.0, 1.0))
+                .unwrap()
+                .as_f64()
+                .unwrap();
+            let c = s
+                .suggest(k, "c", &Distribution::categorical(["a", "b"]))
+                .unwrap();
+            let v = x * x + if c.as_str() == Some("a") { 0.0 } else { 1.0 };
+            s.tell_value(k, v).unwrap();
+        }
+        StudyData {
+            version: 1,
+            direction: StudyDirection::Minimize,
+            objective: "v".into(),
+            trials: Rc::new(s.trials().to_vec()),
+        }
+    }
+
+    #[test]
+    fn history_tracks_the_best() {
+        let d = study(30);
+        let h = d.history();
+        assert_eq!(h.len(), 30);
+        for w in h.windows(2) {
+            assert!(w[1].2 <= w[0].2);
+            assert!(w[1].2 <= w[1].1);
+        }
+        assert_eq!(d.best().unwrap().value().unwrap(), h.last().unwrap().2);
+        assert!(d.goodness(h.last().unwrap().2) > 0.99);
+    }
+
+    #[test]
+    fn axes_and_coordinates() {
+        let d = study(5);
+        let axes = d.axes();
+        assert_eq!(
+            axes.iter().map(|a| a.name.as_str()).collect::<Vec<_>>(),
+            ["c", "x"]
+        );
+        assert_eq!(axes[0].labels().unwrap(), ["a", "b"]);
+        for t in d.trials.iter() {
+            let c = axes[0].coord(t).unwrap();
+            assert_eq!(c == 0.0, t.param("c").unwrap().as_str() == Some("a"));
+            assert_eq!(axes[1].coord(t), t.param("x").unwrap().as_f64());
+        }
+    }
+
+    #[test]
+    fn contour_interpolates_between_trials() {
+        let d = study(60);
+        let axes = d.axes();
+        let grid = contour(&d, &axes[1], &axes[0], 10).unwrap();
+        assert_eq!(grid.len(), 100);
+        // Bottom rows are c = a (values x²), top rows c = b (x² + 1).
+        let bottom: f64 = grid[..10].iter().sum::<f64>() / 10.0;
+        let top: f64 = grid[90..].iter().sum::<f64>() / 10.0;
+        assert!(top > bottom + 0.5, "{bottom} {top}");
+    }
+
+    #[test]
+    fn sorting_puts_missing_values_last() {
+        let mut d = study(4);
+        let mut trials = (*d.trials).clone();
+        trials[1].values = None;
+        trials[1].state = TrialState::Fail;
+        d.trials = Rc::new(trials);
+        let asc = sort_trials(&d.trials, &Column::Value, true);
+        let desc = sort_trials(&d.trials, &Column::Value, false);
+        assert_eq!(*asc.last().unwrap(), 1);
+        assert_eq!(*desc.last().unwrap(), 1);
+        let vals: Vec<f64> = asc[..3]
+            .iter()
+            .map(|&i| d.trials[i].value().unwrap())
+            .collect();
+        assert!(vals.windows(2).all(|w| w[0] <= w[1]));
+        let by_param = sort_trials(&d.trials, &Column::Param("x".into()), true);
+        assert_eq!(by_param.len(), 4);
+    }
+
+    #[test]
+    fn durations_read_well() {
+        assert_eq!(fmt_duration(1.25), "1.2 s");
+        assert_eq!(fmt_duration(125.0), "2 min 05 s");
+        assert_eq!(fmt_duration(3725.0), "1 h 02 min");
+    }
+}

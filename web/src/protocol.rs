@@ -1,0 +1,223 @@
+//! Messages between the page and the training worker, as JSON text.
+//!
+//! The page owns the saved study and the charts; the worker owns the running [`Study`]
+//! (sampler, pruner, trainer). The page starts the worker with the setup and the study's
+//! journal; the worker streams progress, and after every trial the journal lines it wrote,
+//! which the page applies to its copy of the study and saves.
+//!
+//! [`Study`]: sweeplab_core::Study
+
+use serde::{Deserialize, Serialize};
+
+use crate::setup::Setup;
+
+/// The user attribute of a study that holds its setup (JSON).
+pub const SETUP_ATTR: &str = "sweeplab:setup";
+
+/// Page → worker.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ToWorker {
+    /// Run (or resume) a study.
+    Start {
+        /// The study's name.
+        study: String,
+        /// Its setup.
+        setup: Setup,
+        /// Its journal so far (empty for a new study).
+        journal: String,
+        /// `cpu` or `gpu`: the page has already decided.
+        backend: String,
+        /// The seed used when the setup has none.
+        seed: u64,
+    },
+    /// Hold training after the current step.
+    Pause,
+    /// Continue after a pause.
+    Resume,
+    /// Stop: the running trial ends as FAIL (interrupted) and no new trial starts.
+    Stop,
+}
+
+/// Worker → page.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum FromWorker {
+    /// The worker's module is loaded.
+    Ready,
+    /// The backend that runs, and why.
+    Backend {
+        /// `wgpu` or `flex`.
+        kind: String,
+        /// One sentence for the page.
+        reason: String,
+        /// The adapter's name, if any.
+        adapter: Option<String>,
+    },
+    /// The 2-D data set's points (a sample), for the decision-boundary view.
+    Points {
+        /// `(x, y, class)` in about [-1, 1]².
+        points: Vec<(f32, f32, u8)>,
+    },
+    /// Journal lines the worker's study wrote since the last batch.
+    Ops {
+        /// Optuna journal lines.
+        lines: String,
+    },
+    /// A trial starts training.
+    TrialStart {
+        /// Trial number.
+        trial: u64,
+        /// Epochs planned.
+        epochs: usize,
+        /// Steps per epoch.
+        steps_per_epoch: usize,
+    },
+    /// Training progress (at most ~10 per second).
+    Step {
+        /// Trial number.
+        trial: u64,
+        /// Epoch, from 1.
+        epoch: usize,
+        /// Step within the epoch, from 1.
+        epoch_step: usize,
+        /// Steps per epoch.
+        steps_per_epoch: usize,
+        /// Global step.
+        step: u64,
+        /// Latest training loss read back.
+        loss: Option<f64>,
+        /// Throughput.
+        samples_per_sec: f64,
+    },
+    /// An epoch was evaluated.
+    Epoch {
+        /// Trial number.
+        trial: u64,
+        /// Epoch, from 1.
+        epoch: usize,
+        /// Epochs planned.
+        epochs: usize,
+        /// Mean training loss.
+        train_loss: f64,
+        /// Validation loss.
+        val_loss: f64,
+        /// Validation accuracy.
+        val_accuracy: f64,
+        /// The objective's value.
+        value: f64,
+        /// Throughput of the epoch.
+        samples_per_sec: f64,
+    },
+    /// Class-1 probabilities of the current model on a grid (2-D data sets).
+    Boundary {
+        /// Trial number.
+        trial: u64,
+        /// Grid side.
+        n: usize,
+        /// `n × n` values, row-major from the top.
+        grid: Vec<f32>,
+    },
+    /// A trial ended.
+    TrialEnd {
+        /// Trial number.
+        trial: u64,
+        /// `COMPLETE`, `PRUNED` or `FAIL`.
+        state: String,
+        /// Its value.
+        value: Option<f64>,
+        /// Why it failed, if it did.
+        reason: Option<String>,
+    },
+    /// The run ended.
+    Finished {
+        /// Why (all trials done, stopped, time limit, grid exhausted).
+        reason: String,
+    },
+    /// The GPU device failed; the page should continue on the CPU.
+    DeviceLost {
+        /// What happened.
+        message: String,
+    },
+    /// A problem that ends the run.
+    Error {
+        /// What happened.
+        message: String,
+    },
+}
+
+impl ToWorker {
+    /// The message as JSON text.
+    pub fn to_text(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    /// Parses [`ToWorker::to_text`].
+    pub fn from_text(s: &str) -> Result<ToWorker, String> {
+        serde_json::from_str(s).map_err(|e| format!("bad message to the worker: {e}"))
+    }
+}
+
+impl FromWorker {
+    /// The message as JSON text.
+    pub fn to_text(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    /// Parses [`FromWorker::to_text`].
+    pub fn from_text(s: &str) -> Result<FromWorker, String> {
+        serde_json::from_str(s).map_err(|e| format!("bad message from the worker: {e}"))
+    }
+}
+
+/// The parameter names the trainer understands (its `TRAIN_KEYS` and their aliases);
+/// the editor flags any other name before a study starts.
+pub const TRAINER_PARAMS: &[&str] = &[
+    "layers",
+    "hidden_layers",
+    "n_layers",
+    "num_layers",
+    "width",
+    "hidden_units",
+    "units",
+    "hidden_size",
+    "activation",
+    "dropout",
+    "optimizer",
+    "optim",
+    "lr",
+    "learning_rate",
+    "weight_decay",
+    "momentum",
+    "batch_size",
+    "batch",
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_round_trip() {
+        let m = ToWorker::Start {
+            study: "s".into(),
+            setup: Setup::preset("spiral-mlp"),
+            journal: String::new(),
+            backend: "cpu".into(),
+            seed: 3,
+        };
+        assert_eq!(ToWorker::from_text(&m.to_text()).unwrap(), m);
+        let f = FromWorker::Epoch {
+            trial: 1,
+            epoch: 2,
+            epochs: 3,
+            train_loss: 0.5,
+            val_loss: 0.4,
+            val_accuracy: 0.9,
+            value: 0.4,
+            samples_per_sec: 1000.0,
+        };
+        assert_eq!(FromWorker::from_text(&f.to_text()).unwrap(), f);
+        assert!(FromWorker::from_text("{\"type\":\"nope\"}").is_err());
+    }
+}

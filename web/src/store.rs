@@ -1,0 +1,216 @@
+//! Saved studies in IndexedDB: database `sweeplab`, store `meta` (one JSON summary per
+//! study, listed on the start screen) and store `journals` (the study's Optuna journal, the
+//! source of truth). Both are written after every trial.
+
+use serde::{Deserialize, Serialize};
+use wasm_bindgen::JsCast;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{IdbDatabase, IdbRequest, IdbTransactionMode};
+
+use crate::setup::Setup;
+
+const DB: &str = "sweeplab";
+const META: &str = "meta";
+const JOURNALS: &str = "journals";
+
+/// The summary of a saved study.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StudyMeta {
+    /// Storage key (also the study's name in the journal).
+    pub id: String,
+    /// When it was created (ms since the epoch).
+    pub created_ms: f64,
+    /// When it was last saved.
+    pub updated_ms: f64,
+    /// Its setup.
+    pub setup: Setup,
+    /// Finished trials.
+    pub finished: usize,
+    /// The best value so far.
+    pub best: Option<f64>,
+}
+
+/// A saved entry as listed: the summary, or why it could not be read.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Listed {
+    /// A readable summary.
+    Ok(StudyMeta),
+    /// An entry whose summary is corrupt: its key and the error.
+    Corrupt(String, String),
+}
+
+fn js_err(context: &str, e: JsValue) -> String {
+    let detail = e
+        .dyn_ref::<js_sys::Error>()
+        .map(|e| String::from(e.message()))
+        .or_else(|| e.as_string())
+        .unwrap_or_else(|| format!("{e:?}"));
+    format!("{context}: {detail}")
+}
+
+/// Resolves when the request succeeds (with its result) or fails.
+async fn wait(req: &IdbRequest) -> Result<JsValue, JsValue> {
+    let req2 = req.clone();
+    let promise = js_sys::Promise::new(&mut |resolve, reject| {
+        let r = req2.clone();
+        let ok = Closure::once_into_js(move |_e: web_sys::Event| {
+            let _ = resolve.call1(&JsValue::NULL, &r.result().unwrap_or(JsValue::UNDEFINED));
+        });
+        let r = req2.clone();
+        let bad = Closure::once_into_js(move |_e: web_sys::Event| {
+            let msg = r
+                .error()
+                .ok()
+                .flatten()
+                .map(|d| d.message())
+                .unwrap_or_else(|| "IndexedDB request failed".into());
+            let _ = reject.call1(&JsValue::NULL, &JsValue::from_str(&msg));
+        });
+        req2.set_onsuccess(Some(ok.unchecked_ref()));
+        req2.set_onerror(Some(bad.unchecked_ref()));
+    });
+    JsFuture::from(promise).await
+}
+
+async fn open() -> Result<IdbDatabase, String> {
+    let factory = web_sys::window()
+        .and_then(|w| w.indexed_db().ok().flatten())
+        .ok_or_else(|| "this browser has no IndexedDB; studies will not be saved".to_string())?;
+    let req = factory
+        .open_with_u32(DB, 1)
+        .map_err(|e| js_err("opening the study database", e))?;
+    let upgrade = Closure::once_into_js(move |e: web_sys::Event| {
+        let db = e
+            .target()
+            .and_then(|t| t.dyn_into::<IdbRequest>().ok())
+            .and_then(|r| r.result().ok())
+            .and_then(|r| r.dyn_into::<IdbDatabase>().ok());
+        if let Some(db) = db {
+            let names = db.object_store_names();
+            for store in [META, JOURNALS] {
+                if !names.contains(store) {
+                    let _ = db.create_object_store(store);
+                }
+            }
+        }
+    });
+    req.set_onupgradeneeded(Some(upgrade.unchecked_ref()));
+    let db = wait(&req)
+        .await
+        .map_err(|e| js_err("opening the study database", e))?;
+    db.dyn_into::<IdbDatabase>()
+        .map_err(|_| "opening the study database: unexpected result".to_string())
+}
+
+async fn put(db: &IdbDatabase, store: &str, key: &str, value: &str) -> Result<(), String> {
+    let tx = db
+        .transaction_with_str_and_mode(store, IdbTransactionMode::Readwrite)
+        .map_err(|e| js_err("saving", e))?;
+    let s = tx.object_store(store).map_err(|e| js_err("saving", e))?;
+    let req = s
+        .put_with_key(&JsValue::from_str(value), &JsValue::from_str(key))
+        .map_err(|e| js_err("saving", e))?;
+    wait(&req).await.map_err(|e| js_err("saving", e))?;
+    Ok(())
+}
+
+async fn get(db: &IdbDatabase, store: &str, key: &str) -> Result<Option<String>, String> {
+    let tx = db
+        .transaction_with_str(store)
+        .map_err(|e| js_err("reading", e))?;
+    let s = tx.object_store(store).map_err(|e| js_err("reading", e))?;
+    let req = s
+        .get(&JsValue::from_str(key))
+        .map_err(|e| js_err("reading", e))?;
+    let v = wait(&req).await.map_err(|e| js_err("reading", e))?;
+    Ok(v.as_string())
+}
+
+/// Saves a study's summary and journal.
+pub async fn save(meta: &StudyMeta, journal: &str) -> Result<(), String> {
+    let db = open().await?;
+    let json = serde_json::to_string(meta).map_err(|e| format!("saving: {e}"))?;
+    put(&db, JOURNALS, &meta.id, journal).await?;
+    put(&db, META, &meta.id, &json).await?;
+    db.close();
+    Ok(())
+}
+
+/// Loads a study's summary and journal.
+pub async fn load(id: &str) -> Result<(StudyMeta, String), String> {
+    let db = open().await?;
+    let meta = get(&db, META, id)
+        .await?
+        .ok_or_else(|| format!("no saved study `{id}`"))?;
+    let journal = get(&db, JOURNALS, id).await?.unwrap_or_default();
+    db.close();
+    let meta: StudyMeta = serde_json::from_str(&meta)
+        .map_err(|e| format!("the saved study `{id}` is corrupt: {e}"))?;
+    Ok((meta, journal))
+}
+
+/// Every saved study, newest first (corrupt entries last).
+pub async fn list() -> Result<Vec<Listed>, String> {
+    let db = open().await?;
+    let tx = db
+        .transaction_with_str(META)
+        .map_err(|e| js_err("listing studies", e))?;
+    let s = tx
+        .object_store(META)
+        .map_err(|e| js_err("listing studies", e))?;
+    let keys = wait(&s.get_all_keys().map_err(|e| js_err("listing studies", e))?)
+        .await
+        .map_err(|e| js_err("listing studies", e))?;
+    let values = wait(&s.get_all().map_err(|e| js_err("listing studies", e))?)
+        .await
+        .map_err(|e| js_err("listing studies", e))?;
+    db.close();
+    let keys = js_sys::Array::from(&keys);
+    let values = js_sys::Array::from(&values);
+    let mut out: Vec<Listed> = keys
+        .iter()
+        .zip(values.iter())
+        .map(|(k, v)| {
+            let key = k.as_string().unwrap_or_default();
+            match v.as_string().map(|s| serde_json::from_str::<StudyMeta>(&s)) {
+                Some(Ok(m)) => Listed::Ok(m),
+                Some(Err(e)) => Listed::Corrupt(key, e.to_string()),
+                None => Listed::Corrupt(key, "not a JSON text".into()),
+            }
+        })
+        .collect();
+    out.sort_by(|a, b| match (a, b) {
+        (Listed::Ok(x), Listed::Ok(y)) => y.updated_ms.total_cmp(&x.updated_ms),
+        (Listed::Ok(_), Listed::Corrupt(..)) => std::cmp::Ordering::Less,
+        (Listed::Corrupt(..), Listed::Ok(_)) => std::cmp::Ordering::Greater,
+        (Listed::Corrupt(a, _), Listed::Corrupt(b, _)) => a.cmp(b),
+    });
+    Ok(out)
+}
+
+/// Deletes a saved study.
+pub async fn delete(id: &str) -> Result<(), String> {
+    let db = open().await?;
+    for store in [META, JOURNALS] {
+        let tx = db
+            .transaction_with_str_and_mode(store, IdbTransactionMode::Readwrite)
+            .map_err(|e| js_err("deleting", e))?;
+        let s = tx.object_store(store).map_err(|e| js_err("deleting", e))?;
+        let req = s
+            .delete(&JsValue::from_str(id))
+            .map_err(|e| js_err("deleting", e))?;
+        wait(&req).await.map_err(|e| js_err("deleting", e))?;
+    }
+    db.close();
+    Ok(())
+}
+
+/// Writes raw values under a key (tests use it to plant corrupt entries).
+pub async fn put_raw(id: &str, meta: &str, journal: &str) -> Result<(), String> {
+    let db = open().await?;
+    put(&db, JOURNALS, id, journal).await?;
+    put(&db, META, id, meta).await?;
+    db.close();
+    Ok(())
+}

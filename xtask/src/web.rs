@@ -1,0 +1,543 @@
+//! The playground: `cargo xtask serve` builds the wasm modules and serves `static/`, and
+//! [`e2e`] runs the browser tests against that build in headless Chromium.
+//!
+//! Build steps: `cargo build -p sweeplab-web --target wasm32-unknown-unknown` (profile
+//! `release-wasm`, SIMD on) once for the page and once per training worker, then the
+//! `wasm-bindgen` CLI at exactly the version of the `wasm-bindgen` crate in `Cargo.lock`
+//! (installed under `<target>/tools` when missing), then `wasm-opt -Oz` when binaryen is
+//! installed. The output goes to `static/pkg/`.
+
+use std::collections::BTreeMap;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+
+use crate::util::{self, cargo, root};
+
+/// One wasm module of the playground: the page itself or a training worker.
+struct Module {
+    /// The name of the files in `static/pkg/` (`<out_name>.js`, `<out_name>_bg.wasm`).
+    out_name: &'static str,
+    /// `--features` for `cargo build` (with `--no-default-features` unless empty).
+    features: &'static str,
+    /// Whether the page needs it before it is interactive.
+    eager: bool,
+}
+
+/// The page module, then the workers it loads when training starts.
+fn modules() -> Vec<Module> {
+    let mut out = vec![Module {
+        out_name: "sweeplab_web",
+        features: "",
+        eager: true,
+    }];
+    out.extend(worker_modules());
+    out
+}
+
+/// The training workers, once the crate has the `worker` features (they appear when the
+/// core's trainer lands).
+fn worker_modules() -> Vec<Module> {
+    let manifest = std::fs::read_to_string(root().join("web/Cargo.toml")).unwrap_or_default();
+    let mut out = Vec::new();
+    if manifest.contains("\nworker-cpu =") {
+        out.push(Module {
+            out_name: "sweeplab_worker_cpu",
+            features: "worker-cpu",
+            eager: false,
+        });
+    }
+    if manifest.contains("\nworker-gpu =") {
+        out.push(Module {
+            out_name: "sweeplab_worker_gpu",
+            features: "worker-gpu",
+            eager: false,
+        });
+    }
+    out
+}
+
+/// Options of a playground build.
+#[derive(Clone, Debug)]
+pub struct BuildOptions {
+    /// Cargo profile (`release-wasm` by default; `dev` for quick debug builds).
+    pub profile: String,
+    /// Skip `wasm-opt` even when it is installed.
+    pub no_opt: bool,
+}
+
+impl Default for BuildOptions {
+    fn default() -> Self {
+        BuildOptions {
+            profile: "release-wasm".into(),
+            no_opt: false,
+        }
+    }
+}
+
+/// What a build produced: per module, the wasm size raw and gzipped.
+#[derive(Clone, Debug, Default)]
+pub struct BuildReport {
+    /// `out_name` → (bytes, gzip bytes, eager).
+    pub sizes: BTreeMap<String, (u64, u64, bool)>,
+}
+
+impl BuildReport {
+    /// Gzip bytes the page loads before it is interactive.
+    pub fn eager_gzip(&self) -> u64 {
+        self.sizes
+            .values()
+            .filter(|(_, _, e)| *e)
+            .map(|(_, g, _)| g)
+            .sum()
+    }
+
+    /// Prints a size table.
+    pub fn print(&self) {
+        for (name, (raw, gz, eager)) in &self.sizes {
+            println!(
+                "  {name}_bg.wasm: {:>7.1} KiB, {:>7.1} KiB gzip{}",
+                *raw as f64 / 1024.0,
+                *gz as f64 / 1024.0,
+                if *eager {
+                    " (loaded before interactive)"
+                } else {
+                    " (loaded when training starts)"
+                }
+            );
+        }
+        println!(
+            "  before interactive: {:.1} KiB gzip",
+            self.eager_gzip() as f64 / 1024.0
+        );
+    }
+}
+
+/// The cargo target directory (honours `CARGO_TARGET_DIR`).
+pub fn target_dir() -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(d) => {
+            let p = PathBuf::from(d);
+            if p.is_absolute() { p } else { root().join(p) }
+        }
+        None => root().join("target"),
+    }
+}
+
+/// The `wasm-bindgen` crate version in `Cargo.lock`.
+pub fn locked_wasm_bindgen_version() -> Result<String> {
+    let lock = std::fs::read_to_string(root().join("Cargo.lock")).context("reading Cargo.lock")?;
+    let mut lines = lock.lines();
+    while let Some(line) = lines.next() {
+        if line.trim() == "name = \"wasm-bindgen\""
+            && let Some(v) = lines.next()
+            && let Some(rest) = v.trim().strip_prefix("version = \"")
+        {
+            return Ok(rest.trim_end_matches('"').to_string());
+        }
+    }
+    bail!("Cargo.lock has no `wasm-bindgen` package; is the web crate in the workspace?")
+}
+
+/// The `wasm-bindgen` CLI at exactly the locked version, installed under
+/// `<target>/tools` when missing.
+pub fn wasm_bindgen_cli() -> Result<PathBuf> {
+    let version = locked_wasm_bindgen_version()?;
+    let tools = target_dir().join("tools");
+    let bin = tools.join("bin").join("wasm-bindgen");
+    let have = if bin.exists() {
+        util::output(Command::new(&bin).arg("--version")).unwrap_or_default()
+    } else {
+        String::new()
+    };
+    if have.split_whitespace().nth(1) != Some(version.as_str()) {
+        eprintln!(
+            "xtask: installing wasm-bindgen-cli {version} into {}",
+            tools.display()
+        );
+        util::run(
+            cargo()
+                .args([
+                    "install",
+                    "wasm-bindgen-cli",
+                    "--version",
+                    &version,
+                    "--root",
+                ])
+                .arg(&tools),
+        )?;
+    }
+    Ok(bin)
+}
+
+fn have_program(name: &str) -> bool {
+    Command::new(name)
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// Gzip size of a file (level 9, as a server would send it).
+pub fn gzip_size(path: &Path) -> Result<u64> {
+    let data = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    enc.write_all(&data)?;
+    Ok(enc.finish()?.len() as u64)
+}
+
+/// Builds every wasm module into `static/pkg/`.
+pub fn build(opts: &BuildOptions) -> Result<BuildReport> {
+    util::run(Command::new("rustup").args(["target", "add", "wasm32-unknown-unknown"]))?;
+    let bindgen = wasm_bindgen_cli()?;
+    let pkg = root().join("static/pkg");
+    std::fs::create_dir_all(&pkg)?;
+    let use_opt = !opts.no_opt && opts.profile != "dev" && have_program("wasm-opt");
+    if !use_opt && !opts.no_opt && opts.profile != "dev" {
+        eprintln!("xtask: wasm-opt not found (apt-get install binaryen); skipping it");
+    }
+    let mut report = BuildReport::default();
+    for m in modules() {
+        let started = Instant::now();
+        let mut cmd = cargo();
+        cmd.args([
+            "build",
+            "-p",
+            "sweeplab-web",
+            "--lib",
+            "--target",
+            "wasm32-unknown-unknown",
+            "--profile",
+            &opts.profile,
+        ]);
+        if !m.features.is_empty() {
+            cmd.args(["--no-default-features", "--features", m.features]);
+        }
+        let mut rustflags = std::env::var("RUSTFLAGS").unwrap_or_default();
+        if !rustflags.contains("simd128") {
+            rustflags.push_str(" -C target-feature=+simd128");
+        }
+        cmd.env("RUSTFLAGS", rustflags.trim());
+        util::run(&mut cmd)?;
+        let profile_dir = if opts.profile == "dev" {
+            "debug"
+        } else {
+            opts.profile.as_str()
+        };
+        let wasm = target_dir()
+            .join("wasm32-unknown-unknown")
+            .join(profile_dir)
+            .join("sweeplab_web.wasm");
+        util::run(
+            Command::new(&bindgen)
+                .arg("--target")
+                .arg("web")
+                .arg("--no-typescript")
+                .arg("--out-dir")
+                .arg(&pkg)
+                .arg("--out-name")
+                .arg(m.out_name)
+                .arg(&wasm),
+        )?;
+        let out_wasm = pkg.join(format!("{}_bg.wasm", m.out_name));
+        if use_opt {
+            let tmp = pkg.join(format!("{}_opt.wasm", m.out_name));
+            let res = util::run(
+                Command::new("wasm-opt")
+                    .arg("-Oz")
+                    .arg("--all-features")
+                    .arg(&out_wasm)
+                    .arg("-o")
+                    .arg(&tmp),
+            );
+            match res {
+                Ok(()) => std::fs::rename(&tmp, &out_wasm)?,
+                Err(e) => {
+                    let _ = std::fs::remove_file(&tmp);
+                    eprintln!("xtask: wasm-opt failed, keeping the unoptimised module: {e:#}");
+                }
+            }
+        }
+        let raw = std::fs::metadata(&out_wasm)?.len();
+        let gz = gzip_size(&out_wasm)?;
+        eprintln!("xtask: built {} in {:.0?}", m.out_name, started.elapsed());
+        report
+            .sizes
+            .insert(m.out_name.to_string(), (raw, gz, m.eager));
+    }
+    Ok(report)
+}
+
+/// The MIME type of a file, by extension.
+pub fn mime_type(path: &Path) -> &'static str {
+    match path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
+        Some("html" | "htm") => "text/html; charset=utf-8",
+        Some("js" | "mjs") => "text/javascript; charset=utf-8",
+        Some("css") => "text/css; charset=utf-8",
+        Some("wasm") => "application/wasm",
+        Some("json") => "application/json",
+        Some("svg") => "image/svg+xml",
+        Some("png") => "image/png",
+        Some("ico") => "image/x-icon",
+        Some("txt" | "md") => "text/plain; charset=utf-8",
+        Some("yaml" | "yml") => "text/yaml; charset=utf-8",
+        Some("gz") => "application/gzip",
+        _ => "application/octet-stream",
+    }
+}
+
+/// Maps a request path to a file under `dir`, refusing anything that leaves it.
+pub fn resolve(dir: &Path, url: &str) -> Option<PathBuf> {
+    let path = url.split(['?', '#']).next().unwrap_or("/");
+    let mut out = dir.to_path_buf();
+    for part in path.split('/') {
+        let part = percent_decode(part)?;
+        match part.as_str() {
+            "" | "." => {}
+            ".." => return None,
+            p if p.contains(['\\', '\0']) => return None,
+            p => out.push(p),
+        }
+    }
+    if out.is_dir() {
+        out.push("index.html");
+    }
+    Some(out)
+}
+
+fn percent_decode(s: &str) -> Option<String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = s.get(i + 1..i + 3)?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// A static file server on 127.0.0.1.
+pub struct StaticServer {
+    server: std::sync::Arc<tiny_http::Server>,
+    /// The port it listens on.
+    pub port: u16,
+}
+
+impl StaticServer {
+    /// Binds 127.0.0.1:`port` (0 picks a free port).
+    pub fn bind(port: u16) -> Result<Self> {
+        let server = tiny_http::Server::http(("127.0.0.1", port))
+            .map_err(|e| anyhow::anyhow!("cannot listen on 127.0.0.1:{port}: {e}"))?;
+        let port = server
+            .server_addr()
+            .to_ip()
+            .map(|a| a.port())
+            .context("the server has no IP address")?;
+        Ok(StaticServer {
+            server: std::sync::Arc::new(server),
+            port,
+        })
+    }
+
+    /// Serves `dir` until the process ends.
+    pub fn serve(&self, dir: &Path) {
+        for req in self.server.incoming_requests() {
+            handle(dir, req);
+        }
+    }
+
+    /// Serves `dir` on a background thread.
+    pub fn spawn(&self, dir: PathBuf) {
+        let server = self.server.clone();
+        std::thread::spawn(move || {
+            for req in server.incoming_requests() {
+                handle(&dir, req);
+            }
+        });
+    }
+
+    /// Stops serving.
+    pub fn stop(&self) {
+        self.server.unblock();
+    }
+}
+
+fn handle(dir: &Path, req: tiny_http::Request) {
+    let header = |k: &str, v: &str| tiny_http::Header::from_bytes(k.as_bytes(), v.as_bytes()).ok();
+    let result = match resolve(dir, req.url()) {
+        Some(path) if path.is_file() => match std::fs::read(&path) {
+            Ok(body) => {
+                let mut resp = tiny_http::Response::from_data(body);
+                for h in [
+                    header("Content-Type", mime_type(&path)),
+                    header("Cache-Control", "no-cache"),
+                    header("X-Content-Type-Options", "nosniff"),
+                ]
+                .into_iter()
+                .flatten()
+                {
+                    resp.add_header(h);
+                }
+                req.respond(resp)
+            }
+            Err(_) => {
+                req.respond(tiny_http::Response::from_string("read error").with_status_code(500))
+            }
+        },
+        _ => req.respond(tiny_http::Response::from_string("not found").with_status_code(404)),
+    };
+    if let Err(e) = result {
+        eprintln!("xtask serve: {e}");
+    }
+}
+
+/// `cargo xtask serve [--port N] [--dev] [--no-build] [--no-opt]`.
+pub fn serve(args: &[String]) -> Result<()> {
+    let mut port = 8080u16;
+    let mut opts = BuildOptions::default();
+    let mut build_first = true;
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--port" => {
+                let v = it.next().context("--port needs a number")?;
+                port = v.parse().with_context(|| format!("bad port `{v}`"))?;
+            }
+            "--dev" => opts.profile = "dev".into(),
+            "--no-opt" => opts.no_opt = true,
+            "--no-build" => build_first = false,
+            other => bail!(
+                "unknown serve option `{other}`; usage: cargo xtask serve [--port N] [--dev] [--no-opt] [--no-build]"
+            ),
+        }
+    }
+    if build_first {
+        let report = build(&opts)?;
+        println!("wasm sizes:");
+        report.print();
+    }
+    let server = StaticServer::bind(port)?;
+    println!("sweeplab playground: http://127.0.0.1:{}/", server.port);
+    server.serve(&root().join("static"));
+    Ok(())
+}
+
+/// Installs Debian's Chromium and its driver when `/usr/bin/chromium` is missing.
+pub fn ensure_chromium() -> Result<()> {
+    if Path::new("/usr/bin/chromium").exists() && Path::new("/usr/bin/chromedriver").exists() {
+        return Ok(());
+    }
+    util::run(Command::new("apt-get").arg("update"))?;
+    util::run(Command::new("apt-get").args(["install", "-y", "chromium", "chromium-driver"]))
+}
+
+/// The browser tests: builds the playground, serves it on a free port, and runs
+/// `tests/e2e/run.mjs` (playwright-core driving `/usr/bin/chromium`). Screenshots and a
+/// metrics file go to `tests/out/e2e/`.
+pub fn e2e() -> Result<()> {
+    ensure_chromium()?;
+    if !have_program("wasm-opt") {
+        // Optional for serve, but the tests measure the optimised page.
+        let _ = util::run(Command::new("apt-get").args(["install", "-y", "binaryen"]));
+    }
+    let report = build(&BuildOptions::default())?;
+    let e2e_dir = root().join("tests/e2e");
+    if !e2e_dir.join("node_modules/playwright-core").exists() {
+        util::run(Command::new("npm").args([
+            "ci",
+            "--no-audit",
+            "--no-fund",
+            "--prefix",
+            "tests/e2e",
+        ]))?;
+    }
+    // The web-only pieces, with wasm-bindgen-test in headless Chromium.
+    let runner = wasm_bindgen_cli()?.with_file_name("wasm-bindgen-test-runner");
+    util::run(
+        cargo()
+            .args([
+                "test",
+                "-p",
+                "sweeplab-web",
+                "--target",
+                "wasm32-unknown-unknown",
+            ])
+            .env("CHROMEDRIVER", "/usr/bin/chromedriver")
+            .env("WASM_BINDGEN_TEST_TIMEOUT", "120")
+            .env("CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER", &runner),
+    )?;
+    let server = StaticServer::bind(0)?;
+    server.spawn(root().join("static"));
+    let out = root().join("tests/out/e2e");
+    std::fs::create_dir_all(&out)?;
+    let mut sizes = String::new();
+    for (name, (raw, gz, eager)) in &report.sizes {
+        sizes.push_str(&format!("{name}:{raw}:{gz}:{eager},"));
+    }
+    let res = util::run(
+        Command::new("node")
+            .arg("tests/e2e/run.mjs")
+            .env("BASE_URL", format!("http://127.0.0.1:{}/", server.port))
+            .env("E2E_OUT", &out)
+            .env("WASM_SIZES", sizes)
+            .env("TARGET_DIR", target_dir()),
+    );
+    server.stop();
+    report.print();
+    res
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mime_types_cover_the_page() {
+        assert_eq!(mime_type(Path::new("a/b.wasm")), "application/wasm");
+        assert_eq!(
+            mime_type(Path::new("x.JS")),
+            "text/javascript; charset=utf-8"
+        );
+        assert_eq!(
+            mime_type(Path::new("index.html")),
+            "text/html; charset=utf-8"
+        );
+        assert_eq!(mime_type(Path::new("s.css")), "text/css; charset=utf-8");
+        assert_eq!(mime_type(Path::new("noext")), "application/octet-stream");
+    }
+
+    #[test]
+    fn paths_stay_inside_the_served_folder() {
+        let dir = Path::new("/srv/static");
+        assert_eq!(
+            resolve(dir, "/pkg/a.js?v=1"),
+            Some(PathBuf::from("/srv/static/pkg/a.js"))
+        );
+        assert_eq!(resolve(dir, "/../etc/passwd"), None);
+        assert_eq!(resolve(dir, "/%2e%2e/etc/passwd"), None);
+        assert_eq!(
+            resolve(dir, "/a%20b.txt"),
+            Some(PathBuf::from("/srv/static/a b.txt"))
+        );
+        assert_eq!(resolve(dir, "/bad%zz"), None);
+    }
+
+    #[test]
+    fn the_locked_wasm_bindgen_is_found() {
+        let v = locked_wasm_bindgen_version().unwrap();
+        assert!(v.starts_with("0.2."), "{v}");
+    }
+}
