@@ -1,45 +1,193 @@
-//! `cargo xtask test`: every check and test, in the order CI runs them.
+//! `cargo xtask test`: every check and test, in the order CI runs them. It installs what it
+//! needs itself: the wasm32 target, the wasm-bindgen CLI at Cargo.lock's version, Mesa's
+//! software Vulkan driver (for the native GPU path), the pinned Python venv of the
+//! conformance and interop tests, and Debian's Chromium for the browser tests.
 
-use anyhow::Result;
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Instant;
 
-use crate::util::{self, cargo};
+use anyhow::{Result, bail};
 
-/// Runs the whole suite. `--quick` skips the slow browser and conformance stages.
+use crate::util::{self, cargo, root};
+use crate::web;
+
+/// One stage of the suite: a name and what it runs.
+struct Stage {
+    name: &'static str,
+    run: Box<dyn FnOnce() -> Result<()>>,
+}
+
+fn stage(name: &'static str, run: impl FnOnce() -> Result<()> + 'static) -> Stage {
+    Stage {
+        name,
+        run: Box::new(run),
+    }
+}
+
+fn cargo_args(args: &[&str]) -> Result<()> {
+    util::run(cargo().args(args))
+}
+
+/// Installs Mesa's lavapipe (software Vulkan) so the native wgpu path can be tested. Best
+/// effort: without it the GPU tests say they were skipped.
+fn ensure_lavapipe() -> Result<()> {
+    let have = std::path::Path::new("/usr/share/vulkan/icd.d/lvp_icd.x86_64.json").exists()
+        || std::path::Path::new("/usr/share/vulkan/icd.d/lvp_icd.json").exists();
+    if have {
+        return Ok(());
+    }
+    let ok = Command::new("apt-get")
+        .args(["install", "-y", "-q", "mesa-vulkan-drivers", "libvulkan1"])
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    if !ok {
+        let _ = Command::new("apt-get").arg("update").status();
+        let _ = Command::new("apt-get")
+            .args(["install", "-y", "-q", "mesa-vulkan-drivers", "libvulkan1"])
+            .status();
+    }
+    Ok(())
+}
+
+/// The conformance venv's python (tests/conformance/venv.sh creates it from pinned
+/// requirements).
+fn python() -> Result<String> {
+    let out = util::output(Command::new("bash").arg("tests/conformance/venv.sh"))?;
+    match out.lines().last() {
+        Some(p) if !p.trim().is_empty() => Ok(p.trim().to_string()),
+        _ => bail!("tests/conformance/venv.sh printed no python path"),
+    }
+}
+
+fn sweeplab_bin() -> PathBuf {
+    web::target_dir().join("debug").join("sweeplab")
+}
+
+/// Runs the whole suite. `--quick` skips the browser stage.
 pub fn run(args: &[String]) -> Result<()> {
     let quick = args.iter().any(|a| a == "--quick");
-    util::run(cargo().args(["fmt", "--all", "--", "--check"]))?;
-    util::run(std::process::Command::new("rustup").args([
-        "target",
-        "add",
-        "wasm32-unknown-unknown",
-    ]))?;
-    util::run(cargo().args([
-        "clippy",
-        "--workspace",
-        "--all-targets",
-        "--",
-        "-D",
-        "warnings",
-    ]))?;
-    util::run(cargo().args([
-        "clippy",
-        "-p",
-        "sweeplab-core",
-        "--target",
-        "wasm32-unknown-unknown",
-        "--",
-        "-D",
-        "warnings",
-    ]))?;
-    util::run(cargo().args([
-        "build",
-        "-p",
-        "sweeplab-core",
-        "--target",
-        "wasm32-unknown-unknown",
-    ]))?;
-    util::run(cargo().args(["test", "--workspace"]))?;
-    let _ = quick;
-    (!quick).then(crate::web::e2e).transpose()?;
+    let xdg = web::target_dir().join("xdg-runtime");
+    std::fs::create_dir_all(&xdg)?;
+    // wgpu/Vulkan want a runtime dir (the tests run headless).
+    let mut stages = vec![
+        stage("install: wasm32 target, wasm-bindgen CLI, lavapipe", || {
+            util::run(Command::new("rustup").args(["target", "add", "wasm32-unknown-unknown"]))?;
+            web::wasm_bindgen_cli()?;
+            ensure_lavapipe()
+        }),
+        stage("cargo fmt --check", || {
+            cargo_args(&["fmt", "--all", "--", "--check"])
+        }),
+        stage("clippy (host, all targets)", || {
+            cargo_args(&[
+                "clippy",
+                "--workspace",
+                "--all-targets",
+                "--",
+                "-D",
+                "warnings",
+            ])
+        }),
+        stage("clippy (wasm32: core with training, web)", || {
+            cargo_args(&[
+                "clippy",
+                "-p",
+                "sweeplab-core",
+                "-p",
+                "sweeplab-web",
+                "--target",
+                "wasm32-unknown-unknown",
+                "--features",
+                "sweeplab-core/train,sweeplab-core/flex,sweeplab-core/wgpu",
+                "--",
+                "-D",
+                "warnings",
+            ])
+        }),
+        stage("core builds for wasm32 (no features)", || {
+            cargo_args(&[
+                "build",
+                "-p",
+                "sweeplab-core",
+                "--target",
+                "wasm32-unknown-unknown",
+            ])
+        }),
+        stage("cargo test --workspace", move || {
+            util::run(
+                cargo()
+                    .args(["test", "--workspace"])
+                    .env("XDG_RUNTIME_DIR", &xdg),
+            )
+        }),
+        stage("core tests on wasm32 (Node.js)", || {
+            let runner = web::wasm_bindgen_cli()?.with_file_name("wasm-bindgen-test-runner");
+            util::run(
+                cargo()
+                    .args([
+                        "test",
+                        "-p",
+                        "sweeplab-core",
+                        "--target",
+                        "wasm32-unknown-unknown",
+                        "--test",
+                        "reproducible",
+                    ])
+                    .env("CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER", runner),
+            )
+        }),
+        stage("conformance: TensorBoard, wandb, Optuna, optuna-dashboard read our exports", || {
+            let py = python()?;
+            util::run(
+                Command::new("bash")
+                    .arg("tests/conformance/run.sh")
+                    .arg(sweeplab_bin())
+                    .env("SWEEPLAB_PYTHON", &py),
+            )
+        }),
+        stage("interop: Python Optuna 5.0 and sweeplab on one journal", || {
+            let py = python()?;
+            util::run(
+                Command::new(py)
+                    .arg("tests/interop/optuna_interop.py")
+                    .arg(sweeplab_bin()),
+            )
+        }),
+    ];
+    if !quick {
+        stages.push(stage("browser: playground end to end in headless Chromium", web::e2e));
+    }
+
+    let total = stages.len();
+    let mut report = Vec::new();
+    let mut failed = 0;
+    for s in stages {
+        eprintln!("\nxtask: ── {} ──", s.name);
+        let t0 = Instant::now();
+        let res = (s.run)();
+        let secs = t0.elapsed().as_secs_f64();
+        match &res {
+            Ok(()) => report.push(format!("  ok    {:>7.1}s  {}", secs, s.name)),
+            Err(e) => {
+                failed += 1;
+                report.push(format!("  FAIL  {:>7.1}s  {}: {e:#}", secs, s.name));
+            }
+        }
+        // Later stages build on earlier ones; stop at the first failure.
+        if res.is_err() {
+            break;
+        }
+    }
+    println!("\nxtask test summary ({}):", root().display());
+    for line in &report {
+        println!("{line}");
+    }
+    let passed = report.len() - failed;
+    println!("stages: {passed} passed, {} failed", total - passed);
+    if failed > 0 || passed != total {
+        bail!("{} of {total} stages did not pass", total - passed);
+    }
     Ok(())
 }
