@@ -1,5 +1,6 @@
 //! The `sweeplab` CLI end to end: Optuna-shaped output, seeded studies that never repeat, and
 //! bad input answered with one line on stderr, exit status 2, and an untouched journal.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers may panic
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -302,7 +302,9 @@ impl Distribution {
                     ));
                 }
                 if let Some(step) = d.step {
-                    if !(step > 0.0) || !step.is_finite() {
+                    if step.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater)
+                        || !step.is_finite()
+                    {
                         return Err(invalid(
                             param,
                             format!("step must be > 0, but step = {step}"),

@@ -1,6 +1,7 @@
 //! sweeplab replays journals written by Python Optuna exactly as Optuna 5.0 does, and its own
 //! compact re-export replays to the same studies. The expected views were written by
 //! optuna 5.0.0 itself (`tests/fixtures/optuna/make_expected.py`).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers may panic
 
 use std::path::PathBuf;
 

@@ -5,6 +5,7 @@
 //!
 //! The snapshot was written by this test natively (`SWEEPLAB_UPDATE_SNAPSHOTS=1`); both
 //! platforms must reproduce it exactly.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers may panic
 
 #[cfg(target_arch = "wasm32")]
 use wasm_bindgen_test::wasm_bindgen_test as test;
@@ -22,7 +23,10 @@ fn space() -> Vec<(&'static str, Distribution)> {
         ("d_int", Distribution::int(1, 64)),
         ("e_int_log", Distribution::int_log(1, 512)),
         ("f_int_step", Distribution::int_step(0, 30, 3)),
-        ("g_cat", Distribution::categorical(["adam", "sgd", "rmsprop"])),
+        (
+            "g_cat",
+            Distribution::categorical(["adam", "sgd", "rmsprop"]),
+        ),
     ]
 }
 
@@ -45,7 +49,11 @@ fn run(label: &str, sampler: Box<dyn Sampler>, trials: usize, out: &mut String) 
                 }
                 other => {
                     line.push_str(&format!(" {name}={other}"));
-                    if other.as_str() == Some("sgd") { 1.0 } else { 0.0 }
+                    if other.as_str() == Some("sgd") {
+                        1.0
+                    } else {
+                        0.0
+                    }
                 }
             };
             value += (x - 0.7).powi(2) / (1.0 + x.abs());
@@ -70,7 +78,12 @@ fn sequence() -> String {
         15,
         &mut out,
     );
-    run("random", Box::new(RandomSampler::new(Some(7))), 10, &mut out);
+    run(
+        "random",
+        Box::new(RandomSampler::new(Some(7))),
+        10,
+        &mut out,
+    );
     out
 }
 

@@ -3,6 +3,7 @@
 //! distribution type, observation count, prior weight, magic clip and endpoint setting.
 //! The expected values were computed by optuna 5.0.0 itself
 //! (`tests/fixtures/tpe/make_parzen_cases.py`).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers may panic
 
 use std::path::PathBuf;
 

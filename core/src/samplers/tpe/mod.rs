@@ -199,6 +199,9 @@ pub struct TpeSampler {
     cache: Cache,
 }
 
+/// Per trial number: `None` = not seen; `Some(None)` = lacks a dimension; `Some(Some(v))`.
+type ObservationMemo = Vec<Option<Option<Box<[f64]>>>>;
+
 /// Per-study memo of work that only grows: the intersection search space folded over the
 /// finished trials seen so far, and each finished trial's internal values per search space.
 /// Finished trials never change, so both are updated incrementally.
@@ -209,7 +212,7 @@ struct Cache {
     folded_count: usize,
     space: Option<SearchSpace>,
     /// search-space signature → (trial number → its values, if it has every dimension)
-    obs: std::collections::HashMap<String, Vec<Option<Option<Box<[f64]>>>>>,
+    obs: std::collections::HashMap<String, ObservationMemo>,
 }
 
 impl Cache {
@@ -434,7 +437,7 @@ fn observations(
     trials: &[&FrozenTrial],
     dims: &[(&String, &Distribution)],
     multivariate: bool,
-    memo: &mut Vec<Option<Option<Box<[f64]>>>>,
+    memo: &mut ObservationMemo,
 ) -> Vec<Vec<f64>> {
     let mut out: Vec<Vec<f64>> = vec![Vec::with_capacity(trials.len()); dims.len()];
     let mut row = Vec::with_capacity(dims.len());
@@ -460,7 +463,7 @@ fn observations(
                 None => relative
                     .as_ref()
                     .and_then(|r| r.get(name.as_str()))
-                    .and_then(|j| crate::distributions::ParamValue::from_json(j))
+                    .and_then(crate::distributions::ParamValue::from_json)
                     .and_then(|pv| dist.to_internal(name, &pv).ok()),
             };
             match v {

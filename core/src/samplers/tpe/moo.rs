@@ -300,7 +300,7 @@ mod tests {
             vec![3.0, 3.0],
         ];
         assert_eq!(non_domination_ranks(&pts), vec![0, 0, 1, 2]);
-        let hv = hypervolume(&pts[..2].to_vec(), &[3.0, 3.0]);
+        let hv = hypervolume(&pts[..2], &[3.0, 3.0]);
         assert!((hv - 3.0).abs() < 1e-12);
         let hv3 = hypervolume(
             &[vec![1.0, 1.0, 1.0], vec![0.5, 2.0, 2.0]],

@@ -540,10 +540,10 @@ impl<'a> DimEval<'a> {
     }
 
     fn ln_sigma(&mut self, k: usize) -> f64 {
-        if self.ln_sigma[k].is_nan() {
-            if let Kernel::Numerical { sigma, .. } = self.kernel {
-                self.ln_sigma[k] = libm::log(sigma[k]);
-            }
+        if self.ln_sigma[k].is_nan()
+            && let Kernel::Numerical { sigma, .. } = self.kernel
+        {
+            self.ln_sigma[k] = libm::log(sigma[k]);
         }
         self.ln_sigma[k]
     }
@@ -997,6 +997,7 @@ mod tests {
         assert!(a.iter().all(|d| d.len() == 5));
         assert_eq!(a, b);
         assert_ne!(a, c);
+        #[allow(clippy::needless_range_loop)]
         for i in 0..5 {
             assert!((-1.0..=1.0).contains(&a[0][i]));
             assert!((0.0..=4.0).contains(&a[1][i]));
@@ -1037,6 +1038,7 @@ mod tests {
         };
         let mut rng = ChaCha8Rng::seed_from_u64(3);
         let s = m.sample(&mut rng, 8);
+        #[allow(clippy::needless_range_loop)]
         for i in 0..8 {
             assert!((s[0][i] - 0.2).abs() < 1e-8);
             assert_eq!(s[1][i], 2.0);

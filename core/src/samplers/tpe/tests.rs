@@ -58,11 +58,6 @@ fn history(study: &mut Study, n: usize) {
     }
 }
 
-fn suggest_x(study: &mut Study) -> f64 {
-    let n = study.ask().unwrap();
-    study.suggest(n, "x", &x_dist()).unwrap().as_f64().unwrap()
-}
-
 // ---------------------------------------------------------------- §12.1 construction
 
 #[test]

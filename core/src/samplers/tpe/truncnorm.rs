@@ -158,7 +158,7 @@ mod tests {
     #[test]
     fn log_ndtr_matches_scipy() {
         let cases = [
-            (0.0, -0.693_147_180_559_945_3),
+            (0.0, -std::f64::consts::LN_2),
             (1.0, -0.172_753_779_023_449_9),
             (-1.0, -1.841_021_645_009_264_3),
             (-10.0, -53.231_285_150_512_48),
@@ -211,7 +211,7 @@ mod tests {
         for i in 1..1000 {
             let q = i as f64 / 1000.0;
             let x = ppf(q, -3.0, 0.5);
-            assert!(x >= -3.0 && x <= 0.5 && x > prev);
+            assert!((-3.0..=0.5).contains(&x) && x > prev);
             prev = x;
         }
         let tiny = ppf(f64::MIN_POSITIVE, -1.0, 1.0);
