@@ -11,12 +11,14 @@
 //! (the CLI) never repeats itself.
 
 mod grid;
+mod partial_fixed;
 mod random;
 pub mod tpe;
 
 use std::collections::BTreeMap;
 
 pub use grid::GridSampler;
+pub use partial_fixed::PartialFixedSampler;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 pub use random::RandomSampler;
