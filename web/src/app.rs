@@ -157,6 +157,8 @@ pub enum Msg {
     Dismiss(&'static str),
     /// The chart tab.
     Tab(&'static str),
+    /// The URL hash changed (a pasted link).
+    HashChanged,
 }
 
 /// The page.
@@ -189,6 +191,7 @@ pub struct App {
     synthetic: bool,
     tab: &'static str,
     _ticker: Option<gloo::timers::callback::Interval>,
+    _hash_listener: Option<gloo::events::EventListener>,
     share_copied: bool,
 }
 
@@ -506,7 +509,9 @@ impl App {
                 self.study_name = Some(name);
                 self.setup = setup;
                 self.synthetic = true;
+                self.setup.n_trials = u32::try_from(n).unwrap_or(u32::MAX);
                 self.refresh();
+                self.selected = self.data.best().map(|t| t.number);
                 self.notice(
                     "synthetic",
                     "info",
@@ -555,8 +560,15 @@ impl Component for App {
             synthetic: false,
             tab: "history",
             _ticker: None,
+            _hash_listener: None,
             share_copied: false,
         };
+        let link = ctx.link().clone();
+        app._hash_listener = web_sys::window().map(|w| {
+            gloo::events::EventListener::new(&w, "hashchange", move |_| {
+                link.send_message(Msg::HashChanged)
+            })
+        });
         let hash = browser::hash();
         match Setup::from_hash(&hash) {
             Ok(Some(s)) => app.setup = s,
@@ -860,6 +872,26 @@ impl Component for App {
             }
             Msg::Dismiss(id) => self.notices.retain(|n| n.id != id),
             Msg::Tab(t) => self.tab = t,
+            Msg::HashChanged => match Setup::from_hash(&browser::hash()) {
+                Ok(Some(s)) if s != self.setup => {
+                    if self.run == RunState::Idle {
+                        self.setup = s;
+                        self.notices.retain(|n| n.id != "link");
+                    } else {
+                        self.notice(
+                            "link",
+                            "warn",
+                            "Stop the running study to open the setup of this link.".into(),
+                        );
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => self.notice(
+                    "link",
+                    "error",
+                    format!("{e}. The setup was left as it was."),
+                ),
+            },
         }
         true
     }

@@ -60,20 +60,44 @@ pub struct LineChartProps {
 }
 
 fn frame(x: &Scale, y: &Scale, x_label: &str, y_label: &str, x_ticks: usize) -> Html {
-    let yt = y.ticks(5);
-    let xt = x.ticks(x_ticks);
+    frame_labelled(x, y, x_label, y_label, x_ticks, None, None)
+}
+
+/// Ticks of an axis: the choices of a categorical one, round numbers otherwise.
+fn axis_ticks(s: &Scale, labels: Option<Vec<String>>, n: usize) -> Vec<(f64, String)> {
+    match labels {
+        Some(l) => l
+            .into_iter()
+            .enumerate()
+            .map(|(k, l)| (k as f64, l))
+            .collect(),
+        None => s.ticks(n).into_iter().map(|v| (v, short(v))).collect(),
+    }
+}
+
+fn frame_labelled(
+    x: &Scale,
+    y: &Scale,
+    x_label: &str,
+    y_label: &str,
+    x_ticks: usize,
+    x_labels: Option<Vec<String>>,
+    y_labels: Option<Vec<String>>,
+) -> Html {
+    let yt = axis_ticks(y, y_labels, 5);
+    let xt = axis_ticks(x, x_labels, x_ticks);
     html! {
         <g class="frame">
-            { for yt.iter().map(|v| {
+            { for yt.iter().map(|(v, label)| {
                 let py = y.px(*v);
                 html! { <g>
                     <line class="grid" x1={ML.to_string()} x2={(W - MR).to_string()} y1={py.to_string()} y2={py.to_string()} />
-                    <text class="tick" x={(ML - 6.0).to_string()} y={(py + 4.0).to_string()} text-anchor="end">{ short(*v) }</text>
+                    <text class="tick" x={(ML - 6.0).to_string()} y={(py + 4.0).to_string()} text-anchor="end">{ label.clone() }</text>
                 </g> }
             }) }
-            { for xt.iter().map(|v| {
+            { for xt.iter().map(|(v, label)| {
                 let px = x.px(*v);
-                html! { <text class="tick" x={px.to_string()} y={(H - MB + 16.0).to_string()} text-anchor="middle">{ short(*v) }</text> }
+                html! { <text class="tick" x={px.to_string()} y={(H - MB + 16.0).to_string()} text-anchor="middle">{ label.clone() }</text> }
             }) }
             <line class="axis" x1={ML.to_string()} x2={(W - MR).to_string()} y1={(H - MB).to_string()} y2={(H - MB).to_string()} />
             <line class="axis" x1={ML.to_string()} x2={ML.to_string()} y1={MT.to_string()} y2={(H - MB).to_string()} />
@@ -157,6 +181,8 @@ pub fn line_chart(props: &LineChartProps) -> Html {
         Callback::from(move |_| hover.set(None))
     };
     let many = smoothed.len() > 8;
+    // Many faint lines: the more there are, the lighter each one.
+    let faint_opacity = (8.0 / smoothed.len().max(1) as f64).clamp(0.04, 0.45);
     let tooltip = (*hover).map(|hx| {
         // For each series, the point nearest the cursor's x.
         let mut rows: Vec<(String, String, f64, f64)> = Vec::new();
@@ -202,7 +228,8 @@ pub fn line_chart(props: &LineChartProps) -> Html {
                 { frame(&x, &y, &props.x_label, &props.y_label, 6) }
                 { for smoothed.iter().map(|s| html! {
                     <path class={classes!("line", s.faint.then_some("faint"), s.dashed.then_some("dashed"))}
-                        d={path_of(&s.points, &x, &y, props.log_y)} stroke={s.color.clone()} />
+                        d={path_of(&s.points, &x, &y, props.log_y)} stroke={s.color.clone()}
+                        style={s.faint.then(|| format!("opacity:{faint_opacity:.3}"))} />
                 }) }
                 { tooltip.unwrap_or_default() }
             </svg>
@@ -388,55 +415,117 @@ pub fn parallel_chart(props: &StudyChartProps) -> Html {
     }
 }
 
+/// Props of one slice plot.
+#[derive(Clone, Debug, PartialEq, Properties)]
+struct SliceProps {
+    data: StudyData,
+    axis: Axis,
+    log_y: bool,
+}
+
+const SW: f64 = 260.0;
+const SH: f64 = 170.0;
+
+/// One parameter against the objective. Points are drawn as one path per colour bucket
+/// (cheap with 1,000 trials); hovering shows the nearest trial.
+#[function_component(Slice)]
+fn slice(props: &SliceProps) -> Html {
+    let d = &props.data;
+    let a = &props.axis;
+    let hover = use_state(|| None::<(f64, f64)>);
+    let pts: Rc<Vec<(u64, f64, f64)>> = use_memo((d.clone(), a.name.clone()), |(d, _)| {
+        d.completed()
+            .filter_map(|t| Some((t.number, a.coord(t)?, t.value()?)))
+            .collect()
+    });
+    let y = Scale::fit(pts.iter().map(|p| p.2), SH - 28.0, 8.0, props.log_y);
+    let (lo, hi) = a.bounds();
+    let x = Scale::range(lo, hi, 40.0, SW - 8.0, a.log(), 0.06);
+    let n = d.trials.len().max(2) as f64;
+    const BUCKETS: usize = 10;
+    let mut paths = vec![String::new(); BUCKETS];
+    for &(num, c, v) in pts.iter() {
+        let b = ((num as f64 / (n - 1.0)) * (BUCKETS - 1) as f64).round() as usize;
+        let _ = write!(
+            paths[b.min(BUCKETS - 1)],
+            "M{:.1},{:.1}m-2.8,0a2.8,2.8 0 1,0 5.6,0a2.8,2.8 0 1,0 -5.6,0",
+            x.px(c),
+            y.px(v)
+        );
+    }
+    let onmove = {
+        let hover = hover.clone();
+        Callback::from(move |e: MouseEvent| {
+            let Some(el) = e
+                .current_target()
+                .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+            else {
+                return;
+            };
+            let r = el.get_bounding_client_rect();
+            if r.width() > 0.0 {
+                hover.set(Some((
+                    (f64::from(e.client_x()) - r.left()) * SW / r.width(),
+                    (f64::from(e.client_y()) - r.top()) * SH / r.height(),
+                )));
+            }
+        })
+    };
+    let onleave = {
+        let hover = hover.clone();
+        Callback::from(move |_| hover.set(None))
+    };
+    let near = (*hover).and_then(|(hx, hy)| {
+        pts.iter()
+            .map(|p| (p, (x.px(p.1) - hx).powi(2) + (y.px(p.2) - hy).powi(2)))
+            .filter(|(_, d2)| *d2 < 100.0)
+            .min_by(|a, b| a.1.total_cmp(&b.1))
+            .map(|(p, _)| *p)
+    });
+    let ticks = axis_ticks(&x, a.labels(), 4);
+    html! {
+        <div class="slice">
+            <svg viewBox={format!("0 0 {SW} {SH}")} onmousemove={onmove} onmouseleave={onleave}>
+                { for y.ticks(4).iter().map(|v| html! {
+                    <g>
+                        <line class="grid" x1="40" x2={(SW - 8.0).to_string()} y1={y.px(*v).to_string()} y2={y.px(*v).to_string()} />
+                        <text class="tick" x="36" y={(y.px(*v) + 3.0).to_string()} text-anchor="end">{ short(*v) }</text>
+                    </g>
+                }) }
+                { for ticks.iter().map(|(v, l)| html! {
+                    <text class="tick" x={x.px(*v).to_string()} y={(SH - 14.0).to_string()} text-anchor="middle">{ l.clone() }</text>
+                }) }
+                { for paths.iter().enumerate().filter(|(_, p)| !p.is_empty()).map(|(b, p)| html! {
+                    <path class="dots" d={p.clone()} style={format!("fill:{}", ramp(b as f64 / (BUCKETS - 1) as f64))} />
+                }) }
+                if let Some((num, c, v)) = near {
+                    <g pointer-events="none">
+                        <circle cx={format!("{:.1}", x.px(c))} cy={format!("{:.1}", y.px(v))} r="5" class="pt-hover" />
+                        <text class="tip-row" x={if x.px(c) > SW / 2.0 { (x.px(c) - 8.0).to_string() } else { (x.px(c) + 8.0).to_string() }}
+                            y={(y.px(v) - 8.0).max(10.0).to_string()} text-anchor={if x.px(c) > SW / 2.0 { "end" } else { "start" }}>
+                            { format!("trial {num}: {} = {}, value {}", a.name, precise(c), precise(v)) }
+                        </text>
+                    </g>
+                }
+                <text class="label" x={((40.0 + SW) / 2.0).to_string()} y={(SH - 1.0).to_string()} text-anchor="middle">{ a.name.clone() }</text>
+            </svg>
+        </div>
+    }
+}
+
 /// One small scatter per parameter: parameter value against the objective.
 #[function_component(SliceCharts)]
 pub fn slice_charts(props: &StudyChartProps) -> Html {
     let d = &props.data;
-    let axes = d.axes();
     if d.completed().next().is_none() {
         return html! { <div class="chart empty" data-testid="slice">{ "Slice plots appear when a trial completes" }</div> };
     }
-    let (sw, sh) = (260.0, 170.0);
-    let y = Scale::fit(
-        d.completed().filter_map(|t| t.value()),
-        sh - 28.0,
-        8.0,
-        props.log_y,
-    );
-    let n = d.trials.len().max(2) as f64;
     html! {
         <div class="slices" data-testid="slice">
-            { for axes.iter().map(|a: &Axis| {
-                let (lo, hi) = a.bounds();
-                let x = Scale::range(lo, hi, 40.0, sw - 8.0, a.log(), 0.06);
-                let ticks: Vec<(f64, String)> = match a.labels() {
-                    Some(l) => l.into_iter().enumerate().map(|(k, l)| (x.px(k as f64), l)).collect(),
-                    None => x.ticks(4).into_iter().map(|v| (x.px(v), short(v))).collect(),
-                };
-                html! {
-                    <div class="slice">
-                        <svg viewBox={format!("0 0 {sw} {sh}")}>
-                            { for y.ticks(4).iter().map(|v| html! {
-                                <g>
-                                    <line class="grid" x1="40" x2={(sw - 8.0).to_string()} y1={y.px(*v).to_string()} y2={y.px(*v).to_string()} />
-                                    <text class="tick" x="36" y={(y.px(*v) + 3.0).to_string()} text-anchor="end">{ short(*v) }</text>
-                                </g>
-                            }) }
-                            { for ticks.iter().map(|(px, l)| html! {
-                                <text class="tick" x={px.to_string()} y={(sh - 14.0).to_string()} text-anchor="middle">{ l.clone() }</text>
-                            }) }
-                            { for d.completed().filter_map(|t| Some((t.number, a.coord(t)?, t.value()?))).map(|(num, c, v)| html! {
-                                <circle class="pt" cx={format!("{:.1}", x.px(c))} cy={format!("{:.1}", y.px(v))} r="3"
-                                    fill={ramp(num as f64 / (n - 1.0))}>
-                                    <title>{ format!("trial {num}: {} = {}, value {}", a.name, precise(c), precise(v)) }</title>
-                                </circle>
-                            }) }
-                            <text class="label" x={((40.0 + sw) / 2.0).to_string()} y={(sh - 1.0).to_string()} text-anchor="middle">{ a.name.clone() }</text>
-                        </svg>
-                    </div>
-                }
+            { for d.axes().into_iter().map(|a| html! {
+                <Slice data={d.clone()} axis={a} log_y={props.log_y} />
             }) }
-            <div class="slice-note">{ "colour: trial number (dark = early, yellow = late)" }</div>
+            <div class="slice-note">{ "colour: trial number (dark = early, yellow = late); hover a point for its trial" }</div>
         </div>
     }
 }
@@ -479,7 +568,21 @@ pub fn importance_chart(props: &ImportanceProps) -> Html {
 pub fn contour_chart(props: &StudyChartProps) -> Html {
     let d = &props.data;
     let axes = d.axes();
-    let pick = use_state(|| (0usize, 1usize));
+    // Start with two numeric parameters when there are.
+    let numeric: Vec<usize> = axes
+        .iter()
+        .enumerate()
+        .filter(|(_, a)| a.labels().is_none())
+        .map(|(i, _)| i)
+        .collect();
+    let first = (
+        numeric.first().copied().unwrap_or(0),
+        numeric
+            .get(1)
+            .copied()
+            .unwrap_or(if numeric.first() == Some(&1) { 0 } else { 1 }),
+    );
+    let pick = use_state(move || first);
     if axes.len() < 2 || d.completed().count() < 2 {
         return html! { <div class="chart empty" data-testid="contour">{ "The contour needs two parameters and two completed trials" }</div> };
     }
@@ -529,7 +632,7 @@ pub fn contour_chart(props: &StudyChartProps) -> Html {
             } else {
                 <svg viewBox={format!("0 0 {W} {H}")} preserveAspectRatio="none">
                     { for cells }
-                    { frame(&x, &y, &ax.name, &ay.name, 5) }
+                    <g class="over-heat">{ frame_labelled(&x, &y, &ax.name, &ay.name, 5, ax.labels(), ay.labels()) }</g>
                     { for d.completed().filter_map(|t| Some((t.number, ax.coord(t)?, ay.coord(t)?, t.value()?))).map(|(n, cx, cy, v)| html! {
                         <circle class="pt outline" cx={format!("{:.1}", x.px(cx))} cy={format!("{:.1}", y.px(cy))} r="3">
                             <title>{ format!("trial {n}: {} = {}, {} = {}, value {}", ax.name, precise(cx), ay.name, precise(cy), precise(v)) }</title>

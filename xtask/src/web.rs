@@ -67,6 +67,8 @@ pub struct BuildOptions {
     pub profile: String,
     /// Skip `wasm-opt` even when it is installed.
     pub no_opt: bool,
+    /// Build only the page, not the training workers (quick iteration on the UI).
+    pub page_only: bool,
 }
 
 impl Default for BuildOptions {
@@ -74,6 +76,7 @@ impl Default for BuildOptions {
         BuildOptions {
             profile: "release-wasm".into(),
             no_opt: false,
+            page_only: false,
         }
     }
 }
@@ -199,7 +202,7 @@ pub fn build(opts: &BuildOptions) -> Result<BuildReport> {
         eprintln!("xtask: wasm-opt not found (apt-get install binaryen); skipping it");
     }
     let mut report = BuildReport::default();
-    for m in modules() {
+    for m in modules().into_iter().filter(|m| m.eager || !opts.page_only) {
         let started = Instant::now();
         let mut cmd = cargo();
         cmd.args([
@@ -419,8 +422,9 @@ pub fn serve(args: &[String]) -> Result<()> {
             "--dev" => opts.profile = "dev".into(),
             "--no-opt" => opts.no_opt = true,
             "--no-build" => build_first = false,
+            "--page-only" => opts.page_only = true,
             other => bail!(
-                "unknown serve option `{other}`; usage: cargo xtask serve [--port N] [--dev] [--no-opt] [--no-build]"
+                "unknown serve option `{other}`; usage: cargo xtask serve [--port N] [--dev] [--no-opt] [--page-only] [--no-build]"
             ),
         }
     }
