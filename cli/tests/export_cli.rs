@@ -1,5 +1,6 @@
 //! `sweeplab export` end to end: every format from a CLI-made study, and bad input answered
 //! with one line on stderr and exit status 2, leaving nothing behind.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers may panic
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

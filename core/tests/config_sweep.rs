@@ -1,4 +1,5 @@
 //! W&B sweep YAML → `SweepConfig`: every mapping rule and every error.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers may panic
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;

@@ -1,6 +1,7 @@
 //! Byte-for-byte: the exporters' encoders re-create the golden files that the export spec's
 //! samples hold (`tests/export_fixtures/`, copied from `shared/samples/`): the TensorBoard
 //! logdir `tfevents/minimal` and the W&B offline runs `wandb/minimal`, for the same content.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers may panic
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

@@ -2,6 +2,7 @@
 //! WAITING trials) exported to every format and read back: nothing a trial recorded is lost.
 //! Also: journals written by Python Optuna import with nothing lost and re-export equal,
 //! and damaged input is reported with the file and the line or byte.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers may panic
 
 use std::collections::BTreeMap;
 use std::io::Read;
