@@ -107,7 +107,9 @@ async function runStudy(hash, timeoutMs) {
   await page.click(tid('new-study'));
   await page.click(tid('start'));
   await page.waitForSelector(`${tid('run-state')}:text("training")`, { timeout: 60_000 });
-  await page.waitForSelector(tid('notice-finished'), { timeout: timeoutMs });
+  await page.waitForSelector(`${tid('notice-finished')}, ${tid('notice-run-error')}`, { timeout: timeoutMs });
+  const err = await page.$(tid('notice-run-error'));
+  if (err) throw new Error(await err.textContent());
   const count = await page.textContent(tid('trial-count'));
   expect(count.includes('3/3'), `trial count: ${count}`);
   const rows = await page.$$(tid('trial-row'));
@@ -164,6 +166,7 @@ await test('spiral study on the CPU, curves and plots render', async () => {
     expect(!empty, `${tab} chart is empty`);
     await shot(`04-tab-${tab}`, page.locator('.plots'));
   }
+  await page.click(tid('tab-history'));
   const pts = await page.$$(`${tid('history')} circle.pt`);
   expect(pts.length === 3, `history has ${pts.length} points`);
   // Sorting the table by value.

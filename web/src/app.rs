@@ -1226,8 +1226,8 @@ impl App {
                         </label>
                         <label>{ "Objective" }
                             <select data-testid="objective" onchange={edit(link, |s, v| s.objective = if v == "acc" { Objective::ValAccuracy } else { Objective::ValLoss })}>
-                                <option value="loss" selected={s.objective == Objective::ValLoss}>{ Objective::ValLoss.label() }</option>
-                                <option value="acc" selected={s.objective == Objective::ValAccuracy}>{ Objective::ValAccuracy.label() }</option>
+                                <option value="loss" selected={s.objective == Objective::ValLoss}>{ Objective::ValLoss.short_label() }</option>
+                                <option value="acc" selected={s.objective == Objective::ValAccuracy}>{ Objective::ValAccuracy.short_label() }</option>
                             </select>
                         </label>
                     </div>
@@ -1544,8 +1544,8 @@ impl App {
                 </div>
                 if !params.is_empty() { <p class="params muted small" data-testid="live-params">{ params }</p> }
                 <div class="live-grid">
-                    <LineChart series={Rc::new(loss)} log_y={self.log_y} smoothing={self.smoothing} x_label="epoch" y_label="loss" id="curve-loss" empty="Loss curves appear as the trial trains" />
-                    <LineChart series={Rc::new(acc)} smoothing={self.smoothing} x_label="epoch" y_label="accuracy" id="curve-acc" empty="Validation accuracy appears after the first epoch" />
+                    <LineChart series={Rc::new(loss)} log_y={self.log_y} smoothing={self.smoothing} x_label="epoch" y_label="loss" id="curve-loss" empty="Loss curves appear as the trial trains" compact=true />
+                    <LineChart series={Rc::new(acc)} smoothing={self.smoothing} x_label="epoch" y_label="accuracy" id="curve-acc" empty="Validation accuracy appears after the first epoch" compact=true />
                     if self.setup.dataset.is_2d() && !self.synthetic {
                         <BoundaryView grid={boundary.unwrap_or_default()} n={self.boundary_n} points={self.points.clone()}
                             caption={AttrValue::from(if sel.is_some() { "decision boundary (orange: class 0, blue: class 1)" } else { "the decision boundary appears as a trial trains" })} />

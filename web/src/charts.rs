@@ -57,10 +57,25 @@ pub struct LineChartProps {
     /// Shown when there is nothing to draw.
     #[prop_or(AttrValue::from("No data yet"))]
     pub empty: AttrValue,
+    /// A smaller drawing area (larger text when the chart is narrow).
+    #[prop_or_default]
+    pub compact: bool,
+}
+
+fn frame_labelled(
+    x: &Scale,
+    y: &Scale,
+    x_label: &str,
+    y_label: &str,
+    x_ticks: usize,
+    x_labels: Option<Vec<String>>,
+    y_labels: Option<Vec<String>>,
+) -> Html {
+    frame_sized((W, H), x, y, x_label, y_label, x_ticks, x_labels, y_labels)
 }
 
 fn frame(x: &Scale, y: &Scale, x_label: &str, y_label: &str, x_ticks: usize) -> Html {
-    frame_labelled(x, y, x_label, y_label, x_ticks, None, None)
+    frame_sized((W, H), x, y, x_label, y_label, x_ticks, None, None)
 }
 
 /// Ticks of an axis: the choices of a categorical one, round numbers otherwise.
@@ -75,7 +90,9 @@ fn axis_ticks(s: &Scale, labels: Option<Vec<String>>, n: usize) -> Vec<(f64, Str
     }
 }
 
-fn frame_labelled(
+#[allow(clippy::too_many_arguments)]
+fn frame_sized(
+    (w, h): (f64, f64),
     x: &Scale,
     y: &Scale,
     x_label: &str,
@@ -91,18 +108,18 @@ fn frame_labelled(
             { for yt.iter().map(|(v, label)| {
                 let py = y.px(*v);
                 html! { <g>
-                    <line class="grid" x1={ML.to_string()} x2={(W - MR).to_string()} y1={py.to_string()} y2={py.to_string()} />
+                    <line class="grid" x1={ML.to_string()} x2={(w - MR).to_string()} y1={py.to_string()} y2={py.to_string()} />
                     <text class="tick" x={(ML - 6.0).to_string()} y={(py + 4.0).to_string()} text-anchor="end">{ label.clone() }</text>
                 </g> }
             }) }
             { for xt.iter().map(|(v, label)| {
                 let px = x.px(*v);
-                html! { <text class="tick" x={px.to_string()} y={(H - MB + 16.0).to_string()} text-anchor="middle">{ label.clone() }</text> }
+                html! { <text class="tick" x={px.to_string()} y={(h - MB + 16.0).to_string()} text-anchor="middle">{ label.clone() }</text> }
             }) }
-            <line class="axis" x1={ML.to_string()} x2={(W - MR).to_string()} y1={(H - MB).to_string()} y2={(H - MB).to_string()} />
-            <line class="axis" x1={ML.to_string()} x2={ML.to_string()} y1={MT.to_string()} y2={(H - MB).to_string()} />
-            <text class="label" x={((ML + W - MR) / 2.0).to_string()} y={(H - 4.0).to_string()} text-anchor="middle">{ x_label.to_string() }</text>
-            <text class="label" transform={format!("translate(12 {}) rotate(-90)", (MT + H - MB) / 2.0)} text-anchor="middle">{ y_label.to_string() }</text>
+            <line class="axis" x1={ML.to_string()} x2={(w - MR).to_string()} y1={(h - MB).to_string()} y2={(h - MB).to_string()} />
+            <line class="axis" x1={ML.to_string()} x2={ML.to_string()} y1={MT.to_string()} y2={(h - MB).to_string()} />
+            <text class="label" x={((ML + w - MR) / 2.0).to_string()} y={(h - 4.0).to_string()} text-anchor="middle">{ x_label.to_string() }</text>
+            <text class="label" transform={format!("translate(12 {}) rotate(-90)", (MT + h - MB) / 2.0)} text-anchor="middle">{ y_label.to_string() }</text>
         </g>
     }
 }
@@ -128,21 +145,26 @@ fn path_of(points: &[(f64, f64)], x: &Scale, y: &Scale, log_y: bool) -> String {
 }
 
 /// The SVG coordinates of a mouse event over an element drawn with a `W × H` view box.
-fn svg_point(e: &MouseEvent) -> Option<(f64, f64)> {
+fn svg_point(e: &MouseEvent, (w, h): (f64, f64)) -> Option<(f64, f64)> {
     let el: web_sys::Element = e.current_target()?.dyn_into().ok()?;
     let r = el.get_bounding_client_rect();
     if r.width() <= 0.0 || r.height() <= 0.0 {
         return None;
     }
     Some((
-        (f64::from(e.client_x()) - r.left()) * W / r.width(),
-        (f64::from(e.client_y()) - r.top()) * H / r.height(),
+        (f64::from(e.client_x()) - r.left()) * w / r.width(),
+        (f64::from(e.client_y()) - r.top()) * h / r.height(),
     ))
 }
 
 /// A line chart with hover values, log scale and smoothing.
 #[function_component(LineChart)]
 pub fn line_chart(props: &LineChartProps) -> Html {
+    let (w, h) = if props.compact {
+        (400.0, 250.0)
+    } else {
+        (W, H)
+    };
     let hover = use_state(|| None::<f64>);
     let smoothed: Rc<Vec<Series>> = {
         let w = props.smoothing;
@@ -166,13 +188,13 @@ pub fn line_chart(props: &LineChartProps) -> Html {
     if all().next().is_none() {
         return html! { <div class="chart empty" data-testid={props.id.clone()}>{ props.empty.clone() }</div> };
     }
-    let x = Scale::fit(all().map(|p| p.0), ML, W - MR, false);
-    let y = Scale::fit(all().map(|p| p.1), H - MB, MT, props.log_y);
+    let x = Scale::fit(all().map(|p| p.0), ML, w - MR, false);
+    let y = Scale::fit(all().map(|p| p.1), h - MB, MT, props.log_y);
     let onmove = {
         let hover = hover.clone();
         Callback::from(move |e: MouseEvent| {
-            if let Some((px, _)) = svg_point(&e) {
-                hover.set((ML..=W - MR).contains(&px).then(|| x.invert(px)));
+            if let Some((px, _)) = svg_point(&e, (w, h)) {
+                hover.set((ML..=w - MR).contains(&px).then(|| x.invert(px)));
             }
         })
     };
@@ -203,12 +225,12 @@ pub fn line_chart(props: &LineChartProps) -> Html {
         }
         let snap = rows.first().map_or(hx, |r| r.2);
         let px = x.px(snap);
-        let left = px < W / 2.0;
+        let left = px < w / 2.0;
         let bx = if left { px + 8.0 } else { px - 8.0 - 170.0 };
         let bh = 18.0 + 15.0 * rows.len() as f64;
         html! {
             <g class="hover" pointer-events="none">
-                <line class="crosshair" x1={px.to_string()} x2={px.to_string()} y1={MT.to_string()} y2={(H - MB).to_string()} />
+                <line class="crosshair" x1={px.to_string()} x2={px.to_string()} y1={MT.to_string()} y2={(h - MB).to_string()} />
                 { for rows.iter().map(|r| html! {
                     <circle cx={x.px(r.2).to_string()} cy={y.px(r.3).to_string()} r="3.5" fill={r.1.clone()} />
                 }) }
@@ -224,8 +246,8 @@ pub fn line_chart(props: &LineChartProps) -> Html {
     });
     html! {
         <div class="chart" data-testid={props.id.clone()}>
-            <svg viewBox={format!("0 0 {W} {H}")} preserveAspectRatio="none" onmousemove={onmove} onmouseleave={onleave}>
-                { frame(&x, &y, &props.x_label, &props.y_label, 6) }
+            <svg viewBox={format!("0 0 {w} {h}")} style={format!("aspect-ratio:{w}/{h}")} preserveAspectRatio="none" onmousemove={onmove} onmouseleave={onleave}>
+                { frame_sized((w, h), &x, &y, &props.x_label, &props.y_label, 6, None, None) }
                 { for smoothed.iter().map(|s| html! {
                     <path class={classes!("line", s.faint.then_some("faint"), s.dashed.then_some("dashed"))}
                         d={path_of(&s.points, &x, &y, props.log_y)} stroke={s.color.clone()}

@@ -223,6 +223,14 @@ impl Objective {
         }
     }
 
+    /// A short label for menus.
+    pub fn short_label(self) -> &'static str {
+        match self {
+            Objective::ValLoss => "val loss (min)",
+            Objective::ValAccuracy => "val accuracy (max)",
+        }
+    }
+
     /// The metric series it reads.
     pub fn series(self) -> &'static str {
         match self {

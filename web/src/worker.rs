@@ -513,7 +513,7 @@ impl TrainHooks for Hooks {
             let Ok(data) = p1.into_data_async().await else {
                 return;
             };
-            if let Ok(grid) = data.to_vec::<f32>() {
+            if let Ok(grid) = data.try_to_vec::<f32>() {
                 post(&FromWorker::Boundary {
                     trial,
                     n: GRID,

@@ -176,6 +176,18 @@ pub fn wasm_bindgen_cli() -> Result<PathBuf> {
     Ok(bin)
 }
 
+/// The installed `wasm-opt`'s version number, if any (`wasm-opt version 116` → 116).
+fn wasm_opt_version() -> Option<u32> {
+    let out = Command::new("wasm-opt").arg("--version").output().ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.split_whitespace()
+        .find_map(|w| w.trim_start_matches('v').parse::<u32>().ok())
+}
+
+/// Binaryen releases older than this misread the reference-types and bulk-memory code that
+/// current rustc emits for wasm32 (Debian 12 ships 108) and write a module browsers reject.
+const MIN_WASM_OPT: u32 = 116;
+
 fn have_program(name: &str) -> bool {
     Command::new(name)
         .arg("--version")
@@ -197,9 +209,17 @@ pub fn build(opts: &BuildOptions) -> Result<BuildReport> {
     let bindgen = wasm_bindgen_cli()?;
     let pkg = root().join("static/pkg");
     std::fs::create_dir_all(&pkg)?;
-    let use_opt = !opts.no_opt && opts.profile != "dev" && have_program("wasm-opt");
+    let opt_version = wasm_opt_version();
+    let use_opt = !opts.no_opt
+        && opts.profile != "dev"
+        && opt_version.is_some_and(|v| v >= MIN_WASM_OPT);
     if !use_opt && !opts.no_opt && opts.profile != "dev" {
-        eprintln!("xtask: wasm-opt not found (apt-get install binaryen); skipping it");
+        match opt_version {
+            None => eprintln!("xtask: wasm-opt not found (binaryen); skipping it"),
+            Some(v) => eprintln!(
+                "xtask: wasm-opt {v} is older than {MIN_WASM_OPT} and would corrupt the module; skipping it"
+            ),
+        }
     }
     let mut report = BuildReport::default();
     for m in modules().into_iter().filter(|m| m.eager || !opts.page_only) {
@@ -454,7 +474,7 @@ pub fn ensure_chromium() -> Result<()> {
 pub fn e2e() -> Result<()> {
     ensure_chromium()?;
     if !have_program("wasm-opt") {
-        // Optional for serve, but the tests measure the optimised page.
+        // Optional for serve; used when the distribution's binaryen is recent enough.
         let _ = util::run(Command::new("apt-get").args(["install", "-y", "binaryen"]));
     }
     let report = build(&BuildOptions::default())?;
@@ -478,6 +498,8 @@ pub fn e2e() -> Result<()> {
                 "sweeplab-web",
                 "--target",
                 "wasm32-unknown-unknown",
+                "--test",
+                "browser",
             ])
             .env("CHROMEDRIVER", "/usr/bin/chromedriver")
             .env("WASM_BINDGEN_TEST_TIMEOUT", "120")
