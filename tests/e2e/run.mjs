@@ -129,6 +129,7 @@ await test('page loads and is interactive', async () => {
 });
 
 await test('spiral study on WebGPU (software adapter)', async () => {
+  await open();
   const gpu = await page.evaluate(async () => {
     if (!navigator.gpu) return 'no navigator.gpu';
     const a = await navigator.gpu.requestAdapter();

@@ -1543,7 +1543,7 @@ impl App {
                     </div>
                 </div>
                 if !params.is_empty() { <p class="params muted small" data-testid="live-params">{ params }</p> }
-                <div class="live-grid">
+                <div class={classes!("live-grid", (!self.setup.dataset.is_2d() || self.synthetic).then_some("no-boundary"))}>
                     <LineChart series={Rc::new(loss)} log_y={self.log_y} smoothing={self.smoothing} x_label="epoch" y_label="loss" id="curve-loss" empty="Loss curves appear as the trial trains" compact=true />
                     <LineChart series={Rc::new(acc)} smoothing={self.smoothing} x_label="epoch" y_label="accuracy" id="curve-acc" empty="Validation accuracy appears after the first epoch" compact=true />
                     if self.setup.dataset.is_2d() && !self.synthetic {

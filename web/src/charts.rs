@@ -102,7 +102,12 @@ fn frame_sized(
     y_labels: Option<Vec<String>>,
 ) -> Html {
     let yt = axis_ticks(y, y_labels, 5);
-    let xt = axis_ticks(x, x_labels, x_ticks);
+    // Trial numbers and epochs are whole: a fractional tick there reads as nonsense.
+    let whole = matches!(x_label, "trial" | "epoch");
+    let xt: Vec<(f64, String)> = axis_ticks(x, x_labels, x_ticks)
+        .into_iter()
+        .filter(|(v, _)| !whole || v.fract() == 0.0)
+        .collect();
     html! {
         <g class="frame">
             { for yt.iter().map(|(v, label)| {

@@ -69,6 +69,9 @@ pub struct BuildOptions {
     pub no_opt: bool,
     /// Build only the page, not the training workers (quick iteration on the UI).
     pub page_only: bool,
+    /// Build the workers without LTO and with parallel codegen (the browser tests: much
+    /// quicker to build, a little larger and slower; the page itself is built as served).
+    pub quick_workers: bool,
 }
 
 impl Default for BuildOptions {
@@ -77,6 +80,7 @@ impl Default for BuildOptions {
             profile: "release-wasm".into(),
             no_opt: false,
             page_only: false,
+            quick_workers: false,
         }
     }
 }
@@ -210,9 +214,8 @@ pub fn build(opts: &BuildOptions) -> Result<BuildReport> {
     let pkg = root().join("static/pkg");
     std::fs::create_dir_all(&pkg)?;
     let opt_version = wasm_opt_version();
-    let use_opt = !opts.no_opt
-        && opts.profile != "dev"
-        && opt_version.is_some_and(|v| v >= MIN_WASM_OPT);
+    let use_opt =
+        !opts.no_opt && opts.profile != "dev" && opt_version.is_some_and(|v| v >= MIN_WASM_OPT);
     if !use_opt && !opts.no_opt && opts.profile != "dev" {
         match opt_version {
             None => eprintln!("xtask: wasm-opt not found (binaryen); skipping it"),
@@ -237,6 +240,10 @@ pub fn build(opts: &BuildOptions) -> Result<BuildReport> {
         ]);
         if !m.features.is_empty() {
             cmd.args(["--no-default-features", "--features", m.features]);
+            if opts.quick_workers && opts.profile == "release-wasm" {
+                cmd.env("CARGO_PROFILE_RELEASE_WASM_LTO", "off")
+                    .env("CARGO_PROFILE_RELEASE_WASM_CODEGEN_UNITS", "16");
+            }
         }
         let mut rustflags = std::env::var("RUSTFLAGS").unwrap_or_default();
         if !rustflags.contains("simd128") {
@@ -477,7 +484,10 @@ pub fn e2e() -> Result<()> {
         // Optional for serve; used when the distribution's binaryen is recent enough.
         let _ = util::run(Command::new("apt-get").args(["install", "-y", "binaryen"]));
     }
-    let report = build(&BuildOptions::default())?;
+    let report = build(&BuildOptions {
+        quick_workers: true,
+        ..BuildOptions::default()
+    })?;
     let e2e_dir = root().join("tests/e2e");
     if !e2e_dir.join("node_modules/playwright-core").exists() {
         util::run(Command::new("npm").args([
