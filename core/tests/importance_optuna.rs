@@ -20,7 +20,8 @@ fn fixture(name: &str) -> PathBuf {
 #[test]
 fn ped_anova_matches_optuna() {
     let text = std::fs::read_to_string(fixture("study.log")).unwrap();
-    let expected = Json::parse(&std::fs::read_to_string(fixture("expected.json")).unwrap()).unwrap();
+    let expected =
+        Json::parse(&std::fs::read_to_string(fixture("expected.json")).unwrap()).unwrap();
     for name in ["imp-min", "imp-max"] {
         let storage = JournalStorage::from_text(&text).unwrap();
         let study = Study::load(storage, name, Box::new(RandomSampler::new(Some(0)))).unwrap();
@@ -31,7 +32,10 @@ fn ped_anova_matches_optuna() {
         for (k, v) in want_raw {
             let got = raw[k];
             let w = v.as_f64().unwrap();
-            assert!((got - w).abs() <= 1e-9 * w.abs().max(1e-12), "{name} {k}: {got} vs {w}");
+            assert!(
+                (got - w).abs() <= 1e-9 * w.abs().max(1e-12),
+                "{name} {k}: {got} vs {w}"
+            );
         }
         let norm = param_importances(&study.view());
         let want_norm = want.get("normalised").and_then(Json::as_object).unwrap();
@@ -46,7 +50,13 @@ fn ped_anova_matches_optuna() {
         let want_sorted: Vec<&str> = sorted_want.iter().map(|(k, _)| *k).collect();
         assert_eq!(order, want_sorted, "{name} ({want_order:?})");
         for (k, v) in &norm {
-            let w = want_norm.iter().find(|(n, _)| n == k).unwrap().1.as_f64().unwrap();
+            let w = want_norm
+                .iter()
+                .find(|(n, _)| n == k)
+                .unwrap()
+                .1
+                .as_f64()
+                .unwrap();
             assert!((v - w).abs() <= 1e-9, "{name} {k}: {v} vs {w}");
         }
     }

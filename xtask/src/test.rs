@@ -138,26 +138,35 @@ pub fn run(args: &[String]) -> Result<()> {
                     .env("CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER", runner),
             )
         }),
-        stage("conformance: TensorBoard, wandb, Optuna, optuna-dashboard read our exports", || {
-            let py = python()?;
-            util::run(
-                Command::new("bash")
-                    .arg("tests/conformance/run.sh")
-                    .arg(sweeplab_bin())
-                    .env("SWEEPLAB_PYTHON", &py),
-            )
-        }),
-        stage("interop: Python Optuna 5.0 and sweeplab on one journal", || {
-            let py = python()?;
-            util::run(
-                Command::new(py)
-                    .arg("tests/interop/optuna_interop.py")
-                    .arg(sweeplab_bin()),
-            )
-        }),
+        stage(
+            "conformance: TensorBoard, wandb, Optuna, optuna-dashboard read our exports",
+            || {
+                let py = python()?;
+                util::run(
+                    Command::new("bash")
+                        .arg("tests/conformance/run.sh")
+                        .arg(sweeplab_bin())
+                        .env("SWEEPLAB_PYTHON", &py),
+                )
+            },
+        ),
+        stage(
+            "interop: Python Optuna 5.0 and sweeplab on one journal",
+            || {
+                let py = python()?;
+                util::run(
+                    Command::new(py)
+                        .arg("tests/interop/optuna_interop.py")
+                        .arg(sweeplab_bin()),
+                )
+            },
+        ),
     ];
     if !quick {
-        stages.push(stage("browser: playground end to end in headless Chromium", web::e2e));
+        stages.push(stage(
+            "browser: playground end to end in headless Chromium",
+            web::e2e,
+        ));
     }
 
     let total = stages.len();
