@@ -386,9 +386,10 @@ pub fn parallel_chart(props: &StudyChartProps) -> Html {
         .collect();
     const BUCKETS: usize = 12;
     let mut paths = vec![String::new(); BUCKETS];
+    let goodness = d.goodness_fn();
     for t in d.completed() {
         let v = t.value().unwrap_or(f64::NAN);
-        let b = ((d.goodness(v) * (BUCKETS - 1) as f64).round() as usize).min(BUCKETS - 1);
+        let b = ((goodness(v) * (BUCKETS - 1) as f64).round() as usize).min(BUCKETS - 1);
         let p = &mut paths[b];
         let mut first = true;
         for (i, (a, s)) in axes.iter().zip(&scales).enumerate() {
@@ -643,11 +644,12 @@ pub fn contour_chart(props: &StudyChartProps) -> Html {
     let y = Scale::range(ylo, yhi, H - MB, MT, ay.log(), 0.0);
     let cw = (W - MR - ML) / N as f64;
     let ch = (H - MB - MT) / N as f64;
+    let goodness = d.goodness_fn();
     let cells = grid.iter().enumerate().map(|(k, v)| {
         let (i, j) = (k % N, k / N);
         html! {
             <rect x={format!("{:.1}", ML + i as f64 * cw)} y={format!("{:.1}", H - MB - (j + 1) as f64 * ch)}
-                width={format!("{:.1}", cw + 0.6)} height={format!("{:.1}", ch + 0.6)} fill={ramp(d.goodness(*v))} />
+                width={format!("{:.1}", cw + 0.6)} height={format!("{:.1}", ch + 0.6)} fill={ramp(goodness(*v))} />
         }
     });
     let same = xi == yi;

@@ -103,14 +103,18 @@ impl StudyData {
 
     /// `value`'s rank in [0, 1] where 1 is best (for colouring).
     pub fn goodness(&self, value: f64) -> f64 {
-        match self.value_range() {
+        self.goodness_fn()(value)
+    }
+
+    /// [`StudyData::goodness`] with the value range computed once (for colouring many
+    /// points).
+    pub fn goodness_fn(&self) -> impl Fn(f64) -> f64 + use<> {
+        let range = self.value_range();
+        let maximize = self.direction == StudyDirection::Maximize;
+        move |value| match range {
             Some((lo, hi)) if hi > lo => {
                 let t = (value - lo) / (hi - lo);
-                if self.direction == StudyDirection::Maximize {
-                    t
-                } else {
-                    1.0 - t
-                }
+                if maximize { t } else { 1.0 - t }
             }
             _ => 0.5,
         }
