@@ -332,7 +332,11 @@ pub fn generate_toy(
             for i in 0..samples {
                 let label = i64::from(i >= half);
                 let j = if label == 0 { i } else { i - half };
-                let delta = if label == 0 { 0.0 } else { std::f64::consts::PI };
+                let delta = if label == 0 {
+                    0.0
+                } else {
+                    std::f64::consts::PI
+                };
                 let frac = j as f64 / n as f64;
                 let r = frac * RADIUS;
                 let t = 1.75 * frac * std::f64::consts::TAU + delta;
@@ -396,7 +400,10 @@ mod tests {
             let ones: i64 = a.train.labels.iter().chain(&a.valid.labels).sum();
             assert_eq!(ones, 200, "{kind:?}: half the points in each class");
             assert!(
-                a.train.features.iter().all(|v| v.is_finite() && v.abs() < 4.0),
+                a.train
+                    .features
+                    .iter()
+                    .all(|v| v.is_finite() && v.abs() < 4.0),
                 "{kind:?}"
             );
         }

@@ -1,0 +1,399 @@
+//! What the fused kernels can train, the host-side mirror of their memory layout, weight
+//! initialisation, and a CPU forward pass over read-back weights.
+
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use super::super::TrainError;
+use super::super::data::{DataSet, InputShape};
+use super::super::model::{Activation, ModelSpec};
+use super::super::settings::{OptimizerKind, TrialPlan};
+
+/// Most hidden layers a fused trial may have.
+pub const MAX_LAYERS: usize = 6;
+/// Widest hidden layer, most input features and most classes (the kernels keep a sample's
+/// activations in 32-element arrays).
+pub const MAX_UNITS: usize = 32;
+/// Largest batch (after clamping to the training split): bounds the per-trial scratch memory.
+pub const MAX_BATCH: usize = 1024;
+/// Threads per workgroup; must match `WG` in `shaders/mlp_common.wgsl`.
+pub(crate) const WORKGROUP_SIZE: u32 = 64;
+/// Adam's and AdamW's defaults in burn (`beta_1`, `beta_2`, `epsilon`).
+pub(crate) const ADAM_BETAS: (f32, f32, f32) = (0.9, 0.999, 1e-5);
+
+/// The architecture of one fused MLP: `layers` hidden layers of `width` units between
+/// `in_dim` inputs and `classes` logits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct NetShape {
+    /// Hidden layers (0 = logistic regression).
+    pub layers: usize,
+    /// Units per hidden layer.
+    pub width: usize,
+    /// Input features.
+    pub in_dim: usize,
+    /// Output classes.
+    pub classes: usize,
+}
+
+impl NetShape {
+    /// `(fan_in, fan_out)` of each linear layer, input to output (`layers + 1` of them).
+    pub fn layer_dims(&self) -> Vec<(usize, usize)> {
+        (0..=self.layers)
+            .map(|l| {
+                let fi = if l == 0 { self.in_dim } else { self.width };
+                let fo = if l == self.layers {
+                    self.classes
+                } else {
+                    self.width
+                };
+                (fi, fo)
+            })
+            .collect()
+    }
+
+    /// Number of parameters: per layer a row-major `[fan_in][fan_out]` weight matrix followed
+    /// by `fan_out` biases, layer after layer (burn's `Linear` layout and parameter order).
+    pub fn param_count(&self) -> usize {
+        self.layer_dims()
+            .iter()
+            .map(|(fi, fo)| fi * fo + fo)
+            .sum()
+    }
+
+    /// The largest network the kernels take for this input and class count.
+    pub fn largest(in_dim: usize, classes: usize) -> NetShape {
+        NetShape {
+            layers: MAX_LAYERS,
+            width: MAX_UNITS,
+            in_dim,
+            classes,
+        }
+    }
+
+    /// f32s of scratch one trial needs at `batch` samples per step (see shaders/README.md).
+    pub(crate) fn scratch_floats(&self, batch: usize) -> usize {
+        batch * (self.in_dim + 3 * self.layers * self.width + self.classes)
+            + 2 * WORKGROUP_SIZE as usize
+    }
+
+    /// Fresh parameters: every weight and bias uniform in `±1/sqrt(fan_in)`, the distribution
+    /// of burn's `Linear` default initialiser, drawn from a ChaCha8 stream seeded with `seed`
+    /// (so the draws are the same on every platform, but not burn's draws).
+    pub fn init_params(&self, seed: u64) -> Vec<f32> {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let mut params = Vec::with_capacity(self.param_count());
+        for (fi, fo) in self.layer_dims() {
+            let k = 1.0 / (fi as f64).sqrt();
+            for _ in 0..fi * fo + fo {
+                params.push(rng.random_range(-k..k) as f32);
+            }
+        }
+        params
+    }
+}
+
+/// The network part of a plan the fused kernels can train, checked against the data set.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct FusedNet {
+    /// The architecture.
+    pub shape: NetShape,
+    /// The hidden activation.
+    pub activation: Activation,
+    /// Dropout probability after each hidden activation.
+    pub dropout: f64,
+}
+
+/// Checks that the data set suits the fused kernels: flat features (at most 32), 2 to 32
+/// classes, labels in range, at least one training sample.
+pub fn check_data(data: &DataSet) -> Result<(), TrainError> {
+    let InputShape::Flat(dim) = data.shape else {
+        return Err(TrainError::Config(format!(
+            "the fused engine trains MLPs on flat inputs; data set `{}` is made of images",
+            data.name
+        )));
+    };
+    if !(1..=MAX_UNITS).contains(&dim) {
+        return Err(TrainError::Config(format!(
+            "the fused engine takes 1 to {MAX_UNITS} input features; data set `{}` has {dim}",
+            data.name
+        )));
+    }
+    if !(2..=MAX_UNITS).contains(&data.classes) {
+        return Err(TrainError::Config(format!(
+            "the fused engine takes 2 to {MAX_UNITS} classes; data set `{}` has {}",
+            data.name, data.classes
+        )));
+    }
+    if data.train.is_empty() {
+        return Err(TrainError::Data(format!(
+            "data set `{}` has no training samples",
+            data.name
+        )));
+    }
+    for split in [&data.train, &data.valid] {
+        if split.dim != dim || split.features.len() != split.len() * dim {
+            return Err(TrainError::Data(format!(
+                "data set `{}`: features do not match {} samples of {dim}",
+                data.name,
+                split.len()
+            )));
+        }
+        if let Some(bad) = split
+            .labels
+            .iter()
+            .find(|&&y| y < 0 || y >= data.classes as i64)
+        {
+            return Err(TrainError::Data(format!(
+                "data set `{}`: label {bad} is outside 0..{}",
+                data.name, data.classes
+            )));
+        }
+        if split.features.iter().any(|v| !v.is_finite()) {
+            return Err(TrainError::Data(format!(
+                "data set `{}` has a non-finite feature",
+                data.name
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Whether the fused kernels can train `plan` on `data`: an MLP of at most 6 hidden layers
+/// of at most 32 units, batch at most 1024 (after clamping to the training split), on a data
+/// set [`check_data`] accepts. Every optimiser, activation, weight decay, momentum and dropout
+/// setting of the trainer is supported. The error says what is out of reach.
+pub fn check_plan(plan: &TrialPlan, data: &DataSet) -> Result<FusedNet, TrainError> {
+    check_data(data)?;
+    let ModelSpec::Mlp {
+        layers,
+        width,
+        activation,
+        dropout,
+    } = plan.model
+    else {
+        return Err(TrainError::Config(format!(
+            "the fused engine trains MLPs only, not the {} model",
+            plan.model.kind()
+        )));
+    };
+    if layers > MAX_LAYERS {
+        return Err(TrainError::Config(format!(
+            "the fused engine takes at most {MAX_LAYERS} hidden layers, not {layers}"
+        )));
+    }
+    if layers > 0 && !(1..=MAX_UNITS).contains(&width) {
+        return Err(TrainError::Config(format!(
+            "the fused engine takes hidden layers of 1 to {MAX_UNITS} units, not {width}"
+        )));
+    }
+    if !(0.0..1.0).contains(&dropout) {
+        return Err(TrainError::Config(format!(
+            "dropout must be in [0, 1), not {dropout}"
+        )));
+    }
+    if !(plan.lr > 0.0 && plan.lr.is_finite()) {
+        return Err(TrainError::Config(format!(
+            "`lr` must be a positive number, not {}",
+            plan.lr
+        )));
+    }
+    if !(plan.weight_decay >= 0.0 && plan.weight_decay.is_finite()) {
+        return Err(TrainError::Config(format!(
+            "`weight_decay` must be >= 0, not {}",
+            plan.weight_decay
+        )));
+    }
+    if !(0.0..1.0).contains(&plan.momentum) {
+        return Err(TrainError::Config(format!(
+            "`momentum` must be in [0, 1), not {}",
+            plan.momentum
+        )));
+    }
+    if plan.batch_size == 0 || plan.epochs == 0 {
+        return Err(TrainError::Config(
+            "`batch_size` and `epochs` must be at least 1".into(),
+        ));
+    }
+    let batch = plan.batch_size.min(data.train.len());
+    if batch > MAX_BATCH {
+        return Err(TrainError::Config(format!(
+            "the fused engine takes batches of at most {MAX_BATCH} samples, not {batch}"
+        )));
+    }
+    let in_dim = data.shape.numel();
+    Ok(FusedNet {
+        shape: NetShape {
+            layers,
+            // Unused without hidden layers; 1 keeps the layout arithmetic simple.
+            width: if layers == 0 { 1 } else { width },
+            in_dim,
+            classes: data.classes,
+        },
+        activation,
+        dropout,
+    })
+}
+
+/// Trained weights of one fused trial, with a CPU forward pass (e.g. for a decision-boundary
+/// plot in the playground).
+#[derive(Clone, Debug, PartialEq)]
+pub struct FusedWeights {
+    /// The architecture.
+    pub shape: NetShape,
+    /// The hidden activation.
+    pub activation: Activation,
+    /// Parameters in [`NetShape::param_count`] order.
+    pub params: Vec<f32>,
+}
+
+impl FusedWeights {
+    /// Logits for one sample of `shape.in_dim` features (evaluation mode: no dropout).
+    pub fn logits(&self, x: &[f32]) -> Result<Vec<f32>, TrainError> {
+        if x.len() != self.shape.in_dim {
+            return Err(TrainError::Config(format!(
+                "expected {} features, got {}",
+                self.shape.in_dim,
+                x.len()
+            )));
+        }
+        if self.params.len() != self.shape.param_count() {
+            return Err(TrainError::Config(format!(
+                "expected {} parameters, got {}",
+                self.shape.param_count(),
+                self.params.len()
+            )));
+        }
+        let mut h = x.to_vec();
+        let mut off = 0;
+        let dims = self.shape.layer_dims();
+        for (l, (fi, fo)) in dims.iter().copied().enumerate() {
+            let w = &self.params[off..off + fi * fo];
+            let b = &self.params[off + fi * fo..off + fi * fo + fo];
+            let mut z = vec![0f32; fo];
+            for (j, zj) in z.iter_mut().enumerate() {
+                let acc: f32 = (0..fi).map(|i| h[i] * w[i * fo + j]).sum();
+                *zj = acc + b[j];
+            }
+            if l + 1 < dims.len() {
+                for v in &mut z {
+                    *v = activate(self.activation, *v);
+                }
+            }
+            h = z;
+            off += fi * fo + fo;
+        }
+        Ok(h)
+    }
+}
+
+/// The hidden activations, as the kernels compute them (f32).
+pub(crate) fn activate(act: Activation, z: f32) -> f32 {
+    match act {
+        Activation::Relu => z.max(0.0),
+        Activation::Tanh => z.tanh(),
+        Activation::Sigmoid => 1.0 / (1.0 + (-z).exp()),
+        Activation::Gelu => {
+            0.5 * z * (1.0 + libm::erff(z * std::f32::consts::FRAC_1_SQRT_2))
+        }
+    }
+}
+
+/// The activation's code in `Trial.act`.
+pub(crate) fn activation_code(act: Activation) -> u32 {
+    match act {
+        Activation::Relu => 0,
+        Activation::Tanh => 1,
+        Activation::Gelu => 2,
+        Activation::Sigmoid => 3,
+    }
+}
+
+/// The optimiser's code in `Trial.optim`.
+pub(crate) fn optimizer_code(opt: OptimizerKind) -> u32 {
+    match opt {
+        OptimizerKind::Adam => 0,
+        OptimizerKind::AdamW => 1,
+        OptimizerKind::Sgd => 2,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::train::data::{Toy2d, generate_toy};
+
+    fn plan(layers: usize, width: usize, batch: usize) -> TrialPlan {
+        TrialPlan {
+            model: ModelSpec::Mlp {
+                layers,
+                width,
+                activation: Activation::Tanh,
+                dropout: 0.0,
+            },
+            optimizer: OptimizerKind::Adam,
+            lr: 0.01,
+            weight_decay: 0.0,
+            momentum: 0.9,
+            batch_size: batch,
+            epochs: 3,
+            seed: 4,
+        }
+    }
+
+    #[test]
+    fn shapes_count_parameters_in_burn_order() {
+        let s = NetShape {
+            layers: 2,
+            width: 8,
+            in_dim: 2,
+            classes: 3,
+        };
+        assert_eq!(s.layer_dims(), vec![(2, 8), (8, 8), (8, 3)]);
+        assert_eq!(s.param_count(), 2 * 8 + 8 + 8 * 8 + 8 + 8 * 3 + 3);
+        let p = s.init_params(9);
+        assert_eq!(p.len(), s.param_count());
+        assert_eq!(p, s.init_params(9));
+        assert_ne!(p, s.init_params(10));
+        // First layer: |w| < 1/sqrt(2); later layers: |w| < 1/sqrt(8).
+        assert!(p[..24].iter().all(|v| v.abs() < 0.7072));
+        assert!(p[24..].iter().all(|v| v.abs() < 0.3536));
+    }
+
+    #[test]
+    fn eligibility_names_what_is_out_of_reach() {
+        let data = generate_toy(Toy2d::Xor, 100, 0.1, 0.2, 1);
+        let net = check_plan(&plan(6, 32, 32), &data).unwrap();
+        assert_eq!(net.shape.param_count(), NetShape::largest(2, 2).param_count());
+        let e = check_plan(&plan(7, 8, 32), &data).unwrap_err().to_string();
+        assert!(e.contains("hidden layers"), "{e}");
+        let e = check_plan(&plan(2, 33, 32), &data).unwrap_err().to_string();
+        assert!(e.contains("33"), "{e}");
+        let mut p = plan(2, 8, 32);
+        p.model = ModelSpec::Cnn { dropout: 0.0 };
+        let e = check_plan(&p, &data).unwrap_err().to_string();
+        assert!(e.contains("cnn"), "{e}");
+        // A batch larger than the split is clamped, as the trainer does.
+        assert!(check_plan(&plan(1, 4, 100_000), &data).is_ok());
+        let big = generate_toy(Toy2d::Xor, 3000, 0.1, 0.2, 1);
+        let e = check_plan(&plan(1, 4, 2000), &big).unwrap_err().to_string();
+        assert!(e.contains("2000"), "{e}");
+    }
+
+    #[test]
+    fn cpu_forward_checks_its_input() {
+        let s = NetShape {
+            layers: 1,
+            width: 2,
+            in_dim: 2,
+            classes: 2,
+        };
+        // Identity hidden layer (relu of positive inputs), then swap.
+        let w = FusedWeights {
+            shape: s,
+            activation: Activation::Relu,
+            params: vec![1.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0, 1.0, 0.0, 0.5, -0.5],
+        };
+        assert_eq!(w.logits(&[2.0, 3.0]).unwrap(), vec![3.5, 1.5]);
+        assert!(w.logits(&[1.0]).is_err());
+    }
+}

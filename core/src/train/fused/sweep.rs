@@ -1,0 +1,510 @@
+//! The search side of the fused engine: K trials asked from a study at once, trained together
+//! an epoch per round, each one logged, reported to the pruner, pruned, failed or completed on
+//! its own, with the trainer's conventions (series names, `fail_reason`, `interrupted`).
+
+use std::collections::BTreeMap;
+
+use web_time::Instant;
+
+use super::super::TrainError;
+use super::super::data::DataSet;
+use super::super::settings::{Objective, TrialPlan};
+use super::super::trainer::{
+    CancelToken, FAIL_REASON_ATTR, INTERRUPTED_ATTR, ProgressEvent, TrainHooks, TrialOutcome,
+};
+use super::engine::{FusedEngine, FusedRun, SlotEpoch};
+use super::layout::{check_data, check_plan};
+use crate::distributions::{Distribution, ParamValue, SearchSpace};
+use crate::json::Json;
+use crate::study::{Study, TellResult};
+use crate::trial::TrialState;
+
+/// How a fused sweep runs.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct FusedSweepOptions {
+    /// Trials trained at once (K, one workgroup each).
+    pub slots: usize,
+    /// Trials to start in all (each `ask`ed from the study).
+    pub n_trials: usize,
+    /// The metric reported to the pruner and told to the study.
+    pub objective: Objective,
+    /// Whether a slot freed by a pruned, failed or finished trial takes the next trial at
+    /// the next round (true), or stays idle until every slot is free and a new wave of K
+    /// trials starts (false).
+    pub refill: bool,
+}
+
+impl Default for FusedSweepOptions {
+    fn default() -> Self {
+        FusedSweepOptions {
+            slots: 64,
+            n_trials: 64,
+            objective: Objective::ValLoss,
+            refill: true,
+        }
+    }
+}
+
+/// A finished trial of a fused sweep.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FusedTrialEnd {
+    /// The trial's number.
+    pub number: u64,
+    /// Its sampled parameters.
+    pub params: BTreeMap<String, ParamValue>,
+    /// How it ended (as [`train_trial`](super::super::train_trial) reports it).
+    pub outcome: TrialOutcome,
+}
+
+/// A trial in a slot.
+#[derive(Clone, Debug)]
+struct Running {
+    number: u64,
+    params: BTreeMap<String, ParamValue>,
+    plan: TrialPlan,
+    value: Option<f64>,
+    started: Instant,
+    samples: usize,
+    epochs: usize,
+}
+
+/// The closure that turns a trial's number and sampled parameters into its plan (the
+/// CLI resolves the sweep's model and settings with [`TrialPlan::resolve`]).
+pub type PlanFn<'a> =
+    dyn FnMut(u64, &BTreeMap<String, ParamValue>) -> Result<TrialPlan, TrainError> + 'a;
+
+/// K trials of a study trained together on the fused kernels, a round (one epoch of every
+/// running trial) at a time.
+///
+/// Each round first fills free slots: [`Study::ask_with`] once per free slot (TPE's
+/// constant liar, on by default, keeps several RUNNING trials sound), the plan from the
+/// caller's closure. Then every running trial trains one epoch in one submit and the metrics
+/// are read back once. For each trial: `train/loss` per step (per group of steps when an
+/// epoch has more than [`LOSS_BINS`](super::LOSS_BINS) steps), `val/loss` and
+/// `val/accuracy` per epoch with [`Study::log_metric`]; the objective goes to
+/// [`Study::report`] and [`Study::should_prune`]; a non-finite loss ends the trial as FAIL
+/// with a `fail_reason`; the last epoch ends it as COMPLETE; [`Study::tell`] every time.
+/// A freed slot is refilled at the next round when [`FusedSweepOptions::refill`] is set.
+pub struct FusedSweep {
+    run: FusedRun,
+    data: DataSet,
+    options: FusedSweepOptions,
+    slots: Vec<Option<Running>>,
+    started: usize,
+    stopped: bool,
+}
+
+impl std::fmt::Debug for FusedSweep {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FusedSweep")
+            .field("options", &self.options)
+            .field("started", &self.started)
+            .field("running", &self.running())
+            .finish()
+    }
+}
+
+impl FusedSweep {
+    /// Uploads `data` and makes room for `options.slots` trials.
+    pub fn new(
+        engine: &FusedEngine,
+        data: &DataSet,
+        options: FusedSweepOptions,
+    ) -> Result<FusedSweep, TrainError> {
+        if options.slots == 0 {
+            return Err(TrainError::Config(
+                "the fused engine needs at least one slot".into(),
+            ));
+        }
+        let run = engine.start(data, options.slots)?;
+        Ok(FusedSweep {
+            run,
+            data: data.clone(),
+            slots: vec![None; options.slots],
+            options,
+            started: 0,
+            stopped: false,
+        })
+    }
+
+    /// The underlying run (e.g. to tune [`FusedRun::set_steps_per_dispatch`]).
+    pub fn run_mut(&mut self) -> &mut FusedRun {
+        &mut self.run
+    }
+
+    /// Trials started so far.
+    pub fn started(&self) -> usize {
+        self.started
+    }
+
+    /// Trials running now.
+    pub fn running(&self) -> usize {
+        self.slots.iter().filter(|s| s.is_some()).count()
+    }
+
+    /// The numbers of the trials running now, by slot.
+    pub fn running_trials(&self) -> Vec<Option<u64>> {
+        self.slots
+            .iter()
+            .map(|s| s.as_ref().map(|r| r.number))
+            .collect()
+    }
+
+    /// Whether the sweep has nothing left to do: no trial runs and none will start.
+    pub fn is_done(&self) -> bool {
+        self.running() == 0 && (self.stopped || self.started >= self.options.n_trials)
+    }
+
+    /// Reads the current weights of trial `number`, if it is running.
+    pub async fn weights(
+        &self,
+        number: u64,
+    ) -> Result<Option<super::FusedWeights>, TrainError> {
+        let slot = self
+            .slots
+            .iter()
+            .position(|s| s.as_ref().is_some_and(|r| r.number == number));
+        match slot {
+            Some(slot) => Ok(Some(self.run.read_weights(slot).await?)),
+            None => Ok(None),
+        }
+    }
+
+    fn finish<H: TrainHooks>(
+        &mut self,
+        study: &mut Study,
+        slot: usize,
+        state: TrialState,
+        fail_reason: Option<String>,
+        cancelled: bool,
+        hooks: &mut H,
+    ) -> Result<FusedTrialEnd, TrainError> {
+        self.run.unload(slot);
+        let Some(r) = self.slots[slot].take() else {
+            return Err(TrainError::Config(format!("slot {slot} holds no trial")));
+        };
+        let epochs = r.epochs;
+        finish_trial(study, r, state, fail_reason, cancelled, epochs, hooks)
+    }
+
+    /// One round: fills free slots, trains every running trial one epoch, and logs, reports,
+    /// prunes and tells. Returns the trials that ended in this round. Stops asking (and fails
+    /// running trials as `interrupted`) once `cancel` is set; stops asking when the study
+    /// asks to stop.
+    pub async fn round<H: TrainHooks>(
+        &mut self,
+        study: &mut Study,
+        space: &SearchSpace,
+        plan_for: &mut PlanFn<'_>,
+        hooks: &mut H,
+        cancel: &CancelToken,
+    ) -> Result<Vec<FusedTrialEnd>, TrainError> {
+        let mut ended = Vec::new();
+        if cancel.is_cancelled() {
+            self.stopped = true;
+            for slot in 0..self.slots.len() {
+                if self.slots[slot].is_some() {
+                    ended.push(self.finish(
+                        study,
+                        slot,
+                        TrialState::Fail,
+                        Some("cancelled".into()),
+                        true,
+                        hooks,
+                    )?);
+                }
+            }
+            return Ok(ended);
+        }
+        if study.stop_requested() {
+            self.stopped = true;
+        }
+        self.fill(study, space, plan_for, hooks, &mut ended)?;
+        if self.running() == 0 {
+            return Ok(ended);
+        }
+
+        let round_started = Instant::now();
+        let epochs = self.run.run_epoch().await?;
+        let secs = round_started.elapsed().as_secs_f64();
+        let n_train = self.data.train.len();
+        for e in epochs {
+            if let Some(end) = self.after_epoch(study, &e, n_train, secs, hooks)? {
+                ended.push(end);
+            }
+        }
+        hooks.yield_now().await;
+        Ok(ended)
+    }
+
+    fn fill<H: TrainHooks>(
+        &mut self,
+        study: &mut Study,
+        space: &SearchSpace,
+        plan_for: &mut PlanFn<'_>,
+        hooks: &mut H,
+        ended: &mut Vec<FusedTrialEnd>,
+    ) -> Result<(), TrainError> {
+        if self.stopped || (!self.options.refill && self.running() > 0) {
+            return Ok(());
+        }
+        for slot in 0..self.slots.len() {
+            while self.slots[slot].is_none()
+                && self.started < self.options.n_trials
+                && !study.stop_requested()
+            {
+                let (number, params) = study.ask_with(space)?;
+                self.started += 1;
+                let plan = plan_for(number, &params).and_then(|plan| {
+                    self.run
+                        .load(slot, &plan, None, &self.data)
+                        .map(|_| plan)
+                        .map_err(|e| {
+                            TrainError::Config(format!("not eligible for the fused engine: {e}"))
+                        })
+                });
+                let running = Running {
+                    number,
+                    params,
+                    plan: match &plan {
+                        Ok(p) => p.clone(),
+                        Err(_) => placeholder_plan(),
+                    },
+                    value: None,
+                    started: Instant::now(),
+                    samples: 0,
+                    epochs: 0,
+                };
+                match plan {
+                    Ok(p) => {
+                        let batch = p.batch_size.min(self.data.train.len()).max(1);
+                        hooks.progress(&ProgressEvent::TrialStart {
+                            trial: number,
+                            epochs: p.epochs,
+                            steps_per_epoch: self.data.train.len().div_ceil(batch),
+                        });
+                        self.slots[slot] = Some(running);
+                    }
+                    Err(e) => {
+                        // A bad combination is this trial's failure, not the sweep's.
+                        ended.push(finish_trial(
+                            study,
+                            running,
+                            TrialState::Fail,
+                            Some(e.to_string()),
+                            false,
+                            0,
+                            hooks,
+                        )?);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn after_epoch<H: TrainHooks>(
+        &mut self,
+        study: &mut Study,
+        e: &SlotEpoch,
+        n_train: usize,
+        secs: f64,
+        hooks: &mut H,
+    ) -> Result<Option<FusedTrialEnd>, TrainError> {
+        let objective = self.options.objective;
+        let Some(r) = self.slots[e.slot].as_mut() else {
+            return Ok(None);
+        };
+        let number = r.number;
+        let lr = r.plan.lr;
+        let epochs = r.plan.epochs;
+        r.samples += n_train;
+        r.epochs = e.epoch;
+        for &(step, loss) in &e.train_losses {
+            if !loss.is_finite() {
+                let reason = format!(
+                    "train/loss became {} at step {step} (epoch {}); the learning rate {lr} may be too high",
+                    if loss.is_nan() { "NaN" } else { "infinite" },
+                    e.epoch
+                );
+                r.value = None;
+                return self
+                    .finish(study, e.slot, TrialState::Fail, Some(reason), false, hooks)
+                    .map(Some);
+            }
+            study.log_metric(number, "train/loss", step as i64, loss)?;
+        }
+        let step = e.epoch as i64;
+        study.log_metric(number, "val/loss", step, e.val_loss)?;
+        study.log_metric(number, "val/accuracy", step, e.val_accuracy)?;
+        let v = match objective {
+            Objective::ValLoss => e.val_loss,
+            Objective::ValAccuracy => e.val_accuracy,
+            Objective::TrainLoss => e.train_loss,
+        };
+        hooks.progress(&ProgressEvent::Epoch {
+            trial: number,
+            epoch: e.epoch,
+            epochs,
+            train_loss: e.train_loss,
+            val_loss: e.val_loss,
+            val_accuracy: e.val_accuracy,
+            value: v,
+            samples_per_sec: if secs > 0.0 {
+                n_train as f64 / secs
+            } else {
+                0.0
+            },
+        });
+        if !v.is_finite() {
+            let reason = format!(
+                "{} became {v} at epoch {}; the learning rate {lr} may be too high",
+                objective.series(),
+                e.epoch
+            );
+            if let Some(r) = self.slots[e.slot].as_mut() {
+                r.value = None;
+            }
+            return self
+                .finish(study, e.slot, TrialState::Fail, Some(reason), false, hooks)
+                .map(Some);
+        }
+        if let Some(r) = self.slots[e.slot].as_mut() {
+            r.value = Some(v);
+        }
+        study.report(number, step, v)?;
+        if study.should_prune(number)? {
+            return self
+                .finish(study, e.slot, TrialState::Pruned, None, false, hooks)
+                .map(Some);
+        }
+        if e.epoch >= epochs {
+            return self
+                .finish(study, e.slot, TrialState::Complete, None, false, hooks)
+                .map(Some);
+        }
+        Ok(None)
+    }
+}
+
+/// A plan for a trial whose own plan could not be made (it never trains).
+fn placeholder_plan() -> TrialPlan {
+    TrialPlan {
+        model: super::super::model::ModelSpec::Mlp {
+            layers: 0,
+            width: 1,
+            activation: super::super::model::Activation::Relu,
+            dropout: 0.0,
+        },
+        optimizer: super::super::settings::OptimizerKind::Adam,
+        lr: 1e-3,
+        weight_decay: 0.0,
+        momentum: 0.0,
+        batch_size: 1,
+        epochs: 1,
+        seed: 0,
+    }
+}
+
+/// Sets the trial's attributes, tells the study and reports the end.
+fn finish_trial<H: TrainHooks>(
+    study: &mut Study,
+    r: Running,
+    state: TrialState,
+    fail_reason: Option<String>,
+    cancelled: bool,
+    epochs: usize,
+    hooks: &mut H,
+) -> Result<FusedTrialEnd, TrainError> {
+    if let Some(reason) = &fail_reason {
+        study.set_user_attr(r.number, FAIL_REASON_ATTR, Json::Str(reason.clone()))?;
+    }
+    if cancelled {
+        study.set_user_attr(r.number, INTERRUPTED_ATTR, Json::Bool(true))?;
+    }
+    let result = match state {
+        TrialState::Complete => TellResult::Values(vec![r.value.unwrap_or(f64::NAN)]),
+        TrialState::Pruned => TellResult::Pruned,
+        _ => TellResult::Fail,
+    };
+    let state = study.tell(r.number, result)?;
+    let value = if state == TrialState::Fail {
+        None
+    } else {
+        r.value
+    };
+    hooks.progress(&ProgressEvent::TrialEnd {
+        trial: r.number,
+        state,
+        value,
+    });
+    let secs = r.started.elapsed().as_secs_f64();
+    Ok(FusedTrialEnd {
+        number: r.number,
+        params: r.params,
+        outcome: TrialOutcome {
+            state,
+            value,
+            epochs,
+            fail_reason,
+            cancelled,
+            samples_per_sec: if secs > 0.0 {
+                r.samples as f64 / secs
+            } else {
+                0.0
+            },
+        },
+    })
+}
+
+/// Runs rounds until the sweep is done; returns every trial's end, in the order they ended.
+pub async fn run_fused_sweep<H: TrainHooks>(
+    sweep: &mut FusedSweep,
+    study: &mut Study,
+    space: &SearchSpace,
+    plan_for: &mut PlanFn<'_>,
+    hooks: &mut H,
+    cancel: &CancelToken,
+) -> Result<Vec<FusedTrialEnd>, TrainError> {
+    let mut all = Vec::new();
+    while !sweep.is_done() {
+        all.extend(sweep.round(study, space, plan_for, hooks, cancel).await?);
+    }
+    Ok(all)
+}
+
+/// Whether every trial a sweep can produce suits the fused engine: the data set (flat, at
+/// most 32 features, 2 to 32 classes) and, for the fixed settings and each searched
+/// parameter at each end of its range (each choice of a categorical), a plan the kernels
+/// take (an MLP of at most 6 hidden layers of at most 32 units, batch at most 1024). The
+/// error says why not, for a "not using the fused engine because …" line.
+pub fn sweep_eligibility(
+    data: &DataSet,
+    model: &Json,
+    settings: &[(String, Json)],
+    space: &SearchSpace,
+    seed: u64,
+) -> Result<(), String> {
+    check_data(data).map_err(|e| e.to_string())?;
+    let mut candidates: Vec<BTreeMap<String, ParamValue>> = vec![BTreeMap::new()];
+    for (name, dist) in space {
+        let values = match dist {
+            Distribution::Float(f) => vec![ParamValue::Float(f.low), ParamValue::Float(f.high)],
+            Distribution::Int(i) => vec![ParamValue::Int(i.low), ParamValue::Int(i.high)],
+            Distribution::Categorical(c) => c.choices.clone(),
+        };
+        for v in values {
+            candidates.push(BTreeMap::from([(name.clone(), v)]));
+        }
+    }
+    for params in candidates {
+        let what = || match params.iter().next() {
+            Some((k, v)) => format!("with {k} = {}", v.to_json().to_python_default()),
+            None => "with the fixed settings".to_string(),
+        };
+        let plan = TrialPlan::resolve(model, settings, &params, seed)
+            .map_err(|e| format!("{}: {e}", what()))?;
+        check_plan(&plan, data).map_err(|e| format!("{}: {e}", what()))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,561 @@
+//! The training loop: burn's autodiff and optimisers, driven by a study's trial.
+//!
+//! The loop is `async` and never blocks: every read-back from the device is awaited (the
+//! only form that works in the browser), and the losses are read back in batches a few times
+//! per epoch so a GPU's queue is not drained every step. Between steps the loop checks its
+//! [`CancelToken`] and awaits [`TrainHooks::yield_now`], where a browser host gives the
+//! event loop a turn.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use burn::module::Module;
+use burn::optim::decay::WeightDecayConfig;
+use burn::optim::momentum::MomentumConfig;
+use burn::optim::{AdamConfig, AdamWConfig, GradientsParams, ModuleOptimizer, SgdConfig};
+use burn::tensor::activation::log_softmax;
+use burn::tensor::{Device, Int, Tensor, TensorData};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use web_time::Instant;
+
+use super::TrainError;
+use super::data::{DataSet, Samples, shuffle};
+use super::model::Model;
+use super::settings::{Objective, OptimizerKind, TrialPlan};
+use crate::json::Json;
+use crate::study::{Study, TellResult};
+use crate::trial::TrialState;
+
+/// The user attribute that says why a trial failed.
+pub const FAIL_REASON_ATTR: &str = "fail_reason";
+/// The user attribute set on a trial that was interrupted (cancelled, or found RUNNING after
+/// a crash); such trials do not count towards a sweep's number of trials.
+pub const INTERRUPTED_ATTR: &str = "interrupted";
+
+/// Samples per validation forward pass.
+const EVAL_CHUNK: usize = 1000;
+
+/// A flag that stops training between two steps; cheap to clone and share.
+#[derive(Clone, Debug, Default)]
+pub struct CancelToken(Arc<AtomicBool>);
+
+impl CancelToken {
+    /// A token that is not cancelled.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Asks the trainer to stop at the next step.
+    pub fn cancel(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether [`cancel`](Self::cancel) was called.
+    pub fn is_cancelled(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// What the trainer tells its host while it runs.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ProgressEvent {
+    /// A trial starts training.
+    TrialStart {
+        /// Trial number.
+        trial: u64,
+        /// Epochs planned.
+        epochs: usize,
+        /// Optimiser steps per epoch.
+        steps_per_epoch: usize,
+    },
+    /// An optimiser step was queued.
+    Step {
+        /// Trial number.
+        trial: u64,
+        /// Epoch, from 1.
+        epoch: usize,
+        /// Step within the epoch, from 1.
+        epoch_step: usize,
+        /// Steps per epoch.
+        steps_per_epoch: usize,
+        /// Global step, from 1.
+        step: u64,
+        /// The latest training loss read back, if any has been.
+        loss: Option<f64>,
+        /// Training throughput of the trial so far.
+        samples_per_sec: f64,
+    },
+    /// An epoch ended and was evaluated.
+    Epoch {
+        /// Trial number.
+        trial: u64,
+        /// Epoch, from 1.
+        epoch: usize,
+        /// Epochs planned.
+        epochs: usize,
+        /// Mean training loss of the epoch.
+        train_loss: f64,
+        /// Validation loss.
+        val_loss: f64,
+        /// Validation accuracy.
+        val_accuracy: f64,
+        /// The study's metric at this epoch.
+        value: f64,
+        /// Training throughput of the epoch.
+        samples_per_sec: f64,
+    },
+    /// The trial ended.
+    TrialEnd {
+        /// Trial number.
+        trial: u64,
+        /// How it ended.
+        state: TrialState,
+        /// Its value, when it has one.
+        value: Option<f64>,
+    },
+}
+
+/// The host's side of training: progress display, yielding to an event loop, and a look at
+/// the model after each epoch (for a decision-boundary plot). Every method has a default
+/// that does nothing; a closure `FnMut(&ProgressEvent)` is a `TrainHooks` too.
+pub trait TrainHooks {
+    /// Called on each event.
+    fn progress(&mut self, _event: &ProgressEvent) {}
+
+    /// Awaited after every step. A browser host yields to the event loop here (e.g. every
+    /// few milliseconds); natively it returns at once.
+    fn yield_now(&mut self) -> impl Future<Output = ()> {
+        std::future::ready(())
+    }
+
+    /// Awaited after each epoch's evaluation with the model in evaluation mode.
+    fn epoch_end(
+        &mut self,
+        _trial: u64,
+        _epoch: usize,
+        _model: &Model,
+    ) -> impl Future<Output = ()> {
+        std::future::ready(())
+    }
+}
+
+impl<F: FnMut(&ProgressEvent)> TrainHooks for F {
+    fn progress(&mut self, event: &ProgressEvent) {
+        self(event)
+    }
+}
+
+/// How a trial ended.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TrialOutcome {
+    /// COMPLETE, PRUNED or FAIL.
+    pub state: TrialState,
+    /// The study's metric at the last evaluated epoch.
+    pub value: Option<f64>,
+    /// Epochs trained.
+    pub epochs: usize,
+    /// Why it failed, when it did.
+    pub fail_reason: Option<String>,
+    /// Whether it was cancelled.
+    pub cancelled: bool,
+    /// Training throughput over the whole trial (samples per second).
+    pub samples_per_sec: f64,
+}
+
+/// A data split on the device.
+struct DeviceSplit {
+    x: Tensor<2>,
+    y: Tensor<1, Int>,
+    len: usize,
+}
+
+impl DeviceSplit {
+    fn upload(s: &Samples, device: &Device) -> DeviceSplit {
+        DeviceSplit {
+            x: Tensor::from_data(
+                TensorData::new(s.features.clone(), [s.len(), s.dim]),
+                device,
+            ),
+            y: Tensor::from_data(TensorData::new(s.labels.clone(), [s.len()]), device),
+            len: s.len(),
+        }
+    }
+}
+
+/// Mean cross-entropy of `logits` against class indices, as a one-element tensor.
+pub fn cross_entropy(logits: Tensor<2>, targets: Tensor<1, Int>) -> Tensor<1> {
+    let [batch, _] = logits.dims();
+    let logp = log_softmax(logits, 1);
+    logp.gather(1, targets.reshape([batch, 1])).mean().neg()
+}
+
+/// The optimiser `plan` asks for.
+pub fn build_optimizer(plan: &TrialPlan) -> ModuleOptimizer {
+    let decay = (plan.weight_decay > 0.0).then(|| WeightDecayConfig::new(plan.weight_decay as f32));
+    match plan.optimizer {
+        OptimizerKind::Adam => AdamConfig::new().with_weight_decay(decay).init(),
+        OptimizerKind::AdamW => AdamWConfig::new()
+            .with_weight_decay(plan.weight_decay as f32)
+            .init(),
+        OptimizerKind::Sgd => SgdConfig::new()
+            .with_weight_decay(decay)
+            .with_momentum((plan.momentum > 0.0).then(|| MomentumConfig {
+                momentum: plan.momentum,
+                dampening: 0.0,
+                nesterov: false,
+            }))
+            .init(),
+    }
+}
+
+async fn read_f32(t: Tensor<1>) -> Result<Vec<f32>, TrainError> {
+    let data = t
+        .into_data_async()
+        .await
+        .map_err(|e| TrainError::Device(format!("{e:?}")))?;
+    data.try_to_vec::<f32>()
+        .map_err(|e| TrainError::Device(format!("{e:?}")))
+}
+
+/// One optimiser step on the samples `idx` of `split`; returns the updated model and the
+/// batch's loss (detached, still on the device).
+fn train_step(
+    model: Model,
+    optim: &mut ModuleOptimizer,
+    split: &DeviceSplit,
+    idx: Tensor<1, Int>,
+    lr: f64,
+) -> (Model, Tensor<1>) {
+    let x = split.x.clone().select(0, idx.clone()).autodiff();
+    let y = split.y.clone().select(0, idx);
+    let loss = cross_entropy(model.forward(x), y);
+    let grads = GradientsParams::from_grads(loss.backward(), &model);
+    let model = optim.step(lr, model, grads);
+    (model, loss.detach().without_autodiff())
+}
+
+/// Measures training throughput (samples per second) of `plan`'s model and optimiser on
+/// `data`'s training split: `warmup` untimed steps, then `steps` timed ones, reading the
+/// losses back every `read_every` steps as the trainer does. Used by the benchmark binary.
+pub async fn measure_throughput(
+    plan: &TrialPlan,
+    data: &DataSet,
+    device: &Device,
+    warmup: usize,
+    steps: usize,
+    read_every: usize,
+) -> Result<f64, TrainError> {
+    let ad = device.clone().autodiff();
+    ad.seed(plan.seed);
+    let mut model = plan.model.build(data.shape, data.classes, &ad)?;
+    let mut optim = build_optimizer(plan);
+    let train = DeviceSplit::upload(&data.train, device);
+    let n = train.len;
+    let batch = plan.batch_size.min(n);
+    let mut rng = ChaCha8Rng::seed_from_u64(plan.seed);
+    let mut order: Vec<i64> = (0..n as i64).collect();
+    shuffle(&mut order, &mut rng);
+    let perm: Tensor<1, Int> = Tensor::from_data(TensorData::new(order, [n]), device);
+    let mut pending = Vec::new();
+    let mut started = Instant::now();
+    for s in 0..warmup + steps {
+        if s == warmup {
+            if !pending.is_empty() {
+                read_f32(Tensor::cat(std::mem::take(&mut pending), 0)).await?;
+            }
+            started = Instant::now();
+        }
+        let start = (s * batch) % (n - batch + 1);
+        let idx = perm.clone().narrow(0, start, batch);
+        let (next, loss) = train_step(model, &mut optim, &train, idx, plan.lr);
+        model = next;
+        pending.push(loss);
+        if pending.len() >= read_every.max(1) {
+            read_f32(Tensor::cat(std::mem::take(&mut pending), 0)).await?;
+        }
+    }
+    if !pending.is_empty() {
+        read_f32(Tensor::cat(pending, 0)).await?;
+    }
+    let secs = started.elapsed().as_secs_f64();
+    drop(model);
+    device.memory_cleanup();
+    Ok((steps * batch) as f64 / secs.max(1e-9))
+}
+
+/// Validation loss and accuracy of `model` (in evaluation mode) on `split`.
+pub async fn evaluate(
+    model: &Model,
+    split: &Tensor<2>,
+    labels: &Tensor<1, Int>,
+) -> Result<(f64, f64), TrainError> {
+    let [n, _] = split.dims();
+    if n == 0 {
+        return Ok((f64::NAN, f64::NAN));
+    }
+    let mut loss_sum: Option<Tensor<1>> = None;
+    let mut correct: Option<Tensor<1, Int>> = None;
+    let mut start = 0;
+    while start < n {
+        let len = EVAL_CHUNK.min(n - start);
+        let x = split.clone().narrow(0, start, len);
+        let y = labels.clone().narrow(0, start, len);
+        let logits = model.forward(x);
+        let loss = cross_entropy(logits.clone(), y.clone()).mul_scalar(len as f64);
+        let hits = logits.argmax(1).reshape([len]).equal(y).int().sum();
+        loss_sum = Some(match loss_sum {
+            Some(s) => s + loss,
+            None => loss,
+        });
+        correct = Some(match correct {
+            Some(c) => c + hits,
+            None => hits,
+        });
+        start += len;
+    }
+    let (Some(loss_sum), Some(correct)) = (loss_sum, correct) else {
+        return Ok((f64::NAN, f64::NAN));
+    };
+    let v = read_f32(Tensor::cat(vec![loss_sum, correct.float()], 0)).await?;
+    Ok((f64::from(v[0]) / n as f64, f64::from(v[1]) / n as f64))
+}
+
+/// Trains trial `number` of `study` (RUNNING, with `plan` resolved from its parameters) on
+/// `data`, then tells the study how it ended.
+///
+/// Records `train/loss` per step and `val/loss`, `val/accuracy` per epoch with
+/// [`Study::log_metric`], reports `objective` each epoch and stops as PRUNED when the pruner
+/// says so. A non-finite loss ends the trial as FAIL with the reason in the `fail_reason`
+/// user attribute; so does cancellation (with `interrupted` set as well). Errors are
+/// returned only for problems outside the trial (the study, the device).
+#[allow(clippy::too_many_arguments)]
+pub async fn train_trial<H: TrainHooks>(
+    study: &mut Study,
+    number: u64,
+    plan: &TrialPlan,
+    data: &DataSet,
+    device: &Device,
+    objective: Objective,
+    hooks: &mut H,
+    cancel: &CancelToken,
+) -> Result<TrialOutcome, TrainError> {
+    let outcome = run(study, number, plan, data, device, objective, hooks, cancel).await;
+    // Give the device's memory back; the model and optimiser state are dropped by now.
+    device.memory_cleanup();
+    let outcome = outcome?;
+    if let Some(reason) = &outcome.fail_reason {
+        study.set_user_attr(number, FAIL_REASON_ATTR, Json::Str(reason.clone()))?;
+    }
+    if outcome.cancelled {
+        study.set_user_attr(number, INTERRUPTED_ATTR, Json::Bool(true))?;
+    }
+    let result = match outcome.state {
+        TrialState::Complete => TellResult::Values(vec![outcome.value.unwrap_or(f64::NAN)]),
+        TrialState::Pruned => TellResult::Pruned,
+        _ => TellResult::Fail,
+    };
+    let state = study.tell(number, result)?;
+    hooks.progress(&ProgressEvent::TrialEnd {
+        trial: number,
+        state,
+        value: outcome.value,
+    });
+    Ok(TrialOutcome { state, ..outcome })
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn run<H: TrainHooks>(
+    study: &mut Study,
+    number: u64,
+    plan: &TrialPlan,
+    data: &DataSet,
+    device: &Device,
+    objective: Objective,
+    hooks: &mut H,
+    cancel: &CancelToken,
+) -> Result<TrialOutcome, TrainError> {
+    if data.train.is_empty() {
+        return Err(TrainError::Data(format!(
+            "data set `{}` has no training samples",
+            data.name
+        )));
+    }
+    let ad = device.clone().autodiff();
+    ad.seed(plan.seed);
+    let mut model = plan.model.build(data.shape, data.classes, &ad)?;
+    let mut optim = build_optimizer(plan);
+    let train = DeviceSplit::upload(&data.train, device);
+    let valid = DeviceSplit::upload(&data.valid, device);
+    let n = train.len;
+    let batch = plan.batch_size.min(n);
+    let steps_per_epoch = n.div_ceil(batch);
+    // Read the losses back about four times per epoch, in one transfer each time.
+    let read_every = (steps_per_epoch / 4).clamp(1, 64);
+    let mut rng = ChaCha8Rng::seed_from_u64(plan.seed ^ 0x5eed_1dea);
+    let mut order: Vec<i64> = (0..n as i64).collect();
+
+    hooks.progress(&ProgressEvent::TrialStart {
+        trial: number,
+        epochs: plan.epochs,
+        steps_per_epoch,
+    });
+    let started = Instant::now();
+    let mut trained_samples = 0usize;
+    let mut global_step: u64 = 0;
+    let mut last_loss: Option<f64> = None;
+    let mut value = None;
+    let outcome = |state, value, epochs, fail_reason: Option<String>, cancelled, samples: usize| {
+        let secs = started.elapsed().as_secs_f64();
+        TrialOutcome {
+            state,
+            value,
+            epochs,
+            fail_reason,
+            cancelled,
+            samples_per_sec: if secs > 0.0 {
+                samples as f64 / secs
+            } else {
+                0.0
+            },
+        }
+    };
+
+    for epoch in 1..=plan.epochs {
+        let epoch_started = Instant::now();
+        shuffle(&mut order, &mut rng);
+        let perm: Tensor<1, Int> = Tensor::from_data(TensorData::new(order.clone(), [n]), device);
+        let mut pending: Vec<Tensor<1>> = Vec::with_capacity(read_every);
+        let mut pending_first_step = global_step + 1;
+        let mut epoch_loss_sum = 0.0;
+        let mut epoch_loss_count = 0usize;
+        for s in 0..steps_per_epoch {
+            if cancel.is_cancelled() {
+                return Ok(outcome(
+                    TrialState::Fail,
+                    value,
+                    epoch - 1,
+                    Some("cancelled".into()),
+                    true,
+                    trained_samples,
+                ));
+            }
+            let start = s * batch;
+            let len = batch.min(n - start);
+            let idx = perm.clone().narrow(0, start, len);
+            let (next, loss) = train_step(model, &mut optim, &train, idx, plan.lr);
+            model = next;
+            pending.push(loss);
+            global_step += 1;
+            trained_samples += len;
+
+            if pending.len() >= read_every || s + 1 == steps_per_epoch {
+                let losses = read_f32(Tensor::cat(std::mem::take(&mut pending), 0)).await?;
+                for (i, l) in losses.iter().enumerate() {
+                    let l = f64::from(*l);
+                    let step = pending_first_step + i as u64;
+                    if !l.is_finite() {
+                        let reason = format!(
+                            "train/loss became {} at step {step} (epoch {epoch}); the learning rate {} may be too high",
+                            if l.is_nan() { "NaN" } else { "infinite" },
+                            plan.lr
+                        );
+                        return Ok(outcome(
+                            TrialState::Fail,
+                            None,
+                            epoch,
+                            Some(reason),
+                            false,
+                            trained_samples,
+                        ));
+                    }
+                    study.log_metric(number, "train/loss", step as i64, l)?;
+                    epoch_loss_sum += l;
+                    epoch_loss_count += 1;
+                    last_loss = Some(l);
+                }
+                pending_first_step = global_step + 1;
+            }
+            let secs = started.elapsed().as_secs_f64();
+            hooks.progress(&ProgressEvent::Step {
+                trial: number,
+                epoch,
+                epoch_step: s + 1,
+                steps_per_epoch,
+                step: global_step,
+                loss: last_loss,
+                samples_per_sec: if secs > 0.0 {
+                    trained_samples as f64 / secs
+                } else {
+                    0.0
+                },
+            });
+            hooks.yield_now().await;
+        }
+        let epoch_secs = epoch_started.elapsed().as_secs_f64();
+        let train_loss = epoch_loss_sum / epoch_loss_count.max(1) as f64;
+
+        let eval_model = model.valid();
+        let (val_loss, val_accuracy) = evaluate(&eval_model, &valid.x, &valid.y).await?;
+        let step = epoch as i64;
+        study.log_metric(number, "val/loss", step, val_loss)?;
+        study.log_metric(number, "val/accuracy", step, val_accuracy)?;
+        let v = match objective {
+            Objective::ValLoss => val_loss,
+            Objective::ValAccuracy => val_accuracy,
+            Objective::TrainLoss => train_loss,
+        };
+        hooks.progress(&ProgressEvent::Epoch {
+            trial: number,
+            epoch,
+            epochs: plan.epochs,
+            train_loss,
+            val_loss,
+            val_accuracy,
+            value: v,
+            samples_per_sec: if epoch_secs > 0.0 {
+                n as f64 / epoch_secs
+            } else {
+                0.0
+            },
+        });
+        hooks.epoch_end(number, epoch, &eval_model).await;
+        drop(eval_model);
+        if !v.is_finite() {
+            let reason = format!(
+                "{} became {v} at epoch {epoch}; the learning rate {} may be too high",
+                objective.series(),
+                plan.lr
+            );
+            return Ok(outcome(
+                TrialState::Fail,
+                None,
+                epoch,
+                Some(reason),
+                false,
+                trained_samples,
+            ));
+        }
+        value = Some(v);
+        study.report(number, step, v)?;
+        if study.should_prune(number)? {
+            return Ok(outcome(
+                TrialState::Pruned,
+                value,
+                epoch,
+                None,
+                false,
+                trained_samples,
+            ));
+        }
+    }
+    Ok(outcome(
+        TrialState::Complete,
+        value,
+        plan.epochs,
+        None,
+        false,
+        trained_samples,
+    ))
+}
