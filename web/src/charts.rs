@@ -284,10 +284,12 @@ pub struct StudyChartProps {
     pub on_select: Callback<u64>,
 }
 
-/// Optimisation history: every COMPLETE trial's value and the best so far.
+/// Optimisation history: every COMPLETE trial's value and the best so far. The points are
+/// one path (cheap with 1,000 trials); hovering shows the nearest trial, clicking selects it.
 #[function_component(HistoryChart)]
 pub fn history_chart(props: &StudyChartProps) -> Html {
-    let h = props.data.history();
+    let hover = use_state(|| None::<(f64, f64)>);
+    let h = use_memo(props.data.clone(), |d| d.history());
     if h.is_empty() {
         return html! { <div class="chart empty" data-testid="history">{ "The history appears when a trial completes" }</div> };
     }
@@ -295,29 +297,69 @@ pub fn history_chart(props: &StudyChartProps) -> Html {
     let x = Scale::range(0.0, n_max - 1.0, ML, W - MR, false, 0.03);
     let y = Scale::fit(h.iter().map(|p| p.1), H - MB, MT, props.log_y);
     let mut best = String::new();
-    for (i, &(n, _, b)) in h.iter().enumerate() {
+    let mut dots = String::new();
+    for (i, &(n, v, b)) in h.iter().enumerate() {
         if i == 0 {
             let _ = write!(best, "M{:.1},{:.1}", x.px(n as f64), y.px(b));
         } else {
             let _ = write!(best, "H{:.1}V{:.1}", x.px(n as f64), y.px(b));
         }
+        let _ = write!(
+            dots,
+            "M{:.1},{:.1}m-3.2,0a3.2,3.2 0 1,0 6.4,0a3.2,3.2 0 1,0 -6.4,0",
+            x.px(n as f64),
+            y.px(v)
+        );
     }
     // Extend the best line to the last trial.
     let _ = write!(best, "H{:.1}", x.px(n_max - 1.0));
+    let nearest = {
+        let h = h.clone();
+        move |(px, py): (f64, f64)| {
+            h.iter()
+                .map(|p| {
+                    (
+                        p,
+                        (x.px(p.0 as f64) - px).powi(2) + (y.px(p.1) - py).powi(2),
+                    )
+                })
+                .filter(|(_, d2)| *d2 < 144.0)
+                .min_by(|a, b| a.1.total_cmp(&b.1))
+                .map(|(p, _)| *p)
+        }
+    };
+    let near = (*hover).and_then(&nearest);
+    let onmove = {
+        let hover = hover.clone();
+        Callback::from(move |e: MouseEvent| hover.set(svg_point(&e, (W, H))))
+    };
+    let onleave = {
+        let hover = hover.clone();
+        Callback::from(move |_| hover.set(None))
+    };
+    let onclick = {
+        let on_select = props.on_select.clone();
+        Callback::from(move |e: MouseEvent| {
+            if let Some(p) = svg_point(&e, (W, H)).and_then(&nearest) {
+                on_select.emit(p.0);
+            }
+        })
+    };
     html! {
-        <div class="chart" data-testid="history">
-            <svg viewBox={format!("0 0 {W} {H}")} preserveAspectRatio="none">
+        <div class="chart" data-testid="history" data-points={h.len().to_string()}>
+            <svg viewBox={format!("0 0 {W} {H}")} preserveAspectRatio="none" onmousemove={onmove} onmouseleave={onleave} {onclick}>
                 { frame(&x, &y, "trial", &props.data.objective, 6) }
                 <path class="line best" d={best} />
-                { for h.iter().map(|&(n, v, _)| {
-                    let on_select = props.on_select.clone();
-                    html! {
-                        <circle class="pt" cx={format!("{:.1}", x.px(n as f64))} cy={format!("{:.1}", y.px(v))} r="3.5"
-                            onclick={Callback::from(move |_| on_select.emit(n))}>
-                            <title>{ format!("trial {n}: {}", precise(v)) }</title>
-                        </circle>
-                    }
-                }) }
+                <path class="dots history-dots" d={dots} />
+                if let Some((n, v, _)) = near {
+                    <g pointer-events="none">
+                        <circle class="pt-hover" cx={format!("{:.1}", x.px(n as f64))} cy={format!("{:.1}", y.px(v))} r="6" />
+                        <text class="tip-row" x={if x.px(n as f64) > W / 2.0 { (x.px(n as f64) - 10.0).to_string() } else { (x.px(n as f64) + 10.0).to_string() }}
+                            y={(y.px(v) - 8.0).max(12.0).to_string()} text-anchor={if x.px(n as f64) > W / 2.0 { "end" } else { "start" }}>
+                            { format!("trial {n}: {} (click to show its curves)", precise(v)) }
+                        </text>
+                    </g>
+                }
             </svg>
             <div class="legend"><span><i class="dot"></i>{ "objective value" }</span><span><i style="background:#e8743b"></i>{ "best so far" }</span></div>
         </div>
