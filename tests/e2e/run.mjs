@@ -329,12 +329,14 @@ await test('1,000-trial synthetic study stays smooth', async () => {
     metrics.synthetic[`tab_${tab}_ms`] = Math.round(best);
     expect(best < 1000, `${tab} took ${best} ms`);
   }
-  // Hovering a slice shows the nearest trial.
-  await page.click(tid('tab-slice'));
-  const sbox = await page.locator('.slice svg >> nth=0').boundingBox();
-  await page.mouse.move(sbox.x + sbox.width * 0.5, sbox.y + sbox.height * 0.4);
   for (const tab of ['intermediate', 'parallel', 'slice', 'importance', 'contour']) {
-    if (tab !== 'slice') await page.click(tid(`tab-${tab}`));
+    await page.click(tid(`tab-${tab}`));
+    if (tab === 'slice') {
+      // Hovering a slice shows the nearest trial.
+      const sbox = await page.locator('.slice svg >> nth=2').boundingBox();
+      await page.mouse.move(sbox.x + sbox.width * 0.5, sbox.y + sbox.height * 0.3);
+      await page.waitForSelector('.slice .pt-hover', { timeout: 5000 });
+    }
     await shot(`10-synthetic-${tab}`, page.locator('.plots'));
   }
   await page.click(tid('tab-history'));

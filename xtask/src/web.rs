@@ -498,23 +498,6 @@ pub fn e2e() -> Result<()> {
             "tests/e2e",
         ]))?;
     }
-    // The web-only pieces, with wasm-bindgen-test in headless Chromium.
-    let runner = wasm_bindgen_cli()?.with_file_name("wasm-bindgen-test-runner");
-    util::run(
-        cargo()
-            .args([
-                "test",
-                "-p",
-                "sweeplab-web",
-                "--target",
-                "wasm32-unknown-unknown",
-                "--test",
-                "browser",
-            ])
-            .env("CHROMEDRIVER", "/usr/bin/chromedriver")
-            .env("WASM_BINDGEN_TEST_TIMEOUT", "120")
-            .env("CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER", &runner),
-    )?;
     let server = StaticServer::bind(0)?;
     server.spawn(root().join("static"));
     let out = root().join("tests/out/e2e");
@@ -532,8 +515,28 @@ pub fn e2e() -> Result<()> {
             .env("TARGET_DIR", target_dir()),
     );
     server.stop();
+    eprintln!(
+        "xtask: the workers were built without LTO for the tests (serve builds them with it)"
+    );
     report.print();
-    res
+    // The web-only pieces, with wasm-bindgen-test in headless Chromium.
+    let runner = wasm_bindgen_cli()?.with_file_name("wasm-bindgen-test-runner");
+    let wbt = util::run(
+        cargo()
+            .args([
+                "test",
+                "-p",
+                "sweeplab-web",
+                "--target",
+                "wasm32-unknown-unknown",
+                "--test",
+                "browser",
+            ])
+            .env("CHROMEDRIVER", "/usr/bin/chromedriver")
+            .env("WASM_BINDGEN_TEST_TIMEOUT", "120")
+            .env("CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER", &runner),
+    );
+    res.and(wbt)
 }
 
 #[cfg(test)]
