@@ -228,6 +228,44 @@ await test('downloads are read by TensorBoard, wandb and Optuna', async () => {
   py('check_csv.py', path.join(unz, 'trials.csv'), journal, study);
 });
 
+await test('auto picks the CPU on a software adapter; pause, resume, stop', async () => {
+  const hash = setupHash({
+    backend: 'auto', epochs: 40, n_trials: 4,
+    params: [
+      { name: 'lr', kind: 'float', low: '0.003', high: '0.3', log: true, step: '', choices: '' },
+      { name: 'batch_size', kind: 'categorical', low: '', high: '', log: false, step: '', choices: '16' },
+    ],
+  });
+  await open(hash);
+  await page.click(tid('new-study'));
+  await page.click(tid('start'));
+  await page.waitForSelector(`${tid('run-state')}:text("training")`, { timeout: 60_000 });
+  const note = await page.textContent(tid('backend-note'));
+  expect(/software/.test(note) && /CPU/.test(note), `auto should explain the CPU choice: ${note}`);
+  await page.waitForSelector(tid('throughput'), { timeout: 30_000 });
+  await page.click(tid('pause'));
+  await page.waitForSelector(`${tid('run-state')}:text("paused")`);
+  await page.waitForTimeout(800);
+  const where = async () => [
+    await page.textContent(tid('trial-count')),
+    await page.getAttribute('.bar-outer:not(.thin) .bar-inner', 'style'),
+  ].join(' ');
+  const before = await where();
+  await page.waitForTimeout(1500);
+  const after = await where();
+  expect(before === after, `training moved while paused: ${before} → ${after}`);
+  await shot('05b-paused');
+  await page.click(tid('resume'));
+  await page.waitForSelector(`${tid('run-state')}:text("training")`);
+  await page.click(tid('stop'));
+  await page.waitForSelector(tid('notice-finished'), { timeout: 60_000 });
+  const fin = await page.textContent(tid('notice-finished'));
+  expect(/stopped/.test(fin), `finished notice: ${fin}`);
+  const start = await page.textContent(tid('start'));
+  expect(/Resume study/.test(start), `Start after a stop: ${start}`);
+  await shot('05c-stopped');
+});
+
 await test('a shared URL restores the same setup', async () => {
   await open();
   await page.click(tid('new-study'));
