@@ -1366,7 +1366,7 @@ impl App {
         let n_done = self.counted();
         let total = self.setup.n_trials as usize;
         let resumable = self.continues() && n_done < total;
-        let start_label = if resumable && n_done > 0 {
+        let start_label = if resumable && !self.data.trials.is_empty() {
             format!("Resume study ({n_done}/{total})")
         } else {
             "Start".to_string()
