@@ -203,10 +203,7 @@ impl FusedEngine {
     }
 
     fn take_error(&self) -> Option<String> {
-        self.errors
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .take()
+        self.errors.lock().unwrap_or_else(|p| p.into_inner()).take()
     }
 }
 
@@ -308,7 +305,8 @@ impl FusedRun {
         let classes = data.classes;
         let max_params = NetShape::largest(in_dim, classes).param_count();
         let limits = device.limits();
-        let max_binding = u64::from(limits.max_storage_buffer_binding_size).min(limits.max_buffer_size);
+        let max_binding =
+            u64::from(limits.max_storage_buffer_binding_size).min(limits.max_buffer_size);
         let state_bytes = (slots * 3 * max_params * 4) as u64;
         let perm_bytes = (slots * n_train * 4) as u64;
         if state_bytes > max_binding || perm_bytes > max_binding {
@@ -341,14 +339,14 @@ impl FusedRun {
         let scratch_stride = 2 * WORKGROUP_SIZE as usize;
         let bufs = Buffers {
             globals: buffer("globals", 64, U::UNIFORM | U::COPY_DST),
-            trials: buffer("trials", slots as u64 * TRIAL_BYTES, U::STORAGE | U::COPY_DST),
+            trials: buffer(
+                "trials",
+                slots as u64 * TRIAL_BYTES,
+                U::STORAGE | U::COPY_DST,
+            ),
             data: buffer("data", values.len() as u64 * 4, U::STORAGE | U::COPY_DST),
             perm: buffer("perm", perm_bytes, U::STORAGE | U::COPY_DST),
-            state: buffer(
-                "state",
-                state_bytes,
-                U::STORAGE | U::COPY_DST | U::COPY_SRC,
-            ),
+            state: buffer("state", state_bytes, U::STORAGE | U::COPY_DST | U::COPY_SRC),
             scratch: buffer("scratch", (slots * scratch_stride * 4) as u64, U::STORAGE),
             counters: buffer(
                 "counters",
@@ -397,10 +395,12 @@ impl FusedRun {
         layout: &wgpu::BindGroupLayout,
         b: &Buffers,
     ) -> wgpu::BindGroup {
-        let entry = |binding: u32, buffer: &wgpu::Buffer| wgpu::BindGroupEntry {
-            binding,
-            resource: buffer.as_entire_binding(),
-        };
+        fn entry(binding: u32, buffer: &wgpu::Buffer) -> wgpu::BindGroupEntry<'_> {
+            wgpu::BindGroupEntry {
+                binding,
+                resource: buffer.as_entire_binding(),
+            }
+        }
         device.create_bind_group(&wgpu::BindGroupDescriptor {
             label: Some("sweeplab-fused"),
             layout,
@@ -553,7 +553,8 @@ impl FusedRun {
         let base = (slot * 3 * self.max_params * 4) as u64;
         let mut state = vec![0f32; 3 * self.max_params];
         state[..params.len()].copy_from_slice(params);
-        self.queue.write_buffer(&self.bufs.state, base, &floats(&state));
+        self.queue
+            .write_buffer(&self.bufs.state, base, &floats(&state));
         self.queue.write_buffer(
             &self.bufs.counters,
             slot as u64 * COUNTER_WORDS * 4,
@@ -609,12 +610,7 @@ impl FusedRun {
     }
 
     fn check_device(&self) -> Result<(), TrainError> {
-        match self
-            .errors
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .take()
-        {
+        match self.errors.lock().unwrap_or_else(|p| p.into_inner()).take() {
             Some(e) => Err(TrainError::Device(e)),
             None => Ok(()),
         }

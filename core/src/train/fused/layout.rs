@@ -54,10 +54,7 @@ impl NetShape {
     /// Number of parameters: per layer a row-major `[fan_in][fan_out]` weight matrix followed
     /// by `fan_out` biases, layer after layer (burn's `Linear` layout and parameter order).
     pub fn param_count(&self) -> usize {
-        self.layer_dims()
-            .iter()
-            .map(|(fi, fo)| fi * fo + fo)
-            .sum()
+        self.layer_dims().iter().map(|(fi, fo)| fi * fo + fo).sum()
     }
 
     /// The largest network the kernels take for this input and class count.
@@ -292,9 +289,7 @@ pub(crate) fn activate(act: Activation, z: f32) -> f32 {
         Activation::Relu => z.max(0.0),
         Activation::Tanh => z.tanh(),
         Activation::Sigmoid => 1.0 / (1.0 + (-z).exp()),
-        Activation::Gelu => {
-            0.5 * z * (1.0 + libm::erff(z * std::f32::consts::FRAC_1_SQRT_2))
-        }
+        Activation::Gelu => 0.5 * z * (1.0 + libm::erff(z * std::f32::consts::FRAC_1_SQRT_2)),
     }
 }
 
@@ -363,7 +358,10 @@ mod tests {
     fn eligibility_names_what_is_out_of_reach() {
         let data = generate_toy(Toy2d::Xor, 100, 0.1, 0.2, 1);
         let net = check_plan(&plan(6, 32, 32), &data).unwrap();
-        assert_eq!(net.shape.param_count(), NetShape::largest(2, 2).param_count());
+        assert_eq!(
+            net.shape.param_count(),
+            NetShape::largest(2, 2).param_count()
+        );
         let e = check_plan(&plan(7, 8, 32), &data).unwrap_err().to_string();
         assert!(e.contains("hidden layers"), "{e}");
         let e = check_plan(&plan(2, 33, 32), &data).unwrap_err().to_string();

@@ -81,8 +81,12 @@ pub(crate) async fn read_bytes(
     }
     .await?;
     mapped.map_err(|e| TrainError::Device(format!("reading results back: {e}")))?;
-    let bytes = staging.get_mapped_range(0..size).to_vec();
+    let bytes = staging
+        .get_mapped_range(0..size)
+        .map(|view| view.to_vec())
+        .map_err(|e| TrainError::Device(format!("reading results back: {e}")));
     staging.unmap();
+    let bytes = bytes?;
     Ok(bytes)
 }
 

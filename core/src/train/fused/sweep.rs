@@ -156,10 +156,7 @@ impl FusedSweep {
     }
 
     /// Reads the current weights of trial `number`, if it is running.
-    pub async fn weights(
-        &self,
-        number: u64,
-    ) -> Result<Option<super::FusedWeights>, TrainError> {
+    pub async fn weights(&self, number: u64) -> Result<Option<super::FusedWeights>, TrainError> {
         let slot = self
             .slots
             .iter()
@@ -474,9 +471,9 @@ pub async fn run_fused_sweep<H: TrainHooks>(
 }
 
 /// Whether every trial a sweep can produce suits the fused engine: the data set (flat, at
-/// most 32 features, 2 to 32 classes) and, for the fixed settings and each searched
-/// parameter at each end of its range (each choice of a categorical), a plan the kernels
-/// take (an MLP of at most 6 hidden layers of at most 32 units, batch at most 1024). The
+/// most 32 features, 2 to 32 classes) and, with the fixed settings and every searched
+/// parameter at the low end of its range, then each parameter in turn at each end of its
+/// range (each choice of a categorical), a plan the kernels take (an MLP of at most 6 hidden layers of at most 32 units, batch at most 1024). The
 /// error says why not, for a "not using the fused engine because …" line.
 pub fn sweep_eligibility(
     data: &DataSet,
@@ -486,21 +483,37 @@ pub fn sweep_eligibility(
     seed: u64,
 ) -> Result<(), String> {
     check_data(data).map_err(|e| e.to_string())?;
-    let mut candidates: Vec<BTreeMap<String, ParamValue>> = vec![BTreeMap::new()];
-    for (name, dist) in space {
-        let values = match dist {
-            Distribution::Float(f) => vec![ParamValue::Float(f.low), ParamValue::Float(f.high)],
-            Distribution::Int(i) => vec![ParamValue::Int(i.low), ParamValue::Int(i.high)],
-            Distribution::Categorical(c) => c.choices.clone(),
-        };
-        for v in values {
-            candidates.push(BTreeMap::from([(name.clone(), v)]));
+    // Each searched parameter's extreme values (every choice of a categorical).
+    let values: Vec<(&String, Vec<ParamValue>)> = space
+        .iter()
+        .map(|(name, dist)| {
+            let v = match dist {
+                Distribution::Float(f) => {
+                    vec![ParamValue::Float(f.low), ParamValue::Float(f.high)]
+                }
+                Distribution::Int(i) => vec![ParamValue::Int(i.low), ParamValue::Int(i.high)],
+                Distribution::Categorical(c) => c.choices.clone(),
+            };
+            (name, v)
+        })
+        .collect();
+    // The base point takes each parameter's first value; each candidate changes one.
+    let base: BTreeMap<String, ParamValue> = values
+        .iter()
+        .filter_map(|(name, v)| v.first().map(|v| ((*name).clone(), v.clone())))
+        .collect();
+    let mut candidates = vec![(None, base.clone())];
+    for (name, vs) in &values {
+        for v in vs {
+            let mut params = base.clone();
+            params.insert((*name).clone(), v.clone());
+            candidates.push((Some((*name, v)), params));
         }
     }
-    for params in candidates {
-        let what = || match params.iter().next() {
+    for (changed, params) in candidates {
+        let what = || match changed {
             Some((k, v)) => format!("with {k} = {}", v.to_json().to_python_default()),
-            None => "with the fixed settings".to_string(),
+            None => "with every parameter at its first value".to_string(),
         };
         let plan = TrialPlan::resolve(model, settings, &params, seed)
             .map_err(|e| format!("{}: {e}", what()))?;
