@@ -1,5 +1,6 @@
 //! A trial's tensors and optimizer state are freed when it ends: the process's resident set
 //! stays flat over trials. (Its own test binary, so no other test allocates meanwhile.)
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers may panic
 #![cfg(all(feature = "train", feature = "flex"))]
 
 use std::path::PathBuf;

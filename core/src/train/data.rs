@@ -398,7 +398,12 @@ mod tests {
             assert_eq!(a.train.len(), 300);
             assert_eq!(a.valid.len(), 100);
             let ones: i64 = a.train.labels.iter().chain(&a.valid.labels).sum();
-            assert_eq!(ones, 200, "{kind:?}: half the points in each class");
+            if kind == Toy2d::Xor {
+                // Quadrants are drawn at random: about half.
+                assert!((150..=250).contains(&ones), "{kind:?}: {ones} of 400");
+            } else {
+                assert_eq!(ones, 200, "{kind:?}: half the points in each class");
+            }
             assert!(
                 a.train
                     .features
