@@ -6,6 +6,8 @@
 
 mod export_cmd;
 mod study_cmds;
+#[cfg(feature = "train")]
+mod sweep_cmd;
 
 use std::process::ExitCode;
 
@@ -31,6 +33,10 @@ enum Command {
     Studies(study_cmds::StudiesArgs),
     /// Export a study as a TensorBoard logdir, W&B offline runs, Optuna journal, CSV or zip.
     Export(export_cmd::ExportArgs),
+    /// Run a whole study from a W&B sweep YAML, training each trial; writes the Optuna
+    /// journal, TensorBoard and W&B offline runs as trials end, and resumes when run again.
+    #[cfg(feature = "train")]
+    Sweep(sweep_cmd::SweepArgs),
 }
 
 fn main() -> ExitCode {
@@ -41,6 +47,8 @@ fn main() -> ExitCode {
         Command::Tell(a) => study_cmds::tell(a),
         Command::Studies(a) => study_cmds::studies(a),
         Command::Export(a) => export_cmd::export(a),
+        #[cfg(feature = "train")]
+        Command::Sweep(a) => sweep_cmd::sweep(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,0 +1,509 @@
+//! `sweeplab sweep CONFIG --out DIR`: runs a whole study headlessly and leaves its logs.
+//!
+//! Each trial trains a model from the config's search space on the chosen backend. As each
+//! trial ends, its journal lines are appended to the Optuna journal (under Optuna's lock) and
+//! its TensorBoard and W&B offline runs are written (temporary name, then rename), so a crash
+//! or Ctrl-C loses no finished trial. Running the same command again resumes the study: trials
+//! left RUNNING by a crash are marked FAIL (`interrupted`) and do not count.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, Result, anyhow, bail};
+use clap::Args;
+use futures_lite::future::block_on;
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use sweeplab_core::config::SweepConfig;
+use sweeplab_core::export::{self, ExportFormat, ExportOptions};
+use sweeplab_core::json::Json;
+use sweeplab_core::storage::file::JournalFile;
+use sweeplab_core::storage::journal::JournalOp;
+use sweeplab_core::train::{
+    BackendChoice, CancelToken, DataSet, DataSpec, FAIL_REASON_ATTR, INTERRUPTED_ATTR, Mnist,
+    Objective, ProgressEvent, TrainHooks, TrialPlan, select_backend, train_trial,
+};
+use sweeplab_core::{SearchSpace, Study, StudyDirection, TrialState};
+
+/// `sweep`
+#[derive(Args, Debug)]
+pub struct SweepArgs {
+    /// The sweep configuration: a W&B sweep YAML with a `sweeplab:` block (data set, model,
+    /// seed, pruner, trainer settings). See README.md, "Sweep configuration".
+    config: PathBuf,
+    /// Output directory: the journal (unless --storage), `tensorboard/` and `wandb/`.
+    #[arg(long)]
+    out: PathBuf,
+    /// auto (GPU on a hardware adapter, else CPU), gpu (wgpu) or cpu (Flex).
+    #[arg(long, default_value = "auto")]
+    backend: String,
+    /// The Optuna journal file (default: OUT/journal.log).
+    #[arg(long)]
+    storage: Option<PathBuf>,
+    /// Hide the progress bars (one line per trial instead).
+    #[arg(long)]
+    quiet: bool,
+}
+
+/// Everything the sweep needs, resolved from the config.
+struct Setup {
+    config: SweepConfig,
+    study_name: String,
+    direction: StudyDirection,
+    objective: Objective,
+    space: SearchSpace,
+    n_trials: usize,
+    data: DataSpec,
+    model: Json,
+    settings: Vec<(String, Json)>,
+    seed: u64,
+}
+
+/// Keys of the `sweeplab:` block that describe the data set rather than the trainer.
+const DATA_SETTINGS: [&str; 3] = ["samples", "noise", "valid_fraction"];
+
+fn load_setup(path: &Path) -> Result<Setup> {
+    let config = SweepConfig::from_path(path)?;
+    let shown = path.display();
+    let study_name = config
+        .info
+        .get("name")
+        .and_then(Json::as_str)
+        .map(str::to_string)
+        .or_else(|| path.file_stem().map(|s| s.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| "sweep".into());
+    let metric = config.metric_name().ok_or_else(|| {
+        anyhow!("{shown}: `metric` is required (e.g. {{name: val/loss, goal: minimize}})")
+    })?;
+    let objective = Objective::parse(metric).with_context(|| format!("{shown}: metric.name"))?;
+    let direction = config.direction();
+    if objective.maximize() != (direction == StudyDirection::Maximize) {
+        eprintln!(
+            "note: metric {} is optimised with goal {} as the config says",
+            objective.series(),
+            direction.name()
+        );
+    }
+    let n_trials = match config.n_trials() {
+        Some(0) => bail!("{shown}: run_cap must be at least 1"),
+        Some(n) => n as usize,
+        None => 20,
+    };
+    let sl = &config.sweeplab;
+    let seed = sl.seed.unwrap_or(0);
+    let mut data_obj = vec![(
+        "name".to_string(),
+        Json::Str(sl.dataset.clone().unwrap_or_else(|| "spiral".into())),
+    )];
+    let mut settings: Vec<(String, Json)> = Vec::new();
+    for (k, v) in &sl.settings {
+        if DATA_SETTINGS.contains(&k.as_str()) {
+            data_obj.push((k.clone(), v.clone()));
+        } else {
+            settings.push((k.clone(), v.clone()));
+        }
+    }
+    // Constant parameters (`value:`) are trainer settings too.
+    settings.extend(config.fixed_values());
+    let data = DataSpec::from_json(&Json::Object(data_obj), seed)
+        .with_context(|| format!("{shown}: sweeplab"))?;
+    let model = sl.model.clone().map_or(Json::Null, Json::Str);
+    // Check the settings once before any trial runs, with every searched parameter absent.
+    TrialPlan::resolve(&model, &settings, &BTreeMap::new(), seed)
+        .with_context(|| format!("{shown}: sweeplab"))?;
+    for name in config.search_space().keys() {
+        if !sweeplab_core::train::settings::TRAIN_KEYS
+            .contains(&sweeplab_core::train::settings::canonical(name))
+        {
+            bail!(
+                "{shown}: parameters.{name}: not a setting the trainer knows; supported: {}",
+                sweeplab_core::train::settings::TRAIN_KEYS.join(", ")
+            );
+        }
+    }
+    Ok(Setup {
+        space: config.search_space(),
+        study_name,
+        direction,
+        objective,
+        n_trials,
+        data,
+        model,
+        settings,
+        seed,
+        config,
+    })
+}
+
+/// Where the MNIST files are: next to the binary's project (static/data/mnist10k), or
+/// `SWEEPLAB_DATA_DIR`.
+fn mnist_dir() -> PathBuf {
+    if let Some(d) = std::env::var_os("SWEEPLAB_DATA_DIR") {
+        return PathBuf::from(d).join("mnist10k");
+    }
+    let candidates = [
+        PathBuf::from("static/data/mnist10k"),
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../static/data/mnist10k"),
+    ];
+    candidates
+        .iter()
+        .find(|p| p.is_dir())
+        .cloned()
+        .unwrap_or_else(|| candidates[0].clone())
+}
+
+fn load_data(spec: &DataSpec) -> Result<DataSet> {
+    let mnist = match spec {
+        DataSpec::Mnist => Some(Mnist::load_dir(&mnist_dir()).context(
+            "loading MNIST-10k (run from the project root, or set SWEEPLAB_DATA_DIR to the folder holding mnist10k/)",
+        )?),
+        DataSpec::Toy { .. } => None,
+    };
+    Ok(spec.load(mnist.as_ref())?)
+}
+
+/// The progress display: a trials bar (n/N, best, ETA) and an epoch bar.
+struct Display {
+    _multi: MultiProgress,
+    trials: ProgressBar,
+    epoch: ProgressBar,
+    quiet: bool,
+    best: Option<f64>,
+    metric: &'static str,
+    current: Option<f64>,
+    epochs: usize,
+}
+
+impl Display {
+    fn new(
+        done: usize,
+        total: usize,
+        quiet: bool,
+        metric: &'static str,
+    ) -> Display {
+        let multi = MultiProgress::with_draw_target(if quiet {
+            ProgressDrawTarget::hidden()
+        } else {
+            ProgressDrawTarget::stderr()
+        });
+        let trials = multi.add(ProgressBar::new(total as u64));
+        trials.set_style(
+            ProgressStyle::with_template(
+                "trials {pos}/{len} [{bar:30.cyan/blue}] {msg} (elapsed {elapsed}, ETA {eta})",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+        );
+        trials.set_position(done as u64);
+        let epoch = multi.add(ProgressBar::new(1));
+        epoch.set_style(
+            ProgressStyle::with_template(
+                "  {prefix} [{bar:30.green/white}] {pos}/{len} steps {msg}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+        );
+        trials.enable_steady_tick(Duration::from_millis(500));
+        Display {
+            _multi: multi,
+            trials,
+            epoch,
+            quiet,
+            best: None,
+            metric,
+            current: None,
+            epochs: 0,
+        }
+    }
+
+    fn set_best(&mut self, best: Option<f64>) {
+        self.best = best;
+        self.refresh();
+    }
+
+    fn refresh(&self) {
+        let fmt = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.4}"));
+        self.trials.set_message(format!(
+            "{}: current {} best {}",
+            self.metric,
+            fmt(self.current),
+            fmt(self.best)
+        ));
+    }
+
+    fn println(&self, line: String) {
+        if self.quiet {
+            eprintln!("{line}");
+        } else {
+            self.trials.println(line);
+        }
+    }
+}
+
+impl TrainHooks for Display {
+    fn progress(&mut self, event: &ProgressEvent) {
+        match event {
+            ProgressEvent::TrialStart {
+                trial,
+                epochs,
+                steps_per_epoch,
+            } => {
+                self.current = None;
+                self.epochs = *epochs;
+                self.epoch.reset();
+                self.epoch.set_length(*steps_per_epoch as u64);
+                self.epoch.set_prefix(format!("trial {trial} epoch 1/{epochs}"));
+                self.refresh();
+            }
+            ProgressEvent::Step {
+                trial,
+                epoch,
+                epoch_step,
+                loss,
+                samples_per_sec,
+                ..
+            } => {
+                if *epoch_step == 1 {
+                    self.epoch
+                        .set_prefix(format!("trial {trial} epoch {epoch}/{}", self.epochs));
+                }
+                self.epoch.set_position(*epoch_step as u64);
+                self.epoch.set_message(format!(
+                    "loss {} | {:.0} samples/s",
+                    loss.map_or("-".into(), |l| format!("{l:.4}")),
+                    samples_per_sec
+                ));
+            }
+            ProgressEvent::Epoch { value, .. } => {
+                self.current = Some(*value);
+                self.refresh();
+            }
+            ProgressEvent::TrialEnd { .. } => {}
+        }
+    }
+}
+
+fn persist(file: &JournalFile, ops: &[JournalOp], worker: &str) -> Result<()> {
+    if ops.is_empty() {
+        return Ok(());
+    }
+    let _guard = file.lock()?;
+    file.append(ops, worker)?;
+    Ok(())
+}
+
+/// The number of trials that count: finished and not interrupted.
+fn counted(study: &Study) -> usize {
+    study
+        .trials()
+        .iter()
+        .filter(|t| t.state.is_finished() && !t.user_attrs.contains_key(INTERRUPTED_ATTR))
+        .count()
+}
+
+/// Writes the study's TensorBoard logdir (`OUT/tensorboard/`, one run per trial plus the
+/// HParams experiment) and W&B offline runs (`OUT/wandb/`), each file atomically. File names
+/// are stable, so rewriting after each trial replaces files rather than adding any.
+fn export_logs(study: &Study, out: &Path) -> Result<()> {
+    let record = study
+        .storage()
+        .study(study.study_id())
+        .ok_or_else(|| anyhow!("study `{}` vanished from storage", study.name()))?;
+    let options = ExportOptions::default();
+    let tb = export::export_study(record, ExportFormat::TensorBoard, &options)?;
+    export::write_files_atomic(&out.join("tensorboard"), &tb)?;
+    let wb = export::export_study(record, ExportFormat::Wandb, &options)?;
+    export::write_files_atomic(out, &wb)?;
+    Ok(())
+}
+
+/// `sweeplab sweep`
+pub fn sweep(a: SweepArgs) -> Result<()> {
+    let setup = load_setup(&a.config)?;
+    let choice = BackendChoice::parse(&a.backend)?;
+    std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
+    let journal_path = a
+        .storage
+        .clone()
+        .unwrap_or_else(|| a.out.join("journal.log"));
+    let file = JournalFile::new(&journal_path);
+    let worker = crate::study_cmds::worker_id();
+
+    // Create or resume the study.
+    let mut study = {
+        let _guard = file.lock()?;
+        let storage = file.load()?;
+        let exists = storage.study_by_name(&setup.study_name).is_some();
+        let sampler = setup.config.build_sampler()?;
+        let mut study = if exists {
+            let s = Study::load(storage, &setup.study_name, sampler)?;
+            if s.direction() != setup.direction {
+                bail!(
+                    "{}: study `{}` exists with direction {}, but the config's metric says {}",
+                    journal_path.display(),
+                    setup.study_name,
+                    s.direction().name(),
+                    setup.direction.name()
+                );
+            }
+            s
+        } else {
+            let mut s = Study::create(&setup.study_name, setup.direction, sampler)?;
+            // The new study's CreateStudy op must be applied to what is already in the file.
+            let ops = s.take_pending();
+            let mut storage = storage;
+            for op in &ops {
+                storage.apply(op)?;
+            }
+            file.append(&ops, &worker)?;
+            Study::load(storage, &setup.study_name, setup.config.build_sampler()?)?
+        };
+        study.set_worker_id(&worker);
+        study.set_pruner(setup.config.build_pruner()?);
+        // Trials a crash left RUNNING: FAIL, interrupted, not counted.
+        let stale: Vec<u64> = study
+            .trials()
+            .iter()
+            .filter(|t| t.state == TrialState::Running)
+            .map(|t| t.number)
+            .collect();
+        for n in &stale {
+            study.set_user_attr(*n, INTERRUPTED_ATTR, Json::Bool(true))?;
+            study.set_user_attr(
+                *n,
+                FAIL_REASON_ATTR,
+                Json::Str("interrupted: the sweep stopped while it ran".into()),
+            )?;
+            study.tell(*n, sweeplab_core::TellResult::Fail)?;
+        }
+        file.append(&study.take_pending(), &worker)?;
+        if !stale.is_empty() {
+            eprintln!(
+                "resuming: marked {} interrupted trial(s) FAIL ({})",
+                stale.len(),
+                stale
+                    .iter()
+                    .map(|n| n.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
+        study
+    };
+
+    let data = load_data(&setup.data)?;
+    let backend = block_on(select_backend(choice))?;
+    eprintln!("backend: {}", backend.reason);
+    eprintln!(
+        "study `{}`: {} of {} trials done; journal {}; logs in {}",
+        setup.study_name,
+        counted(&study).min(setup.n_trials),
+        setup.n_trials,
+        journal_path.display(),
+        a.out.display()
+    );
+
+    let cancel = CancelToken::new();
+    {
+        let c = cancel.clone();
+        let mut hits = 0u32;
+        ctrlc::set_handler(move || {
+            hits += 1;
+            if hits > 1 {
+                std::process::exit(130);
+            }
+            eprintln!("\ninterrupted: stopping after this step (Ctrl-C again to quit at once)");
+            c.cancel();
+        })
+        .context("installing the Ctrl-C handler")?;
+    }
+
+    let mut display = Display::new(
+        counted(&study).min(setup.n_trials),
+        setup.n_trials,
+        a.quiet,
+        setup.objective.series(),
+    );
+    display.set_best(study.best_value());
+    while counted(&study) < setup.n_trials && !study.stop_requested() {
+        let (number, params) = study.ask_with(&setup.space)?;
+        persist(&file, &study.take_pending(), &worker)?;
+        let plan = match TrialPlan::resolve(
+            &setup.model,
+            &setup.settings,
+            &params,
+            setup.seed.wrapping_add(number),
+        ) {
+            Ok(p) => p,
+            Err(e) => {
+                // A bad combination is this trial's failure, not the sweep's: say why.
+                study.set_user_attr(number, FAIL_REASON_ATTR, Json::Str(e.to_string()))?;
+                study.tell(number, sweeplab_core::TellResult::Fail)?;
+                persist(&file, &study.take_pending(), &worker)?;
+                bail!("trial {number}: {e}");
+            }
+        };
+        let outcome = block_on(train_trial(
+            &mut study,
+            number,
+            &plan,
+            &data,
+            &backend.device,
+            setup.objective,
+            &mut display,
+            &cancel,
+        ))?;
+        persist(&file, &study.take_pending(), &worker)?;
+        export_logs(&study, &a.out)
+            .with_context(|| format!("writing the logs of trial {number}"))?;
+        display
+            .trials
+            .set_position(counted(&study).min(setup.n_trials) as u64);
+        display.set_best(study.best_value());
+        let params_text: BTreeMap<&String, String> = params
+            .iter()
+            .map(|(k, v)| (k, v.to_json().to_python_default()))
+            .collect();
+        display.println(format!(
+            "trial {number} {}{} after {} epoch(s), {:.0} samples/s {:?}{}",
+            outcome.state,
+            outcome.value.map_or(String::new(), |v| format!(
+                " {}={v:.4}",
+                setup.objective.series()
+            )),
+            outcome.epochs,
+            outcome.samples_per_sec,
+            params_text,
+            outcome
+                .fail_reason
+                .as_ref()
+                .map_or(String::new(), |r| format!(": {r}"))
+        ));
+        if outcome.cancelled {
+            display.trials.abandon();
+            eprintln!(
+                "stopped; {} trial(s) kept in {}. Run the same command again to resume.",
+                counted(&study),
+                journal_path.display()
+            );
+            std::process::exit(130);
+        }
+    }
+    display.trials.finish();
+    display.epoch.finish_and_clear();
+    match study.best_trial() {
+        Some(t) => eprintln!(
+            "done: {} trials; best trial {} with {} = {:.6} {:?}",
+            counted(&study),
+            t.number,
+            setup.objective.series(),
+            t.value().unwrap_or(f64::NAN),
+            t.params()
+                .iter()
+                .map(|(k, v)| format!("{k}={}", v.to_json().to_python_default()))
+                .collect::<Vec<_>>()
+        ),
+        None => eprintln!("done: {} trials; none completed", counted(&study)),
+    }
+    Ok(())
+}

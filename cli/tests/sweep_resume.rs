@@ -1,0 +1,206 @@
+//! `sweeplab sweep` end to end: a sweep stopped by Ctrl-C and then killed outright, run
+//! again, finishes with every earlier trial intact; logs are written per trial; bad configs
+//! fail with a clear message.
+#![cfg(feature = "train")]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use sweeplab_core::storage::file::JournalFile;
+use sweeplab_core::{FrozenTrial, TrialState};
+
+fn tmp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!(
+        "sweeplab-sweep-{name}-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    ));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+const CONFIG: &str = "\
+name: spiral-test
+method: random
+metric: {name: val/loss, goal: minimize}
+run_cap: 6
+parameters:
+  lr: {distribution: log_uniform_values, min: 0.003, max: 0.03}
+  width: {values: [8, 16]}
+  epochs: {value: 12}
+sweeplab:
+  dataset: spiral
+  samples: 300
+  model: mlp
+  seed: 7
+  batch_size: 16
+";
+
+fn sweep(config: &Path, out: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_sweeplab"));
+    c.arg("sweep")
+        .arg(config)
+        .arg("--out")
+        .arg(out)
+        .args(["--backend", "cpu", "--quiet"])
+        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join(".."))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    c
+}
+
+fn trials(journal: &Path) -> Vec<FrozenTrial> {
+    let st = JournalFile::new(journal).load().unwrap();
+    match st.study_by_name("spiral-test") {
+        Some(s) => s.trials.clone(),
+        None => Vec::new(),
+    }
+}
+
+fn finished(journal: &Path) -> Vec<FrozenTrial> {
+    trials(journal)
+        .into_iter()
+        .filter(|t| t.state.is_finished())
+        .collect()
+}
+
+/// Waits until `n` trials have finished and the next one is running, then returns.
+fn wait_for(child: &mut Child, journal: &Path, n: usize) {
+    let deadline = Instant::now() + Duration::from_secs(300);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("sweep exited early with {status}");
+        }
+        let ts = trials(journal);
+        let done = ts.iter().filter(|t| t.state.is_finished()).count();
+        if done >= n && ts.iter().any(|t| t.state == TrialState::Running) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "no progress in 300 s");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn sigint(child: &Child) {
+    let ok = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok);
+}
+
+#[test]
+fn interrupted_and_killed_sweeps_resume_with_every_trial_intact() {
+    let dir = tmp("resume");
+    let config = dir.join("spiral.yaml");
+    std::fs::write(&config, CONFIG).unwrap();
+    let out = dir.join("out");
+    let journal = out.join("journal.log");
+
+    // 1. Ctrl-C after two trials: the running trial ends FAIL (interrupted), exit 130.
+    let mut child = sweep(&config, &out).spawn().unwrap();
+    wait_for(&mut child, &journal, 2);
+    sigint(&child);
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("backend: CPU backend (Flex)"), "{stderr}");
+    let after_int = finished(&journal);
+    let interrupted: Vec<&FrozenTrial> = after_int
+        .iter()
+        .filter(|t| t.user_attrs.contains_key("interrupted"))
+        .collect();
+    assert_eq!(interrupted.len(), 1, "{after_int:#?}");
+    assert_eq!(interrupted[0].state, TrialState::Fail);
+
+    // 2. Killed outright (a crash) during the next trial: that trial stays RUNNING.
+    let mut child = sweep(&config, &out).spawn().unwrap();
+    let before = after_int.len();
+    wait_for(&mut child, &journal, before + 1);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let kept = finished(&journal);
+    assert!(kept.len() > before);
+    assert!(trials(&journal).iter().any(|t| t.state == TrialState::Running));
+
+    // 3. Run again: stale RUNNING trials become FAIL (interrupted) and the sweep finishes.
+    let output = sweep(&config, &out).output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(stderr.contains("resuming: marked 1 interrupted trial"), "{stderr}");
+    let all = trials(&journal);
+    assert!(all.iter().all(|t| t.state.is_finished()), "{all:#?}");
+    let counted: Vec<&FrozenTrial> = all
+        .iter()
+        .filter(|t| !t.user_attrs.contains_key("interrupted"))
+        .collect();
+    assert_eq!(counted.len(), 6);
+    assert!(counted.iter().all(|t| t.state == TrialState::Complete));
+    assert_eq!(
+        all.iter()
+            .filter(|t| t.user_attrs.contains_key("interrupted"))
+            .count(),
+        2
+    );
+    // Every trial finished before a stop is unchanged.
+    for t in &kept {
+        let now = &all[t.number as usize];
+        assert_eq!(now.state, t.state);
+        assert_eq!(now.values, t.values);
+        assert_eq!(now.params(), t.params());
+        assert_eq!(now.intermediate_values, t.intermediate_values);
+    }
+    // Metric series made it into the journal.
+    let t0 = &all[0];
+    assert!(t0.user_attrs.contains_key("series:train/loss"));
+    assert!(t0.user_attrs.contains_key("series:val/accuracy"));
+
+    // Logs: one TensorBoard run and one W&B offline run per started trial.
+    let tb: Vec<_> = std::fs::read_dir(out.join("tensorboard"))
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().is_dir())
+        .collect();
+    assert!(tb.len() >= 6, "{tb:?}");
+    let wb = std::fs::read_dir(out.join("wandb")).unwrap().count();
+    assert!(wb >= 6, "{wb} W&B runs");
+
+    // A fourth run has nothing left to do.
+    let output = sweep(&config, &out).output().unwrap();
+    assert!(output.status.success());
+    assert_eq!(trials(&journal).len(), all.len());
+}
+
+#[test]
+fn bad_configs_fail_with_a_clear_message() {
+    let dir = tmp("bad");
+    for (text, needle) in [
+        (CONFIG.replace("dataset: spiral", "dataset: moons"), "moons"),
+        (CONFIG.replace("width: {values", "widht: {values"), "widht"),
+        (
+            CONFIG.replace("metric: {name: val/loss", "metric: {name: f1"),
+            "f1",
+        ),
+        (CONFIG.replace("batch_size: 16", "batch_size: 0"), "batch_size"),
+    ] {
+        let config = dir.join("bad.yaml");
+        std::fs::write(&config, &text).unwrap();
+        let output = sweep(&config, &dir.join("out")).output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{stderr}");
+        assert!(
+            stderr.contains("sweeplab: error:") && stderr.contains(needle),
+            "{needle}: {stderr}"
+        );
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    }
+    let output = sweep(&dir.join("missing.yaml"), &dir.join("out"))
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+}
