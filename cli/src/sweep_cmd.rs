@@ -175,12 +175,7 @@ struct Display {
 }
 
 impl Display {
-    fn new(
-        done: usize,
-        total: usize,
-        quiet: bool,
-        metric: &'static str,
-    ) -> Display {
+    fn new(done: usize, total: usize, quiet: bool, metric: &'static str) -> Display {
         let multi = MultiProgress::with_draw_target(if quiet {
             ProgressDrawTarget::hidden()
         } else {
@@ -252,7 +247,8 @@ impl TrainHooks for Display {
                 self.epochs = *epochs;
                 self.epoch.reset();
                 self.epoch.set_length(*steps_per_epoch as u64);
-                self.epoch.set_prefix(format!("trial {trial} epoch 1/{epochs}"));
+                self.epoch
+                    .set_prefix(format!("trial {trial} epoch 1/{epochs}"));
                 self.refresh();
             }
             ProgressEvent::Step {

@@ -126,13 +126,20 @@ fn interrupted_and_killed_sweeps_resume_with_every_trial_intact() {
     child.wait().unwrap();
     let kept = finished(&journal);
     assert!(kept.len() > before);
-    assert!(trials(&journal).iter().any(|t| t.state == TrialState::Running));
+    assert!(
+        trials(&journal)
+            .iter()
+            .any(|t| t.state == TrialState::Running)
+    );
 
     // 3. Run again: stale RUNNING trials become FAIL (interrupted) and the sweep finishes.
     let output = sweep(&config, &out).output().unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "{stderr}");
-    assert!(stderr.contains("resuming: marked 1 interrupted trial"), "{stderr}");
+    assert!(
+        stderr.contains("resuming: marked 1 interrupted trial"),
+        "{stderr}"
+    );
     let all = trials(&journal);
     assert!(all.iter().all(|t| t.state.is_finished()), "{all:#?}");
     let counted: Vec<&FrozenTrial> = all
@@ -186,7 +193,10 @@ fn bad_configs_fail_with_a_clear_message() {
             CONFIG.replace("metric: {name: val/loss", "metric: {name: f1"),
             "f1",
         ),
-        (CONFIG.replace("batch_size: 16", "batch_size: 0"), "batch_size"),
+        (
+            CONFIG.replace("batch_size: 16", "batch_size: 0"),
+            "batch_size",
+        ),
     ] {
         let config = dir.join("bad.yaml");
         std::fs::write(&config, &text).unwrap();

@@ -20,11 +20,18 @@ fn trains_on_wgpu_when_an_adapter_exists() {
         );
         return;
     };
-    eprintln!("adapter: {} ({}), software: {}", probe.name, probe.api, probe.software);
+    eprintln!(
+        "adapter: {} ({}), software: {}",
+        probe.name, probe.api, probe.software
+    );
 
     // auto picks Flex on a software adapter and wgpu on a hardware one.
     let auto = block_on(select_backend(BackendChoice::Auto)).unwrap();
-    let expected = if probe.software { BackendKind::Flex } else { BackendKind::Wgpu };
+    let expected = if probe.software {
+        BackendKind::Flex
+    } else {
+        BackendKind::Wgpu
+    };
     assert_eq!(auto.kind, expected, "{}", auto.reason);
     assert!(!auto.reason.is_empty());
 
@@ -33,8 +40,12 @@ fn trains_on_wgpu_when_an_adapter_exists() {
     assert!(gpu.reason.contains(&probe.name), "{}", gpu.reason);
 
     let data = generate_toy(Toy2d::Circle, 400, 0.05, 0.25, 4);
-    let mut study =
-        Study::create("g", StudyDirection::Minimize, Box::new(RandomSampler::new(Some(0)))).unwrap();
+    let mut study = Study::create(
+        "g",
+        StudyDirection::Minimize,
+        Box::new(RandomSampler::new(Some(0))),
+    )
+    .unwrap();
     let n = study.ask().unwrap();
     let plan = TrialPlan {
         model: ModelSpec::Mlp {

@@ -225,10 +225,7 @@ impl Cnn {
         let x = x.reshape([batch, 1, self.height, self.width]);
         let x = activation::relu(self.conv1.forward(x));
         let x = activation::relu(self.conv2.forward(x));
-        let x = max_pool2d(
-            x,
-            MaxPoolOptions::new([2, 2]),
-        );
+        let x = max_pool2d(x, MaxPoolOptions::new([2, 2]));
         let x = self.dropout.forward(x);
         let x = x.flatten::<2>(1, 3);
         let x = self.dropout.forward(activation::relu(self.fc1.forward(x)));
