@@ -2,6 +2,7 @@
 //! again, finishes with every earlier trial intact; logs are written per trial; bad configs
 //! fail with a clear message.
 #![cfg(feature = "train")]
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers may panic
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

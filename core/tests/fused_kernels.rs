@@ -138,7 +138,7 @@ fn fused_matches_the_burn_trainer() {
         p.weight_decay = wd;
         p
     };
-    let plans = vec![
+    let plans = [
         plan(2, 16, Activation::Relu, OptimizerKind::Adam, 0.01, 16, 5),
         wd(
             plan(3, 8, Activation::Tanh, OptimizerKind::Sgd, 0.1, 32, 5),
@@ -307,7 +307,7 @@ fn loss_falls_on_every_toy_set_and_metrics_match_a_cpu_forward() {
         assert_ne!(train[0], train[1], "dropout changes the run");
 
         // The GPU's validation metrics equal a CPU forward pass over the read-back weights.
-        for slot in 0..plans.len() {
+        for (slot, slot_val) in val.iter().enumerate() {
             let w = block_on(run.read_weights(slot)).unwrap();
             let (mut loss, mut hits) = (0.0f64, 0usize);
             for i in 0..data.valid.len() {
@@ -320,7 +320,7 @@ fn loss_falls_on_every_toy_set_and_metrics_match_a_cpu_forward() {
                 hits += usize::from(best == y);
             }
             let n = data.valid.len() as f64;
-            let (gpu_loss, gpu_acc) = val[slot][24];
+            let (gpu_loss, gpu_acc) = slot_val[24];
             assert!(
                 (loss / n - gpu_loss).abs() <= 1e-4 * (1.0 + gpu_loss),
                 "{kind:?} slot {slot}: cpu {} gpu {gpu_loss}",
@@ -426,7 +426,6 @@ fn a_k_trial_study_ends_every_trial_in_the_right_state() {
         &CancelToken::new(),
     ))
     .unwrap();
-    drop(hooks);
     assert_eq!(most, 6, "six trials train at once");
     assert_eq!(ends.len(), 16);
     assert_eq!(study.trials().len(), 16);

@@ -253,7 +253,7 @@ fn cancel_stops_between_steps() {
     assert_eq!(steps, 15);
     let t = &s.trials()[0];
     assert_eq!(t.user_attrs[INTERRUPTED_ATTR], Json::Bool(true));
-    assert_eq!(t.series["train/loss"].len() <= 15, true);
+    assert!(t.series["train/loss"].len() <= 15);
 }
 
 #[test]

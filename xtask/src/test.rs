@@ -80,11 +80,12 @@ pub fn run(args: &[String]) -> Result<()> {
         stage("cargo fmt --check", || {
             cargo_args(&["fmt", "--all", "--", "--check"])
         }),
-        stage("clippy (host, all targets)", || {
+        stage("clippy (host, all targets, all features)", || {
             cargo_args(&[
                 "clippy",
                 "--workspace",
                 "--all-targets",
+                "--all-features",
                 "--",
                 "-D",
                 "warnings",
@@ -115,10 +116,12 @@ pub fn run(args: &[String]) -> Result<()> {
                 "wasm32-unknown-unknown",
             ])
         }),
-        stage("cargo test --workspace", move || {
+        // The CLI's default feature `train` brings in the training engine (Flex and wgpu);
+        // `fused` adds our WGSL kernels. wgpu tests run on Mesa's lavapipe here.
+        stage("cargo test --workspace (training on Flex and lavapipe)", move || {
             util::run(
                 cargo()
-                    .args(["test", "--workspace"])
+                    .args(["test", "--workspace", "--features", "sweeplab-core/fused"])
                     .env("XDG_RUNTIME_DIR", &xdg),
             )
         }),

@@ -234,6 +234,9 @@ impl Cnn {
 }
 
 /// A model built from a trial's parameters.
+// One model lives per trial, so the enum's size does not matter; burn's `Module` derive does
+// not see through a `Box`.
+#[allow(clippy::large_enum_variant)]
 #[derive(Module, Debug)]
 pub enum Model {
     /// An MLP.

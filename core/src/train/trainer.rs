@@ -193,7 +193,8 @@ pub fn cross_entropy(logits: Tensor<2>, targets: Tensor<1, Int>) -> Tensor<1> {
 
 /// The optimiser `plan` asks for.
 pub fn build_optimizer(plan: &TrialPlan) -> ModuleOptimizer {
-    let decay = (plan.weight_decay > 0.0).then(|| WeightDecayConfig::new(plan.weight_decay as f32));
+    let decay =
+        (plan.weight_decay > 0.0).then_some(WeightDecayConfig::new(plan.weight_decay as f32));
     match plan.optimizer {
         OptimizerKind::Adam => AdamConfig::new().with_weight_decay(decay).init(),
         OptimizerKind::AdamW => AdamWConfig::new()
@@ -201,7 +202,7 @@ pub fn build_optimizer(plan: &TrialPlan) -> ModuleOptimizer {
             .init(),
         OptimizerKind::Sgd => SgdConfig::new()
             .with_weight_decay(decay)
-            .with_momentum((plan.momentum > 0.0).then(|| MomentumConfig {
+            .with_momentum((plan.momentum > 0.0).then_some(MomentumConfig {
                 momentum: plan.momentum,
                 dampening: 0.0,
                 nesterov: false,

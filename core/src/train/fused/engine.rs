@@ -94,9 +94,11 @@ impl FusedEngine {
     pub async fn from_adapter(adapter: &wgpu::Adapter) -> Result<FusedEngine, TrainError> {
         let info = adapter.get_info();
         let supported = adapter.limits();
-        let mut limits = wgpu::Limits::default();
-        limits.max_storage_buffer_binding_size = supported.max_storage_buffer_binding_size;
-        limits.max_buffer_size = supported.max_buffer_size;
+        let limits = wgpu::Limits {
+            max_storage_buffer_binding_size: supported.max_storage_buffer_binding_size,
+            max_buffer_size: supported.max_buffer_size,
+            ..wgpu::Limits::default()
+        };
         let (device, queue) = adapter
             .request_device(&wgpu::DeviceDescriptor {
                 label: Some("sweeplab-fused"),
@@ -305,8 +307,9 @@ impl FusedRun {
         let classes = data.classes;
         let max_params = NetShape::largest(in_dim, classes).param_count();
         let limits = device.limits();
-        let max_binding =
-            u64::from(limits.max_storage_buffer_binding_size).min(limits.max_buffer_size);
+        let max_binding = limits
+            .max_storage_buffer_binding_size
+            .min(limits.max_buffer_size);
         let state_bytes = (slots * 3 * max_params * 4) as u64;
         let perm_bytes = (slots * n_train * 4) as u64;
         if state_bytes > max_binding || perm_bytes > max_binding {
