@@ -32,7 +32,7 @@ run_cap: 6
 parameters:
   lr: {distribution: log_uniform_values, min: 0.003, max: 0.03}
   width: {values: [8, 16]}
-  epochs: {value: 12}
+  epochs: {value: 300}
 sweeplab:
   dataset: spiral
   samples: 300

@@ -118,13 +118,16 @@ pub fn run(args: &[String]) -> Result<()> {
         }),
         // The CLI's default feature `train` brings in the training engine (Flex and wgpu);
         // `fused` adds our WGSL kernels. wgpu tests run on Mesa's lavapipe here.
-        stage("cargo test --workspace (training on Flex and lavapipe)", move || {
-            util::run(
-                cargo()
-                    .args(["test", "--workspace", "--features", "sweeplab-core/fused"])
-                    .env("XDG_RUNTIME_DIR", &xdg),
-            )
-        }),
+        stage(
+            "cargo test --workspace (training on Flex and lavapipe)",
+            move || {
+                util::run(
+                    cargo()
+                        .args(["test", "--workspace", "--features", "sweeplab-core/fused"])
+                        .env("XDG_RUNTIME_DIR", &xdg),
+                )
+            },
+        ),
         stage("core tests on wasm32 (Node.js)", || {
             let runner = web::wasm_bindgen_cli()?.with_file_name("wasm-bindgen-test-runner");
             util::run(
