@@ -19,9 +19,11 @@ use sweeplab_core::export::{self, ExportFormat, ExportOptions};
 use sweeplab_core::json::Json;
 use sweeplab_core::storage::file::JournalFile;
 use sweeplab_core::storage::journal::JournalOp;
+use sweeplab_core::train::fused::{FusedEngine, FusedSweep, FusedSweepOptions, sweep_eligibility};
 use sweeplab_core::train::{
-    BackendChoice, CancelToken, DataSet, DataSpec, FAIL_REASON_ATTR, INTERRUPTED_ATTR, Mnist,
-    Objective, ProgressEvent, TrainHooks, TrialPlan, select_backend, train_trial,
+    BackendChoice, BackendKind, CancelToken, DataSet, DataSpec, FAIL_REASON_ATTR, INTERRUPTED_ATTR,
+    Mnist, Objective, ProgressEvent, TrainHooks, TrialOutcome, TrialPlan, select_backend,
+    train_trial,
 };
 use sweeplab_core::{SearchSpace, Study, StudyDirection, TrialState};
 
@@ -43,6 +45,34 @@ pub struct SweepArgs {
     /// Hide the progress bars (one line per trial instead).
     #[arg(long)]
     quiet: bool,
+    /// auto (the fused WGSL kernels, many trials at once, when the backend is the GPU and
+    /// every trial is a small MLP on a 2-D set; otherwise burn, one trial at a time), fused
+    /// or burn.
+    #[arg(long, default_value = "auto")]
+    engine: String,
+    /// Trials the fused engine trains at once (default: a quarter of the trials, at least 4
+    /// and at most 32, so the sampler still learns from finished trials).
+    #[arg(long)]
+    slots: Option<usize>,
+}
+
+/// Which training engine runs the trials.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum EngineChoice {
+    Auto,
+    Fused,
+    Burn,
+}
+
+impl EngineChoice {
+    fn parse(s: &str) -> Result<EngineChoice> {
+        match s {
+            "auto" => Ok(EngineChoice::Auto),
+            "fused" => Ok(EngineChoice::Fused),
+            "burn" => Ok(EngineChoice::Burn),
+            other => bail!("--engine {other}: expected auto, fused or burn"),
+        }
+    }
 }
 
 /// Everything the sweep needs, resolved from the config.
@@ -172,6 +202,8 @@ struct Display {
     metric: &'static str,
     current: Option<f64>,
     epochs: usize,
+    /// Several trials train at once (the fused engine): the second bar counts rounds.
+    fused: bool,
 }
 
 impl Display {
@@ -208,6 +240,7 @@ impl Display {
             metric,
             current: None,
             epochs: 0,
+            fused: false,
         }
     }
 
@@ -237,6 +270,15 @@ impl Display {
 
 impl TrainHooks for Display {
     fn progress(&mut self, event: &ProgressEvent) {
+        if self.fused {
+            // Many trials at once: the trials bar carries the latest value; per-step events
+            // of interleaved trials would only flicker.
+            if let ProgressEvent::Epoch { value, .. } = event {
+                self.current = Some(*value);
+                self.refresh();
+            }
+            return;
+        }
         match event {
             ProgressEvent::TrialStart {
                 trial,
@@ -313,10 +355,86 @@ fn export_logs(study: &Study, out: &Path) -> Result<()> {
     Ok(())
 }
 
+/// One line for a finished trial.
+fn trial_line(
+    setup: &Setup,
+    number: u64,
+    params: &BTreeMap<String, sweeplab_core::ParamValue>,
+    outcome: &TrialOutcome,
+) -> String {
+    let params_text = params
+        .iter()
+        .map(|(k, v)| match v {
+            sweeplab_core::ParamValue::Str(s) => format!("{k}={s}"),
+            v => format!("{k}={}", v.to_json().to_python_default()),
+        })
+        .collect::<Vec<_>>()
+        .join(" ");
+    format!(
+        "trial {number} {}{} after {} epoch(s), {:.0} samples/s: {}{}",
+        outcome.state,
+        outcome.value.map_or(String::new(), |v| format!(
+            " {}={v:.4}",
+            setup.objective.series()
+        )),
+        outcome.epochs,
+        outcome.samples_per_sec,
+        params_text,
+        outcome
+            .fail_reason
+            .as_ref()
+            .map_or(String::new(), |r| format!(": {r}"))
+    )
+}
+
+/// Whether the fused engine runs this sweep, and the line that says why (or why not).
+fn use_fused(
+    engine: EngineChoice,
+    kind: BackendKind,
+    setup: &Setup,
+    data: &DataSet,
+) -> Result<(bool, String)> {
+    if engine == EngineChoice::Burn {
+        return Ok((false, "burn, one trial at a time (--engine burn)".into()));
+    }
+    let eligible = sweep_eligibility(
+        data,
+        &setup.model,
+        &setup.settings,
+        &setup.space,
+        setup.seed,
+    );
+    match (engine, kind, eligible) {
+        (_, BackendKind::Wgpu, Ok(())) => Ok((
+            true,
+            "fused WGSL kernels, many trials at once (every trial is a small MLP on a 2-D set)"
+                .into(),
+        )),
+        (EngineChoice::Fused, BackendKind::Flex, _) => {
+            bail!("--engine fused needs the GPU backend (wgpu); add --backend gpu")
+        }
+        (EngineChoice::Fused, _, Err(why)) => {
+            bail!("--engine fused: this sweep does not suit the fused kernels: {why}")
+        }
+        (_, BackendKind::Flex, _) => Ok((
+            false,
+            "burn, one trial at a time (the fused kernels need the GPU backend)".into(),
+        )),
+        (_, _, Err(why)) => Ok((
+            false,
+            format!("burn, one trial at a time (not fused: {why})"),
+        )),
+    }
+}
+
 /// `sweeplab sweep`
 pub fn sweep(a: SweepArgs) -> Result<()> {
     let setup = load_setup(&a.config)?;
     let choice = BackendChoice::parse(&a.backend)?;
+    let engine = EngineChoice::parse(&a.engine)?;
+    if a.slots == Some(0) {
+        bail!("--slots must be at least 1");
+    }
     std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
     let journal_path = a
         .storage
@@ -390,6 +508,8 @@ pub fn sweep(a: SweepArgs) -> Result<()> {
     let data = load_data(&setup.data)?;
     let backend = block_on(select_backend(choice))?;
     eprintln!("backend: {}", backend.reason);
+    let (fused, why) = use_fused(engine, backend.kind, &setup, &data)?;
+    eprintln!("engine: {why}");
     eprintln!(
         "study `{}`: {} of {} trials done; journal {}; logs in {}",
         setup.study_name,
@@ -421,6 +541,64 @@ pub fn sweep(a: SweepArgs) -> Result<()> {
         setup.objective.series(),
     );
     display.set_best(study.best_value());
+    if fused {
+        display.fused = true;
+        display.epoch.finish_and_clear();
+        let remaining = setup.n_trials.saturating_sub(counted(&study));
+        let fused_engine = block_on(FusedEngine::new())?;
+        let mut run = FusedSweep::new(
+            &fused_engine,
+            &data,
+            FusedSweepOptions {
+                slots: a
+                    .slots
+                    .unwrap_or((remaining / 4).clamp(4, 32))
+                    .min(remaining.max(1)),
+                n_trials: remaining,
+                objective: setup.objective,
+                refill: true,
+            },
+        )?;
+        let mut plan_for = |number: u64, params: &BTreeMap<String, sweeplab_core::ParamValue>| {
+            TrialPlan::resolve(
+                &setup.model,
+                &setup.settings,
+                params,
+                setup.seed.wrapping_add(number),
+            )
+        };
+        while !run.is_done() {
+            let ended = block_on(run.round(
+                &mut study,
+                &setup.space,
+                &mut plan_for,
+                &mut display,
+                &cancel,
+            ));
+            // Whatever the round did is persisted, even when it failed.
+            persist(&file, &study.take_pending(), &worker)?;
+            let ended = ended?;
+            if !ended.is_empty() {
+                export_logs(&study, &a.out).context("writing the logs")?;
+            }
+            display
+                .trials
+                .set_position(counted(&study).min(setup.n_trials) as u64);
+            display.set_best(study.best_value());
+            for end in &ended {
+                display.println(trial_line(&setup, end.number, &end.params, &end.outcome));
+            }
+            if cancel.is_cancelled() {
+                display.trials.abandon();
+                eprintln!(
+                    "stopped; {} trial(s) kept in {}. Run the same command again to resume.",
+                    counted(&study),
+                    journal_path.display()
+                );
+                std::process::exit(130);
+            }
+        }
+    }
     while counted(&study) < setup.n_trials && !study.stop_requested() {
         let (number, params) = study.ask_with(&setup.space)?;
         persist(&file, &study.take_pending(), &worker)?;
@@ -456,25 +634,7 @@ pub fn sweep(a: SweepArgs) -> Result<()> {
             .trials
             .set_position(counted(&study).min(setup.n_trials) as u64);
         display.set_best(study.best_value());
-        let params_text: BTreeMap<&String, String> = params
-            .iter()
-            .map(|(k, v)| (k, v.to_json().to_python_default()))
-            .collect();
-        display.println(format!(
-            "trial {number} {}{} after {} epoch(s), {:.0} samples/s {:?}{}",
-            outcome.state,
-            outcome.value.map_or(String::new(), |v| format!(
-                " {}={v:.4}",
-                setup.objective.series()
-            )),
-            outcome.epochs,
-            outcome.samples_per_sec,
-            params_text,
-            outcome
-                .fail_reason
-                .as_ref()
-                .map_or(String::new(), |r| format!(": {r}"))
-        ));
+        display.println(trial_line(&setup, number, &params, &outcome));
         if outcome.cancelled {
             display.trials.abandon();
             eprintln!(
@@ -489,15 +649,19 @@ pub fn sweep(a: SweepArgs) -> Result<()> {
     display.epoch.finish_and_clear();
     match study.best_trial() {
         Some(t) => eprintln!(
-            "done: {} trials; best trial {} with {} = {:.6} {:?}",
+            "done: {} trials; best trial {} with {} = {:.6}: {}",
             counted(&study),
             t.number,
             setup.objective.series(),
             t.value().unwrap_or(f64::NAN),
             t.params()
                 .iter()
-                .map(|(k, v)| format!("{k}={}", v.to_json().to_python_default()))
+                .map(|(k, v)| match v {
+                    sweeplab_core::ParamValue::Str(s) => format!("{k}={s}"),
+                    v => format!("{k}={}", v.to_json().to_python_default()),
+                })
                 .collect::<Vec<_>>()
+                .join(" ")
         ),
         None => eprintln!("done: {} trials; none completed", counted(&study)),
     }

@@ -42,12 +42,16 @@ sweeplab:
 ";
 
 fn sweep(config: &Path, out: &Path) -> Command {
+    sweep_on(config, out, "cpu")
+}
+
+fn sweep_on(config: &Path, out: &Path, backend: &str) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_sweeplab"));
     c.arg("sweep")
         .arg(config)
         .arg("--out")
         .arg(out)
-        .args(["--backend", "cpu", "--quiet"])
+        .args(["--backend", backend, "--quiet"])
         .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join(".."))
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
@@ -214,4 +218,55 @@ fn bad_configs_fail_with_a_clear_message() {
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(2));
+}
+
+#[test]
+fn the_fused_engine_runs_an_eligible_sweep_on_the_gpu() {
+    let dir = tmp("fused");
+    let config = dir.join("spiral.yaml");
+    std::fs::write(&config, CONFIG.replace("{value: 300}", "{value: 20}")).unwrap();
+    let out = dir.join("out");
+    let mut cmd = sweep_on(&config, &out, "gpu");
+    cmd.args(["--engine", "fused", "--slots", "3"]);
+    let output = cmd.output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    if !output.status.success() && stderr.contains("adapter") {
+        eprintln!("skipped: no wgpu adapter here: {stderr}");
+        return;
+    }
+    assert!(output.status.success(), "{stderr}");
+    assert!(stderr.contains("engine: fused WGSL kernels"), "{stderr}");
+    let all = trials(&out.join("journal.log"));
+    assert_eq!(all.len(), 6, "{all:#?}");
+    for t in &all {
+        assert_eq!(t.state, TrialState::Complete, "{t:#?}");
+        assert_eq!(t.intermediate_values.len(), 20, "{t:#?}");
+        assert!(t.user_attrs.contains_key("series:train/loss"));
+    }
+    let tb = std::fs::read_dir(out.join("tensorboard"))
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().is_dir())
+        .count();
+    assert!(tb >= 6, "{tb} TensorBoard runs");
+
+    // --engine burn keeps burn even where the fused kernels could run.
+    let out2 = dir.join("out-burn");
+    let mut cmd = sweep(&config, &out2);
+    cmd.args(["--engine", "burn"]);
+    let output = cmd.output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("engine: burn, one trial at a time"),
+        "{stderr}"
+    );
+
+    // Bad engine choices are errors, not panics.
+    let mut cmd = sweep(&config, &dir.join("out3"));
+    cmd.args(["--engine", "fused"]); // with --backend cpu from `sweep`
+    let output = cmd.output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("--backend gpu"), "{stderr}");
 }
