@@ -15,8 +15,9 @@ import(`./pkg/sweeplab_worker_${kind}.js`)
     for (const m of pending.splice(0)) handle(m);
   })
   .catch((err) => {
+    // A WebGPU module that cannot load is the page's cue to continue on the CPU backend.
     self.postMessage(JSON.stringify({
-      type: 'error',
+      type: kind === 'gpu' ? 'device_lost' : 'error',
       message: `the ${kind} training module could not be loaded: ${err}`,
     }));
   });

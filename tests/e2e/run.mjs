@@ -390,6 +390,48 @@ await test('1,000-trial synthetic study stays smooth', async () => {
   await shot('10-synthetic-page');
 });
 
+// These two open their own pages and studies, so they run after the tests above.
+await test('no navigator.gpu: a notice, and the CPU backend trains', async () => {
+  const p2 = await context.newPage();
+  watch(p2);
+  await p2.addInitScript(() => {
+    Object.defineProperty(Navigator.prototype, 'gpu', { get: () => undefined, configurable: true });
+  });
+  await p2.goto(BASE + setupHash({ backend: 'gpu', epochs: 2 }), { waitUntil: 'load' });
+  await p2.waitForSelector('body[data-ready]', { timeout: 60_000 });
+  await p2.click(tid('new-study'));
+  await p2.click(tid('start'));
+  await p2.waitForSelector(tid('notice-no-webgpu'), { timeout: 60_000 });
+  await p2.waitForSelector(`${tid('notice-finished')}, ${tid('notice-run-error')}`, { timeout: 240_000 });
+  expect(!(await p2.$(tid('notice-run-error'))), 'run error without WebGPU');
+  const note = await p2.textContent(tid('backend-note'));
+  expect(/no WebGPU/.test(note), `backend note: ${note}`);
+  const count = await p2.textContent(tid('trial-count'));
+  expect(count.includes('3/3'), `trial count: ${count}`);
+  await p2.screenshot({ path: path.join(OUT, '03b-no-webgpu.png') });
+  await p2.close();
+});
+
+await test('a failing WebGPU worker hands over to the CPU backend', async () => {
+  const p2 = await context.newPage();
+  p2.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
+  // The WebGPU module fails to load, as when the device cannot be created or is lost.
+  await p2.route('**/pkg/sweeplab_worker_gpu*', (route) => route.abort());
+  await p2.goto(BASE + setupHash({ backend: 'gpu', epochs: 2 }), { waitUntil: 'load' });
+  await p2.waitForSelector('body[data-ready]', { timeout: 60_000 });
+  await p2.click(tid('new-study'));
+  await p2.click(tid('start'));
+  await p2.waitForSelector(tid('notice-device-lost'), { timeout: 60_000 });
+  await p2.waitForSelector(`${tid('notice-finished')}, ${tid('notice-run-error')}`, { timeout: 240_000 });
+  expect(!(await p2.$(tid('notice-run-error'))), 'run error after the GPU failed');
+  const note = await p2.textContent(tid('backend-note'));
+  expect(/CPU took over/.test(note), `backend note: ${note}`);
+  const count = await p2.textContent(tid('trial-count'));
+  expect(count.includes('3/3'), `trial count: ${count}`);
+  await p2.screenshot({ path: path.join(OUT, '03c-gpu-failed.png') });
+  await p2.close();
+});
+
 await context.close();
 fs.rmSync(userDir, { recursive: true, force: true });
 if (problems.length) {

@@ -1042,11 +1042,12 @@ impl App {
                         "device-lost",
                         "warn",
                         format!(
-                            "The WebGPU device was lost ({message}); continuing on the CPU backend."
+                            "WebGPU stopped working ({message}); continuing on the CPU backend."
                         ),
                     );
                     self.backend_note = Some(
-                        "CPU backend: the WebGPU device was lost, so the CPU took over.".into(),
+                        "CPU backend: WebGPU failed or its device was lost, so the CPU took over."
+                            .into(),
                     );
                     self.start_worker(ctx, "cpu");
                 } else {
