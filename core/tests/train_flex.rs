@@ -93,11 +93,13 @@ fn loss_falls_on_every_toy_set() {
     for kind in Toy2d::ALL {
         let data = generate_toy(kind, 500, 0.1, 0.2, 3);
         let mut s = study(StudyDirection::Minimize);
-        let p = plan(mlp(2, 32, 0.0), OptimizerKind::Adam, 0.02, 16, 25);
+        // The two spirals need more passes than the other sets.
+        let epochs = if kind == Toy2d::Spiral { 80 } else { 25 };
+        let p = plan(mlp(2, 32, 0.0), OptimizerKind::Adam, 0.02, 16, epochs);
         let out = train(&mut s, &p, &data, Objective::ValLoss);
         assert_eq!(out.state, TrialState::Complete, "{kind:?}");
         let losses = series(&s, 0, "train/loss");
-        let steps = 25 * 400usize.div_ceil(16);
+        let steps = epochs * 400usize.div_ceil(16);
         assert_eq!(
             losses.len(),
             steps,
@@ -107,12 +109,13 @@ fn loss_falls_on_every_toy_set() {
         let last = mean(&losses[losses.len() - 25..]);
         assert!(last < 0.6 * first, "{kind:?}: train loss {first} -> {last}");
         let acc = series(&s, 0, "val/accuracy");
-        assert_eq!(acc.len(), 25);
+        assert_eq!(acc.len(), epochs);
         let val = series(&s, 0, "val/loss");
+        let end = epochs - 1;
         // Below chance (ln 2 = 0.69) by far: the validation loss fell too.
-        assert!(val[24] < 0.55, "{kind:?}: val loss {val:?}");
-        assert!(acc[24] > 0.8, "{kind:?}: val accuracy {}", acc[24]);
-        assert_eq!(s.trials()[0].value(), Some(val[24]));
+        assert!(val[end] < 0.55, "{kind:?}: val loss {val:?}");
+        assert!(acc[end] > 0.8, "{kind:?}: val accuracy {}", acc[end]);
+        assert_eq!(s.trials()[0].value(), Some(val[end]));
     }
 }
 
