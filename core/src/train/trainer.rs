@@ -345,7 +345,19 @@ pub async fn train_trial<H: TrainHooks>(
     let outcome = run(study, number, plan, data, device, objective, hooks, cancel).await;
     // Give the device's memory back; the model and optimiser state are dropped by now.
     device.memory_cleanup();
-    let outcome = outcome?;
+    tell_outcome(study, number, outcome?, hooks)
+}
+
+/// Ends trial `number` as `outcome` says: sets `fail_reason` / `interrupted`, tells the
+/// study, and reports [`ProgressEvent::TrialEnd`]. Returns the outcome with the state the
+/// study recorded (a NaN value becomes FAIL, and then carries no value). Shared by
+/// [`train_trial`] and the fused engine.
+pub(crate) fn tell_outcome<H: TrainHooks>(
+    study: &mut Study,
+    number: u64,
+    outcome: TrialOutcome,
+    hooks: &mut H,
+) -> Result<TrialOutcome, TrainError> {
     if let Some(reason) = &outcome.fail_reason {
         study.set_user_attr(number, FAIL_REASON_ATTR, Json::Str(reason.clone()))?;
     }
@@ -358,12 +370,21 @@ pub async fn train_trial<H: TrainHooks>(
         _ => TellResult::Fail,
     };
     let state = study.tell(number, result)?;
+    let value = if state == TrialState::Fail {
+        None
+    } else {
+        outcome.value
+    };
     hooks.progress(&ProgressEvent::TrialEnd {
         trial: number,
         state,
-        value: outcome.value,
+        value,
     });
-    Ok(TrialOutcome { state, ..outcome })
+    Ok(TrialOutcome {
+        state,
+        value,
+        ..outcome
+    })
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -9,14 +9,12 @@ use web_time::Instant;
 use super::super::TrainError;
 use super::super::data::DataSet;
 use super::super::settings::{Objective, TrialPlan};
-use super::super::trainer::{
-    CancelToken, FAIL_REASON_ATTR, INTERRUPTED_ATTR, ProgressEvent, TrainHooks, TrialOutcome,
-};
+use super::super::trainer::{CancelToken, ProgressEvent, TrainHooks, TrialOutcome, tell_outcome};
 use super::engine::{FusedEngine, FusedRun, SlotEpoch};
 use super::layout::{check_data, check_plan};
 use crate::distributions::{Distribution, ParamValue, SearchSpace};
 use crate::json::Json;
-use crate::study::{Study, TellResult};
+use crate::study::Study;
 use crate::trial::TrialState;
 
 /// How a fused sweep runs.
@@ -403,7 +401,7 @@ fn placeholder_plan() -> TrialPlan {
     }
 }
 
-/// Sets the trial's attributes, tells the study and reports the end.
+/// Ends a fused trial through the trainer's shared [`tell_outcome`].
 fn finish_trial<H: TrainHooks>(
     study: &mut Study,
     r: Running,
@@ -413,44 +411,23 @@ fn finish_trial<H: TrainHooks>(
     epochs: usize,
     hooks: &mut H,
 ) -> Result<FusedTrialEnd, TrainError> {
-    if let Some(reason) = &fail_reason {
-        study.set_user_attr(r.number, FAIL_REASON_ATTR, Json::Str(reason.clone()))?;
-    }
-    if cancelled {
-        study.set_user_attr(r.number, INTERRUPTED_ATTR, Json::Bool(true))?;
-    }
-    let result = match state {
-        TrialState::Complete => TellResult::Values(vec![r.value.unwrap_or(f64::NAN)]),
-        TrialState::Pruned => TellResult::Pruned,
-        _ => TellResult::Fail,
-    };
-    let state = study.tell(r.number, result)?;
-    let value = if state == TrialState::Fail {
-        None
-    } else {
-        r.value
-    };
-    hooks.progress(&ProgressEvent::TrialEnd {
-        trial: r.number,
-        state,
-        value,
-    });
     let secs = r.started.elapsed().as_secs_f64();
+    let outcome = TrialOutcome {
+        state,
+        value: r.value,
+        epochs,
+        fail_reason,
+        cancelled,
+        samples_per_sec: if secs > 0.0 {
+            r.samples as f64 / secs
+        } else {
+            0.0
+        },
+    };
     Ok(FusedTrialEnd {
         number: r.number,
+        outcome: tell_outcome(study, r.number, outcome, hooks)?,
         params: r.params,
-        outcome: TrialOutcome {
-            state,
-            value,
-            epochs,
-            fail_reason,
-            cancelled,
-            samples_per_sec: if secs > 0.0 {
-                r.samples as f64 / secs
-            } else {
-                0.0
-            },
-        },
     })
 }
 
