@@ -15,7 +15,8 @@
 
 use std::collections::BTreeMap;
 
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::{Context, Result, bail};
+use clap::Parser;
 use futures_lite::future::block_on;
 use std::time::Instant;
 use sweeplab_core::train::data::generate_toy;
@@ -41,53 +42,55 @@ struct Opts {
     burn: bool,
 }
 
+/// Trials per second of a spiral study: the fused WGSL engine against burn, one trial at a
+/// time, on the same adapter.
+#[derive(Parser, Debug)]
+struct Args {
+    /// Trials in the study.
+    #[arg(long, default_value_t = 64)]
+    trials: usize,
+    /// Trials the fused engine trains at once.
+    #[arg(long, default_value_t = 64)]
+    slots: usize,
+    /// Epochs per trial.
+    #[arg(long, default_value_t = 10)]
+    epochs: usize,
+    /// Repeats of the fused run.
+    #[arg(long, default_value_t = 3)]
+    repeats: usize,
+    /// Repeats of the burn runs.
+    #[arg(long, default_value_t = 3)]
+    burn_repeats: usize,
+    /// Optimiser steps per fused dispatch.
+    #[arg(long, default_value_t = sweeplab_core::train::fused::DEFAULT_STEPS_PER_DISPATCH)]
+    steps_per_dispatch: u32,
+    /// CPU threads for Flex.
+    #[arg(long, default_value_t = 2)]
+    threads: usize,
+    /// Skip burn on the CPU (Flex).
+    #[arg(long)]
+    no_flex: bool,
+    /// Skip burn on wgpu.
+    #[arg(long)]
+    no_burn: bool,
+}
+
 fn parse_args() -> Result<Opts> {
-    let mut o = Opts {
-        trials: 64,
-        slots: 64,
-        epochs: 10,
-        repeats: 3,
-        burn_repeats: 3,
-        steps_per_dispatch: sweeplab_core::train::fused::DEFAULT_STEPS_PER_DISPATCH,
-        threads: 2,
-        flex: true,
-        burn: true,
-    };
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let mut i = 0;
-    while i < args.len() {
-        let num = |i: usize| -> Result<usize> {
-            let v = args
-                .get(i + 1)
-                .ok_or_else(|| anyhow!("{} needs a value", args[i]))?;
-            v.parse()
-                .map_err(|_| anyhow!("{}: `{v}` is not a whole number", args[i]))
-        };
-        match args[i].as_str() {
-            "--trials" => o.trials = num(i)?,
-            "--slots" => o.slots = num(i)?,
-            "--epochs" => o.epochs = num(i)?,
-            "--repeats" => o.repeats = num(i)?,
-            "--burn-repeats" => o.burn_repeats = num(i)?,
-            "--steps-per-dispatch" => o.steps_per_dispatch = u32::try_from(num(i)?)?,
-            "--threads" => o.threads = num(i)?,
-            "--no-flex" | "--no-burn" => {
-                if args[i] == "--no-flex" {
-                    o.flex = false;
-                } else {
-                    o.burn = false;
-                }
-                i += 1;
-                continue;
-            }
-            other => bail!("unknown argument `{other}`"),
-        }
-        i += 2;
-    }
-    if o.trials == 0 || o.slots == 0 || o.epochs == 0 || o.repeats == 0 || o.burn_repeats == 0 {
+    let a = Args::parse();
+    if a.trials == 0 || a.slots == 0 || a.epochs == 0 || a.repeats == 0 || a.burn_repeats == 0 {
         bail!("--trials, --slots, --epochs and the repeats must be at least 1");
     }
-    Ok(o)
+    Ok(Opts {
+        trials: a.trials,
+        slots: a.slots,
+        epochs: a.epochs,
+        repeats: a.repeats,
+        burn_repeats: a.burn_repeats,
+        steps_per_dispatch: a.steps_per_dispatch,
+        threads: a.threads,
+        flex: !a.no_flex,
+        burn: !a.no_burn,
+    })
 }
 
 /// The Playground's knobs: depth, width, activation, learning rate, batch size.

@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{Context, Result, anyhow, bail};
+use clap::Parser;
 use futures_lite::future::block_on;
 use sweeplab_core::train::backend::probe_adapter;
 use sweeplab_core::train::trainer::measure_throughput;
@@ -33,52 +34,52 @@ struct Opts {
     models: Vec<String>,
 }
 
+/// Training throughput: burn Flex and wgpu against PyTorch on the CPU, in one run.
+#[derive(Parser, Debug)]
+struct Args {
+    /// CPU threads for Flex and PyTorch.
+    #[arg(long, default_value_t = 2)]
+    threads: usize,
+    /// Samples per step.
+    #[arg(long, default_value_t = 64)]
+    batch: usize,
+    /// Runs per cell (the table shows the median).
+    #[arg(long, default_value_t = 5)]
+    repeats: usize,
+    /// Optimiser steps per MLP run.
+    #[arg(long, default_value_t = 400)]
+    mlp_steps: usize,
+    /// Optimiser steps per CNN run.
+    #[arg(long, default_value_t = 40)]
+    cnn_steps: usize,
+    /// The PyTorch venv's python (default: bench/python/.venv/bin/python).
+    #[arg(long)]
+    python: Option<PathBuf>,
+    /// Skip the wgpu column.
+    #[arg(long)]
+    no_wgpu: bool,
+    /// Models to run, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "mlp,cnn")]
+    models: Vec<String>,
+}
+
 fn parse_args() -> Result<Opts> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let mut o = Opts {
-        threads: 2,
-        batch: 64,
-        repeats: 5,
-        mlp_steps: 400,
-        cnn_steps: 40,
-        python: root.join("bench/python/.venv/bin/python"),
-        wgpu: true,
-        models: vec!["mlp".into(), "cnn".into()],
-    };
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let mut i = 0;
-    while i < args.len() {
-        let val = |i: usize| {
-            args.get(i + 1)
-                .cloned()
-                .ok_or_else(|| anyhow!("{} needs a value", args[i]))
-        };
-        let num = |i: usize| -> Result<usize> {
-            let v = val(i)?;
-            v.parse()
-                .map_err(|_| anyhow!("{}: `{v}` is not a whole number", args[i]))
-        };
-        match args[i].as_str() {
-            "--threads" => o.threads = num(i)?,
-            "--batch" => o.batch = num(i)?,
-            "--repeats" => o.repeats = num(i)?,
-            "--mlp-steps" => o.mlp_steps = num(i)?,
-            "--cnn-steps" => o.cnn_steps = num(i)?,
-            "--python" => o.python = PathBuf::from(val(i)?),
-            "--models" => o.models = val(i)?.split(',').map(str::to_string).collect(),
-            "--no-wgpu" => {
-                o.wgpu = false;
-                i += 1;
-                continue;
-            }
-            other => bail!("unknown argument `{other}`"),
-        }
-        i += 2;
-    }
-    if o.threads == 0 || o.batch == 0 || o.repeats == 0 {
+    let a = Args::parse();
+    if a.threads == 0 || a.batch == 0 || a.repeats == 0 {
         bail!("--threads, --batch and --repeats must be at least 1");
     }
-    Ok(o)
+    Ok(Opts {
+        threads: a.threads,
+        batch: a.batch,
+        repeats: a.repeats,
+        mlp_steps: a.mlp_steps,
+        cnn_steps: a.cnn_steps,
+        python: a.python.unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../bench/python/.venv/bin/python")
+        }),
+        wgpu: !a.no_wgpu,
+        models: a.models,
+    })
 }
 
 fn plan(model: &str, batch: usize) -> TrialPlan {
