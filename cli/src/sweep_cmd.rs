@@ -552,7 +552,7 @@ pub fn sweep(a: SweepArgs) -> Result<()> {
             FusedSweepOptions {
                 slots: a
                     .slots
-                    .unwrap_or((remaining / 4).clamp(4, 32))
+                    .unwrap_or(FusedSweepOptions::default_slots(remaining))
                     .min(remaining.max(1)),
                 n_trials: remaining,
                 objective: setup.objective,

@@ -525,6 +525,77 @@ fn cancelling_a_fused_sweep_interrupts_running_trials() {
 }
 
 #[test]
+fn round_weights_match_the_weights_read_alone_and_stop_asking_lets_trials_finish() {
+    let Some(engine) = engine() else { return };
+    let data = generate_toy(Toy2d::Circle, 200, 0.1, 0.2, 5);
+    let mut study = Study::create(
+        "weights",
+        StudyDirection::Minimize,
+        Box::new(RandomSampler::new(Some(2))),
+    )
+    .unwrap();
+    let settings = vec![("epochs".to_string(), Json::Int(3))];
+    let mut plan_for = |number: u64, params: &BTreeMap<String, ParamValue>| {
+        TrialPlan::resolve(&Json::Null, &settings, params, number)
+    };
+    let mut sweep = FusedSweep::new(
+        &engine,
+        &data,
+        FusedSweepOptions {
+            slots: 3,
+            n_trials: 9,
+            ..FusedSweepOptions::default()
+        },
+    )
+    .unwrap();
+    sweep.set_read_weights(true);
+    let cancel = CancelToken::new();
+    let mut hooks = |_: &ProgressEvent| {};
+    // Round 1: three trials train an epoch; their weights come back with the metrics and
+    // equal a separate read-back of each slot.
+    let ended =
+        block_on(sweep.round(&mut study, &space(), &mut plan_for, &mut hooks, &cancel)).unwrap();
+    assert!(ended.is_empty());
+    let numbers: Vec<u64> = sweep.round_weights().keys().copied().collect();
+    assert_eq!(numbers, vec![0, 1, 2]);
+    for (&n, w) in sweep.round_weights() {
+        let alone = block_on(sweep.weights(n)).unwrap().unwrap();
+        assert_eq!(w, &alone, "trial {n}");
+        assert_eq!(w.params.len(), w.shape.param_count());
+        assert!(w.params.iter().all(|v| v.is_finite()));
+    }
+    // No new trial after stop_asking: the three running ones train to their last epoch,
+    // and the round that ends them still reports their final weights.
+    sweep.stop_asking();
+    let mut last = BTreeMap::new();
+    while !sweep.is_done() {
+        let ended = block_on(sweep.round(&mut study, &space(), &mut plan_for, &mut hooks, &cancel))
+            .unwrap();
+        for e in ended {
+            last.insert(e.number, sweep.round_weights().get(&e.number).cloned());
+        }
+    }
+    assert_eq!(
+        study.trials().len(),
+        3,
+        "nothing was asked after stop_asking"
+    );
+    assert_eq!(last.len(), 3);
+    for t in study.trials() {
+        assert_eq!(t.state, TrialState::Complete, "trial {}", t.number);
+        assert_eq!(series(&study, t.number, "val/loss").len(), 3);
+        assert!(
+            last[&t.number].is_some(),
+            "trial {}: final weights",
+            t.number
+        );
+    }
+    // Turned off, rounds carry no weights.
+    sweep.set_read_weights(false);
+    assert!(sweep.round_weights().is_empty());
+}
+
+#[test]
 fn bad_input_is_an_error_not_a_panic() {
     let Some(engine) = engine() else { return };
     let data = generate_toy(Toy2d::Gauss, 100, 0.1, 0.2, 4);

@@ -128,7 +128,7 @@ await test('page loads and is interactive', async () => {
   await shot('01-start');
 });
 
-await test('spiral study on WebGPU (software adapter)', async () => {
+await test('spiral study on WebGPU: the fused kernels train the trials at once', async () => {
   await open();
   const gpu = await page.evaluate(async () => {
     if (!navigator.gpu) return 'no navigator.gpu';
@@ -137,9 +137,77 @@ await test('spiral study on WebGPU (software adapter)', async () => {
   });
   metrics.webgpu_adapter = gpu;
   expect(!gpu.startsWith('no'), `WebGPU unavailable in this Chromium: ${gpu}`);
-  const note = await runStudy(setupHash({ backend: 'gpu', epochs: 2 }), 480_000);
+  const note = await runStudy(setupHash({ backend: 'gpu', epochs: 3 }), 480_000);
   expect(/WebGPU/.test(note), `backend note: ${note}`);
-  await shot('02-webgpu-study');
+  const engine = await page.textContent(tid('engine-note'));
+  expect(/fused WGSL kernels: 3 trials train at once/.test(engine), `engine note: ${engine}`);
+  // Every trial's curves and boundary, though they trained side by side.
+  for (const row of await page.$$(tid('trial-row'))) {
+    await row.click();
+    const d = await page.getAttribute(`${tid('curve-loss')} path.line`, 'd');
+    expect(d && d.split('L').length > 3, `loss curve path: ${d}`);
+    const painted = await page.evaluate(() => {
+      const c = document.querySelector('[data-testid="boundary"] canvas');
+      const px = c.getContext('2d').getImageData(5, 5, 1, 1).data;
+      return [px[0], px[1], px[2]];
+    });
+    expect(painted.join() !== '243,244,246', `boundary not painted: ${painted}`);
+  }
+  await page.click(tid('tab-history'));
+  const pts = await page.getAttribute(tid('history'), 'data-points');
+  expect(pts === '3', `history has ${pts} points`);
+  await shot('02-webgpu-fused-study');
+});
+
+await test('WebGPU with burn when the fused kernels do not fit the search space', async () => {
+  const hash = setupHash({
+    backend: 'gpu', epochs: 1,
+    params: [
+      { name: 'lr', kind: 'float', low: '0.003', high: '0.3', log: true, step: '', choices: '' },
+      { name: 'hidden_units', kind: 'int', low: '33', high: '40', log: false, step: '', choices: '' },
+      { name: 'batch_size', kind: 'categorical', low: '', high: '', log: false, step: '', choices: '128' },
+    ],
+  });
+  const note = await runStudy(hash, 480_000);
+  expect(/WebGPU|wgpu/.test(note), `backend note: ${note}`);
+  const engine = await page.textContent(tid('engine-note'));
+  expect(/one trial at a time/.test(engine) && /32/.test(engine), `engine note: ${engine}`);
+  await shot('02b-webgpu-burn-study');
+});
+
+await test('fused kernels: pause holds every trial, stop interrupts them, resume goes on', async () => {
+  const hash = setupHash({ backend: 'gpu', epochs: 1000, n_trials: 6, pruner: 'none' });
+  await open(hash);
+  await page.click(tid('new-study'));
+  await page.click(tid('start'));
+  await page.waitForSelector(tid('in-flight'), { timeout: 120_000 });
+  const flying = await page.textContent(tid('in-flight'));
+  expect(/4 at once/.test(flying), `in flight: ${flying}`);
+  await page.waitForSelector(tid('throughput'), { timeout: 30_000 });
+  await page.click(tid('pause'));
+  await page.waitForSelector(`${tid('run-state')}:text("paused")`);
+  await page.waitForTimeout(1500);
+  const where = async () => [
+    await page.textContent(tid('trial-count')),
+    await page.getAttribute('.bar-outer:not(.thin) .bar-inner', 'style'),
+  ].join(' ');
+  const before = await where();
+  await page.waitForTimeout(2000);
+  const after = await where();
+  expect(before === after, `training moved while paused: ${before} → ${after}`);
+  await page.click(tid('resume'));
+  await page.waitForSelector(`${tid('run-state')}:text("training")`);
+  await page.waitForTimeout(1000);
+  await page.click(tid('stop'));
+  await page.waitForSelector(tid('notice-finished'), { timeout: 120_000 });
+  const fin = await page.textContent(tid('notice-finished'));
+  expect(/stopped/.test(fin), `finished notice: ${fin}`);
+  // The four running trials were interrupted: they are FAIL and do not count.
+  const states = await page.$$eval(tid('trial-row'), (rows) => rows.map((r) => r.textContent));
+  expect(states.length === 4 && states.every((t) => /fail/i.test(t)), `rows after stop: ${states}`);
+  const start = await page.textContent(tid('start'));
+  expect(/Resume study \(0\/6\)/.test(start), `Start after a stop: ${start}`);
+  await shot('02c-fused-stopped');
 });
 
 await test('spiral study on the CPU, curves and plots render', async () => {

@@ -93,6 +93,19 @@ pub struct Progress {
     pub trial_started: f64,
     /// Durations of the trials this run finished (seconds).
     pub durations: Vec<f64>,
+    /// Trials that train at once (the fused engine); 0 or 1 is one at a time.
+    pub slots: usize,
+    /// With several at once: each running trial's epochs done and last samples/s.
+    pub running: BTreeMap<u64, (usize, f64)>,
+    /// Trials this run ended.
+    pub ended: usize,
+}
+
+impl Progress {
+    /// Whether several trials train at once.
+    pub fn parallel(&self) -> bool {
+        self.slots > 1
+    }
 }
 
 /// Page messages.
@@ -175,10 +188,15 @@ pub struct App {
     run: RunState,
     worker: Option<WorkerHandle>,
     backend_note: Option<String>,
+    engine_note: Option<String>,
     notices: Vec<Notice>,
     live: Live,
     progress: Progress,
     selected: Option<u64>,
+    /// Whether the user picked the selected trial (the page then stops following the run).
+    user_selected: bool,
+    /// When the study was last saved (`performance.now()`).
+    last_save_ms: f64,
     boundaries: BTreeMap<u64, Rc<Vec<f32>>>,
     boundary_n: usize,
     points: Rc<Vec<(f32, f32, u8)>>,
@@ -544,10 +562,13 @@ impl Component for App {
             run: RunState::Idle,
             worker: None,
             backend_note: None,
+            engine_note: None,
             notices: Vec::new(),
             live: Live::default(),
             progress: Progress::default(),
             selected: None,
+            user_selected: false,
+            last_save_ms: 0.0,
             boundaries: BTreeMap::new(),
             boundary_n: 0,
             points: Rc::default(),
@@ -683,6 +704,8 @@ impl Component for App {
                 self.live = Live::default();
                 self.notices.retain(|n| n.level != "error");
                 self.run = RunState::Starting;
+                self.engine_note = None;
+                self.user_selected = false;
                 if self.setup.backend == Backend::Cpu {
                     self.backend_note = Some("CPU backend: you chose CPU.".into());
                     self.start_worker(ctx, "cpu");
@@ -778,7 +801,10 @@ impl Component for App {
                 }
             }
             Msg::Tick => {}
-            Msg::Select(n) => self.selected = Some(n),
+            Msg::Select(n) => {
+                self.selected = Some(n);
+                self.user_selected = true;
+            }
             Msg::ToggleLog => self.log_y = !self.log_y,
             Msg::Smoothing(w) => self.smoothing = w,
             Msg::Sort(c) => {
@@ -804,8 +830,10 @@ impl Component for App {
                 self.boundaries.clear();
                 self.points = Rc::default();
                 self.selected = None;
+                self.user_selected = false;
                 self.notices.clear();
                 self.backend_note = None;
+                self.engine_note = None;
                 self.refresh();
                 self.update_hash();
             }
@@ -945,13 +973,49 @@ impl App {
                     page
                 });
             }
+            FromWorker::Engine { slots, reason } => {
+                self.progress.slots = slots;
+                self.engine_note = Some(format!("Engine: {reason}."));
+            }
             FromWorker::Points { points } => self.points = Rc::new(points),
             FromWorker::Ops { lines } => {
                 self.apply_ops(&lines);
-                if self.selected.is_none() || self.live.trial.is_none() {
+                let follow = if self.progress.parallel() {
+                    self.selected.is_none()
+                } else {
+                    self.selected.is_none() || self.live.trial.is_none()
+                };
+                if follow {
                     self.selected = self.data.trials.last().map(|t| t.number);
                 }
-                self.save(ctx);
+                // Several trials at once send lines every round: save when one of them
+                // ended (and every few seconds otherwise).
+                let now = browser::now_ms();
+                let ended = self.progress.running.keys().any(|n| {
+                    self.data
+                        .trials
+                        .get(*n as usize)
+                        .is_some_and(|t| t.state.is_finished())
+                });
+                if !self.progress.parallel() || ended || now - self.last_save_ms > 5000.0 {
+                    self.last_save_ms = now;
+                    self.save(ctx);
+                }
+            }
+            FromWorker::TrialStart {
+                trial,
+                epochs,
+                steps_per_epoch,
+            } if self.progress.parallel() => {
+                // Several trials train at once: their curves come with the journal lines
+                // after every round; the page keeps showing the trial it shows.
+                self.progress.running.insert(trial, (0, 0.0));
+                self.progress.epochs = epochs;
+                self.progress.steps_per_epoch = steps_per_epoch;
+                if self.selected.is_none() {
+                    self.selected = Some(trial);
+                }
+                return false;
             }
             FromWorker::TrialStart {
                 trial,
@@ -990,6 +1054,19 @@ impl App {
                 }
             }
             FromWorker::Epoch {
+                trial,
+                epoch,
+                samples_per_sec,
+                ..
+            } if self.progress.parallel() => {
+                self.progress
+                    .running
+                    .insert(trial, (epoch, samples_per_sec));
+                self.progress.samples_per_sec =
+                    self.progress.running.values().map(|(_, s)| s).sum();
+                return false;
+            }
+            FromWorker::Epoch {
                 epoch,
                 val_loss,
                 val_accuracy,
@@ -1016,8 +1093,17 @@ impl App {
                 reason,
                 ..
             } => {
-                let secs = (browser::now_ms() - self.progress.trial_started) / 1000.0;
-                self.progress.durations.push(secs);
+                self.progress.ended += 1;
+                if self.progress.parallel() {
+                    self.progress.running.remove(&trial);
+                    // Follow the run: the next trial shown is the newest running one.
+                    if self.selected == Some(trial) && !self.user_selected {
+                        self.selected = self.progress.running.keys().last().copied();
+                    }
+                } else {
+                    let secs = (browser::now_ms() - self.progress.trial_started) / 1000.0;
+                    self.progress.durations.push(secs);
+                }
                 if state == "FAIL"
                     && let Some(r) = reason
                     && !r.starts_with("cancelled")
@@ -1382,13 +1468,49 @@ impl App {
         } else {
             0.0
         };
-        let epoch_frac = if p.epochs > 0 && p.steps_per_epoch > 0 {
+        let epoch_frac = if p.parallel() {
+            // The mean progress of the trials training at once.
+            let n = p.running.len().max(1) as f64;
+            p.running
+                .values()
+                .map(|(e, _)| *e as f64 / p.epochs.max(1) as f64)
+                .sum::<f64>()
+                / n
+        } else if p.epochs > 0 && p.steps_per_epoch > 0 {
             ((p.epoch.saturating_sub(1)) as f64 + p.epoch_step as f64 / p.steps_per_epoch as f64)
                 / p.epochs as f64
         } else {
             0.0
         };
-        let remaining = {
+        let in_flight = if p.parallel() {
+            p.running.len()
+        } else {
+            usize::from(self.live.trial.is_some())
+        };
+        let epoch_label = match (
+            p.parallel(),
+            p.running.values().map(|(e, _)| *e).min(),
+            p.running.values().map(|(e, _)| *e).max(),
+        ) {
+            (true, Some(lo), Some(hi)) if lo != hi => format!("epochs {lo}–{hi}/{}", p.epochs),
+            (true, Some(e), _) => format!("epoch {e}/{}", p.epochs),
+            (true, None, _) => "starting trials".to_string(),
+            (false, ..) => format!("epoch {}/{}", p.epoch, p.epochs),
+        };
+        let remaining = if p.parallel() {
+            // Trials end at the run's rate; the running ones are partly done.
+            let left = total.saturating_sub(n_done) as f64 - epoch_frac * in_flight as f64;
+            let rate = p.ended as f64 / elapsed.max(1e-9);
+            let mut r = if p.ended > 0 {
+                left.max(0.0) / rate
+            } else {
+                f64::NAN
+            };
+            if self.setup.time_limit_s > 0 {
+                r = r.min((f64::from(self.setup.time_limit_s) - elapsed).max(0.0));
+            }
+            r
+        } else {
             let left = total.saturating_sub(n_done) as f64;
             let per = if p.durations.is_empty() {
                 if epoch_frac > 0.02 {
@@ -1422,9 +1544,12 @@ impl App {
                     }
                     <div class="progress" data-testid="progress">
                         <div class="progress-line">
-                            <span data-testid="trial-count"><strong>{ format!("Trial {}/{}", (n_done + usize::from(self.live.trial.is_some())).min(total.max(1)), total) }</strong></span>
+                            <span data-testid="trial-count"><strong>{ format!("Trial {}/{}", (n_done + in_flight).min(total.max(1)), total) }</strong></span>
+                            if running && p.parallel() {
+                                <span data-testid="in-flight">{ format!("{in_flight} at once") }</span>
+                            }
                             if running {
-                                <span>{ format!("epoch {}/{}", p.epoch, p.epochs) }</span>
+                                <span>{ epoch_label }</span>
                                 <span>{ format!("elapsed {}", fmt_duration(elapsed)) }</span>
                                 <span>{ format!("remaining {}", if remaining.is_finite() { fmt_duration(remaining) } else { "–".into() }) }</span>
                                 <span data-testid="throughput">{ format!("{} samples/s", short(p.samples_per_sec)) }</span>
@@ -1443,6 +1568,9 @@ impl App {
                 </div>
                 if let Some(note) = &self.backend_note {
                     <p class="backend-note" data-testid="backend-note">{ note.clone() }</p>
+                }
+                if let Some(note) = &self.engine_note {
+                    <p class="backend-note" data-testid="engine-note">{ note.clone() }</p>
                 }
                 { for self.notices.iter().map(|n| {
                     let id = n.id;

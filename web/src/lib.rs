@@ -29,6 +29,8 @@ pub mod store;
 
 #[cfg(any(feature = "worker-cpu", feature = "worker-gpu"))]
 pub mod worker;
+#[cfg(feature = "worker-gpu")]
+mod worker_fused;
 
 /// Starts the playground: installs the panic hook and mounts the app on `#app`.
 #[cfg(all(feature = "ui", target_arch = "wasm32"))]

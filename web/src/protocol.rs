@@ -54,6 +54,13 @@ pub enum FromWorker {
         /// The adapter's name, if any.
         adapter: Option<String>,
     },
+    /// How trials train: one at a time on burn, or many at once on the fused WGSL kernels.
+    Engine {
+        /// Trials that train at once (1 for burn, one trial at a time).
+        slots: usize,
+        /// One sentence for the page: which engine runs and why.
+        reason: String,
+    },
     /// The 2-D data set's points (a sample), for the decision-boundary view.
     Points {
         /// `(x, y, class)` in about [-1, 1]².

@@ -24,20 +24,20 @@ use crate::protocol::{FromWorker, SETUP_ATTR, ToWorker};
 use crate::setup::{Dataset, ModelKind, Objective, Setup};
 
 /// Side of the decision-boundary grid.
-const GRID: usize = 40;
+pub(crate) const GRID: usize = 40;
 /// The boundary grid covers the canvas: data ±1 sits at 95% of its half-width.
 const GRID_EXTENT: f32 = 1.0 / 0.95;
 
 #[derive(Default)]
-struct Control {
-    paused: bool,
-    stopped: bool,
-    running: bool,
-    cancel: CancelToken,
+pub(crate) struct Control {
+    pub(crate) paused: bool,
+    pub(crate) stopped: bool,
+    pub(crate) running: bool,
+    pub(crate) cancel: CancelToken,
 }
 
 thread_local! {
-    static CONTROL: RefCell<Control> = RefCell::default();
+    pub(crate) static CONTROL: RefCell<Control> = RefCell::default();
 }
 
 fn scope() -> Option<DedicatedWorkerGlobalScope> {
@@ -46,20 +46,20 @@ fn scope() -> Option<DedicatedWorkerGlobalScope> {
         .ok()
 }
 
-fn post(msg: &FromWorker) {
+pub(crate) fn post(msg: &FromWorker) {
     if let Some(s) = scope() {
         let _ = s.post_message(&JsValue::from_str(&msg.to_text()));
     }
 }
 
-fn now_ms() -> f64 {
+pub(crate) fn now_ms() -> f64 {
     scope()
         .and_then(|s| s.performance())
         .map_or(0.0, |p| p.now())
 }
 
 /// Resolves after `ms` milliseconds (a macrotask, so queued messages run first).
-fn sleep(ms: i32) -> impl Future<Output = ()> {
+pub(crate) fn sleep(ms: i32) -> impl Future<Output = ()> {
     let promise = js_sys::Promise::new(&mut |resolve, _| {
         if let Some(s) = scope() {
             let _ = s.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms);
@@ -134,7 +134,7 @@ pub fn worker_handle(text: String) {
     }
 }
 
-enum RunError {
+pub(crate) enum RunError {
     Device(String),
     Other(String),
 }
@@ -154,7 +154,7 @@ impl From<sweeplab_core::StudyError> for RunError {
     }
 }
 
-fn send_ops(study: &mut Study) {
+pub(crate) fn send_ops(study: &mut Study) {
     let ops = study.take_pending();
     if ops.is_empty() {
         return;
@@ -220,12 +220,149 @@ fn points_of(data: &DataSet) -> Vec<(f32, f32, u8)> {
     out
 }
 
-fn counted(study: &Study) -> usize {
+pub(crate) fn counted(study: &Study) -> usize {
     study
         .trials()
         .iter()
         .filter(|t| t.state.is_finished() && !t.user_attrs.contains_key(INTERRUPTED_ATTR))
         .count()
+}
+
+/// The page's message for a trainer event (none for `TrialEnd`: the run posts that one
+/// with the trial's fail reason).
+pub(crate) fn message_of(event: &ProgressEvent) -> Option<FromWorker> {
+    Some(match *event {
+        ProgressEvent::TrialStart {
+            trial,
+            epochs,
+            steps_per_epoch,
+        } => FromWorker::TrialStart {
+            trial,
+            epochs,
+            steps_per_epoch,
+        },
+        ProgressEvent::Step {
+            trial,
+            epoch,
+            epoch_step,
+            steps_per_epoch,
+            step,
+            loss,
+            samples_per_sec,
+        } => FromWorker::Step {
+            trial,
+            epoch,
+            epoch_step,
+            steps_per_epoch,
+            step,
+            loss,
+            samples_per_sec,
+        },
+        ProgressEvent::Epoch {
+            trial,
+            epoch,
+            epochs,
+            train_loss,
+            val_loss,
+            val_accuracy,
+            value,
+            samples_per_sec,
+        } => FromWorker::Epoch {
+            trial,
+            epoch,
+            epochs,
+            train_loss,
+            val_loss,
+            val_accuracy,
+            value,
+            samples_per_sec,
+        },
+        ProgressEvent::TrialEnd { .. } => return None,
+    })
+}
+
+/// Yields to the worker's event loop when more than 8 ms passed since `last_yield` (so
+/// pause and stop messages are seen), and waits here while paused.
+pub(crate) fn yield_if_due(last_yield: &mut f64) -> impl Future<Output = ()> + '_ {
+    let due = now_ms() - *last_yield > 8.0;
+    let paused = CONTROL.with(|c| c.borrow().paused);
+    async move {
+        if due || paused {
+            sleep(0).await;
+            while CONTROL.with(|c| {
+                let c = c.borrow();
+                c.paused && !c.stopped
+            }) {
+                sleep(100).await;
+            }
+            *last_yield = now_ms();
+        }
+    }
+}
+
+/// The decision-boundary grid's points, `(x, y)` row-major from the top left.
+pub(crate) fn grid_points() -> Vec<f32> {
+    let mut v = Vec::with_capacity(GRID * GRID * 2);
+    for j in 0..GRID {
+        for i in 0..GRID {
+            let x = ((i as f32 + 0.5) / GRID as f32 * 2.0 - 1.0) * GRID_EXTENT;
+            let y = (1.0 - (j as f32 + 0.5) / GRID as f32 * 2.0) * GRID_EXTENT;
+            v.push(x);
+            v.push(y);
+        }
+    }
+    v
+}
+
+/// Marks a trial an error left RUNNING as FAIL (interrupted), so the study stays
+/// consistent and the trial does not count.
+pub(crate) fn fail_interrupted(study: &mut Study, number: u64, why: &str) {
+    if study
+        .trial(number)
+        .is_ok_and(|t| t.state == TrialState::Running)
+    {
+        let _ = study.set_user_attr(number, INTERRUPTED_ATTR, Json::Bool(true));
+        let _ = study.set_user_attr(
+            number,
+            FAIL_REASON_ATTR,
+            Json::Str(format!("interrupted: {why}")),
+        );
+        let _ = study.tell(number, TellResult::Fail);
+    }
+}
+
+/// Why a run ended, when nothing went wrong.
+pub(crate) fn end_reason(study: &Study, setup: &Setup, time_up: bool) -> Option<String> {
+    if CONTROL.with(|c| c.borrow().stopped) {
+        Some("stopped".into())
+    } else if counted(study) >= setup.n_trials as usize {
+        Some("all trials done".into())
+    } else if study.stop_requested() {
+        Some("the grid is exhausted".into())
+    } else if time_up {
+        Some("time limit reached".into())
+    } else {
+        None
+    }
+}
+
+/// What every run needs once the study is open: the data, the search space and the
+/// trainer's fixed settings.
+pub(crate) struct RunContext {
+    /// The data set.
+    pub data: DataSet,
+    /// The search space.
+    pub space: sweeplab_core::SearchSpace,
+    /// The model, as the trainer's settings name it (`mlp`, `cnn`).
+    pub model: Json,
+    /// Fixed trainer settings.
+    pub settings: Vec<(String, Json)>,
+    /// Seed of the data set and the trials (trial n trains with seed + n).
+    pub seed: u64,
+    /// The metric reported and told.
+    pub objective: sweeplab_core::train::Objective,
+    /// When the run started (`performance.now()`).
+    pub started_ms: f64,
 }
 
 async fn run(
@@ -235,21 +372,6 @@ async fn run(
     backend: &str,
     fallback_seed: u64,
 ) -> Result<String, RunError> {
-    let choice = if backend == "gpu" {
-        BackendChoice::Gpu
-    } else {
-        BackendChoice::Cpu
-    };
-    let selected = select_backend(choice).await.map_err(|e| match choice {
-        // A GPU that cannot start is the page's cue to continue on the CPU.
-        BackendChoice::Gpu => RunError::Device(e.to_string()),
-        _ => RunError::from(e),
-    })?;
-    post(&FromWorker::Backend {
-        kind: selected.kind.name().into(),
-        reason: selected.reason.clone(),
-        adapter: selected.adapter.clone(),
-    });
     let seed = setup.seed.unwrap_or(fallback_seed);
     let data = load_data(setup, seed).await?;
     let points = points_of(&data);
@@ -295,19 +417,59 @@ async fn run(
     }
     send_ops(&mut study);
 
-    let objective = match setup.objective {
-        Objective::ValLoss => sweeplab_core::train::Objective::ValLoss,
-        Objective::ValAccuracy => sweeplab_core::train::Objective::ValAccuracy,
+    let ctx = RunContext {
+        data,
+        space,
+        model: Json::Str(
+            match setup.model {
+                ModelKind::Mlp => "mlp",
+                ModelKind::Cnn => "cnn",
+            }
+            .into(),
+        ),
+        settings: vec![("epochs".to_string(), Json::Int(i64::from(setup.epochs)))],
+        seed,
+        objective: match setup.objective {
+            Objective::ValLoss => sweeplab_core::train::Objective::ValLoss,
+            Objective::ValAccuracy => sweeplab_core::train::Objective::ValAccuracy,
+        },
+        started_ms: now_ms(),
     };
-    let model = Json::Str(
-        match setup.model {
-            ModelKind::Mlp => "mlp",
-            ModelKind::Cnn => "cnn",
+
+    // On WebGPU, a study whose every trial is a small MLP on a 2-D set trains on the fused
+    // kernels, many trials at once.
+    #[cfg(feature = "worker-gpu")]
+    if backend == "gpu" {
+        match sweeplab_core::train::fused::sweep_eligibility(
+            &ctx.data,
+            &ctx.model,
+            &ctx.settings,
+            &ctx.space,
+            ctx.seed,
+        ) {
+            Ok(()) => return crate::worker_fused::run(&mut study, setup, &ctx).await,
+            Err(why) => post(&FromWorker::Engine {
+                slots: 1,
+                reason: format!("burn, one trial at a time (not the fused kernels: {why})"),
+            }),
         }
-        .into(),
-    );
-    let settings = vec![("epochs".to_string(), Json::Int(i64::from(setup.epochs)))];
-    let started = now_ms();
+    }
+
+    let choice = if backend == "gpu" {
+        BackendChoice::Gpu
+    } else {
+        BackendChoice::Cpu
+    };
+    let selected = select_backend(choice).await.map_err(|e| match choice {
+        // A GPU that cannot start is the page's cue to continue on the CPU.
+        BackendChoice::Gpu => RunError::Device(e.to_string()),
+        _ => RunError::from(e),
+    })?;
+    post(&FromWorker::Backend {
+        kind: selected.kind.name().into(),
+        reason: selected.reason.clone(),
+        adapter: selected.adapter.clone(),
+    });
     let cancel = CONTROL.with(|c| c.borrow().cancel.clone());
     let mut hooks = Hooks {
         last_yield: now_ms(),
@@ -318,25 +480,23 @@ async fn run(
         last_loss: None,
     };
     loop {
-        if CONTROL.with(|c| c.borrow().stopped) {
-            return Ok("stopped".into());
-        }
-        if counted(&study) >= setup.n_trials as usize {
-            return Ok("all trials done".into());
-        }
-        if study.stop_requested() {
-            return Ok("the grid is exhausted".into());
-        }
-        if setup.time_limit_s > 0 && now_ms() - started > f64::from(setup.time_limit_s) * 1000.0 {
-            return Ok("time limit reached".into());
+        let time_up = setup.time_limit_s > 0
+            && now_ms() - ctx.started_ms > f64::from(setup.time_limit_s) * 1000.0;
+        if let Some(reason) = end_reason(&study, setup, time_up) {
+            return Ok(reason);
         }
         // Pausing between trials waits here.
         hooks.yield_now().await;
         if CONTROL.with(|c| c.borrow().stopped) {
             return Ok("stopped".into());
         }
-        let (number, params) = study.ask_with(&space)?;
-        let plan = match TrialPlan::resolve(&model, &settings, &params, seed.wrapping_add(number)) {
+        let (number, params) = study.ask_with(&ctx.space)?;
+        let plan = match TrialPlan::resolve(
+            &ctx.model,
+            &ctx.settings,
+            &params,
+            seed.wrapping_add(number),
+        ) {
             Ok(p) => p,
             Err(e) => {
                 study.set_user_attr(number, FAIL_REASON_ATTR, Json::Str(e.to_string()))?;
@@ -350,9 +510,9 @@ async fn run(
             &mut study,
             number,
             &plan,
-            &data,
+            &ctx.data,
             &selected.device,
-            objective,
+            ctx.objective,
             &mut hooks,
             &cancel,
         )
@@ -369,18 +529,7 @@ async fn run(
             }
             Err(e) => {
                 // Keep the study consistent: the trial that hit the error fails.
-                if study
-                    .trial(number)
-                    .is_ok_and(|t| t.state == TrialState::Running)
-                {
-                    let _ = study.set_user_attr(number, INTERRUPTED_ATTR, Json::Bool(true));
-                    let _ = study.set_user_attr(
-                        number,
-                        FAIL_REASON_ATTR,
-                        Json::Str(format!("interrupted: {e}")),
-                    );
-                    let _ = study.tell(number, TellResult::Fail);
-                }
+                fail_interrupted(&mut study, number, &e.to_string());
                 send_ops(&mut study);
                 return Err(RunError::from(e));
             }
@@ -402,16 +551,10 @@ impl Hooks {
         if let Some(g) = &self.grid_input {
             return g.clone();
         }
-        let mut v = Vec::with_capacity(GRID * GRID * 2);
-        for j in 0..GRID {
-            for i in 0..GRID {
-                let x = ((i as f32 + 0.5) / GRID as f32 * 2.0 - 1.0) * GRID_EXTENT;
-                let y = (1.0 - (j as f32 + 0.5) / GRID as f32 * 2.0) * GRID_EXTENT;
-                v.push(x);
-                v.push(y);
-            }
-        }
-        let t = Tensor::from_data(TensorData::new(v, [GRID * GRID, 2]), &self.device);
+        let t = Tensor::from_data(
+            TensorData::new(grid_points(), [GRID * GRID, 2]),
+            &self.device,
+        );
         self.grid_input = Some(t.clone());
         t
     }
@@ -420,83 +563,31 @@ impl Hooks {
 impl TrainHooks for Hooks {
     fn progress(&mut self, event: &ProgressEvent) {
         match event {
-            ProgressEvent::TrialStart {
-                trial,
-                epochs,
-                steps_per_epoch,
-            } => {
-                self.last_loss = None;
-                post(&FromWorker::TrialStart {
-                    trial: *trial,
-                    epochs: *epochs,
-                    steps_per_epoch: *steps_per_epoch,
-                });
-            }
+            ProgressEvent::TrialStart { .. } => self.last_loss = None,
             ProgressEvent::Step {
-                trial,
-                epoch,
                 epoch_step,
                 steps_per_epoch,
-                step,
                 loss,
-                samples_per_sec,
+                ..
             } => {
                 let t = now_ms();
                 // Post at most ~10 times a second, and whenever a new loss was read back.
                 let new_loss = *loss != self.last_loss;
-                if new_loss || t - self.last_step_post > 100.0 || epoch_step == steps_per_epoch {
-                    self.last_step_post = t;
-                    self.last_loss = *loss;
-                    post(&FromWorker::Step {
-                        trial: *trial,
-                        epoch: *epoch,
-                        epoch_step: *epoch_step,
-                        steps_per_epoch: *steps_per_epoch,
-                        step: *step,
-                        loss: *loss,
-                        samples_per_sec: *samples_per_sec,
-                    });
+                if !(new_loss || t - self.last_step_post > 100.0 || epoch_step == steps_per_epoch) {
+                    return;
                 }
+                self.last_step_post = t;
+                self.last_loss = *loss;
             }
-            ProgressEvent::Epoch {
-                trial,
-                epoch,
-                epochs,
-                train_loss,
-                val_loss,
-                val_accuracy,
-                value,
-                samples_per_sec,
-            } => post(&FromWorker::Epoch {
-                trial: *trial,
-                epoch: *epoch,
-                epochs: *epochs,
-                train_loss: *train_loss,
-                val_loss: *val_loss,
-                val_accuracy: *val_accuracy,
-                value: *value,
-                samples_per_sec: *samples_per_sec,
-            }),
-            ProgressEvent::TrialEnd { .. } => {}
+            _ => {}
+        }
+        if let Some(m) = message_of(event) {
+            post(&m);
         }
     }
 
     fn yield_now(&mut self) -> impl Future<Output = ()> {
-        let due = now_ms() - self.last_yield > 8.0;
-        let paused = CONTROL.with(|c| c.borrow().paused);
-        let last = &mut self.last_yield;
-        async move {
-            if due || paused {
-                sleep(0).await;
-                while CONTROL.with(|c| {
-                    let c = c.borrow();
-                    c.paused && !c.stopped
-                }) {
-                    sleep(100).await;
-                }
-                *last = now_ms();
-            }
-        }
+        yield_if_due(&mut self.last_yield)
     }
 
     fn epoch_end(&mut self, trial: u64, _epoch: usize, model: &Model) -> impl Future<Output = ()> {

@@ -107,6 +107,25 @@ pub fn run(args: &[String]) -> Result<()> {
                 "warnings",
             ])
         }),
+        stage(
+            "clippy (wasm32: the training worker with WebGPU and fused kernels)",
+            || {
+                cargo_args(&[
+                    "clippy",
+                    "-p",
+                    "sweeplab-web",
+                    "--lib",
+                    "--target",
+                    "wasm32-unknown-unknown",
+                    "--no-default-features",
+                    "--features",
+                    "worker-gpu",
+                    "--",
+                    "-D",
+                    "warnings",
+                ])
+            },
+        ),
         stage("core builds for wasm32 (no features)", || {
             cargo_args(&[
                 "build",

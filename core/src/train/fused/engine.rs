@@ -225,6 +225,9 @@ pub struct SlotEpoch {
     pub val_loss: f64,
     /// Validation accuracy after the epoch (NaN without validation samples).
     pub val_accuracy: f64,
+    /// The slot's parameters after the epoch, when [`FusedRun::set_read_weights`] is on
+    /// (read back with the metrics, in the same copy).
+    pub weights: Option<FusedWeights>,
 }
 
 /// Host-side state of an occupied slot.
@@ -271,6 +274,7 @@ pub struct FusedRun {
     scratch_stride: usize,
     steps_per_dispatch: u32,
     max_binding: u64,
+    read_weights: bool,
 }
 
 impl std::fmt::Debug for FusedRun {
@@ -361,9 +365,10 @@ impl FusedRun {
                 (slots * out_stride * 4) as u64,
                 U::STORAGE | U::COPY_SRC,
             ),
+            // The metrics, then (when weights are read with them) every slot's parameters.
             staging: buffer(
                 "staging",
-                ((slots * out_stride).max(max_params) * 4) as u64,
+                ((slots * out_stride + slots * max_params) * 4) as u64,
                 U::MAP_READ | U::COPY_DST,
             ),
         };
@@ -388,6 +393,7 @@ impl FusedRun {
             scratch_stride,
             steps_per_dispatch: DEFAULT_STEPS_PER_DISPATCH,
             max_binding,
+            read_weights: false,
         };
         run.rewrite_globals();
         Ok(run)
@@ -599,6 +605,13 @@ impl FusedRun {
         Ok(net)
     }
 
+    /// Whether [`FusedRun::run_epoch`] also reads every occupied slot's parameters back
+    /// (in [`SlotEpoch::weights`]), in the same copy as the metrics: one read-back per
+    /// epoch either way. The playground turns it on to draw decision boundaries.
+    pub fn set_read_weights(&mut self, on: bool) {
+        self.read_weights = on;
+    }
+
     /// Empties `slot`; its workgroup returns at once from then on.
     pub fn unload(&mut self, slot: usize) {
         if let Some(lane) = self.lanes.get_mut(slot)
@@ -662,11 +675,30 @@ impl FusedRun {
             pass.dispatch_workgroups(slots, 1, 1);
         }
         encoder.copy_buffer_to_buffer(&self.bufs.out, 0, &self.bufs.staging, 0, out_bytes);
+        let mut read = out_bytes;
+        if self.read_weights {
+            for &slot in &active {
+                let Some(lane) = self.lanes[slot].as_ref() else {
+                    continue;
+                };
+                let dst = out_bytes + (slot * self.max_params * 4) as u64;
+                let n = (lane.net.shape.param_count() * 4) as u64;
+                encoder.copy_buffer_to_buffer(
+                    &self.bufs.state,
+                    (slot * 3 * self.max_params * 4) as u64,
+                    &self.bufs.staging,
+                    dst,
+                    n,
+                );
+                read = read.max(dst + n);
+            }
+        }
         self.queue.submit([encoder.finish()]);
-        let bytes = read_bytes(&self.device, &self.bufs.staging, out_bytes).await;
+        let bytes = read_bytes(&self.device, &self.bufs.staging, read).await;
         self.check_device()?;
         let values = f32s(&bytes?);
         let stride = LOSS_BINS + 2;
+        let weights_at = self.lanes.len() * stride;
         let mut results = Vec::with_capacity(active.len());
         for &slot in &active {
             let Some(lane) = self.lanes[slot].as_mut() else {
@@ -689,6 +721,17 @@ impl FusedRun {
             } else {
                 (f64::from(row[LOSS_BINS]), f64::from(row[LOSS_BINS + 1]))
             };
+            let weights = self.read_weights.then(|| {
+                let at = weights_at + slot * self.max_params;
+                FusedWeights {
+                    shape: lane.net.shape,
+                    activation: lane.net.activation,
+                    params: values
+                        .get(at..at + lane.net.shape.param_count())
+                        .map(<[f32]>::to_vec)
+                        .unwrap_or_default(),
+                }
+            });
             results.push(SlotEpoch {
                 slot,
                 epoch: lane.epoch,
@@ -696,6 +739,7 @@ impl FusedRun {
                 train_loss: sum / lane.steps as f64,
                 val_loss,
                 val_accuracy,
+                weights,
             });
         }
         Ok(results)

@@ -32,6 +32,16 @@ pub struct FusedSweepOptions {
     pub refill: bool,
 }
 
+impl FusedSweepOptions {
+    /// The default number of slots for `n_trials` trials still to run: a quarter of them,
+    /// 4 to 32, and never more than there are trials, so that TPE still learns from
+    /// finished trials while many train at once (its constant liar keeps parallel asks
+    /// sound).
+    pub fn default_slots(n_trials: usize) -> usize {
+        (n_trials / 4).clamp(4, 32).min(n_trials.max(1))
+    }
+}
+
 impl Default for FusedSweepOptions {
     fn default() -> Self {
         FusedSweepOptions {
@@ -90,6 +100,7 @@ pub struct FusedSweep {
     slots: Vec<Option<Running>>,
     started: usize,
     stopped: bool,
+    weights: BTreeMap<u64, super::FusedWeights>,
 }
 
 impl std::fmt::Debug for FusedSweep {
@@ -122,12 +133,34 @@ impl FusedSweep {
             options,
             started: 0,
             stopped: false,
+            weights: BTreeMap::new(),
         })
     }
 
     /// The underlying run (e.g. to tune [`FusedRun::set_steps_per_dispatch`]).
     pub fn run_mut(&mut self) -> &mut FusedRun {
         &mut self.run
+    }
+
+    /// Whether each round also reads back the parameters of every trial it trained (in the
+    /// same read-back as the metrics), for [`FusedSweep::round_weights`].
+    pub fn set_read_weights(&mut self, on: bool) {
+        self.run.set_read_weights(on);
+        if !on {
+            self.weights.clear();
+        }
+    }
+
+    /// The parameters of every trial the last round trained, after its epoch — also of the
+    /// trials that round ended — when [`FusedSweep::set_read_weights`] is on.
+    pub fn round_weights(&self) -> &BTreeMap<u64, super::FusedWeights> {
+        &self.weights
+    }
+
+    /// Starts no further trials; the running ones train to their end. (A time limit: the
+    /// sweep is done when they have ended.)
+    pub fn stop_asking(&mut self) {
+        self.stopped = true;
     }
 
     /// Trials started so far.
@@ -223,6 +256,12 @@ impl FusedSweep {
         let epochs = self.run.run_epoch().await?;
         let secs = round_started.elapsed().as_secs_f64();
         let n_train = self.data.train.len();
+        self.weights.clear();
+        for e in &epochs {
+            if let (Some(w), Some(r)) = (&e.weights, &self.slots[e.slot]) {
+                self.weights.insert(r.number, w.clone());
+            }
+        }
         for e in epochs {
             if let Some(end) = self.after_epoch(study, &e, n_train, secs, hooks)? {
                 ended.push(end);
