@@ -950,7 +950,7 @@ impl Component for App {
                     </main>
                 </div>
                 <footer class="footer">
-                    { "sweeplab runs Optuna's TPE, pruners and PED-ANOVA importances in your browser and trains every trial with burn on WebGPU or the CPU. " }
+                    { "sweeplab runs Optuna's TPE, pruners and PED-ANOVA importances in your browser and trains every trial with burn on WebGPU or the CPU, or many small ones at once on its own fused WGSL kernels. " }
                     if self.setup.dataset == Dataset::Mnist {
                         <span class="credit" data-testid="mnist-credit">{ "MNIST: Yann LeCun, Corinna Cortes and Christopher J.C. Burges, CC BY-SA 3.0." }</span>
                     }
@@ -1097,8 +1097,11 @@ impl App {
                 if self.progress.parallel() {
                     self.progress.running.remove(&trial);
                     // Follow the run: the next trial shown is the newest running one.
-                    if self.selected == Some(trial) && !self.user_selected {
-                        self.selected = self.progress.running.keys().last().copied();
+                    if self.selected == Some(trial)
+                        && !self.user_selected
+                        && let Some(&next) = self.progress.running.keys().last()
+                    {
+                        self.selected = Some(next);
                     }
                 } else {
                     let secs = (browser::now_ms() - self.progress.trial_started) / 1000.0;
