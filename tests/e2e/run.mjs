@@ -117,6 +117,21 @@ async function runStudy(hash, timeoutMs) {
   return await page.textContent(tid('backend-note'));
 }
 
+// Pauses the run and checks that neither the trial count nor the epoch bar moves.
+async function expectPauseHolds(settleMs, watchMs) {
+  await page.click(tid('pause'));
+  await page.waitForSelector(`${tid('run-state')}:text("paused")`);
+  await page.waitForTimeout(settleMs);
+  const where = async () => [
+    await page.textContent(tid('trial-count')),
+    await page.getAttribute('.bar-outer:not(.thin) .bar-inner', 'style'),
+  ].join(' ');
+  const before = await where();
+  await page.waitForTimeout(watchMs);
+  const after = await where();
+  expect(before === after, `training moved while paused: ${before} → ${after}`);
+}
+
 await test('page loads and is interactive', async () => {
   const t0 = Date.now();
   await open();
@@ -185,17 +200,7 @@ await test('fused kernels: pause holds every trial, stop interrupts them, resume
     () => /^4 at once$/.test(document.querySelector('[data-testid="in-flight"]')?.textContent || ''),
     null, { timeout: 120_000 });
   await page.waitForSelector(tid('throughput'), { timeout: 30_000 });
-  await page.click(tid('pause'));
-  await page.waitForSelector(`${tid('run-state')}:text("paused")`);
-  await page.waitForTimeout(1500);
-  const where = async () => [
-    await page.textContent(tid('trial-count')),
-    await page.getAttribute('.bar-outer:not(.thin) .bar-inner', 'style'),
-  ].join(' ');
-  const before = await where();
-  await page.waitForTimeout(2000);
-  const after = await where();
-  expect(before === after, `training moved while paused: ${before} → ${after}`);
+  await expectPauseHolds(1500, 2000);
   await page.click(tid('resume'));
   await page.waitForSelector(`${tid('run-state')}:text("training")`);
   await page.waitForTimeout(1000);
@@ -312,17 +317,7 @@ await test('auto picks the CPU on a software adapter; pause, resume, stop', asyn
   const note = await page.textContent(tid('backend-note'));
   expect(/software/.test(note) && /CPU/.test(note), `auto should explain the CPU choice: ${note}`);
   await page.waitForSelector(tid('throughput'), { timeout: 30_000 });
-  await page.click(tid('pause'));
-  await page.waitForSelector(`${tid('run-state')}:text("paused")`);
-  await page.waitForTimeout(800);
-  const where = async () => [
-    await page.textContent(tid('trial-count')),
-    await page.getAttribute('.bar-outer:not(.thin) .bar-inner', 'style'),
-  ].join(' ');
-  const before = await where();
-  await page.waitForTimeout(1500);
-  const after = await where();
-  expect(before === after, `training moved while paused: ${before} → ${after}`);
+  await expectPauseHolds(800, 1500);
   await shot('05b-paused');
   await page.click(tid('resume'));
   await page.waitForSelector(`${tid('run-state')}:text("training")`);
