@@ -541,6 +541,52 @@ fn cmp_f64(a: f64, b: f64) -> std::cmp::Ordering {
     a.partial_cmp(&b).unwrap_or(std::cmp::Ordering::Equal)
 }
 
+/// The `nb` best complete trials (by value, ties in the given order, as a stable sort
+/// would rank them) and the others. The best come back in rank order, the others in the
+/// given order. A missing or NaN value ranks last, as NumPy's argsort puts NaN last.
+fn split_complete_single_objective<'a>(
+    complete: &[&'a FrozenTrial],
+    dir: StudyDirection,
+    nb: usize,
+) -> (Vec<&'a FrozenTrial>, Vec<&'a FrozenTrial>) {
+    let sign = if dir == StudyDirection::Maximize {
+        -1.0
+    } else {
+        1.0
+    };
+    let keys: Vec<f64> = complete
+        .iter()
+        .map(|t| sign * t.value().unwrap_or(f64::NAN))
+        .collect();
+    // The stable sort's ranking is the total order (key, index): select the first nb
+    // instead of sorting everything.
+    let rank = |a: &usize, b: &usize| {
+        let (ka, kb) = (keys[*a], keys[*b]);
+        let by_key = match (ka.is_nan(), kb.is_nan()) {
+            (false, false) => cmp_f64(ka, kb),
+            (a_nan, b_nan) => a_nan.cmp(&b_nan),
+        };
+        by_key.then(a.cmp(b))
+    };
+    let mut idx: Vec<usize> = (0..complete.len()).collect();
+    if nb > 0 && nb < idx.len() {
+        idx.select_nth_unstable_by(nb - 1, rank);
+    }
+    let mut best = idx[..nb].to_vec();
+    best.sort_unstable_by(rank);
+    let mut is_best = vec![false; complete.len()];
+    for &i in &best {
+        is_best[i] = true;
+    }
+    let above = complete
+        .iter()
+        .zip(&is_best)
+        .filter(|(_, b)| !**b)
+        .map(|(t, _)| *t)
+        .collect();
+    (best.iter().map(|&i| complete[i]).collect(), above)
+}
+
 /// Optuna's `_split_trials`: complete trials by value, then pruned trials by how far they got
 /// and their last value, then infeasible ones by violation; running trials always above.
 /// Both halves come back in trial-number order.
@@ -571,20 +617,7 @@ pub fn split_trials<'a>(
         if study.is_multi_objective() {
             moo::split_complete_multi_objective(&complete, study.directions, nb)
         } else {
-            let mut sorted = complete.clone();
-            let sign = if dir == StudyDirection::Maximize {
-                -1.0
-            } else {
-                1.0
-            };
-            sorted.sort_by(|a, b| {
-                cmp_f64(
-                    sign * a.value().unwrap_or(f64::NAN),
-                    sign * b.value().unwrap_or(f64::NAN),
-                )
-            });
-            let rest = sorted.split_off(nb);
-            (sorted, rest)
+            split_complete_single_objective(&complete, dir, nb)
         };
     let mut left = n_below.saturating_sub(below.len());
     // Pruned trials.

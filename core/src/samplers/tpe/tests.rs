@@ -740,6 +740,65 @@ fn split_complete_by_value() {
     }
 }
 
+// The selection of the best complete trials ranks them exactly as a stable sort by value
+// does: ties (also -0 and +0) in trial order, NaN values (or none) last.
+#[test]
+fn split_complete_selection_equals_the_stable_sort() {
+    use rand::{RngExt, SeedableRng};
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+    for round in 0..200 {
+        let n = rng.random_range(0..60usize);
+        let trials: Vec<FrozenTrial> = (0..n)
+            .map(|i| {
+                let mut t = FrozenTrial::new(i as u64, i as u64, TrialState::Complete);
+                let v = match rng.random_range(0..6) {
+                    0 => f64::from(rng.random_range(-2i32..3)),
+                    1 => [0.0, -0.0, f64::INFINITY, f64::NEG_INFINITY][rng.random_range(0..4)],
+                    2 if round % 4 == 0 => f64::NAN,
+                    _ => rng.random::<f64>(),
+                };
+                t.values = (!(round % 7 == 0 && i == 3)).then(|| vec![v]);
+                t
+            })
+            .collect();
+        let refs: Vec<&FrozenTrial> = trials.iter().collect();
+        for dir in [StudyDirection::Minimize, StudyDirection::Maximize] {
+            let sign = if dir == StudyDirection::Maximize {
+                -1.0
+            } else {
+                1.0
+            };
+            let mut sorted = refs.clone();
+            // NaN (or no value) last; the rest by value; the sort is stable.
+            let key = |t: &FrozenTrial| sign * t.value().unwrap_or(f64::NAN);
+            sorted.sort_by(|a, b| {
+                let (ka, kb) = (key(a), key(b));
+                match (ka.is_nan(), kb.is_nan()) {
+                    (false, false) => cmp_f64(ka, kb),
+                    (x, y) => x.cmp(&y),
+                }
+            });
+            for nb in [0, 1, 2, 5, 25, n / 2, n] {
+                let nb = nb.min(n);
+                let mut want_above = sorted[nb..].to_vec();
+                want_above.sort_by_key(|t| t.number);
+                let (below, mut above) = split_complete_single_objective(&refs, dir, nb);
+                above.sort_by_key(|t| t.number);
+                assert_eq!(
+                    numbers(&below),
+                    numbers(&sorted[..nb]),
+                    "round {round} nb {nb}"
+                );
+                assert_eq!(
+                    numbers(&above),
+                    numbers(&want_above),
+                    "round {round} nb {nb}"
+                );
+            }
+        }
+    }
+}
+
 fn pruned_history(dir: StudyDirection) -> Vec<FrozenTrial> {
     let sign = if dir == StudyDirection::Maximize {
         -1.0
