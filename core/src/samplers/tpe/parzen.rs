@@ -274,18 +274,22 @@ impl Mixture {
             .collect();
         let mut out = Vec::with_capacity(n);
         let mut ub = vec![0.0f64; kc];
-        let mut exact = vec![f64::NAN; kc];
+        // The log densities of the components evaluated exactly for one sample, in order.
+        let mut terms: Vec<f64> = Vec::new();
         for i in 0..n {
             ub.copy_from_slice(&log_w);
             for d in &mut dims {
                 d.add_bounds(i, &mut ub);
             }
-            let (kstar, _) =
-                ub.iter()
-                    .enumerate()
-                    .fold((0, f64::NEG_INFINITY), |(bk, bv), (k, v)| {
-                        if *v > bv { (k, *v) } else { (bk, bv) }
-                    });
+            // The first maximum of the bounds (0 if none is above -inf).
+            let mut kstar = 0;
+            let mut best = f64::NEG_INFINITY;
+            for (k, v) in ub.iter().enumerate() {
+                if *v > best {
+                    best = *v;
+                    kstar = k;
+                }
+            }
             let exact_of = |k: usize, dims: &mut Vec<DimEval<'_>>| -> f64 {
                 let mut v = log_w[k];
                 for d in dims.iter_mut() {
@@ -298,30 +302,26 @@ impl Mixture {
             };
             let vstar = exact_of(kstar, &mut dims);
             let threshold = vstar - SKIP_NATS;
+            terms.clear();
             let mut max = f64::NEG_INFINITY;
-            for k in 0..kc {
-                exact[k] = if k == kstar {
+            for (k, u) in ub.iter().enumerate() {
+                let v = if k == kstar {
                     vstar
-                } else if ub[k] >= threshold || ub[k].is_nan() {
+                } else if *u >= threshold || u.is_nan() {
                     exact_of(k, &mut dims)
                 } else {
-                    f64::NEG_INFINITY
+                    continue;
                 };
-                if exact[k] > max {
-                    max = exact[k];
+                // A skipped or -inf component adds exactly 0 to the sum below.
+                if v != f64::NEG_INFINITY {
+                    terms.push(v);
+                }
+                if v > max {
+                    max = v;
                 }
             }
             let m = if max == f64::NEG_INFINITY { 0.0 } else { max };
-            let s: f64 = exact
-                .iter()
-                .map(|v| {
-                    if *v == f64::NEG_INFINITY {
-                        0.0
-                    } else {
-                        libm::exp(v - m)
-                    }
-                })
-                .sum();
+            let s: f64 = terms.iter().map(|v| libm::exp(v - m)).sum();
             out.push(libm::log(s) + m);
         }
         out
@@ -448,8 +448,8 @@ struct DimEval<'a> {
     kernel: &'a Kernel,
     x: &'a [f64],
     kc: usize,
-    /// Categorical: log of each (component, choice), computed on demand.
-    cat_log: Vec<f64>,
+    /// Categorical: per choice, the log probability of every component (on first use).
+    cat_cols: Vec<Vec<f64>>,
     /// Numerical: working-space value of each sample.
     v: Vec<f64>,
     /// Numerical: standardised working bounds, ln σ, and -ln(mass) (memoised).
@@ -462,10 +462,10 @@ struct DimEval<'a> {
     neg_norm_bound: Vec<f64>,
     /// Bound constant per component: -ln σ - ln √(2π) + bound of -ln(mass).
     cont_const: Vec<f64>,
-    /// Discrete: the unique sample values, each sample's index into them, and memoised
-    /// cell log-masses (unique × K).
-    uniq: Vec<f64>,
+    /// Discrete: each sample's index into the unique sample values, the working-space cell
+    /// of each unique value, and memoised cell log-masses (unique × K).
     which: Vec<usize>,
+    cells: Vec<(f64, f64)>,
     cell: Vec<f64>,
 }
 
@@ -475,7 +475,7 @@ impl<'a> DimEval<'a> {
             kernel,
             x,
             kc,
-            cat_log: Vec::new(),
+            cat_cols: Vec::new(),
             v: Vec::new(),
             a: Vec::new(),
             b: Vec::new(),
@@ -485,13 +485,13 @@ impl<'a> DimEval<'a> {
             neg_norm: Vec::new(),
             neg_norm_bound: Vec::new(),
             cont_const: Vec::new(),
-            uniq: Vec::new(),
             which: Vec::new(),
+            cells: Vec::new(),
             cell: Vec::new(),
         };
         match kernel {
             Kernel::Categorical { n_choices, .. } => {
-                d.cat_log = vec![f64::NAN; kc * n_choices];
+                d.cat_cols = vec![Vec::new(); *n_choices];
             }
             Kernel::Numerical {
                 mu,
@@ -505,13 +505,19 @@ impl<'a> DimEval<'a> {
                     .iter()
                     .map(|xi| if *log { libm::log(*xi) } else { *xi })
                     .collect();
-                d.a = mu.iter().zip(sigma).map(|(m, s)| (alow - m) / s).collect();
-                d.b = mu.iter().zip(sigma).map(|(m, s)| (ahigh - m) / s).collect();
-                d.ln_sigma = vec![f64::NAN; kc];
+                d.a = Vec::with_capacity(kc);
+                d.b = Vec::with_capacity(kc);
+                d.inv_sigma = Vec::with_capacity(kc);
+                let mut min_sigma = f64::INFINITY;
+                for (m, s) in mu.iter().zip(sigma) {
+                    d.a.push((alow - m) / s);
+                    d.b.push((ahigh - m) / s);
+                    d.inv_sigma.push(1.0 / s);
+                    min_sigma = min_sigma.min(*s);
+                }
                 // For the bounds, -ln σ_k <= -ln min σ (ln σ itself is computed on demand).
-                let min_sigma = sigma.iter().copied().fold(f64::INFINITY, f64::min);
                 d.neg_ln_min_sigma = -libm::log(min_sigma);
-                d.inv_sigma = sigma.iter().map(|s| 1.0 / s).collect();
+                d.ln_sigma = vec![f64::NAN; kc];
                 d.neg_norm = vec![f64::NAN; kc];
                 d.neg_norm_bound = vec![INSIDE_MASS_BOUND; kc];
                 for (k, m) in mu.iter().enumerate() {
@@ -520,9 +526,6 @@ impl<'a> DimEval<'a> {
                         d.neg_norm_bound[k] = d.neg_norm(k);
                     }
                 }
-                d.cont_const = (0..kc)
-                    .map(|k| d.neg_ln_min_sigma - truncnorm::LN_SQRT_2PI + d.neg_norm_bound[k])
-                    .collect();
                 if *step > 0.0 {
                     let mut u = x.to_vec();
                     u.sort_by(f64::total_cmp);
@@ -531,8 +534,21 @@ impl<'a> DimEval<'a> {
                         .iter()
                         .map(|xi| u.partition_point(|v| v.total_cmp(xi).is_lt()))
                         .collect();
+                    d.cells = u
+                        .iter()
+                        .map(|xv| {
+                            let (l, r) = (xv - step / 2.0, xv + step / 2.0);
+                            if *log {
+                                (libm::log(l), libm::log(r))
+                            } else {
+                                (l, r)
+                            }
+                        })
+                        .collect();
                     d.cell = vec![f64::NAN; u.len() * kc];
-                    d.uniq = u;
+                } else {
+                    let c = d.neg_ln_min_sigma - truncnorm::LN_SQRT_2PI;
+                    d.cont_const = d.neg_norm_bound.iter().map(|nb| c + nb).collect();
                 }
             }
         }
@@ -555,36 +571,42 @@ impl<'a> DimEval<'a> {
         self.neg_norm[k]
     }
 
+    /// The log probabilities of choice `c` under every component.
+    fn cat_column(&mut self, c: usize) -> &[f64] {
+        if let Kernel::Categorical { n_choices, weights } = self.kernel
+            && self.cat_cols[c].is_empty()
+        {
+            self.cat_cols[c] = log_column(weights, *n_choices, c);
+        }
+        &self.cat_cols[c]
+    }
+
     /// Adds an upper bound of this dimension's log kernel to `ub[k]` for sample `i`.
     fn add_bounds(&mut self, i: usize, ub: &mut [f64]) {
         match self.kernel {
-            Kernel::Categorical { n_choices, weights } => {
+            Kernel::Categorical { n_choices, .. } => {
                 let c = (self.x[i] as usize).min(n_choices - 1);
-                if self.cat_log[c].is_nan() {
-                    // First use of this choice: the log of its whole column.
-                    for k in 0..self.kc {
-                        let idx = k * n_choices + c;
-                        self.cat_log[idx] = libm::log(weights[idx]);
-                    }
-                }
-                for (k, slot) in ub.iter_mut().enumerate() {
-                    *slot += self.cat_log[k * n_choices + c];
+                for (slot, l) in ub.iter_mut().zip(self.cat_column(c)) {
+                    *slot += l;
                 }
             }
             Kernel::Numerical { mu, step, .. } => {
-                let v = self.v[i];
                 if *step == 0.0 {
-                    for k in 0..self.kc {
-                        let z = (v - mu[k]) * self.inv_sigma[k];
+                    let v = self.v[i];
+                    let per_k = mu.iter().zip(&self.inv_sigma).zip(&self.cont_const);
+                    for (slot, ((m, inv_s), c)) in ub.iter_mut().zip(per_k) {
+                        let z = (v - m) * inv_s;
                         // The bound ignores truncation (a point outside is -inf exactly later).
-                        ub[k] += -0.5 * z * z + self.cont_const[k];
+                        *slot += -0.5 * z * z + c;
                     }
                 } else {
-                    let (l, r) = self.cell_bounds(i);
-                    let ln_cell = libm::log(r - l);
-                    for k in 0..self.kc {
-                        let a = (l - mu[k]) * self.inv_sigma[k];
-                        let b = (r - mu[k]) * self.inv_sigma[k];
+                    let (l, r) = self.cells[self.which[i]];
+                    // ln(b - a) = ln(r - l) - ln σ <= ln(r - l) - ln min σ.
+                    let ln_width = libm::log(r - l) + self.neg_ln_min_sigma;
+                    let per_k = mu.iter().zip(&self.inv_sigma).zip(&self.neg_norm_bound);
+                    for (slot, ((m, inv_s), nb)) in ub.iter_mut().zip(per_k) {
+                        let a = (l - m) * inv_s;
+                        let b = (r - m) * inv_s;
                         // mass([a, b]) <= min(1, (b - a) φ(c)), c the point nearest 0.
                         let c = if a > 0.0 {
                             a
@@ -593,40 +615,20 @@ impl<'a> DimEval<'a> {
                         } else {
                             0.0
                         };
-                        // ln(b - a) = ln(r - l) - ln σ <= ln(r - l) - ln min σ.
-                        let bound =
-                            (ln_cell + self.neg_ln_min_sigma + truncnorm::norm_logpdf(c)).min(0.0);
-                        ub[k] += bound + self.neg_norm_bound[k];
+                        let bound = (ln_width + truncnorm::norm_logpdf(c)).min(0.0);
+                        *slot += bound + nb;
                     }
                 }
             }
         }
     }
 
-    fn cell_bounds(&self, i: usize) -> (f64, f64) {
-        match self.kernel {
-            Kernel::Numerical { step, log, .. } => {
-                let xv = self.x[i];
-                let (l, r) = (xv - step / 2.0, xv + step / 2.0);
-                if *log {
-                    (libm::log(l), libm::log(r))
-                } else {
-                    (l, r)
-                }
-            }
-            Kernel::Categorical { .. } => (0.0, 0.0),
-        }
-    }
-
     /// The exact log kernel of component `k` at sample `i`.
     fn exact(&mut self, i: usize, k: usize) -> f64 {
         match self.kernel {
-            Kernel::Categorical { n_choices, weights } => {
-                let idx = k * n_choices + (self.x[i] as usize).min(n_choices - 1);
-                if self.cat_log[idx].is_nan() {
-                    self.cat_log[idx] = libm::log(weights[idx]);
-                }
-                self.cat_log[idx]
+            Kernel::Categorical { n_choices, .. } => {
+                let c = (self.x[i] as usize).min(n_choices - 1);
+                self.cat_column(c)[k]
             }
             Kernel::Numerical {
                 mu, sigma, step, ..
@@ -642,7 +644,7 @@ impl<'a> DimEval<'a> {
                     let u = self.which[i];
                     let slot = u * self.kc + k;
                     if self.cell[slot].is_nan() {
-                        let (l, r) = self.cell_bounds(i);
+                        let (l, r) = self.cells[u];
                         self.cell[slot] = truncnorm::log_gauss_mass(
                             (l - mu[k]) / sigma[k],
                             (r - mu[k]) / sigma[k],
@@ -653,6 +655,32 @@ impl<'a> DimEval<'a> {
             }
         }
     }
+}
+
+/// `ln P(choice c | component k)` for every component `k` of a categorical kernel.
+///
+/// The rows hold only a few distinct probabilities (the observed choice's and the others',
+/// per observed choice, and the prior's), so the logarithms are memoised by the bits of
+/// their argument; `log` is a pure function, so the values are the same as computing each.
+fn log_column(weights: &[f64], n_choices: usize, c: usize) -> Vec<f64> {
+    const MEMO: usize = 16;
+    let mut memo: Vec<(u64, f64)> = Vec::with_capacity(MEMO);
+    weights
+        .iter()
+        .skip(c)
+        .step_by(n_choices)
+        .map(|w| {
+            let bits = w.to_bits();
+            if let Some((_, l)) = memo.iter().find(|(b, _)| *b == bits) {
+                return *l;
+            }
+            let l = libm::log(*w);
+            if memo.len() < MEMO {
+                memo.push((bits, l));
+            }
+            l
+        })
+        .collect()
 }
 
 fn build_kernel(obs: &[f64], dist: &Distribution, params: &ParzenParams) -> Kernel {
@@ -725,14 +753,38 @@ fn numerical_kernel(
     }
 }
 
+/// A `u64` whose unsigned order is `f64::total_cmp`'s order of `x`.
+fn total_order_key(x: f64) -> u64 {
+    let bits = x.to_bits();
+    if bits >> 63 == 1 {
+        !bits
+    } else {
+        bits | (1 << 63)
+    }
+}
+
+/// The indices of `values` in ascending `total_cmp` order, ties in index order (what a stable
+/// sort of the indices gives), by sorting `(key, index)` integers.
+fn stable_order(values: &[f64]) -> Vec<usize> {
+    let mut keyed: Vec<u128> = values
+        .iter()
+        .enumerate()
+        .map(|(i, v)| (u128::from(total_order_key(*v)) << 64) | i as u128)
+        .collect();
+    keyed.sort_unstable();
+    keyed
+        .iter()
+        .map(|k| (k & u128::from(u64::MAX)) as usize)
+        .collect()
+}
+
 /// The per-dimension neighbour rule of Optuna 5 (spec §4.2).
 pub fn bandwidths(mus: &[f64], low: f64, high: f64, params: &ParzenParams) -> Vec<f64> {
     let n = mus.len();
     if n == 0 {
         return Vec::new();
     }
-    let mut order: Vec<usize> = (0..n).collect();
-    order.sort_by(|&a, &b| mus[a].total_cmp(&mus[b]));
+    let order = stable_order(mus);
     let mut ext = Vec::with_capacity(n + 2);
     ext.push(low);
     ext.extend(order.iter().map(|&i| mus[i]));
@@ -932,6 +984,33 @@ mod tests {
                     );
                 }
             }
+        }
+    }
+
+    #[test]
+    fn stable_order_is_a_stable_total_cmp_sort() {
+        let mut rng = ChaCha8Rng::seed_from_u64(5);
+        let specials = [
+            0.0,
+            -0.0,
+            1.0,
+            -1.0,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::NAN,
+            -f64::NAN,
+        ];
+        for n in [0usize, 1, 2, 17, 300] {
+            let v: Vec<f64> = (0..n)
+                .map(|_| match rng.random_range(0..4) {
+                    0 => specials[rng.random_range(0..specials.len())],
+                    1 => f64::from(rng.random_range(-3i32..3)),
+                    _ => rng.random::<f64>() * 10.0 - 5.0,
+                })
+                .collect();
+            let mut expected: Vec<usize> = (0..n).collect();
+            expected.sort_by(|&a, &b| v[a].total_cmp(&v[b]));
+            assert_eq!(stable_order(&v), expected, "{v:?}");
         }
     }
 
