@@ -199,8 +199,126 @@ pub struct TpeSampler {
     cache: Cache,
 }
 
-/// Per trial number: `None` = not seen; `Some(None)` = lacks a dimension; `Some(Some(v))`.
-type ObservationMemo = Vec<Option<Option<Box<[f64]>>>>;
+/// Per search space: what each finished trial contributes, and the finished trials with
+/// every dimension sorted per numerical dimension, so the estimators need not sort their
+/// observations again on every call.
+#[derive(Debug, Clone, Default)]
+struct ObservationMemo {
+    /// Per trial number: `None` = not seen; `Some(None)` = lacks a dimension; `Some(Some(v))`.
+    values: Vec<Option<Option<Box<[f64]>>>>,
+    /// Per dimension (empty for categorical ones): `(total-order key of the working-space
+    /// value, trial number)` of every memoised trial with all dimensions, ascending.
+    sorted: Vec<Vec<(u64, u64)>>,
+    /// Memoised trials with all dimensions that are not in `sorted` yet.
+    fresh: Vec<u64>,
+}
+
+impl ObservationMemo {
+    /// Moves the fresh trials into the sorted lists.
+    fn merge_fresh(&mut self, dims: &[(&String, &Distribution)]) {
+        if self.fresh.is_empty() {
+            return;
+        }
+        self.sorted.resize(dims.len(), Vec::new());
+        for (d, (_, dist)) in dims.iter().enumerate() {
+            let mut new: Vec<(u64, u64)> = self
+                .fresh
+                .iter()
+                .filter_map(|&n| {
+                    let v = self.values.get(n as usize)?.as_ref()?.as_ref()?[d];
+                    Some((parzen::total_order_key(parzen::working_value(dist, v)?), n))
+                })
+                .collect();
+            if new.is_empty() {
+                continue;
+            }
+            new.sort_unstable();
+            let old = std::mem::take(&mut self.sorted[d]);
+            let mut merged = Vec::with_capacity(old.len() + new.len());
+            let (mut i, mut j) = (0, 0);
+            while i < old.len() && j < new.len() {
+                if old[i] <= new[j] {
+                    merged.push(old[i]);
+                    i += 1;
+                } else {
+                    merged.push(new[j]);
+                    j += 1;
+                }
+            }
+            merged.extend_from_slice(&old[i..]);
+            merged.extend_from_slice(&new[j..]);
+            self.sorted[d] = merged;
+        }
+        self.fresh.clear();
+    }
+
+    /// Per dimension, the [`parzen::stable_order`] of the working-space values of `obs`, the
+    /// observations of the trials `numbers` (ascending) as [`observations`] returned them;
+    /// `None` where sorting them is as cheap (few observations) or for categorical ones.
+    fn orders(
+        &self,
+        obs: &[Vec<f64>],
+        numbers: &[u64],
+        dims: &[(&String, &Distribution)],
+    ) -> Vec<Option<Vec<usize>>> {
+        let total = self.sorted.iter().map(Vec::len).max().unwrap_or(0);
+        let ascending = numbers.windows(2).all(|w| w[0] < w[1]);
+        if numbers.len() * 16 < total || !ascending {
+            return vec![None; dims.len()];
+        }
+        // Position of each trial among `numbers`.
+        let mut pos = vec![u32::MAX; numbers.last().map_or(0, |n| *n as usize + 1)];
+        for (p, n) in numbers.iter().enumerate() {
+            pos[*n as usize] = p as u32;
+        }
+        dims.iter()
+            .enumerate()
+            .map(|(d, (_, dist))| {
+                let sorted = self.sorted.get(d).filter(|s| !s.is_empty())?;
+                let xs = obs.get(d)?;
+                let mut seen = vec![false; numbers.len()];
+                // (key, position): keys ascending, ties in position (= trial) order.
+                let mut order: Vec<(u64, usize)> = Vec::with_capacity(numbers.len());
+                for (key, n) in sorted {
+                    if let Some(&p) = pos.get(*n as usize)
+                        && p != u32::MAX
+                    {
+                        order.push((*key, p as usize));
+                        seen[p as usize] = true;
+                    }
+                }
+                if order.len() < numbers.len() {
+                    // Trials not memoised (running ones under the constant liar): merge them.
+                    let mut extra: Vec<(u64, usize)> = seen
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, s)| !**s)
+                        .map(|(p, _)| {
+                            let w = parzen::working_value(dist, xs[p]).unwrap_or(f64::NAN);
+                            (parzen::total_order_key(w), p)
+                        })
+                        .collect();
+                    extra.sort_unstable();
+                    let mut merged = Vec::with_capacity(numbers.len());
+                    let (mut i, mut j) = (0, 0);
+                    while i < order.len() && j < extra.len() {
+                        if order[i] <= extra[j] {
+                            merged.push(order[i]);
+                            i += 1;
+                        } else {
+                            merged.push(extra[j]);
+                            j += 1;
+                        }
+                    }
+                    merged.extend_from_slice(&order[i..]);
+                    merged.extend_from_slice(&extra[j..]);
+                    order = merged;
+                }
+                Some(order.into_iter().map(|(_, p)| p).collect())
+            })
+            .collect()
+    }
+}
 
 /// Per-study memo of work that only grows: the intersection search space folded over the
 /// finished trials seen so far, and each finished trial's internal values per search space.
@@ -380,8 +498,11 @@ impl TpeSampler {
             self.cache.obs.clear();
         }
         let memo = self.cache.obs.entry(signature).or_default();
-        let obs_below = observations(&below, &dims, multivariate, memo);
-        let obs_above = observations(&above, &dims, multivariate, memo);
+        let (obs_below, numbers_below) = observations(&below, &dims, multivariate, memo);
+        let (obs_above, numbers_above) = observations(&above, &dims, multivariate, memo);
+        memo.merge_fresh(&dims);
+        let orders_below = memo.orders(&obs_below, &numbers_below, &dims);
+        let orders_above = memo.orders(&obs_above, &numbers_above, &dims);
         let params = ParzenParams {
             prior_weight: self.config.prior_weight,
             consider_magic_clip: self.config.consider_magic_clip,
@@ -402,8 +523,8 @@ impl TpeSampler {
                 "TPESampler: the weights function returned fewer weights than observations".into(),
             ));
         }
-        let mpe_below = Mixture::build(&obs_below, &dists, &wb, &params)?;
-        let mpe_above = Mixture::build(&obs_above, &dists, &wa, &params)?;
+        let mpe_below = Mixture::build_ordered(&obs_below, &dists, &wb, &params, &orders_below)?;
+        let mpe_above = Mixture::build_ordered(&obs_above, &dists, &wa, &params, &orders_above)?;
         let n_cand = self.config.n_ei_candidates;
         let rng = self.rng_for(trial);
         let samples = mpe_below.sample(rng, n_cand);
@@ -431,23 +552,26 @@ impl TpeSampler {
     }
 }
 
-/// Internal values of `trials` over `dims`; a trial counts only if it has every dimension.
-/// Running trials contribute their published relative parameters (constant liar).
+/// Internal values of `trials` over `dims`, and the numbers of the trials they come from; a
+/// trial counts only if it has every dimension. Running trials contribute their published
+/// relative parameters (constant liar).
 fn observations(
     trials: &[&FrozenTrial],
     dims: &[(&String, &Distribution)],
     multivariate: bool,
     memo: &mut ObservationMemo,
-) -> Vec<Vec<f64>> {
+) -> (Vec<Vec<f64>>, Vec<u64>) {
     let mut out: Vec<Vec<f64>> = vec![Vec::with_capacity(trials.len()); dims.len()];
+    let mut numbers = Vec::with_capacity(trials.len());
     let mut row = Vec::with_capacity(dims.len());
     for t in trials {
         let n = t.number as usize;
-        if let Some(Some(cached)) = memo.get(n) {
+        if let Some(Some(cached)) = memo.values.get(n) {
             if let Some(values) = cached {
                 for (d, v) in values.iter().enumerate() {
                     out[d].push(*v);
                 }
+                numbers.push(t.number);
             }
             continue;
         }
@@ -476,15 +600,19 @@ fn observations(
             for (d, v) in row.iter().enumerate() {
                 out[d].push(*v);
             }
+            numbers.push(t.number);
         }
         if t.state.is_finished() {
-            if memo.len() <= n {
-                memo.resize(n + 1, None);
+            if memo.values.len() <= n {
+                memo.values.resize(n + 1, None);
             }
-            memo[n] = Some(complete.then(|| row.clone().into_boxed_slice()));
+            memo.values[n] = Some(complete.then(|| row.clone().into_boxed_slice()));
+            if complete {
+                memo.fresh.push(t.number);
+            }
         }
     }
-    out
+    (out, numbers)
 }
 
 /// The joint sample a running trial published in `tpe:relative_params:*`.

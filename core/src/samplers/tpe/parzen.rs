@@ -153,6 +153,19 @@ impl Mixture {
         obs_weights: &[f64],
         params: &ParzenParams,
     ) -> Result<Mixture, ParzenError> {
+        Self::build_ordered(observations, space, obs_weights, params, &[])
+    }
+
+    /// [`Mixture::build`] with, per dimension where it is known, the ascending order of the
+    /// observations' working-space values ([`working_value`]; ties in observation order, as
+    /// [`stable_order`] gives them), which saves sorting them again.
+    pub(crate) fn build_ordered(
+        observations: &[Vec<f64>],
+        space: &[&Distribution],
+        obs_weights: &[f64],
+        params: &ParzenParams,
+        orders: &[Option<Vec<usize>>],
+    ) -> Result<Mixture, ParzenError> {
         if params.prior_weight < 0.0 || params.prior_weight.is_nan() {
             return Err(ParzenError::NegativePriorWeight(params.prior_weight));
         }
@@ -173,7 +186,8 @@ impl Mixture {
             .enumerate()
             .map(|(d, dist)| {
                 let obs: &[f64] = observations.get(d).map_or(&[], Vec::as_slice);
-                build_kernel(obs, dist, params)
+                let order = orders.get(d).and_then(Option::as_deref);
+                build_kernel(obs, dist, params, order)
             })
             .collect();
         Ok(Mixture { weights, kernels })
@@ -683,7 +697,12 @@ fn log_column(weights: &[f64], n_choices: usize, c: usize) -> Vec<f64> {
         .collect()
 }
 
-fn build_kernel(obs: &[f64], dist: &Distribution, params: &ParzenParams) -> Kernel {
+fn build_kernel(
+    obs: &[f64],
+    dist: &Distribution,
+    params: &ParzenParams,
+    order: Option<&[usize]>,
+) -> Kernel {
     match dist {
         Distribution::Categorical(c) => {
             let n_choices = c.choices.len();
@@ -709,9 +728,15 @@ fn build_kernel(obs: &[f64], dist: &Distribution, params: &ParzenParams) -> Kern
             }
             Kernel::Categorical { n_choices, weights }
         }
-        Distribution::Float(f) => {
-            numerical_kernel(obs, f.low, f.high, f.step.unwrap_or(0.0), f.log, params)
-        }
+        Distribution::Float(f) => numerical_kernel(
+            obs,
+            f.low,
+            f.high,
+            f.step.unwrap_or(0.0),
+            f.log,
+            params,
+            order,
+        ),
         Distribution::Int(i) => numerical_kernel(
             obs,
             i.low as f64,
@@ -719,6 +744,7 @@ fn build_kernel(obs: &[f64], dist: &Distribution, params: &ParzenParams) -> Kern
             i.step as f64,
             i.log,
             params,
+            order,
         ),
     }
 }
@@ -730,6 +756,7 @@ fn numerical_kernel(
     step: f64,
     log: bool,
     params: &ParzenParams,
+    order: Option<&[usize]>,
 ) -> Kernel {
     let (mut wl, mut wh) = (low - step / 2.0, high + step / 2.0);
     let mut mu: Vec<f64> = obs.to_vec();
@@ -740,7 +767,10 @@ fn numerical_kernel(
             *m = libm::log(*m);
         }
     }
-    let mut sigma = bandwidths(&mu, wl, wh, params);
+    let mut sigma = match order {
+        Some(order) if order.len() == mu.len() => bandwidths_in_order(&mu, order, wl, wh, params),
+        _ => bandwidths(&mu, wl, wh, params),
+    };
     mu.push(0.5 * (wl + wh));
     sigma.push(wh - wl);
     Kernel::Numerical {
@@ -753,8 +783,19 @@ fn numerical_kernel(
     }
 }
 
+/// The value a numerical kernel works with for an internal value: its logarithm for log
+/// parameters, itself otherwise; `None` for categorical parameters.
+pub(crate) fn working_value(dist: &Distribution, internal: f64) -> Option<f64> {
+    match dist {
+        Distribution::Categorical(_) => None,
+        Distribution::Float(f) if f.log => Some(libm::log(internal)),
+        Distribution::Int(i) if i.log => Some(libm::log(internal)),
+        _ => Some(internal),
+    }
+}
+
 /// A `u64` whose unsigned order is `f64::total_cmp`'s order of `x`.
-fn total_order_key(x: f64) -> u64 {
+pub(crate) fn total_order_key(x: f64) -> u64 {
     let bits = x.to_bits();
     if bits >> 63 == 1 {
         !bits
@@ -765,7 +806,7 @@ fn total_order_key(x: f64) -> u64 {
 
 /// The indices of `values` in ascending `total_cmp` order, ties in index order (what a stable
 /// sort of the indices gives), by sorting `(key, index)` integers.
-fn stable_order(values: &[f64]) -> Vec<usize> {
+pub(crate) fn stable_order(values: &[f64]) -> Vec<usize> {
     let mut keyed: Vec<u128> = values
         .iter()
         .enumerate()
@@ -780,11 +821,22 @@ fn stable_order(values: &[f64]) -> Vec<usize> {
 
 /// The per-dimension neighbour rule of Optuna 5 (spec §4.2).
 pub fn bandwidths(mus: &[f64], low: f64, high: f64, params: &ParzenParams) -> Vec<f64> {
+    bandwidths_in_order(mus, &stable_order(mus), low, high, params)
+}
+
+/// [`bandwidths`] given `order`, the [`stable_order`] of `mus`.
+fn bandwidths_in_order(
+    mus: &[f64],
+    order: &[usize],
+    low: f64,
+    high: f64,
+    params: &ParzenParams,
+) -> Vec<f64> {
+    debug_assert_eq!(order, stable_order(mus).as_slice());
     let n = mus.len();
     if n == 0 {
         return Vec::new();
     }
-    let order = stable_order(mus);
     let mut ext = Vec::with_capacity(n + 2);
     ext.push(low);
     ext.extend(order.iter().map(|&i| mus[i]));

@@ -689,13 +689,73 @@ fn relative_params_are_published_for_other_workers() {
     // A running trial whose params are only published still counts as an observation.
     let mut bare = t.clone();
     bare.set_param_internal("x", x_dist(), 0.0);
-    let got = observations(
+    let (got, numbers) = observations(
         &[&bare],
         &[(&"x".to_string(), &x_dist())],
         true,
-        &mut Vec::new(),
+        &mut ObservationMemo::default(),
     );
     assert_eq!(got[0].len(), 1);
+    assert_eq!(numbers, vec![bare.number]);
+}
+
+// The memoised per-dimension orders equal sorting the observations afresh, for growing
+// histories, subsets of trials, ties, log dimensions and running (unmemoised) trials.
+#[test]
+fn memoised_orders_equal_a_fresh_sort() {
+    use rand::{RngExt, SeedableRng};
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(8);
+    let owned = [
+        ("a".to_string(), Distribution::float(-1.0, 1.0)),
+        ("b".to_string(), Distribution::float_log(1e-3, 1.0)),
+        ("c".to_string(), Distribution::int(0, 5)),
+        ("d".to_string(), Distribution::categorical(["p", "q"])),
+        ("e".to_string(), Distribution::int_log(1, 8)),
+    ];
+    let dims: Vec<(&String, &Distribution)> = owned.iter().map(|(n, d)| (n, d)).collect();
+    let mut memo = ObservationMemo::default();
+    let mut trials: Vec<FrozenTrial> = Vec::new();
+    for round in 0..6 {
+        for _ in 0..80 {
+            let number = trials.len() as u64;
+            let state = if rng.random_range(0..5) == 0 {
+                TrialState::Running
+            } else {
+                TrialState::Complete
+            };
+            let mut t = FrozenTrial::new(number, number, state);
+            for (name, d) in &owned {
+                let v = if rng.random_range(0..4) == 0 {
+                    // Repeated values.
+                    RandomSampler::draw(&mut rand_chacha::ChaCha8Rng::seed_from_u64(1), d)
+                } else {
+                    RandomSampler::draw(&mut rng, d)
+                };
+                t.set_param_internal(name, d.clone(), v);
+            }
+            trials.push(t);
+        }
+        for skip in [0u64, 2, 3] {
+            let subset: Vec<&FrozenTrial> = trials
+                .iter()
+                .filter(|t| skip == 0 || t.number % skip != round % skip)
+                .collect();
+            let (obs, numbers) = observations(&subset, &dims, true, &mut memo);
+            memo.merge_fresh(&dims);
+            let orders = memo.orders(&obs, &numbers, &dims);
+            for (d, (_, dist)) in dims.iter().enumerate() {
+                let Some(order) = &orders[d] else {
+                    assert!(matches!(dist, Distribution::Categorical(_)));
+                    continue;
+                };
+                let w: Vec<f64> = obs[d]
+                    .iter()
+                    .map(|v| parzen::working_value(dist, *v).unwrap())
+                    .collect();
+                assert_eq!(order, &parzen::stable_order(&w), "round {round} dim {d}");
+            }
+        }
+    }
 }
 
 // ---------------------------------------------------------------- §12.5 split
