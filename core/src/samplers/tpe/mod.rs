@@ -197,6 +197,10 @@ pub struct TpeSampler {
     /// How many independent samples the startup phase delegated to the random sampler.
     pub(crate) random_calls: usize,
     cache: Cache,
+    /// Buffers reused by every sampling call: the two estimators and their evaluation.
+    below: Mixture,
+    above: Mixture,
+    scratch: parzen::LogPdfScratch,
 }
 
 /// Per search space: what each finished trial contributes, and the finished trials with
@@ -392,6 +396,9 @@ impl TpeSampler {
             config,
             random_calls: 0,
             cache: Cache::default(),
+            below: Mixture::empty(),
+            above: Mixture::empty(),
+            scratch: parzen::LogPdfScratch::default(),
         }
     }
 
@@ -523,13 +530,15 @@ impl TpeSampler {
                 "TPESampler: the weights function returned fewer weights than observations".into(),
             ));
         }
-        let mpe_below = Mixture::build_ordered(&obs_below, &dists, &wb, &params, &orders_below)?;
-        let mpe_above = Mixture::build_ordered(&obs_above, &dists, &wa, &params, &orders_above)?;
+        self.below
+            .rebuild(&obs_below, &dists, &wb, &params, &orders_below)?;
+        self.above
+            .rebuild(&obs_above, &dists, &wa, &params, &orders_above)?;
         let n_cand = self.config.n_ei_candidates;
-        let rng = self.rng_for(trial);
-        let samples = mpe_below.sample(rng, n_cand);
-        let lb = mpe_below.log_pdf(&samples);
-        let la = mpe_above.log_pdf(&samples);
+        self.rng_for(trial);
+        let samples = self.below.sample(&mut self.rng, n_cand);
+        let lb = self.below.log_pdf_with(&samples, &mut self.scratch);
+        let la = self.above.log_pdf_with(&samples, &mut self.scratch);
         let mut best = 0;
         let mut best_score = f64::NEG_INFINITY;
         for i in 0..n_cand {

@@ -63,6 +63,17 @@ pub enum Kernel {
 }
 
 impl Kernel {
+    /// The kernel's vectors, emptied, for reuse.
+    fn into_buffers(self) -> (Vec<f64>, Vec<f64>) {
+        let (mut a, mut b) = match self {
+            Kernel::Categorical { weights, .. } => (weights, Vec::new()),
+            Kernel::Numerical { mu, sigma, .. } => (mu, sigma),
+        };
+        a.clear();
+        b.clear();
+        (a, b)
+    }
+
     fn adapted_bounds(&self) -> (f64, f64) {
         match self {
             Kernel::Numerical {
@@ -166,31 +177,57 @@ impl Mixture {
         params: &ParzenParams,
         orders: &[Option<Vec<usize>>],
     ) -> Result<Mixture, ParzenError> {
+        let mut m = Mixture::empty();
+        m.rebuild(observations, space, obs_weights, params, orders)?;
+        Ok(m)
+    }
+
+    /// A mixture without components, to [`Mixture::rebuild`] into.
+    pub(crate) fn empty() -> Mixture {
+        Mixture {
+            weights: Vec::new(),
+            kernels: Vec::new(),
+        }
+    }
+
+    /// [`Mixture::build_ordered`] in place of this estimator, reusing its vectors (a new
+    /// estimator per call would allocate, and fault in, fresh memory every time).
+    pub(crate) fn rebuild(
+        &mut self,
+        observations: &[Vec<f64>],
+        space: &[&Distribution],
+        obs_weights: &[f64],
+        params: &ParzenParams,
+        orders: &[Option<Vec<usize>>],
+    ) -> Result<(), ParzenError> {
         if params.prior_weight < 0.0 || params.prior_weight.is_nan() {
             return Err(ParzenError::NegativePriorWeight(params.prior_weight));
         }
         let n = observations.first().map_or(0, Vec::len);
-        let mut weights: Vec<f64> = if n == 0 {
-            vec![1.0]
+        let weights = &mut self.weights;
+        weights.clear();
+        if n == 0 {
+            weights.push(1.0);
         } else {
-            let mut w = obs_weights[..n].to_vec();
-            w.push(params.prior_weight);
-            w
-        };
+            weights.extend_from_slice(&obs_weights[..n]);
+            weights.push(params.prior_weight);
+        }
         let total: f64 = weights.iter().sum();
-        for w in &mut weights {
+        for w in weights.iter_mut() {
             *w /= total;
         }
-        let kernels = space
+        let mut old = std::mem::take(&mut self.kernels).into_iter();
+        self.kernels = space
             .iter()
             .enumerate()
             .map(|(d, dist)| {
                 let obs: &[f64] = observations.get(d).map_or(&[], Vec::as_slice);
                 let order = orders.get(d).and_then(Option::as_deref);
-                build_kernel(obs, dist, params, order)
+                let buffers = old.next().map(Kernel::into_buffers).unwrap_or_default();
+                build_kernel(obs, dist, params, order, buffers)
             })
             .collect();
-        Ok(Mixture { weights, kernels })
+        Ok(())
     }
 
     /// Number of mixture components.
@@ -277,23 +314,36 @@ impl Mixture {
     /// less than `K·e^-64` of the total, far below f64 resolution; the expensive truncated
     /// normal masses are computed only for the components that matter.
     pub fn log_pdf(&self, x: &[Vec<f64>]) -> Vec<f64> {
+        self.log_pdf_with(x, &mut LogPdfScratch::default())
+    }
+
+    /// [`Mixture::log_pdf`] with working buffers kept by the caller between calls.
+    pub fn log_pdf_with(&self, x: &[Vec<f64>], scratch: &mut LogPdfScratch) -> Vec<f64> {
         let n = x.first().map_or(0, Vec::len);
         let kc = self.weights.len();
-        let log_w: Vec<f64> = self.weights.iter().map(|w| libm::log(*w)).collect();
+        let LogPdfScratch {
+            log_w,
+            ub,
+            terms,
+            dims: buffers,
+        } = scratch;
+        log_w.clear();
+        log_w.extend(self.weights.iter().map(|w| libm::log(*w)));
+        buffers.resize_with(self.kernels.len().max(buffers.len()), DimBuffers::default);
         let mut dims: Vec<DimEval<'_>> = self
             .kernels
             .iter()
             .zip(x)
-            .map(|(k, xd)| DimEval::new(k, xd, kc))
+            .zip(buffers.iter_mut())
+            .map(|((k, xd), buf)| DimEval::new(k, xd, kc, std::mem::take(buf)))
             .collect();
         let mut out = Vec::with_capacity(n);
-        let mut ub = vec![0.0f64; kc];
-        // The log densities of the components evaluated exactly for one sample, in order.
-        let mut terms: Vec<f64> = Vec::new();
+        ub.clear();
+        ub.resize(kc, 0.0);
         for i in 0..n {
-            ub.copy_from_slice(&log_w);
+            ub.copy_from_slice(log_w);
             for d in &mut dims {
-                d.add_bounds(i, &mut ub);
+                d.add_bounds(i, ub);
             }
             // The first maximum of the bounds (0 if none is above -inf).
             let mut kstar = 0;
@@ -316,6 +366,7 @@ impl Mixture {
             };
             let vstar = exact_of(kstar, &mut dims);
             let threshold = vstar - SKIP_NATS;
+            // The log densities of the components evaluated exactly, in order.
             terms.clear();
             let mut max = f64::NEG_INFINITY;
             for (k, u) in ub.iter().enumerate() {
@@ -337,6 +388,9 @@ impl Mixture {
             let m = if max == f64::NEG_INFINITY { 0.0 } else { max };
             let s: f64 = terms.iter().map(|v| libm::exp(v - m)).sum();
             out.push(libm::log(s) + m);
+        }
+        for (buf, d) in buffers.iter_mut().zip(dims) {
+            *buf = d.buf;
         }
         out
     }
@@ -456,56 +510,97 @@ pub const SKIP_NATS: f64 = 64.0;
 /// whose centre lies inside it (its bandwidth is at most the interval's length).
 const INSIDE_MASS_BOUND: f64 = 1.654;
 
+/// Working buffers of [`Mixture::log_pdf_with`], kept between calls so that the evaluation
+/// does not allocate (and fault in) fresh memory every time.
+#[derive(Clone, Debug, Default)]
+pub struct LogPdfScratch {
+    log_w: Vec<f64>,
+    ub: Vec<f64>,
+    terms: Vec<f64>,
+    dims: Vec<DimBuffers>,
+}
+
+/// The buffers of one [`DimEval`].
+#[derive(Clone, Debug, Default)]
+struct DimBuffers {
+    /// Categorical: per choice, the log probability of every component (empty: not yet).
+    cat_cols: Vec<Vec<f64>>,
+    /// Numerical: working-space value of each sample.
+    v: Vec<f64>,
+    /// Numerical: 1 / σ per component.
+    inv_sigma: Vec<f64>,
+    /// Numerical: memoised (ln σ, -ln mass of the working interval) per component (NaN:
+    /// not computed yet).
+    memo: Vec<(f64, f64)>,
+    /// Numerical: the bound of -ln(mass) per component, when some centre lies outside the
+    /// working interval (empty: all inside, the bound is [`INSIDE_MASS_BOUND`]).
+    neg_norm_bound: Vec<f64>,
+    /// Continuous: the bound constant -ln min σ - ln √(2π) + bound of -ln(mass), per
+    /// component where `neg_norm_bound` is not empty.
+    cont_const: Vec<f64>,
+    /// Discrete: the sorted unique sample values, each sample's index into them, and the
+    /// working-space cell of each unique value.
+    uniq: Vec<f64>,
+    which: Vec<usize>,
+    cells: Vec<(f64, f64)>,
+    /// Discrete: memoised cell log-masses, direct-mapped by (unique value, component).
+    cell_memo: Vec<CellMemo>,
+}
+
+/// One slot of the cell log-mass memo.
+#[derive(Clone, Copy, Debug)]
+struct CellMemo {
+    u: u32,
+    k: u32,
+    value: f64,
+}
+
+const EMPTY_CELL: CellMemo = CellMemo {
+    u: u32::MAX,
+    k: u32::MAX,
+    value: f64::NAN,
+};
+
+/// Slots of the cell memo (a power of two).
+const CELL_MEMO_SLOTS: usize = 1024;
+
 /// One dimension of [`Mixture::log_pdf`]: per-component constants, memoised exact terms,
 /// and cheap upper bounds.
 struct DimEval<'a> {
     kernel: &'a Kernel,
     x: &'a [f64],
-    kc: usize,
-    /// Categorical: per choice, the log probability of every component (on first use).
-    cat_cols: Vec<Vec<f64>>,
-    /// Numerical: working-space value of each sample.
-    v: Vec<f64>,
-    /// Numerical: standardised working bounds, ln σ, and -ln(mass) (memoised).
-    a: Vec<f64>,
-    b: Vec<f64>,
-    ln_sigma: Vec<f64>,
-    inv_sigma: Vec<f64>,
+    /// Numerical: the adapted working-space bounds, and -ln min σ.
+    alow: f64,
+    ahigh: f64,
     neg_ln_min_sigma: f64,
-    neg_norm: Vec<f64>,
-    neg_norm_bound: Vec<f64>,
-    /// Bound constant per component: -ln σ - ln √(2π) + bound of -ln(mass).
-    cont_const: Vec<f64>,
-    /// Discrete: each sample's index into the unique sample values, the working-space cell
-    /// of each unique value, and memoised cell log-masses (unique × K).
-    which: Vec<usize>,
-    cells: Vec<(f64, f64)>,
-    cell: Vec<f64>,
+    buf: DimBuffers,
 }
 
 impl<'a> DimEval<'a> {
-    fn new(kernel: &'a Kernel, x: &'a [f64], kc: usize) -> Self {
+    fn new(kernel: &'a Kernel, x: &'a [f64], kc: usize, mut buf: DimBuffers) -> Self {
+        buf.v.clear();
+        buf.inv_sigma.clear();
+        buf.memo.clear();
+        buf.neg_norm_bound.clear();
+        buf.cont_const.clear();
+        buf.uniq.clear();
+        buf.which.clear();
+        buf.cells.clear();
+        buf.cell_memo.clear();
         let mut d = DimEval {
             kernel,
             x,
-            kc,
-            cat_cols: Vec::new(),
-            v: Vec::new(),
-            a: Vec::new(),
-            b: Vec::new(),
-            ln_sigma: Vec::new(),
-            inv_sigma: Vec::new(),
+            alow: 0.0,
+            ahigh: 0.0,
             neg_ln_min_sigma: 0.0,
-            neg_norm: Vec::new(),
-            neg_norm_bound: Vec::new(),
-            cont_const: Vec::new(),
-            which: Vec::new(),
-            cells: Vec::new(),
-            cell: Vec::new(),
+            buf,
         };
         match kernel {
             Kernel::Categorical { n_choices, .. } => {
-                d.cat_cols = vec![Vec::new(); *n_choices];
+                d.buf.cat_cols.resize_with(*n_choices, Vec::new);
+                for col in &mut d.buf.cat_cols {
+                    col.clear();
+                }
             }
             Kernel::Numerical {
                 mu,
@@ -514,85 +609,117 @@ impl<'a> DimEval<'a> {
                 log,
                 ..
             } => {
-                let (alow, ahigh) = kernel.adapted_bounds();
-                d.v = x
-                    .iter()
-                    .map(|xi| if *log { libm::log(*xi) } else { *xi })
-                    .collect();
-                d.a = Vec::with_capacity(kc);
-                d.b = Vec::with_capacity(kc);
-                d.inv_sigma = Vec::with_capacity(kc);
-                let mut min_sigma = f64::INFINITY;
-                for (m, s) in mu.iter().zip(sigma) {
-                    d.a.push((alow - m) / s);
-                    d.b.push((ahigh - m) / s);
-                    d.inv_sigma.push(1.0 / s);
-                    min_sigma = min_sigma.min(*s);
-                }
+                (d.alow, d.ahigh) = kernel.adapted_bounds();
+                let b = &mut d.buf;
+                b.v.extend(x.iter().map(|xi| if *log { libm::log(*xi) } else { *xi }));
+                b.inv_sigma.extend(sigma.iter().map(|s| 1.0 / s));
                 // For the bounds, -ln σ_k <= -ln min σ (ln σ itself is computed on demand).
+                let min_sigma = sigma.iter().copied().fold(f64::INFINITY, f64::min);
                 d.neg_ln_min_sigma = -libm::log(min_sigma);
-                d.ln_sigma = vec![f64::NAN; kc];
-                d.neg_norm = vec![f64::NAN; kc];
-                d.neg_norm_bound = vec![INSIDE_MASS_BOUND; kc];
-                for (k, m) in mu.iter().enumerate() {
-                    if !(*m >= alow && *m <= ahigh) {
-                        // Rare: a centre outside the range (e.g. after a range change).
-                        d.neg_norm_bound[k] = d.neg_norm(k);
+                b.memo.resize(kc, (f64::NAN, f64::NAN));
+                let (alow, ahigh) = (d.alow, d.ahigh);
+                if !mu.iter().all(|m| *m >= alow && *m <= ahigh) {
+                    // Rare: a centre outside the range (e.g. after a range change).
+                    for (k, m) in mu.iter().enumerate() {
+                        let nb = if *m >= alow && *m <= ahigh {
+                            INSIDE_MASS_BOUND
+                        } else {
+                            d.neg_norm(k)
+                        };
+                        d.buf.neg_norm_bound.push(nb);
                     }
                 }
+                let b = &mut d.buf;
                 if *step > 0.0 {
-                    let mut u = x.to_vec();
-                    u.sort_by(f64::total_cmp);
-                    u.dedup();
-                    d.which = x
-                        .iter()
-                        .map(|xi| u.partition_point(|v| v.total_cmp(xi).is_lt()))
-                        .collect();
-                    d.cells = u
-                        .iter()
-                        .map(|xv| {
-                            let (l, r) = (xv - step / 2.0, xv + step / 2.0);
-                            if *log {
-                                (libm::log(l), libm::log(r))
-                            } else {
-                                (l, r)
-                            }
-                        })
-                        .collect();
-                    d.cell = vec![f64::NAN; u.len() * kc];
-                } else {
+                    b.uniq.extend_from_slice(x);
+                    b.uniq.sort_by(f64::total_cmp);
+                    b.uniq.dedup();
+                    let uniq = &b.uniq;
+                    b.which.extend(
+                        x.iter()
+                            .map(|xi| uniq.partition_point(|v| v.total_cmp(xi).is_lt())),
+                    );
+                    b.cells.extend(uniq.iter().map(|xv| {
+                        let (l, r) = (xv - step / 2.0, xv + step / 2.0);
+                        if *log {
+                            (libm::log(l), libm::log(r))
+                        } else {
+                            (l, r)
+                        }
+                    }));
+                    b.cell_memo.resize(CELL_MEMO_SLOTS, EMPTY_CELL);
+                } else if !b.neg_norm_bound.is_empty() {
                     let c = d.neg_ln_min_sigma - truncnorm::LN_SQRT_2PI;
-                    d.cont_const = d.neg_norm_bound.iter().map(|nb| c + nb).collect();
+                    b.cont_const
+                        .extend(b.neg_norm_bound.iter().map(|nb| c + nb));
                 }
             }
         }
         d
     }
 
+    /// The standardised working bounds of component `k`.
+    fn standard_bounds(&self, k: usize) -> (f64, f64) {
+        match self.kernel {
+            Kernel::Numerical { mu, sigma, .. } => (
+                (self.alow - mu[k]) / sigma[k],
+                (self.ahigh - mu[k]) / sigma[k],
+            ),
+            Kernel::Categorical { .. } => (0.0, 0.0),
+        }
+    }
+
     fn ln_sigma(&mut self, k: usize) -> f64 {
-        if self.ln_sigma[k].is_nan()
+        if self.buf.memo[k].0.is_nan()
             && let Kernel::Numerical { sigma, .. } = self.kernel
         {
-            self.ln_sigma[k] = libm::log(sigma[k]);
+            self.buf.memo[k].0 = libm::log(sigma[k]);
         }
-        self.ln_sigma[k]
+        self.buf.memo[k].0
     }
 
     fn neg_norm(&mut self, k: usize) -> f64 {
-        if self.neg_norm[k].is_nan() {
-            self.neg_norm[k] = -truncnorm::log_gauss_mass(self.a[k], self.b[k]);
+        if self.buf.memo[k].1.is_nan() {
+            let (a, b) = self.standard_bounds(k);
+            self.buf.memo[k].1 = -truncnorm::log_gauss_mass(a, b);
         }
-        self.neg_norm[k]
+        self.buf.memo[k].1
     }
 
     /// The log probabilities of choice `c` under every component.
     fn cat_column(&mut self, c: usize) -> &[f64] {
         if let Kernel::Categorical { n_choices, weights } = self.kernel
-            && self.cat_cols[c].is_empty()
+            && self.buf.cat_cols[c].is_empty()
         {
-            self.cat_cols[c] = log_column(weights, *n_choices, c);
+            log_column(weights, *n_choices, c, &mut self.buf.cat_cols[c]);
         }
-        &self.cat_cols[c]
+        &self.buf.cat_cols[c]
+    }
+
+    /// The log mass of sample `i`'s grid cell under component `k` (discrete dimensions).
+    fn cell_log_mass(&mut self, i: usize, k: usize) -> f64 {
+        let u = self.buf.which[i];
+        let (uu, kk) = (u as u32, k as u32);
+        let slot = (((u as u64) << 32 | k as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 54)
+            as usize
+            % CELL_MEMO_SLOTS;
+        let m = self.buf.cell_memo[slot];
+        if m.u == uu && m.k == kk {
+            return m.value;
+        }
+        let value = match self.kernel {
+            Kernel::Numerical { mu, sigma, .. } => {
+                let (l, r) = self.buf.cells[u];
+                truncnorm::log_gauss_mass((l - mu[k]) / sigma[k], (r - mu[k]) / sigma[k])
+            }
+            Kernel::Categorical { .. } => f64::NAN,
+        };
+        self.buf.cell_memo[slot] = CellMemo {
+            u: uu,
+            k: kk,
+            value,
+        };
+        value
     }
 
     /// Adds an upper bound of this dimension's log kernel to `ub[k]` for sample `i`.
@@ -605,23 +732,31 @@ impl<'a> DimEval<'a> {
                 }
             }
             Kernel::Numerical { mu, step, .. } => {
+                let b = &self.buf;
+                // The bounds ignore truncation (a point outside is -inf exactly later).
                 if *step == 0.0 {
-                    let v = self.v[i];
-                    let per_k = mu.iter().zip(&self.inv_sigma).zip(&self.cont_const);
-                    for (slot, ((m, inv_s), c)) in ub.iter_mut().zip(per_k) {
-                        let z = (v - m) * inv_s;
-                        // The bound ignores truncation (a point outside is -inf exactly later).
-                        *slot += -0.5 * z * z + c;
+                    let v = b.v[i];
+                    let per_k = mu.iter().zip(&b.inv_sigma);
+                    if b.cont_const.is_empty() {
+                        let c = self.neg_ln_min_sigma - truncnorm::LN_SQRT_2PI + INSIDE_MASS_BOUND;
+                        for (slot, (m, inv_s)) in ub.iter_mut().zip(per_k) {
+                            let z = (v - m) * inv_s;
+                            *slot += -0.5 * z * z + c;
+                        }
+                    } else {
+                        for (slot, ((m, inv_s), c)) in ub.iter_mut().zip(per_k.zip(&b.cont_const)) {
+                            let z = (v - m) * inv_s;
+                            *slot += -0.5 * z * z + c;
+                        }
                     }
                 } else {
-                    let (l, r) = self.cells[self.which[i]];
+                    let (l, r) = b.cells[b.which[i]];
                     // ln(b - a) = ln(r - l) - ln σ <= ln(r - l) - ln min σ.
                     let ln_width = libm::log(r - l) + self.neg_ln_min_sigma;
-                    let per_k = mu.iter().zip(&self.inv_sigma).zip(&self.neg_norm_bound);
-                    for (slot, ((m, inv_s), nb)) in ub.iter_mut().zip(per_k) {
+                    // mass([a, b]) <= min(1, (b - a) φ(c)), c the point nearest 0.
+                    let bound = |m: f64, inv_s: f64| {
                         let a = (l - m) * inv_s;
                         let b = (r - m) * inv_s;
-                        // mass([a, b]) <= min(1, (b - a) φ(c)), c the point nearest 0.
                         let c = if a > 0.0 {
                             a
                         } else if b < 0.0 {
@@ -629,8 +764,18 @@ impl<'a> DimEval<'a> {
                         } else {
                             0.0
                         };
-                        let bound = (ln_width + truncnorm::norm_logpdf(c)).min(0.0);
-                        *slot += bound + nb;
+                        (ln_width + truncnorm::norm_logpdf(c)).min(0.0)
+                    };
+                    let per_k = mu.iter().zip(&b.inv_sigma);
+                    if b.neg_norm_bound.is_empty() {
+                        for (slot, (m, inv_s)) in ub.iter_mut().zip(per_k) {
+                            *slot += bound(*m, *inv_s) + INSIDE_MASS_BOUND;
+                        }
+                    } else {
+                        let per_k = per_k.zip(&b.neg_norm_bound);
+                        for (slot, ((m, inv_s), nb)) in ub.iter_mut().zip(per_k) {
+                            *slot += bound(*m, *inv_s) + nb;
+                        }
                     }
                 }
             }
@@ -648,73 +793,69 @@ impl<'a> DimEval<'a> {
                 mu, sigma, step, ..
             } => {
                 if *step == 0.0 {
-                    let z = (self.v[i] - mu[k]) / sigma[k];
-                    if z < self.a[k] || z > self.b[k] {
+                    let z = (self.buf.v[i] - mu[k]) / sigma[k];
+                    let (a, b) = self.standard_bounds(k);
+                    if z < a || z > b {
                         f64::NEG_INFINITY
                     } else {
                         -0.5 * z * z - self.ln_sigma(k) - truncnorm::LN_SQRT_2PI + self.neg_norm(k)
                     }
                 } else {
-                    let u = self.which[i];
-                    let slot = u * self.kc + k;
-                    if self.cell[slot].is_nan() {
-                        let (l, r) = self.cells[u];
-                        self.cell[slot] = truncnorm::log_gauss_mass(
-                            (l - mu[k]) / sigma[k],
-                            (r - mu[k]) / sigma[k],
-                        );
-                    }
-                    self.cell[slot] + self.neg_norm(k)
+                    self.cell_log_mass(i, k) + self.neg_norm(k)
                 }
             }
         }
     }
 }
 
-/// `ln P(choice c | component k)` for every component `k` of a categorical kernel.
+/// `ln P(choice c | component k)` for every component `k` of a categorical kernel, into
+/// `out`.
 ///
 /// The rows hold only a few distinct probabilities (the observed choice's and the others',
 /// per observed choice, and the prior's), so the logarithms are memoised by the bits of
 /// their argument; `log` is a pure function, so the values are the same as computing each.
-fn log_column(weights: &[f64], n_choices: usize, c: usize) -> Vec<f64> {
+fn log_column(weights: &[f64], n_choices: usize, c: usize, out: &mut Vec<f64>) {
     const MEMO: usize = 16;
-    let mut memo: Vec<(u64, f64)> = Vec::with_capacity(MEMO);
-    weights
-        .iter()
-        .skip(c)
-        .step_by(n_choices)
-        .map(|w| {
-            let bits = w.to_bits();
-            if let Some((_, l)) = memo.iter().find(|(b, _)| *b == bits) {
-                return *l;
-            }
-            let l = libm::log(*w);
-            if memo.len() < MEMO {
-                memo.push((bits, l));
-            }
-            l
-        })
-        .collect()
+    let mut memo: [(u64, f64); MEMO] = [(0, 0.0); MEMO];
+    let mut len = 0;
+    out.clear();
+    out.extend(weights.iter().skip(c).step_by(n_choices).map(|w| {
+        let bits = w.to_bits();
+        if let Some((_, l)) = memo[..len].iter().find(|(b, _)| *b == bits) {
+            return *l;
+        }
+        let l = libm::log(*w);
+        if len < MEMO {
+            memo[len] = (bits, l);
+            len += 1;
+        }
+        l
+    }));
 }
 
+/// Builds one dimension's kernels into `buffers` (two empty vectors, reused).
 fn build_kernel(
     obs: &[f64],
     dist: &Distribution,
     params: &ParzenParams,
     order: Option<&[usize]>,
+    buffers: (Vec<f64>, Vec<f64>),
 ) -> Kernel {
+    let (mut a, b) = buffers;
     match dist {
         Distribution::Categorical(c) => {
             let n_choices = c.choices.len();
             if obs.is_empty() {
+                a.resize(n_choices, 1.0 / n_choices as f64);
                 return Kernel::Categorical {
                     n_choices,
-                    weights: vec![1.0 / n_choices as f64; n_choices],
+                    weights: a,
                 };
             }
             let n_kernels = obs.len() + 1;
             let fill = params.prior_weight / n_kernels as f64;
-            let mut weights = vec![fill; n_kernels * n_choices];
+            let mut weights = a;
+            weights.resize(n_kernels * n_choices, fill);
             for (k, o) in obs.iter().enumerate() {
                 let c = (*o as usize).min(n_choices - 1);
                 weights[k * n_choices + c] += 1.0;
@@ -730,36 +871,33 @@ fn build_kernel(
         }
         Distribution::Float(f) => numerical_kernel(
             obs,
-            f.low,
-            f.high,
-            f.step.unwrap_or(0.0),
-            f.log,
+            (f.low, f.high, f.step.unwrap_or(0.0), f.log),
             params,
             order,
+            (a, b),
         ),
         Distribution::Int(i) => numerical_kernel(
             obs,
-            i.low as f64,
-            i.high as f64,
-            i.step as f64,
-            i.log,
+            (i.low as f64, i.high as f64, i.step as f64, i.log),
             params,
             order,
+            (a, b),
         ),
     }
 }
 
+/// A numerical dimension's kernels; `(low, high, step, log)` describe its distribution.
 fn numerical_kernel(
     obs: &[f64],
-    low: f64,
-    high: f64,
-    step: f64,
-    log: bool,
+    (low, high, step, log): (f64, f64, f64, bool),
     params: &ParzenParams,
     order: Option<&[usize]>,
+    (mut mu, mut sigma): (Vec<f64>, Vec<f64>),
 ) -> Kernel {
     let (mut wl, mut wh) = (low - step / 2.0, high + step / 2.0);
-    let mut mu: Vec<f64> = obs.to_vec();
+    // Room for the prior component, pushed last.
+    mu.reserve(obs.len() + 1);
+    mu.extend_from_slice(obs);
     if log {
         wl = libm::log(wl);
         wh = libm::log(wh);
@@ -767,10 +905,12 @@ fn numerical_kernel(
             *m = libm::log(*m);
         }
     }
-    let mut sigma = match order {
-        Some(order) if order.len() == mu.len() => bandwidths_in_order(&mu, order, wl, wh, params),
-        _ => bandwidths(&mu, wl, wh, params),
-    };
+    match order {
+        Some(order) if order.len() == mu.len() => {
+            bandwidths_into(&mu, order, wl, wh, params, &mut sigma)
+        }
+        _ => bandwidths_into(&mu, &stable_order(&mu), wl, wh, params, &mut sigma),
+    }
     mu.push(0.5 * (wl + wh));
     sigma.push(wh - wl);
     Kernel::Numerical {
@@ -821,32 +961,26 @@ pub(crate) fn stable_order(values: &[f64]) -> Vec<usize> {
 
 /// The per-dimension neighbour rule of Optuna 5 (spec §4.2).
 pub fn bandwidths(mus: &[f64], low: f64, high: f64, params: &ParzenParams) -> Vec<f64> {
-    bandwidths_in_order(mus, &stable_order(mus), low, high, params)
+    let mut sigmas = Vec::new();
+    bandwidths_into(mus, &stable_order(mus), low, high, params, &mut sigmas);
+    sigmas
 }
 
-/// [`bandwidths`] given `order`, the [`stable_order`] of `mus`.
-fn bandwidths_in_order(
+/// [`bandwidths`] into `sigmas` (emptied first), given `order`, the [`stable_order`] of
+/// `mus`; `sigmas` gets room for one more (the prior's).
+fn bandwidths_into(
     mus: &[f64],
     order: &[usize],
     low: f64,
     high: f64,
     params: &ParzenParams,
-) -> Vec<f64> {
+    sigmas: &mut Vec<f64>,
+) {
     debug_assert_eq!(order, stable_order(mus).as_slice());
+    sigmas.clear();
     let n = mus.len();
     if n == 0 {
-        return Vec::new();
-    }
-    let mut ext = Vec::with_capacity(n + 2);
-    ext.push(low);
-    ext.extend(order.iter().map(|&i| mus[i]));
-    ext.push(high);
-    let mut sorted_sigmas: Vec<f64> = (1..=n)
-        .map(|j| (ext[j] - ext[j - 1]).max(ext[j + 1] - ext[j]))
-        .collect();
-    if !params.consider_endpoints && ext.len() >= 4 {
-        sorted_sigmas[0] = ext[2] - ext[1];
-        sorted_sigmas[n - 1] = ext[n] - ext[n - 1];
+        return;
     }
     let maxsigma = high - low;
     let minsigma = if params.consider_magic_clip {
@@ -854,11 +988,25 @@ fn bandwidths_in_order(
     } else {
         1e-12
     };
-    let mut sigmas = vec![0.0; n];
+    // ext = [low, sorted mus.., high]; the sorted observation j sits at ext[j + 1].
+    let ext = |j: usize| match j {
+        0 => low,
+        j if j > n => high,
+        j => mus[order[j - 1]],
+    };
+    sigmas.reserve(n + 1);
+    sigmas.resize(n, 0.0);
     for (j, &i) in order.iter().enumerate() {
-        sigmas[i] = sorted_sigmas[j].max(minsigma).min(maxsigma);
+        let (left, here, right) = (ext(j), ext(j + 1), ext(j + 2));
+        let sorted_sigma = if !params.consider_endpoints && n >= 2 && j == 0 {
+            right - here
+        } else if !params.consider_endpoints && n >= 2 && j == n - 1 {
+            here - left
+        } else {
+            (here - left).max(right - here)
+        };
+        sigmas[i] = sorted_sigma.max(minsigma).min(maxsigma);
     }
-    sigmas
 }
 
 #[cfg(test)]
