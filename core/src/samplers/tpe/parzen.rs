@@ -345,15 +345,7 @@ impl Mixture {
             for d in &mut dims {
                 d.add_bounds(i, ub);
             }
-            // The first maximum of the bounds (0 if none is above -inf).
-            let mut kstar = 0;
-            let mut best = f64::NEG_INFINITY;
-            for (k, v) in ub.iter().enumerate() {
-                if *v > best {
-                    best = *v;
-                    kstar = k;
-                }
-            }
+            let kstar = first_max(ub);
             let exact_of = |k: usize, dims: &mut Vec<DimEval<'_>>| -> f64 {
                 let mut v = log_w[k];
                 for d in dims.iter_mut() {
@@ -369,20 +361,37 @@ impl Mixture {
             // The log densities of the components evaluated exactly, in order.
             terms.clear();
             let mut max = f64::NEG_INFINITY;
-            for (k, u) in ub.iter().enumerate() {
-                let v = if k == kstar {
-                    vstar
-                } else if *u >= threshold || u.is_nan() {
-                    exact_of(k, &mut dims)
-                } else {
+            // Components at or above the threshold, or with a NaN bound; whole chunks
+            // without one are skipped at once.
+            const CHUNK: usize = 8;
+            for (c, chunk) in ub.chunks(CHUNK).enumerate() {
+                let base = c * CHUNK;
+                // `u >= threshold || u.is_nan()` is "not less" when the threshold is a
+                // number; a NaN threshold keeps only NaN bounds, tested one by one.
+                let any = threshold.is_nan()
+                    || (base..base + chunk.len()).contains(&kstar)
+                    || chunk.iter().fold(false, |any, u| {
+                        any | (u.partial_cmp(&threshold) != Some(std::cmp::Ordering::Less))
+                    });
+                if !any {
                     continue;
-                };
-                // A skipped or -inf component adds exactly 0 to the sum below.
-                if v != f64::NEG_INFINITY {
-                    terms.push(v);
                 }
-                if v > max {
-                    max = v;
+                for (j, u) in chunk.iter().enumerate() {
+                    let k = base + j;
+                    let v = if k == kstar {
+                        vstar
+                    } else if *u >= threshold || u.is_nan() {
+                        exact_of(k, &mut dims)
+                    } else {
+                        continue;
+                    };
+                    // A skipped or -inf component adds exactly 0 to the sum below.
+                    if v != f64::NEG_INFINITY {
+                        terms.push(v);
+                    }
+                    if v > max {
+                        max = v;
+                    }
                 }
             }
             let m = if max == f64::NEG_INFINITY { 0.0 } else { max };
@@ -500,6 +509,29 @@ impl Mixture {
             })
             .collect()
     }
+}
+
+/// The index of the first maximum of `v`, ignoring NaNs; 0 if no value is above -inf.
+fn first_max(v: &[f64]) -> usize {
+    // The maximum first, in independent lanes (f64::max ignores NaN like `>` does), then
+    // its first position: the same index as one pass keeping the first strict maximum.
+    const LANES: usize = 4;
+    let mut lanes = [f64::NEG_INFINITY; LANES];
+    let mut chunks = v.chunks_exact(LANES);
+    for c in &mut chunks {
+        for (m, x) in lanes.iter_mut().zip(c) {
+            *m = m.max(*x);
+        }
+    }
+    let tail = chunks
+        .remainder()
+        .iter()
+        .fold(f64::NEG_INFINITY, |m, x| m.max(*x));
+    let max = lanes.iter().fold(tail, |m, x| m.max(*x));
+    if max == f64::NEG_INFINITY {
+        return 0;
+    }
+    v.iter().position(|x| *x == max).unwrap_or(0)
 }
 
 /// Components more than this many nats below the best one are skipped by
@@ -988,16 +1020,13 @@ fn bandwidths_into(
     } else {
         1e-12
     };
-    // ext = [low, sorted mus.., high]; the sorted observation j sits at ext[j + 1].
-    let ext = |j: usize| match j {
-        0 => low,
-        j if j > n => high,
-        j => mus[order[j - 1]],
-    };
     sigmas.reserve(n + 1);
     sigmas.resize(n, 0.0);
+    // Walk [low, sorted mus.., high] with the observation `here` between its neighbours.
+    let mut left = low;
+    let mut here = mus[order[0]];
     for (j, &i) in order.iter().enumerate() {
-        let (left, here, right) = (ext(j), ext(j + 1), ext(j + 2));
+        let right = order.get(j + 1).map_or(high, |&next| mus[next]);
         let sorted_sigma = if !params.consider_endpoints && n >= 2 && j == 0 {
             right - here
         } else if !params.consider_endpoints && n >= 2 && j == n - 1 {
@@ -1006,6 +1035,8 @@ fn bandwidths_into(
             (here - left).max(right - here)
         };
         sigmas[i] = sorted_sigma.max(minsigma).min(maxsigma);
+        left = here;
+        here = right;
     }
 }
 
