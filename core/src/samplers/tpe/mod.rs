@@ -280,18 +280,26 @@ impl ObservationMemo {
             .map(|(d, (_, dist))| {
                 let sorted = self.sorted.get(d).filter(|s| !s.is_empty())?;
                 let xs = obs.get(d)?;
+                let position = |n: u64| pos.get(n as usize).copied().filter(|p| *p != u32::MAX);
+                // Positions in ascending (key, position) order: the sorted list filtered.
+                let fast: Vec<usize> = sorted
+                    .iter()
+                    .filter_map(|(_, n)| position(*n))
+                    .map(|p| p as usize)
+                    .collect();
+                if fast.len() == numbers.len() {
+                    return Some(fast);
+                }
                 let mut seen = vec![false; numbers.len()];
                 // (key, position): keys ascending, ties in position (= trial) order.
                 let mut order: Vec<(u64, usize)> = Vec::with_capacity(numbers.len());
                 for (key, n) in sorted {
-                    if let Some(&p) = pos.get(*n as usize)
-                        && p != u32::MAX
-                    {
+                    if let Some(p) = position(*n) {
                         order.push((*key, p as usize));
                         seen[p as usize] = true;
                     }
                 }
-                if order.len() < numbers.len() {
+                {
                     // Trials not memoised (running ones under the constant liar): merge them.
                     let mut extra: Vec<(u64, usize)> = seen
                         .iter()
@@ -570,18 +578,13 @@ fn observations(
     multivariate: bool,
     memo: &mut ObservationMemo,
 ) -> (Vec<Vec<f64>>, Vec<u64>) {
-    let mut out: Vec<Vec<f64>> = vec![Vec::with_capacity(trials.len()); dims.len()];
-    let mut numbers = Vec::with_capacity(trials.len());
+    // First the values of every trial not memoised yet (finished ones go into the memo,
+    // running ones are kept aside, by their index in `trials`).
+    let mut unmemoised: Vec<(usize, Box<[f64]>)> = Vec::new();
     let mut row = Vec::with_capacity(dims.len());
-    for t in trials {
+    for (index, t) in trials.iter().enumerate() {
         let n = t.number as usize;
-        if let Some(Some(cached)) = memo.values.get(n) {
-            if let Some(values) = cached {
-                for (d, v) in values.iter().enumerate() {
-                    out[d].push(*v);
-                }
-                numbers.push(t.number);
-            }
+        if let Some(Some(_)) = memo.values.get(n) {
             continue;
         }
         row.clear();
@@ -605,12 +608,6 @@ fn observations(
             }
         }
         let complete = row.len() == dims.len();
-        if complete {
-            for (d, v) in row.iter().enumerate() {
-                out[d].push(*v);
-            }
-            numbers.push(t.number);
-        }
         if t.state.is_finished() {
             if memo.values.len() <= n {
                 memo.values.resize(n + 1, None);
@@ -619,8 +616,29 @@ fn observations(
             if complete {
                 memo.fresh.push(t.number);
             }
+        } else if complete {
+            unmemoised.push((index, row.clone().into_boxed_slice()));
         }
     }
+    // Then the rows of the trials with every dimension, in order, and the columns.
+    let mut rows: Vec<&[f64]> = Vec::with_capacity(trials.len());
+    let mut numbers = Vec::with_capacity(trials.len());
+    let mut aside = unmemoised.iter().peekable();
+    for (index, t) in trials.iter().enumerate() {
+        let values = match memo.values.get(t.number as usize) {
+            Some(Some(memoised)) => memoised.as_deref(),
+            _ => aside
+                .next_if(|(i, _)| *i == index)
+                .map(|(_, values)| &values[..]),
+        };
+        if let Some(values) = values {
+            rows.push(values);
+            numbers.push(t.number);
+        }
+    }
+    let out = (0..dims.len())
+        .map(|d| rows.iter().map(|r| r[d]).collect())
+        .collect();
     (out, numbers)
 }
 
@@ -777,8 +795,11 @@ pub fn split_trials<'a>(
     below.extend(sorted);
     above.extend(rest);
     above.extend(running);
-    below.sort_by_key(|t| t.number);
-    above.sort_by_key(|t| t.number);
+    for half in [&mut below, &mut above] {
+        if !half.is_sorted_by_key(|t| t.number) {
+            half.sort_by_key(|t| t.number);
+        }
+    }
     (below, above)
 }
 

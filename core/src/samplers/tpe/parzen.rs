@@ -575,26 +575,28 @@ struct DimBuffers {
     uniq: Vec<f64>,
     which: Vec<usize>,
     cells: Vec<(f64, f64)>,
-    /// Discrete: memoised cell log-masses, direct-mapped by (unique value, component).
-    cell_memo: Vec<CellMemo>,
+    /// Numerical: memoised `log_gauss_mass(a, b)`, direct-mapped by the bits of (a, b).
+    /// Components often share a centre and bandwidth (repeated values of a discrete
+    /// parameter, clipped bandwidths), and so the same standardised cells and ranges.
+    mass_memo: Vec<MassMemo>,
 }
 
-/// One slot of the cell log-mass memo.
+/// One slot of the log-mass memo (empty while `value` is NaN).
 #[derive(Clone, Copy, Debug)]
-struct CellMemo {
-    u: u32,
-    k: u32,
+struct MassMemo {
+    a: u64,
+    b: u64,
     value: f64,
 }
 
-const EMPTY_CELL: CellMemo = CellMemo {
-    u: u32::MAX,
-    k: u32::MAX,
+const EMPTY_MASS: MassMemo = MassMemo {
+    a: 0,
+    b: 0,
     value: f64::NAN,
 };
 
-/// Slots of the cell memo (a power of two).
-const CELL_MEMO_SLOTS: usize = 1024;
+/// Slots of the log-mass memo (a power of two).
+const MASS_MEMO_BITS: u32 = 10;
 
 /// One dimension of [`Mixture::log_pdf`]: per-component constants, memoised exact terms,
 /// and cheap upper bounds.
@@ -618,7 +620,7 @@ impl<'a> DimEval<'a> {
         buf.uniq.clear();
         buf.which.clear();
         buf.cells.clear();
-        buf.cell_memo.clear();
+        buf.mass_memo.clear();
         let mut d = DimEval {
             kernel,
             x,
@@ -649,6 +651,7 @@ impl<'a> DimEval<'a> {
                 let min_sigma = sigma.iter().copied().fold(f64::INFINITY, f64::min);
                 d.neg_ln_min_sigma = -libm::log(min_sigma);
                 b.memo.resize(kc, (f64::NAN, f64::NAN));
+                b.mass_memo.resize(1 << MASS_MEMO_BITS, EMPTY_MASS);
                 let (alow, ahigh) = (d.alow, d.ahigh);
                 if !mu.iter().all(|m| *m >= alow && *m <= ahigh) {
                     // Rare: a centre outside the range (e.g. after a range change).
@@ -679,7 +682,6 @@ impl<'a> DimEval<'a> {
                             (l, r)
                         }
                     }));
-                    b.cell_memo.resize(CELL_MEMO_SLOTS, EMPTY_CELL);
                 } else if !b.neg_norm_bound.is_empty() {
                     let c = d.neg_ln_min_sigma - truncnorm::LN_SQRT_2PI;
                     b.cont_const
@@ -713,7 +715,7 @@ impl<'a> DimEval<'a> {
     fn neg_norm(&mut self, k: usize) -> f64 {
         if self.buf.memo[k].1.is_nan() {
             let (a, b) = self.standard_bounds(k);
-            self.buf.memo[k].1 = -truncnorm::log_gauss_mass(a, b);
+            self.buf.memo[k].1 = -self.log_mass(a, b);
         }
         self.buf.memo[k].1
     }
@@ -728,30 +730,34 @@ impl<'a> DimEval<'a> {
         &self.buf.cat_cols[c]
     }
 
-    /// The log mass of sample `i`'s grid cell under component `k` (discrete dimensions).
-    fn cell_log_mass(&mut self, i: usize, k: usize) -> f64 {
-        let u = self.buf.which[i];
-        let (uu, kk) = (u as u32, k as u32);
-        let slot = (((u as u64) << 32 | k as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 54)
-            as usize
-            % CELL_MEMO_SLOTS;
-        let m = self.buf.cell_memo[slot];
-        if m.u == uu && m.k == kk {
+    /// `truncnorm::log_gauss_mass(a, b)`, memoised by the bits of its arguments (a pure
+    /// function, so the memo changes no value).
+    fn log_mass(&mut self, a: f64, b: f64) -> f64 {
+        let (ab, bb) = (a.to_bits(), b.to_bits());
+        let hash = (ab ^ bb.rotate_left(29)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        let slot = (hash >> (64 - MASS_MEMO_BITS)) as usize;
+        let m = self.buf.mass_memo[slot];
+        if m.a == ab && m.b == bb && !m.value.is_nan() {
             return m.value;
         }
-        let value = match self.kernel {
-            Kernel::Numerical { mu, sigma, .. } => {
-                let (l, r) = self.buf.cells[u];
-                truncnorm::log_gauss_mass((l - mu[k]) / sigma[k], (r - mu[k]) / sigma[k])
-            }
-            Kernel::Categorical { .. } => f64::NAN,
-        };
-        self.buf.cell_memo[slot] = CellMemo {
-            u: uu,
-            k: kk,
+        let value = truncnorm::log_gauss_mass(a, b);
+        self.buf.mass_memo[slot] = MassMemo {
+            a: ab,
+            b: bb,
             value,
         };
         value
+    }
+
+    /// The log mass of sample `i`'s grid cell under component `k` (discrete dimensions).
+    fn cell_log_mass(&mut self, i: usize, k: usize) -> f64 {
+        match self.kernel {
+            Kernel::Numerical { mu, sigma, .. } => {
+                let (l, r) = self.buf.cells[self.buf.which[i]];
+                self.log_mass((l - mu[k]) / sigma[k], (r - mu[k]) / sigma[k])
+            }
+            Kernel::Categorical { .. } => f64::NAN,
+        }
     }
 
     /// Adds an upper bound of this dimension's log kernel to `ub[k]` for sample `i`.
