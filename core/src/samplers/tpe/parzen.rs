@@ -791,17 +791,13 @@ impl<'a> DimEval<'a> {
                     let (l, r) = b.cells[b.which[i]];
                     // ln(b - a) = ln(r - l) - ln σ <= ln(r - l) - ln min σ.
                     let ln_width = libm::log(r - l) + self.neg_ln_min_sigma;
-                    // mass([a, b]) <= min(1, (b - a) φ(c)), c the point nearest 0.
+                    // mass([a, b]) <= min(1, (b - a) φ(c)), c the point of [a, b] nearest 0:
+                    // a if a > 0, else b if b < 0, else 0. As max/min (a <= b since σ > 0)
+                    // the loop vectorises; NaN bounds give the same c, and ±0 the same φ.
                     let bound = |m: f64, inv_s: f64| {
                         let a = (l - m) * inv_s;
                         let b = (r - m) * inv_s;
-                        let c = if a > 0.0 {
-                            a
-                        } else if b < 0.0 {
-                            b
-                        } else {
-                            0.0
-                        };
+                        let c = a.max(0.0).min(b);
                         (ln_width + truncnorm::norm_logpdf(c)).min(0.0)
                     };
                     let per_k = mu.iter().zip(&b.inv_sigma);
