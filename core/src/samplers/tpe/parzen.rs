@@ -285,10 +285,14 @@ impl Mixture {
             } = kernel
             {
                 let (alow, ahigh) = kernel.adapted_bounds();
+                // Per component, the part of the inverse CDF that does not depend on q.
+                let mut setups: Vec<Option<truncnorm::PpfSetup>> = vec![None; mu.len()];
                 for (i, &k) in active.iter().enumerate() {
                     let q: f64 = rng.random();
                     let (m, s) = (mu[k], sigma[k]);
-                    let z = truncnorm::ppf(q, (alow - m) / s, (ahigh - m) / s);
+                    let (a, b) = ((alow - m) / s, (ahigh - m) / s);
+                    let setup = *setups[k].get_or_insert_with(|| truncnorm::PpfSetup::new(a, b));
+                    let z = truncnorm::ppf_with(q, a, b, &setup);
                     let mut x = z * s + m;
                     if *log {
                         x = libm::exp(x);
