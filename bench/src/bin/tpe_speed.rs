@@ -1,7 +1,7 @@
 //! Ask latency (spec §11.4): mean and median milliseconds per `ask` with 5 parameters (2
 //! float, 1 log float, 1 int, 1 categorical) at 100, 500 and 1000 COMPLETE trials, for
 //! sweeplab's default TPE natively and for Optuna 5.0.0's in the same run (pinned venv),
-//! three interleaved repetitions of 50 asks each.
+//! three interleaved repetitions of 50 asks each; then each repetition's median.
 //!
 //! `cargo run --release -p sweeplab-bench --bin tpe_speed [-- --reps 3 --asks 50]`
 
@@ -104,13 +104,21 @@ fn main() -> Result<()> {
         "| completed trials | ours mean ms (median) | optuna mean ms (median) | speed-up (mean) | speed-up (median) |"
     );
     println!("|---|---|---|---|---|");
+    // Per repetition, the median ask of each side (to see how steady the run was).
+    let mut per_rep: Vec<(usize, Vec<f64>, Vec<f64>)> = Vec::new();
     for n in [100usize, 500, 1000] {
         let mut a = Vec::new();
         let mut b = Vec::new();
+        let (mut ra, mut rb) = (Vec::new(), Vec::new());
         for rep in 0..reps {
-            a.extend(ours(n, asks, rep as u64)?);
-            b.extend(optuna(&python, n, asks, rep as u64)?);
+            let x = ours(n, asks, rep as u64)?;
+            let y = optuna(&python, n, asks, rep as u64)?;
+            ra.push(median(&x));
+            rb.push(median(&y));
+            a.extend(x);
+            b.extend(y);
         }
+        per_rep.push((n, ra, rb));
         println!(
             "| {n} | {:.3} ({:.3}) | {:.2} ({:.2}) | {:.0}x | {:.0}x |",
             mean(&a),
@@ -120,6 +128,18 @@ fn main() -> Result<()> {
             mean(&b) / mean(&a),
             median(&b) / median(&a)
         );
+    }
+    println!("\nmedian ms per repetition (same data):\n");
+    println!("| completed trials | ours | optuna |");
+    println!("|---|---|---|");
+    let list = |v: &[f64], digits: usize| {
+        v.iter()
+            .map(|x| format!("{x:.digits$}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    for (n, ra, rb) in &per_rep {
+        println!("| {n} | {} | {} |", list(ra, 3), list(rb, 2));
     }
     Ok(())
 }

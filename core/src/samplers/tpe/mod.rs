@@ -197,10 +197,140 @@ pub struct TpeSampler {
     /// How many independent samples the startup phase delegated to the random sampler.
     pub(crate) random_calls: usize,
     cache: Cache,
+    /// Buffers reused by every sampling call: the two estimators and their evaluation.
+    below: Mixture,
+    above: Mixture,
+    scratch: parzen::LogPdfScratch,
 }
 
-/// Per trial number: `None` = not seen; `Some(None)` = lacks a dimension; `Some(Some(v))`.
-type ObservationMemo = Vec<Option<Option<Box<[f64]>>>>;
+/// Per search space: what each finished trial contributes, and the finished trials with
+/// every dimension sorted per numerical dimension, so the estimators need not sort their
+/// observations again on every call.
+#[derive(Debug, Clone, Default)]
+struct ObservationMemo {
+    /// Per trial number: `None` = not seen; `Some(None)` = lacks a dimension; `Some(Some(v))`.
+    values: Vec<Option<Option<Box<[f64]>>>>,
+    /// Per dimension (empty for categorical ones): `(total-order key of the working-space
+    /// value, trial number)` of every memoised trial with all dimensions, ascending.
+    sorted: Vec<Vec<(u64, u64)>>,
+    /// Memoised trials with all dimensions that are not in `sorted` yet.
+    fresh: Vec<u64>,
+}
+
+impl ObservationMemo {
+    /// Moves the fresh trials into the sorted lists.
+    fn merge_fresh(&mut self, dims: &[(&String, &Distribution)]) {
+        if self.fresh.is_empty() {
+            return;
+        }
+        self.sorted.resize(dims.len(), Vec::new());
+        for (d, (_, dist)) in dims.iter().enumerate() {
+            let mut new: Vec<(u64, u64)> = self
+                .fresh
+                .iter()
+                .filter_map(|&n| {
+                    let v = self.values.get(n as usize)?.as_ref()?.as_ref()?[d];
+                    Some((parzen::total_order_key(parzen::working_value(dist, v)?), n))
+                })
+                .collect();
+            if new.is_empty() {
+                continue;
+            }
+            new.sort_unstable();
+            let old = std::mem::take(&mut self.sorted[d]);
+            let mut merged = Vec::with_capacity(old.len() + new.len());
+            let (mut i, mut j) = (0, 0);
+            while i < old.len() && j < new.len() {
+                if old[i] <= new[j] {
+                    merged.push(old[i]);
+                    i += 1;
+                } else {
+                    merged.push(new[j]);
+                    j += 1;
+                }
+            }
+            merged.extend_from_slice(&old[i..]);
+            merged.extend_from_slice(&new[j..]);
+            self.sorted[d] = merged;
+        }
+        self.fresh.clear();
+    }
+
+    /// Per dimension, the [`parzen::stable_order`] of the working-space values of `obs`, the
+    /// observations of the trials `numbers` (ascending) as [`observations`] returned them;
+    /// `None` where sorting them is as cheap (few observations) or for categorical ones.
+    fn orders(
+        &self,
+        obs: &[Vec<f64>],
+        numbers: &[u64],
+        dims: &[(&String, &Distribution)],
+    ) -> Vec<Option<Vec<usize>>> {
+        let total = self.sorted.iter().map(Vec::len).max().unwrap_or(0);
+        let ascending = numbers.windows(2).all(|w| w[0] < w[1]);
+        if numbers.len() * 16 < total || !ascending {
+            return vec![None; dims.len()];
+        }
+        // Position of each trial among `numbers`.
+        let mut pos = vec![u32::MAX; numbers.last().map_or(0, |n| *n as usize + 1)];
+        for (p, n) in numbers.iter().enumerate() {
+            pos[*n as usize] = p as u32;
+        }
+        dims.iter()
+            .enumerate()
+            .map(|(d, (_, dist))| {
+                let sorted = self.sorted.get(d).filter(|s| !s.is_empty())?;
+                let xs = obs.get(d)?;
+                let position = |n: u64| pos.get(n as usize).copied().filter(|p| *p != u32::MAX);
+                // Positions in ascending (key, position) order: the sorted list filtered.
+                let fast: Vec<usize> = sorted
+                    .iter()
+                    .filter_map(|(_, n)| position(*n))
+                    .map(|p| p as usize)
+                    .collect();
+                if fast.len() == numbers.len() {
+                    return Some(fast);
+                }
+                let mut seen = vec![false; numbers.len()];
+                // (key, position): keys ascending, ties in position (= trial) order.
+                let mut order: Vec<(u64, usize)> = Vec::with_capacity(numbers.len());
+                for (key, n) in sorted {
+                    if let Some(p) = position(*n) {
+                        order.push((*key, p as usize));
+                        seen[p as usize] = true;
+                    }
+                }
+                {
+                    // Trials not memoised (running ones under the constant liar): merge them.
+                    let mut extra: Vec<(u64, usize)> = seen
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, s)| !**s)
+                        .map(|(p, _)| {
+                            let w = parzen::working_value(dist, xs[p]).unwrap_or(f64::NAN);
+                            (parzen::total_order_key(w), p)
+                        })
+                        .collect();
+                    extra.sort_unstable();
+                    let mut merged = Vec::with_capacity(numbers.len());
+                    let (mut i, mut j) = (0, 0);
+                    while i < order.len() && j < extra.len() {
+                        if order[i] <= extra[j] {
+                            merged.push(order[i]);
+                            i += 1;
+                        } else {
+                            merged.push(extra[j]);
+                            j += 1;
+                        }
+                    }
+                    merged.extend_from_slice(&order[i..]);
+                    merged.extend_from_slice(&extra[j..]);
+                    order = merged;
+                }
+                Some(order.into_iter().map(|(_, p)| p).collect())
+            })
+            .collect()
+    }
+}
 
 /// Per-study memo of work that only grows: the intersection search space folded over the
 /// finished trials seen so far, and each finished trial's internal values per search space.
@@ -274,6 +404,9 @@ impl TpeSampler {
             config,
             random_calls: 0,
             cache: Cache::default(),
+            below: Mixture::empty(),
+            above: Mixture::empty(),
+            scratch: parzen::LogPdfScratch::default(),
         }
     }
 
@@ -380,8 +513,11 @@ impl TpeSampler {
             self.cache.obs.clear();
         }
         let memo = self.cache.obs.entry(signature).or_default();
-        let obs_below = observations(&below, &dims, multivariate, memo);
-        let obs_above = observations(&above, &dims, multivariate, memo);
+        let (obs_below, numbers_below) = observations(&below, &dims, multivariate, memo);
+        let (obs_above, numbers_above) = observations(&above, &dims, multivariate, memo);
+        memo.merge_fresh(&dims);
+        let orders_below = memo.orders(&obs_below, &numbers_below, &dims);
+        let orders_above = memo.orders(&obs_above, &numbers_above, &dims);
         let params = ParzenParams {
             prior_weight: self.config.prior_weight,
             consider_magic_clip: self.config.consider_magic_clip,
@@ -402,13 +538,15 @@ impl TpeSampler {
                 "TPESampler: the weights function returned fewer weights than observations".into(),
             ));
         }
-        let mpe_below = Mixture::build(&obs_below, &dists, &wb, &params)?;
-        let mpe_above = Mixture::build(&obs_above, &dists, &wa, &params)?;
+        self.below
+            .rebuild(&obs_below, &dists, &wb, &params, &orders_below)?;
+        self.above
+            .rebuild(&obs_above, &dists, &wa, &params, &orders_above)?;
         let n_cand = self.config.n_ei_candidates;
-        let rng = self.rng_for(trial);
-        let samples = mpe_below.sample(rng, n_cand);
-        let lb = mpe_below.log_pdf(&samples);
-        let la = mpe_above.log_pdf(&samples);
+        self.rng_for(trial);
+        let samples = self.below.sample(&mut self.rng, n_cand);
+        let lb = self.below.log_pdf_with(&samples, &mut self.scratch);
+        let la = self.above.log_pdf_with(&samples, &mut self.scratch);
         let mut best = 0;
         let mut best_score = f64::NEG_INFINITY;
         for i in 0..n_cand {
@@ -431,24 +569,22 @@ impl TpeSampler {
     }
 }
 
-/// Internal values of `trials` over `dims`; a trial counts only if it has every dimension.
-/// Running trials contribute their published relative parameters (constant liar).
+/// Internal values of `trials` over `dims`, and the numbers of the trials they come from; a
+/// trial counts only if it has every dimension. Running trials contribute their published
+/// relative parameters (constant liar).
 fn observations(
     trials: &[&FrozenTrial],
     dims: &[(&String, &Distribution)],
     multivariate: bool,
     memo: &mut ObservationMemo,
-) -> Vec<Vec<f64>> {
-    let mut out: Vec<Vec<f64>> = vec![Vec::with_capacity(trials.len()); dims.len()];
+) -> (Vec<Vec<f64>>, Vec<u64>) {
+    // First the values of every trial not memoised yet (finished ones go into the memo,
+    // running ones are kept aside, by their index in `trials`).
+    let mut unmemoised: Vec<(usize, Box<[f64]>)> = Vec::new();
     let mut row = Vec::with_capacity(dims.len());
-    for t in trials {
+    for (index, t) in trials.iter().enumerate() {
         let n = t.number as usize;
-        if let Some(Some(cached)) = memo.get(n) {
-            if let Some(values) = cached {
-                for (d, v) in values.iter().enumerate() {
-                    out[d].push(*v);
-                }
-            }
+        if let Some(Some(_)) = memo.values.get(n) {
             continue;
         }
         row.clear();
@@ -472,19 +608,38 @@ fn observations(
             }
         }
         let complete = row.len() == dims.len();
-        if complete {
-            for (d, v) in row.iter().enumerate() {
-                out[d].push(*v);
-            }
-        }
         if t.state.is_finished() {
-            if memo.len() <= n {
-                memo.resize(n + 1, None);
+            if memo.values.len() <= n {
+                memo.values.resize(n + 1, None);
             }
-            memo[n] = Some(complete.then(|| row.clone().into_boxed_slice()));
+            memo.values[n] = Some(complete.then(|| row.clone().into_boxed_slice()));
+            if complete {
+                memo.fresh.push(t.number);
+            }
+        } else if complete {
+            unmemoised.push((index, row.clone().into_boxed_slice()));
         }
     }
-    out
+    // Then the rows of the trials with every dimension, in order, and the columns.
+    let mut rows: Vec<&[f64]> = Vec::with_capacity(trials.len());
+    let mut numbers = Vec::with_capacity(trials.len());
+    let mut aside = unmemoised.iter().peekable();
+    for (index, t) in trials.iter().enumerate() {
+        let values = match memo.values.get(t.number as usize) {
+            Some(Some(memoised)) => memoised.as_deref(),
+            _ => aside
+                .next_if(|(i, _)| *i == index)
+                .map(|(_, values)| &values[..]),
+        };
+        if let Some(values) = values {
+            rows.push(values);
+            numbers.push(t.number);
+        }
+    }
+    let out = (0..dims.len())
+        .map(|d| rows.iter().map(|r| r[d]).collect())
+        .collect();
+    (out, numbers)
 }
 
 /// The joint sample a running trial published in `tpe:relative_params:*`.
@@ -541,6 +696,52 @@ fn cmp_f64(a: f64, b: f64) -> std::cmp::Ordering {
     a.partial_cmp(&b).unwrap_or(std::cmp::Ordering::Equal)
 }
 
+/// The `nb` best complete trials (by value, ties in the given order, as a stable sort
+/// would rank them) and the others. The best come back in rank order, the others in the
+/// given order. A missing or NaN value ranks last, as NumPy's argsort puts NaN last.
+fn split_complete_single_objective<'a>(
+    complete: &[&'a FrozenTrial],
+    dir: StudyDirection,
+    nb: usize,
+) -> (Vec<&'a FrozenTrial>, Vec<&'a FrozenTrial>) {
+    let sign = if dir == StudyDirection::Maximize {
+        -1.0
+    } else {
+        1.0
+    };
+    let keys: Vec<f64> = complete
+        .iter()
+        .map(|t| sign * t.value().unwrap_or(f64::NAN))
+        .collect();
+    // The stable sort's ranking is the total order (key, index): select the first nb
+    // instead of sorting everything.
+    let rank = |a: &usize, b: &usize| {
+        let (ka, kb) = (keys[*a], keys[*b]);
+        let by_key = match (ka.is_nan(), kb.is_nan()) {
+            (false, false) => cmp_f64(ka, kb),
+            (a_nan, b_nan) => a_nan.cmp(&b_nan),
+        };
+        by_key.then(a.cmp(b))
+    };
+    let mut idx: Vec<usize> = (0..complete.len()).collect();
+    if nb > 0 && nb < idx.len() {
+        idx.select_nth_unstable_by(nb - 1, rank);
+    }
+    let mut best = idx[..nb].to_vec();
+    best.sort_unstable_by(rank);
+    let mut is_best = vec![false; complete.len()];
+    for &i in &best {
+        is_best[i] = true;
+    }
+    let above = complete
+        .iter()
+        .zip(&is_best)
+        .filter(|(_, b)| !**b)
+        .map(|(t, _)| *t)
+        .collect();
+    (best.iter().map(|&i| complete[i]).collect(), above)
+}
+
 /// Optuna's `_split_trials`: complete trials by value, then pruned trials by how far they got
 /// and their last value, then infeasible ones by violation; running trials always above.
 /// Both halves come back in trial-number order.
@@ -571,20 +772,7 @@ pub fn split_trials<'a>(
         if study.is_multi_objective() {
             moo::split_complete_multi_objective(&complete, study.directions, nb)
         } else {
-            let mut sorted = complete.clone();
-            let sign = if dir == StudyDirection::Maximize {
-                -1.0
-            } else {
-                1.0
-            };
-            sorted.sort_by(|a, b| {
-                cmp_f64(
-                    sign * a.value().unwrap_or(f64::NAN),
-                    sign * b.value().unwrap_or(f64::NAN),
-                )
-            });
-            let rest = sorted.split_off(nb);
-            (sorted, rest)
+            split_complete_single_objective(&complete, dir, nb)
         };
     let mut left = n_below.saturating_sub(below.len());
     // Pruned trials.
@@ -607,8 +795,11 @@ pub fn split_trials<'a>(
     below.extend(sorted);
     above.extend(rest);
     above.extend(running);
-    below.sort_by_key(|t| t.number);
-    above.sort_by_key(|t| t.number);
+    for half in [&mut below, &mut above] {
+        if !half.is_sorted_by_key(|t| t.number) {
+            half.sort_by_key(|t| t.number);
+        }
+    }
     (below, above)
 }
 

@@ -63,6 +63,17 @@ pub enum Kernel {
 }
 
 impl Kernel {
+    /// The kernel's vectors, emptied, for reuse.
+    fn into_buffers(self) -> (Vec<f64>, Vec<f64>) {
+        let (mut a, mut b) = match self {
+            Kernel::Categorical { weights, .. } => (weights, Vec::new()),
+            Kernel::Numerical { mu, sigma, .. } => (mu, sigma),
+        };
+        a.clear();
+        b.clear();
+        (a, b)
+    }
+
     fn adapted_bounds(&self) -> (f64, f64) {
         match self {
             Kernel::Numerical {
@@ -153,30 +164,70 @@ impl Mixture {
         obs_weights: &[f64],
         params: &ParzenParams,
     ) -> Result<Mixture, ParzenError> {
+        Self::build_ordered(observations, space, obs_weights, params, &[])
+    }
+
+    /// [`Mixture::build`] with, per dimension where it is known, the ascending order of the
+    /// observations' working-space values ([`working_value`]; ties in observation order, as
+    /// [`stable_order`] gives them), which saves sorting them again.
+    pub(crate) fn build_ordered(
+        observations: &[Vec<f64>],
+        space: &[&Distribution],
+        obs_weights: &[f64],
+        params: &ParzenParams,
+        orders: &[Option<Vec<usize>>],
+    ) -> Result<Mixture, ParzenError> {
+        let mut m = Mixture::empty();
+        m.rebuild(observations, space, obs_weights, params, orders)?;
+        Ok(m)
+    }
+
+    /// A mixture without components, to [`Mixture::rebuild`] into.
+    pub(crate) fn empty() -> Mixture {
+        Mixture {
+            weights: Vec::new(),
+            kernels: Vec::new(),
+        }
+    }
+
+    /// [`Mixture::build_ordered`] in place of this estimator, reusing its vectors (a new
+    /// estimator per call would allocate, and fault in, fresh memory every time).
+    pub(crate) fn rebuild(
+        &mut self,
+        observations: &[Vec<f64>],
+        space: &[&Distribution],
+        obs_weights: &[f64],
+        params: &ParzenParams,
+        orders: &[Option<Vec<usize>>],
+    ) -> Result<(), ParzenError> {
         if params.prior_weight < 0.0 || params.prior_weight.is_nan() {
             return Err(ParzenError::NegativePriorWeight(params.prior_weight));
         }
         let n = observations.first().map_or(0, Vec::len);
-        let mut weights: Vec<f64> = if n == 0 {
-            vec![1.0]
+        let weights = &mut self.weights;
+        weights.clear();
+        if n == 0 {
+            weights.push(1.0);
         } else {
-            let mut w = obs_weights[..n].to_vec();
-            w.push(params.prior_weight);
-            w
-        };
+            weights.extend_from_slice(&obs_weights[..n]);
+            weights.push(params.prior_weight);
+        }
         let total: f64 = weights.iter().sum();
-        for w in &mut weights {
+        for w in weights.iter_mut() {
             *w /= total;
         }
-        let kernels = space
+        let mut old = std::mem::take(&mut self.kernels).into_iter();
+        self.kernels = space
             .iter()
             .enumerate()
             .map(|(d, dist)| {
                 let obs: &[f64] = observations.get(d).map_or(&[], Vec::as_slice);
-                build_kernel(obs, dist, params)
+                let order = orders.get(d).and_then(Option::as_deref);
+                let buffers = old.next().map(Kernel::into_buffers).unwrap_or_default();
+                build_kernel(obs, dist, params, order, buffers)
             })
             .collect();
-        Ok(Mixture { weights, kernels })
+        Ok(())
     }
 
     /// Number of mixture components.
@@ -234,10 +285,14 @@ impl Mixture {
             } = kernel
             {
                 let (alow, ahigh) = kernel.adapted_bounds();
+                // Per component, the part of the inverse CDF that does not depend on q.
+                let mut setups: Vec<Option<truncnorm::PpfSetup>> = vec![None; mu.len()];
                 for (i, &k) in active.iter().enumerate() {
                     let q: f64 = rng.random();
                     let (m, s) = (mu[k], sigma[k]);
-                    let z = truncnorm::ppf(q, (alow - m) / s, (ahigh - m) / s);
+                    let (a, b) = ((alow - m) / s, (ahigh - m) / s);
+                    let setup = *setups[k].get_or_insert_with(|| truncnorm::PpfSetup::new(a, b));
+                    let z = truncnorm::ppf_with(q, a, b, &setup);
                     let mut x = z * s + m;
                     if *log {
                         x = libm::exp(x);
@@ -263,29 +318,38 @@ impl Mixture {
     /// less than `K·e^-64` of the total, far below f64 resolution; the expensive truncated
     /// normal masses are computed only for the components that matter.
     pub fn log_pdf(&self, x: &[Vec<f64>]) -> Vec<f64> {
+        self.log_pdf_with(x, &mut LogPdfScratch::default())
+    }
+
+    /// [`Mixture::log_pdf`] with working buffers kept by the caller between calls.
+    pub fn log_pdf_with(&self, x: &[Vec<f64>], scratch: &mut LogPdfScratch) -> Vec<f64> {
         let n = x.first().map_or(0, Vec::len);
         let kc = self.weights.len();
-        let log_w: Vec<f64> = self.weights.iter().map(|w| libm::log(*w)).collect();
+        let LogPdfScratch {
+            log_w,
+            ub,
+            terms,
+            dims: buffers,
+        } = scratch;
+        log_w.clear();
+        log_w.extend(self.weights.iter().map(|w| libm::log(*w)));
+        buffers.resize_with(self.kernels.len().max(buffers.len()), DimBuffers::default);
         let mut dims: Vec<DimEval<'_>> = self
             .kernels
             .iter()
             .zip(x)
-            .map(|(k, xd)| DimEval::new(k, xd, kc))
+            .zip(buffers.iter_mut())
+            .map(|((k, xd), buf)| DimEval::new(k, xd, kc, std::mem::take(buf)))
             .collect();
         let mut out = Vec::with_capacity(n);
-        let mut ub = vec![0.0f64; kc];
-        let mut exact = vec![f64::NAN; kc];
+        ub.clear();
+        ub.resize(kc, 0.0);
         for i in 0..n {
-            ub.copy_from_slice(&log_w);
+            ub.copy_from_slice(log_w);
             for d in &mut dims {
-                d.add_bounds(i, &mut ub);
+                d.add_bounds(i, ub);
             }
-            let (kstar, _) =
-                ub.iter()
-                    .enumerate()
-                    .fold((0, f64::NEG_INFINITY), |(bk, bv), (k, v)| {
-                        if *v > bv { (k, *v) } else { (bk, bv) }
-                    });
+            let kstar = first_max(ub);
             let exact_of = |k: usize, dims: &mut Vec<DimEval<'_>>| -> f64 {
                 let mut v = log_w[k];
                 for d in dims.iter_mut() {
@@ -298,31 +362,48 @@ impl Mixture {
             };
             let vstar = exact_of(kstar, &mut dims);
             let threshold = vstar - SKIP_NATS;
+            // The log densities of the components evaluated exactly, in order.
+            terms.clear();
             let mut max = f64::NEG_INFINITY;
-            for k in 0..kc {
-                exact[k] = if k == kstar {
-                    vstar
-                } else if ub[k] >= threshold || ub[k].is_nan() {
-                    exact_of(k, &mut dims)
-                } else {
-                    f64::NEG_INFINITY
-                };
-                if exact[k] > max {
-                    max = exact[k];
+            // Components at or above the threshold, or with a NaN bound; whole chunks
+            // without one are skipped at once.
+            const CHUNK: usize = 8;
+            for (c, chunk) in ub.chunks(CHUNK).enumerate() {
+                let base = c * CHUNK;
+                // `u >= threshold || u.is_nan()` is "not less" when the threshold is a
+                // number; a NaN threshold keeps only NaN bounds, tested one by one.
+                let any = threshold.is_nan()
+                    || (base..base + chunk.len()).contains(&kstar)
+                    || chunk.iter().fold(false, |any, u| {
+                        any | (u.partial_cmp(&threshold) != Some(std::cmp::Ordering::Less))
+                    });
+                if !any {
+                    continue;
+                }
+                for (j, u) in chunk.iter().enumerate() {
+                    let k = base + j;
+                    let v = if k == kstar {
+                        vstar
+                    } else if *u >= threshold || u.is_nan() {
+                        exact_of(k, &mut dims)
+                    } else {
+                        continue;
+                    };
+                    // A skipped or -inf component adds exactly 0 to the sum below.
+                    if v != f64::NEG_INFINITY {
+                        terms.push(v);
+                    }
+                    if v > max {
+                        max = v;
+                    }
                 }
             }
             let m = if max == f64::NEG_INFINITY { 0.0 } else { max };
-            let s: f64 = exact
-                .iter()
-                .map(|v| {
-                    if *v == f64::NEG_INFINITY {
-                        0.0
-                    } else {
-                        libm::exp(v - m)
-                    }
-                })
-                .sum();
+            let s: f64 = terms.iter().map(|v| libm::exp(v - m)).sum();
             out.push(libm::log(s) + m);
+        }
+        for (buf, d) in buffers.iter_mut().zip(dims) {
+            *buf = d.buf;
         }
         out
     }
@@ -434,6 +515,29 @@ impl Mixture {
     }
 }
 
+/// The index of the first maximum of `v`, ignoring NaNs; 0 if no value is above -inf.
+fn first_max(v: &[f64]) -> usize {
+    // The maximum first, in independent lanes (f64::max ignores NaN like `>` does), then
+    // its first position: the same index as one pass keeping the first strict maximum.
+    const LANES: usize = 4;
+    let mut lanes = [f64::NEG_INFINITY; LANES];
+    let mut chunks = v.chunks_exact(LANES);
+    for c in &mut chunks {
+        for (m, x) in lanes.iter_mut().zip(c) {
+            *m = m.max(*x);
+        }
+    }
+    let tail = chunks
+        .remainder()
+        .iter()
+        .fold(f64::NEG_INFINITY, |m, x| m.max(*x));
+    let max = lanes.iter().fold(tail, |m, x| m.max(*x));
+    if max == f64::NEG_INFINITY {
+        return 0;
+    }
+    v.iter().position(|x| *x == max).unwrap_or(0)
+}
+
 /// Components more than this many nats below the best one are skipped by
 /// [`Mixture::log_pdf`] (e^-64 ≈ 1.6e-28 of the largest term).
 pub const SKIP_NATS: f64 = 64.0;
@@ -442,56 +546,99 @@ pub const SKIP_NATS: f64 = 64.0;
 /// whose centre lies inside it (its bandwidth is at most the interval's length).
 const INSIDE_MASS_BOUND: f64 = 1.654;
 
+/// Working buffers of [`Mixture::log_pdf_with`], kept between calls so that the evaluation
+/// does not allocate (and fault in) fresh memory every time.
+#[derive(Clone, Debug, Default)]
+pub struct LogPdfScratch {
+    log_w: Vec<f64>,
+    ub: Vec<f64>,
+    terms: Vec<f64>,
+    dims: Vec<DimBuffers>,
+}
+
+/// The buffers of one [`DimEval`].
+#[derive(Clone, Debug, Default)]
+struct DimBuffers {
+    /// Categorical: per choice, the log probability of every component (empty: not yet).
+    cat_cols: Vec<Vec<f64>>,
+    /// Numerical: working-space value of each sample.
+    v: Vec<f64>,
+    /// Numerical: 1 / σ per component.
+    inv_sigma: Vec<f64>,
+    /// Numerical: memoised (ln σ, -ln mass of the working interval) per component (NaN:
+    /// not computed yet).
+    memo: Vec<(f64, f64)>,
+    /// Numerical: the bound of -ln(mass) per component, when some centre lies outside the
+    /// working interval (empty: all inside, the bound is [`INSIDE_MASS_BOUND`]).
+    neg_norm_bound: Vec<f64>,
+    /// Continuous: the bound constant -ln min σ - ln √(2π) + bound of -ln(mass), per
+    /// component where `neg_norm_bound` is not empty.
+    cont_const: Vec<f64>,
+    /// Discrete: the sorted unique sample values, each sample's index into them, and the
+    /// working-space cell of each unique value.
+    uniq: Vec<f64>,
+    which: Vec<usize>,
+    cells: Vec<(f64, f64)>,
+    /// Numerical: memoised `log_gauss_mass(a, b)`, direct-mapped by the bits of (a, b).
+    /// Components often share a centre and bandwidth (repeated values of a discrete
+    /// parameter, clipped bandwidths), and so the same standardised cells and ranges.
+    mass_memo: Vec<MassMemo>,
+}
+
+/// One slot of the log-mass memo (empty while `value` is NaN).
+#[derive(Clone, Copy, Debug)]
+struct MassMemo {
+    a: u64,
+    b: u64,
+    value: f64,
+}
+
+const EMPTY_MASS: MassMemo = MassMemo {
+    a: 0,
+    b: 0,
+    value: f64::NAN,
+};
+
+/// Slots of the log-mass memo (a power of two).
+const MASS_MEMO_BITS: u32 = 10;
+
 /// One dimension of [`Mixture::log_pdf`]: per-component constants, memoised exact terms,
 /// and cheap upper bounds.
 struct DimEval<'a> {
     kernel: &'a Kernel,
     x: &'a [f64],
-    kc: usize,
-    /// Categorical: log of each (component, choice), computed on demand.
-    cat_log: Vec<f64>,
-    /// Numerical: working-space value of each sample.
-    v: Vec<f64>,
-    /// Numerical: standardised working bounds, ln σ, and -ln(mass) (memoised).
-    a: Vec<f64>,
-    b: Vec<f64>,
-    ln_sigma: Vec<f64>,
-    inv_sigma: Vec<f64>,
+    /// Numerical: the adapted working-space bounds, and -ln min σ.
+    alow: f64,
+    ahigh: f64,
     neg_ln_min_sigma: f64,
-    neg_norm: Vec<f64>,
-    neg_norm_bound: Vec<f64>,
-    /// Bound constant per component: -ln σ - ln √(2π) + bound of -ln(mass).
-    cont_const: Vec<f64>,
-    /// Discrete: the unique sample values, each sample's index into them, and memoised
-    /// cell log-masses (unique × K).
-    uniq: Vec<f64>,
-    which: Vec<usize>,
-    cell: Vec<f64>,
+    buf: DimBuffers,
 }
 
 impl<'a> DimEval<'a> {
-    fn new(kernel: &'a Kernel, x: &'a [f64], kc: usize) -> Self {
+    fn new(kernel: &'a Kernel, x: &'a [f64], kc: usize, mut buf: DimBuffers) -> Self {
+        buf.v.clear();
+        buf.inv_sigma.clear();
+        buf.memo.clear();
+        buf.neg_norm_bound.clear();
+        buf.cont_const.clear();
+        buf.uniq.clear();
+        buf.which.clear();
+        buf.cells.clear();
+        buf.mass_memo.clear();
         let mut d = DimEval {
             kernel,
             x,
-            kc,
-            cat_log: Vec::new(),
-            v: Vec::new(),
-            a: Vec::new(),
-            b: Vec::new(),
-            ln_sigma: Vec::new(),
-            inv_sigma: Vec::new(),
+            alow: 0.0,
+            ahigh: 0.0,
             neg_ln_min_sigma: 0.0,
-            neg_norm: Vec::new(),
-            neg_norm_bound: Vec::new(),
-            cont_const: Vec::new(),
-            uniq: Vec::new(),
-            which: Vec::new(),
-            cell: Vec::new(),
+            buf,
         };
         match kernel {
             Kernel::Categorical { n_choices, .. } => {
-                d.cat_log = vec![f64::NAN; kc * n_choices];
+                d.buf.cat_cols.resize_with(*n_choices, Vec::new);
+                for col in &mut d.buf.cat_cols {
+                    col.clear();
+                }
             }
             Kernel::Numerical {
                 mu,
@@ -500,174 +647,253 @@ impl<'a> DimEval<'a> {
                 log,
                 ..
             } => {
-                let (alow, ahigh) = kernel.adapted_bounds();
-                d.v = x
-                    .iter()
-                    .map(|xi| if *log { libm::log(*xi) } else { *xi })
-                    .collect();
-                d.a = mu.iter().zip(sigma).map(|(m, s)| (alow - m) / s).collect();
-                d.b = mu.iter().zip(sigma).map(|(m, s)| (ahigh - m) / s).collect();
-                d.ln_sigma = vec![f64::NAN; kc];
+                (d.alow, d.ahigh) = kernel.adapted_bounds();
+                let b = &mut d.buf;
+                b.v.extend(x.iter().map(|xi| if *log { libm::log(*xi) } else { *xi }));
+                b.inv_sigma.extend(sigma.iter().map(|s| 1.0 / s));
                 // For the bounds, -ln σ_k <= -ln min σ (ln σ itself is computed on demand).
                 let min_sigma = sigma.iter().copied().fold(f64::INFINITY, f64::min);
                 d.neg_ln_min_sigma = -libm::log(min_sigma);
-                d.inv_sigma = sigma.iter().map(|s| 1.0 / s).collect();
-                d.neg_norm = vec![f64::NAN; kc];
-                d.neg_norm_bound = vec![INSIDE_MASS_BOUND; kc];
-                for (k, m) in mu.iter().enumerate() {
-                    if !(*m >= alow && *m <= ahigh) {
-                        // Rare: a centre outside the range (e.g. after a range change).
-                        d.neg_norm_bound[k] = d.neg_norm(k);
+                b.memo.resize(kc, (f64::NAN, f64::NAN));
+                b.mass_memo.resize(1 << MASS_MEMO_BITS, EMPTY_MASS);
+                let (alow, ahigh) = (d.alow, d.ahigh);
+                if !mu.iter().all(|m| *m >= alow && *m <= ahigh) {
+                    // Rare: a centre outside the range (e.g. after a range change).
+                    for (k, m) in mu.iter().enumerate() {
+                        let nb = if *m >= alow && *m <= ahigh {
+                            INSIDE_MASS_BOUND
+                        } else {
+                            d.neg_norm(k)
+                        };
+                        d.buf.neg_norm_bound.push(nb);
                     }
                 }
-                d.cont_const = (0..kc)
-                    .map(|k| d.neg_ln_min_sigma - truncnorm::LN_SQRT_2PI + d.neg_norm_bound[k])
-                    .collect();
+                let b = &mut d.buf;
                 if *step > 0.0 {
-                    let mut u = x.to_vec();
-                    u.sort_by(f64::total_cmp);
-                    u.dedup();
-                    d.which = x
-                        .iter()
-                        .map(|xi| u.partition_point(|v| v.total_cmp(xi).is_lt()))
-                        .collect();
-                    d.cell = vec![f64::NAN; u.len() * kc];
-                    d.uniq = u;
+                    b.uniq.extend_from_slice(x);
+                    b.uniq.sort_by(f64::total_cmp);
+                    b.uniq.dedup();
+                    let uniq = &b.uniq;
+                    b.which.extend(
+                        x.iter()
+                            .map(|xi| uniq.partition_point(|v| v.total_cmp(xi).is_lt())),
+                    );
+                    b.cells.extend(uniq.iter().map(|xv| {
+                        let (l, r) = (xv - step / 2.0, xv + step / 2.0);
+                        if *log {
+                            (libm::log(l), libm::log(r))
+                        } else {
+                            (l, r)
+                        }
+                    }));
+                } else if !b.neg_norm_bound.is_empty() {
+                    let c = d.neg_ln_min_sigma - truncnorm::LN_SQRT_2PI;
+                    b.cont_const
+                        .extend(b.neg_norm_bound.iter().map(|nb| c + nb));
                 }
             }
         }
         d
     }
 
+    /// The standardised working bounds of component `k`.
+    fn standard_bounds(&self, k: usize) -> (f64, f64) {
+        match self.kernel {
+            Kernel::Numerical { mu, sigma, .. } => (
+                (self.alow - mu[k]) / sigma[k],
+                (self.ahigh - mu[k]) / sigma[k],
+            ),
+            Kernel::Categorical { .. } => (0.0, 0.0),
+        }
+    }
+
     fn ln_sigma(&mut self, k: usize) -> f64 {
-        if self.ln_sigma[k].is_nan()
+        if self.buf.memo[k].0.is_nan()
             && let Kernel::Numerical { sigma, .. } = self.kernel
         {
-            self.ln_sigma[k] = libm::log(sigma[k]);
+            self.buf.memo[k].0 = libm::log(sigma[k]);
         }
-        self.ln_sigma[k]
+        self.buf.memo[k].0
     }
 
     fn neg_norm(&mut self, k: usize) -> f64 {
-        if self.neg_norm[k].is_nan() {
-            self.neg_norm[k] = -truncnorm::log_gauss_mass(self.a[k], self.b[k]);
+        if self.buf.memo[k].1.is_nan() {
+            let (a, b) = self.standard_bounds(k);
+            self.buf.memo[k].1 = -self.log_mass(a, b);
         }
-        self.neg_norm[k]
+        self.buf.memo[k].1
+    }
+
+    /// The log probabilities of choice `c` under every component.
+    fn cat_column(&mut self, c: usize) -> &[f64] {
+        if let Kernel::Categorical { n_choices, weights } = self.kernel
+            && self.buf.cat_cols[c].is_empty()
+        {
+            log_column(weights, *n_choices, c, &mut self.buf.cat_cols[c]);
+        }
+        &self.buf.cat_cols[c]
+    }
+
+    /// `truncnorm::log_gauss_mass(a, b)`, memoised by the bits of its arguments (a pure
+    /// function, so the memo changes no value).
+    fn log_mass(&mut self, a: f64, b: f64) -> f64 {
+        let (ab, bb) = (a.to_bits(), b.to_bits());
+        let hash = (ab ^ bb.rotate_left(29)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        let slot = (hash >> (64 - MASS_MEMO_BITS)) as usize;
+        let m = self.buf.mass_memo[slot];
+        if m.a == ab && m.b == bb && !m.value.is_nan() {
+            return m.value;
+        }
+        let value = truncnorm::log_gauss_mass(a, b);
+        self.buf.mass_memo[slot] = MassMemo {
+            a: ab,
+            b: bb,
+            value,
+        };
+        value
+    }
+
+    /// The log mass of sample `i`'s grid cell under component `k` (discrete dimensions).
+    fn cell_log_mass(&mut self, i: usize, k: usize) -> f64 {
+        match self.kernel {
+            Kernel::Numerical { mu, sigma, .. } => {
+                let (l, r) = self.buf.cells[self.buf.which[i]];
+                self.log_mass((l - mu[k]) / sigma[k], (r - mu[k]) / sigma[k])
+            }
+            Kernel::Categorical { .. } => f64::NAN,
+        }
     }
 
     /// Adds an upper bound of this dimension's log kernel to `ub[k]` for sample `i`.
     fn add_bounds(&mut self, i: usize, ub: &mut [f64]) {
         match self.kernel {
-            Kernel::Categorical { n_choices, weights } => {
+            Kernel::Categorical { n_choices, .. } => {
                 let c = (self.x[i] as usize).min(n_choices - 1);
-                if self.cat_log[c].is_nan() {
-                    // First use of this choice: the log of its whole column.
-                    for k in 0..self.kc {
-                        let idx = k * n_choices + c;
-                        self.cat_log[idx] = libm::log(weights[idx]);
-                    }
-                }
-                for (k, slot) in ub.iter_mut().enumerate() {
-                    *slot += self.cat_log[k * n_choices + c];
+                for (slot, l) in ub.iter_mut().zip(self.cat_column(c)) {
+                    *slot += l;
                 }
             }
             Kernel::Numerical { mu, step, .. } => {
-                let v = self.v[i];
+                let b = &self.buf;
+                // The bounds ignore truncation (a point outside is -inf exactly later).
                 if *step == 0.0 {
-                    for k in 0..self.kc {
-                        let z = (v - mu[k]) * self.inv_sigma[k];
-                        // The bound ignores truncation (a point outside is -inf exactly later).
-                        ub[k] += -0.5 * z * z + self.cont_const[k];
+                    let v = b.v[i];
+                    let per_k = mu.iter().zip(&b.inv_sigma);
+                    if b.cont_const.is_empty() {
+                        let c = self.neg_ln_min_sigma - truncnorm::LN_SQRT_2PI + INSIDE_MASS_BOUND;
+                        for (slot, (m, inv_s)) in ub.iter_mut().zip(per_k) {
+                            let z = (v - m) * inv_s;
+                            *slot += -0.5 * z * z + c;
+                        }
+                    } else {
+                        for (slot, ((m, inv_s), c)) in ub.iter_mut().zip(per_k.zip(&b.cont_const)) {
+                            let z = (v - m) * inv_s;
+                            *slot += -0.5 * z * z + c;
+                        }
                     }
                 } else {
-                    let (l, r) = self.cell_bounds(i);
-                    let ln_cell = libm::log(r - l);
-                    for k in 0..self.kc {
-                        let a = (l - mu[k]) * self.inv_sigma[k];
-                        let b = (r - mu[k]) * self.inv_sigma[k];
-                        // mass([a, b]) <= min(1, (b - a) φ(c)), c the point nearest 0.
-                        let c = if a > 0.0 {
-                            a
-                        } else if b < 0.0 {
-                            b
-                        } else {
-                            0.0
-                        };
-                        // ln(b - a) = ln(r - l) - ln σ <= ln(r - l) - ln min σ.
-                        let bound =
-                            (ln_cell + self.neg_ln_min_sigma + truncnorm::norm_logpdf(c)).min(0.0);
-                        ub[k] += bound + self.neg_norm_bound[k];
+                    let (l, r) = b.cells[b.which[i]];
+                    // ln(b - a) = ln(r - l) - ln σ <= ln(r - l) - ln min σ.
+                    let ln_width = libm::log(r - l) + self.neg_ln_min_sigma;
+                    // mass([a, b]) <= min(1, (b - a) φ(c)), c the point of [a, b] nearest 0:
+                    // a if a > 0, else b if b < 0, else 0. As max/min (a <= b since σ > 0)
+                    // the loop vectorises; NaN bounds give the same c, and ±0 the same φ.
+                    let bound = |m: f64, inv_s: f64| {
+                        let a = (l - m) * inv_s;
+                        let b = (r - m) * inv_s;
+                        let c = a.max(0.0).min(b);
+                        (ln_width + truncnorm::norm_logpdf(c)).min(0.0)
+                    };
+                    let per_k = mu.iter().zip(&b.inv_sigma);
+                    if b.neg_norm_bound.is_empty() {
+                        for (slot, (m, inv_s)) in ub.iter_mut().zip(per_k) {
+                            *slot += bound(*m, *inv_s) + INSIDE_MASS_BOUND;
+                        }
+                    } else {
+                        let per_k = per_k.zip(&b.neg_norm_bound);
+                        for (slot, ((m, inv_s), nb)) in ub.iter_mut().zip(per_k) {
+                            *slot += bound(*m, *inv_s) + nb;
+                        }
                     }
                 }
             }
-        }
-    }
-
-    fn cell_bounds(&self, i: usize) -> (f64, f64) {
-        match self.kernel {
-            Kernel::Numerical { step, log, .. } => {
-                let xv = self.x[i];
-                let (l, r) = (xv - step / 2.0, xv + step / 2.0);
-                if *log {
-                    (libm::log(l), libm::log(r))
-                } else {
-                    (l, r)
-                }
-            }
-            Kernel::Categorical { .. } => (0.0, 0.0),
         }
     }
 
     /// The exact log kernel of component `k` at sample `i`.
     fn exact(&mut self, i: usize, k: usize) -> f64 {
         match self.kernel {
-            Kernel::Categorical { n_choices, weights } => {
-                let idx = k * n_choices + (self.x[i] as usize).min(n_choices - 1);
-                if self.cat_log[idx].is_nan() {
-                    self.cat_log[idx] = libm::log(weights[idx]);
-                }
-                self.cat_log[idx]
+            Kernel::Categorical { n_choices, .. } => {
+                let c = (self.x[i] as usize).min(n_choices - 1);
+                self.cat_column(c)[k]
             }
             Kernel::Numerical {
                 mu, sigma, step, ..
             } => {
                 if *step == 0.0 {
-                    let z = (self.v[i] - mu[k]) / sigma[k];
-                    if z < self.a[k] || z > self.b[k] {
+                    let z = (self.buf.v[i] - mu[k]) / sigma[k];
+                    let (a, b) = self.standard_bounds(k);
+                    if z < a || z > b {
                         f64::NEG_INFINITY
                     } else {
                         -0.5 * z * z - self.ln_sigma(k) - truncnorm::LN_SQRT_2PI + self.neg_norm(k)
                     }
                 } else {
-                    let u = self.which[i];
-                    let slot = u * self.kc + k;
-                    if self.cell[slot].is_nan() {
-                        let (l, r) = self.cell_bounds(i);
-                        self.cell[slot] = truncnorm::log_gauss_mass(
-                            (l - mu[k]) / sigma[k],
-                            (r - mu[k]) / sigma[k],
-                        );
-                    }
-                    self.cell[slot] + self.neg_norm(k)
+                    self.cell_log_mass(i, k) + self.neg_norm(k)
                 }
             }
         }
     }
 }
 
-fn build_kernel(obs: &[f64], dist: &Distribution, params: &ParzenParams) -> Kernel {
+/// `ln P(choice c | component k)` for every component `k` of a categorical kernel, into
+/// `out`.
+///
+/// The rows hold only a few distinct probabilities (the observed choice's and the others',
+/// per observed choice, and the prior's), so the logarithms are memoised by the bits of
+/// their argument; `log` is a pure function, so the values are the same as computing each.
+fn log_column(weights: &[f64], n_choices: usize, c: usize, out: &mut Vec<f64>) {
+    const MEMO: usize = 16;
+    let mut memo: [(u64, f64); MEMO] = [(0, 0.0); MEMO];
+    let mut len = 0;
+    out.clear();
+    out.extend(weights.iter().skip(c).step_by(n_choices).map(|w| {
+        let bits = w.to_bits();
+        if let Some((_, l)) = memo[..len].iter().find(|(b, _)| *b == bits) {
+            return *l;
+        }
+        let l = libm::log(*w);
+        if len < MEMO {
+            memo[len] = (bits, l);
+            len += 1;
+        }
+        l
+    }));
+}
+
+/// Builds one dimension's kernels into `buffers` (two empty vectors, reused).
+fn build_kernel(
+    obs: &[f64],
+    dist: &Distribution,
+    params: &ParzenParams,
+    order: Option<&[usize]>,
+    buffers: (Vec<f64>, Vec<f64>),
+) -> Kernel {
+    let (mut a, b) = buffers;
     match dist {
         Distribution::Categorical(c) => {
             let n_choices = c.choices.len();
             if obs.is_empty() {
+                a.resize(n_choices, 1.0 / n_choices as f64);
                 return Kernel::Categorical {
                     n_choices,
-                    weights: vec![1.0 / n_choices as f64; n_choices],
+                    weights: a,
                 };
             }
             let n_kernels = obs.len() + 1;
             let fill = params.prior_weight / n_kernels as f64;
-            let mut weights = vec![fill; n_kernels * n_choices];
+            let mut weights = a;
+            weights.resize(n_kernels * n_choices, fill);
             for (k, o) in obs.iter().enumerate() {
                 let c = (*o as usize).min(n_choices - 1);
                 weights[k * n_choices + c] += 1.0;
@@ -681,30 +907,35 @@ fn build_kernel(obs: &[f64], dist: &Distribution, params: &ParzenParams) -> Kern
             }
             Kernel::Categorical { n_choices, weights }
         }
-        Distribution::Float(f) => {
-            numerical_kernel(obs, f.low, f.high, f.step.unwrap_or(0.0), f.log, params)
-        }
+        Distribution::Float(f) => numerical_kernel(
+            obs,
+            (f.low, f.high, f.step.unwrap_or(0.0), f.log),
+            params,
+            order,
+            (a, b),
+        ),
         Distribution::Int(i) => numerical_kernel(
             obs,
-            i.low as f64,
-            i.high as f64,
-            i.step as f64,
-            i.log,
+            (i.low as f64, i.high as f64, i.step as f64, i.log),
             params,
+            order,
+            (a, b),
         ),
     }
 }
 
+/// A numerical dimension's kernels; `(low, high, step, log)` describe its distribution.
 fn numerical_kernel(
     obs: &[f64],
-    low: f64,
-    high: f64,
-    step: f64,
-    log: bool,
+    (low, high, step, log): (f64, f64, f64, bool),
     params: &ParzenParams,
+    order: Option<&[usize]>,
+    (mut mu, mut sigma): (Vec<f64>, Vec<f64>),
 ) -> Kernel {
     let (mut wl, mut wh) = (low - step / 2.0, high + step / 2.0);
-    let mut mu: Vec<f64> = obs.to_vec();
+    // Room for the prior component, pushed last.
+    mu.reserve(obs.len() + 1);
+    mu.extend_from_slice(obs);
     if log {
         wl = libm::log(wl);
         wh = libm::log(wh);
@@ -712,7 +943,12 @@ fn numerical_kernel(
             *m = libm::log(*m);
         }
     }
-    let mut sigma = bandwidths(&mu, wl, wh, params);
+    match order {
+        Some(order) if order.len() == mu.len() => {
+            bandwidths_into(&mu, order, wl, wh, params, &mut sigma)
+        }
+        _ => bandwidths_into(&mu, &stable_order(&mu), wl, wh, params, &mut sigma),
+    }
     mu.push(0.5 * (wl + wh));
     sigma.push(wh - wl);
     Kernel::Numerical {
@@ -725,24 +961,64 @@ fn numerical_kernel(
     }
 }
 
+/// The value a numerical kernel works with for an internal value: its logarithm for log
+/// parameters, itself otherwise; `None` for categorical parameters.
+pub(crate) fn working_value(dist: &Distribution, internal: f64) -> Option<f64> {
+    match dist {
+        Distribution::Categorical(_) => None,
+        Distribution::Float(f) if f.log => Some(libm::log(internal)),
+        Distribution::Int(i) if i.log => Some(libm::log(internal)),
+        _ => Some(internal),
+    }
+}
+
+/// A `u64` whose unsigned order is `f64::total_cmp`'s order of `x`.
+pub(crate) fn total_order_key(x: f64) -> u64 {
+    let bits = x.to_bits();
+    if bits >> 63 == 1 {
+        !bits
+    } else {
+        bits | (1 << 63)
+    }
+}
+
+/// The indices of `values` in ascending `total_cmp` order, ties in index order (what a stable
+/// sort of the indices gives), by sorting `(key, index)` integers.
+pub(crate) fn stable_order(values: &[f64]) -> Vec<usize> {
+    let mut keyed: Vec<u128> = values
+        .iter()
+        .enumerate()
+        .map(|(i, v)| (u128::from(total_order_key(*v)) << 64) | i as u128)
+        .collect();
+    keyed.sort_unstable();
+    keyed
+        .iter()
+        .map(|k| (k & u128::from(u64::MAX)) as usize)
+        .collect()
+}
+
 /// The per-dimension neighbour rule of Optuna 5 (spec §4.2).
 pub fn bandwidths(mus: &[f64], low: f64, high: f64, params: &ParzenParams) -> Vec<f64> {
+    let mut sigmas = Vec::new();
+    bandwidths_into(mus, &stable_order(mus), low, high, params, &mut sigmas);
+    sigmas
+}
+
+/// [`bandwidths`] into `sigmas` (emptied first), given `order`, the [`stable_order`] of
+/// `mus`; `sigmas` gets room for one more (the prior's).
+fn bandwidths_into(
+    mus: &[f64],
+    order: &[usize],
+    low: f64,
+    high: f64,
+    params: &ParzenParams,
+    sigmas: &mut Vec<f64>,
+) {
+    debug_assert_eq!(order, stable_order(mus).as_slice());
+    sigmas.clear();
     let n = mus.len();
     if n == 0 {
-        return Vec::new();
-    }
-    let mut order: Vec<usize> = (0..n).collect();
-    order.sort_by(|&a, &b| mus[a].total_cmp(&mus[b]));
-    let mut ext = Vec::with_capacity(n + 2);
-    ext.push(low);
-    ext.extend(order.iter().map(|&i| mus[i]));
-    ext.push(high);
-    let mut sorted_sigmas: Vec<f64> = (1..=n)
-        .map(|j| (ext[j] - ext[j - 1]).max(ext[j + 1] - ext[j]))
-        .collect();
-    if !params.consider_endpoints && ext.len() >= 4 {
-        sorted_sigmas[0] = ext[2] - ext[1];
-        sorted_sigmas[n - 1] = ext[n] - ext[n - 1];
+        return;
     }
     let maxsigma = high - low;
     let minsigma = if params.consider_magic_clip {
@@ -750,11 +1026,24 @@ pub fn bandwidths(mus: &[f64], low: f64, high: f64, params: &ParzenParams) -> Ve
     } else {
         1e-12
     };
-    let mut sigmas = vec![0.0; n];
+    sigmas.reserve(n + 1);
+    sigmas.resize(n, 0.0);
+    // Walk [low, sorted mus.., high] with the observation `here` between its neighbours.
+    let mut left = low;
+    let mut here = mus[order[0]];
     for (j, &i) in order.iter().enumerate() {
-        sigmas[i] = sorted_sigmas[j].max(minsigma).min(maxsigma);
+        let right = order.get(j + 1).map_or(high, |&next| mus[next]);
+        let sorted_sigma = if !params.consider_endpoints && n >= 2 && j == 0 {
+            right - here
+        } else if !params.consider_endpoints && n >= 2 && j == n - 1 {
+            here - left
+        } else {
+            (here - left).max(right - here)
+        };
+        sigmas[i] = sorted_sigma.max(minsigma).min(maxsigma);
+        left = here;
+        here = right;
     }
-    sigmas
 }
 
 #[cfg(test)]
@@ -932,6 +1221,33 @@ mod tests {
                     );
                 }
             }
+        }
+    }
+
+    #[test]
+    fn stable_order_is_a_stable_total_cmp_sort() {
+        let mut rng = ChaCha8Rng::seed_from_u64(5);
+        let specials = [
+            0.0,
+            -0.0,
+            1.0,
+            -1.0,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::NAN,
+            -f64::NAN,
+        ];
+        for n in [0usize, 1, 2, 17, 300] {
+            let v: Vec<f64> = (0..n)
+                .map(|_| match rng.random_range(0..4) {
+                    0 => specials[rng.random_range(0..specials.len())],
+                    1 => f64::from(rng.random_range(-3i32..3)),
+                    _ => rng.random::<f64>() * 10.0 - 5.0,
+                })
+                .collect();
+            let mut expected: Vec<usize> = (0..n).collect();
+            expected.sort_by(|&a, &b| v[a].total_cmp(&v[b]));
+            assert_eq!(stable_order(&v), expected, "{v:?}");
         }
     }
 

@@ -689,13 +689,73 @@ fn relative_params_are_published_for_other_workers() {
     // A running trial whose params are only published still counts as an observation.
     let mut bare = t.clone();
     bare.set_param_internal("x", x_dist(), 0.0);
-    let got = observations(
+    let (got, numbers) = observations(
         &[&bare],
         &[(&"x".to_string(), &x_dist())],
         true,
-        &mut Vec::new(),
+        &mut ObservationMemo::default(),
     );
     assert_eq!(got[0].len(), 1);
+    assert_eq!(numbers, vec![bare.number]);
+}
+
+// The memoised per-dimension orders equal sorting the observations afresh, for growing
+// histories, subsets of trials, ties, log dimensions and running (unmemoised) trials.
+#[test]
+fn memoised_orders_equal_a_fresh_sort() {
+    use rand::{RngExt, SeedableRng};
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(8);
+    let owned = [
+        ("a".to_string(), Distribution::float(-1.0, 1.0)),
+        ("b".to_string(), Distribution::float_log(1e-3, 1.0)),
+        ("c".to_string(), Distribution::int(0, 5)),
+        ("d".to_string(), Distribution::categorical(["p", "q"])),
+        ("e".to_string(), Distribution::int_log(1, 8)),
+    ];
+    let dims: Vec<(&String, &Distribution)> = owned.iter().map(|(n, d)| (n, d)).collect();
+    let mut memo = ObservationMemo::default();
+    let mut trials: Vec<FrozenTrial> = Vec::new();
+    for round in 0..6 {
+        for _ in 0..80 {
+            let number = trials.len() as u64;
+            let state = if rng.random_range(0..5) == 0 {
+                TrialState::Running
+            } else {
+                TrialState::Complete
+            };
+            let mut t = FrozenTrial::new(number, number, state);
+            for (name, d) in &owned {
+                let v = if rng.random_range(0..4) == 0 {
+                    // Repeated values.
+                    RandomSampler::draw(&mut rand_chacha::ChaCha8Rng::seed_from_u64(1), d)
+                } else {
+                    RandomSampler::draw(&mut rng, d)
+                };
+                t.set_param_internal(name, d.clone(), v);
+            }
+            trials.push(t);
+        }
+        for skip in [0u64, 2, 3] {
+            let subset: Vec<&FrozenTrial> = trials
+                .iter()
+                .filter(|t| skip == 0 || t.number % skip != round % skip)
+                .collect();
+            let (obs, numbers) = observations(&subset, &dims, true, &mut memo);
+            memo.merge_fresh(&dims);
+            let orders = memo.orders(&obs, &numbers, &dims);
+            for (d, (_, dist)) in dims.iter().enumerate() {
+                let Some(order) = &orders[d] else {
+                    assert!(matches!(dist, Distribution::Categorical(_)));
+                    continue;
+                };
+                let w: Vec<f64> = obs[d]
+                    .iter()
+                    .map(|v| parzen::working_value(dist, *v).unwrap())
+                    .collect();
+                assert_eq!(order, &parzen::stable_order(&w), "round {round} dim {d}");
+            }
+        }
+    }
 }
 
 // ---------------------------------------------------------------- §12.5 split
@@ -736,6 +796,65 @@ fn split_complete_by_value() {
             let (below, above) = split_trials(&view, &refs, n_below);
             assert_eq!(numbers(&below), (0..n_below as u64).collect::<Vec<_>>());
             assert_eq!(numbers(&above), (n_below as u64..4).collect::<Vec<_>>());
+        }
+    }
+}
+
+// The selection of the best complete trials ranks them exactly as a stable sort by value
+// does: ties (also -0 and +0) in trial order, NaN values (or none) last.
+#[test]
+fn split_complete_selection_equals_the_stable_sort() {
+    use rand::{RngExt, SeedableRng};
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+    for round in 0..200 {
+        let n = rng.random_range(0..60usize);
+        let trials: Vec<FrozenTrial> = (0..n)
+            .map(|i| {
+                let mut t = FrozenTrial::new(i as u64, i as u64, TrialState::Complete);
+                let v = match rng.random_range(0..6) {
+                    0 => f64::from(rng.random_range(-2i32..3)),
+                    1 => [0.0, -0.0, f64::INFINITY, f64::NEG_INFINITY][rng.random_range(0..4)],
+                    2 if round % 4 == 0 => f64::NAN,
+                    _ => rng.random::<f64>(),
+                };
+                t.values = (!(round % 7 == 0 && i == 3)).then(|| vec![v]);
+                t
+            })
+            .collect();
+        let refs: Vec<&FrozenTrial> = trials.iter().collect();
+        for dir in [StudyDirection::Minimize, StudyDirection::Maximize] {
+            let sign = if dir == StudyDirection::Maximize {
+                -1.0
+            } else {
+                1.0
+            };
+            let mut sorted = refs.clone();
+            // NaN (or no value) last; the rest by value; the sort is stable.
+            let key = |t: &FrozenTrial| sign * t.value().unwrap_or(f64::NAN);
+            sorted.sort_by(|a, b| {
+                let (ka, kb) = (key(a), key(b));
+                match (ka.is_nan(), kb.is_nan()) {
+                    (false, false) => cmp_f64(ka, kb),
+                    (x, y) => x.cmp(&y),
+                }
+            });
+            for nb in [0, 1, 2, 5, 25, n / 2, n] {
+                let nb = nb.min(n);
+                let mut want_above = sorted[nb..].to_vec();
+                want_above.sort_by_key(|t| t.number);
+                let (below, mut above) = split_complete_single_objective(&refs, dir, nb);
+                above.sort_by_key(|t| t.number);
+                assert_eq!(
+                    numbers(&below),
+                    numbers(&sorted[..nb]),
+                    "round {round} nb {nb}"
+                );
+                assert_eq!(
+                    numbers(&above),
+                    numbers(&want_above),
+                    "round {round} nb {nb}"
+                );
+            }
         }
     }
 }

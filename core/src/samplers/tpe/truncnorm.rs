@@ -123,12 +123,43 @@ pub fn ppf(q: f64, a: f64, b: f64) -> f64 {
     if q == 1.0 {
         return b;
     }
-    let log_mass = log_gauss_mass(a, b);
+    ppf_with(q, a, b, &PpfSetup::new(a, b))
+}
+
+/// The part of [`ppf`] that depends only on the interval [a, b], to reuse for many `q`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct PpfSetup {
+    log_mass: f64,
+    /// log Φ(a) when a < 0, log Φ(-b) otherwise.
+    log_tail: f64,
+}
+
+impl PpfSetup {
+    /// The setup for the interval [a, b].
+    pub fn new(a: f64, b: f64) -> Self {
+        PpfSetup {
+            log_mass: log_gauss_mass(a, b),
+            log_tail: if a < 0.0 { log_ndtr(a) } else { log_ndtr(-b) },
+        }
+    }
+}
+
+/// [`ppf`] with the interval's [`PpfSetup`] (the same value, bit for bit).
+pub fn ppf_with(q: f64, a: f64, b: f64, setup: &PpfSetup) -> f64 {
+    if a == b {
+        return f64::NAN;
+    }
+    if q == 0.0 {
+        return a;
+    }
+    if q == 1.0 {
+        return b;
+    }
     if a < 0.0 {
-        let log_phi_x = log_sum(log_ndtr(a), log(q) + log_mass);
+        let log_phi_x = log_sum(setup.log_tail, log(q) + setup.log_mass);
         ndtri_exp(log_phi_x)
     } else {
-        let log_phi_x = log_sum(log_ndtr(-b), log1p(-q) + log_mass);
+        let log_phi_x = log_sum(setup.log_tail, log1p(-q) + setup.log_mass);
         -ndtri_exp(log_phi_x)
     }
 }
