@@ -30,6 +30,9 @@ pub mod store;
 #[cfg(any(feature = "worker-cpu", feature = "worker-gpu"))]
 pub mod worker;
 
+#[cfg(feature = "bench")]
+pub mod bench;
+
 /// Starts the playground: installs the panic hook and mounts the app on `#app`.
 #[cfg(all(feature = "ui", target_arch = "wasm32"))]
 #[wasm_bindgen::prelude::wasm_bindgen(start)]

@@ -1,0 +1,342 @@
+// The browser benchmark page's logic (served by `cargo xtask bench-browser`, driven by
+// bench/browser/run.mjs). It loads sweeplab's bench module (web/src/bench.rs, built with the
+// `bench` feature: the WebGPU worker's trainer plus the fused engine) and TensorFlow.js 4.22
+// (script tags in index.html, from the local npm install), and exposes `window.bench`:
+//
+//   await bench.ready                      -> environment info
+//   await bench.train(cfg)                 -> one timed repeat of one cell
+//   await bench.profile(cfg)               -> WebGPU calls per step of one cell
+//   await bench.study(cfg)                 -> one run of the spiral study
+//   bench.render(summary)                  -> fills the page's tables
+//
+// Both libraries run here, on the page's main thread, on the same data: sweeplab's training
+// split (MNIST-10k, first 8,000 images, normalised with MNIST's mean and std) handed over
+// from the wasm module, the same batch order, the same architecture, initialisation
+// distribution (U(-1/sqrt(fan_in), +1/sqrt(fan_in)) for weights and biases, as burn), Adam
+// (lr 1e-3, betas 0.9/0.999, eps 1e-5, burn's defaults) and cross-entropy.
+
+import init, * as sw from './pkg/sweeplab_bench.js';
+
+// ---- WebGPU call counters (for `bench.profile`) ----------------------------------------
+// Wrapping the prototypes counts the calls of both libraries alike (wgpu's wasm bindings and
+// TF.js both call these methods). The wrapper costs a branch per call when not counting.
+const counts = {};
+let counting = false;
+function wrap(proto, name, key) {
+  if (!proto || typeof proto[name] !== 'function') return;
+  const orig = proto[name];
+  proto[name] = function (...args) {
+    if (counting) counts[key] = (counts[key] || 0) + 1;
+    return orig.apply(this, args);
+  };
+}
+if (globalThis.GPUDevice) {
+  wrap(GPUComputePassEncoder.prototype, 'dispatchWorkgroups', 'dispatches');
+  wrap(GPUComputePassEncoder.prototype, 'dispatchWorkgroupsIndirect', 'dispatches');
+  wrap(GPUQueue.prototype, 'submit', 'submits');
+  wrap(GPUQueue.prototype, 'writeBuffer', 'writes');
+  wrap(GPUBuffer.prototype, 'mapAsync', 'maps');
+  wrap(GPUDevice.prototype, 'createBuffer', 'buffers');
+  wrap(GPUDevice.prototype, 'createBindGroup', 'bindGroups');
+  wrap(GPUDevice.prototype, 'createComputePipeline', 'pipelines');
+  wrap(GPUDevice.prototype, 'createComputePipelineAsync', 'pipelines');
+  wrap(GPUDevice.prototype, 'createShaderModule', 'shaders');
+  wrap(GPUDevice.prototype, 'createCommandEncoder', 'encoders');
+  wrap(GPUCommandEncoder.prototype, 'beginComputePass', 'passes');
+  wrap(GPUCommandEncoder.prototype, 'copyBufferToBuffer', 'copies');
+}
+function resetCounts() {
+  for (const k of Object.keys(counts)) delete counts[k];
+}
+
+const status = (text) => {
+  const el = document.getElementById('status');
+  if (el) el.textContent = text;
+};
+
+// ---- Data ----------------------------------------------------------------------------
+let data = null; // {features, labels, n, dim}
+const orders = new Map();
+function order(seed) {
+  if (!orders.has(seed)) orders.set(seed, sw.bench_order(seed, data.n));
+  return orders.get(seed);
+}
+
+async function fetchBytes(url) {
+  const r = await fetch(url);
+  if (!r.ok) throw new Error(`${url}: HTTP ${r.status}`);
+  return new Uint8Array(await r.arrayBuffer());
+}
+
+// ---- sweeplab ---------------------------------------------------------------------------
+let gpuInfo = null;
+async function sweeplabTrain(cfg) {
+  const backend = cfg.backend === 'sweeplab-webgpu' ? 'webgpu' : 'flex';
+  if (backend === 'webgpu' && !gpuInfo) gpuInfo = JSON.parse(await sw.bench_gpu_init());
+  const r = JSON.parse(
+    await sw.bench_train(backend, cfg.model, cfg.batch, cfg.warmup, cfg.steps, cfg.readEvery),
+  );
+  return { samples_per_sec: r.samples_per_sec, seconds: r.seconds, losses: r.losses };
+}
+
+// ---- TensorFlow.js ---------------------------------------------------------------------
+const TFJS_BACKENDS = { 'tfjs-wasm': 'wasm', 'tfjs-cpu': 'cpu', 'tfjs-webgpu': 'webgpu', 'tfjs-webgl': 'webgl' };
+const tfInfo = {};
+
+async function useTfBackend(name) {
+  if (name === 'wasm' && !tfInfo.wasmPaths) {
+    tf.wasm.setWasmPaths(new URL('tfjs/', location.href).href);
+    tfInfo.wasmPaths = true;
+  }
+  if (tf.getBackend() !== name) {
+    const ok = await tf.setBackend(name);
+    if (!ok) throw new Error(`TF.js backend ${name} failed to initialise`);
+  }
+  await tf.ready();
+  if (name === 'wasm' && tfInfo.wasm === undefined) {
+    tfInfo.wasm = {
+      simd: await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT'),
+      threads: await tf.env().getAsync('WASM_HAS_MULTITHREAD_SUPPORT'),
+    };
+  }
+}
+
+// Weights and biases ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)), as burn's Linear and Conv2d.
+function uniform(fanIn, seed) {
+  const lim = 1 / Math.sqrt(fanIn);
+  return tf.initializers.randomUniform({ minval: -lim, maxval: lim, seed });
+}
+
+function tfModel(kind) {
+  const m = tf.sequential();
+  if (kind === 'mlp') {
+    m.add(tf.layers.dense({ inputShape: [784], units: 128, activation: 'relu',
+      kernelInitializer: uniform(784, 1), biasInitializer: uniform(784, 2) }));
+    m.add(tf.layers.dense({ units: 10, kernelInitializer: uniform(128, 3), biasInitializer: uniform(128, 4) }));
+  } else {
+    // conv 3x3 32 -> relu -> conv 3x3 64 -> relu -> max-pool 2 -> dropout 0.25 -> fc 128
+    // -> relu -> dropout 0.25 -> fc 10 (core/src/train/model.rs's Cnn, NHWC here).
+    m.add(tf.layers.conv2d({ inputShape: [28, 28, 1], filters: 32, kernelSize: 3, activation: 'relu',
+      kernelInitializer: uniform(9, 1), biasInitializer: uniform(9, 2) }));
+    m.add(tf.layers.conv2d({ filters: 64, kernelSize: 3, activation: 'relu',
+      kernelInitializer: uniform(32 * 9, 3), biasInitializer: uniform(32 * 9, 4) }));
+    m.add(tf.layers.maxPooling2d({ poolSize: 2 }));
+    m.add(tf.layers.dropout({ rate: 0.25 }));
+    m.add(tf.layers.flatten());
+    m.add(tf.layers.dense({ units: 128, activation: 'relu',
+      kernelInitializer: uniform(9216, 5), biasInitializer: uniform(9216, 6) }));
+    m.add(tf.layers.dropout({ rate: 0.25 }));
+    m.add(tf.layers.dense({ units: 10, kernelInitializer: uniform(128, 7), biasInitializer: uniform(128, 8) }));
+  }
+  return m;
+}
+
+async function tfjsTrain(cfg) {
+  await useTfBackend(TFJS_BACKENDS[cfg.backend]);
+  const { n, dim } = data;
+  const batch = Math.min(cfg.batch, n);
+  const scope = [];
+  const keep = (t) => { scope.push(t); return t; };
+  const xAll = keep(tf.tensor2d(data.features, [n, dim]));
+  const yAll = keep(tf.tensor1d(data.labels, 'int32'));
+  const perm = keep(tf.tensor1d(order(0), 'int32'));
+  const model = tfModel(cfg.model);
+  const opt = tf.train.adam(1e-3, 0.9, 0.999, 1e-5);
+  const step = (s) => tf.tidy(() => {
+    const idx = perm.slice(sw.bench_batch_start(s, batch, n), batch);
+    let x = tf.gather(xAll, idx);
+    if (cfg.model === 'cnn') x = x.reshape([batch, 28, 28, 1]);
+    const y = tf.oneHot(tf.gather(yAll, idx), 10);
+    return opt.minimize(
+      () => tf.losses.softmaxCrossEntropy(y, model.apply(x, { training: true })),
+      true,
+    );
+  });
+  const read = async (pending) => {
+    const stacked = tf.stack(pending);
+    const v = await stacked.data();
+    stacked.dispose();
+    for (const t of pending) t.dispose();
+    return Array.from(v);
+  };
+  try {
+    let pending = [];
+    const losses = [];
+    let t0 = performance.now();
+    for (let s = 0; s < cfg.warmup + cfg.steps; s++) {
+      if (s === cfg.warmup) {
+        if (pending.length) await read(pending.splice(0));
+        t0 = performance.now();
+      }
+      pending.push(step(s));
+      if (pending.length >= Math.max(1, cfg.readEvery)) {
+        const v = await read(pending.splice(0));
+        if (s >= cfg.warmup) losses.push(...v);
+      }
+    }
+    if (pending.length) losses.push(...(await read(pending.splice(0))));
+    const seconds = (performance.now() - t0) / 1000;
+    return { samples_per_sec: (cfg.steps * batch) / Math.max(seconds, 1e-9), seconds, losses };
+  } finally {
+    model.dispose();
+    opt.dispose();
+    for (const t of scope) t.dispose();
+  }
+}
+
+// TF.js's wasm backend has no Conv2DBackpropFilter (and so cannot train a CNN); report such
+// a cell as unsupported rather than failing the run.
+function unsupported(e) {
+  const m = String(e && e.message ? e.message : e);
+  return /not registered|not implemented|not supported/i.test(m) ? m : null;
+}
+
+async function train(cfg) {
+  const lib = cfg.backend.startsWith('sweeplab') ? sweeplabTrain : tfjsTrain;
+  status(`${cfg.model} batch ${cfg.batch} ${cfg.backend}: ${cfg.steps} steps…`);
+  try {
+    const r = await lib(cfg);
+    return { status: 'ok', ...r };
+  } catch (e) {
+    const why = unsupported(e);
+    if (why) return { status: 'unsupported', error: why };
+    return { status: 'error', error: String(e && e.stack ? e.stack : e) };
+  }
+}
+
+// WebGPU calls per step: two runs of the same cell, `1` and `1 + steps` timed steps, with the
+// counters on; the difference divided by `steps` leaves out model set-up and data upload.
+async function profile(cfg) {
+  const once = async (steps) => {
+    resetCounts();
+    counting = true;
+    try {
+      const r = await train({ ...cfg, steps });
+      if (r.status !== 'ok') throw new Error(r.error);
+      return { counts: { ...counts }, seconds: r.seconds };
+    } finally {
+      counting = false;
+    }
+  };
+  try {
+    const a = await once(1);
+    const b = await once(1 + cfg.steps);
+    const per = {};
+    for (const k of new Set([...Object.keys(a.counts), ...Object.keys(b.counts)])) {
+      per[k] = ((b.counts[k] || 0) - (a.counts[k] || 0)) / cfg.steps;
+    }
+    return { status: 'ok', per_step: per, ms_per_step: ((b.seconds - a.seconds) * 1000) / cfg.steps, total: b.counts };
+  } catch (e) {
+    const why = unsupported(e);
+    return { status: why ? 'unsupported' : 'error', error: why || String(e) };
+  }
+}
+
+async function study(cfg) {
+  status(`spiral study: ${cfg.engine}, ${cfg.trials} trials…`);
+  try {
+    const r = JSON.parse(await sw.bench_study(cfg.engine, cfg.trials, cfg.epochs, cfg.slots, cfg.stepsPerDispatch));
+    return { status: 'ok', ...r };
+  } catch (e) {
+    return { status: 'error', error: String(e && e.stack ? e.stack : e) };
+  }
+}
+
+// ---- Rendering ---------------------------------------------------------------------------
+const fmt = (v, d = 0) => (v === null || v === undefined || Number.isNaN(v) ? '–' : v.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d }));
+const ratio = (v) => (v ? `${v.toFixed(2)}x` : '–');
+
+function row(tbody, cells, cls) {
+  const tr = document.createElement('tr');
+  if (cls) tr.className = cls;
+  for (const [text, c] of cells) {
+    const td = document.createElement('td');
+    td.textContent = text;
+    if (c) td.className = c;
+    tr.appendChild(td);
+  }
+  tbody.appendChild(tr);
+}
+
+function render(summary) {
+  const t = document.querySelector('#train tbody');
+  t.innerHTML = '';
+  for (const c of summary.cells || []) {
+    const good = (r, goal) => (r ? (r >= goal ? 'good' : 'bad') : '');
+    row(t, [
+      [c.model, 'l'], [String(c.batch)], [c.backend, 'l'], [String(c.steps)],
+      [c.status === 'ok' ? fmt(c.samples_per_sec) : c.status, c.status === 'ok' ? '' : 'bad'],
+      [String(c.repeats ?? '–')], [fmt(c.final_loss, 4)],
+      [ratio(c.vs_best_tfjs), c.backend === 'sweeplab-flex' ? good(c.vs_best_tfjs, 3) : ''],
+      [ratio(c.vs_tfjs_webgpu), c.backend === 'sweeplab-webgpu' ? good(c.vs_tfjs_webgpu, 1.5) : ''],
+    ], c.backend.startsWith('sweeplab') ? 'sweeplab' : '');
+  }
+  const p = document.querySelector('#profile tbody');
+  p.innerHTML = '';
+  for (const c of summary.profile || []) {
+    const s = c.per_step || {};
+    row(p, [
+      [c.model, 'l'], [String(c.batch)], [c.backend, 'l'],
+      [c.status === 'ok' ? fmt(c.ms_per_step, 1) : c.status], [fmt(s.dispatches, 1)], [fmt(s.submits, 2)],
+      [fmt(s.maps, 2)], [fmt(s.buffers, 1)], [fmt(s.writes, 1)], [fmt(s.bindGroups, 1)],
+      [fmt((c.total || {}).pipelines)],
+    ], c.backend.startsWith('sweeplab') ? 'sweeplab' : '');
+  }
+  const s = document.querySelector('#study tbody');
+  s.innerHTML = '';
+  for (const c of summary.study || []) {
+    row(s, [
+      [c.engine, 'l'], [String(c.trials)], [String(c.epochs)],
+      [c.status === 'ok' ? fmt(c.median_seconds, 2) : c.status], [fmt(c.trials_per_sec, 2)],
+      [String(c.repeats ?? '–')], [fmt(c.mean_val_loss, 4)], [ratio(c.vs_burn_webgpu)],
+    ], c.engine === 'fused' ? 'sweeplab' : '');
+  }
+  document.getElementById('env').textContent = JSON.stringify(summary.env || {}, null, 2);
+  if (summary.done) status(summary.done);
+}
+
+// ---- Start-up -----------------------------------------------------------------------------
+async function start() {
+  await init();
+  const dir = 'data/mnist10k/';
+  const [images, labels] = await Promise.all([
+    fetchBytes(`${dir}mnist10k-images-idx3-ubyte.gz`),
+    fetchBytes(`${dir}mnist10k-labels-idx1-ubyte.gz`),
+  ]);
+  const info = JSON.parse(sw.bench_load_mnist(images, labels));
+  data = sw.bench_train_data();
+  let adapter = null;
+  if (navigator.gpu) {
+    try {
+      const a = await navigator.gpu.requestAdapter({ powerPreference: 'high-performance' });
+      if (a) {
+        const i = a.info || {};
+        adapter = { vendor: i.vendor, architecture: i.architecture, device: i.device, description: i.description,
+          fallback: a.isFallbackAdapter ?? i.isFallbackAdapter ?? null };
+      }
+    } catch (e) {
+      adapter = { error: String(e) };
+    }
+  }
+  status('ready');
+  return {
+    userAgent: navigator.userAgent,
+    hardwareConcurrency: navigator.hardwareConcurrency,
+    crossOriginIsolated: globalThis.crossOriginIsolated === true,
+    webgpu: !!navigator.gpu,
+    adapter,
+    tfjs: tf.version.tfjs,
+    mnist: info,
+  };
+}
+
+const ready = start();
+window.bench = {
+  ready,
+  train,
+  profile,
+  study,
+  render,
+  sweeplabGpu: () => gpuInfo,
+  tfInfo: () => ({ ...tfInfo }),
+};

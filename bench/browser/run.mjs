@@ -1,0 +1,350 @@
+// The browser peer benchmark's driver: opens the benchmark page (bench/browser/index.html,
+// served by `cargo xtask bench-browser`) in Debian's Chromium through playwright-core, runs
+// every cell in that one page, prints markdown tables and writes results.json and page.png.
+//
+//   cargo xtask bench-browser [options]           # builds, serves, then runs this
+//   BASE_URL=http://127.0.0.1:8090/ node bench/browser/run.mjs [options]   # against a served page
+//
+// A benchmark, never a test. `--help` lists the options.
+import { chromium } from 'playwright-core';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const root = path.resolve(here, '../..');
+
+const ALL_BACKENDS = ['sweeplab-flex', 'sweeplab-webgpu', 'tfjs-wasm', 'tfjs-cpu', 'tfjs-webgpu'];
+const GPU_BACKENDS = new Set(['sweeplab-webgpu', 'tfjs-webgpu', 'tfjs-webgl']);
+// Chromium's WebGPU on SwiftShader (the CPU), as the e2e tests run it. On a machine with a
+// GPU, pass e.g. --gpu-flags "--enable-features=Vulkan" (Linux) or --gpu-flags "" (others).
+const SWIFTSHADER_FLAGS = '--enable-features=Vulkan --use-angle=swiftshader --use-webgpu-adapter=swiftshader';
+// Default steps per model: CPU-class backends, WebGPU ones (SwiftShader is slow).
+const DEFAULT_STEPS = { mlp: { cpu: 100, gpu: 20 }, cnn: { cpu: 6, gpu: 3 } };
+
+const HELP = `usage: node bench/browser/run.mjs [options]   (normally via cargo xtask bench-browser)
+
+  --models LIST          mlp,cnn (default both)
+  --batches LIST         32,128 (default)
+  --backends LIST        ${ALL_BACKENDS.join(',')} (default; tfjs-webgl also exists)
+  --steps N              timed steps of the CPU backends (default mlp ${DEFAULT_STEPS.mlp.cpu}, cnn ${DEFAULT_STEPS.cnn.cpu})
+  --gpu-steps N          timed steps of the WebGPU backends (default mlp ${DEFAULT_STEPS.mlp.gpu}, cnn ${DEFAULT_STEPS.cnn.gpu})
+  --warmup N             untimed steps before each timed run (default 2)
+  --repeats N            timed runs per cell, interleaved across backends; the median counts (default 3)
+  --read-every N         read the losses back every N steps, as the trainer does (default 16)
+  --no-profile           skip counting WebGPU calls per step
+  --profile-steps N      steps of the counting runs (default 8)
+  --no-study             skip the spiral study (fused kernels vs burn one trial at a time)
+  --study-trials N       trials of the fused study (default 64)
+  --study-burn-trials N  the first N of those trials trained by burn, one at a time (default 8)
+  --study-epochs N       epochs per trial (default 10, as fused_bench)
+  --study-slots N        trials the fused engine trains at once (default 64)
+  --study-repeats N      runs per engine (default 3 fused, burn 1; --study-burn-repeats N)
+  --study-engines LIST   fused,burn-webgpu,burn-flex (default all three)
+  --gpu-flags "FLAGS"    Chromium's GPU flags instead of SwiftShader's ("${SWIFTSHADER_FLAGS}")
+  --headed               show the browser window (needs a display)
+  --url URL              the page (default $BASE_URL)
+  --out DIR              results.json and page.png (default $BENCH_OUT or target/bench-browser)`;
+
+function parseArgs(argv) {
+  const o = {
+    models: ['mlp', 'cnn'], batches: [32, 128], backends: ALL_BACKENDS, steps: null, gpuSteps: null,
+    warmup: 2, repeats: 3, readEvery: 16, profile: true, profileSteps: 8, study: true,
+    studyTrials: 64, studyBurnTrials: 8, studyEpochs: 10, studySlots: 64, studyRepeats: 3,
+    studyBurnRepeats: 1, studyEngines: ['fused', 'burn-webgpu', 'burn-flex'],
+    stepsPerDispatch: 64, gpuFlags: SWIFTSHADER_FLAGS, headed: false,
+    url: process.env.BASE_URL || 'http://127.0.0.1:8090/',
+    out: process.env.BENCH_OUT || path.join(root, 'target/bench-browser'),
+  };
+  const list = (v) => v.split(',').map((s) => s.trim()).filter(Boolean);
+  const int = (name, v) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 0) throw new Error(`${name} needs a whole number, not \`${v}\``);
+    return n;
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const [flag, inline] = a.includes('=') ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a, null];
+    const val = () => {
+      if (inline !== null) return inline;
+      if (i + 1 >= argv.length) throw new Error(`${flag} needs a value`);
+      return argv[++i];
+    };
+    switch (flag) {
+      case '--models': o.models = list(val()); break;
+      case '--batches': o.batches = list(val()).map((b) => int('--batches', b)); break;
+      case '--backends': o.backends = list(val()); break;
+      case '--steps': o.steps = int(flag, val()); break;
+      case '--gpu-steps': o.gpuSteps = int(flag, val()); break;
+      case '--warmup': o.warmup = int(flag, val()); break;
+      case '--repeats': o.repeats = Math.max(1, int(flag, val())); break;
+      case '--read-every': o.readEvery = Math.max(1, int(flag, val())); break;
+      case '--no-profile': o.profile = false; break;
+      case '--profile-steps': o.profileSteps = Math.max(1, int(flag, val())); break;
+      case '--no-study': o.study = false; break;
+      case '--study-trials': o.studyTrials = Math.max(1, int(flag, val())); break;
+      case '--study-burn-trials': o.studyBurnTrials = Math.max(1, int(flag, val())); break;
+      case '--study-epochs': o.studyEpochs = Math.max(1, int(flag, val())); break;
+      case '--study-slots': o.studySlots = Math.max(1, int(flag, val())); break;
+      case '--study-repeats': o.studyRepeats = Math.max(1, int(flag, val())); break;
+      case '--study-burn-repeats': o.studyBurnRepeats = Math.max(1, int(flag, val())); break;
+      case '--study-engines': o.studyEngines = list(val()); break;
+      case '--steps-per-dispatch': o.stepsPerDispatch = Math.max(1, int(flag, val())); break;
+      case '--gpu-flags': o.gpuFlags = val(); break;
+      case '--headed': o.headed = true; break;
+      case '--url': o.url = val(); break;
+      case '--out': o.out = path.resolve(val()); break;
+      case '-h': case '--help': console.log(HELP); process.exit(0); break;
+      default: throw new Error(`unknown option \`${a}\`\n${HELP}`);
+    }
+  }
+  for (const m of o.models) if (!DEFAULT_STEPS[m]) throw new Error(`unknown model \`${m}\`; use mlp, cnn`);
+  for (const b of o.backends) {
+    if (![...ALL_BACKENDS, 'tfjs-webgl'].includes(b)) throw new Error(`unknown backend \`${b}\`; use ${ALL_BACKENDS.join(', ')}, tfjs-webgl`);
+  }
+  for (const e of o.studyEngines) {
+    if (!['fused', 'burn-webgpu', 'burn-flex'].includes(e)) throw new Error(`unknown study engine \`${e}\``);
+  }
+  return o;
+}
+
+let o;
+try {
+  o = parseArgs(process.argv.slice(2));
+} catch (e) {
+  console.error(`bench-browser: ${e.message}`);
+  process.exit(2);
+}
+fs.mkdirSync(o.out, { recursive: true });
+const build = JSON.parse(process.env.BENCH_BUILD || '{}');
+
+const median = (v) => {
+  const s = [...v].sort((a, b) => a - b);
+  const n = s.length;
+  return n === 0 ? NaN : n % 2 ? s[(n - 1) / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
+};
+const mean = (v) => (v.length ? v.reduce((a, b) => a + b, 0) / v.length : NaN);
+const stepsFor = (model, backend) => (GPU_BACKENDS.has(backend)
+  ? o.gpuSteps ?? DEFAULT_STEPS[model].gpu
+  : o.steps ?? DEFAULT_STEPS[model].cpu);
+// The final loss: mean of the last (up to) 10 timed steps' losses.
+const tailLoss = (losses) => mean(losses.slice(-Math.min(10, losses.length)));
+const log = (s) => process.stderr.write(`${s}\n`);
+
+const userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sweeplab-bench-'));
+const args = [
+  '--no-sandbox',
+  '--enable-unsafe-webgpu',
+  ...o.gpuFlags.split(/\s+/).filter(Boolean),
+  // As tests/e2e/run.mjs: nothing talks to the network.
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+  '--disable-quic',
+  '--disable-dev-shm-usage',
+  // Keep the page at full speed for the whole run.
+  '--disable-background-timer-throttling',
+  '--disable-renderer-backgrounding',
+  '--disable-backgrounding-occluded-windows',
+];
+const context = await chromium.launchPersistentContext(userDir, {
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  headless: !o.headed,
+  viewport: { width: 1280, height: 900 },
+  args,
+});
+const page = context.pages()[0] || (await context.newPage());
+const problems = [];
+page.on('console', (m) => {
+  if (m.type() === 'error') problems.push(m.text());
+});
+page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
+
+const results = {
+  when: new Date().toISOString(),
+  host: { cpus: os.cpus().length, cpu: os.cpus()[0]?.model, mem_gb: Math.round(os.totalmem() / 2 ** 30) },
+  options: o,
+  chromium_args: args,
+  build,
+  env: null,
+  cells: [],
+  profile: [],
+  study: [],
+};
+const summary = () => ({ cells: results.cells, profile: results.profile, study: results.study, env: results.env });
+const render = async (done) => page.evaluate((s) => window.bench.render(s), { ...summary(), done }).catch(() => {});
+const save = () => fs.writeFileSync(path.join(o.out, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
+
+let exitCode = 0;
+try {
+  await page.goto(o.url);
+  await page.waitForFunction(() => window.bench && window.bench.ready, null, { timeout: 120_000 });
+  results.env = await page.evaluate(() => window.bench.ready);
+  results.env.browser = context.browser()?.version() ?? null;
+  log(`page ready: ${results.env.userAgent}`);
+  log(`adapter: ${JSON.stringify(results.env.adapter)}; cross-origin isolated: ${results.env.crossOriginIsolated}`);
+  const t0 = Date.now();
+
+  // ---- Training throughput: per (model, batch), repeats interleaved across backends. ----
+  for (const model of o.models) {
+    for (const batch of o.batches) {
+      const cells = o.backends.map((backend) => ({
+        model, batch, backend, steps: stepsFor(model, backend), warmup: o.warmup, read_every: o.readEvery,
+        status: 'ok', runs: [], error: null,
+      }));
+      for (let r = 0; r < o.repeats; r++) {
+        for (const c of cells) {
+          if (c.status !== 'ok') continue;
+          const cfg = { backend: c.backend, model, batch, steps: c.steps, warmup: o.warmup, readEvery: o.readEvery };
+          const res = await page.evaluate((cfg) => window.bench.train(cfg), cfg);
+          if (res.status !== 'ok') {
+            c.status = res.status;
+            c.error = res.error;
+            log(`${model} b${batch} ${c.backend}: ${res.status}: ${String(res.error).split('\n')[0]}`);
+            continue;
+          }
+          c.runs.push({ samples_per_sec: res.samples_per_sec, seconds: res.seconds, final_loss: tailLoss(res.losses), first_loss: res.losses[0] });
+          log(`${model} b${batch} ${c.backend} #${r + 1}: ${res.samples_per_sec.toFixed(0)} samples/s, ${res.seconds.toFixed(2)} s, final loss ${tailLoss(res.losses).toFixed(4)}`);
+        }
+      }
+      for (const c of cells) {
+        c.repeats = c.runs.length;
+        c.samples_per_sec = c.runs.length ? median(c.runs.map((x) => x.samples_per_sec)) : null;
+        c.final_loss = c.runs.length ? mean(c.runs.map((x) => x.final_loss)) : null;
+      }
+      const tf = cells.filter((c) => c.backend.startsWith('tfjs') && c.samples_per_sec);
+      const best = tf.reduce((b, c) => (!b || c.samples_per_sec > b.samples_per_sec ? c : b), null);
+      const tfGpu = cells.find((c) => c.backend === 'tfjs-webgpu' && c.samples_per_sec);
+      for (const c of cells) {
+        c.best_tfjs = best ? best.backend : null;
+        c.vs_best_tfjs = best && c.samples_per_sec ? c.samples_per_sec / best.samples_per_sec : null;
+        c.vs_tfjs_webgpu = tfGpu && c.samples_per_sec ? c.samples_per_sec / tfGpu.samples_per_sec : null;
+      }
+      results.cells.push(...cells);
+      save();
+      await render();
+    }
+  }
+
+  // ---- WebGPU calls per step (the smallest batch of each model). ----
+  if (o.profile) {
+    const gpu = o.backends.filter((b) => GPU_BACKENDS.has(b));
+    for (const model of o.models) {
+      const batch = Math.min(...o.batches);
+      for (const backend of gpu) {
+        const cfg = { backend, model, batch, steps: o.profileSteps, warmup: o.warmup, readEvery: o.readEvery };
+        const res = await page.evaluate((cfg) => window.bench.profile(cfg), cfg);
+        results.profile.push({ model, batch, backend, steps: o.profileSteps, ...res });
+        log(`profile ${model} b${batch} ${backend}: ${JSON.stringify(res.per_step ?? res.error)}`);
+        save();
+        await render();
+      }
+    }
+  }
+
+  // ---- The spiral study: fused kernels vs burn one trial at a time. ----
+  if (o.study) {
+    const rows = [];
+    for (const engine of o.studyEngines) {
+      const burn = engine !== 'fused';
+      const trials = burn ? Math.min(o.studyBurnTrials, o.studyTrials) : o.studyTrials;
+      const row = { engine, trials, epochs: o.studyEpochs, slots: burn ? 1 : o.studySlots, status: 'ok', runs: [], error: null };
+      const cfg = { engine, trials, epochs: o.studyEpochs, slots: o.studySlots, stepsPerDispatch: o.stepsPerDispatch };
+      // An untimed warm-up: 2 trials of 1 epoch (pipelines compiled, device started).
+      const warm = await page.evaluate((cfg) => window.bench.study(cfg), { ...cfg, trials: 2, epochs: 1 });
+      if (warm.status !== 'ok') {
+        row.status = warm.status;
+        row.error = warm.error;
+        log(`study ${engine}: ${warm.error}`);
+      }
+      const repeats = burn ? o.studyBurnRepeats : o.studyRepeats;
+      for (let r = 0; r < repeats && row.status === 'ok'; r++) {
+        const res = await page.evaluate((cfg) => window.bench.study(cfg), cfg);
+        if (res.status !== 'ok') {
+          row.status = res.status;
+          row.error = res.error;
+          break;
+        }
+        row.runs.push(res);
+        log(`study ${engine} #${r + 1}: ${trials} trials in ${res.seconds.toFixed(2)} s (${res.complete} complete)`);
+      }
+      rows.push(row);
+    }
+    // Equal work: burn trains the first N trials of the fused study's sequence (same
+    // sampler seed), so the mean final val loss over those N trials is compared.
+    const nBurn = Math.min(o.studyBurnTrials, o.studyTrials);
+    for (const row of rows) {
+      row.repeats = row.runs.length;
+      row.median_seconds = row.runs.length ? median(row.runs.map((r) => r.seconds)) : null;
+      row.trials_per_sec = row.median_seconds ? row.trials / row.median_seconds : null;
+      const losses = row.runs.length ? row.runs[0].val_loss : [];
+      row.mean_val_loss = losses.length ? mean(losses.filter((v) => v !== null)) : null;
+      row.mean_val_loss_first = losses.length ? mean(losses.slice(0, nBurn).filter((v) => v !== null)) : null;
+      row.complete = row.runs.length ? row.runs[0].complete : 0;
+    }
+    const burnGpu = rows.find((r) => r.engine === 'burn-webgpu' && r.trials_per_sec);
+    for (const row of rows) row.vs_burn_webgpu = burnGpu && row.trials_per_sec ? row.trials_per_sec / burnGpu.trials_per_sec : null;
+    results.study = rows;
+    save();
+  }
+  results.seconds = (Date.now() - t0) / 1000;
+  results.sweeplab_gpu = await page.evaluate(() => window.bench.sweeplabGpu());
+  results.tfjs_info = await page.evaluate(() => window.bench.tfInfo());
+  results.page_problems = problems;
+  save();
+  await render(`done in ${results.seconds.toFixed(0)} s`);
+  await page.screenshot({ path: path.join(o.out, 'page.png'), fullPage: true });
+} catch (e) {
+  exitCode = 1;
+  console.error(`bench-browser: ${e.stack || e}`);
+  results.error = String(e);
+  results.page_problems = problems;
+  save();
+} finally {
+  await context.close();
+  fs.rmSync(userDir, { recursive: true, force: true });
+}
+
+// ---- Tables (markdown) ----
+const f0 = (v) => (v === null || v === undefined || Number.isNaN(v) ? '–' : Math.round(v).toLocaleString('en-US'));
+const f = (v, d) => (v === null || v === undefined || Number.isNaN(v) ? '–' : v.toFixed(d));
+const x = (v) => (v ? `${v.toFixed(2)}x` : '–');
+const out = [];
+out.push(`sweeplab browser benchmark — ${results.env?.userAgent?.match(/Chrome\/[\d.]+/)?.[0] ?? 'Chromium'}, adapter ${results.env?.adapter?.description || results.env?.adapter?.vendor || results.env?.adapter?.architecture || 'none'}; TF.js ${results.env?.tfjs ?? '?'} (wasm: ${JSON.stringify(results.tfjs_info?.wasm ?? null)}); ${results.host.cpus} CPUs; burn features: ${(build.burn_features || []).join(',') || 'default'}`);
+out.push('');
+out.push('| model | batch | backend | steps | samples/s | final loss | vs best TF.js | vs TF.js webgpu |');
+out.push('|---|---:|---|---:|---:|---:|---:|---:|');
+for (const c of results.cells) {
+  out.push(`| ${c.model} | ${c.batch} | ${c.backend} | ${c.steps} | ${c.status === 'ok' ? f0(c.samples_per_sec) : c.status} | ${f(c.final_loss, 4)} | ${x(c.vs_best_tfjs)} | ${x(c.vs_tfjs_webgpu)} |`);
+}
+out.push('');
+out.push(`samples/s: median of ${o.repeats} timed runs (repeats interleaved across backends), each after ${o.warmup} warm-up steps and ending with the loss read back; losses read every ${o.readEvery} steps; final loss = mean of the last 10 steps (compare rows with equal steps).`);
+if (results.profile.length) {
+  out.push('');
+  out.push('| model | batch | backend | ms/step | dispatches/step | submits/step | map reads/step | buffers created/step | writeBuffer/step | bind groups/step | pipelines (run) |');
+  out.push('|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|');
+  for (const p of results.profile) {
+    const s = p.per_step || {};
+    out.push(`| ${p.model} | ${p.batch} | ${p.backend} | ${p.status === 'ok' ? f(p.ms_per_step, 1) : p.status} | ${f(s.dispatches, 1)} | ${f(s.submits, 2)} | ${f(s.maps, 2)} | ${f(s.buffers, 1)} | ${f(s.writes, 1)} | ${f(s.bindGroups, 1)} | ${p.total?.pipelines ?? '–'} |`);
+  }
+}
+if (results.study.length) {
+  out.push('');
+  out.push('| engine | trials | epochs | repeats | median s | trials/s | mean val loss (all) | mean val loss (first N) | vs burn webgpu |');
+  out.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|');
+  for (const r of results.study) {
+    out.push(`| ${r.engine} | ${r.trials} | ${r.epochs} | ${r.repeats} | ${r.status === 'ok' ? f(r.median_seconds, 2) : r.status} | ${f(r.trials_per_sec, 3)} | ${f(r.mean_val_loss, 4)} | ${f(r.mean_val_loss_first, 4)} | ${x(r.vs_burn_webgpu)} |`);
+  }
+  out.push('');
+  out.push(`spiral study as fused_bench (500 points, layers 1-4, width 4-32, 4 activations, lr 1e-3..0.1, batch 10/16/32, Adam, random sampler seed 0, no pruner). burn trains the first ${Math.min(o.studyBurnTrials, o.studyTrials)} trials of the same sequence one at a time; "first N" compares the same trials.`);
+}
+if (problems.length) {
+  out.push('');
+  out.push(`page console errors (${problems.length}): ${problems.slice(0, 5).join(' | ')}`);
+}
+out.push('');
+out.push(`results: ${path.join(o.out, 'results.json')}; screenshot: ${path.join(o.out, 'page.png')}`);
+console.log(out.join('\n'));
+process.exit(exitCode);
