@@ -17,6 +17,7 @@
 
 import init, * as sw from './pkg/sweeplab_bench.js';
 
+
 // ---- WebGPU call counters (for `bench.profile`) ----------------------------------------
 // Wrapping the prototypes counts the calls of both libraries alike (wgpu's wasm bindings and
 // TF.js both call these methods). The wrapper costs a branch per call when not counting.
@@ -47,6 +48,53 @@ if (globalThis.GPUDevice) {
 }
 function resetCounts() {
   for (const k of Object.keys(counts)) delete counts[k];
+  kernels.clear();
+}
+
+// Which kernels run, for `bench.profile`: per pipeline, its label or entry point, workgroup
+// size (from the WGSL) and the dispatches' workgroup counts.
+const shaderCode = new WeakMap();
+const pipelineInfo = new WeakMap();
+const passPipeline = new WeakMap();
+const kernels = new Map(); // key -> {name, workgroup, grids: Map(grid -> count), count}
+function wrapResult(proto, name, fn) {
+  if (!proto || typeof proto[name] !== 'function') return;
+  const orig = proto[name];
+  proto[name] = function (...args) {
+    const r = orig.apply(this, args);
+    try { fn(args, r); } catch (_) { /* diagnostics only */ }
+    return r;
+  };
+}
+function describePipeline(desc) {
+  const code = shaderCode.get(desc?.compute?.module) || '';
+  const wg = code.match(/@workgroup_size\(([^)]*)\)/);
+  const entry = desc?.compute?.entryPoint || (code.match(/@compute[^\n]*\n?\s*fn\s+(\w+)/) || [])[1] || 'main';
+  const fnName = desc?.label || entry;
+  return { name: fnName, workgroup: wg ? wg[1].replace(/\s+/g, '') : '?', codeLength: code.length };
+}
+if (globalThis.GPUDevice) {
+  wrapResult(GPUDevice.prototype, 'createShaderModule', ([d], m) => shaderCode.set(m, d?.code || ''));
+  wrapResult(GPUDevice.prototype, 'createComputePipeline', ([d], p) => pipelineInfo.set(p, describePipeline(d)));
+  wrapResult(GPUDevice.prototype, 'createComputePipelineAsync', ([d], pr) => pr.then((p) => pipelineInfo.set(p, describePipeline(d))));
+  const setPipeline = GPUComputePassEncoder.prototype.setPipeline;
+  GPUComputePassEncoder.prototype.setPipeline = function (p) {
+    passPipeline.set(this, p);
+    return setPipeline.call(this, p);
+  };
+  const dispatch = GPUComputePassEncoder.prototype.dispatchWorkgroups;
+  GPUComputePassEncoder.prototype.dispatchWorkgroups = function (x, y = 1, z = 1) {
+    if (counting) {
+      const info = pipelineInfo.get(passPipeline.get(this)) || { name: '?', workgroup: '?' };
+      const key = `${info.name}|${info.workgroup}|${info.codeLength}`;
+      let k = kernels.get(key);
+      if (!k) kernels.set(key, (k = { key, name: info.name, workgroup: info.workgroup, count: 0, grids: {} }));
+      k.count++;
+      const g = `${x}x${y}x${z}`;
+      k.grids[g] = (k.grids[g] || 0) + 1;
+    }
+    return dispatch.call(this, x, y, z);
+  };
 }
 
 const status = (text) => {
@@ -213,7 +261,7 @@ async function profile(cfg) {
     try {
       const r = await train({ ...cfg, steps });
       if (r.status !== 'ok') throw new Error(r.error);
-      return { counts: { ...counts }, seconds: r.seconds };
+      return { counts: { ...counts }, seconds: r.seconds, kernels: [...kernels.values()] };
     } finally {
       counting = false;
     }
@@ -225,7 +273,13 @@ async function profile(cfg) {
     for (const k of new Set([...Object.keys(a.counts), ...Object.keys(b.counts)])) {
       per[k] = ((b.counts[k] || 0) - (a.counts[k] || 0)) / cfg.steps;
     }
-    return { status: 'ok', per_step: per, ms_per_step: ((b.seconds - a.seconds) * 1000) / cfg.steps, total: b.counts };
+    // Kernels per step, by the same difference.
+    const before = new Map(a.kernels.map((k) => [k.key, k.count]));
+    const perKernel = b.kernels
+      .map((k) => ({ ...k, per_step: (k.count - (before.get(k.key) || 0)) / cfg.steps }))
+      .filter((k) => k.per_step > 0)
+      .sort((x, y) => y.per_step - x.per_step);
+    return { status: 'ok', per_step: per, ms_per_step: ((b.seconds - a.seconds) * 1000) / cfg.steps, total: b.counts, kernels: perKernel };
   } catch (e) {
     const why = unsupported(e);
     return { status: why ? 'unsupported' : 'error', error: why || String(e) };
@@ -298,6 +352,8 @@ function render(summary) {
 // ---- Start-up -----------------------------------------------------------------------------
 async function start() {
   await init();
+  // Runs the module's static constructors once (web/src/init.rs); absent in older builds.
+  if (sw.sweeplab_init) sw.sweeplab_init();
   const dir = 'data/mnist10k/';
   const [images, labels] = await Promise.all([
     fetchBytes(`${dir}mnist10k-images-idx3-ubyte.gz`),

@@ -28,6 +28,8 @@ pub mod charts;
 pub mod store;
 
 #[cfg(any(feature = "worker-cpu", feature = "worker-gpu"))]
+pub mod init;
+#[cfg(any(feature = "worker-cpu", feature = "worker-gpu"))]
 pub mod worker;
 
 #[cfg(feature = "bench")]
