@@ -32,6 +32,7 @@ const HELP = `usage: node bench/browser/run.mjs [options]   (normally via cargo 
   --gpu-steps N          timed steps of the WebGPU backends (default mlp ${DEFAULT_STEPS.mlp.gpu}, cnn ${DEFAULT_STEPS.cnn.gpu})
   --warmup N             untimed steps before each timed run (default 2)
   --repeats N            timed runs per cell, interleaved across backends; the median counts (default 3)
+  --cell-seconds S       stop repeating a cell once its runs took S seconds in all (default 60; at least one run)
   --read-every N         read the losses back every N steps, as the trainer does (default 16)
   --no-profile           skip counting WebGPU calls per step
   --profile-steps N      steps of the counting runs (default 8)
@@ -50,7 +51,7 @@ const HELP = `usage: node bench/browser/run.mjs [options]   (normally via cargo 
 function parseArgs(argv) {
   const o = {
     models: ['mlp', 'cnn'], batches: [32, 128], backends: ALL_BACKENDS, steps: null, gpuSteps: null,
-    warmup: 2, repeats: 3, readEvery: 16, profile: true, profileSteps: 8, study: true,
+    warmup: 2, repeats: 3, cellSeconds: 60, readEvery: 16, profile: true, profileSteps: 8, study: true,
     studyTrials: 64, studyBurnTrials: 8, studyEpochs: 10, studySlots: 64, studyRepeats: 3,
     studyBurnRepeats: 1, studyEngines: ['fused', 'burn-webgpu', 'burn-flex'],
     stepsPerDispatch: 64, gpuFlags: SWIFTSHADER_FLAGS, headed: false,
@@ -79,6 +80,7 @@ function parseArgs(argv) {
       case '--gpu-steps': o.gpuSteps = int(flag, val()); break;
       case '--warmup': o.warmup = int(flag, val()); break;
       case '--repeats': o.repeats = Math.max(1, int(flag, val())); break;
+      case '--cell-seconds': o.cellSeconds = int(flag, val()); break;
       case '--read-every': o.readEvery = Math.max(1, int(flag, val())); break;
       case '--no-profile': o.profile = false; break;
       case '--profile-steps': o.profileSteps = Math.max(1, int(flag, val())); break;
@@ -131,6 +133,32 @@ const stepsFor = (model, backend) => (GPU_BACKENDS.has(backend)
 // The final loss: mean of the last (up to) 10 timed steps' losses.
 const tailLoss = (losses) => mean(losses.slice(-Math.min(10, losses.length)));
 const log = (s) => process.stderr.write(`${s}\n`);
+
+// Self time of a CDP CPU profile by category: idle, GC, program (the browser's own work
+// outside JS) and the top JS/wasm functions.
+function summariseProfile(p) {
+  const self = new Map();
+  const byId = new Map(p.nodes.map((n) => [n.id, n]));
+  for (let i = 0; i < p.samples.length; i++) {
+    const n = byId.get(p.samples[i]);
+    const dt = (p.timeDeltas[i] || 0) / 1000;
+    const f = n.callFrame;
+    const key = f.url && f.url.endsWith('.wasm') ? `wasm ${f.functionName}` : `${f.functionName || '(anonymous)'}${f.url ? ` ${f.url.split('/').pop()}` : ''}`;
+    self.set(key, (self.get(key) || 0) + dt);
+  }
+  const total = [...self.values()].reduce((a, b) => a + b, 0);
+  const pick = (k) => self.get(k) || 0;
+  const wasm = [...self.entries()].filter(([k]) => k.startsWith('wasm ')).reduce((a, [, v]) => a + v, 0);
+  const top = [...self.entries()].sort((a, b) => b[1] - a[1]).slice(0, 12).map(([k, v]) => [k, Math.round(v)]);
+  return {
+    total_ms: Math.round(total),
+    idle_pct: Math.round((100 * pick('(idle)')) / total),
+    program_pct: Math.round((100 * pick('(program)')) / total),
+    gc_pct: Math.round((100 * pick('(garbage collector)')) / total),
+    wasm_pct: Math.round((100 * wasm) / total),
+    top,
+  };
+}
 
 const userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sweeplab-bench-'));
 const args = [
@@ -192,13 +220,16 @@ try {
     for (const batch of o.batches) {
       const cells = o.backends.map((backend) => ({
         model, batch, backend, steps: stepsFor(model, backend), warmup: o.warmup, read_every: o.readEvery,
-        status: 'ok', runs: [], error: null,
+        status: 'ok', runs: [], error: null, wall_s: 0,
       }));
       for (let r = 0; r < o.repeats; r++) {
         for (const c of cells) {
           if (c.status !== 'ok') continue;
+          if (r > 0 && c.wall_s > o.cellSeconds) continue; // slow cell: fewer repeats
           const cfg = { backend: c.backend, model, batch, steps: c.steps, warmup: o.warmup, readEvery: o.readEvery };
+          const started = Date.now();
           const res = await page.evaluate((cfg) => window.bench.train(cfg), cfg);
+          c.wall_s += (Date.now() - started) / 1000;
           if (res.status !== 'ok') {
             c.status = res.status;
             c.error = res.error;
@@ -220,7 +251,8 @@ try {
       for (const c of cells) {
         c.best_tfjs = best ? best.backend : null;
         c.vs_best_tfjs = best && c.samples_per_sec ? c.samples_per_sec / best.samples_per_sec : null;
-        c.vs_tfjs_webgpu = tfGpu && c.samples_per_sec ? c.samples_per_sec / tfGpu.samples_per_sec : null;
+        // WebGPU against WebGPU: only sweeplab's WebGPU row gets this ratio.
+        c.vs_tfjs_webgpu = c.backend === 'sweeplab-webgpu' && tfGpu && c.samples_per_sec ? c.samples_per_sec / tfGpu.samples_per_sec : null;
       }
       results.cells.push(...cells);
       save();
@@ -235,9 +267,23 @@ try {
       const batch = Math.min(...o.batches);
       for (const backend of gpu) {
         const cfg = { backend, model, batch, steps: o.profileSteps, warmup: o.warmup, readEvery: o.readEvery };
+        // The page's main thread meanwhile (a CPU profile): busy in wasm/JS encoding work,
+        // or idle while the GPU process runs the kernels.
+        const cdp = await context.newCDPSession(page);
+        await cdp.send('Profiler.enable');
+        await cdp.send('Profiler.setSamplingInterval', { interval: 500 });
+        await cdp.send('Profiler.start');
         const res = await page.evaluate((cfg) => window.bench.profile(cfg), cfg);
+        const { profile } = await cdp.send('Profiler.stop');
+        await cdp.detach();
+        const name = `cpu-${model}-b${batch}-${backend}.cpuprofile`;
+        fs.writeFileSync(path.join(o.out, name), JSON.stringify(profile));
+        res.main_thread = summariseProfile(profile);
+        res.main_thread.file = name;
         results.profile.push({ model, batch, backend, steps: o.profileSteps, ...res });
         log(`profile ${model} b${batch} ${backend}: ${JSON.stringify(res.per_step ?? res.error)}`);
+        log(`  main thread: ${JSON.stringify(res.main_thread)}`);
+        for (const k of (res.kernels || []).slice(0, 40)) log(`  ${k.per_step.toFixed(2)}/step ${k.name} wg(${k.workgroup}) grids ${JSON.stringify(k.grids)}`);
         save();
         await render();
       }
@@ -314,13 +360,13 @@ const x = (v) => (v ? `${v.toFixed(2)}x` : '–');
 const out = [];
 out.push(`sweeplab browser benchmark — ${results.env?.userAgent?.match(/Chrome\/[\d.]+/)?.[0] ?? 'Chromium'}, adapter ${results.env?.adapter?.description || results.env?.adapter?.vendor || results.env?.adapter?.architecture || 'none'}; TF.js ${results.env?.tfjs ?? '?'} (wasm: ${JSON.stringify(results.tfjs_info?.wasm ?? null)}); ${results.host.cpus} CPUs; burn features: ${(build.burn_features || []).join(',') || 'default'}`);
 out.push('');
-out.push('| model | batch | backend | steps | samples/s | final loss | vs best TF.js | vs TF.js webgpu |');
-out.push('|---|---:|---|---:|---:|---:|---:|---:|');
+out.push('| model | batch | backend | steps | runs | samples/s | final loss | vs best TF.js | vs TF.js webgpu |');
+out.push('|---|---:|---|---:|---:|---:|---:|---:|---:|');
 for (const c of results.cells) {
-  out.push(`| ${c.model} | ${c.batch} | ${c.backend} | ${c.steps} | ${c.status === 'ok' ? f0(c.samples_per_sec) : c.status} | ${f(c.final_loss, 4)} | ${x(c.vs_best_tfjs)} | ${x(c.vs_tfjs_webgpu)} |`);
+  out.push(`| ${c.model} | ${c.batch} | ${c.backend} | ${c.steps} | ${c.repeats} | ${c.status === 'ok' ? f0(c.samples_per_sec) : c.status} | ${f(c.final_loss, 4)} | ${x(c.vs_best_tfjs)} | ${x(c.vs_tfjs_webgpu)} |`);
 }
 out.push('');
-out.push(`samples/s: median of ${o.repeats} timed runs (repeats interleaved across backends), each after ${o.warmup} warm-up steps and ending with the loss read back; losses read every ${o.readEvery} steps; final loss = mean of the last 10 steps (compare rows with equal steps).`);
+out.push(`samples/s: median of up to ${o.repeats} timed runs (repeats interleaved across backends; fewer when a cell's runs passed ${o.cellSeconds} s), each after ${o.warmup} warm-up steps and ending with the loss read back; losses read every ${o.readEvery} steps; final loss = mean of the last 10 steps (compare rows with equal steps).`);
 if (results.profile.length) {
   out.push('');
   out.push('| model | batch | backend | ms/step | dispatches/step | submits/step | map reads/step | buffers created/step | writeBuffer/step | bind groups/step | pipelines (run) |');

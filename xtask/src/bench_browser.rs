@@ -28,7 +28,9 @@ build options (this command):
 
 benchmark options (bench/browser/run.mjs; `--help` there lists them all):
   --models mlp,cnn  --batches 32,128  --backends sweeplab-flex,sweeplab-webgpu,tfjs-wasm,tfjs-cpu,tfjs-webgpu
-  --steps N  --gpu-steps N  --warmup N  --repeats N  --no-study  --no-profile  --gpu-flags \"...\"  --headed";
+  --steps N  --gpu-steps N  --warmup N  --repeats N  --no-study  --no-profile  --gpu-flags \"...\"  --headed
+
+environment: CHROMIUM=/path/to/chrome drives another Chromium-based browser (default /usr/bin/chromium)";
 
 /// The files of the site, relative to `bench/browser/node_modules/@tensorflow/`, that go to
 /// `site/tfjs/`.
@@ -134,7 +136,11 @@ pub fn run(args: &[String]) -> Result<()> {
             _ => forward.push(a.clone()),
         }
     }
-    web::ensure_chromium()?;
+    // `CHROMIUM=/path/to/chrome` picks another browser (e.g. on a machine with a GPU and no
+    // Debian Chromium); otherwise Debian's Chromium, installed when missing.
+    if std::env::var_os("CHROMIUM").is_none() && !serve_only {
+        web::ensure_chromium()?;
+    }
     ensure_npm_packages()?;
     let out = web::target_dir().join("bench-browser");
     let site = out.join("site");
