@@ -97,6 +97,108 @@ if (globalThis.GPUDevice) {
   };
 }
 
+// ---- GPU time per kernel (`bench.kernelTimes`, page URL `?timestamps=1`) -------------------
+// Every compute pass is recorded and replayed as one pass per dispatch with timestamp
+// writes, so each dispatch's GPU time is read back and summed per kernel. Devices get the
+// `timestamp-query` feature; Chromium quantises timestamps unless started with
+// --enable-webgpu-developer-features. A diagnostic: the replay changes how work is batched.
+const TIMESTAMPS = new URL(location.href).searchParams.get('timestamps') === '1';
+let timing = false;
+const gpuTimes = new Map(); // kernel key -> {name, workgroup, count, ns}
+let pendingReads = [];
+const encoderDevice = new WeakMap();
+const encoderReads = new WeakMap();
+const bufferReads = new WeakMap();
+const kernelKey = (p) => {
+  const info = pipelineInfo.get(p) || { name: '?', workgroup: '?', codeLength: 0 };
+  return [`${info.name}|${info.workgroup}|${info.codeLength}`, info];
+};
+if (TIMESTAMPS && globalThis.GPUAdapter) {
+  const requestDevice = GPUAdapter.prototype.requestDevice;
+  GPUAdapter.prototype.requestDevice = function (desc = {}) {
+    if (this.features.has('timestamp-query')) {
+      const features = new Set(desc.requiredFeatures || []);
+      features.add('timestamp-query');
+      desc = { ...desc, requiredFeatures: [...features] };
+    }
+    return requestDevice.call(this, desc);
+  };
+  const createEncoder = GPUDevice.prototype.createCommandEncoder;
+  GPUDevice.prototype.createCommandEncoder = function (...args) {
+    const enc = createEncoder.apply(this, args);
+    encoderDevice.set(enc, this);
+    return enc;
+  };
+  const beginPass = GPUCommandEncoder.prototype.beginComputePass;
+  GPUCommandEncoder.prototype.beginComputePass = function (desc) {
+    const dev = encoderDevice.get(this);
+    if (!timing || !dev || !dev.features.has('timestamp-query')) return beginPass.call(this, desc);
+    const enc = this;
+    const ops = [];
+    let pipeline = null;
+    const groups = [];
+    return {
+      label: '',
+      setPipeline(p) { pipeline = p; },
+      setBindGroup(...args) { groups[args[0]] = args; },
+      dispatchWorkgroups(x, y = 1, z = 1) { ops.push({ pipeline, groups: groups.slice(), grid: [x, y, z] }); },
+      dispatchWorkgroupsIndirect(buffer, offset) { ops.push({ pipeline, groups: groups.slice(), indirect: [buffer, offset] }); },
+      pushDebugGroup() {},
+      popDebugGroup() {},
+      insertDebugMarker() {},
+      end() {
+        if (!ops.length) return;
+        const qs = dev.createQuerySet({ type: 'timestamp', count: 2 * ops.length });
+        ops.forEach((op, i) => {
+          const pass = beginPass.call(enc, {
+            timestampWrites: { querySet: qs, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 },
+          });
+          pass.setPipeline(op.pipeline);
+          for (const g of op.groups) if (g) pass.setBindGroup(...g);
+          if (op.indirect) pass.dispatchWorkgroupsIndirect(...op.indirect);
+          else pass.dispatchWorkgroups(...op.grid);
+          pass.end();
+        });
+        const bytes = 16 * ops.length;
+        const resolve = dev.createBuffer({ size: bytes, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
+        const read = dev.createBuffer({ size: bytes, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+        enc.resolveQuerySet(qs, 0, 2 * ops.length, resolve, 0);
+        enc.copyBufferToBuffer(resolve, 0, read, 0, bytes);
+        if (!encoderReads.has(enc)) encoderReads.set(enc, []);
+        encoderReads.get(enc).push({ read, resolve, qs, keys: ops.map((op) => kernelKey(op.pipeline)) });
+      },
+    };
+  };
+  const finish = GPUCommandEncoder.prototype.finish;
+  GPUCommandEncoder.prototype.finish = function (...args) {
+    const cb = finish.apply(this, args);
+    if (encoderReads.has(this)) bufferReads.set(cb, encoderReads.get(this));
+    return cb;
+  };
+  const submit = GPUQueue.prototype.submit;
+  GPUQueue.prototype.submit = function (cbs) {
+    const r = submit.call(this, cbs);
+    for (const cb of cbs || []) {
+      for (const rd of bufferReads.get(cb) || []) {
+        pendingReads.push(rd.read.mapAsync(GPUMapMode.READ).then(() => {
+          const t = new BigUint64Array(rd.read.getMappedRange());
+          rd.keys.forEach(([key, info], i) => {
+            const ns = t[2 * i + 1] > t[2 * i] ? Number(t[2 * i + 1] - t[2 * i]) : 0;
+            let k = gpuTimes.get(key);
+            if (!k) gpuTimes.set(key, (k = { key, name: info.name, workgroup: info.workgroup, count: 0, ns: 0 }));
+            k.count++;
+            k.ns += ns;
+          });
+          rd.read.unmap();
+          rd.read.destroy();
+          rd.resolve.destroy();
+          rd.qs.destroy();
+        }, () => {}));
+      }
+    }
+    return r;
+  };
+}
 const status = (text) => {
   const el = document.getElementById('status');
   if (el) el.textContent = text;
@@ -117,12 +219,35 @@ async function fetchBytes(url) {
 }
 
 // ---- sweeplab ---------------------------------------------------------------------------
-let gpuInfo = null;
+// Build variants (`cargo xtask bench-browser --variants fusion,...`): the same module built
+// with other burn features, in pkg-<variant>/, loaded on first use. A backend or study engine
+// named `<name>@<variant>` runs on that module.
+let mnistBytes = null;
+const modules = new Map();
+const gpuInfo = {};
+async function moduleFor(variant) {
+  if (!variant) return sw;
+  if (!modules.has(variant)) {
+    const m = await import(`./pkg-${variant}/sweeplab_bench.js`);
+    await m.default();
+    m.sweeplab_init();
+    m.bench_load_mnist(mnistBytes[0], mnistBytes[1]);
+    modules.set(variant, m);
+  }
+  return modules.get(variant);
+}
+const splitVariant = (name) => {
+  const i = name.indexOf('@');
+  return i < 0 ? [name, ''] : [name.slice(0, i), name.slice(i + 1)];
+};
+
 async function sweeplabTrain(cfg) {
-  const backend = cfg.backend === 'sweeplab-webgpu' ? 'webgpu' : 'flex';
-  if (backend === 'webgpu' && !gpuInfo) gpuInfo = JSON.parse(await sw.bench_gpu_init());
+  const [base, variant] = splitVariant(cfg.backend);
+  const m = await moduleFor(variant);
+  const backend = base === 'sweeplab-webgpu' ? 'webgpu' : 'flex';
+  if (backend === 'webgpu' && !gpuInfo[variant]) gpuInfo[variant] = JSON.parse(await m.bench_gpu_init());
   const r = JSON.parse(
-    await sw.bench_train(backend, cfg.model, cfg.batch, cfg.warmup, cfg.steps, cfg.readEvery),
+    await m.bench_train(backend, cfg.model, cfg.batch, cfg.warmup, cfg.steps, cfg.readEvery),
   );
   return { samples_per_sec: r.samples_per_sec, seconds: r.seconds, losses: r.losses };
 }
@@ -286,10 +411,46 @@ async function profile(cfg) {
   }
 }
 
+// GPU time per kernel and step: as `profile`, two runs (`1` and `1 + steps` timed steps)
+// with every dispatch timed; the difference divided by `steps`.
+async function kernelTimes(cfg) {
+  if (!TIMESTAMPS) return { status: 'error', error: 'open the page with ?timestamps=1' };
+  const once = async (steps) => {
+    gpuTimes.clear();
+    pendingReads = [];
+    timing = true;
+    try {
+      const t0 = performance.now();
+      const r = await train({ ...cfg, steps });
+      if (r.status !== 'ok') throw new Error(r.error);
+      await Promise.all(pendingReads);
+      return { kernels: [...gpuTimes.values()].map((k) => ({ ...k })), wall_ms: performance.now() - t0 };
+    } finally {
+      timing = false;
+    }
+  };
+  try {
+    const a = await once(1);
+    const b = await once(1 + cfg.steps);
+    const before = new Map(a.kernels.map((k) => [k.key, k]));
+    const per = b.kernels.map((k) => {
+      const o = before.get(k.key) || { count: 0, ns: 0 };
+      return { name: k.name, workgroup: k.workgroup, per_step: (k.count - o.count) / cfg.steps, gpu_ms_per_step: (k.ns - o.ns) / 1e6 / cfg.steps };
+    }).filter((k) => k.per_step > 0).sort((x, y) => y.gpu_ms_per_step - x.gpu_ms_per_step);
+    const total = per.reduce((a, k) => a + k.gpu_ms_per_step, 0);
+    const timed = b.kernels.reduce((a, k) => a + k.count, 0) > 0;
+    return { status: timed ? 'ok' : 'error', error: timed ? null : 'no timestamps (no timestamp-query on this adapter?)', gpu_ms_per_step: total, wall_ms_per_step: (b.wall_ms - a.wall_ms) / cfg.steps, kernels: per };
+  } catch (e) {
+    return { status: 'error', error: String(e) };
+  }
+}
+
 async function study(cfg) {
   status(`spiral study: ${cfg.engine}, ${cfg.trials} trials…`);
   try {
-    const r = JSON.parse(await sw.bench_study(cfg.engine, cfg.trials, cfg.epochs, cfg.slots, cfg.stepsPerDispatch));
+    const [engine, variant] = splitVariant(cfg.engine);
+    const m = await moduleFor(variant);
+    const r = JSON.parse(await m.bench_study(engine, cfg.trials, cfg.epochs, cfg.slots, cfg.stepsPerDispatch));
     return { status: 'ok', ...r };
   } catch (e) {
     return { status: 'error', error: String(e && e.stack ? e.stack : e) };
@@ -321,8 +482,8 @@ function render(summary) {
       [c.model, 'l'], [String(c.batch)], [c.backend, 'l'], [String(c.steps)],
       [c.status === 'ok' ? fmt(c.samples_per_sec) : c.status, c.status === 'ok' ? '' : 'bad'],
       [String(c.repeats ?? '–')], [fmt(c.final_loss, 4)],
-      [ratio(c.vs_best_tfjs), c.backend === 'sweeplab-flex' ? good(c.vs_best_tfjs, 3) : ''],
-      [ratio(c.vs_tfjs_webgpu), c.backend === 'sweeplab-webgpu' ? good(c.vs_tfjs_webgpu, 1.5) : ''],
+      [ratio(c.vs_best_tfjs), c.backend.startsWith('sweeplab-flex') ? good(c.vs_best_tfjs, 3) : ''],
+      [ratio(c.vs_tfjs_webgpu), c.backend.startsWith('sweeplab-webgpu') ? good(c.vs_tfjs_webgpu, 1.5) : ''],
     ], c.backend.startsWith('sweeplab') ? 'sweeplab' : '');
   }
   const p = document.querySelector('#profile tbody');
@@ -343,7 +504,7 @@ function render(summary) {
       [c.engine, 'l'], [String(c.trials)], [String(c.epochs)],
       [c.status === 'ok' ? fmt(c.median_seconds, 2) : c.status], [fmt(c.trials_per_sec, 2)],
       [String(c.repeats ?? '–')], [fmt(c.mean_val_loss, 4)], [ratio(c.vs_burn_webgpu)],
-    ], c.engine === 'fused' ? 'sweeplab' : '');
+    ], c.engine.startsWith('fused') ? 'sweeplab' : '');
   }
   document.getElementById('env').textContent = JSON.stringify(summary.env || {}, null, 2);
   if (summary.done) status(summary.done);
@@ -353,12 +514,12 @@ function render(summary) {
 async function start() {
   await init();
   // Runs the module's static constructors once (web/src/init.rs); absent in older builds.
-  if (sw.sweeplab_init) sw.sweeplab_init();
+  sw.sweeplab_init();
   const dir = 'data/mnist10k/';
-  const [images, labels] = await Promise.all([
+  const [images, labels] = (mnistBytes = await Promise.all([
     fetchBytes(`${dir}mnist10k-images-idx3-ubyte.gz`),
     fetchBytes(`${dir}mnist10k-labels-idx1-ubyte.gz`),
-  ]);
+  ]));
   const info = JSON.parse(sw.bench_load_mnist(images, labels));
   data = sw.bench_train_data();
   let adapter = null;
@@ -391,8 +552,9 @@ window.bench = {
   ready,
   train,
   profile,
+  kernelTimes,
   study,
   render,
-  sweeplabGpu: () => gpuInfo,
+  sweeplabGpu: () => ({ ...gpuInfo }),
   tfInfo: () => ({ ...tfInfo }),
 };

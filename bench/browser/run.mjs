@@ -20,29 +20,36 @@ const GPU_BACKENDS = new Set(['sweeplab-webgpu', 'tfjs-webgpu', 'tfjs-webgl']);
 // Chromium's WebGPU on SwiftShader (the CPU), as the e2e tests run it. On a machine with a
 // GPU, pass e.g. --gpu-flags "--enable-features=Vulkan" (Linux) or --gpu-flags "" (others).
 const SWIFTSHADER_FLAGS = '--enable-features=Vulkan --use-angle=swiftshader --use-webgpu-adapter=swiftshader';
-// Default steps per model: CPU-class backends, WebGPU ones (SwiftShader is slow).
-const DEFAULT_STEPS = { mlp: { cpu: 100, gpu: 20 }, cnn: { cpu: 6, gpu: 3 } };
+// Defaults per model: timed steps on the CPU backends and on the WebGPU ones (SwiftShader
+// is slow), warm-up steps, and steps of the counting runs. A CNN step at batch 128 takes
+// about a minute on TF.js's cpu and webgpu backends here, so the CNN gets one timed step.
+const DEFAULT_STEPS = { mlp: { cpu: 100, gpu: 20, warmup: 2, profile: 8 }, cnn: { cpu: 1, gpu: 1, warmup: 1, profile: 1 } };
+const base = (name) => name.split('@')[0];
+const isGpu = (name) => GPU_BACKENDS.has(base(name));
 
 const HELP = `usage: node bench/browser/run.mjs [options]   (normally via cargo xtask bench-browser)
 
   --models LIST          mlp,cnn (default both)
   --batches LIST         32,128 (default)
-  --backends LIST        ${ALL_BACKENDS.join(',')} (default; tfjs-webgl also exists)
+  --backends LIST        ${ALL_BACKENDS.join(',')} (default; tfjs-webgl also exists);
+                         NAME@VARIANT runs sweeplab's module built with --variants VARIANT
   --steps N              timed steps of the CPU backends (default mlp ${DEFAULT_STEPS.mlp.cpu}, cnn ${DEFAULT_STEPS.cnn.cpu})
   --gpu-steps N          timed steps of the WebGPU backends (default mlp ${DEFAULT_STEPS.mlp.gpu}, cnn ${DEFAULT_STEPS.cnn.gpu})
-  --warmup N             untimed steps before each timed run (default 2)
+  --warmup N             untimed steps before each timed run (default mlp ${DEFAULT_STEPS.mlp.warmup}, cnn ${DEFAULT_STEPS.cnn.warmup})
   --repeats N            timed runs per cell, interleaved across backends; the median counts (default 3)
-  --cell-seconds S       stop repeating a cell once its runs took S seconds in all (default 60; at least one run)
+  --cell-seconds S       stop repeating a cell once its runs took S seconds in all (default 30; at least one run)
   --read-every N         read the losses back every N steps, as the trainer does (default 16)
   --no-profile           skip counting WebGPU calls per step
-  --profile-steps N      steps of the counting runs (default 8)
+  --kernel-times         also time every WebGPU dispatch (timestamp queries; a diagnostic that
+                         replays each pass as one pass per dispatch) and print GPU ms per kernel
+  --profile-steps N      steps of the counting runs (default mlp ${DEFAULT_STEPS.mlp.profile}, cnn ${DEFAULT_STEPS.cnn.profile})
   --no-study             skip the spiral study (fused kernels vs burn one trial at a time)
   --study-trials N       trials of the fused study (default 64)
   --study-burn-trials N  the first N of those trials trained by burn, one at a time (default 8)
   --study-epochs N       epochs per trial (default 10, as fused_bench)
   --study-slots N        trials the fused engine trains at once (default 64)
   --study-repeats N      runs per engine (default 3 fused, burn 1; --study-burn-repeats N)
-  --study-engines LIST   fused,burn-webgpu,burn-flex (default all three)
+  --study-engines LIST   fused,burn-webgpu,burn-flex (default all three; NAME@VARIANT as for --backends)
   --gpu-flags "FLAGS"    Chromium's GPU flags instead of SwiftShader's ("${SWIFTSHADER_FLAGS}")
   --headed               show the browser window (needs a display)
   --url URL              the page (default $BASE_URL)
@@ -51,10 +58,10 @@ const HELP = `usage: node bench/browser/run.mjs [options]   (normally via cargo 
 function parseArgs(argv) {
   const o = {
     models: ['mlp', 'cnn'], batches: [32, 128], backends: ALL_BACKENDS, steps: null, gpuSteps: null,
-    warmup: 2, repeats: 3, cellSeconds: 60, readEvery: 16, profile: true, profileSteps: 8, study: true,
+    warmup: null, repeats: 3, cellSeconds: 30, readEvery: 16, profile: true, profileSteps: null, study: true,
     studyTrials: 64, studyBurnTrials: 8, studyEpochs: 10, studySlots: 64, studyRepeats: 3,
     studyBurnRepeats: 1, studyEngines: ['fused', 'burn-webgpu', 'burn-flex'],
-    stepsPerDispatch: 64, gpuFlags: SWIFTSHADER_FLAGS, headed: false,
+    stepsPerDispatch: 64, gpuFlags: SWIFTSHADER_FLAGS, headed: false, kernelTimes: false,
     url: process.env.BASE_URL || 'http://127.0.0.1:8090/',
     out: process.env.BENCH_OUT || path.join(root, 'target/bench-browser'),
   };
@@ -83,6 +90,7 @@ function parseArgs(argv) {
       case '--cell-seconds': o.cellSeconds = int(flag, val()); break;
       case '--read-every': o.readEvery = Math.max(1, int(flag, val())); break;
       case '--no-profile': o.profile = false; break;
+      case '--kernel-times': o.kernelTimes = true; break;
       case '--profile-steps': o.profileSteps = Math.max(1, int(flag, val())); break;
       case '--no-study': o.study = false; break;
       case '--study-trials': o.studyTrials = Math.max(1, int(flag, val())); break;
@@ -102,11 +110,21 @@ function parseArgs(argv) {
     }
   }
   for (const m of o.models) if (!DEFAULT_STEPS[m]) throw new Error(`unknown model \`${m}\`; use mlp, cnn`);
+  const variants = (JSON.parse(process.env.BENCH_BUILD || '{}').variants || []).map((v) => v.name);
+  const checkVariant = (name) => {
+    const v = name.split('@')[1];
+    if (v !== undefined && !variants.includes(v)) {
+      throw new Error(`\`${name}\`: no build variant \`${v}\` (built: ${variants.join(', ') || 'none'}; add --variants ${v})`);
+    }
+  };
   for (const b of o.backends) {
-    if (![...ALL_BACKENDS, 'tfjs-webgl'].includes(b)) throw new Error(`unknown backend \`${b}\`; use ${ALL_BACKENDS.join(', ')}, tfjs-webgl`);
+    if (![...ALL_BACKENDS, 'tfjs-webgl'].includes(base(b))) throw new Error(`unknown backend \`${b}\`; use ${ALL_BACKENDS.join(', ')}, tfjs-webgl`);
+    if (b.includes('@') && !b.startsWith('sweeplab-')) throw new Error(`\`${b}\`: only sweeplab's backends have build variants`);
+    checkVariant(b);
   }
   for (const e of o.studyEngines) {
-    if (!['fused', 'burn-webgpu', 'burn-flex'].includes(e)) throw new Error(`unknown study engine \`${e}\``);
+    if (!['fused', 'burn-webgpu', 'burn-flex'].includes(base(e))) throw new Error(`unknown study engine \`${e}\``);
+    checkVariant(e);
   }
   return o;
 }
@@ -127,12 +145,28 @@ const median = (v) => {
   return n === 0 ? NaN : n % 2 ? s[(n - 1) / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
 };
 const mean = (v) => (v.length ? v.reduce((a, b) => a + b, 0) / v.length : NaN);
-const stepsFor = (model, backend) => (GPU_BACKENDS.has(backend)
+const stepsFor = (model, backend) => (isGpu(backend)
   ? o.gpuSteps ?? DEFAULT_STEPS[model].gpu
   : o.steps ?? DEFAULT_STEPS[model].cpu);
+const warmupFor = (model) => o.warmup ?? DEFAULT_STEPS[model].warmup;
+const profileStepsFor = (model) => o.profileSteps ?? DEFAULT_STEPS[model].profile;
 // The final loss: mean of the last (up to) 10 timed steps' losses.
 const tailLoss = (losses) => mean(losses.slice(-Math.min(10, losses.length)));
 const log = (s) => process.stderr.write(`${s}\n`);
+
+// Kernel families: names without the type suffixes and hash (cubecl: `matmul_entry_lhs_f32…`
+// → `matmul_entry`; TF.js's names are its programs').
+function families(kernels) {
+  const m = new Map();
+  for (const k of kernels) {
+    const fam = k.name.replace(/_(c|lhs|in|t|e|f|b)_(f32|i32|u32|bool)[\s\S]*$/, '').replace(/_[0-9a-f]{8}$/, '');
+    const e = m.get(fam) || { family: fam, per_step: 0, gpu_ms_per_step: 0 };
+    e.per_step += k.per_step;
+    e.gpu_ms_per_step += k.gpu_ms_per_step;
+    m.set(fam, e);
+  }
+  return [...m.values()].sort((a, b) => b.gpu_ms_per_step - a.gpu_ms_per_step);
+}
 
 // Self time of a CDP CPU profile by category: idle, GC, program (the browser's own work
 // outside JS) and the top JS/wasm functions.
@@ -176,6 +210,8 @@ const args = [
   '--disable-background-timer-throttling',
   '--disable-renderer-backgrounding',
   '--disable-backgrounding-occluded-windows',
+  // Unquantised timestamp queries for --kernel-times.
+  ...(o.kernelTimes ? ['--enable-webgpu-developer-features'] : []),
 ];
 const context = await chromium.launchPersistentContext(userDir, {
   executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
@@ -199,6 +235,7 @@ const results = {
   env: null,
   cells: [],
   profile: [],
+  kernel_times: [],
   study: [],
 };
 const summary = () => ({ cells: results.cells, profile: results.profile, study: results.study, env: results.env });
@@ -207,7 +244,7 @@ const save = () => fs.writeFileSync(path.join(o.out, 'results.json'), `${JSON.st
 
 let exitCode = 0;
 try {
-  await page.goto(o.url);
+  await page.goto(o.kernelTimes ? `${o.url}${o.url.includes('?') ? '&' : '?'}timestamps=1` : o.url);
   await page.waitForFunction(() => window.bench && window.bench.ready, null, { timeout: 120_000 });
   results.env = await page.evaluate(() => window.bench.ready);
   results.env.browser = context.browser()?.version() ?? null;
@@ -219,14 +256,14 @@ try {
   for (const model of o.models) {
     for (const batch of o.batches) {
       const cells = o.backends.map((backend) => ({
-        model, batch, backend, steps: stepsFor(model, backend), warmup: o.warmup, read_every: o.readEvery,
+        model, batch, backend, steps: stepsFor(model, backend), warmup: warmupFor(model), read_every: o.readEvery,
         status: 'ok', runs: [], error: null, wall_s: 0,
       }));
       for (let r = 0; r < o.repeats; r++) {
         for (const c of cells) {
           if (c.status !== 'ok') continue;
           if (r > 0 && c.wall_s > o.cellSeconds) continue; // slow cell: fewer repeats
-          const cfg = { backend: c.backend, model, batch, steps: c.steps, warmup: o.warmup, readEvery: o.readEvery };
+          const cfg = { backend: c.backend, model, batch, steps: c.steps, warmup: c.warmup, readEvery: o.readEvery };
           const started = Date.now();
           const res = await page.evaluate((cfg) => window.bench.train(cfg), cfg);
           c.wall_s += (Date.now() - started) / 1000;
@@ -252,7 +289,7 @@ try {
         c.best_tfjs = best ? best.backend : null;
         c.vs_best_tfjs = best && c.samples_per_sec ? c.samples_per_sec / best.samples_per_sec : null;
         // WebGPU against WebGPU: only sweeplab's WebGPU row gets this ratio.
-        c.vs_tfjs_webgpu = c.backend === 'sweeplab-webgpu' && tfGpu && c.samples_per_sec ? c.samples_per_sec / tfGpu.samples_per_sec : null;
+        c.vs_tfjs_webgpu = base(c.backend) === 'sweeplab-webgpu' && tfGpu && c.samples_per_sec ? c.samples_per_sec / tfGpu.samples_per_sec : null;
       }
       results.cells.push(...cells);
       save();
@@ -262,11 +299,11 @@ try {
 
   // ---- WebGPU calls per step (the smallest batch of each model). ----
   if (o.profile) {
-    const gpu = o.backends.filter((b) => GPU_BACKENDS.has(b));
+    const gpu = o.backends.filter(isGpu);
     for (const model of o.models) {
       const batch = Math.min(...o.batches);
       for (const backend of gpu) {
-        const cfg = { backend, model, batch, steps: o.profileSteps, warmup: o.warmup, readEvery: o.readEvery };
+        const cfg = { backend, model, batch, steps: profileStepsFor(model), warmup: warmupFor(model), readEvery: o.readEvery };
         // The page's main thread meanwhile (a CPU profile): busy in wasm/JS encoding work,
         // or idle while the GPU process runs the kernels.
         const cdp = await context.newCDPSession(page);
@@ -280,7 +317,7 @@ try {
         fs.writeFileSync(path.join(o.out, name), JSON.stringify(profile));
         res.main_thread = summariseProfile(profile);
         res.main_thread.file = name;
-        results.profile.push({ model, batch, backend, steps: o.profileSteps, ...res });
+        results.profile.push({ model, batch, backend, steps: profileStepsFor(model), ...res });
         log(`profile ${model} b${batch} ${backend}: ${JSON.stringify(res.per_step ?? res.error)}`);
         log(`  main thread: ${JSON.stringify(res.main_thread)}`);
         for (const k of (res.kernels || []).slice(0, 40)) log(`  ${k.per_step.toFixed(2)}/step ${k.name} wg(${k.workgroup}) grids ${JSON.stringify(k.grids)}`);
@@ -290,11 +327,27 @@ try {
     }
   }
 
+  // ---- GPU time per kernel (timestamp queries), the smallest batch of each model. ----
+  if (o.kernelTimes) {
+    for (const model of o.models) {
+      const batch = Math.min(...o.batches);
+      for (const backend of o.backends.filter(isGpu)) {
+        const cfg = { backend, model, batch, steps: profileStepsFor(model), warmup: warmupFor(model), readEvery: o.readEvery };
+        const res = await page.evaluate((cfg) => window.bench.kernelTimes(cfg), cfg);
+        res.families = families(res.kernels || []);
+        results.kernel_times.push({ model, batch, backend, ...res });
+        log(`kernel times ${model} b${batch} ${backend}: ${res.status === 'ok' ? `GPU ${res.gpu_ms_per_step.toFixed(1)} ms/step, wall ${res.wall_ms_per_step.toFixed(1)} ms/step` : res.error}`);
+        for (const k of (res.kernels || []).slice(0, 15)) log(`  ${k.gpu_ms_per_step.toFixed(2)} ms/step  ${k.per_step}x ${k.name} wg(${k.workgroup})`);
+        save();
+      }
+    }
+  }
+
   // ---- The spiral study: fused kernels vs burn one trial at a time. ----
   if (o.study) {
     const rows = [];
     for (const engine of o.studyEngines) {
-      const burn = engine !== 'fused';
+      const burn = base(engine) !== 'fused';
       const trials = burn ? Math.min(o.studyBurnTrials, o.studyTrials) : o.studyTrials;
       const row = { engine, trials, epochs: o.studyEpochs, slots: burn ? 1 : o.studySlots, status: 'ok', runs: [], error: null };
       const cfg = { engine, trials, epochs: o.studyEpochs, slots: o.studySlots, stepsPerDispatch: o.stepsPerDispatch };
@@ -330,7 +383,7 @@ try {
       row.mean_val_loss_first = losses.length ? mean(losses.slice(0, nBurn).filter((v) => v !== null)) : null;
       row.complete = row.runs.length ? row.runs[0].complete : 0;
     }
-    const burnGpu = rows.find((r) => r.engine === 'burn-webgpu' && r.trials_per_sec);
+    const burnGpu = rows.find((r) => r.engine === 'burn-webgpu' && r.trials_per_sec) || rows.find((r) => base(r.engine) === 'burn-webgpu' && r.trials_per_sec);
     for (const row of rows) row.vs_burn_webgpu = burnGpu && row.trials_per_sec ? row.trials_per_sec / burnGpu.trials_per_sec : null;
     results.study = rows;
     save();
@@ -358,7 +411,7 @@ const f0 = (v) => (v === null || v === undefined || Number.isNaN(v) ? '–' : Ma
 const f = (v, d) => (v === null || v === undefined || Number.isNaN(v) ? '–' : v.toFixed(d));
 const x = (v) => (v ? `${v.toFixed(2)}x` : '–');
 const out = [];
-out.push(`sweeplab browser benchmark — ${results.env?.userAgent?.match(/Chrome\/[\d.]+/)?.[0] ?? 'Chromium'}, adapter ${results.env?.adapter?.description || results.env?.adapter?.vendor || results.env?.adapter?.architecture || 'none'}; TF.js ${results.env?.tfjs ?? '?'} (wasm: ${JSON.stringify(results.tfjs_info?.wasm ?? null)}); ${results.host.cpus} CPUs; burn features: ${(build.burn_features || []).join(',') || 'default'}`);
+out.push(`sweeplab browser benchmark — ${results.env?.userAgent?.match(/Chrome\/[\d.]+/)?.[0] ?? 'Chromium'}, adapter ${results.env?.adapter?.description || results.env?.adapter?.vendor || results.env?.adapter?.architecture || 'none'}; TF.js ${results.env?.tfjs ?? '?'} (wasm: ${JSON.stringify(results.tfjs_info?.wasm ?? null)}); ${results.host.cpus} CPUs; bench module ${build.module_gzip_bytes ? `${(build.module_gzip_bytes / 1024).toFixed(0)} KiB gzip` : '?'}${(build.burn_features || []).length ? ` (+${build.burn_features.join(',')})` : ''}${(build.variants || []).map((v) => `; variant ${v.name}: ${(v.module_gzip_bytes / 1024).toFixed(0)} KiB gzip`).join('')}`);
 out.push('');
 out.push('| model | batch | backend | steps | runs | samples/s | final loss | vs best TF.js | vs TF.js webgpu |');
 out.push('|---|---:|---|---:|---:|---:|---:|---:|---:|');
@@ -366,7 +419,7 @@ for (const c of results.cells) {
   out.push(`| ${c.model} | ${c.batch} | ${c.backend} | ${c.steps} | ${c.repeats} | ${c.status === 'ok' ? f0(c.samples_per_sec) : c.status} | ${f(c.final_loss, 4)} | ${x(c.vs_best_tfjs)} | ${x(c.vs_tfjs_webgpu)} |`);
 }
 out.push('');
-out.push(`samples/s: median of up to ${o.repeats} timed runs (repeats interleaved across backends; fewer when a cell's runs passed ${o.cellSeconds} s), each after ${o.warmup} warm-up steps and ending with the loss read back; losses read every ${o.readEvery} steps; final loss = mean of the last 10 steps (compare rows with equal steps).`);
+out.push(`samples/s: median of up to ${o.repeats} timed runs (repeats interleaved across backends; fewer when a cell's runs passed ${o.cellSeconds} s), each after the warm-up steps (mlp ${warmupFor('mlp')}, cnn ${warmupFor('cnn')}) and ending with the loss read back; losses read every ${o.readEvery} steps; final loss = mean of the last 10 steps (compare rows with equal steps).`);
 if (results.profile.length) {
   out.push('');
   out.push('| model | batch | backend | ms/step | dispatches/step | submits/step | map reads/step | buffers created/step | writeBuffer/step | bind groups/step | pipelines (run) |');
@@ -374,6 +427,15 @@ if (results.profile.length) {
   for (const p of results.profile) {
     const s = p.per_step || {};
     out.push(`| ${p.model} | ${p.batch} | ${p.backend} | ${p.status === 'ok' ? f(p.ms_per_step, 1) : p.status} | ${f(s.dispatches, 1)} | ${f(s.submits, 2)} | ${f(s.maps, 2)} | ${f(s.buffers, 1)} | ${f(s.writes, 1)} | ${f(s.bindGroups, 1)} | ${p.total?.pipelines ?? '–'} |`);
+  }
+}
+if (results.kernel_times.length) {
+  out.push('');
+  out.push('| model | batch | backend | GPU ms/step (timed) | wall ms/step (timing on) | top kernels by GPU time (ms/step, dispatches/step) |');
+  out.push('|---|---:|---|---:|---:|---|');
+  for (const k of results.kernel_times) {
+    const top = (k.families || []).slice(0, 4).map((f) => `${f.family} ${f.gpu_ms_per_step.toFixed(1)} (${f.per_step})`).join(', ');
+    out.push(`| ${k.model} | ${k.batch} | ${k.backend} | ${k.status === 'ok' ? f(k.gpu_ms_per_step, 1) : k.status} | ${f(k.wall_ms_per_step, 1)} | ${top} |`);
   }
 }
 if (results.study.length) {

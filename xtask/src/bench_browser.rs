@@ -11,7 +11,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 
 use crate::util::{self, root};
 use crate::web::{self, BuildOptions, StaticServer};
@@ -20,6 +20,9 @@ const USAGE: &str = "usage: cargo xtask bench-browser [build options] [benchmark
 
 build options (this command):
   --burn-features LIST   extra burn features for the bench module, e.g. fusion or fusion,autotune
+  --variants LIST        also build the module with other burn features, side by side in the same
+                         page: e.g. fusion,autotune,fusion-autotune (a name is burn features joined
+                         by -); run them as sweeplab-webgpu@fusion, burn-webgpu@fusion, ...
   --quick-build          build the module without LTO (quicker; not what the playground ships)
   --no-build             reuse the last built module
   --no-isolate           serve without COOP/COEP (TF.js's wasm backend then runs single-threaded)
@@ -66,6 +69,15 @@ fn ensure_npm_packages() -> Result<()> {
     ]))
 }
 
+/// `["a","b"]`'s inside: each string quoted (the names are plain ASCII).
+fn json_strings(items: &[String]) -> String {
+    items
+        .iter()
+        .map(|f| format!("\"{f}\""))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 /// Copies `from` to `to`, creating `to`'s folder.
 fn copy(from: &Path, to: &Path) -> Result<()> {
     if let Some(parent) = to.parent() {
@@ -101,6 +113,7 @@ fn assemble_site(site: &Path) -> Result<()> {
 /// `cargo xtask bench-browser [options]` (see [`USAGE`]).
 pub fn run(args: &[String]) -> Result<()> {
     let mut burn_features: Vec<String> = Vec::new();
+    let mut variants: Vec<String> = Vec::new();
     let mut quick = false;
     let mut build = true;
     let mut isolate = true;
@@ -120,6 +133,22 @@ pub fn run(args: &[String]) -> Result<()> {
                         .filter(|f| !f.is_empty())
                         .map(|f| format!("burn/{}", f.trim_start_matches("burn/"))),
                 );
+            }
+            "--variants" => {
+                let v = it
+                    .next()
+                    .context("--variants needs a list, e.g. fusion,autotune")?;
+                for name in v.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+                    if !name
+                        .chars()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+                    {
+                        bail!(
+                            "variant `{name}`: use burn feature names joined by `-`, e.g. fusion-autotune"
+                        );
+                    }
+                    variants.push(name.to_string());
+                }
             }
             "--quick-build" => quick = true,
             "--no-build" => build = false,
@@ -151,15 +180,30 @@ pub fn run(args: &[String]) -> Result<()> {
             quick_workers: quick,
             ..BuildOptions::default()
         };
+        let mut variant_info = Vec::new();
+        // The variants first, so the main module is the last build (what `--no-build` and a
+        // later plain build find in the target directory).
+        for name in &variants {
+            let features: Vec<String> = name.split('-').map(|f| format!("burn/{f}")).collect();
+            let dir = site.join(format!("pkg-{name}"));
+            let (raw, gz) = web::build_bench_module(&features, &opts, &dir)?;
+            println!(
+                "bench module, variant {name} ({}): {:.1} KiB, {:.1} KiB gzip",
+                features.join(", "),
+                raw as f64 / 1024.0,
+                gz as f64 / 1024.0
+            );
+            variant_info.push(format!(
+                "{{\"name\":\"{name}\",\"burn_features\":[{}],\"module_bytes\":{raw},\"module_gzip_bytes\":{gz}}}",
+                json_strings(&features)
+            ));
+        }
         let (raw, gz) = web::build_bench_module(&burn_features, &opts, &pkg)?;
         let info = format!(
-            "{{\"burn_features\":[{}],\"module_bytes\":{raw},\"module_gzip_bytes\":{gz},\"lto\":{}}}",
-            burn_features
-                .iter()
-                .map(|f| format!("\"{f}\""))
-                .collect::<Vec<_>>()
-                .join(","),
+            "{{\"burn_features\":[{}],\"module_bytes\":{raw},\"module_gzip_bytes\":{gz},\"lto\":{},\"variants\":[{}]}}",
+            json_strings(&burn_features),
             !quick,
+            variant_info.join(","),
         );
         std::fs::write(&info_file, &info)?;
         println!(
