@@ -503,7 +503,7 @@ function render(summary) {
     row(s, [
       [c.engine, 'l'], [String(c.trials)], [String(c.epochs)],
       [c.status === 'ok' ? fmt(c.median_seconds, 2) : c.status], [fmt(c.trials_per_sec, 2)],
-      [String(c.repeats ?? '–')], [fmt(c.mean_val_loss, 4)], [ratio(c.vs_burn_webgpu)],
+      [String(c.repeats ?? '–')], [fmt(c.mean_val_loss, 4)], [fmt(c.mean_val_loss_first, 4)], [ratio(c.vs_burn_webgpu)],
     ], c.engine.startsWith('fused') ? 'sweeplab' : '');
   }
   document.getElementById('env').textContent = JSON.stringify(summary.env || {}, null, 2);
