@@ -11,6 +11,9 @@ self.onmessage = (e) => {
 import(`./pkg/sweeplab_worker_${kind}.js`)
   .then(async (mod) => {
     await mod.default();
+    // Run the module's static constructors once (web/src/init.rs); without this call every
+    // call into the module would run them again.
+    mod.sweeplab_init();
     handle = mod.worker_handle;
     for (const m of pending.splice(0)) handle(m);
   })

@@ -28,9 +28,14 @@ pub mod charts;
 pub mod store;
 
 #[cfg(any(feature = "worker-cpu", feature = "worker-gpu"))]
+pub mod init;
+#[cfg(any(feature = "worker-cpu", feature = "worker-gpu"))]
 pub mod worker;
 #[cfg(feature = "worker-gpu")]
 mod worker_fused;
+
+#[cfg(feature = "bench")]
+pub mod bench;
 
 /// Starts the playground: installs the panic hook and mounts the app on `#app`.
 #[cfg(all(feature = "ui", target_arch = "wasm32"))]

@@ -1,9 +1,12 @@
 //! `cargo xtask`: build, serve and test sweeplab.
 //!
 //! * `cargo xtask serve` builds the playground (wasm) and serves `static/` on 127.0.0.1.
+//! * `cargo xtask bench-browser` runs the browser peer benchmark (sweeplab against
+//!   TensorFlow.js in headless Chromium); never part of `test`.
 //! * `cargo xtask test` runs every check and test; it installs what it needs itself
 //!   (rustup targets, pinned CLI tools, Python venvs from pinned requirements, Chromium).
 
+mod bench_browser;
 mod test;
 mod util;
 mod web;
@@ -20,6 +23,7 @@ fn main() -> Result<()> {
         "test" => test::run(rest),
         "serve" => web::serve(rest),
         "e2e" => web::e2e(),
+        "bench-browser" => bench_browser::run(rest),
         "help" | "--help" | "-h" => {
             println!("usage: cargo xtask <test|serve> [options]\n");
             println!("  test [--quick]   run every check and test (installs what it needs)");
@@ -27,6 +31,9 @@ fn main() -> Result<()> {
                 "  serve [--port N] build the playground and serve it on 127.0.0.1 (default port 8080)"
             );
             println!("  e2e              build the playground and run its browser tests");
+            println!(
+                "  bench-browser    the browser peer benchmark: sweeplab vs TensorFlow.js in Chromium (--help)"
+            );
             Ok(())
         }
         other => bail!("unknown xtask command `{other}`; try `cargo xtask help`"),

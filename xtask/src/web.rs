@@ -207,12 +207,9 @@ pub fn gzip_size(path: &Path) -> Result<u64> {
     Ok(enc.finish()?.len() as u64)
 }
 
-/// Builds every wasm module into `static/pkg/`.
-pub fn build(opts: &BuildOptions) -> Result<BuildReport> {
-    util::run(Command::new("rustup").args(["target", "add", "wasm32-unknown-unknown"]))?;
-    let bindgen = wasm_bindgen_cli()?;
-    let pkg = root().join("static/pkg");
-    std::fs::create_dir_all(&pkg)?;
+/// Whether `wasm-opt` runs in a build with these options (it must be recent enough); says
+/// why not when it is skipped.
+fn use_wasm_opt(opts: &BuildOptions) -> bool {
     let opt_version = wasm_opt_version();
     let use_opt =
         !opts.no_opt && opts.profile != "dev" && opt_version.is_some_and(|v| v >= MIN_WASM_OPT);
@@ -224,80 +221,126 @@ pub fn build(opts: &BuildOptions) -> Result<BuildReport> {
             ),
         }
     }
+    use_opt
+}
+
+/// Builds every wasm module into `static/pkg/`.
+pub fn build(opts: &BuildOptions) -> Result<BuildReport> {
+    util::run(Command::new("rustup").args(["target", "add", "wasm32-unknown-unknown"]))?;
+    let bindgen = wasm_bindgen_cli()?;
+    let pkg = root().join("static/pkg");
+    std::fs::create_dir_all(&pkg)?;
+    let use_opt = use_wasm_opt(opts);
     let mut report = BuildReport::default();
     for m in modules().into_iter().filter(|m| m.eager || !opts.page_only) {
-        let started = Instant::now();
-        let mut cmd = cargo();
-        cmd.args([
-            "build",
-            "-p",
-            "sweeplab-web",
-            "--lib",
-            "--target",
-            "wasm32-unknown-unknown",
-            "--profile",
-            &opts.profile,
-        ]);
-        if !m.features.is_empty() {
-            cmd.args(["--no-default-features", "--features", m.features]);
-            if opts.quick_workers && opts.profile == "release-wasm" {
-                cmd.env("CARGO_PROFILE_RELEASE_WASM_LTO", "off")
-                    .env("CARGO_PROFILE_RELEASE_WASM_CODEGEN_UNITS", "16");
-            }
-        }
-        let mut rustflags = std::env::var("RUSTFLAGS").unwrap_or_default();
-        if !rustflags.contains("simd128") {
-            rustflags.push_str(" -C target-feature=+simd128");
-        }
-        cmd.env("RUSTFLAGS", rustflags.trim());
-        util::run(&mut cmd)?;
-        let profile_dir = if opts.profile == "dev" {
-            "debug"
-        } else {
-            opts.profile.as_str()
-        };
-        let wasm = target_dir()
-            .join("wasm32-unknown-unknown")
-            .join(profile_dir)
-            .join("sweeplab_web.wasm");
-        util::run(
-            Command::new(&bindgen)
-                .arg("--target")
-                .arg("web")
-                .arg("--no-typescript")
-                .arg("--out-dir")
-                .arg(&pkg)
-                .arg("--out-name")
-                .arg(m.out_name)
-                .arg(&wasm),
-        )?;
-        let out_wasm = pkg.join(format!("{}_bg.wasm", m.out_name));
-        if use_opt {
-            let tmp = pkg.join(format!("{}_opt.wasm", m.out_name));
-            let res = util::run(
-                Command::new("wasm-opt")
-                    .arg("-Oz")
-                    .arg("--all-features")
-                    .arg(&out_wasm)
-                    .arg("-o")
-                    .arg(&tmp),
-            );
-            match res {
-                Ok(()) => std::fs::rename(&tmp, &out_wasm)?,
-                Err(e) => {
-                    let _ = std::fs::remove_file(&tmp);
-                    eprintln!("xtask: wasm-opt failed, keeping the unoptimised module: {e:#}");
-                }
-            }
-        }
-        let raw = std::fs::metadata(&out_wasm)?.len();
-        let gz = gzip_size(&out_wasm)?;
-        eprintln!("xtask: built {} in {:.0?}", m.out_name, started.elapsed());
+        let (raw, gz) = build_module(&m, &[], opts, &bindgen, &pkg, use_opt)?;
         report
             .sizes
             .insert(m.out_name.to_string(), (raw, gz, m.eager));
     }
     Ok(report)
+}
+
+/// Builds the browser benchmark's module (`sweeplab-web` with the `bench` feature, plus
+/// `extra_features`, e.g. `burn/fusion`) exactly as `serve` builds the training workers,
+/// into `<out_dir>/sweeplab_bench{.js,_bg.wasm}`. Returns its size, raw and gzipped.
+pub fn build_bench_module(
+    extra_features: &[String],
+    opts: &BuildOptions,
+    out_dir: &Path,
+) -> Result<(u64, u64)> {
+    util::run(Command::new("rustup").args(["target", "add", "wasm32-unknown-unknown"]))?;
+    let bindgen = wasm_bindgen_cli()?;
+    std::fs::create_dir_all(out_dir)?;
+    let use_opt = use_wasm_opt(opts);
+    let m = Module {
+        out_name: "sweeplab_bench",
+        features: "bench",
+        eager: false,
+    };
+    build_module(&m, extra_features, opts, &bindgen, out_dir, use_opt)
+}
+
+/// Builds one module (with `extra_features` added to its own) and writes it to `pkg`;
+/// returns its size, raw and gzipped.
+fn build_module(
+    m: &Module,
+    extra_features: &[String],
+    opts: &BuildOptions,
+    bindgen: &Path,
+    pkg: &Path,
+    use_opt: bool,
+) -> Result<(u64, u64)> {
+    let started = Instant::now();
+    let mut cmd = cargo();
+    cmd.args([
+        "build",
+        "-p",
+        "sweeplab-web",
+        "--lib",
+        "--target",
+        "wasm32-unknown-unknown",
+        "--profile",
+        &opts.profile,
+    ]);
+    if !m.features.is_empty() {
+        let mut features = vec![m.features.to_string()];
+        features.extend(extra_features.iter().cloned());
+        cmd.args(["--no-default-features", "--features", &features.join(",")]);
+        if opts.quick_workers && opts.profile == "release-wasm" {
+            cmd.env("CARGO_PROFILE_RELEASE_WASM_LTO", "off")
+                .env("CARGO_PROFILE_RELEASE_WASM_CODEGEN_UNITS", "16");
+        }
+    }
+    let mut rustflags = std::env::var("RUSTFLAGS").unwrap_or_default();
+    if !rustflags.contains("simd128") {
+        rustflags.push_str(" -C target-feature=+simd128");
+    }
+    cmd.env("RUSTFLAGS", rustflags.trim());
+    util::run(&mut cmd)?;
+    let profile_dir = if opts.profile == "dev" {
+        "debug"
+    } else {
+        opts.profile.as_str()
+    };
+    let wasm = target_dir()
+        .join("wasm32-unknown-unknown")
+        .join(profile_dir)
+        .join("sweeplab_web.wasm");
+    util::run(
+        Command::new(bindgen)
+            .arg("--target")
+            .arg("web")
+            .arg("--no-typescript")
+            .arg("--out-dir")
+            .arg(pkg)
+            .arg("--out-name")
+            .arg(m.out_name)
+            .arg(&wasm),
+    )?;
+    let out_wasm = pkg.join(format!("{}_bg.wasm", m.out_name));
+    if use_opt {
+        let tmp = pkg.join(format!("{}_opt.wasm", m.out_name));
+        let res = util::run(
+            Command::new("wasm-opt")
+                .arg("-Oz")
+                .arg("--all-features")
+                .arg(&out_wasm)
+                .arg("-o")
+                .arg(&tmp),
+        );
+        match res {
+            Ok(()) => std::fs::rename(&tmp, &out_wasm)?,
+            Err(e) => {
+                let _ = std::fs::remove_file(&tmp);
+                eprintln!("xtask: wasm-opt failed, keeping the unoptimised module: {e:#}");
+            }
+        }
+    }
+    let raw = std::fs::metadata(&out_wasm)?.len();
+    let gz = gzip_size(&out_wasm)?;
+    eprintln!("xtask: built {} in {:.0?}", m.out_name, started.elapsed());
+    Ok((raw, gz))
 }
 
 /// The MIME type of a file, by extension.
@@ -364,6 +407,7 @@ pub struct StaticServer {
     server: std::sync::Arc<tiny_http::Server>,
     /// The port it listens on.
     pub port: u16,
+    isolated: bool,
 }
 
 impl StaticServer {
@@ -379,22 +423,32 @@ impl StaticServer {
         Ok(StaticServer {
             server: std::sync::Arc::new(server),
             port,
+            isolated: false,
         })
+    }
+
+    /// Sends `Cross-Origin-Opener-Policy: same-origin` and
+    /// `Cross-Origin-Embedder-Policy: require-corp` with every file, so pages are
+    /// cross-origin isolated (`SharedArrayBuffer`, wasm threads).
+    pub fn cross_origin_isolated(mut self, on: bool) -> Self {
+        self.isolated = on;
+        self
     }
 
     /// Serves `dir` until the process ends.
     pub fn serve(&self, dir: &Path) {
         for req in self.server.incoming_requests() {
-            handle(dir, req);
+            handle(dir, req, self.isolated);
         }
     }
 
     /// Serves `dir` on a background thread.
     pub fn spawn(&self, dir: PathBuf) {
         let server = self.server.clone();
+        let isolated = self.isolated;
         std::thread::spawn(move || {
             for req in server.incoming_requests() {
-                handle(&dir, req);
+                handle(&dir, req, isolated);
             }
         });
     }
@@ -405,18 +459,28 @@ impl StaticServer {
     }
 }
 
-fn handle(dir: &Path, req: tiny_http::Request) {
+fn handle(dir: &Path, req: tiny_http::Request, isolated: bool) {
     let header = |k: &str, v: &str| tiny_http::Header::from_bytes(k.as_bytes(), v.as_bytes()).ok();
     let result = match resolve(dir, req.url()) {
         Some(path) if path.is_file() => match std::fs::read(&path) {
             Ok(body) => {
                 let mut resp = tiny_http::Response::from_data(body);
+                let isolation = [
+                    ("Cross-Origin-Opener-Policy", "same-origin"),
+                    ("Cross-Origin-Embedder-Policy", "require-corp"),
+                ];
                 for h in [
                     header("Content-Type", mime_type(&path)),
                     header("Cache-Control", "no-cache"),
                     header("X-Content-Type-Options", "nosniff"),
                 ]
                 .into_iter()
+                .chain(
+                    isolation
+                        .iter()
+                        .filter(|_| isolated)
+                        .map(|(k, v)| header(k, v)),
+                )
                 .flatten()
                 {
                     resp.add_header(h);

@@ -237,29 +237,63 @@ fn train_step(
     (model, loss.detach().without_autodiff())
 }
 
-/// Measures training throughput (samples per second) of `plan`'s model and optimiser on
-/// `data`'s training split: `warmup` untimed steps, then `steps` timed ones, reading the
-/// losses back every `read_every` steps as the trainer does. Used by the benchmark binary.
-pub async fn measure_throughput(
+/// The order [`measure_training`] draws its batches from: the training split's indices
+/// shuffled with `seed`. Step `s` trains on `order[batch_start(s, batch, n)..][..batch]`, so
+/// a peer library can train on exactly the same batches.
+pub fn throughput_order(seed: u64, n: usize) -> Vec<i64> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut order: Vec<i64> = (0..n as i64).collect();
+    shuffle(&mut order, &mut rng);
+    order
+}
+
+/// Where step `step`'s batch of `batch` samples starts in [`throughput_order`] (the batches
+/// walk the order and wrap around; `batch` must be at most `n`).
+pub fn batch_start(step: usize, batch: usize, n: usize) -> usize {
+    (step * batch) % (n - batch + 1)
+}
+
+/// What [`measure_training`] measured.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Throughput {
+    /// Training samples per second over the timed steps.
+    pub samples_per_sec: f64,
+    /// Wall time of the timed steps, in seconds (ending with the last loss read back).
+    pub seconds: f64,
+    /// The training loss of every timed step, read back from the device.
+    pub losses: Vec<f32>,
+}
+
+/// Measures training of `plan`'s model and optimiser on `data`'s training split: `warmup`
+/// untimed steps, then `steps` timed ones, reading the losses back every `read_every` steps
+/// as the trainer does. The timed region ends when the last loss has been read back to the
+/// CPU, so work a GPU still had queued is counted. Batches follow
+/// [`throughput_order`]`(plan.seed, n)` from step 0 (the warm-up steps included).
+pub async fn measure_training(
     plan: &TrialPlan,
     data: &DataSet,
     device: &Device,
     warmup: usize,
     steps: usize,
     read_every: usize,
-) -> Result<f64, TrainError> {
+) -> Result<Throughput, TrainError> {
     let ad = device.clone().autodiff();
     ad.seed(plan.seed);
     let mut model = plan.model.build(data.shape, data.classes, &ad)?;
     let mut optim = build_optimizer(plan);
     let train = DeviceSplit::upload(&data.train, device);
     let n = train.len;
-    let batch = plan.batch_size.min(n);
-    let mut rng = ChaCha8Rng::seed_from_u64(plan.seed);
-    let mut order: Vec<i64> = (0..n as i64).collect();
-    shuffle(&mut order, &mut rng);
+    if n == 0 {
+        return Err(TrainError::Data(format!(
+            "data set `{}` has no training samples",
+            data.name
+        )));
+    }
+    let batch = plan.batch_size.clamp(1, n);
+    let order = throughput_order(plan.seed, n);
     let perm: Tensor<1, Int> = Tensor::from_data(TensorData::new(order, [n]), device);
     let mut pending = Vec::new();
+    let mut losses = Vec::with_capacity(steps);
     let mut started = Instant::now();
     for s in 0..warmup + steps {
         if s == warmup {
@@ -268,22 +302,46 @@ pub async fn measure_throughput(
             }
             started = Instant::now();
         }
-        let start = (s * batch) % (n - batch + 1);
-        let idx = perm.clone().narrow(0, start, batch);
+        let idx = perm.clone().narrow(0, batch_start(s, batch, n), batch);
         let (next, loss) = train_step(model, &mut optim, &train, idx, plan.lr);
         model = next;
         pending.push(loss);
         if pending.len() >= read_every.max(1) {
-            read_f32(Tensor::cat(std::mem::take(&mut pending), 0)).await?;
+            let read = read_f32(Tensor::cat(std::mem::take(&mut pending), 0)).await?;
+            if s >= warmup {
+                losses.extend(read);
+            }
         }
     }
     if !pending.is_empty() {
-        read_f32(Tensor::cat(pending, 0)).await?;
+        losses.extend(read_f32(Tensor::cat(pending, 0)).await?);
     }
     let secs = started.elapsed().as_secs_f64();
     drop(model);
     device.memory_cleanup();
-    Ok((steps * batch) as f64 / secs.max(1e-9))
+    Ok(Throughput {
+        samples_per_sec: (steps * batch) as f64 / secs.max(1e-9),
+        seconds: secs,
+        losses,
+    })
+}
+
+/// Measures training throughput (samples per second) of `plan`'s model and optimiser on
+/// `data`'s training split: [`measure_training`]'s samples per second. Used by the benchmark
+/// binary.
+pub async fn measure_throughput(
+    plan: &TrialPlan,
+    data: &DataSet,
+    device: &Device,
+    warmup: usize,
+    steps: usize,
+    read_every: usize,
+) -> Result<f64, TrainError> {
+    Ok(
+        measure_training(plan, data, device, warmup, steps, read_every)
+            .await?
+            .samples_per_sec,
+    )
 }
 
 /// Validation loss and accuracy of `model` (in evaluation mode) on `split`.

@@ -1,0 +1,560 @@
+// The browser benchmark page's logic (served by `cargo xtask bench-browser`, driven by
+// bench/browser/run.mjs). It loads sweeplab's bench module (web/src/bench.rs, built with the
+// `bench` feature: the WebGPU worker's trainer plus the fused engine) and TensorFlow.js 4.22
+// (script tags in index.html, from the local npm install), and exposes `window.bench`:
+//
+//   await bench.ready                      -> environment info
+//   await bench.train(cfg)                 -> one timed repeat of one cell
+//   await bench.profile(cfg)               -> WebGPU calls per step of one cell
+//   await bench.study(cfg)                 -> one run of the spiral study
+//   bench.render(summary)                  -> fills the page's tables
+//
+// Both libraries run here, on the page's main thread, on the same data: sweeplab's training
+// split (MNIST-10k, first 8,000 images, normalised with MNIST's mean and std) handed over
+// from the wasm module, the same batch order, the same architecture, initialisation
+// distribution (U(-1/sqrt(fan_in), +1/sqrt(fan_in)) for weights and biases, as burn), Adam
+// (lr 1e-3, betas 0.9/0.999, eps 1e-5, burn's defaults) and cross-entropy.
+
+import init, * as sw from './pkg/sweeplab_bench.js';
+
+
+// ---- WebGPU call counters (for `bench.profile`) ----------------------------------------
+// Wrapping the prototypes counts the calls of both libraries alike (wgpu's wasm bindings and
+// TF.js both call these methods). The wrapper costs a branch per call when not counting.
+const counts = {};
+let counting = false;
+function wrap(proto, name, key) {
+  if (!proto || typeof proto[name] !== 'function') return;
+  const orig = proto[name];
+  proto[name] = function (...args) {
+    if (counting) counts[key] = (counts[key] || 0) + 1;
+    return orig.apply(this, args);
+  };
+}
+if (globalThis.GPUDevice) {
+  wrap(GPUComputePassEncoder.prototype, 'dispatchWorkgroups', 'dispatches');
+  wrap(GPUComputePassEncoder.prototype, 'dispatchWorkgroupsIndirect', 'dispatches');
+  wrap(GPUQueue.prototype, 'submit', 'submits');
+  wrap(GPUQueue.prototype, 'writeBuffer', 'writes');
+  wrap(GPUBuffer.prototype, 'mapAsync', 'maps');
+  wrap(GPUDevice.prototype, 'createBuffer', 'buffers');
+  wrap(GPUDevice.prototype, 'createBindGroup', 'bindGroups');
+  wrap(GPUDevice.prototype, 'createComputePipeline', 'pipelines');
+  wrap(GPUDevice.prototype, 'createComputePipelineAsync', 'pipelines');
+  wrap(GPUDevice.prototype, 'createShaderModule', 'shaders');
+  wrap(GPUDevice.prototype, 'createCommandEncoder', 'encoders');
+  wrap(GPUCommandEncoder.prototype, 'beginComputePass', 'passes');
+  wrap(GPUCommandEncoder.prototype, 'copyBufferToBuffer', 'copies');
+}
+function resetCounts() {
+  for (const k of Object.keys(counts)) delete counts[k];
+  kernels.clear();
+}
+
+// Which kernels run, for `bench.profile`: per pipeline, its label or entry point, workgroup
+// size (from the WGSL) and the dispatches' workgroup counts.
+const shaderCode = new WeakMap();
+const pipelineInfo = new WeakMap();
+const passPipeline = new WeakMap();
+const kernels = new Map(); // key -> {name, workgroup, grids: Map(grid -> count), count}
+function wrapResult(proto, name, fn) {
+  if (!proto || typeof proto[name] !== 'function') return;
+  const orig = proto[name];
+  proto[name] = function (...args) {
+    const r = orig.apply(this, args);
+    try { fn(args, r); } catch (_) { /* diagnostics only */ }
+    return r;
+  };
+}
+function describePipeline(desc) {
+  const code = shaderCode.get(desc?.compute?.module) || '';
+  const wg = code.match(/@workgroup_size\(([^)]*)\)/);
+  const entry = desc?.compute?.entryPoint || (code.match(/@compute[^\n]*\n?\s*fn\s+(\w+)/) || [])[1] || 'main';
+  const fnName = desc?.label || entry;
+  return { name: fnName, workgroup: wg ? wg[1].replace(/\s+/g, '') : '?', codeLength: code.length };
+}
+if (globalThis.GPUDevice) {
+  wrapResult(GPUDevice.prototype, 'createShaderModule', ([d], m) => shaderCode.set(m, d?.code || ''));
+  wrapResult(GPUDevice.prototype, 'createComputePipeline', ([d], p) => pipelineInfo.set(p, describePipeline(d)));
+  wrapResult(GPUDevice.prototype, 'createComputePipelineAsync', ([d], pr) => pr.then((p) => pipelineInfo.set(p, describePipeline(d))));
+  const setPipeline = GPUComputePassEncoder.prototype.setPipeline;
+  GPUComputePassEncoder.prototype.setPipeline = function (p) {
+    passPipeline.set(this, p);
+    return setPipeline.call(this, p);
+  };
+  const dispatch = GPUComputePassEncoder.prototype.dispatchWorkgroups;
+  GPUComputePassEncoder.prototype.dispatchWorkgroups = function (x, y = 1, z = 1) {
+    if (counting) {
+      const info = pipelineInfo.get(passPipeline.get(this)) || { name: '?', workgroup: '?' };
+      const key = `${info.name}|${info.workgroup}|${info.codeLength}`;
+      let k = kernels.get(key);
+      if (!k) kernels.set(key, (k = { key, name: info.name, workgroup: info.workgroup, count: 0, grids: {} }));
+      k.count++;
+      const g = `${x}x${y}x${z}`;
+      k.grids[g] = (k.grids[g] || 0) + 1;
+    }
+    return dispatch.call(this, x, y, z);
+  };
+}
+
+// ---- GPU time per kernel (`bench.kernelTimes`, page URL `?timestamps=1`) -------------------
+// Every compute pass is recorded and replayed as one pass per dispatch with timestamp
+// writes, so each dispatch's GPU time is read back and summed per kernel. Devices get the
+// `timestamp-query` feature; Chromium quantises timestamps unless started with
+// --enable-webgpu-developer-features. A diagnostic: the replay changes how work is batched.
+const TIMESTAMPS = new URL(location.href).searchParams.get('timestamps') === '1';
+let timing = false;
+const gpuTimes = new Map(); // kernel key -> {name, workgroup, count, ns}
+let pendingReads = [];
+const encoderDevice = new WeakMap();
+const encoderReads = new WeakMap();
+const bufferReads = new WeakMap();
+const kernelKey = (p) => {
+  const info = pipelineInfo.get(p) || { name: '?', workgroup: '?', codeLength: 0 };
+  return [`${info.name}|${info.workgroup}|${info.codeLength}`, info];
+};
+if (TIMESTAMPS && globalThis.GPUAdapter) {
+  const requestDevice = GPUAdapter.prototype.requestDevice;
+  GPUAdapter.prototype.requestDevice = function (desc = {}) {
+    if (this.features.has('timestamp-query')) {
+      const features = new Set(desc.requiredFeatures || []);
+      features.add('timestamp-query');
+      desc = { ...desc, requiredFeatures: [...features] };
+    }
+    return requestDevice.call(this, desc);
+  };
+  const createEncoder = GPUDevice.prototype.createCommandEncoder;
+  GPUDevice.prototype.createCommandEncoder = function (...args) {
+    const enc = createEncoder.apply(this, args);
+    encoderDevice.set(enc, this);
+    return enc;
+  };
+  const beginPass = GPUCommandEncoder.prototype.beginComputePass;
+  GPUCommandEncoder.prototype.beginComputePass = function (desc) {
+    const dev = encoderDevice.get(this);
+    if (!timing || !dev || !dev.features.has('timestamp-query')) return beginPass.call(this, desc);
+    const enc = this;
+    const ops = [];
+    let pipeline = null;
+    const groups = [];
+    return {
+      label: '',
+      setPipeline(p) { pipeline = p; },
+      setBindGroup(...args) { groups[args[0]] = args; },
+      dispatchWorkgroups(x, y = 1, z = 1) { ops.push({ pipeline, groups: groups.slice(), grid: [x, y, z] }); },
+      dispatchWorkgroupsIndirect(buffer, offset) { ops.push({ pipeline, groups: groups.slice(), indirect: [buffer, offset] }); },
+      pushDebugGroup() {},
+      popDebugGroup() {},
+      insertDebugMarker() {},
+      end() {
+        if (!ops.length) return;
+        const qs = dev.createQuerySet({ type: 'timestamp', count: 2 * ops.length });
+        ops.forEach((op, i) => {
+          const pass = beginPass.call(enc, {
+            timestampWrites: { querySet: qs, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 },
+          });
+          pass.setPipeline(op.pipeline);
+          for (const g of op.groups) if (g) pass.setBindGroup(...g);
+          if (op.indirect) pass.dispatchWorkgroupsIndirect(...op.indirect);
+          else pass.dispatchWorkgroups(...op.grid);
+          pass.end();
+        });
+        const bytes = 16 * ops.length;
+        const resolve = dev.createBuffer({ size: bytes, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
+        const read = dev.createBuffer({ size: bytes, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+        enc.resolveQuerySet(qs, 0, 2 * ops.length, resolve, 0);
+        enc.copyBufferToBuffer(resolve, 0, read, 0, bytes);
+        if (!encoderReads.has(enc)) encoderReads.set(enc, []);
+        encoderReads.get(enc).push({ read, resolve, qs, keys: ops.map((op) => kernelKey(op.pipeline)) });
+      },
+    };
+  };
+  const finish = GPUCommandEncoder.prototype.finish;
+  GPUCommandEncoder.prototype.finish = function (...args) {
+    const cb = finish.apply(this, args);
+    if (encoderReads.has(this)) bufferReads.set(cb, encoderReads.get(this));
+    return cb;
+  };
+  const submit = GPUQueue.prototype.submit;
+  GPUQueue.prototype.submit = function (cbs) {
+    const r = submit.call(this, cbs);
+    for (const cb of cbs || []) {
+      for (const rd of bufferReads.get(cb) || []) {
+        pendingReads.push(rd.read.mapAsync(GPUMapMode.READ).then(() => {
+          const t = new BigUint64Array(rd.read.getMappedRange());
+          rd.keys.forEach(([key, info], i) => {
+            const ns = t[2 * i + 1] > t[2 * i] ? Number(t[2 * i + 1] - t[2 * i]) : 0;
+            let k = gpuTimes.get(key);
+            if (!k) gpuTimes.set(key, (k = { key, name: info.name, workgroup: info.workgroup, count: 0, ns: 0 }));
+            k.count++;
+            k.ns += ns;
+          });
+          rd.read.unmap();
+          rd.read.destroy();
+          rd.resolve.destroy();
+          rd.qs.destroy();
+        }, () => {}));
+      }
+    }
+    return r;
+  };
+}
+const status = (text) => {
+  const el = document.getElementById('status');
+  if (el) el.textContent = text;
+};
+
+// ---- Data ----------------------------------------------------------------------------
+let data = null; // {features, labels, n, dim}
+const orders = new Map();
+function order(seed) {
+  if (!orders.has(seed)) orders.set(seed, sw.bench_order(seed, data.n));
+  return orders.get(seed);
+}
+
+async function fetchBytes(url) {
+  const r = await fetch(url);
+  if (!r.ok) throw new Error(`${url}: HTTP ${r.status}`);
+  return new Uint8Array(await r.arrayBuffer());
+}
+
+// ---- sweeplab ---------------------------------------------------------------------------
+// Build variants (`cargo xtask bench-browser --variants fusion,...`): the same module built
+// with other burn features, in pkg-<variant>/, loaded on first use. A backend or study engine
+// named `<name>@<variant>` runs on that module.
+let mnistBytes = null;
+const modules = new Map();
+const gpuInfo = {};
+async function moduleFor(variant) {
+  if (!variant) return sw;
+  if (!modules.has(variant)) {
+    const m = await import(`./pkg-${variant}/sweeplab_bench.js`);
+    await m.default();
+    m.sweeplab_init();
+    m.bench_load_mnist(mnistBytes[0], mnistBytes[1]);
+    modules.set(variant, m);
+  }
+  return modules.get(variant);
+}
+const splitVariant = (name) => {
+  const i = name.indexOf('@');
+  return i < 0 ? [name, ''] : [name.slice(0, i), name.slice(i + 1)];
+};
+
+async function sweeplabTrain(cfg) {
+  const [base, variant] = splitVariant(cfg.backend);
+  const m = await moduleFor(variant);
+  const backend = base === 'sweeplab-webgpu' ? 'webgpu' : 'flex';
+  if (backend === 'webgpu' && !gpuInfo[variant]) gpuInfo[variant] = JSON.parse(await m.bench_gpu_init());
+  const r = JSON.parse(
+    await m.bench_train(backend, cfg.model, cfg.batch, cfg.warmup, cfg.steps, cfg.readEvery),
+  );
+  return { samples_per_sec: r.samples_per_sec, seconds: r.seconds, losses: r.losses };
+}
+
+// ---- TensorFlow.js ---------------------------------------------------------------------
+const TFJS_BACKENDS = { 'tfjs-wasm': 'wasm', 'tfjs-cpu': 'cpu', 'tfjs-webgpu': 'webgpu', 'tfjs-webgl': 'webgl' };
+const tfInfo = {};
+
+async function useTfBackend(name) {
+  if (name === 'wasm' && !tfInfo.wasmPaths) {
+    tf.wasm.setWasmPaths(new URL('tfjs/', location.href).href);
+    tfInfo.wasmPaths = true;
+  }
+  if (tf.getBackend() !== name) {
+    const ok = await tf.setBackend(name);
+    if (!ok) throw new Error(`TF.js backend ${name} failed to initialise`);
+  }
+  await tf.ready();
+  if (name === 'wasm' && tfInfo.wasm === undefined) {
+    tfInfo.wasm = {
+      simd: await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT'),
+      threads: await tf.env().getAsync('WASM_HAS_MULTITHREAD_SUPPORT'),
+    };
+  }
+}
+
+// Weights and biases ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)), as burn's Linear and Conv2d.
+function uniform(fanIn, seed) {
+  const lim = 1 / Math.sqrt(fanIn);
+  return tf.initializers.randomUniform({ minval: -lim, maxval: lim, seed });
+}
+
+function tfModel(kind) {
+  const m = tf.sequential();
+  if (kind === 'mlp') {
+    m.add(tf.layers.dense({ inputShape: [784], units: 128, activation: 'relu',
+      kernelInitializer: uniform(784, 1), biasInitializer: uniform(784, 2) }));
+    m.add(tf.layers.dense({ units: 10, kernelInitializer: uniform(128, 3), biasInitializer: uniform(128, 4) }));
+  } else {
+    // conv 3x3 32 -> relu -> conv 3x3 64 -> relu -> max-pool 2 -> dropout 0.25 -> fc 128
+    // -> relu -> dropout 0.25 -> fc 10 (core/src/train/model.rs's Cnn, NHWC here).
+    m.add(tf.layers.conv2d({ inputShape: [28, 28, 1], filters: 32, kernelSize: 3, activation: 'relu',
+      kernelInitializer: uniform(9, 1), biasInitializer: uniform(9, 2) }));
+    m.add(tf.layers.conv2d({ filters: 64, kernelSize: 3, activation: 'relu',
+      kernelInitializer: uniform(32 * 9, 3), biasInitializer: uniform(32 * 9, 4) }));
+    m.add(tf.layers.maxPooling2d({ poolSize: 2 }));
+    m.add(tf.layers.dropout({ rate: 0.25 }));
+    m.add(tf.layers.flatten());
+    m.add(tf.layers.dense({ units: 128, activation: 'relu',
+      kernelInitializer: uniform(9216, 5), biasInitializer: uniform(9216, 6) }));
+    m.add(tf.layers.dropout({ rate: 0.25 }));
+    m.add(tf.layers.dense({ units: 10, kernelInitializer: uniform(128, 7), biasInitializer: uniform(128, 8) }));
+  }
+  return m;
+}
+
+async function tfjsTrain(cfg) {
+  await useTfBackend(TFJS_BACKENDS[cfg.backend]);
+  const { n, dim } = data;
+  const batch = Math.min(cfg.batch, n);
+  const scope = [];
+  const keep = (t) => { scope.push(t); return t; };
+  const xAll = keep(tf.tensor2d(data.features, [n, dim]));
+  const yAll = keep(tf.tensor1d(data.labels, 'int32'));
+  const perm = keep(tf.tensor1d(order(0), 'int32'));
+  const model = tfModel(cfg.model);
+  const opt = tf.train.adam(1e-3, 0.9, 0.999, 1e-5);
+  const step = (s) => tf.tidy(() => {
+    const idx = perm.slice(sw.bench_batch_start(s, batch, n), batch);
+    let x = tf.gather(xAll, idx);
+    if (cfg.model === 'cnn') x = x.reshape([batch, 28, 28, 1]);
+    const y = tf.oneHot(tf.gather(yAll, idx), 10);
+    return opt.minimize(
+      () => tf.losses.softmaxCrossEntropy(y, model.apply(x, { training: true })),
+      true,
+    );
+  });
+  const read = async (pending) => {
+    const stacked = tf.stack(pending);
+    const v = await stacked.data();
+    stacked.dispose();
+    for (const t of pending) t.dispose();
+    return Array.from(v);
+  };
+  try {
+    let pending = [];
+    const losses = [];
+    let t0 = performance.now();
+    for (let s = 0; s < cfg.warmup + cfg.steps; s++) {
+      if (s === cfg.warmup) {
+        if (pending.length) await read(pending.splice(0));
+        t0 = performance.now();
+      }
+      pending.push(step(s));
+      if (pending.length >= Math.max(1, cfg.readEvery)) {
+        const v = await read(pending.splice(0));
+        if (s >= cfg.warmup) losses.push(...v);
+      }
+    }
+    if (pending.length) losses.push(...(await read(pending.splice(0))));
+    const seconds = (performance.now() - t0) / 1000;
+    return { samples_per_sec: (cfg.steps * batch) / Math.max(seconds, 1e-9), seconds, losses };
+  } finally {
+    model.dispose();
+    opt.dispose();
+    for (const t of scope) t.dispose();
+  }
+}
+
+// TF.js's wasm backend has no Conv2DBackpropFilter (and so cannot train a CNN); report such
+// a cell as unsupported rather than failing the run.
+function unsupported(e) {
+  const m = String(e && e.message ? e.message : e);
+  return /not registered|not implemented|not supported/i.test(m) ? m : null;
+}
+
+async function train(cfg) {
+  const lib = cfg.backend.startsWith('sweeplab') ? sweeplabTrain : tfjsTrain;
+  status(`${cfg.model} batch ${cfg.batch} ${cfg.backend}: ${cfg.steps} steps…`);
+  try {
+    const r = await lib(cfg);
+    return { status: 'ok', ...r };
+  } catch (e) {
+    const why = unsupported(e);
+    if (why) return { status: 'unsupported', error: why };
+    return { status: 'error', error: String(e && e.stack ? e.stack : e) };
+  }
+}
+
+// WebGPU calls per step: two runs of the same cell, `1` and `1 + steps` timed steps, with the
+// counters on; the difference divided by `steps` leaves out model set-up and data upload.
+async function profile(cfg) {
+  const once = async (steps) => {
+    resetCounts();
+    counting = true;
+    try {
+      const r = await train({ ...cfg, steps });
+      if (r.status !== 'ok') throw new Error(r.error);
+      return { counts: { ...counts }, seconds: r.seconds, kernels: [...kernels.values()] };
+    } finally {
+      counting = false;
+    }
+  };
+  try {
+    const a = await once(1);
+    const b = await once(1 + cfg.steps);
+    const per = {};
+    for (const k of new Set([...Object.keys(a.counts), ...Object.keys(b.counts)])) {
+      per[k] = ((b.counts[k] || 0) - (a.counts[k] || 0)) / cfg.steps;
+    }
+    // Kernels per step, by the same difference.
+    const before = new Map(a.kernels.map((k) => [k.key, k.count]));
+    const perKernel = b.kernels
+      .map((k) => ({ ...k, per_step: (k.count - (before.get(k.key) || 0)) / cfg.steps }))
+      .filter((k) => k.per_step > 0)
+      .sort((x, y) => y.per_step - x.per_step);
+    return { status: 'ok', per_step: per, ms_per_step: ((b.seconds - a.seconds) * 1000) / cfg.steps, total: b.counts, kernels: perKernel };
+  } catch (e) {
+    const why = unsupported(e);
+    return { status: why ? 'unsupported' : 'error', error: why || String(e) };
+  }
+}
+
+// GPU time per kernel and step: as `profile`, two runs (`1` and `1 + steps` timed steps)
+// with every dispatch timed; the difference divided by `steps`.
+async function kernelTimes(cfg) {
+  if (!TIMESTAMPS) return { status: 'error', error: 'open the page with ?timestamps=1' };
+  const once = async (steps) => {
+    gpuTimes.clear();
+    pendingReads = [];
+    timing = true;
+    try {
+      const t0 = performance.now();
+      const r = await train({ ...cfg, steps });
+      if (r.status !== 'ok') throw new Error(r.error);
+      await Promise.all(pendingReads);
+      return { kernels: [...gpuTimes.values()].map((k) => ({ ...k })), wall_ms: performance.now() - t0 };
+    } finally {
+      timing = false;
+    }
+  };
+  try {
+    const a = await once(1);
+    const b = await once(1 + cfg.steps);
+    const before = new Map(a.kernels.map((k) => [k.key, k]));
+    const per = b.kernels.map((k) => {
+      const o = before.get(k.key) || { count: 0, ns: 0 };
+      return { name: k.name, workgroup: k.workgroup, per_step: (k.count - o.count) / cfg.steps, gpu_ms_per_step: (k.ns - o.ns) / 1e6 / cfg.steps };
+    }).filter((k) => k.per_step > 0).sort((x, y) => y.gpu_ms_per_step - x.gpu_ms_per_step);
+    const total = per.reduce((a, k) => a + k.gpu_ms_per_step, 0);
+    const timed = b.kernels.reduce((a, k) => a + k.count, 0) > 0;
+    return { status: timed ? 'ok' : 'error', error: timed ? null : 'no timestamps (no timestamp-query on this adapter?)', gpu_ms_per_step: total, wall_ms_per_step: (b.wall_ms - a.wall_ms) / cfg.steps, kernels: per };
+  } catch (e) {
+    return { status: 'error', error: String(e) };
+  }
+}
+
+async function study(cfg) {
+  status(`spiral study: ${cfg.engine}, ${cfg.trials} trials…`);
+  try {
+    const [engine, variant] = splitVariant(cfg.engine);
+    const m = await moduleFor(variant);
+    const r = JSON.parse(await m.bench_study(engine, cfg.trials, cfg.epochs, cfg.slots, cfg.stepsPerDispatch));
+    return { status: 'ok', ...r };
+  } catch (e) {
+    return { status: 'error', error: String(e && e.stack ? e.stack : e) };
+  }
+}
+
+// ---- Rendering ---------------------------------------------------------------------------
+const fmt = (v, d = 0) => (v === null || v === undefined || Number.isNaN(v) ? '–' : v.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d }));
+const ratio = (v) => (v ? `${v.toFixed(2)}x` : '–');
+
+function row(tbody, cells, cls) {
+  const tr = document.createElement('tr');
+  if (cls) tr.className = cls;
+  for (const [text, c] of cells) {
+    const td = document.createElement('td');
+    td.textContent = text;
+    if (c) td.className = c;
+    tr.appendChild(td);
+  }
+  tbody.appendChild(tr);
+}
+
+function render(summary) {
+  const t = document.querySelector('#train tbody');
+  t.innerHTML = '';
+  for (const c of summary.cells || []) {
+    const good = (r, goal) => (r ? (r >= goal ? 'good' : 'bad') : '');
+    row(t, [
+      [c.model, 'l'], [String(c.batch)], [c.backend, 'l'], [String(c.steps)],
+      [c.status === 'ok' ? fmt(c.samples_per_sec) : c.status, c.status === 'ok' ? '' : 'bad'],
+      [String(c.repeats ?? '–')], [fmt(c.final_loss, 4)],
+      [ratio(c.vs_best_tfjs), c.backend.startsWith('sweeplab-flex') ? good(c.vs_best_tfjs, 3) : ''],
+      [ratio(c.vs_tfjs_webgpu), c.backend.startsWith('sweeplab-webgpu') ? good(c.vs_tfjs_webgpu, 1.5) : ''],
+    ], c.backend.startsWith('sweeplab') ? 'sweeplab' : '');
+  }
+  const p = document.querySelector('#profile tbody');
+  p.innerHTML = '';
+  for (const c of summary.profile || []) {
+    const s = c.per_step || {};
+    row(p, [
+      [c.model, 'l'], [String(c.batch)], [c.backend, 'l'],
+      [c.status === 'ok' ? fmt(c.ms_per_step, 1) : c.status], [fmt(s.dispatches, 1)], [fmt(s.submits, 2)],
+      [fmt(s.maps, 2)], [fmt(s.buffers, 1)], [fmt(s.writes, 1)], [fmt(s.bindGroups, 1)],
+      [fmt((c.total || {}).pipelines)],
+    ], c.backend.startsWith('sweeplab') ? 'sweeplab' : '');
+  }
+  const s = document.querySelector('#study tbody');
+  s.innerHTML = '';
+  for (const c of summary.study || []) {
+    row(s, [
+      [c.engine, 'l'], [String(c.trials)], [String(c.epochs)],
+      [c.status === 'ok' ? fmt(c.median_seconds, 2) : c.status], [fmt(c.trials_per_sec, 2)],
+      [String(c.repeats ?? '–')], [fmt(c.mean_val_loss, 4)], [fmt(c.mean_val_loss_first, 4)], [ratio(c.vs_burn_webgpu)],
+    ], c.engine.startsWith('fused') ? 'sweeplab' : '');
+  }
+  document.getElementById('env').textContent = JSON.stringify(summary.env || {}, null, 2);
+  if (summary.done) status(summary.done);
+}
+
+// ---- Start-up -----------------------------------------------------------------------------
+async function start() {
+  await init();
+  // Runs the module's static constructors once (web/src/init.rs); absent in older builds.
+  sw.sweeplab_init();
+  const dir = 'data/mnist10k/';
+  const [images, labels] = (mnistBytes = await Promise.all([
+    fetchBytes(`${dir}mnist10k-images-idx3-ubyte.gz`),
+    fetchBytes(`${dir}mnist10k-labels-idx1-ubyte.gz`),
+  ]));
+  const info = JSON.parse(sw.bench_load_mnist(images, labels));
+  data = sw.bench_train_data();
+  let adapter = null;
+  if (navigator.gpu) {
+    try {
+      const a = await navigator.gpu.requestAdapter({ powerPreference: 'high-performance' });
+      if (a) {
+        const i = a.info || {};
+        adapter = { vendor: i.vendor, architecture: i.architecture, device: i.device, description: i.description,
+          fallback: a.isFallbackAdapter ?? i.isFallbackAdapter ?? null };
+      }
+    } catch (e) {
+      adapter = { error: String(e) };
+    }
+  }
+  status('ready');
+  return {
+    userAgent: navigator.userAgent,
+    hardwareConcurrency: navigator.hardwareConcurrency,
+    crossOriginIsolated: globalThis.crossOriginIsolated === true,
+    webgpu: !!navigator.gpu,
+    adapter,
+    tfjs: tf.version.tfjs,
+    mnist: info,
+  };
+}
+
+const ready = start();
+window.bench = {
+  ready,
+  train,
+  profile,
+  kernelTimes,
+  study,
+  render,
+  sweeplabGpu: () => ({ ...gpuInfo }),
+  tfInfo: () => ({ ...tfInfo }),
+};

@@ -1,0 +1,371 @@
+//! The browser peer benchmark's entry points (feature `bench`; built and driven by
+//! `cargo xtask bench-browser`, never by the tests). `bench/browser/bench.js` loads this
+//! module on the benchmark page and calls these functions; TensorFlow.js runs in the same
+//! page, on the same data.
+//!
+//! - Training throughput: [`bench_train`] runs the core's
+//!   [`measure_training`](sweeplab_core::train::trainer::measure_training) (the trainer's
+//!   own step: burn autodiff, Adam, cross-entropy) on burn's CPU backend (Flex, in wasm) or on
+//!   WebGPU. [`bench_train_data`] and [`bench_order`] hand the peer exactly the samples, the
+//!   normalisation and the batch order sweeplab trains on.
+//! - Trials per second: [`bench_study`] runs the spiral study of `bench/src/bin/fused_bench.rs`
+//!   (same data, search space, sampler and settings) with the fused WGSL engine, or with burn
+//!   one trial at a time on WebGPU or the CPU.
+//!
+//! Every function returns a `Promise`; results are JSON text, errors are strings.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::rc::Rc;
+
+use burn::tensor::Device;
+use sweeplab_core::train::data::generate_toy;
+use sweeplab_core::train::fused::{FusedEngine, FusedSweep, FusedSweepOptions, run_fused_sweep};
+use sweeplab_core::train::trainer::{batch_start, measure_training, throughput_order};
+use sweeplab_core::train::{
+    Activation, BackendChoice, CancelToken, DataSet, DataSpec, Mnist, ModelSpec, Objective,
+    OptimizerKind, ProgressEvent, Toy2d, TrialPlan, select_backend, train_trial,
+};
+use sweeplab_core::{
+    Distribution, Json, NopPruner, ParamValue, RandomSampler, SearchSpace, Study, StudyDirection,
+    TrialState,
+};
+use wasm_bindgen::prelude::*;
+use web_time::Instant;
+
+#[derive(Default)]
+struct State {
+    mnist: Option<Rc<DataSet>>,
+    spiral: Option<Rc<DataSet>>,
+    gpu: Option<Device>,
+    fused: Option<Rc<FusedEngine>>,
+}
+
+thread_local! {
+    static STATE: RefCell<State> = RefCell::default();
+}
+
+fn err(e: impl std::fmt::Display) -> JsValue {
+    JsValue::from_str(&e.to_string())
+}
+
+fn json_text(v: serde_json::Value) -> String {
+    v.to_string()
+}
+
+/// Reports a panic on the console (the worker's hook posts to a worker scope, which the
+/// benchmark page does not have).
+fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        web_sys::console::error_1(&JsValue::from_str(&format!(
+            "sweeplab bench panicked: {info}"
+        )));
+    }));
+}
+
+fn mnist() -> Result<Rc<DataSet>, JsValue> {
+    STATE
+        .with(|s| s.borrow().mnist.clone())
+        .ok_or_else(|| err("MNIST is not loaded; call bench_load_mnist first"))
+}
+
+/// Parses MNIST-10k from its two IDX files' bytes (gzip or not) and splits it as the
+/// playground and the CLI do (8,000 training images, pixels scaled to [0, 1] and normalised
+/// with MNIST's mean and standard deviation). Returns `{"train": n, "valid": n, "dim": d,
+/// "classes": c}`.
+#[wasm_bindgen]
+pub fn bench_load_mnist(images: &[u8], labels: &[u8]) -> Result<String, JsValue> {
+    install_panic_hook();
+    use sweeplab_core::train::mnist::{IMAGES_FILE, LABELS_FILE};
+    let m = Mnist::parse(IMAGES_FILE, images, LABELS_FILE, labels).map_err(err)?;
+    let data = DataSpec::Mnist.load(Some(&m)).map_err(err)?;
+    let info = serde_json::json!({
+        "train": data.train.len(),
+        "valid": data.valid.len(),
+        "dim": data.train.dim,
+        "classes": data.classes,
+    });
+    STATE.with(|s| s.borrow_mut().mnist = Some(Rc::new(data)));
+    Ok(json_text(info))
+}
+
+/// The training split sweeplab trains on: `{features: Float32Array (n x dim, normalised),
+/// labels: Int32Array, n, dim}`, for the peer library.
+#[wasm_bindgen]
+pub fn bench_train_data() -> Result<js_sys::Object, JsValue> {
+    let data = mnist()?;
+    let t = &data.train;
+    let labels: Vec<i32> = t
+        .labels
+        .iter()
+        .map(|&l| i32::try_from(l).unwrap_or(-1))
+        .collect();
+    let out = js_sys::Object::new();
+    let set = |k: &str, v: &JsValue| js_sys::Reflect::set(&out, &JsValue::from_str(k), v);
+    set(
+        "features",
+        &js_sys::Float32Array::from(t.features.as_slice()).into(),
+    )?;
+    set(
+        "labels",
+        &js_sys::Int32Array::from(labels.as_slice()).into(),
+    )?;
+    set("n", &JsValue::from(t.len() as u32))?;
+    set("dim", &JsValue::from(t.dim as u32))?;
+    Ok(out)
+}
+
+/// The batch order of [`bench_train`] with `seed` over `n` samples (see
+/// [`throughput_order`]).
+#[wasm_bindgen]
+pub fn bench_order(seed: u32, n: usize) -> js_sys::Int32Array {
+    let order: Vec<i32> = throughput_order(u64::from(seed), n)
+        .into_iter()
+        .map(|i| i32::try_from(i).unwrap_or(0))
+        .collect();
+    js_sys::Int32Array::from(order.as_slice())
+}
+
+/// Where step `step`'s batch starts in [`bench_order`] (see [`batch_start`]).
+#[wasm_bindgen]
+pub fn bench_batch_start(step: usize, batch: usize, n: usize) -> usize {
+    batch_start(step, batch, n.max(batch))
+}
+
+async fn gpu_device() -> Result<Device, JsValue> {
+    if let Some(d) = STATE.with(|s| s.borrow().gpu.clone()) {
+        return Ok(d);
+    }
+    let selected = select_backend(BackendChoice::Gpu).await.map_err(err)?;
+    STATE.with(|s| s.borrow_mut().gpu = Some(selected.device.clone()));
+    Ok(selected.device)
+}
+
+/// Starts burn's WebGPU device (once). Returns `{"reason": …, "adapter": …}`.
+#[wasm_bindgen]
+pub async fn bench_gpu_init() -> Result<String, JsValue> {
+    install_panic_hook();
+    let selected = select_backend(BackendChoice::Gpu).await.map_err(err)?;
+    STATE.with(|s| s.borrow_mut().gpu = Some(selected.device.clone()));
+    Ok(json_text(serde_json::json!({
+        "reason": selected.reason,
+        "adapter": selected.adapter,
+        "software": selected.software_adapter,
+    })))
+}
+
+/// The benchmark's models: the MLP 784-128-10 (relu) and the classic CNN (dropout 0.25),
+/// Adam at 1e-3, seed 0 (as `bench/src/bin/train_bench.rs`).
+fn mnist_plan(model: &str, batch: usize) -> Result<TrialPlan, JsValue> {
+    let model = match model {
+        "mlp" => ModelSpec::Mlp {
+            layers: 1,
+            width: 128,
+            activation: Activation::Relu,
+            dropout: 0.0,
+        },
+        "cnn" => ModelSpec::Cnn { dropout: 0.25 },
+        other => return Err(err(format!("unknown model `{other}`; use mlp or cnn"))),
+    };
+    Ok(TrialPlan {
+        model,
+        optimizer: OptimizerKind::Adam,
+        lr: 1e-3,
+        weight_decay: 0.0,
+        momentum: 0.9,
+        batch_size: batch,
+        epochs: 1,
+        seed: 0,
+    })
+}
+
+async fn device_for(backend: &str) -> Result<Device, JsValue> {
+    match backend {
+        "flex" | "cpu" => Ok(Device::flex()),
+        "wgpu" | "webgpu" | "gpu" => gpu_device().await,
+        other => Err(err(format!(
+            "unknown backend `{other}`; use flex or webgpu"
+        ))),
+    }
+}
+
+/// Trains `model` (`mlp` or `cnn`) on MNIST for `warmup` untimed and `steps` timed steps of
+/// `batch` samples on `backend` (`flex` or `webgpu`), reading the losses back every
+/// `read_every` steps; the timed region ends with the last loss on the CPU. Returns
+/// `{"samples_per_sec", "seconds", "losses": [...]}`.
+#[wasm_bindgen]
+pub async fn bench_train(
+    backend: String,
+    model: String,
+    batch: usize,
+    warmup: usize,
+    steps: usize,
+    read_every: usize,
+) -> Result<String, JsValue> {
+    let data = mnist()?;
+    let device = device_for(&backend).await?;
+    let plan = mnist_plan(&model, batch)?;
+    let t = measure_training(&plan, &data, &device, warmup, steps, read_every)
+        .await
+        .map_err(err)?;
+    Ok(json_text(serde_json::json!({
+        "samples_per_sec": t.samples_per_sec,
+        "seconds": t.seconds,
+        "losses": t.losses,
+    })))
+}
+
+/// The spiral study's search space (as `fused_bench`): TensorFlow Playground's knobs.
+fn spiral_space() -> SearchSpace {
+    let mut s = SearchSpace::new();
+    s.insert("layers".into(), Distribution::int(1, 4));
+    s.insert("width".into(), Distribution::int(4, 32));
+    s.insert(
+        "activation".into(),
+        Distribution::categorical(
+            ["relu", "tanh", "gelu", "sigmoid"].map(|a| ParamValue::Str(a.into())),
+        ),
+    );
+    s.insert("lr".into(), Distribution::float_log(1e-3, 0.1));
+    s.insert(
+        "batch_size".into(),
+        Distribution::categorical([10i64, 16, 32].map(ParamValue::Int)),
+    );
+    s
+}
+
+fn spiral_study() -> Result<Study, JsValue> {
+    Ok(Study::create(
+        "spiral",
+        StudyDirection::Minimize,
+        Box::new(RandomSampler::new(Some(0))),
+    )
+    .map_err(err)?
+    .with_pruner(Box::new(NopPruner)))
+}
+
+fn spiral() -> Rc<DataSet> {
+    if let Some(d) = STATE.with(|s| s.borrow().spiral.clone()) {
+        return d;
+    }
+    let d = Rc::new(generate_toy(Toy2d::Spiral, 500, 0.1, 0.2, 0));
+    STATE.with(|s| s.borrow_mut().spiral = Some(d.clone()));
+    d
+}
+
+async fn fused_engine() -> Result<Rc<FusedEngine>, JsValue> {
+    if let Some(e) = STATE.with(|s| s.borrow().fused.clone()) {
+        return Ok(e);
+    }
+    let e = Rc::new(FusedEngine::new().await.map_err(err)?);
+    STATE.with(|s| s.borrow_mut().fused = Some(e.clone()));
+    Ok(e)
+}
+
+/// Runs the spiral study of `fused_bench` (500 points, 400 train; layers 1-4, width 4-32,
+/// relu/tanh/gelu/sigmoid, lr 1e-3..0.1 log, batch 10/16/32, Adam; random sampler seed 0, no
+/// pruner; trial n trains with seed n) for `trials` trials of `epochs` epochs on `engine`:
+/// `fused` (the fused WGSL kernels, `slots` trials at once, `steps_per_dispatch` steps per
+/// dispatch), `burn-webgpu` or `burn-flex` (burn, one trial at a time with the core's
+/// `train_trial`). The same sampler seed gives every engine the same trials, so the first
+/// `trials` trials of any two runs are the same work. Returns `{"seconds", "trials",
+/// "complete", "val_loss": [per trial, by number], "val_accuracy": [...]}`.
+#[wasm_bindgen]
+pub async fn bench_study(
+    engine: String,
+    trials: usize,
+    epochs: usize,
+    slots: usize,
+    steps_per_dispatch: u32,
+) -> Result<String, JsValue> {
+    install_panic_hook();
+    if trials == 0 || epochs == 0 {
+        return Err(err("trials and epochs must be at least 1"));
+    }
+    let data = spiral();
+    let settings = vec![("epochs".to_string(), Json::Int(epochs as i64))];
+    let space = spiral_space();
+    let mut study = spiral_study()?;
+    let cancel = CancelToken::new();
+    let mut hooks = |_: &ProgressEvent| {};
+    let secs = match engine.as_str() {
+        "fused" => {
+            let fused = fused_engine().await?;
+            let mut plan_for = |number: u64, params: &BTreeMap<String, ParamValue>| {
+                TrialPlan::resolve(&Json::Null, &settings, params, number)
+            };
+            let started = Instant::now();
+            let mut sweep = FusedSweep::new(
+                &fused,
+                &data,
+                FusedSweepOptions {
+                    slots: slots.max(1),
+                    n_trials: trials,
+                    objective: Objective::ValLoss,
+                    refill: true,
+                },
+            )
+            .map_err(err)?;
+            sweep.run_mut().set_steps_per_dispatch(steps_per_dispatch);
+            run_fused_sweep(
+                &mut sweep,
+                &mut study,
+                &space,
+                &mut plan_for,
+                &mut hooks,
+                &cancel,
+            )
+            .await
+            .map_err(err)?;
+            started.elapsed().as_secs_f64()
+        }
+        "burn-webgpu" | "burn-flex" => {
+            let device = device_for(if engine == "burn-flex" {
+                "flex"
+            } else {
+                "webgpu"
+            })
+            .await?;
+            let started = Instant::now();
+            for _ in 0..trials {
+                let (number, params) = study.ask_with(&space).map_err(err)?;
+                let plan =
+                    TrialPlan::resolve(&Json::Null, &settings, &params, number).map_err(err)?;
+                train_trial(
+                    &mut study,
+                    number,
+                    &plan,
+                    &data,
+                    &device,
+                    Objective::ValLoss,
+                    &mut hooks,
+                    &cancel,
+                )
+                .await
+                .map_err(err)?;
+            }
+            started.elapsed().as_secs_f64()
+        }
+        other => {
+            return Err(err(format!(
+                "unknown study engine `{other}`; use fused, burn-webgpu or burn-flex"
+            )));
+        }
+    };
+    let last = |t: &sweeplab_core::FrozenTrial, name: &str| -> Option<f64> {
+        t.series.get(name).and_then(|s| s.last()).map(|p| p.value)
+    };
+    let mut by_number: Vec<_> = study.trials().iter().collect();
+    by_number.sort_by_key(|t| t.number);
+    let complete = by_number
+        .iter()
+        .filter(|t| t.state == TrialState::Complete)
+        .count();
+    Ok(json_text(serde_json::json!({
+        "seconds": secs,
+        "trials": trials,
+        "complete": complete,
+        "val_loss": by_number.iter().map(|t| last(t, "val/loss")).collect::<Vec<_>>(),
+        "val_accuracy": by_number.iter().map(|t| last(t, "val/accuracy")).collect::<Vec<_>>(),
+    })))
+}
