@@ -357,7 +357,9 @@ pub(crate) struct RunContext {
     pub model: Json,
     /// Fixed trainer settings.
     pub settings: Vec<(String, Json)>,
-    /// Seed of the data set and the trials (trial n trains with seed + n).
+    /// Seed of the data set and the trials (trial n trains with seed + n). Read by the fused
+    /// engine, which only the WebGPU worker has.
+    #[cfg_attr(not(feature = "worker-gpu"), allow(dead_code))]
     pub seed: u64,
     /// The metric reported and told.
     pub objective: sweeplab_core::train::Objective,

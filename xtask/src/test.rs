@@ -126,6 +126,22 @@ pub fn run(args: &[String]) -> Result<()> {
                 ])
             },
         ),
+        stage("clippy (wasm32: the CPU training worker)", || {
+            cargo_args(&[
+                "clippy",
+                "-p",
+                "sweeplab-web",
+                "--lib",
+                "--target",
+                "wasm32-unknown-unknown",
+                "--no-default-features",
+                "--features",
+                "worker-cpu",
+                "--",
+                "-D",
+                "warnings",
+            ])
+        }),
         stage("core builds for wasm32 (no features)", || {
             cargo_args(&[
                 "build",
