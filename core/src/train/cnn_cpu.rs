@@ -22,6 +22,8 @@
 //! window, as `max_pool2d` picks it) and the same gradients, on a quarter of the values.
 
 use burn::tensor::{Device, Tensor};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
 
 /// A window whose pooled value the relu cut (no gradient flows back through it).
 const DEAD: u8 = u8::MAX;
@@ -175,8 +177,19 @@ impl Params {
     }
 }
 
+/// Training-time dropout of the pooled values.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Dropout {
+    /// The probability of zeroing a value, in (0, 1).
+    pub p: f64,
+    /// The seed of the masks' random streams.
+    pub seed: u64,
+}
+
 /// What the forward pass of a batch keeps for its backward pass.
 pub(crate) struct Tape {
+    /// The scale of the values dropout kept (1 without dropout).
+    scale: f32,
     /// The input images.
     x: Vec<f32>,
     /// Per sample, the first layer's output after its relu ([`Dims::a1_len`] values).
@@ -198,13 +211,14 @@ pub(crate) struct Grads {
 
 /// The forward pass of `batch` samples (`x`: `batch` images of `c0` planes `h x w`, row-major)
 /// into their pooled features (`batch` rows of [`Dims::features`], channels-first), with what
-/// the backward pass needs when `keep` is set (an evaluation pass keeps nothing). `None` where
-/// `x` is too short.
+/// the backward pass needs when `keep` is set (an evaluation pass keeps nothing), and `dropout`
+/// applied to them. `None` where `x` is too short.
 pub(crate) fn forward(
     p: &Params,
     x: Vec<f32>,
     batch: usize,
     keep: bool,
+    dropout: Option<Dropout>,
 ) -> Option<(Vec<f32>, Option<Tape>)> {
     let d = p.dims;
     let (n_in, nf, na) = (d.input_len(), d.features(), d.a1_len());
@@ -226,8 +240,11 @@ pub(crate) fn forward(
         .zip(arg.chunks_mut(CHUNK * nf))
         .zip(a1_chunks)
         .take(n_chunks)
+        .enumerate()
         .collect();
-    let ok = map_chunks(chunks, |(((x, f), t), a)| {
+    let dropout = dropout.filter(|d| d.p > 0.0 && d.p < 1.0);
+    let scale = dropout.map_or(1.0, |d| (1.0 / (1.0 - d.p)) as f32);
+    let ok = map_chunks(chunks, |(chunk, (((x, f), t), a))| {
         let mut cols1 = vec![0.0f32; d.rows1() * d.n1()];
         let mut y2 = vec![0.0f32; d.c2 * d.n2()];
         // Without a tape, one sample's first layer at a time (its pad stays zero).
@@ -244,10 +261,30 @@ pub(crate) fn forward(
             };
             forward_sample(p, x, &mut cols1, a1, &mut y2, f, t)?;
         }
+        if let Some(d) = dropout {
+            // Keep a value when a uniform u32 is at least p * 2^32: probability 1 - p.
+            let threshold = (d.p * 4_294_967_296.0) as u64;
+            let mut rng = ChaCha8Rng::seed_from_u64(d.seed);
+            rng.set_stream(chunk as u64);
+            for (v, t) in f.iter_mut().zip(t.iter_mut()) {
+                if u64::from(rng.next_u32()) < threshold {
+                    *v = 0.0;
+                    *t = DEAD;
+                } else {
+                    *v *= scale;
+                }
+            }
+        }
         Some(())
     });
     ok.into_iter().collect::<Option<Vec<()>>>()?;
-    let tape = keep.then(|| Tape { x, a1, arg, batch });
+    let tape = keep.then(|| Tape {
+        scale,
+        x,
+        a1,
+        arg,
+        batch,
+    });
     Some((features, tape))
 }
 
@@ -322,7 +359,7 @@ pub(crate) fn backward(p: &Params, tape: &Tape, g: &[f32]) -> Option<Grads> {
         };
         let samples = x.chunks_exact(n_in).zip(a.chunks_exact(na));
         for ((x, a), (t, g)) in samples.zip(t.chunks_exact(nf).zip(g.chunks_exact(nf))) {
-            backward_sample(p, x, a, t, g, &mut scratch, &mut acc)?;
+            backward_sample(p, tape.scale, x, a, t, g, &mut scratch, &mut acc)?;
         }
         Some(acc)
     });
@@ -347,8 +384,10 @@ struct Scratch {
     ga1: Vec<f32>,
 }
 
+#[allow(clippy::too_many_arguments)]
 fn backward_sample(
     p: &Params,
+    scale: f32,
     x: &[f32],
     a1: &[f32],
     arg: &[u8],
@@ -360,7 +399,7 @@ fn backward_sample(
     let (n1, n2) = (d.n1(), d.n2());
     let (kk, ckk, w1) = (d.k * d.k, d.c1 * d.k * d.k, d.hw1().1);
     let (h2, w2) = d.hw2();
-    pool_bias_relu_backward(g, arg, [h2, w1, w2], &mut s.gy, &mut acc.b2);
+    pool_bias_relu_backward(g, arg, scale, [h2, w1, w2], &mut s.gy, &mut acc.b2);
     s.ga1.fill(0.0);
     for tap in 0..kk {
         let shift = (tap / d.k) * w1 + tap % d.k;
@@ -476,12 +515,13 @@ fn pool_bias_relu(
     }
 }
 
-/// The backward pass of [`pool_bias_relu`]: writes the gradient of `y` into `gy` (zero except
-/// at each live window's maximum) from the pooled gradient `g`, adding the bias gradient to
-/// `gb`.
+/// The backward pass of [`pool_bias_relu`] and the dropout after it: writes the gradient of
+/// `y` into `gy` (zero except at each live window's maximum) from the gradient `g` of the
+/// dropped-out pooled values (kept ones scaled by `scale`), adding the bias gradient to `gb`.
 fn pool_bias_relu_backward(
     g: &[f32],
     arg: &[u8],
+    scale: f32,
     [rows, stride, cols]: [usize; 3],
     gy: &mut [f32],
     gb: &mut [f32],
@@ -497,7 +537,7 @@ fn pool_bias_relu_backward(
                 if t == DEAD {
                     continue;
                 }
-                let v = g[i * pw + j];
+                let v = g[i * pw + j] * scale;
                 sum += v;
                 let (di, dj) = (usize::from(t / 2), usize::from(t % 2));
                 map[(2 * i + di) * stride + 2 * j + dj] = v;
@@ -624,7 +664,104 @@ fn matmul(dst: Dst<'_>, lhs: Src<'_>, rhs: Src<'_>, accumulate: bool) -> Option<
 
 #[cfg(test)]
 mod tests {
+    use burn::tensor::TensorData;
+
     use super::*;
+
+    fn values(n: usize, seed: u64) -> Vec<f32> {
+        let mut s = seed;
+        (0..n)
+            .map(|_| {
+                s = s
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                ((s >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+            })
+            .collect()
+    }
+
+    /// A 3 -> 5 -> 4 channel stack on 12 x 10 images, random weights.
+    fn params() -> Params {
+        let device = Device::flex();
+        let t4 = |shape: [usize; 4], seed| {
+            let n = shape.iter().product();
+            Tensor::<4>::from_data(TensorData::new(values(n, seed), shape), &device)
+        };
+        let t1 =
+            |n: usize, seed| Tensor::<1>::from_data(TensorData::new(values(n, seed), [n]), &device);
+        Params::new(
+            t4([5, 3, 3, 3], 1),
+            t1(5, 2),
+            t4([4, 5, 3, 3], 3),
+            t1(4, 4),
+            12,
+            10,
+        )
+        .expect("a valid stack")
+    }
+
+    /// Dropout keeps each pooled value scaled by 1 / (1 - p) or zeroes it, about a fraction p
+    /// of them, the same way for the same seed, and its backward pass is the plain one with the
+    /// gradient masked and scaled the same way.
+    #[test]
+    fn dropout_masks_values_and_their_gradients() {
+        let p = params();
+        let d = p.dims();
+        let batch = 9;
+        let x = values(batch * d.input_len(), 5);
+        let (plain, plain_tape) = forward(&p, x.clone(), batch, true, None).expect("forward");
+        let dropout = Dropout { p: 0.25, seed: 42 };
+        let (dropped, tape) = forward(&p, x.clone(), batch, true, Some(dropout)).expect("forward");
+        let (again, _) = forward(&p, x.clone(), batch, true, Some(dropout)).expect("forward");
+        assert_eq!(dropped, again, "the same seed gives the same mask");
+        let (other, _) =
+            forward(&p, x, batch, true, Some(Dropout { p: 0.25, seed: 43 })).expect("forward");
+        assert_ne!(dropped, other, "another seed gives another mask");
+
+        let scale = 1.0 / 0.75;
+        let (mut live, mut cut) = (0, 0);
+        let mask: Vec<f32> = plain
+            .iter()
+            .zip(&dropped)
+            .map(|(a, b)| {
+                if *a == 0.0 {
+                    assert_eq!(*b, 0.0);
+                    0.0
+                } else if *b == 0.0 {
+                    cut += 1;
+                    0.0
+                } else {
+                    assert!((b - a * scale).abs() <= 1e-6 * a.abs());
+                    live += 1;
+                    scale
+                }
+            })
+            .collect();
+        let frac = f64::from(cut) / f64::from(cut + live);
+        assert!(
+            live + cut > 300,
+            "enough live values to count: {}",
+            live + cut
+        );
+        assert!((0.15..0.35).contains(&frac), "dropped fraction {frac}");
+
+        let g = values(dropped.len(), 6);
+        let masked: Vec<f32> = g.iter().zip(&mask).map(|(g, m)| g * m).collect();
+        let got = backward(&p, &tape.expect("a tape"), &g).expect("backward");
+        let want = backward(&p, &plain_tape.expect("a tape"), &masked).expect("backward");
+        for (name, a, b) in [
+            ("w1", &got.w1, &want.w1),
+            ("w2", &got.w2, &want.w2),
+            ("b2", &got.b2, &want.b2),
+        ] {
+            let scale = b.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+            let diff = a
+                .iter()
+                .zip(b)
+                .fold(0.0f32, |m, (x, y)| m.max((x - y).abs()));
+            assert!(diff <= 1e-5 * scale.max(1.0), "{name}: diff {diff}");
+        }
+    }
 
     /// The naive product of two strided views, for checking [`matmul`].
     fn naive(lhs: &Src<'_>, rhs: &Src<'_>) -> Vec<f32> {

@@ -9,7 +9,7 @@ use burn::optim::GradientsParams;
 use burn::tensor::activation;
 use burn::tensor::module::max_pool2d;
 use burn::tensor::ops::MaxPoolOptions;
-use burn::tensor::{Device, Gradients, Tensor, TensorData};
+use burn::tensor::{Device, Distribution, Gradients, Tensor, TensorData};
 
 use super::TrainError;
 use super::cnn_cpu;
@@ -248,9 +248,32 @@ impl Cnn {
     /// Dropout, fc1, relu, dropout, fc2 on the pooled features `[batch, 64 * h * w]`
     /// (channels-first order, as `flatten` of `[batch, 64, h, w]` gives them).
     fn head(&self, x: Tensor<2>) -> Tensor<2> {
-        let x = self.dropout.forward(x);
+        self.head_after_dropout(self.dropout.forward(x))
+    }
+
+    /// fc1, relu, dropout, fc2 on pooled features dropout has already been applied to.
+    fn head_after_dropout(&self, x: Tensor<2>) -> Tensor<2> {
         let x = self.dropout.forward(activation::relu(self.fc1.forward(x)));
         self.fc2.forward(x)
+    }
+
+    /// The training-time dropout of the pooled features for the CPU path, as `Dropout` would
+    /// apply it to `x` (none where it would not), seeded from `x`'s device's RNG.
+    fn cpu_dropout(&self, x: &Tensor<2>) -> Option<cnn_cpu::Dropout> {
+        let d = &self.dropout;
+        if !d.training.is_enabled() || !x.device().is_autodiff() || d.prob == 0.0 {
+            return None;
+        }
+        // 48 random bits from the device's RNG (two uniform floats, 24 bits each).
+        let u = Tensor::<1>::random([2], Distribution::Uniform(0.0, 1.0), &x.device().inner())
+            .into_data()
+            .try_to_vec::<f32>()
+            .ok()?;
+        let bits = |v: f32| (f64::from(v) * 16_777_216.0) as u64 & 0xff_ffff;
+        Some(cnn_cpu::Dropout {
+            p: d.prob,
+            seed: bits(u[0]) | bits(*u.get(1)?) << 24,
+        })
     }
 
     /// The CPU path's parameters, when `device` is Flex and the values read as f32.
@@ -277,12 +300,13 @@ impl Cnn {
         x: Tensor<2>,
         keep: bool,
     ) -> Option<(Tensor<2>, cnn_cpu::Params, Option<cnn_cpu::Tape>)> {
+        let dropout = if keep { self.cpu_dropout(&x) } else { None };
         let x = x.inner();
         let device = x.device();
         let params = self.cpu_params(&device)?;
         let [batch, _] = x.dims();
         let data = x.into_data().try_to_vec::<f32>().ok()?;
-        let (features, tape) = cnn_cpu::forward(&params, data, batch, keep)?;
+        let (features, tape) = cnn_cpu::forward(&params, data, batch, keep, dropout)?;
         let width = params.dims().features();
         let features = Tensor::from_data(TensorData::new(features, [batch, width]), &device);
         Some((features, params, tape))
@@ -293,8 +317,9 @@ impl Cnn {
     fn forward_train(&self, x: Tensor<2>) -> (Tensor<2>, Option<CnnTape>) {
         match self.cpu_features(x.clone(), true) {
             Some((features, params, Some(conv))) => {
+                // The pooled features after dropout (applied by the CPU path).
                 let features = features.autodiff().require_grad();
-                let logits = self.head(features.clone());
+                let logits = self.head_after_dropout(features.clone());
                 (
                     logits,
                     Some(CnnTape {
@@ -464,7 +489,10 @@ mod tests {
             TensorData::new(values(batch * height * width, 7), [batch, height * width]),
             &device,
         );
-        let y = Tensor::<1, Int>::from_data(TensorData::new(vec![0i64, 3, 1, 2, 2, 0], [batch]), &device);
+        let y = Tensor::<1, Int>::from_data(
+            TensorData::new(vec![0i64, 3, 1, 2, 2, 0], [batch]),
+            &device,
+        );
 
         let reference = cnn.forward_reference(x.clone());
         let loss = cross_entropy(reference.clone(), y.clone());
