@@ -267,12 +267,9 @@ pub(crate) fn forward(
             let mut rng = ChaCha8Rng::seed_from_u64(d.seed);
             rng.set_stream(chunk as u64);
             for (v, t) in f.iter_mut().zip(t.iter_mut()) {
-                if u64::from(rng.next_u32()) < threshold {
-                    *v = 0.0;
-                    *t = DEAD;
-                } else {
-                    *v *= scale;
-                }
+                let keep = u64::from(rng.next_u32()) >= threshold;
+                *v = if keep { *v * scale } else { 0.0 };
+                *t = if keep { *t } else { DEAD };
             }
         }
         Some(())
@@ -496,19 +493,19 @@ fn pool_bias_relu(
             let r0 = &map[2 * i * stride..2 * i * stride + 2 * pw];
             let r1 = &map[(2 * i + 1) * stride..(2 * i + 1) * stride + 2 * pw];
             for (top, bottom) in r0.chunks_exact(2).zip(r1.chunks_exact(2)) {
+                // Branch-free (the comparisons are data-dependent and unpredictable).
                 let (mut m, mut t) = (top[0], 0u8);
                 for (v, pos) in [(top[1], 1u8), (bottom[0], 2), (bottom[1], 3)] {
-                    if v > m || v.is_nan() {
-                        m = v;
-                        t = pos;
-                    }
+                    let take = (v > m) | v.is_nan();
+                    m = if take { v } else { m };
+                    t = if take { pos } else { t };
                 }
                 let s = m + b;
                 // `s <= 0` is false for NaN, which passes through, as burn's relu passes it.
-                let (v, t) = if s <= 0.0 { (0.0, DEAD) } else { (s, t) };
+                let dead = s <= 0.0;
                 if let Some((slot, a)) = o.next() {
-                    *slot = v;
-                    *a = t;
+                    *slot = if dead { 0.0 } else { s };
+                    *a = if dead { DEAD } else { t };
                 }
             }
         }
@@ -533,13 +530,16 @@ fn pool_bias_relu_backward(
         let mut sum = 0.0f32;
         for i in 0..ph {
             for j in 0..pw {
+                // Branch-free: a dead window writes a zero into its own last position (`gy`
+                // is zero there already) and adds nothing to the bias gradient.
                 let t = arg[i * pw + j];
-                if t == DEAD {
-                    continue;
-                }
-                let v = g[i * pw + j] * scale;
+                let v = if t == DEAD {
+                    0.0
+                } else {
+                    g[i * pw + j] * scale
+                };
                 sum += v;
-                let (di, dj) = (usize::from(t / 2), usize::from(t % 2));
+                let (di, dj) = (usize::from((t >> 1) & 1), usize::from(t & 1));
                 map[(2 * i + di) * stride + 2 * j + dj] = v;
             }
         }
