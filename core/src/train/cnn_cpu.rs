@@ -371,6 +371,15 @@ pub(crate) fn backward(p: &Params, tape: &Tape, g: &[f32]) -> Option<Grads> {
         add_into(&mut out.w2, &acc.w2);
         add_into(&mut out.b2, &acc.b2);
     }
+    // The chunks sum the second weight's gradient tap-major, `[k*k][c1][c2]`, so that its
+    // products run with `c2` as gemm's long dimension; back to burn's `[c2, c1, k, k]`.
+    let kk = d.k * d.k;
+    let mut w2 = vec![0.0f32; d.w2_len()];
+    for (i, v) in out.w2.iter().enumerate() {
+        let (tap, ci, o) = (i / (d.c1 * d.c2), (i / d.c2) % d.c1, i % d.c2);
+        w2[(o * d.c1 + ci) * kk + tap] = *v;
+    }
+    out.w2 = w2;
     Some(out)
 }
 
@@ -400,9 +409,10 @@ fn backward_sample(
     s.ga1.fill(0.0);
     for tap in 0..kk {
         let shift = (tap / d.k) * w1 + tap % d.k;
-        // gw2[:, :, di, dj][c2 x c1] += gy[c2 x n2] · shift(a1)ᵀ[n2 x c1]
+        // gw2[:, :, di, dj][c2 x c1] += gy[c2 x n2] · shift(a1)ᵀ[n2 x c1], kept tap-major
+        // (`[k*k][c1][c2]`, see `backward`).
         matmul(
-            Dst::new(&mut acc.w2, tap, [d.c2, d.c1], [ckk, kk]),
+            Dst::new(&mut acc.w2, tap * d.c1 * d.c2, [d.c2, d.c1], [1, d.c2]),
             Src::new(&s.gy, 0, [d.c2, n2], [n2, 1]),
             Src::new(a1, shift, [n2, d.c1], [1, n1]),
             true,
@@ -529,18 +539,22 @@ fn pool_bias_relu_backward(
     for ((map, (g, arg)), gb) in gy.chunks_exact_mut(rows * stride).zip(pooled).zip(gb) {
         let mut sum = 0.0f32;
         for i in 0..ph {
-            for j in 0..pw {
-                // Branch-free: a dead window writes a zero into its own last position (`gy`
-                // is zero there already) and adds nothing to the bias gradient.
-                let t = arg[i * pw + j];
-                let v = if t == DEAD {
-                    0.0
-                } else {
-                    g[i * pw + j] * scale
-                };
+            // The two rows of window row i, written densely and branch-free: each window's
+            // four values get the gradient at its maximum and zeros elsewhere (all zeros
+            // where the window is dead).
+            let (top, rest) = map[2 * i * stride..].split_at_mut(stride);
+            let (top, bottom) = (&mut top[..2 * pw], &mut rest[..2 * pw]);
+            let windows = top.chunks_exact_mut(2).zip(bottom.chunks_exact_mut(2));
+            let pooled = g[i * pw..(i + 1) * pw]
+                .iter()
+                .zip(&arg[i * pw..(i + 1) * pw]);
+            for ((tp, bt), (g, &t)) in windows.zip(pooled) {
+                let v = if t == DEAD { 0.0 } else { g * scale };
                 sum += v;
-                let (di, dj) = (usize::from((t >> 1) & 1), usize::from(t & 1));
-                map[(2 * i + di) * stride + 2 * j + dj] = v;
+                tp[0] = if t == 0 { v } else { 0.0 };
+                tp[1] = if t == 1 { v } else { 0.0 };
+                bt[0] = if t == 2 { v } else { 0.0 };
+                bt[1] = if t == 3 { v } else { 0.0 };
             }
         }
         *gb += sum;
@@ -571,8 +585,8 @@ impl<'a> Src<'a> {
     }
 }
 
-/// A strided matrix written into a slice, its rows in disjoint ranges (`rs >= cols * cs`, the
-/// columns `cs >= 1` apart) so no two elements share a value.
+/// A strided matrix written into a slice, its rows (or its columns) in disjoint ranges, so no
+/// two elements share a value.
 struct Dst<'a> {
     data: &'a mut [f32],
     offset: usize,
@@ -594,7 +608,11 @@ impl<'a> Dst<'a> {
     fn valid(&self) -> bool {
         let [rows, cols] = self.shape;
         let [rs, cs] = self.strides;
-        let disjoint = (rows <= 1 || rs >= cols * cs) && (cols <= 1 || cs >= 1);
+        // Row by row (each row's columns `cs >= 1` apart, the rows past each other) or
+        // column by column: either way no two elements share a value.
+        let by_rows = (cols <= 1 || cs >= 1) && (rows <= 1 || rs >= cols.saturating_mul(cs));
+        let by_cols = (rows <= 1 || rs >= 1) && (cols <= 1 || cs >= rows.saturating_mul(rs));
+        let disjoint = by_rows || by_cols;
         disjoint
             && view_end(self.offset, self.shape, self.strides).is_some_and(|e| e <= self.data.len())
     }
@@ -800,6 +818,18 @@ mod tests {
             }
             // Values between the rows are left alone.
             assert_eq!(&out[i * 8 + 5..i * 8 + 8], &[7.0, 7.0, 7.0]);
+        }
+        // A column-major destination (rows 1 apart, columns 3 apart).
+        let mut col_major = vec![0.0f32; 15];
+        let (l, r) = (
+            Src::new(&a, 1, [3, 4], [9, 2]),
+            Src::new(&b, 2, [4, 5], [1, 6]),
+        );
+        matmul(Dst::new(&mut col_major, 0, [3, 5], [1, 3]), l, r, false).expect("in bounds");
+        for i in 0..3 {
+            for j in 0..5 {
+                assert!((col_major[j * 3 + i] - want[i * 5 + j]).abs() < 1e-5);
+            }
         }
         matmul(Dst::new(&mut out, 0, [3, 5], [8, 1]), lhs, rhs, true).expect("in bounds");
         for i in 0..3 {
