@@ -13,6 +13,7 @@
 //! GPU APIs). The same code runs natively and on `wasm32-unknown-unknown`.
 
 pub mod backend;
+mod cnn_cpu;
 pub mod data;
 #[cfg(feature = "fused")]
 pub mod fused;

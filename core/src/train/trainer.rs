@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use burn::module::Module;
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::momentum::MomentumConfig;
-use burn::optim::{AdamConfig, AdamWConfig, GradientsParams, ModuleOptimizer, SgdConfig};
+use burn::optim::{AdamConfig, AdamWConfig, ModuleOptimizer, SgdConfig};
 use burn::tensor::activation::log_softmax;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use rand::SeedableRng;
@@ -231,8 +231,9 @@ fn train_step(
 ) -> (Model, Tensor<1>) {
     let x = split.x.clone().select(0, idx.clone()).autodiff();
     let y = split.y.clone().select(0, idx);
-    let loss = cross_entropy(model.forward(x), y);
-    let grads = GradientsParams::from_grads(loss.backward(), &model);
+    let (logits, tape) = model.forward_train(x);
+    let loss = cross_entropy(logits, y);
+    let grads = model.gradients(loss.backward(), tape);
     let model = optim.step(lr, model, grads);
     (model, loss.detach().without_autodiff())
 }
