@@ -275,7 +275,7 @@ pub(crate) fn forward(
         Some(())
     });
     ok.into_iter().collect::<Option<Vec<()>>>()?;
-    let tape = keep.then(|| Tape {
+    let tape = keep.then_some(Tape {
         scale,
         x,
         a1,

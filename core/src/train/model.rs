@@ -434,7 +434,8 @@ impl Model {
 /// CNN on the CPU backend).
 pub struct TrainTape(Option<CnnTape>);
 
-#[cfg(all(test, feature = "flex"))]
+#[cfg(test)]
+#[cfg(feature = "flex")]
 mod tests {
     use burn::tensor::{Int, Tensor, TensorData};
 
