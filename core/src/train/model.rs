@@ -300,10 +300,12 @@ impl Cnn {
         x: Tensor<2>,
         keep: bool,
     ) -> Option<(Tensor<2>, cnn_cpu::Params, Option<cnn_cpu::Tape>)> {
+        // The device check comes first: off Flex nothing here may read a tensor back (on
+        // WebGPU in the browser a synchronous read-back panics).
+        let device = x.device().inner();
+        let params = self.cpu_params(&device)?;
         let dropout = if keep { self.cpu_dropout(&x) } else { None };
         let x = x.inner();
-        let device = x.device();
-        let params = self.cpu_params(&device)?;
         let [batch, _] = x.dims();
         let data = x.into_data().try_to_vec::<f32>().ok()?;
         let (features, tape) = cnn_cpu::forward(&params, data, batch, keep, dropout)?;
