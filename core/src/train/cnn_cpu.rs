@@ -681,12 +681,13 @@ fn matmul(dst: Dst<'_>, lhs: Src<'_>, rhs: Src<'_>, accumulate: bool) -> Option<
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use burn::tensor::TensorData;
 
     use super::*;
 
-    fn values(n: usize, seed: u64) -> Vec<f32> {
+    /// Deterministic values in [-1, 1) (a small LCG), so the tests need no RNG crate.
+    pub(crate) fn values(n: usize, seed: u64) -> Vec<f32> {
         let mut s = seed;
         (0..n)
             .map(|_| {
