@@ -25,6 +25,27 @@ fn stage(name: &'static str, run: impl FnOnce() -> Result<()> + 'static) -> Stag
     }
 }
 
+/// Clippy, warnings denied, on the web crate's training worker module for wasm32, built with
+/// `features` alone (the module `cargo xtask serve` builds with them).
+fn worker_clippy(name: &'static str, features: &'static str) -> Stage {
+    stage(name, move || {
+        cargo_args(&[
+            "clippy",
+            "-p",
+            "sweeplab-web",
+            "--lib",
+            "--target",
+            "wasm32-unknown-unknown",
+            "--no-default-features",
+            "--features",
+            features,
+            "--",
+            "-D",
+            "warnings",
+        ])
+    })
+}
+
 fn cargo_args(args: &[&str]) -> Result<()> {
     util::run(cargo().args(args))
 }
@@ -107,41 +128,11 @@ pub fn run(args: &[String]) -> Result<()> {
                 "warnings",
             ])
         }),
-        stage(
+        worker_clippy(
             "clippy (wasm32: the training worker with WebGPU and fused kernels)",
-            || {
-                cargo_args(&[
-                    "clippy",
-                    "-p",
-                    "sweeplab-web",
-                    "--lib",
-                    "--target",
-                    "wasm32-unknown-unknown",
-                    "--no-default-features",
-                    "--features",
-                    "worker-gpu",
-                    "--",
-                    "-D",
-                    "warnings",
-                ])
-            },
+            "worker-gpu",
         ),
-        stage("clippy (wasm32: the CPU training worker)", || {
-            cargo_args(&[
-                "clippy",
-                "-p",
-                "sweeplab-web",
-                "--lib",
-                "--target",
-                "wasm32-unknown-unknown",
-                "--no-default-features",
-                "--features",
-                "worker-cpu",
-                "--",
-                "-D",
-                "warnings",
-            ])
-        }),
+        worker_clippy("clippy (wasm32: the CPU training worker)", "worker-cpu"),
         stage("core builds for wasm32 (no features)", || {
             cargo_args(&[
                 "build",
