@@ -844,30 +844,38 @@ pub(crate) mod tests {
     fn matmul_rejects_views_that_leave_their_slice_or_overlap() {
         let a = vec![1.0f32; 12];
         let mut out = vec![0.0f32; 12];
-        // rhs 4 x 3 from offset 1 needs 13 values.
-        let r = matmul(
-            Dst::new(&mut out, 0, [3, 3], [3, 1]),
-            Src::new(&a, 0, [3, 4], [4, 1]),
-            Src::new(&a, 1, [4, 3], [3, 1]),
-            false,
-        );
-        assert!(r.is_none());
-        // Rows 2 apart cannot hold 3 columns each without sharing values.
-        let r = matmul(
-            Dst::new(&mut out, 0, [3, 3], [2, 1]),
-            Src::new(&a, 0, [3, 4], [4, 1]),
-            Src::new(&a, 0, [4, 3], [3, 1]),
-            false,
-        );
-        assert!(r.is_none());
-        // Shapes that do not chain.
-        let r = matmul(
-            Dst::new(&mut out, 0, [3, 3], [3, 1]),
-            Src::new(&a, 0, [3, 2], [2, 1]),
-            Src::new(&a, 0, [4, 3], [3, 1]),
-            false,
-        );
-        assert!(r.is_none());
+        type View = (usize, [usize; 2], [usize; 2]);
+        let cases: [(&str, View, View, View); 3] = [
+            // rhs 4 x 3 from offset 1 needs 13 values.
+            (
+                "rhs past its slice",
+                (0, [3, 3], [3, 1]),
+                (0, [3, 4], [4, 1]),
+                (1, [4, 3], [3, 1]),
+            ),
+            // Rows 2 apart cannot hold 3 columns each without sharing values.
+            (
+                "overlapping rows",
+                (0, [3, 3], [2, 1]),
+                (0, [3, 4], [4, 1]),
+                (0, [4, 3], [3, 1]),
+            ),
+            (
+                "shapes that do not chain",
+                (0, [3, 3], [3, 1]),
+                (0, [3, 2], [2, 1]),
+                (0, [4, 3], [3, 1]),
+            ),
+        ];
+        for (why, (d0, ds, dst), (l0, ls, lst), (r0, rs, rst)) in cases {
+            let r = matmul(
+                Dst::new(&mut out, d0, ds, dst),
+                Src::new(&a, l0, ls, lst),
+                Src::new(&a, r0, rs, rst),
+                false,
+            );
+            assert!(r.is_none(), "{why}: accepted");
+        }
         assert!(
             out.iter().all(|v| *v == 0.0),
             "a rejected product writes nothing"
