@@ -213,3 +213,50 @@ fn dropout_scale(tr: Trial, t: u32, h: u32, b: u32, j: u32) -> f32 {
     let u = f32(r >> 8u) * (1.0 / 16777216.0);
     return select(0.0, 1.0 / (1.0 - tr.dropout), u >= tr.dropout);
 }
+
+// ---- optimisers ---------------------------------------------------------------------------
+
+// One parameter's optimiser update from its gradient. `bc2s` = sqrt(1 - beta2^t),
+// `c1` = 1 - beta1^t, `c2` = 1 - beta2^t (t from 1).
+fn apply_update(tr: Trial, pi: u32, grad_in: f32, bc2s: f32, c1: f32, c2: f32) {
+    let mi = pi + g.max_params;
+    let vi = mi + g.max_params;
+    let p = state[pi];
+    var grad = grad_in;
+    switch tr.optim {
+        case 1u: {
+            // AdamW: moments of the raw gradient, decoupled decay.
+            let m = state[mi] * tr.beta1 + grad * (1.0 - tr.beta1);
+            let v = state[vi] * tr.beta2 + (grad * grad) * (1.0 - tr.beta2);
+            state[mi] = m;
+            state[vi] = v;
+            let step = (m / c1) / (sqrt(v / c2) + tr.eps);
+            state[pi] = p * tr.decay - step * tr.lr;
+        }
+        case 2u: {
+            // SGD with optional momentum (dampening 0, no Nesterov) and L2 penalty.
+            if (tr.weight_decay > 0.0) {
+                grad = p * tr.weight_decay + grad;
+            }
+            if (tr.momentum > 0.0) {
+                let vel = grad + state[mi] * tr.momentum;
+                state[mi] = vel;
+                grad = vel;
+            }
+            state[pi] = p - grad * tr.lr;
+        }
+        default: {
+            // Adam with the L2 penalty added to the gradient.
+            if (tr.weight_decay > 0.0) {
+                grad = p * tr.weight_decay + grad;
+            }
+            let m = state[mi] * tr.beta1 + grad * (1.0 - tr.beta1);
+            let v = state[vi] * tr.beta2 + (grad * grad) * (1.0 - tr.beta2);
+            state[mi] = m;
+            state[vi] = v;
+            let cf = bc2s / c1;
+            let step = (m * cf) / (sqrt(v) + tr.eps * bc2s);
+            state[pi] = p - step * tr.lr;
+        }
+    }
+}

@@ -158,7 +158,56 @@ fn fused_matches_the_burn_trainer() {
         },
         plan(6, 32, Activation::Relu, OptimizerKind::Adam, 3e-3, 64, 5),
     ];
-    let mut run = FusedRun::new(&engine, &data, plans.len()).unwrap();
+    check_parity(&engine, &data, &plans, &device);
+}
+
+/// The wide kernels (MNIST's 784 inputs, layers wider than 32 units) against the burn trainer,
+/// as above: trials of different depths, widths, batches (partial last batches) and
+/// optimisers side by side in one run, so every dispatch also has slots with nothing to do.
+#[test]
+fn wide_kernels_match_the_burn_trainer_on_mnist() {
+    let Some(engine) = engine() else { return };
+    let device = Device::flex();
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../static/data/mnist10k");
+    let mut data = sweeplab_core::train::Mnist::load_dir(&dir).unwrap().split(600);
+    let dim = data.valid.dim;
+    data.valid.features.truncate(300 * dim);
+    data.valid.labels.truncate(300);
+    assert!(sweeplab_core::train::fused::uses_wide_kernels(&data));
+    let wd = |mut p: TrialPlan, wd: f64| {
+        p.weight_decay = wd;
+        p
+    };
+    let plans = [
+        plan(1, 128, Activation::Relu, OptimizerKind::Adam, 1e-3, 32, 2),
+        wd(
+            plan(2, 48, Activation::Tanh, OptimizerKind::Sgd, 0.05, 64, 2),
+            1e-3,
+        ),
+        wd(
+            plan(3, 40, Activation::Gelu, OptimizerKind::AdamW, 3e-3, 37, 2),
+            0.05,
+        ),
+        TrialPlan {
+            momentum: 0.0,
+            ..plan(0, 1, Activation::Relu, OptimizerKind::Sgd, 0.05, 100, 2)
+        },
+        wd(
+            plan(4, 33, Activation::Sigmoid, OptimizerKind::Adam, 3e-3, 128, 1),
+            1e-4,
+        ),
+    ];
+    check_parity(&engine, &data, &plans, &device);
+}
+
+/// Trains `plans` side by side on the fused engine from burn's initial weights, then each on
+/// the burn trainer, and compares every step's training loss and every epoch's validation
+/// loss and accuracy.
+fn check_parity(engine: &FusedEngine, data: &DataSet, plans: &[TrialPlan], device: &Device) {
+    let data = data.clone();
+    let device = device.clone();
+    let mut run = FusedRun::new(engine, &data, plans.len()).unwrap();
+    assert_eq!(run.slots(), plans.len());
     // Many steps per dispatch and one step per dispatch must give the same results.
     run.set_steps_per_dispatch(3);
     for (slot, p) in plans.iter().enumerate() {

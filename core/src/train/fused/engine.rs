@@ -10,8 +10,8 @@ use super::super::TrainError;
 use super::super::data::{DataSet, shuffle};
 use super::super::settings::TrialPlan;
 use super::layout::{
-    ADAM_BETAS, FusedNet, FusedWeights, NetShape, WORKGROUP_SIZE, activation_code, check_data,
-    check_plan, optimizer_code,
+    ADAM_BETAS, FusedNet, FusedWeights, NetShape, WIDE_MAX_LAYERS, WORKGROUP_SIZE,
+    activation_code, check_data, check_plan, optimizer_code, uses_wide_kernels,
 };
 use super::readback::{f32s, read_bytes};
 
@@ -19,6 +19,17 @@ use super::readback::{f32s, read_bytes};
 const SHADER_COMMON: &str = include_str!("../../../../shaders/mlp_common.wgsl");
 const SHADER_TRAIN: &str = include_str!("../../../../shaders/mlp_train.wgsl");
 const SHADER_EVAL: &str = include_str!("../../../../shaders/mlp_eval.wgsl");
+const SHADER_WIDE: &str = include_str!("../../../../shaders/mlp_wide.wgsl");
+
+/// Bytes between two `Job` records of the wide kernels (WebGPU's default
+/// `minUniformBufferOffsetAlignment`).
+const JOB_STRIDE: u64 = 256;
+/// `Job` records: a training and an evaluation record per linear layer.
+const JOB_RECORDS: usize = 2 * (WIDE_MAX_LAYERS + 1);
+/// Rows and columns of a wide kernel's workgroup tile (`TILE` in mlp_wide.wgsl).
+const WIDE_TILE: usize = 32;
+/// Most trials at once on the wide kernels (each holds up to a few million parameters).
+const WIDE_MAX_SLOTS: usize = 8;
 
 /// Loss bins per slot and epoch: `train/loss` is kept per step while an epoch has at most this
 /// many steps, otherwise per group of `ceil(steps / LOSS_BINS)` consecutive steps.
@@ -45,7 +56,19 @@ pub struct FusedEngine {
     layout: wgpu::BindGroupLayout,
     train: wgpu::ComputePipeline,
     eval: wgpu::ComputePipeline,
+    wide: WidePipelines,
     errors: Arc<Mutex<Option<String>>>,
+}
+
+/// The wide kernels (`shaders/mlp_wide.wgsl`) and the layout of their `Job` binding.
+#[derive(Clone)]
+struct WidePipelines {
+    job_layout: wgpu::BindGroupLayout,
+    forward: wgpu::ComputePipeline,
+    loss: wgpu::ComputePipeline,
+    delta: wgpu::ComputePipeline,
+    update: wgpu::ComputePipeline,
+    advance: wgpu::ComputePipeline,
 }
 
 impl std::fmt::Debug for FusedEngine {
@@ -172,6 +195,51 @@ impl FusedEngine {
         };
         let train = pipeline("train");
         let eval = pipeline("evaluate");
+
+        let wide_source = [SHADER_COMMON, SHADER_WIDE].concat();
+        let wide_module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+            label: Some("sweeplab-fused-mlp-wide"),
+            source: wgpu::ShaderSource::Wgsl(wide_source.into()),
+        });
+        let job_layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+            label: Some("sweeplab-fused-job"),
+            entries: &[wgpu::BindGroupLayoutEntry {
+                binding: 0,
+                visibility: wgpu::ShaderStages::COMPUTE,
+                ty: wgpu::BindingType::Buffer {
+                    ty: wgpu::BufferBindingType::Uniform,
+                    has_dynamic_offset: true,
+                    min_binding_size: wgpu::BufferSize::new(16),
+                },
+                count: None,
+            }],
+        });
+        let wide_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+            label: Some("sweeplab-fused-wide"),
+            bind_group_layouts: &[Some(&layout), Some(&job_layout)],
+            immediate_size: 0,
+        });
+        let wide_pipeline = |entry: &str| {
+            device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                label: Some(entry),
+                layout: Some(&wide_layout),
+                module: &wide_module,
+                entry_point: Some(entry),
+                compilation_options: wgpu::PipelineCompilationOptions {
+                    constants: &[],
+                    zero_initialize_workgroup_memory: false,
+                },
+                cache: None,
+            })
+        };
+        let wide = WidePipelines {
+            forward: wide_pipeline("wide_forward"),
+            loss: wide_pipeline("wide_loss"),
+            delta: wide_pipeline("wide_delta"),
+            update: wide_pipeline("wide_update"),
+            advance: wide_pipeline("wide_advance"),
+            job_layout,
+        };
         if let Some(e) = scope.pop().await {
             return Err(TrainError::Backend(format!(
                 "the fused kernels did not compile on adapter `{}`: {e}",
@@ -185,6 +253,7 @@ impl FusedEngine {
             layout,
             train,
             eval,
+            wide,
             errors,
         })
     }
@@ -234,6 +303,7 @@ pub struct SlotEpoch {
 #[derive(Clone, Debug)]
 struct Lane {
     net: FusedNet,
+    batch: usize,
     steps: usize,
     group: usize,
     epoch: usize,
@@ -263,6 +333,8 @@ pub struct FusedRun {
     train: wgpu::ComputePipeline,
     eval: wgpu::ComputePipeline,
     errors: Arc<Mutex<Option<String>>>,
+    /// The wide kernels and their `Job` records, when the data set needs them.
+    wide: Option<(WidePipelines, wgpu::BindGroup)>,
     bufs: Buffers,
     bind_group: wgpu::BindGroup,
     lanes: Vec<Option<Lane>>,
@@ -296,7 +368,10 @@ fn floats(fs: &[f32]) -> Vec<u8> {
 
 impl FusedRun {
     /// Uploads `data` and makes room for `slots` trials (all empty). The data set must suit
-    /// the kernels (see [`check_data`](super::check_data)).
+    /// the kernels (see [`check_data`](super::check_data)). On the wide kernels (see
+    /// [`uses_wide_kernels`](super::uses_wide_kernels)) the run takes at most 8 trials at
+    /// once, and fewer where the device's buffers hold fewer of the largest networks:
+    /// [`FusedRun::slots`] says how many it made room for.
     pub fn new(engine: &FusedEngine, data: &DataSet, slots: usize) -> Result<FusedRun, TrainError> {
         check_data(data)?;
         if !(1..=65_535).contains(&slots) {
@@ -304,6 +379,7 @@ impl FusedRun {
                 "the fused engine takes 1 to 65535 trials at once, not {slots}"
             )));
         }
+        let wide = uses_wide_kernels(data);
         let device = &engine.device;
         let n_train = data.train.len();
         let n_valid = data.valid.len();
@@ -314,6 +390,12 @@ impl FusedRun {
         let max_binding = limits
             .max_storage_buffer_binding_size
             .min(limits.max_buffer_size);
+        let slots = if wide {
+            let fit = (max_binding / (3 * max_params as u64 * 4)).max(1) as usize;
+            slots.min(WIDE_MAX_SLOTS).min(fit)
+        } else {
+            slots
+        };
         let state_bytes = (slots * 3 * max_params * 4) as u64;
         let perm_bytes = (slots * n_train * 4) as u64;
         if state_bytes > max_binding || perm_bytes > max_binding {
@@ -343,7 +425,7 @@ impl FusedRun {
         };
         use wgpu::BufferUsages as U;
         let out_stride = LOSS_BINS + 2;
-        let scratch_stride = 2 * WORKGROUP_SIZE as usize;
+        let scratch_stride = if wide { 16 } else { 2 * WORKGROUP_SIZE as usize };
         let bufs = Buffers {
             globals: buffer("globals", 64, U::UNIFORM | U::COPY_DST),
             trials: buffer(
@@ -375,6 +457,36 @@ impl FusedRun {
         let queue = &engine.queue;
         queue.write_buffer(&bufs.data, 0, &floats(&values));
         queue.write_buffer(&bufs.trials, 0, &vec![0u8; slots * TRIAL_BYTES as usize]);
+        let wide = wide.then(|| {
+            // One `Job` record per (mode, layer): record `mode * (WIDE_MAX_LAYERS + 1) + layer`.
+            let jobs = buffer(
+                "jobs",
+                JOB_RECORDS as u64 * JOB_STRIDE,
+                U::UNIFORM | U::COPY_DST,
+            );
+            let mut records = vec![0u8; JOB_RECORDS * JOB_STRIDE as usize];
+            for (i, rec) in records.chunks_mut(JOB_STRIDE as usize).enumerate() {
+                let layer = (i % (WIDE_MAX_LAYERS + 1)) as u32;
+                let eval = (i / (WIDE_MAX_LAYERS + 1)) as u32;
+                rec[..8].copy_from_slice(&words(&[layer, eval]));
+            }
+            queue.write_buffer(&jobs, 0, &records);
+            let group = engine
+                .device
+                .create_bind_group(&wgpu::BindGroupDescriptor {
+                    label: Some("sweeplab-fused-jobs"),
+                    layout: &engine.wide.job_layout,
+                    entries: &[wgpu::BindGroupEntry {
+                        binding: 0,
+                        resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                            buffer: &jobs,
+                            offset: 0,
+                            size: wgpu::BufferSize::new(16),
+                        }),
+                    }],
+                });
+            (engine.wide.clone(), group)
+        });
         let mut run = FusedRun {
             device: engine.device.clone(),
             queue: engine.queue.clone(),
@@ -382,6 +494,7 @@ impl FusedRun {
             train: engine.train.clone(),
             eval: engine.eval.clone(),
             errors: engine.errors.clone(),
+            wide,
             bind_group: Self::make_bind_group(&engine.device, &engine.layout, &bufs),
             bufs,
             lanes: vec![None; slots],
@@ -539,7 +652,7 @@ impl FusedRun {
         let batch = plan.batch_size.min(self.n_train);
         let steps = self.n_train.div_ceil(batch);
         let group = steps.div_ceil(LOSS_BINS);
-        let need = shape.scratch_floats(batch);
+        let need = shape.scratch_floats(batch, self.wide.is_some());
         if need > self.scratch_stride {
             let bytes = (self.lanes.len() * need * 4) as u64;
             if bytes > self.max_binding {
@@ -595,6 +708,7 @@ impl FusedRun {
             .write_buffer(&self.bufs.trials, slot as u64 * TRIAL_BYTES, &rec);
         self.lanes[slot] = Some(Lane {
             net,
+            batch,
             steps,
             group,
             epoch: 0,
@@ -667,12 +781,16 @@ impl FusedRun {
                 timestamp_writes: None,
             });
             pass.set_bind_group(0, &self.bind_group, &[]);
-            pass.set_pipeline(&self.train);
-            for _ in 0..dispatches {
+            if let Some((wide, jobs)) = &self.wide {
+                self.encode_wide_epoch(&mut pass, wide, jobs, &active, max_steps);
+            } else {
+                pass.set_pipeline(&self.train);
+                for _ in 0..dispatches {
+                    pass.dispatch_workgroups(slots, 1, 1);
+                }
+                pass.set_pipeline(&self.eval);
                 pass.dispatch_workgroups(slots, 1, 1);
             }
-            pass.set_pipeline(&self.eval);
-            pass.dispatch_workgroups(slots, 1, 1);
         }
         encoder.copy_buffer_to_buffer(&self.bufs.out, 0, &self.bufs.staging, 0, out_bytes);
         let mut read = out_bytes;
@@ -743,6 +861,89 @@ impl FusedRun {
             });
         }
         Ok(results)
+    }
+
+    /// The wide kernels' epoch: per step, the forward pass layer by layer, the loss, then from
+    /// the output layer down each hidden layer's delta (before its weights change) and each
+    /// layer's update, and the cursor's advance; then the validation set in chunks of each
+    /// slot's batch. Every dispatch covers every slot (`z`); a slot with nothing to do in
+    /// one (a shallower net, a finished epoch) returns at once.
+    fn encode_wide_epoch(
+        &self,
+        pass: &mut wgpu::ComputePass<'_>,
+        wide: &WidePipelines,
+        jobs: &wgpu::BindGroup,
+        active: &[usize],
+        max_steps: usize,
+    ) {
+        let nets: Vec<(FusedNet, usize)> = active
+            .iter()
+            .filter_map(|&s| self.lanes[s].as_ref())
+            .map(|l| (l.net, l.batch))
+            .collect();
+        let Some(max_layers) = nets.iter().map(|(n, _)| n.shape.layers).max() else {
+            return;
+        };
+        let tiles = |n: usize| n.div_ceil(WIDE_TILE).max(1) as u32;
+        let max_batch = nets.iter().map(|&(_, b)| b).max().unwrap_or(1);
+        // Per linear layer: the widest fan-in and fan-out among the slots that have it.
+        let dims: Vec<(usize, usize)> = (0..=max_layers)
+            .map(|l| {
+                nets.iter()
+                    .filter(|(n, _)| l <= n.shape.layers)
+                    .map(|(n, _)| {
+                        let fi = if l == 0 { n.shape.in_dim } else { n.shape.width };
+                        let fo = if l == n.shape.layers {
+                            n.shape.classes
+                        } else {
+                            n.shape.width
+                        };
+                        (fi, fo)
+                    })
+                    .fold((0, 0), |(a, b), (fi, fo)| (a.max(fi), b.max(fo)))
+            })
+            .collect();
+        let slots = self.lanes.len() as u32;
+        let job = |layer: usize, eval: bool| {
+            let record = usize::from(eval) * (WIDE_MAX_LAYERS + 1) + layer;
+            (record as u64 * JOB_STRIDE) as u32
+        };
+        let rows = tiles(max_batch);
+        let run = |pass: &mut wgpu::ComputePass<'_>,
+                       pipeline: &wgpu::ComputePipeline,
+                       offset: u32,
+                       x: u32,
+                       y: u32| {
+            pass.set_pipeline(pipeline);
+            pass.set_bind_group(1, jobs, &[offset]);
+            pass.dispatch_workgroups(x, y, slots);
+        };
+        for _ in 0..max_steps {
+            for (l, &(_, fo)) in dims.iter().enumerate() {
+                run(pass, &wide.forward, job(l, false), tiles(fo), rows);
+            }
+            run(pass, &wide.loss, job(0, false), 1, 1);
+            for (l, &(fi, fo)) in dims.iter().enumerate().rev() {
+                if l >= 1 {
+                    run(pass, &wide.delta, job(l, false), tiles(fi), rows);
+                }
+                run(pass, &wide.update, job(l, false), tiles(fo), tiles(fi + 1));
+            }
+            run(pass, &wide.advance, job(0, false), 1, 1);
+        }
+        let chunks = nets
+            .iter()
+            .map(|&(_, b)| self.n_valid.div_ceil(b))
+            .max()
+            .unwrap_or(0)
+            .max(1);
+        for _ in 0..chunks {
+            for (l, &(_, fo)) in dims.iter().enumerate() {
+                run(pass, &wide.forward, job(l, true), tiles(fo), rows);
+            }
+            run(pass, &wide.loss, job(0, true), 1, 1);
+            run(pass, &wide.advance, job(0, true), 1, 1);
+        }
     }
 
     /// Reads the current parameters of the trial in `slot` back.

@@ -5,7 +5,7 @@ use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use super::super::TrainError;
-use super::super::data::{DataSet, InputShape};
+use super::super::data::DataSet;
 use super::super::model::{Activation, ModelSpec};
 use super::super::settings::{OptimizerKind, TrialPlan};
 
@@ -16,6 +16,15 @@ pub const MAX_LAYERS: usize = 6;
 pub const MAX_UNITS: usize = 32;
 /// Largest batch (after clamping to the training split): bounds the per-trial scratch memory.
 pub const MAX_BATCH: usize = 1024;
+/// Most hidden layers of a trial on the wide kernels (data sets of more than [`MAX_UNITS`]
+/// features, such as MNIST).
+pub const WIDE_MAX_LAYERS: usize = 4;
+/// Widest hidden layer on the wide kernels.
+pub const WIDE_MAX_UNITS: usize = 512;
+/// Most input features (pixels) the wide kernels take.
+pub const WIDE_MAX_INPUTS: usize = 4096;
+/// Most classes, on either kernel family.
+pub const MAX_CLASSES: usize = 32;
 /// Threads per workgroup; must match `WG` in `shaders/mlp_common.wgsl`.
 pub(crate) const WORKGROUP_SIZE: u32 = 64;
 /// Adam's and AdamW's defaults in burn (`beta_1`, `beta_2`, `epsilon`).
@@ -57,20 +66,32 @@ impl NetShape {
         self.layer_dims().iter().map(|(fi, fo)| fi * fo + fo).sum()
     }
 
-    /// The largest network the kernels take for this input and class count.
+    /// The largest network the kernels take for this input and class count (the wide
+    /// kernels' limits above [`MAX_UNITS`] inputs, see [`uses_wide_kernels`]).
     pub fn largest(in_dim: usize, classes: usize) -> NetShape {
+        let (layers, width) = if in_dim > MAX_UNITS {
+            (WIDE_MAX_LAYERS, WIDE_MAX_UNITS)
+        } else {
+            (MAX_LAYERS, MAX_UNITS)
+        };
         NetShape {
-            layers: MAX_LAYERS,
-            width: MAX_UNITS,
+            layers,
+            width,
             in_dim,
             classes,
         }
     }
 
-    /// f32s of scratch one trial needs at `batch` samples per step (see shaders/README.md).
-    pub(crate) fn scratch_floats(&self, batch: usize) -> usize {
-        batch * (self.in_dim + 3 * self.layers * self.width + self.classes)
-            + 2 * WORKGROUP_SIZE as usize
+    /// f32s of scratch one trial needs at `batch` samples per step (see shaders/README.md):
+    /// the small kernels also keep the gathered inputs and per-thread partial sums; the wide
+    /// ones read the inputs from the data set.
+    pub(crate) fn scratch_floats(&self, batch: usize, wide: bool) -> usize {
+        if wide {
+            batch * (3 * self.layers * self.width + self.classes)
+        } else {
+            batch * (self.in_dim + 3 * self.layers * self.width + self.classes)
+                + 2 * WORKGROUP_SIZE as usize
+        }
     }
 
     /// Fresh parameters: every weight and bias uniform in `±1/sqrt(fan_in)`, the distribution
@@ -100,24 +121,27 @@ pub struct FusedNet {
     pub dropout: f64,
 }
 
-/// Checks that the data set suits the fused kernels: flat features (at most 32), 2 to 32
-/// classes, labels in range, at least one training sample.
+/// Whether `data` trains on the wide kernels (`shaders/mlp_wide.wgsl`: one dispatch per phase
+/// over every trial, for inputs such as MNIST's 784 pixels) rather than the small ones (one
+/// workgroup per trial, at most [`MAX_UNITS`] features).
+pub fn uses_wide_kernels(data: &DataSet) -> bool {
+    data.shape.numel() > MAX_UNITS
+}
+
+/// Checks that the data set suits the fused kernels: at most [`WIDE_MAX_INPUTS`] features
+/// (an image is flattened, as the MLP does), 2 to 32 classes, labels in range, at least one
+/// training sample.
 pub fn check_data(data: &DataSet) -> Result<(), TrainError> {
-    let InputShape::Flat(dim) = data.shape else {
+    let dim = data.shape.numel();
+    if !(1..=WIDE_MAX_INPUTS).contains(&dim) {
         return Err(TrainError::Config(format!(
-            "the fused engine trains MLPs on flat inputs; data set `{}` is made of images",
-            data.name
-        )));
-    };
-    if !(1..=MAX_UNITS).contains(&dim) {
-        return Err(TrainError::Config(format!(
-            "the fused engine takes 1 to {MAX_UNITS} input features; data set `{}` has {dim}",
+            "the fused engine takes 1 to {WIDE_MAX_INPUTS} input features; data set `{}` has {dim}",
             data.name
         )));
     }
-    if !(2..=MAX_UNITS).contains(&data.classes) {
+    if !(2..=MAX_CLASSES).contains(&data.classes) {
         return Err(TrainError::Config(format!(
-            "the fused engine takes 2 to {MAX_UNITS} classes; data set `{}` has {}",
+            "the fused engine takes 2 to {MAX_CLASSES} classes; data set `{}` has {}",
             data.name, data.classes
         )));
     }
@@ -156,8 +180,9 @@ pub fn check_data(data: &DataSet) -> Result<(), TrainError> {
 }
 
 /// Whether the fused kernels can train `plan` on `data`: an MLP of at most 6 hidden layers
-/// of at most 32 units, batch at most 1024 (after clamping to the training split), on a data
-/// set [`check_data`] accepts. Every optimiser, activation, weight decay, momentum and dropout
+/// of at most 32 units on the small kernels, or at most [`WIDE_MAX_LAYERS`] of at most
+/// [`WIDE_MAX_UNITS`] on the wide ones (see [`uses_wide_kernels`]), batch at most 1024 (after
+/// clamping to the training split), on a data set [`check_data`] accepts. Every optimiser, activation, weight decay, momentum and dropout
 /// setting of the trainer is supported. The error says what is out of reach.
 pub fn check_plan(plan: &TrialPlan, data: &DataSet) -> Result<FusedNet, TrainError> {
     check_data(data)?;
@@ -173,14 +198,22 @@ pub fn check_plan(plan: &TrialPlan, data: &DataSet) -> Result<FusedNet, TrainErr
             plan.model.kind()
         )));
     };
-    if layers > MAX_LAYERS {
+    let largest = NetShape::largest(data.shape.numel(), data.classes);
+    let on = if uses_wide_kernels(data) {
+        format!(" on {}-feature inputs", data.shape.numel())
+    } else {
+        String::new()
+    };
+    if layers > largest.layers {
         return Err(TrainError::Config(format!(
-            "the fused engine takes at most {MAX_LAYERS} hidden layers, not {layers}"
+            "the fused engine takes at most {} hidden layers{on}, not {layers}",
+            largest.layers
         )));
     }
-    if layers > 0 && !(1..=MAX_UNITS).contains(&width) {
+    if layers > 0 && !(1..=largest.width).contains(&width) {
         return Err(TrainError::Config(format!(
-            "the fused engine takes hidden layers of 1 to {MAX_UNITS} units, not {width}"
+            "the fused engine takes hidden layers of 1 to {} units{on}, not {width}",
+            largest.width
         )));
     }
     if !(0.0..1.0).contains(&dropout) {

@@ -47,7 +47,8 @@ mod sweep;
 
 pub use engine::{DEFAULT_STEPS_PER_DISPATCH, FusedEngine, FusedRun, LOSS_BINS, SlotEpoch};
 pub use layout::{
-    FusedNet, FusedWeights, MAX_BATCH, MAX_LAYERS, MAX_UNITS, NetShape, check_data, check_plan,
+    FusedNet, FusedWeights, MAX_BATCH, MAX_CLASSES, MAX_LAYERS, MAX_UNITS, NetShape,
+    WIDE_MAX_INPUTS, WIDE_MAX_LAYERS, WIDE_MAX_UNITS, check_data, check_plan, uses_wide_kernels,
 };
 pub use sweep::{
     FusedSweep, FusedSweepOptions, FusedTrialEnd, PlanFn, run_fused_sweep, sweep_eligibility,

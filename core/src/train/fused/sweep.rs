@@ -114,7 +114,8 @@ impl std::fmt::Debug for FusedSweep {
 }
 
 impl FusedSweep {
-    /// Uploads `data` and makes room for `options.slots` trials.
+    /// Uploads `data` and makes room for `options.slots` trials (on the wide kernels perhaps
+    /// fewer; see [`FusedRun::new`]).
     pub fn new(
         engine: &FusedEngine,
         data: &DataSet,
@@ -126,6 +127,11 @@ impl FusedSweep {
             ));
         }
         let run = engine.start(data, options.slots)?;
+        // The wide kernels may hold fewer trials at once than asked for.
+        let options = FusedSweepOptions {
+            slots: run.slots(),
+            ..options
+        };
         Ok(FusedSweep {
             run,
             data: data.clone(),
