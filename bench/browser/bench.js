@@ -244,6 +244,12 @@ const splitVariant = (name) => {
 async function sweeplabTrain(cfg) {
   const [base, variant] = splitVariant(cfg.backend);
   const m = await moduleFor(variant);
+  if (base === 'sweeplab-fused') {
+    // Whole epochs on the fused engine's wide kernels: `steps` is rounded up to epochs.
+    const perEpoch = Math.ceil(8000 / cfg.batch);
+    const r = JSON.parse(await m.bench_train_fused(cfg.model, cfg.batch, Math.max(1, Math.ceil(cfg.steps / perEpoch))));
+    return { samples_per_sec: r.samples_per_sec, seconds: r.seconds, losses: r.losses, steps: r.steps };
+  }
   const backend = base === 'sweeplab-webgpu' ? 'webgpu' : 'flex';
   if (backend === 'webgpu' && !gpuInfo[variant]) gpuInfo[variant] = JSON.parse(await m.bench_gpu_init());
   const r = JSON.parse(
@@ -483,7 +489,7 @@ function render(summary) {
       [c.status === 'ok' ? fmt(c.samples_per_sec) : c.status, c.status === 'ok' ? '' : 'bad'],
       [String(c.repeats ?? '–')], [fmt(c.final_loss, 4)],
       [ratio(c.vs_best_tfjs), c.backend.startsWith('sweeplab-flex') ? good(c.vs_best_tfjs, 3) : ''],
-      [ratio(c.vs_tfjs_webgpu), c.backend.startsWith('sweeplab-webgpu') ? good(c.vs_tfjs_webgpu, 1.5) : ''],
+      [ratio(c.vs_tfjs_webgpu), /^sweeplab-(webgpu|fused)/.test(c.backend) ? good(c.vs_tfjs_webgpu, 1.5) : ''],
     ], c.backend.startsWith('sweeplab') ? 'sweeplab' : '');
   }
   const p = document.querySelector('#profile tbody');

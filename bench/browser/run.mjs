@@ -15,8 +15,11 @@ import { fileURLToPath } from 'node:url';
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '../..');
 
-const ALL_BACKENDS = ['sweeplab-flex', 'sweeplab-webgpu', 'tfjs-wasm', 'tfjs-cpu', 'tfjs-webgpu'];
-const GPU_BACKENDS = new Set(['sweeplab-webgpu', 'tfjs-webgpu', 'tfjs-webgl']);
+// sweeplab-fused: the fused engine's wide WGSL kernels (the MLP only; whole epochs, each one
+// submit with its validation pass), what the playground runs for an MNIST MLP study on WebGPU.
+const ALL_BACKENDS = ['sweeplab-flex', 'sweeplab-fused', 'sweeplab-webgpu', 'tfjs-wasm', 'tfjs-cpu', 'tfjs-webgpu'];
+const GPU_BACKENDS = new Set(['sweeplab-fused', 'sweeplab-webgpu', 'tfjs-webgpu', 'tfjs-webgl']);
+const WEBGPU_ROWS = new Set(['sweeplab-fused', 'sweeplab-webgpu']);
 // Chromium's WebGPU on SwiftShader (the CPU), as the e2e tests run it. On a machine with a
 // GPU, pass e.g. --gpu-flags "--enable-features=Vulkan" (Linux) or --gpu-flags "" (others).
 const SWIFTSHADER_FLAGS = '--enable-features=Vulkan --use-angle=swiftshader --use-webgpu-adapter=swiftshader';
@@ -255,7 +258,7 @@ try {
   // ---- Training throughput: per (model, batch), repeats interleaved across backends. ----
   for (const model of o.models) {
     for (const batch of o.batches) {
-      const cells = o.backends.map((backend) => ({
+      const cells = o.backends.filter((b) => model === 'mlp' || base(b) !== 'sweeplab-fused').map((backend) => ({
         model, batch, backend, steps: stepsFor(model, backend), warmup: warmupFor(model), read_every: o.readEvery,
         status: 'ok', runs: [], error: null, wall_s: 0,
       }));
@@ -273,6 +276,7 @@ try {
             log(`${model} b${batch} ${c.backend}: ${res.status}: ${String(res.error).split('\n')[0]}`);
             continue;
           }
+          if (res.steps) c.steps = res.steps;
           c.runs.push({ samples_per_sec: res.samples_per_sec, seconds: res.seconds, final_loss: tailLoss(res.losses), first_loss: res.losses[0] });
           log(`${model} b${batch} ${c.backend} #${r + 1}: ${res.samples_per_sec.toFixed(0)} samples/s, ${res.seconds.toFixed(2)} s, final loss ${tailLoss(res.losses).toFixed(4)}`);
         }
@@ -289,7 +293,7 @@ try {
         c.best_tfjs = best ? best.backend : null;
         c.vs_best_tfjs = best && c.samples_per_sec ? c.samples_per_sec / best.samples_per_sec : null;
         // WebGPU against WebGPU: only sweeplab's WebGPU row gets this ratio.
-        c.vs_tfjs_webgpu = base(c.backend) === 'sweeplab-webgpu' && tfGpu && c.samples_per_sec ? c.samples_per_sec / tfGpu.samples_per_sec : null;
+        c.vs_tfjs_webgpu = WEBGPU_ROWS.has(base(c.backend)) && tfGpu && c.samples_per_sec ? c.samples_per_sec / tfGpu.samples_per_sec : null;
       }
       results.cells.push(...cells);
       save();
@@ -299,7 +303,8 @@ try {
 
   // ---- WebGPU calls per step (the smallest batch of each model). ----
   if (o.profile) {
-    const gpu = o.backends.filter(isGpu);
+    // Per-step counts by difference of two runs; the fused cell trains whole epochs.
+    const gpu = o.backends.filter((b) => isGpu(b) && base(b) !== 'sweeplab-fused');
     for (const model of o.models) {
       const batch = Math.min(...o.batches);
       for (const backend of gpu) {
@@ -331,7 +336,7 @@ try {
   if (o.kernelTimes) {
     for (const model of o.models) {
       const batch = Math.min(...o.batches);
-      for (const backend of o.backends.filter(isGpu)) {
+      for (const backend of o.backends.filter((b) => isGpu(b) && base(b) !== 'sweeplab-fused')) {
         const cfg = { backend, model, batch, steps: profileStepsFor(model), warmup: warmupFor(model), readEvery: o.readEvery };
         const res = await page.evaluate((cfg) => window.bench.kernelTimes(cfg), cfg);
         res.families = families(res.kernels || []);

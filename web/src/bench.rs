@@ -8,6 +8,8 @@
 //!   own step: burn autodiff, Adam, cross-entropy) on burn's CPU backend (Flex, in wasm) or on
 //!   WebGPU. [`bench_train_data`] and [`bench_order`] hand the peer exactly the samples, the
 //!   normalisation and the batch order sweeplab trains on.
+//! - [`bench_train_fused`] trains the MLP on the fused engine's wide WGSL kernels (what the
+//!   playground runs for an MNIST MLP study on WebGPU), an epoch per submit.
 //! - Trials per second: [`bench_study`] runs the spiral study of `bench/src/bin/fused_bench.rs`
 //!   (same data, search space, sampler and settings) with the fused WGSL engine, or with burn
 //!   one trial at a time on WebGPU or the CPU.
@@ -212,6 +214,39 @@ pub async fn bench_train(
         "samples_per_sec": t.samples_per_sec,
         "seconds": t.seconds,
         "losses": t.losses,
+    })))
+}
+
+/// Trains `model` (the MLP; the fused kernels train MLPs only) on MNIST with the fused WGSL
+/// engine's wide kernels, as the playground does for an MNIST MLP study on WebGPU: one
+/// untimed warm-up epoch, then `epochs` timed epochs of `batch` samples per step, each one
+/// submit (every step, then the validation pass) and one metrics read-back. The timed region
+/// includes the validation passes and ends with the last epoch's metrics on the CPU. Returns
+/// `{"samples_per_sec", "seconds", "steps", "losses": [per step]}`, where samples are training
+/// samples only.
+#[wasm_bindgen]
+pub async fn bench_train_fused(model: String, batch: usize, epochs: usize) -> Result<String, JsValue> {
+    install_panic_hook();
+    let data = mnist()?;
+    let plan = mnist_plan(&model, batch)?;
+    let engine = fused_engine().await?;
+    let mut run = engine.start(&data, 1).map_err(err)?;
+    run.load(0, &plan, None, &data).map_err(err)?;
+    run.run_epoch().await.map_err(err)?;
+    let started = Instant::now();
+    let mut losses = Vec::new();
+    for _ in 0..epochs.max(1) {
+        for e in run.run_epoch().await.map_err(err)? {
+            losses.extend(e.train_losses.iter().map(|&(_, l)| l));
+        }
+    }
+    let secs = started.elapsed().as_secs_f64();
+    let samples = epochs.max(1) * data.train.len();
+    Ok(json_text(serde_json::json!({
+        "samples_per_sec": samples as f64 / secs.max(1e-9),
+        "seconds": secs,
+        "steps": losses.len(),
+        "losses": losses,
     })))
 }
 

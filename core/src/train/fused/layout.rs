@@ -348,7 +348,7 @@ pub(crate) fn optimizer_code(opt: OptimizerKind) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::train::data::{Toy2d, generate_toy};
+    use crate::train::data::{InputShape, Samples, Toy2d, generate_toy};
 
     fn plan(layers: usize, width: usize, batch: usize) -> TrialPlan {
         TrialPlan {
@@ -408,6 +408,51 @@ mod tests {
         let big = generate_toy(Toy2d::Xor, 3000, 0.1, 0.2, 1);
         let e = check_plan(&plan(1, 4, 2000), &big).unwrap_err().to_string();
         assert!(e.contains("2000"), "{e}");
+    }
+
+    /// Inputs wider than 32 features (MNIST's images, flattened as the MLP does) go to the
+    /// wide kernels, with their own limits; the small sets keep the small kernels' limits.
+    #[test]
+    fn wide_inputs_take_the_wide_kernels_and_their_limits() {
+        let features = |n: usize, dim: usize| Samples {
+            features: vec![0.5; n * dim],
+            labels: (0..n as i64).map(|i| i % 10).collect(),
+            dim,
+        };
+        let mnist_like = DataSet {
+            name: "images".into(),
+            train: features(20, 784),
+            valid: features(5, 784),
+            shape: InputShape::Image {
+                height: 28,
+                width: 28,
+            },
+            classes: 10,
+        };
+        assert!(uses_wide_kernels(&mnist_like));
+        assert!(!uses_wide_kernels(&generate_toy(Toy2d::Xor, 50, 0.1, 0.2, 1)));
+        let net = check_plan(&plan(WIDE_MAX_LAYERS, WIDE_MAX_UNITS, 8), &mnist_like).unwrap();
+        assert_eq!(net.shape.in_dim, 784);
+        assert_eq!(
+            net.shape.param_count(),
+            NetShape::largest(784, 10).param_count()
+        );
+        let e = check_plan(&plan(1, WIDE_MAX_UNITS + 1, 8), &mnist_like)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("513") && e.contains("784-feature"), "{e}");
+        let e = check_plan(&plan(WIDE_MAX_LAYERS + 1, 64, 8), &mnist_like)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("hidden layers"), "{e}");
+        let mut huge = mnist_like.clone();
+        huge.shape = InputShape::Flat(WIDE_MAX_INPUTS + 1);
+        huge.train = features(20, WIDE_MAX_INPUTS + 1);
+        huge.valid = features(5, WIDE_MAX_INPUTS + 1);
+        let e = check_data(&huge).unwrap_err().to_string();
+        assert!(e.contains("4097"), "{e}");
+        // The wide scratch holds no gathered inputs (the kernels read the data set).
+        assert!(net.shape.scratch_floats(8, true) < net.shape.scratch_floats(8, false));
     }
 
     #[test]
