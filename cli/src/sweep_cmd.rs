@@ -19,7 +19,9 @@ use sweeplab_core::export::{self, ExportFormat, ExportOptions};
 use sweeplab_core::json::Json;
 use sweeplab_core::storage::file::JournalFile;
 use sweeplab_core::storage::journal::JournalOp;
-use sweeplab_core::train::fused::{FusedEngine, FusedSweep, FusedSweepOptions, sweep_eligibility};
+use sweeplab_core::train::fused::{
+    FusedEngine, FusedSweep, FusedSweepOptions, kernels_note, sweep_eligibility,
+};
 use sweeplab_core::train::{
     BackendChoice, BackendKind, CancelToken, DataSet, DataSpec, FAIL_REASON_ATTR, INTERRUPTED_ATTR,
     Mnist, Objective, ProgressEvent, TrainHooks, TrialOutcome, TrialPlan, select_backend,
@@ -46,8 +48,8 @@ pub struct SweepArgs {
     #[arg(long)]
     quiet: bool,
     /// auto (the fused WGSL kernels, many trials at once, when the backend is the GPU and
-    /// every trial is a small MLP on a 2-D set; otherwise burn, one trial at a time), fused
-    /// or burn.
+    /// every trial is an MLP they take: a small one on a 2-D set, or on MNIST up to 4 hidden
+    /// layers of up to 512 units; otherwise burn, one trial at a time), fused or burn.
     #[arg(long, default_value = "auto")]
     engine: String,
     /// Trials the fused engine trains at once (default: a quarter of the trials, at least 4
@@ -407,8 +409,10 @@ fn use_fused(
     match (engine, kind, eligible) {
         (_, BackendKind::Wgpu, Ok(())) => Ok((
             true,
-            "fused WGSL kernels, many trials at once (every trial is a small MLP on a 2-D set)"
-                .into(),
+            format!(
+                "fused WGSL kernels, many trials at once ({})",
+                kernels_note(data)
+            ),
         )),
         (EngineChoice::Fused, BackendKind::Flex, _) => {
             bail!("--engine fused needs the GPU backend (wgpu); add --backend gpu")

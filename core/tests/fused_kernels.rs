@@ -169,7 +169,9 @@ fn wide_kernels_match_the_burn_trainer_on_mnist() {
     let Some(engine) = engine() else { return };
     let device = Device::flex();
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../static/data/mnist10k");
-    let mut data = sweeplab_core::train::Mnist::load_dir(&dir).unwrap().split(600);
+    let mut data = sweeplab_core::train::Mnist::load_dir(&dir)
+        .unwrap()
+        .split(600);
     let dim = data.valid.dim;
     data.valid.features.truncate(300 * dim);
     data.valid.labels.truncate(300);
@@ -193,7 +195,15 @@ fn wide_kernels_match_the_burn_trainer_on_mnist() {
             ..plan(0, 1, Activation::Relu, OptimizerKind::Sgd, 0.05, 100, 2)
         },
         wd(
-            plan(4, 33, Activation::Sigmoid, OptimizerKind::Adam, 3e-3, 128, 1),
+            plan(
+                4,
+                33,
+                Activation::Sigmoid,
+                OptimizerKind::Adam,
+                3e-3,
+                128,
+                1,
+            ),
             1e-4,
         ),
     ];

@@ -174,6 +174,27 @@ await test('spiral study on WebGPU: the fused kernels train the trials at once',
   await shot('02-webgpu-fused-study');
 });
 
+await test('MNIST MLP study on WebGPU: the wide fused kernels train the trials at once', async () => {
+  const hash = setupHash({
+    preset: 'mnist-mlp', dataset: 'mnist', model: 'mlp', epochs: 1, objective: 'val_accuracy',
+    backend: 'gpu', pruner: 'none',
+    params: [
+      { name: 'lr', kind: 'float', low: '0.001', high: '0.01', log: true, step: '', choices: '' },
+      { name: 'hidden_units', kind: 'int', low: '32', high: '64', log: false, step: '', choices: '' },
+      { name: 'batch_size', kind: 'categorical', low: '', high: '', log: false, step: '', choices: '128' },
+    ],
+  });
+  const note = await runStudy(hash, 480_000);
+  expect(/WebGPU/.test(note), `backend note: ${note}`);
+  const engine = await page.textContent(tid('engine-note'));
+  expect(/fused WGSL kernels: 3 trials train at once \(the wide kernels/.test(engine) && /784-feature/.test(engine),
+    `engine note: ${engine}`);
+  // One epoch of MNIST-10k's 8,000 training digits: every trial completes above 80% accuracy.
+  const rows = await page.$$eval(tid('trial-row'), (rs) => rs.map((r) => r.textContent));
+  expect(rows.every((r) => /complete/i.test(r) && /0\.(8|9)\d/.test(r)), `rows: ${rows}`);
+  await shot('02a-webgpu-fused-mnist');
+});
+
 await test('WebGPU with burn when the fused kernels do not fit the search space', async () => {
   const hash = setupHash({
     backend: 'gpu', epochs: 1,

@@ -438,8 +438,8 @@ async fn run(
         started_ms: now_ms(),
     };
 
-    // On WebGPU, a study whose every trial is a small MLP on a 2-D set trains on the fused
-    // kernels, many trials at once.
+    // On WebGPU, a study whose every trial is an MLP the fused kernels take (small ones on a
+    // 2-D set, or MNIST MLPs on the wide kernels) trains on them, many trials at once.
     #[cfg(feature = "worker-gpu")]
     if backend == "gpu" {
         match sweeplab_core::train::fused::sweep_eligibility(

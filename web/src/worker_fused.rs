@@ -1,7 +1,7 @@
 //! The training worker's fused path (feature `worker-gpu`): on WebGPU, a study whose every
-//! trial is a small MLP on a 2-D set trains on the core's fused WGSL kernels
-//! ([`FusedSweep`]), many trials at once, one per GPU workgroup, an epoch of every running
-//! trial per submit.
+//! trial is an MLP the fused kernels take (a small one on a 2-D set, or on MNIST up to 4
+//! hidden layers of up to 512 units) trains on the core's fused WGSL kernels
+//! ([`FusedSweep`]), many trials at once, an epoch of every running trial per submit.
 //!
 //! The page gets the same messages as from the one-trial-at-a-time path — a `TrialStart`,
 //! `Epoch`s and a `TrialEnd` per trial, journal lines after every round — plus an
@@ -12,7 +12,9 @@
 use std::collections::BTreeMap;
 use std::future::Future;
 
-use sweeplab_core::train::fused::{FusedEngine, FusedSweep, FusedSweepOptions, FusedWeights};
+use sweeplab_core::train::fused::{
+    FusedEngine, FusedSweep, FusedSweepOptions, FusedWeights, kernels_note,
+};
 use sweeplab_core::train::{ProgressEvent, TrainError, TrainHooks, TrialPlan};
 use sweeplab_core::{ParamValue, Study};
 
@@ -86,24 +88,25 @@ pub(crate) async fn run(
         adapter: Some(engine.adapter_name().to_string()),
     });
     let remaining = (setup.n_trials as usize).saturating_sub(counted(study));
-    let slots = FusedSweepOptions::default_slots(remaining);
-    post(&FromWorker::Engine {
-        slots,
-        reason: format!(
-            "fused WGSL kernels: {slots} trials train at once, one per GPU workgroup (every trial is a small MLP on a 2-D set)"
-        ),
-    });
     let mut sweep = FusedSweep::new(
         &engine,
         &ctx.data,
         FusedSweepOptions {
-            slots,
+            slots: FusedSweepOptions::default_slots(remaining),
             n_trials: remaining,
             objective: ctx.objective,
             refill: true,
         },
     )
     .map_err(engine_error)?;
+    let slots = sweep.slots();
+    post(&FromWorker::Engine {
+        slots,
+        reason: format!(
+            "fused WGSL kernels: {slots} trials train at once ({})",
+            kernels_note(&ctx.data)
+        ),
+    });
     let boundary = setup.dataset.is_2d();
     sweep.set_read_weights(boundary);
     let grid = grid_points();

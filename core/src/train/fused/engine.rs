@@ -10,8 +10,8 @@ use super::super::TrainError;
 use super::super::data::{DataSet, shuffle};
 use super::super::settings::TrialPlan;
 use super::layout::{
-    ADAM_BETAS, FusedNet, FusedWeights, NetShape, WIDE_MAX_LAYERS, WORKGROUP_SIZE,
-    activation_code, check_data, check_plan, optimizer_code, uses_wide_kernels,
+    ADAM_BETAS, FusedNet, FusedWeights, NetShape, WIDE_MAX_LAYERS, WORKGROUP_SIZE, activation_code,
+    check_data, check_plan, optimizer_code, uses_wide_kernels,
 };
 use super::readback::{f32s, read_bytes};
 
@@ -425,7 +425,11 @@ impl FusedRun {
         };
         use wgpu::BufferUsages as U;
         let out_stride = LOSS_BINS + 2;
-        let scratch_stride = if wide { 16 } else { 2 * WORKGROUP_SIZE as usize };
+        let scratch_stride = if wide {
+            16
+        } else {
+            2 * WORKGROUP_SIZE as usize
+        };
         let bufs = Buffers {
             globals: buffer("globals", 64, U::UNIFORM | U::COPY_DST),
             trials: buffer(
@@ -471,20 +475,18 @@ impl FusedRun {
                 rec[..8].copy_from_slice(&words(&[layer, eval]));
             }
             queue.write_buffer(&jobs, 0, &records);
-            let group = engine
-                .device
-                .create_bind_group(&wgpu::BindGroupDescriptor {
-                    label: Some("sweeplab-fused-jobs"),
-                    layout: &engine.wide.job_layout,
-                    entries: &[wgpu::BindGroupEntry {
-                        binding: 0,
-                        resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
-                            buffer: &jobs,
-                            offset: 0,
-                            size: wgpu::BufferSize::new(16),
-                        }),
-                    }],
-                });
+            let group = engine.device.create_bind_group(&wgpu::BindGroupDescriptor {
+                label: Some("sweeplab-fused-jobs"),
+                layout: &engine.wide.job_layout,
+                entries: &[wgpu::BindGroupEntry {
+                    binding: 0,
+                    resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                        buffer: &jobs,
+                        offset: 0,
+                        size: wgpu::BufferSize::new(16),
+                    }),
+                }],
+            });
             (engine.wide.clone(), group)
         });
         let mut run = FusedRun {
@@ -892,7 +894,11 @@ impl FusedRun {
                 nets.iter()
                     .filter(|(n, _)| l <= n.shape.layers)
                     .map(|(n, _)| {
-                        let fi = if l == 0 { n.shape.in_dim } else { n.shape.width };
+                        let fi = if l == 0 {
+                            n.shape.in_dim
+                        } else {
+                            n.shape.width
+                        };
                         let fo = if l == n.shape.layers {
                             n.shape.classes
                         } else {
@@ -910,10 +916,10 @@ impl FusedRun {
         };
         let rows = tiles(max_batch);
         let run = |pass: &mut wgpu::ComputePass<'_>,
-                       pipeline: &wgpu::ComputePipeline,
-                       offset: u32,
-                       x: u32,
-                       y: u32| {
+                   pipeline: &wgpu::ComputePipeline,
+                   offset: u32,
+                   x: u32,
+                   y: u32| {
             pass.set_pipeline(pipeline);
             pass.set_bind_group(1, jobs, &[offset]);
             pass.dispatch_workgroups(x, y, slots);

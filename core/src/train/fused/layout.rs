@@ -128,6 +128,19 @@ pub fn uses_wide_kernels(data: &DataSet) -> bool {
     data.shape.numel() > MAX_UNITS
 }
 
+/// Why the fused kernels take trials on `data`, for an "engine: …" line: the small kernels
+/// (one trial per workgroup) or the wide ones.
+pub fn kernels_note(data: &DataSet) -> String {
+    if uses_wide_kernels(data) {
+        format!(
+            "the wide kernels, one dispatch per layer over every trial: every trial is an MLP on {}-feature inputs",
+            data.shape.numel()
+        )
+    } else {
+        "one trial per GPU workgroup: every trial is a small MLP on a 2-D set".to_string()
+    }
+}
+
 /// Checks that the data set suits the fused kernels: at most [`WIDE_MAX_INPUTS`] features
 /// (an image is flattened, as the MLP does), 2 to 32 classes, labels in range, at least one
 /// training sample.
@@ -430,7 +443,13 @@ mod tests {
             classes: 10,
         };
         assert!(uses_wide_kernels(&mnist_like));
-        assert!(!uses_wide_kernels(&generate_toy(Toy2d::Xor, 50, 0.1, 0.2, 1)));
+        assert!(!uses_wide_kernels(&generate_toy(
+            Toy2d::Xor,
+            50,
+            0.1,
+            0.2,
+            1
+        )));
         let net = check_plan(&plan(WIDE_MAX_LAYERS, WIDE_MAX_UNITS, 8), &mnist_like).unwrap();
         assert_eq!(net.shape.in_dim, 784);
         assert_eq!(

@@ -4,7 +4,11 @@
 //! epoch.
 //!
 //! For networks this small, per-op dispatch overhead dominates training on burn; here one
-//! dispatch runs many steps of every trial. The kernels take the trainer's MLP settings:
+//! dispatch runs many steps of every trial. Data sets of more than 32 features (MNIST) train
+//! on the wide kernels instead (`shaders/mlp_wide.wgsl`, see [`uses_wide_kernels`]): up to
+//! [`WIDE_MAX_LAYERS`] hidden layers of up to [`WIDE_MAX_UNITS`] units, up to 8 trials at
+//! once, one tiled dispatch per layer and phase of a step over all of them, still an epoch
+//! per submit and one read-back. The kernels take the trainer's MLP settings:
 //! up to [`MAX_LAYERS`] hidden layers of up to [`MAX_UNITS`] units, relu/tanh/gelu/sigmoid,
 //! adam/adamw/sgd (with momentum), weight decay, dropout, any batch size up to
 //! [`MAX_BATCH`], on flat data sets of up to 32 features and 2 to 32 classes (the 2-D toy
@@ -48,7 +52,8 @@ mod sweep;
 pub use engine::{DEFAULT_STEPS_PER_DISPATCH, FusedEngine, FusedRun, LOSS_BINS, SlotEpoch};
 pub use layout::{
     FusedNet, FusedWeights, MAX_BATCH, MAX_CLASSES, MAX_LAYERS, MAX_UNITS, NetShape,
-    WIDE_MAX_INPUTS, WIDE_MAX_LAYERS, WIDE_MAX_UNITS, check_data, check_plan, uses_wide_kernels,
+    WIDE_MAX_INPUTS, WIDE_MAX_LAYERS, WIDE_MAX_UNITS, check_data, check_plan, kernels_note,
+    uses_wide_kernels,
 };
 pub use sweep::{
     FusedSweep, FusedSweepOptions, FusedTrialEnd, PlanFn, run_fused_sweep, sweep_eligibility,

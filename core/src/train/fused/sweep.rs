@@ -143,6 +143,11 @@ impl FusedSweep {
         })
     }
 
+    /// How many trials train at once (the wide kernels may hold fewer than asked for).
+    pub fn slots(&self) -> usize {
+        self.slots.len()
+    }
+
     /// The underlying run (e.g. to tune [`FusedRun::set_steps_per_dispatch`]).
     pub fn run_mut(&mut self) -> &mut FusedRun {
         &mut self.run
