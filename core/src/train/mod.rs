@@ -14,6 +14,7 @@
 
 pub mod backend;
 mod cnn_cpu;
+mod cpu_adam;
 pub mod data;
 #[cfg(feature = "fused")]
 pub mod fused;

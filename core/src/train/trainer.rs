@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use burn::module::Module;
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::momentum::MomentumConfig;
-use burn::optim::{AdamConfig, AdamWConfig, ModuleOptimizer, SgdConfig};
+use burn::optim::{AdamWConfig, ModuleOptimizer, SgdConfig};
 use burn::tensor::activation::log_softmax;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use rand::SeedableRng;
@@ -196,7 +196,10 @@ pub fn build_optimizer(plan: &TrialPlan) -> ModuleOptimizer {
     let decay =
         (plan.weight_decay > 0.0).then_some(WeightDecayConfig::new(plan.weight_decay as f32));
     match plan.optimizer {
-        OptimizerKind::Adam => AdamConfig::new().with_weight_decay(decay).init(),
+        // burn's Adam, in one pass per parameter on Flex (see `cpu_adam`).
+        OptimizerKind::Adam => {
+            ModuleOptimizer::from(super::cpu_adam::CpuAdam::new(decay.map(|d| d.penalty)))
+        }
         OptimizerKind::AdamW => AdamWConfig::new()
             .with_weight_decay(plan.weight_decay as f32)
             .init(),
