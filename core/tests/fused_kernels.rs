@@ -214,6 +214,10 @@ fn wide_kernels_match_the_burn_trainer_on_mnist() {
 /// the burn trainer, and compares every step's training loss and every epoch's validation
 /// loss and accuracy.
 fn check_parity(engine: &FusedEngine, data: &DataSet, plans: &[TrialPlan], device: &Device) {
+    // burn's Flex device has one random number generator per process, seeded from the plan
+    // for each initialisation: the two parity tests take turns, so neither draws the other's.
+    static FLEX_RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _turn = FLEX_RNG.lock().unwrap_or_else(|p| p.into_inner());
     let data = data.clone();
     let device = device.clone();
     let mut run = FusedRun::new(engine, &data, plans.len()).unwrap();

@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::{Mutex, MutexGuard};
 
 use futures_lite::future::block_on;
 use sweeplab_core::json::Json;
@@ -54,6 +55,15 @@ fn study(direction: StudyDirection) -> Study {
     Study::create("t", direction, Box::new(RandomSampler::new(Some(0)))).unwrap()
 }
 
+/// burn's Flex device has one random number generator per process, which `train_trial`
+/// seeds from the plan: trials training at once on parallel test threads would draw each
+/// other's initial weights and dropout masks, so the tests here train one at a time (as the
+/// CLI and each browser worker do) and every result is reproducible.
+fn flex_rng() -> MutexGuard<'static, ()> {
+    static FLEX_RNG: Mutex<()> = Mutex::new(());
+    FLEX_RNG.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 /// Trains one trial; returns its final state and the study.
 fn train(
     study: &mut Study,
@@ -61,6 +71,7 @@ fn train(
     data: &DataSet,
     objective: Objective,
 ) -> sweeplab_core::train::TrialOutcome {
+    let _turn = flex_rng();
     let backend = block_on(select_backend(BackendChoice::Cpu)).unwrap();
     let n = study.ask().unwrap();
     let mut events = |_: &ProgressEvent| {};
@@ -226,6 +237,7 @@ fn diverging_lr_fails_the_trial_and_the_study_goes_on() {
 fn cancel_stops_between_steps() {
     let data = generate_toy(Toy2d::Gauss, 400, 0.1, 0.25, 2);
     let mut s = study(StudyDirection::Minimize);
+    let _turn = flex_rng();
     let backend = block_on(select_backend(BackendChoice::Cpu)).unwrap();
     let n = s.ask().unwrap();
     let cancel = CancelToken::new();
