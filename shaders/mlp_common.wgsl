@@ -197,6 +197,35 @@ fn activate_grad(act: u32, z: f32) -> f32 {
     }
 }
 
+// ---- softmax ------------------------------------------------------------------------------
+
+// The largest of `n` logits, the index of its first occurrence, and their log-sum-exp.
+struct LogitStats {
+    top: f32,
+    best: u32,
+    lse: f32,
+}
+
+// Statistics of the `n` logits at `scratch[row..row + n]`.
+fn logit_stats(row: u32, n: u32) -> LogitStats {
+    var st: LogitStats;
+    st.top = scratch[row];
+    st.best = 0u;
+    for (var c = 1u; c < n; c = c + 1u) {
+        let v = scratch[row + c];
+        if (v > st.top) {
+            st.top = v;
+            st.best = c;
+        }
+    }
+    var s = 0.0;
+    for (var c = 0u; c < n; c = c + 1u) {
+        s = s + exp(scratch[row + c] - st.top);
+    }
+    st.lse = st.top + log(s);
+    return st;
+}
+
 // ---- dropout -----------------------------------------------------------------------------
 
 // A 32-bit integer hash (PCG output permutation).

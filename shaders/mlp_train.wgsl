@@ -50,15 +50,7 @@ fn loss_layer(k: u32, tr: Trial, start: u32, len: u32, sbase: u32, tid: u32) {
     var part = 0.0;
     for (var b = tid; b < len; b = b + WG) {
         let row = lg + b * c_n;
-        var m = scratch[row];
-        for (var c = 1u; c < c_n; c = c + 1u) {
-            m = max(m, scratch[row + c]);
-        }
-        var s = 0.0;
-        for (var c = 0u; c < c_n; c = c + 1u) {
-            s = s + exp(scratch[row + c] - m);
-        }
-        let lse = m + log(s);
+        let lse = logit_stats(row, c_n).lse;
         let sample = perm[k * g.n_train + start + b];
         let y = u32(data[g.train_y + sample]);
         part = part + (lse - scratch[row + y]);

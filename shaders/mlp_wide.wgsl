@@ -105,6 +105,42 @@ fn w_cols(c0: u32, n: u32) -> vec4<u32> {
     return vec4<u32>(min(c0, m), min(c0 + 1u, m), min(c0 + 2u, m), min(c0 + 3u, m));
 }
 
+// ---- the tiled kernels' common start -------------------------------------------------------
+
+// What one thread of `wide_forward`, `wide_delta` or `wide_update` works on: the slot `k` and
+// its trial, this dispatch's rows (`start`, `len`), and the first row and column of the
+// thread's 4 x 4 block. `ok` is false when the slot has nothing to do in this dispatch (empty,
+// no layer `job.layer`, no rows left).
+struct Tile {
+    ok: bool,
+    k: u32,
+    tr: Trial,
+    start: u32,
+    len: u32,
+    r0: u32,
+    c0: u32,
+}
+
+fn w_tile(wid: vec3<u32>, lid: vec3<u32>) -> Tile {
+    var t: Tile;
+    t.ok = false;
+    t.k = wid.z;
+    if (t.k >= g.slots) {
+        return t;
+    }
+    t.tr = trials[t.k];
+    if (t.tr.live == 0u || job.layer > t.tr.layers) {
+        return t;
+    }
+    let rows = w_rows(t.k, t.tr);
+    t.start = rows.x;
+    t.len = rows.y;
+    t.r0 = wid.y * TILE + lid.y * 4u;
+    t.c0 = wid.x * TILE + lid.x * 4u;
+    t.ok = t.len > 0u;
+    return t;
+}
+
 // ---- forward ---------------------------------------------------------------------------
 
 // One row of a forward tile: pre-activations (or logits) z for columns c0..c0+3.
@@ -132,23 +168,17 @@ fn w_forward_store(k: u32, tr: Trial, l: u32, t: u32, r: u32, c0: u32, fo: u32, 
 // Linear layer `job.layer`: Z = A W + b, then (hidden layers) the activation and dropout.
 @compute @workgroup_size(8, 8)
 fn wide_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-    let k = wid.z;
-    if (k >= g.slots) {
-        return;
-    }
-    let tr = trials[k];
+    let tile = w_tile(wid, lid);
+    let k = tile.k;
+    let tr = tile.tr;
     let l = job.layer;
-    if (tr.live == 0u || l > tr.layers) {
-        return;
-    }
-    let rows = w_rows(k, tr);
-    let start = rows.x;
-    let len = rows.y;
+    let start = tile.start;
+    let len = tile.len;
+    let r0 = tile.r0;
+    let c0 = tile.c0;
     let fi = fan_in(tr, l);
     let fo = fan_out(tr, l);
-    let r0 = wid.y * TILE + lid.y * 4u;
-    let c0 = wid.x * TILE + lid.x * 4u;
-    if (r0 >= len || c0 >= fo) {
+    if (!tile.ok || r0 >= len || c0 >= fo) {
         return;
     }
     let w = k * g.state_stride + param_offset(tr, l);
@@ -240,23 +270,11 @@ fn wide_loss(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_in
     var hits = 0.0;
     for (var r = tid; r < len; r = r + WG) {
         let row = lg + r * c_n;
-        var m = scratch[row];
-        var best = 0u;
-        for (var c = 1u; c < c_n; c = c + 1u) {
-            let v = scratch[row + c];
-            if (v > m) {
-                m = v;
-                best = c;
-            }
-        }
-        var s = 0.0;
-        for (var c = 0u; c < c_n; c = c + 1u) {
-            s = s + exp(scratch[row + c] - m);
-        }
-        let lse = m + log(s);
+        let st = logit_stats(row, c_n);
+        let lse = st.lse;
         let y = w_label(k, start, r);
         loss = loss + (lse - scratch[row + y]);
-        hits = hits + select(0.0, 1.0, best == y);
+        hits = hits + select(0.0, 1.0, st.best == y);
         if (job.eval == 0u) {
             for (var c = 0u; c < c_n; c = c + 1u) {
                 let p = exp(scratch[row + c] - lse);
@@ -324,21 +342,16 @@ fn w_delta_store(k: u32, tr: Trial, h: u32, t: u32, r: u32, c0: u32, acc: vec4<f
 // linear layer h's output deltas and its weights before they are updated.
 @compute @workgroup_size(8, 8)
 fn wide_delta(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-    let k = wid.z;
-    if (k >= g.slots) {
-        return;
-    }
-    let tr = trials[k];
+    let tile = w_tile(wid, lid);
+    let k = tile.k;
+    let tr = tile.tr;
     let h = job.layer;
-    if (tr.live == 0u || h == 0u || h > tr.layers) {
-        return;
-    }
-    let len = w_rows(k, tr).y;
+    let len = tile.len;
+    let r0 = tile.r0;
+    let c0 = tile.c0;
     let fi = tr.width;
     let fo = fan_out(tr, h);
-    let r0 = wid.y * TILE + lid.y * 4u;
-    let c0 = wid.x * TILE + lid.x * 4u;
-    if (r0 >= len || c0 >= fi) {
+    if (!tile.ok || h == 0u || r0 >= len || c0 >= fi) {
         return;
     }
     let w = k * g.state_stride + param_offset(tr, h);
@@ -390,23 +403,18 @@ fn w_update_row(tr: Trial, w: u32, i: u32, fi: u32, c0: u32, fo: u32, grad: vec4
 // is the bias: its input is 1) and the optimiser update of those parameters.
 @compute @workgroup_size(8, 8)
 fn wide_update(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-    let k = wid.z;
-    if (k >= g.slots) {
-        return;
-    }
-    let tr = trials[k];
+    // Rows of this tile are parameter rows (input features, then the bias).
+    let tile = w_tile(wid, lid);
+    let k = tile.k;
+    let tr = tile.tr;
     let l = job.layer;
-    if (tr.live == 0u || l > tr.layers) {
-        return;
-    }
-    let rows = w_rows(k, tr);
-    let start = rows.x;
-    let len = rows.y;
+    let start = tile.start;
+    let len = tile.len;
+    let p0 = tile.r0;
+    let c0 = tile.c0;
     let fi = fan_in(tr, l);
     let fo = fan_out(tr, l);
-    let p0 = wid.y * TILE + lid.y * 4u;
-    let c0 = wid.x * TILE + lid.x * 4u;
-    if (len == 0u || p0 > fi || c0 >= fo) {
+    if (!tile.ok || p0 > fi || c0 >= fo) {
         return;
     }
     let w = k * g.state_stride + param_offset(tr, l);

@@ -180,11 +180,11 @@ impl FusedEngine {
             bind_group_layouts: &[Some(&layout)],
             immediate_size: 0,
         });
-        let pipeline = |entry: &str| {
+        let pipeline = |layout: &wgpu::PipelineLayout, module: &wgpu::ShaderModule, entry: &str| {
             device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
                 label: Some(entry),
-                layout: Some(&pipeline_layout),
-                module: &module,
+                layout: Some(layout),
+                module,
                 entry_point: Some(entry),
                 compilation_options: wgpu::PipelineCompilationOptions {
                     constants: &[],
@@ -193,8 +193,8 @@ impl FusedEngine {
                 cache: None,
             })
         };
-        let train = pipeline("train");
-        let eval = pipeline("evaluate");
+        let train = pipeline(&pipeline_layout, &module, "train");
+        let eval = pipeline(&pipeline_layout, &module, "evaluate");
 
         let wide_source = [SHADER_COMMON, SHADER_WIDE].concat();
         let wide_module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
@@ -219,19 +219,7 @@ impl FusedEngine {
             bind_group_layouts: &[Some(&layout), Some(&job_layout)],
             immediate_size: 0,
         });
-        let wide_pipeline = |entry: &str| {
-            device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-                label: Some(entry),
-                layout: Some(&wide_layout),
-                module: &wide_module,
-                entry_point: Some(entry),
-                compilation_options: wgpu::PipelineCompilationOptions {
-                    constants: &[],
-                    zero_initialize_workgroup_memory: false,
-                },
-                cache: None,
-            })
-        };
+        let wide_pipeline = |entry: &str| pipeline(&wide_layout, &wide_module, entry);
         let wide = WidePipelines {
             forward: wide_pipeline("wide_forward"),
             loss: wide_pipeline("wide_loss"),
