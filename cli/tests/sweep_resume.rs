@@ -220,6 +220,53 @@ fn bad_configs_fail_with_a_clear_message() {
     assert_eq!(output.status.code(), Some(2));
 }
 
+/// An MNIST MLP sweep on the GPU trains on the fused engine's wide kernels (784 inputs),
+/// several trials at once, and every trial learns the digits.
+#[test]
+fn an_mnist_mlp_sweep_runs_on_the_wide_fused_kernels() {
+    let dir = tmp("fused-mnist");
+    let config = dir.join("mnist.yaml");
+    // Named spiral-test like every study here, which `trials` reads back.
+    std::fs::write(
+        &config,
+        "\
+name: spiral-test
+method: random
+metric: {name: val/accuracy, goal: maximize}
+run_cap: 3
+parameters:
+  lr: {distribution: log_uniform_values, min: 0.001, max: 0.005}
+  width: {values: [64, 96]}
+  epochs: {value: 1}
+sweeplab:
+  dataset: mnist
+  model: mlp
+  seed: 3
+  batch_size: 64
+",
+    )
+    .unwrap();
+    let out = dir.join("out");
+    let output = sweep_on(&config, &out, "gpu").output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    if !output.status.success() && stderr.contains("adapter") {
+        eprintln!("skipped: no wgpu adapter here: {stderr}");
+        return;
+    }
+    assert!(output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("engine: fused WGSL kernels") && stderr.contains("784-feature"),
+        "{stderr}"
+    );
+    let all = trials(&out.join("journal.log"));
+    assert_eq!(all.len(), 3, "{all:#?}");
+    for t in &all {
+        assert_eq!(t.state, TrialState::Complete, "{t:#?}");
+        let acc = t.values.as_ref().and_then(|v| v.first().copied());
+        assert!(acc.is_some_and(|a| a > 0.85), "one epoch of MNIST: {t:#?}");
+    }
+}
+
 #[test]
 fn the_fused_engine_runs_an_eligible_sweep_on_the_gpu() {
     let dir = tmp("fused");
