@@ -514,6 +514,7 @@ pub fn sweep(a: SweepArgs) -> Result<()> {
     eprintln!("backend: {}", backend.reason);
     let (fused, why) = use_fused(engine, backend.kind, &setup, &data)?;
     eprintln!("engine: {why}");
+    eprintln!("sampler: {}", setup.config.sampler_description());
     eprintln!(
         "study `{}`: {} of {} trials done; journal {}; logs in {}",
         setup.study_name,

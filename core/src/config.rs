@@ -25,7 +25,8 @@
 //! `parameters`, `early_terminate` (`hyperband`), `run_cap` (→ number of trials), the
 //! descriptive keys `name`, `description`, `program`, `command`, `entity`, `project` (kept,
 //! no effect on the search), and sweeplab's own block `sweeplab:` (`dataset`, `model`,
-//! `seed`, `pruner`, and any other trainer setting, passed through in
+//! `seed`, `pruner`, `tpe` (`sweeplab`, the default, or `optuna`: which defaults `bayes`'s
+//! TPE starts from, see [`TpeDefaults`]), and any other trainer setting, passed through in
 //! [`SweeplabSettings::settings`]). Any other key is an error naming it and listing these.
 //!
 //! # Parameters
@@ -69,7 +70,7 @@ use crate::json::Json;
 use crate::pruners::{
     HyperbandPruner, NopPruner, PercentilePruner, Pruner, PrunerError, SuccessiveHalvingPruner,
 };
-use crate::samplers::{GridSampler, RandomSampler, Sampler, SamplerError, TpeConfig, TpeSampler};
+use crate::samplers::{GridSampler, RandomSampler, Sampler, SamplerError, TpeDefaults, TpeSampler};
 use crate::study::{Study, StudyDirection, StudyError};
 
 /// Why a sweep configuration was rejected. Every message names the key (as a dotted path)
@@ -241,6 +242,9 @@ pub struct SweeplabSettings {
     pub seed: Option<u64>,
     /// A pruner (instead of `early_terminate`).
     pub pruner: Option<PrunerConfig>,
+    /// `tpe: sweeplab | optuna`: which defaults `method: bayes`'s TPE starts from
+    /// (`None`: sweeplab's tuning, [`crate::TpeConfig::sweeplab`]).
+    pub tpe: Option<TpeDefaults>,
     /// Every other key of the block, passed through to the trainer as it is.
     pub settings: BTreeMap<String, Json>,
 }
@@ -545,6 +549,15 @@ impl SweepConfig {
         }
         if self.method == SweepMethod::Grid {
             self.grid()?;
+        }
+        if self.sweeplab.tpe.is_some() && self.method != SweepMethod::Bayes {
+            return Err(invalid(
+                "sweeplab.tpe",
+                format!(
+                    "chooses the TPE of `method: bayes`; this sweep's method is {}",
+                    self.method.name()
+                ),
+            ));
         }
         // Every distribution must pass Optuna's own checks.
         for (name, p) in &self.parameters {
@@ -995,6 +1008,15 @@ fn parse_sweeplab(v: &Yaml) -> Result<SweeplabSettings, ConfigError> {
                 );
             }
             "pruner" => out.pruner = Some(parse_pruner(val)?),
+            "tpe" => {
+                let name = string(val, &p)?;
+                out.tpe = Some(TpeDefaults::parse(&name).ok_or_else(|| {
+                    invalid(
+                        &p,
+                        format!("must be `sweeplab` (the default) or `optuna`, found `{name}`"),
+                    )
+                })?);
+            }
             other => {
                 out.settings
                     .insert(other.to_string(), yaml_to_json(val, &p)?);
@@ -1286,17 +1308,28 @@ impl SweepConfig {
     }
 
     /// The sampler of `method` (grid → `GridSampler`, random → `RandomSampler`, bayes →
-    /// `TPESampler` with Optuna's defaults), seeded with `sweeplab.seed`.
+    /// `TPESampler` from `sweeplab.tpe`'s defaults), seeded with `sweeplab.seed`.
     pub fn build_sampler(&self) -> Result<Box<dyn Sampler>, ConfigError> {
         let seed = self.sweeplab.seed;
         Ok(match self.method {
             SweepMethod::Grid => Box::new(GridSampler::new(self.grid()?, seed)?),
             SweepMethod::Random => Box::new(RandomSampler::new(seed)),
-            SweepMethod::Bayes => Box::new(TpeSampler::new(TpeConfig {
-                seed,
-                ..TpeConfig::default()
-            })),
+            SweepMethod::Bayes => Box::new(TpeSampler::new(self.tpe_defaults().config(seed))),
         })
+    }
+
+    /// The defaults `method: bayes`'s TPE starts from (`sweeplab.tpe`, else sweeplab's).
+    pub fn tpe_defaults(&self) -> TpeDefaults {
+        self.sweeplab.tpe.unwrap_or_default()
+    }
+
+    /// What [`SweepConfig::build_sampler`] builds, in words.
+    pub fn sampler_description(&self) -> &'static str {
+        match self.method {
+            SweepMethod::Grid => "grid: every combination once",
+            SweepMethod::Random => "random search",
+            SweepMethod::Bayes => self.tpe_defaults().describe(),
+        }
     }
 
     /// The pruner: Hyperband from `early_terminate`, else `sweeplab.pruner`, else none.

@@ -35,6 +35,6 @@ pub mod trial;
 pub use distributions::{Distribution, ParamValue, SearchSpace, SpaceError};
 pub use json::Json;
 pub use pruners::{HyperbandPruner, NopPruner, PercentilePruner, Pruner, SuccessiveHalvingPruner};
-pub use samplers::{GridSampler, RandomSampler, Sampler, TpeConfig, TpeSampler};
+pub use samplers::{GridSampler, RandomSampler, Sampler, TpeConfig, TpeDefaults, TpeSampler};
 pub use study::{Study, StudyDirection, StudyError, StudyView, TellResult};
 pub use trial::{FrozenTrial, MetricPoint, TrialState};

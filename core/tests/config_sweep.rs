@@ -8,7 +8,7 @@ use sweeplab_core::config::{
     ConfigError, HyperbandSettings, PrunerConfig, SweepConfig, SweepMethod, SweepParameter,
 };
 use sweeplab_core::distributions::{FloatDistribution, IntDistribution};
-use sweeplab_core::{Distribution, Json, ParamValue, StudyDirection, TellResult};
+use sweeplab_core::{Distribution, Json, ParamValue, StudyDirection, TellResult, TpeDefaults};
 
 fn load(yaml: &str) -> SweepConfig {
     SweepConfig::from_yaml_str(yaml).unwrap_or_else(|e| panic!("{e}\n---\n{yaml}"))
@@ -267,6 +267,37 @@ fn methods_build_their_samplers() {
     ));
     assert_eq!(bayes.build_sampler().unwrap().name(), "TPESampler");
     assert_eq!(bayes.direction(), StudyDirection::Maximize);
+    // `bayes` is sweeplab's tuning of TPE unless `sweeplab.tpe` asks for Optuna's defaults.
+    assert_eq!(bayes.tpe_defaults(), TpeDefaults::Sweeplab);
+    assert!(bayes.sampler_description().contains("sweeplab's tuning"));
+    let optuna = load(&format!(
+        "method: bayes\nmetric: {{name: acc, goal: maximize}}\nsweeplab: {{tpe: optuna, seed: 4}}\n{base}"
+    ));
+    assert_eq!(optuna.tpe_defaults(), TpeDefaults::Optuna);
+    assert!(
+        optuna
+            .sampler_description()
+            .contains("Optuna 5.0's defaults")
+    );
+    let tuned = load(&format!(
+        "method: bayes\nmetric: {{name: acc, goal: maximize}}\nsweeplab: {{tpe: sweeplab, seed: 4}}\n{base}"
+    ));
+    // Same seed: the same ten random startup trials, then each TPE its own proposals.
+    let trace = |cfg: &SweepConfig| {
+        let mut s = cfg.create_study("t").unwrap();
+        let space = cfg.search_space();
+        (0..30)
+            .map(|i| {
+                let (n, p) = s.ask_with(&space).unwrap();
+                let x = p["x"].as_f64().unwrap() + p["y"].as_f64().unwrap() + i as f64 * 1e-3;
+                s.tell(n, TellResult::Values(vec![x])).unwrap();
+                format!("{p:?}")
+            })
+            .collect::<Vec<_>>()
+    };
+    let (a, b) = (trace(&optuna), trace(&tuned));
+    assert_eq!(a[..10], b[..10]);
+    assert_ne!(a[10..], b[10..]);
 
     // The grid visits every combination exactly once, then asks the study to stop.
     let mut study = grid.create_study("g").unwrap();
@@ -616,6 +647,18 @@ fn every_error_names_the_key_and_what_is_supported() {
                 "method: random\n{p}sweeplab: {{pruner: {{type: median, n_startup_trials: -1}}}}\n"
             ),
             &["sweeplab.pruner.n_startup_trials", "must be >= 0"],
+        ),
+        (
+            format!("method: bayes\nmetric: {{name: loss}}\n{p}sweeplab: {{tpe: hyperopt}}\n"),
+            &[
+                "sweeplab.tpe",
+                "`sweeplab` (the default) or `optuna`",
+                "hyperopt",
+            ],
+        ),
+        (
+            format!("method: random\n{p}sweeplab: {{tpe: optuna}}\n"),
+            &["sweeplab.tpe", "method: bayes", "random"],
         ),
         (
             format!("method: random\n{p}sweeplab: {{seed: -1}}\n"),

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use sweeplab_core::distributions::{CategoricalDistribution, FloatDistribution, IntDistribution};
 use sweeplab_core::{
     Distribution, GridSampler, HyperbandPruner, NopPruner, ParamValue, PercentilePruner, Pruner,
-    RandomSampler, Sampler, SearchSpace, StudyDirection, TpeConfig, TpeSampler,
+    RandomSampler, Sampler, SearchSpace, StudyDirection, TpeDefaults, TpeSampler,
 };
 
 /// The data sets the playground trains on.
@@ -95,8 +95,12 @@ impl ModelKind {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SamplerKind {
-    /// Tree-structured Parzen Estimator (Optuna's default).
+    /// Tree-structured Parzen Estimator, sweeplab's tuning of Optuna 5's TPE
+    /// ([`TpeDefaults::Sweeplab`]).
     Tpe,
+    /// Tree-structured Parzen Estimator with exactly Optuna 5.0's defaults.
+    #[serde(rename = "tpe-optuna")]
+    TpeOptuna,
     /// Uniform random search.
     Random,
     /// Every point of a grid (floats need a step).
@@ -105,12 +109,18 @@ pub enum SamplerKind {
 
 impl SamplerKind {
     /// Every sampler, in menu order.
-    pub const ALL: [SamplerKind; 3] = [SamplerKind::Tpe, SamplerKind::Random, SamplerKind::Grid];
+    pub const ALL: [SamplerKind; 4] = [
+        SamplerKind::Tpe,
+        SamplerKind::TpeOptuna,
+        SamplerKind::Random,
+        SamplerKind::Grid,
+    ];
 
     /// The identifier.
     pub fn id(self) -> &'static str {
         match self {
             SamplerKind::Tpe => "tpe",
+            SamplerKind::TpeOptuna => "tpe-optuna",
             SamplerKind::Random => "random",
             SamplerKind::Grid => "grid",
         }
@@ -119,7 +129,8 @@ impl SamplerKind {
     /// A human label.
     pub fn label(self) -> &'static str {
         match self {
-            SamplerKind::Tpe => "TPE",
+            SamplerKind::Tpe => "TPE (sweeplab's tuning)",
+            SamplerKind::TpeOptuna => "TPE (Optuna 5 defaults)",
             SamplerKind::Random => "Random",
             SamplerKind::Grid => "Grid",
         }
@@ -696,12 +707,9 @@ impl Setup {
     pub fn sampler(&self, fallback_seed: u64) -> Result<Box<dyn Sampler>, String> {
         let seed = self.seed.unwrap_or(fallback_seed);
         Ok(match self.sampler {
-            SamplerKind::Tpe => {
-                let config = TpeConfig {
-                    seed: Some(seed),
-                    ..TpeConfig::default()
-                };
-                Box::new(TpeSampler::new(config))
+            SamplerKind::Tpe => Box::new(TpeSampler::new(TpeDefaults::Sweeplab.config(Some(seed)))),
+            SamplerKind::TpeOptuna => {
+                Box::new(TpeSampler::new(TpeDefaults::Optuna.config(Some(seed))))
             }
             SamplerKind::Random => Box::new(RandomSampler::new(Some(seed))),
             SamplerKind::Grid => {
@@ -904,6 +912,25 @@ mod tests {
             s.problems()[0].1.contains("defined twice")
                 || s.problems()[1].1.contains("defined twice")
         );
+    }
+
+    #[test]
+    fn both_tpe_choices_build_and_survive_a_reload() {
+        let ids: Vec<&str> = SamplerKind::ALL.iter().map(|k| k.id()).collect();
+        assert_eq!(ids, ["tpe", "tpe-optuna", "random", "grid"]);
+        for kind in [SamplerKind::Tpe, SamplerKind::TpeOptuna] {
+            let mut s = Setup::preset("spiral-mlp");
+            s.sampler = kind;
+            assert_eq!(s.sampler(0).unwrap().name(), "TPESampler");
+            let json = s.to_json();
+            assert!(
+                json.contains(&format!("\"sampler\":\"{}\"", kind.id())),
+                "{json}"
+            );
+            assert_eq!(Setup::from_json(&json).unwrap().sampler, kind);
+        }
+        assert!(SamplerKind::Tpe.label().contains("sweeplab"));
+        assert!(SamplerKind::TpeOptuna.label().contains("Optuna"));
     }
 
     #[test]

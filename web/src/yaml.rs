@@ -1,7 +1,7 @@
 //! Filling the editor from a W&B sweep YAML, read by the core's [`SweepConfig`].
 
 use sweeplab_core::config::{PrunerConfig, SweepConfig, SweepMethod};
-use sweeplab_core::{Json, StudyDirection};
+use sweeplab_core::{Json, StudyDirection, TpeDefaults};
 
 use crate::setup::{Dataset, ModelKind, Objective, ParamSpec, PrunerKind, SamplerKind, Setup};
 
@@ -16,7 +16,10 @@ pub fn setup_from_yaml(text: &str, base: &Setup) -> Result<Setup, String> {
     s.sampler = match cfg.method {
         SweepMethod::Grid => SamplerKind::Grid,
         SweepMethod::Random => SamplerKind::Random,
-        SweepMethod::Bayes => SamplerKind::Tpe,
+        SweepMethod::Bayes => match cfg.tpe_defaults() {
+            TpeDefaults::Sweeplab => SamplerKind::Tpe,
+            TpeDefaults::Optuna => SamplerKind::TpeOptuna,
+        },
     };
     if let Some(m) = &cfg.metric {
         let name = m.name.to_ascii_lowercase();
@@ -140,6 +143,14 @@ mod tests {
         assert_eq!(s.params[2].kind, ParamKind::Categorical);
         assert_eq!(s.params[2].choices, "sgd");
         assert!(s.problems().is_empty(), "{:?}", s.problems());
+    }
+
+    #[test]
+    fn a_bayes_sweep_can_ask_for_optunas_tpe_defaults() {
+        let yaml = "method: bayes\nmetric: {name: val_loss, goal: minimize}\n\
+                    parameters: {lr: {min: 0.001, max: 0.1}}\nsweeplab: {tpe: optuna}\n";
+        let s = setup_from_yaml(yaml, &Setup::preset("spiral-mlp")).unwrap();
+        assert_eq!(s.sampler, SamplerKind::TpeOptuna);
     }
 
     #[test]

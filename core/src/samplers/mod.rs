@@ -22,7 +22,7 @@ pub use partial_fixed::PartialFixedSampler;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 pub use random::RandomSampler;
-pub use tpe::{Gamma, TpeConfig, TpeSampler, Weights};
+pub use tpe::{Gamma, TpeConfig, TpeDefaults, TpeSampler, Weights};
 
 use crate::distributions::{Distribution, SearchSpace, SpaceError};
 use crate::json::Json;

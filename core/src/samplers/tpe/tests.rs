@@ -1174,3 +1174,116 @@ fn tpe_beats_random_on_a_quadratic() {
     }
     assert!(wins >= 4, "TPE won {wins} of 5");
 }
+
+// ---------------------------------------------------------------- sweeplab's tuning
+
+#[test]
+fn linear_gamma_sizes_the_below_group_like_optunas_rule() {
+    let with = |g: Gamma| TpeSampler::new(TpeConfig { gamma: g, ..cfg() });
+    let optuna = with(Gamma::Default);
+    let tenth = with(Gamma::Linear(0.1));
+    for n in 0..400 {
+        for multi in [false, true] {
+            assert_eq!(optuna.gamma(n, multi), tenth.gamma(n, multi), "n {n}");
+        }
+    }
+    let fifth = with(Gamma::Linear(0.2));
+    let got: Vec<usize> = [0, 1, 5, 10, 11, 50, 124, 126, 1000]
+        .iter()
+        .map(|&n| fifth.gamma(n, false))
+        .collect();
+    assert_eq!(got, vec![0, 1, 1, 2, 3, 10, 25, 25, 25]);
+    // Multi-objective: no cap, as Optuna's multi-objective default.
+    assert_eq!(fifth.gamma(1000, true), 200);
+}
+
+#[test]
+fn sweeplab_tuning_is_optunas_tpe_with_two_settings_changed() {
+    let tuned = TpeDefaults::Sweeplab.config(Some(7));
+    let optuna = TpeDefaults::Optuna.config(Some(7));
+    assert_eq!(
+        format!("{optuna:?}"),
+        format!(
+            "{:?}",
+            TpeConfig {
+                seed: Some(7),
+                ..TpeConfig::default()
+            }
+        )
+    );
+    assert_eq!(
+        format!("{tuned:?}"),
+        format!(
+            "{:?}",
+            TpeConfig {
+                n_ei_candidates: 48,
+                gamma: Gamma::Linear(0.2),
+                ..optuna
+            }
+        )
+    );
+    assert_eq!(TpeDefaults::default(), TpeDefaults::Sweeplab);
+    for d in TpeDefaults::ALL {
+        assert_eq!(TpeDefaults::parse(d.name()), Some(d));
+    }
+    assert_eq!(TpeDefaults::parse("hyperopt"), None);
+}
+
+#[test]
+fn gamma_kwarg_gives_the_factor_of_optunas_rule() {
+    let kw = |s: &str| {
+        let j = Json::parse(s).unwrap();
+        TpeConfig::from_kwargs(j.as_object().unwrap())
+    };
+    let c = kw(r#"{"gamma": 0.2, "n_ei_candidates": 48, "seed": 7}"#).unwrap();
+    assert_eq!(
+        format!("{c:?}"),
+        format!("{:?}", TpeDefaults::Sweeplab.config(Some(7)))
+    );
+    for bad in ["0", "1.5", "-0.1", "\"0.2\"", "null"] {
+        let e = kw(&format!(r#"{{"gamma": {bad}}}"#))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("`gamma`") && e.contains("(0, 1]"), "{bad}: {e}");
+    }
+}
+
+/// Branin (spec §11.2) regret after `budget` trials.
+fn branin_regret(config: TpeConfig, budget: usize) -> f64 {
+    let mut study = single(config);
+    let d1 = Distribution::float(-5.0, 10.0);
+    let d2 = Distribution::float(0.0, 15.0);
+    let pi = std::f64::consts::PI;
+    let mut best = f64::INFINITY;
+    for _ in 0..budget {
+        let n = study.ask().unwrap();
+        let x1 = study.suggest(n, "x1", &d1).unwrap().as_f64().unwrap();
+        let x2 = study.suggest(n, "x2", &d2).unwrap().as_f64().unwrap();
+        let t = x2 - 5.1 * x1 * x1 / (4.0 * pi * pi) + 5.0 * x1 / pi - 6.0;
+        let v = t * t + 10.0 * (1.0 - 1.0 / (8.0 * pi)) * x1.cos() + 10.0;
+        study.tell_value(n, v).unwrap();
+        best = best.min(v);
+    }
+    best - 5.0 / (4.0 * pi)
+}
+
+#[test]
+fn sweeplab_tuning_exploits_more_than_optunas_defaults_on_branin() {
+    let mut tuned = Vec::new();
+    let mut optuna = Vec::new();
+    for seed in 0..20 {
+        tuned.push(branin_regret(TpeDefaults::Sweeplab.config(Some(seed)), 100));
+        optuna.push(branin_regret(TpeDefaults::Optuna.config(Some(seed)), 100));
+    }
+    let wins = tuned.iter().zip(&optuna).filter(|(t, o)| t < o).count();
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        (v[9] + v[10]) / 2.0
+    };
+    let (mt, mo) = (median(&mut tuned), median(&mut optuna));
+    eprintln!(
+        "branin, 100 trials, 20 seeds: tuned {mt:.4} vs Optuna's defaults {mo:.4}; {wins} wins"
+    );
+    assert!(mt < 0.5 * mo, "median regret {mt} vs {mo}");
+    assert!(wins > 10, "won {wins} of 20");
+}
