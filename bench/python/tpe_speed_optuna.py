@@ -1,13 +1,15 @@
 """Optuna 5.0.0's side of sweeplab's ask-latency benchmark (spec §11.4).
 
-usage: python tpe_speed_optuna.py N ASKS SEED → JSON on stdout: {"ms": [per-ask milliseconds]}
+usage: python tpe_speed_optuna.py N ASKS SEED [sweeplab] → JSON on stdout: {"ms": [per-ask milliseconds]}
 
 A study holds N random COMPLETE trials over 5 parameters (x1, x2 float[-5,5]; x3 float[1e-4,1]
 log; x4 int[0,100]; x5 cat{a,b,c,d}), added with add_trials. Each timed call is
 `study.ask(fixed_distributions=…)` with the default TPESampler (multivariate, constant liar);
-the matching tell (FAIL, so the history stays at N) is not timed.
+the matching tell (FAIL, so the history stays at N) is not timed. With `sweeplab`, the
+TPESampler has sweeplab's tuning instead: n_ei_candidates=48, gamma(n) = min(ceil(0.2 n), 25).
 """
 import json
+import math
 import sys
 import time
 
@@ -40,7 +42,13 @@ def main():
         }
         v = p["x1"] ** 2 + p["x2"] ** 2 + abs(np.log10(p["x3"]) + 2) + abs(p["x4"] - 50) / 50 + (p["x5"] != "b")
         trials.append(optuna.trial.create_trial(params=p, distributions=SPACE, value=v))
-    study = optuna.create_study(sampler=optuna.samplers.TPESampler(seed=seed))
+    if len(sys.argv) > 4 and sys.argv[4] == "sweeplab":
+        sampler = optuna.samplers.TPESampler(
+            seed=seed, n_ei_candidates=48, gamma=lambda k: min(math.ceil(0.2 * k), 25)
+        )
+    else:
+        sampler = optuna.samplers.TPESampler(seed=seed)
+    study = optuna.create_study(sampler=sampler)
     study.add_trials(trials)
     ms = []
     for _ in range(asks):

@@ -1,6 +1,7 @@
 //! Ask latency (spec §11.4): mean and median milliseconds per `ask` with 5 parameters (2
 //! float, 1 log float, 1 int, 1 categorical) at 100, 500 and 1000 COMPLETE trials, for
-//! sweeplab's default TPE natively and for Optuna 5.0.0's in the same run (pinned venv),
+//! sweeplab's TPE natively (with Optuna's defaults, and with sweeplab's tuning: 48 EI
+//! candidates instead of 24) and for Optuna 5.0.0's default TPE in the same run (pinned venv),
 //! three interleaved repetitions of 50 asks each; then each repetition's median.
 //!
 //! `cargo run --release -p sweeplab-bench --bin tpe_speed [-- --reps 3 --asks 50]`
@@ -11,7 +12,7 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use sweeplab_bench::{mean, median, peer_python};
 use sweeplab_core::json::Json;
-use sweeplab_core::samplers::{RandomSampler, TpeSampler};
+use sweeplab_core::samplers::{RandomSampler, TpeDefaults, TpeSampler};
 use sweeplab_core::{
     Distribution, FrozenTrial, SearchSpace, Study, StudyDirection, TellResult, TrialState,
 };
@@ -27,12 +28,12 @@ fn space() -> SearchSpace {
 }
 
 /// Milliseconds per ask for a study with `n` random COMPLETE trials.
-fn ours(n: usize, asks: usize, seed: u64) -> Result<Vec<f64>> {
+fn ours(n: usize, asks: usize, seed: u64, defaults: TpeDefaults) -> Result<Vec<f64>> {
     let sp = space();
     let mut study = Study::create(
         "speed",
         StudyDirection::Minimize,
-        Box::new(TpeSampler::seeded(seed)),
+        Box::new(TpeSampler::new(defaults.config(Some(seed)))),
     )?;
     let mut rng = sweeplab_core::samplers::trial_rng(seed, 0, 99);
     for _ in 0..n {
@@ -61,12 +62,19 @@ fn ours(n: usize, asks: usize, seed: u64) -> Result<Vec<f64>> {
     Ok(ms)
 }
 
-fn optuna(python: &str, n: usize, asks: usize, seed: u64) -> Result<Vec<f64>> {
+fn optuna(
+    python: &str,
+    n: usize,
+    asks: usize,
+    seed: u64,
+    defaults: TpeDefaults,
+) -> Result<Vec<f64>> {
     let script =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("python/tpe_speed_optuna.py");
     let out = std::process::Command::new(python)
         .arg(&script)
         .args([n.to_string(), asks.to_string(), seed.to_string()])
+        .args((defaults == TpeDefaults::Sweeplab).then_some("sweeplab"))
         .output()
         .with_context(|| format!("running {}", script.display()))?;
     anyhow::ensure!(
@@ -106,13 +114,18 @@ fn main() -> Result<()> {
     println!("|---|---|---|---|---|");
     // Per repetition, the median ask of each side (to see how steady the run was).
     let mut per_rep: Vec<(usize, Vec<f64>, Vec<f64>)> = Vec::new();
+    type Tuned = (usize, Vec<f64>, Vec<f64>, f64);
+    let mut tuned: Vec<Tuned> = Vec::new();
     for n in [100usize, 500, 1000] {
         let mut a = Vec::new();
         let mut b = Vec::new();
+        let (mut c, mut d) = (Vec::new(), Vec::new());
         let (mut ra, mut rb) = (Vec::new(), Vec::new());
         for rep in 0..reps {
-            let x = ours(n, asks, rep as u64)?;
-            let y = optuna(&python, n, asks, rep as u64)?;
+            let x = ours(n, asks, rep as u64, TpeDefaults::Optuna)?;
+            let y = optuna(&python, n, asks, rep as u64, TpeDefaults::Optuna)?;
+            c.extend(ours(n, asks, rep as u64, TpeDefaults::Sweeplab)?);
+            d.extend(optuna(&python, n, asks, rep as u64, TpeDefaults::Sweeplab)?);
             ra.push(median(&x));
             rb.push(median(&y));
             a.extend(x);
@@ -126,7 +139,27 @@ fn main() -> Result<()> {
             mean(&b),
             median(&b),
             mean(&b) / mean(&a),
-            median(&b) / median(&a)
+            median(&b) / median(&a),
+        );
+        tuned.push((n, c, d, mean(&b)));
+    }
+    println!(
+        "\nsweeplab's tuning (48 EI candidates, gamma 0.2) on both sides (Optuna: TPESampler(n_ei_candidates=48, gamma=...)), and against Optuna's default:\n"
+    );
+    println!(
+        "| completed trials | ours tuned mean ms (median) | optuna tuned mean ms (median) | speed-up (mean) | speed-up (median) | vs optuna default (mean) |"
+    );
+    println!("|---|---|---|---|---|---|");
+    for (n, c, d, optuna_default) in &tuned {
+        println!(
+            "| {n} | {:.3} ({:.3}) | {:.2} ({:.2}) | {:.0}x | {:.0}x | {:.0}x |",
+            mean(c),
+            median(c),
+            mean(d),
+            median(d),
+            mean(d) / mean(c),
+            median(d) / median(c),
+            optuna_default / mean(c)
         );
     }
     println!("\nmedian ms per repetition (same data):\n");
