@@ -382,7 +382,7 @@ impl Mixture {
                 // `u >= threshold || u.is_nan()` is "not less" when the threshold is a
                 // number; a NaN threshold keeps only NaN bounds, tested one by one. Full
                 // chunks are tested as fixed-size arrays (the test vectorises).
-                let not_less = |any: bool, u: &f64| any | !(*u < threshold);
+                let not_less = |any: bool, u: &f64| any | (*u >= threshold) | u.is_nan();
                 let any = threshold.is_nan()
                     || (base..base + chunk.len()).contains(&kstar)
                     || match <&[f64; CHUNK]>::try_from(chunk) {
