@@ -356,7 +356,10 @@ await test('a shared URL restores the same setup', async () => {
   await page.click(tid('new-study'));
   await page.click(tid('preset-mnist-cnn'));
   await page.fill(`${tid('n-trials')}`, '7');
-  await page.selectOption(tid('sampler'), 'random');
+  const samplers = await page.$$eval(`${tid('sampler')} option`, (os) => os.map((o) => `${o.value}=${o.textContent}`));
+  expect(samplers.join('|') === "tpe=TPE (sweeplab's tuning)|tpe-optuna=TPE (Optuna 5 defaults)|random=Random|grid=Grid",
+    `sampler menu: ${samplers}`);
+  await page.selectOption(tid('sampler'), 'tpe-optuna');
   const url = page.url();
   expect(url.includes('#setup='), `URL without setup: ${url}`);
   const other = await context.newPage();
@@ -364,7 +367,7 @@ await test('a shared URL restores the same setup', async () => {
   await other.goto(url.replace(/&study=[^&]*/, ''));
   await other.waitForSelector('body[data-ready]');
   expect((await other.inputValue(tid('n-trials'))) === '7', 'trials not restored');
-  expect((await other.inputValue(tid('sampler'))) === 'random', 'sampler not restored');
+  expect((await other.inputValue(tid('sampler'))) === 'tpe-optuna', 'sampler not restored');
   const names = await other.$$eval(tid('param-name'), (els) => els.map((e) => e.value));
   expect(names.join() === 'lr,batch_size,dropout,optimizer', `params: ${names}`);
   expect(await other.isVisible(tid('mnist-credit')), 'no MNIST credit');

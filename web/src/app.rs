@@ -950,7 +950,7 @@ impl Component for App {
                     </main>
                 </div>
                 <footer class="footer">
-                    { "sweeplab runs Optuna's TPE, pruners and PED-ANOVA importances in your browser and trains every trial with burn on WebGPU or the CPU, or many MLPs at once on its own fused WGSL kernels. " }
+                    { "sweeplab runs Optuna's TPE (by default with sweeplab's tuning; Optuna's own defaults are one menu choice away), pruners and PED-ANOVA importances in your browser and trains every trial with burn on WebGPU or the CPU, or many MLPs at once on its own fused WGSL kernels. " }
                     if self.setup.dataset == Dataset::Mnist {
                         <span class="credit" data-testid="mnist-credit">{ "MNIST: Yann LeCun, Corinna Cortes and Christopher J.C. Burges, CC BY-SA 3.0." }</span>
                     }
