@@ -357,9 +357,13 @@ await test('a shared URL restores the same setup', async () => {
   await page.click(tid('preset-mnist-cnn'));
   await page.fill(`${tid('n-trials')}`, '7');
   const samplers = await page.$$eval(`${tid('sampler')} option`, (os) => os.map((o) => `${o.value}=${o.textContent}`));
-  expect(samplers.join('|') === "tpe=TPE (sweeplab's tuning)|tpe-optuna=TPE (Optuna 5 defaults)|random=Random|grid=Grid",
+  expect(samplers.join('|') === "tpe=TPE (tuned)|tpe-optuna=TPE (Optuna 5)|random=Random|grid=Grid",
     `sampler menu: ${samplers}`);
+  const tunedNote = await page.textContent(tid('sampler-note'));
+  expect(/48 candidates/.test(tunedNote), `sampler note: ${tunedNote}`);
   await page.selectOption(tid('sampler'), 'tpe-optuna');
+  await page.waitForSelector(`${tid('sampler-note')}:has-text("Optuna 5.0's TPESampler() defaults")`, { timeout: 5_000 });
+  await shot('06b-sampler-optuna-tpe', await page.$('section:has([data-testid="sampler"])'));
   const url = page.url();
   expect(url.includes('#setup='), `URL without setup: ${url}`);
   const other = await context.newPage();

@@ -1390,6 +1390,9 @@ impl App {
                             </select>
                         </label>
                     </div>
+                    if let Some(note) = s.sampler.note() {
+                        <p class="muted small" data-testid="sampler-note">{ note }</p>
+                    }
                     if let Some(n) = s.grid_points() {
                         <p class="muted small">{ format!("The grid has {n} points; the study stops when all are visited.") }</p>
                     }

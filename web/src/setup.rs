@@ -129,10 +129,27 @@ impl SamplerKind {
     /// A human label.
     pub fn label(self) -> &'static str {
         match self {
-            SamplerKind::Tpe => "TPE (sweeplab's tuning)",
-            SamplerKind::TpeOptuna => "TPE (Optuna 5 defaults)",
+            SamplerKind::Tpe => "TPE (tuned)",
+            SamplerKind::TpeOptuna => "TPE (Optuna 5)",
             SamplerKind::Random => "Random",
             SamplerKind::Grid => "Grid",
+        }
+    }
+
+    /// What the TPE choices are, for the line under the menu.
+    pub fn note(self) -> Option<&'static str> {
+        match self {
+            SamplerKind::Tpe => Some(
+                "sweeplab's tuning of Optuna 5's TPE, two settings changed: a larger \"good\" group (the best \
+                 20% of the trials, up to 25, instead of 10%) and 48 candidates per trial \
+                 instead of 24. It exploits more, and found better optima than Optuna's \
+                 defaults on the benchmark functions.",
+            ),
+            SamplerKind::TpeOptuna => Some(
+                "Exactly Optuna 5.0's TPESampler() defaults: the trials sample as Python \
+                 Optuna's would.",
+            ),
+            SamplerKind::Random | SamplerKind::Grid => None,
         }
     }
 }
@@ -929,7 +946,7 @@ mod tests {
             );
             assert_eq!(Setup::from_json(&json).unwrap().sampler, kind);
         }
-        assert!(SamplerKind::Tpe.label().contains("sweeplab"));
+        assert!(SamplerKind::Tpe.label().contains("tuned"));
         assert!(SamplerKind::TpeOptuna.label().contains("Optuna"));
     }
 
