@@ -143,6 +143,18 @@ pub fn problems() -> Vec<Problem> {
     ]
 }
 
+/// The value after `--name` on the command line, or `default` when the flag is absent; a value
+/// that does not parse is an error naming the flag.
+pub fn arg<T: std::str::FromStr>(args: &[String], name: &str, default: T) -> anyhow::Result<T> {
+    match args.iter().position(|a| a == name) {
+        None => Ok(default),
+        Some(i) => args
+            .get(i + 1)
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| anyhow::anyhow!("{name} needs a number after it")),
+    }
+}
+
 /// The median of a sample (mean of the middle two for even sizes, as numpy).
 pub fn median(v: &[f64]) -> f64 {
     let mut s = v.to_vec();

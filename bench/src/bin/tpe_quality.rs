@@ -9,7 +9,7 @@
 //! `--first-seed 200 --seeds 40`, apart from the benchmark's seeds 0..19.
 
 use anyhow::Result;
-use sweeplab_bench::{Problem, mann_whitney_p, mean, median, peer_python, problems};
+use sweeplab_bench::{Problem, arg, mann_whitney_p, mean, median, peer_python, problems};
 use sweeplab_core::json::Json;
 use sweeplab_core::samplers::{RandomSampler, Sampler, TpeConfig, TpeSampler};
 use sweeplab_core::{Study, StudyDirection};
@@ -52,18 +52,8 @@ fn run(problem: &Problem, sampler: Box<dyn Sampler>) -> Result<(f64, f64)> {
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().collect();
-    let seeds: u64 = args
-        .iter()
-        .position(|a| a == "--seeds")
-        .and_then(|i| args.get(i + 1))
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(20);
-    let first: u64 = args
-        .iter()
-        .position(|a| a == "--first-seed")
-        .and_then(|i| args.get(i + 1))
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
+    let seeds: u64 = arg(&args, "--seeds", 20)?;
+    let first: u64 = arg(&args, "--first-seed", 0)?;
     let skip_peer = args.iter().any(|a| a == "--no-optuna") || first != 0;
 
     // The peer, in the same run: Optuna 5.0.0 on the same functions and seeds.

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
-use sweeplab_bench::{mean, median, peer_python};
+use sweeplab_bench::{arg, mean, median, peer_python};
 use sweeplab_core::json::Json;
 use sweeplab_core::samplers::{RandomSampler, TpeDefaults, TpeSampler};
 use sweeplab_core::{
@@ -91,18 +91,10 @@ fn optuna(
         .unwrap_or_default())
 }
 
-fn arg(args: &[String], name: &str, default: usize) -> usize {
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(default)
-}
-
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().collect();
-    let reps = arg(&args, "--reps", 3);
-    let asks = arg(&args, "--asks", 50);
+    let reps: usize = arg(&args, "--reps", 3)?;
+    let asks: usize = arg(&args, "--asks", 50)?;
     let python = peer_python()?;
     println!(
         "ask() latency, 5 parameters, default TPE (multivariate, constant liar); {reps} interleaved reps x {asks} asks"
