@@ -69,6 +69,48 @@ fn create(journal: &Path) {
 }
 
 #[test]
+fn the_gamma_kwarg_reaches_the_tpe() {
+    // Seeded studies with Optuna's defaults and with sweeplab's tuning share the ten random
+    // startup trials and then part ways.
+    let run_study = |name: &str, kwargs: &str| -> Vec<String> {
+        let dir = tmpdir(name);
+        let j = dir.join("journal.log");
+        create(&j);
+        (0..14)
+            .map(|i| {
+                let out = ask(&j, kwargs);
+                let x = out
+                    .get("params")
+                    .unwrap()
+                    .get("x")
+                    .unwrap()
+                    .as_f64()
+                    .unwrap();
+                ok(&[
+                    "tell",
+                    "--storage",
+                    j.to_str().unwrap(),
+                    "--study-name",
+                    "s",
+                    "--trial-number",
+                    &i.to_string(),
+                    "--values",
+                    &(x * x).to_string(),
+                ]);
+                out.get("params").unwrap().to_compact()
+            })
+            .collect()
+    };
+    let optuna = run_study("gamma-optuna", r#"{"seed": 3}"#);
+    let tuned = run_study(
+        "gamma-tuned",
+        r#"{"seed": 3, "gamma": 0.2, "n_ei_candidates": 48}"#,
+    );
+    assert_eq!(optuna[..10], tuned[..10]);
+    assert_ne!(optuna[10..], tuned[10..]);
+}
+
+#[test]
 fn twenty_seeded_asks_differ_and_a_rerun_repeats_them() {
     let run_study = |dir: &Path| -> Vec<String> {
         let j = dir.join("journal.log");
@@ -199,6 +241,11 @@ fn bad_input_exits_2_with_one_line_and_leaves_the_journal() {
         &with(&["--sampler-kwargs", "{\"sead\": 1}"]),
         &j,
         "unknown argument `sead`",
+    );
+    assert_rejected(
+        &with(&["--sampler-kwargs", "{\"gamma\": 2}"]),
+        &j,
+        "`gamma` must be a number in (0, 1]",
     );
     assert_rejected(
         &with(&["--search-space", "{\"x\": 3}"]),
