@@ -317,3 +317,28 @@ fn the_fused_engine_runs_an_eligible_sweep_on_the_gpu() {
     assert_eq!(output.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("--backend gpu"), "{stderr}");
 }
+
+/// `method: bayes` runs sweeplab's tuning of TPE unless `sweeplab.tpe` asks for Optuna's
+/// defaults, and the sweep says which.
+#[test]
+fn a_bayes_sweep_says_which_tpe_it_runs() {
+    for (extra, want) in [
+        ("", "sampler: TPE, sweeplab's tuning"),
+        ("  tpe: optuna\n", "sampler: TPE with Optuna 5.0's defaults"),
+    ] {
+        let dir = tmp("bayes");
+        let config = dir.join("bayes.yaml");
+        let yaml = CONFIG
+            .replace("method: random", "method: bayes")
+            .replace("run_cap: 6", "run_cap: 2")
+            .replace("epochs: {value: 300}", "epochs: {value: 3}")
+            + extra;
+        std::fs::write(&config, yaml).unwrap();
+        let out = dir.join("out");
+        let output = sweep(&config, &out).output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success(), "{stderr}");
+        assert!(stderr.contains(want), "{want}: {stderr}");
+        assert_eq!(trials(&out.join("journal.log")).len(), 2);
+    }
+}
