@@ -56,6 +56,21 @@ fn ask(journal: &Path, kwargs: &str) -> Json {
     Json::parse(out.trim()).unwrap()
 }
 
+/// `sweeplab tell` of `value` for trial `number`.
+fn tell(journal: &Path, number: &str, value: f64) {
+    ok(&[
+        "tell",
+        "--storage",
+        journal.to_str().unwrap(),
+        "--study-name",
+        "s",
+        "--trial-number",
+        number,
+        "--values",
+        &value.to_string(),
+    ]);
+}
+
 fn create(journal: &Path) {
     ok(&[
         "create-study",
@@ -86,17 +101,7 @@ fn the_gamma_kwarg_reaches_the_tpe() {
                     .unwrap()
                     .as_f64()
                     .unwrap();
-                ok(&[
-                    "tell",
-                    "--storage",
-                    j.to_str().unwrap(),
-                    "--study-name",
-                    "s",
-                    "--trial-number",
-                    &i.to_string(),
-                    "--values",
-                    &(x * x).to_string(),
-                ]);
+                tell(&j, &i.to_string(), x * x);
                 out.get("params").unwrap().to_compact()
             })
             .collect()
@@ -153,17 +158,7 @@ fn ask_tell_loop_reaches_tpe_and_improves() {
             .and_then(Json::as_i64)
             .unwrap()
             .to_string();
-        ok(&[
-            "tell",
-            "--storage",
-            j.to_str().unwrap(),
-            "--study-name",
-            "s",
-            "--trial-number",
-            &num,
-            "--values",
-            &v.to_string(),
-        ]);
+        tell(&j, &num, v);
         best = best.min(v);
         if i == 9 {
             first10 = best;
@@ -209,17 +204,7 @@ fn bad_input_exits_2_with_one_line_and_leaves_the_journal() {
         .and_then(Json::as_i64)
         .unwrap()
         .to_string();
-    ok(&[
-        "tell",
-        "--storage",
-        js,
-        "--study-name",
-        "s",
-        "--trial-number",
-        &num,
-        "--values",
-        "1.5",
-    ]);
+    tell(&j, &num, 1.5);
 
     let base = ["ask", "--storage", js, "--study-name", "s"];
     let with = |extra: &[&'static str]| -> Vec<&str> {
