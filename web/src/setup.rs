@@ -136,6 +136,23 @@ impl SamplerKind {
         }
     }
 
+    /// The TPE entry for `defaults`.
+    pub fn tpe(defaults: TpeDefaults) -> Self {
+        match defaults {
+            TpeDefaults::Sweeplab => SamplerKind::Tpe,
+            TpeDefaults::Optuna => SamplerKind::TpeOptuna,
+        }
+    }
+
+    /// The defaults a TPE entry starts from (`None` for the other samplers).
+    pub fn tpe_defaults(self) -> Option<TpeDefaults> {
+        match self {
+            SamplerKind::Tpe => Some(TpeDefaults::Sweeplab),
+            SamplerKind::TpeOptuna => Some(TpeDefaults::Optuna),
+            SamplerKind::Random | SamplerKind::Grid => None,
+        }
+    }
+
     /// What the TPE choices are, for the line under the menu.
     pub fn note(self) -> Option<&'static str> {
         match self {
@@ -724,9 +741,9 @@ impl Setup {
     pub fn sampler(&self, fallback_seed: u64) -> Result<Box<dyn Sampler>, String> {
         let seed = self.seed.unwrap_or(fallback_seed);
         Ok(match self.sampler {
-            SamplerKind::Tpe => Box::new(TpeSampler::new(TpeDefaults::Sweeplab.config(Some(seed)))),
-            SamplerKind::TpeOptuna => {
-                Box::new(TpeSampler::new(TpeDefaults::Optuna.config(Some(seed))))
+            SamplerKind::Tpe | SamplerKind::TpeOptuna => {
+                let defaults = self.sampler.tpe_defaults().unwrap_or_default();
+                Box::new(TpeSampler::new(defaults.config(Some(seed))))
             }
             SamplerKind::Random => Box::new(RandomSampler::new(Some(seed))),
             SamplerKind::Grid => {
@@ -936,6 +953,8 @@ mod tests {
         let ids: Vec<&str> = SamplerKind::ALL.iter().map(|k| k.id()).collect();
         assert_eq!(ids, ["tpe", "tpe-optuna", "random", "grid"]);
         for kind in [SamplerKind::Tpe, SamplerKind::TpeOptuna] {
+            let defaults = kind.tpe_defaults().unwrap();
+            assert_eq!(SamplerKind::tpe(defaults), kind);
             let mut s = Setup::preset("spiral-mlp");
             s.sampler = kind;
             assert_eq!(s.sampler(0).unwrap().name(), "TPESampler");
@@ -946,6 +965,8 @@ mod tests {
             );
             assert_eq!(Setup::from_json(&json).unwrap().sampler, kind);
         }
+        assert_eq!(SamplerKind::Random.tpe_defaults(), None);
+        assert_eq!(SamplerKind::Grid.tpe_defaults(), None);
         assert!(SamplerKind::Tpe.label().contains("tuned"));
         assert!(SamplerKind::TpeOptuna.label().contains("Optuna"));
     }

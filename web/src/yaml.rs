@@ -1,7 +1,7 @@
 //! Filling the editor from a W&B sweep YAML, read by the core's [`SweepConfig`].
 
 use sweeplab_core::config::{PrunerConfig, SweepConfig, SweepMethod};
-use sweeplab_core::{Json, StudyDirection, TpeDefaults};
+use sweeplab_core::{Json, StudyDirection};
 
 use crate::setup::{Dataset, ModelKind, Objective, ParamSpec, PrunerKind, SamplerKind, Setup};
 
@@ -16,10 +16,7 @@ pub fn setup_from_yaml(text: &str, base: &Setup) -> Result<Setup, String> {
     s.sampler = match cfg.method {
         SweepMethod::Grid => SamplerKind::Grid,
         SweepMethod::Random => SamplerKind::Random,
-        SweepMethod::Bayes => match cfg.tpe_defaults() {
-            TpeDefaults::Sweeplab => SamplerKind::Tpe,
-            TpeDefaults::Optuna => SamplerKind::TpeOptuna,
-        },
+        SweepMethod::Bayes => SamplerKind::tpe(cfg.tpe_defaults()),
     };
     if let Some(m) = &cfg.metric {
         let name = m.name.to_ascii_lowercase();
