@@ -31,20 +31,28 @@ function wrap(proto, name, key) {
     return orig.apply(this, args);
   };
 }
+// The calls counted: per WebGPU interface, its methods and the count each adds to.
+const COUNTED = {
+  GPUComputePassEncoder: {
+    dispatchWorkgroups: 'dispatches',
+    dispatchWorkgroupsIndirect: 'dispatches',
+  },
+  GPUQueue: { submit: 'submits', writeBuffer: 'writes' },
+  GPUBuffer: { mapAsync: 'maps' },
+  GPUDevice: {
+    createBuffer: 'buffers',
+    createBindGroup: 'bindGroups',
+    createComputePipeline: 'pipelines',
+    createComputePipelineAsync: 'pipelines',
+    createShaderModule: 'shaders',
+    createCommandEncoder: 'encoders',
+  },
+  GPUCommandEncoder: { beginComputePass: 'passes', copyBufferToBuffer: 'copies' },
+};
 if (globalThis.GPUDevice) {
-  wrap(GPUComputePassEncoder.prototype, 'dispatchWorkgroups', 'dispatches');
-  wrap(GPUComputePassEncoder.prototype, 'dispatchWorkgroupsIndirect', 'dispatches');
-  wrap(GPUQueue.prototype, 'submit', 'submits');
-  wrap(GPUQueue.prototype, 'writeBuffer', 'writes');
-  wrap(GPUBuffer.prototype, 'mapAsync', 'maps');
-  wrap(GPUDevice.prototype, 'createBuffer', 'buffers');
-  wrap(GPUDevice.prototype, 'createBindGroup', 'bindGroups');
-  wrap(GPUDevice.prototype, 'createComputePipeline', 'pipelines');
-  wrap(GPUDevice.prototype, 'createComputePipelineAsync', 'pipelines');
-  wrap(GPUDevice.prototype, 'createShaderModule', 'shaders');
-  wrap(GPUDevice.prototype, 'createCommandEncoder', 'encoders');
-  wrap(GPUCommandEncoder.prototype, 'beginComputePass', 'passes');
-  wrap(GPUCommandEncoder.prototype, 'copyBufferToBuffer', 'copies');
+  for (const [iface, methods] of Object.entries(COUNTED)) {
+    for (const [name, key] of Object.entries(methods)) wrap(globalThis[iface].prototype, name, key);
+  }
 }
 function resetCounts() {
   for (const k of Object.keys(counts)) delete counts[k];

@@ -1,4 +1,4 @@
-"""Optuna 5.0.0's side of sweeplab's TPE quality benchmark (spec §11).
+"""Optuna 5.0.0's side of sweeplab's TPE quality benchmark (docs/tpe-benchmark.md).
 
 usage: python tpe_quality_optuna.py SEEDS  → JSON on stdout:
   {function: {sampler: {"50": [regret per seed], "100": [...]}}}

@@ -1,4 +1,4 @@
-"""Optuna 5.0.0's side of sweeplab's ask-latency benchmark (spec §11.4).
+"""Optuna 5.0.0's side of sweeplab's ask-latency benchmark (docs/tpe-benchmark.md).
 
 usage: python tpe_speed_optuna.py N ASKS SEED [sweeplab] → JSON on stdout: {"ms": [per-ask milliseconds]}
 

@@ -1,11 +1,11 @@
 //! Shared pieces of sweeplab's benchmarks: the test functions of the TPE quality benchmark
-//! (spec §11.2) and small statistics helpers.
+//! (`docs/tpe-benchmark.md`) and small statistics helpers.
 
 use sweeplab_core::{Distribution, SearchSpace};
 
 /// One benchmark function: its search space, formula and optimum.
 pub struct Problem {
-    /// Name as in the spec.
+    /// Name, as Optuna's side of the benchmark (`bench/python/tpe_quality_optuna.py`) names it.
     pub name: &'static str,
     /// The search space (parameters x1, x2, …).
     pub space: SearchSpace,
@@ -15,8 +15,14 @@ pub struct Problem {
     pub opt: f64,
 }
 
-fn space(items: Vec<(&str, Distribution)>) -> SearchSpace {
-    items.into_iter().map(|(k, d)| (k.to_string(), d)).collect()
+/// The search space of parameters x1, x2, … in order: `count` parameters of each
+/// `(count, distribution)` run.
+fn space(runs: &[(usize, Distribution)]) -> SearchSpace {
+    runs.iter()
+        .flat_map(|(count, d)| std::iter::repeat_n(d, *count))
+        .enumerate()
+        .map(|(i, d)| (format!("x{}", i + 1), d.clone()))
+        .collect()
 }
 
 /// Branin on x1 ∈ [-5, 10], x2 ∈ [0, 15].
@@ -78,64 +84,47 @@ pub fn rastrigin(x: &[f64]) -> f64 {
             .sum::<f64>()
 }
 
-/// The five problems of spec §11.2.
+/// The five problems of the TPE quality benchmark (`docs/tpe-benchmark.md`).
 pub fn problems() -> Vec<Problem> {
     vec![
         Problem {
             name: "branin",
-            space: space(vec![
-                ("x1", Distribution::float(-5.0, 10.0)),
-                ("x2", Distribution::float(0.0, 15.0)),
+            space: space(&[
+                (1, Distribution::float(-5.0, 10.0)),
+                (1, Distribution::float(0.0, 15.0)),
             ]),
             f: branin,
             opt: 5.0 / (4.0 * std::f64::consts::PI),
         },
         Problem {
             name: "hartmann6",
-            space: space(
-                (1..=6)
-                    .map(|i| {
-                        (
-                            ["x1", "x2", "x3", "x4", "x5", "x6"][i - 1],
-                            Distribution::float(0.0, 1.0),
-                        )
-                    })
-                    .collect(),
-            ),
+            space: space(&[(6, Distribution::float(0.0, 1.0))]),
             f: hartmann6,
             opt: -3.322_368_011_415_514_7,
         },
         Problem {
             name: "rosenbrock5_log",
-            space: space(vec![
-                ("x1", Distribution::float_log(0.01, 10.0)),
-                ("x2", Distribution::float_log(0.01, 10.0)),
-                ("x3", Distribution::float(-2.0, 2.0)),
-                ("x4", Distribution::float(-2.0, 2.0)),
-                ("x5", Distribution::float(-2.0, 2.0)),
+            space: space(&[
+                (2, Distribution::float_log(0.01, 10.0)),
+                (3, Distribution::float(-2.0, 2.0)),
             ]),
             f: rosenbrock,
             opt: 0.0,
         },
         Problem {
             name: "ackley5_mixed",
-            space: space(vec![
-                ("x1", Distribution::float(-5.0, 10.0)),
-                ("x2", Distribution::float(-5.0, 10.0)),
-                ("x3", Distribution::float(-5.0, 10.0)),
-                ("x4", Distribution::int(-5, 10)),
-                ("x5", Distribution::int(-5, 10)),
+            space: space(&[
+                (3, Distribution::float(-5.0, 10.0)),
+                (2, Distribution::int(-5, 10)),
             ]),
             f: ackley,
             opt: 0.0,
         },
         Problem {
             name: "rastrigin4_disc",
-            space: space(vec![
-                ("x1", Distribution::float_step(-5.0, 5.0, 0.25)),
-                ("x2", Distribution::float_step(-5.0, 5.0, 0.25)),
-                ("x3", Distribution::int(-5, 5)),
-                ("x4", Distribution::int(-5, 5)),
+            space: space(&[
+                (2, Distribution::float_step(-5.0, 5.0, 0.25)),
+                (2, Distribution::int(-5, 5)),
             ]),
             f: rastrigin,
             opt: 0.0,
@@ -168,6 +157,17 @@ pub fn median(v: &[f64]) -> f64 {
     } else {
         0.5 * (s[n / 2 - 1] + s[n / 2])
     }
+}
+
+/// Sets the number of threads of rayon's global pool (burn's Flex and the CNN's CPU path run
+/// on it).
+#[cfg(feature = "train")]
+pub fn init_threads(threads: usize) -> anyhow::Result<()> {
+    use anyhow::Context;
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build_global()
+        .context("configuring the thread pool")
 }
 
 /// The arithmetic mean.
@@ -262,5 +262,28 @@ mod tests {
         // scipy.stats.mannwhitneyu([1,2,3,4,5], [3,4,5,6,7,8], method="asymptotic").pvalue
         let p = mann_whitney_p(&[1.0, 2.0, 3.0, 4.0, 5.0], &[3.0, 4.0, 5.0, 6.0, 7.0, 8.0]);
         assert!((p - 0.066_015_431_521_231).abs() < 1e-9, "{p}");
+    }
+
+    #[test]
+    fn the_spaces_name_their_parameters_in_order() {
+        let dims: Vec<(&str, Vec<String>)> = problems()
+            .iter()
+            .map(|p| (p.name, p.space.keys().cloned().collect()))
+            .collect();
+        let names = |n: usize| (1..=n).map(|i| format!("x{i}")).collect::<Vec<_>>();
+        assert_eq!(
+            dims,
+            vec![
+                ("branin", names(2)),
+                ("hartmann6", names(6)),
+                ("rosenbrock5_log", names(5)),
+                ("ackley5_mixed", names(5)),
+                ("rastrigin4_disc", names(4)),
+            ]
+        );
+        let ackley = &problems()[3].space;
+        assert_eq!(ackley["x3"], Distribution::float(-5.0, 10.0));
+        assert_eq!(ackley["x4"], Distribution::int(-5, 10));
+        assert_eq!(problems()[1].space["x6"], Distribution::float(0.0, 1.0));
     }
 }

@@ -8,7 +8,6 @@ use clap::Args;
 use sweeplab_core::export::{
     self, ExportFormat, ExportOptions, find_study, write_file_atomic, write_files_atomic,
 };
-use sweeplab_core::storage::file::JournalFile;
 
 /// `export`
 #[derive(Args, Debug)]
@@ -43,7 +42,7 @@ pub fn export(a: ExportArgs) -> Result<()> {
     if !a.storage.is_file() {
         bail!("--storage {}: no such journal file", a.storage.display());
     }
-    let file = JournalFile::new(&a.storage);
+    let file = crate::study_cmds::journal_file(&a.storage);
     let storage = {
         let _guard = file.lock()?;
         file.load()?
@@ -56,6 +55,14 @@ pub fn export(a: ExportArgs) -> Result<()> {
     };
     let files = export::export_study(study, format, &options)?;
     if format.is_single_file() {
+        // Writing over the journal the study is read from would replace every study in it
+        // with this one's compact copy.
+        if same_file(&a.out, &a.storage) {
+            bail!(
+                "--out {} is the journal the study is read from (--storage); writing the export over it would lose what it holds; choose another file",
+                a.out.display()
+            );
+        }
         if a.out.is_dir() {
             bail!(
                 "--out {} is a directory; --format {format} writes one file",
@@ -89,4 +96,12 @@ pub fn export(a: ExportArgs) -> Result<()> {
         if files.len() == 1 { "" } else { "s" }
     );
     Ok(())
+}
+
+/// Whether `a` and `b` name the same existing file (through links and relative paths).
+fn same_file(a: &std::path::Path, b: &std::path::Path) -> bool {
+    match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => false,
+    }
 }

@@ -39,8 +39,102 @@ enum Command {
     Sweep(sweep_cmd::SweepArgs),
 }
 
+/// Rewrites `--values A B …` as `--values=A --values=B …` for every value that parses as a
+/// number, so that `--values -inf` is a value and not an unknown option `-i`.
+fn normalise_values(args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    let mut out = Vec::with_capacity(args.len());
+    // After `--values`: whether numbers are being taken, and whether one was.
+    let mut in_values = false;
+    let mut took = false;
+    for arg in args {
+        let text = arg.to_str().map(str::to_string);
+        if text.as_deref() == Some("--values") {
+            if in_values && !took {
+                out.push("--values".into());
+            }
+            in_values = true;
+            took = false;
+            continue;
+        }
+        match text {
+            Some(t) if in_values && t.trim().parse::<f64>().is_ok() => {
+                out.push(format!("--values={t}").into());
+                took = true;
+            }
+            _ => {
+                // `--values` followed by something else: leave both to clap, which names
+                // the problem.
+                if in_values && !took {
+                    out.push("--values".into());
+                }
+                in_values = false;
+                out.push(arg);
+            }
+        }
+    }
+    if in_values && !took {
+        out.push("--values".into());
+    }
+    out
+}
+
+/// Parses the command line. `--help` and `--version` print as clap prints them; every
+/// other problem is one line on stderr and exit status 2.
+fn parse_cli() -> Result<Cli, ExitCode> {
+    match Cli::try_parse_from(normalise_values(std::env::args_os().collect())) {
+        Ok(cli) => Ok(cli),
+        Err(e) => {
+            use clap::error::ErrorKind;
+            match e.kind() {
+                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
+                    let _ = e.print();
+                    Err(ExitCode::SUCCESS)
+                }
+                ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+                    eprintln!(
+                        "sweeplab: error: no command given; commands: create-study, ask, tell, studies, export{}; see `sweeplab --help`",
+                        if cfg!(feature = "train") {
+                            ", sweep"
+                        } else {
+                            ""
+                        }
+                    );
+                    Err(ExitCode::from(2))
+                }
+                _ => {
+                    eprintln!("sweeplab: error: {}", clap_one_line(&e.to_string()));
+                    Err(ExitCode::from(2))
+                }
+            }
+        }
+    }
+}
+
+/// clap's message on one line: its first line without the `error: ` prefix, plus the tip
+/// it gives, if any, and the usage line.
+fn clap_one_line(text: &str) -> String {
+    let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
+    let first = lines
+        .next()
+        .unwrap_or("invalid arguments")
+        .trim_start_matches("error: ")
+        .to_string();
+    let mut parts = vec![first];
+    for l in lines {
+        if let Some(tip) = l.strip_prefix("tip: ") {
+            parts.push(tip.to_string());
+        } else if let Some(usage) = l.strip_prefix("Usage: ") {
+            parts.push(format!("usage: {usage}"));
+        }
+    }
+    parts.join("; ")
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match parse_cli() {
+        Ok(cli) => cli,
+        Err(code) => return code,
+    };
     let result = match cli.command {
         Command::CreateStudy(a) => study_cmds::create_study(a),
         Command::Ask(a) => study_cmds::ask(a),

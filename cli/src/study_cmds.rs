@@ -11,6 +11,14 @@ use sweeplab_core::storage::file::JournalFile;
 use sweeplab_core::storage::journal::{JournalError, JournalOp};
 use sweeplab_core::{SearchSpace, Study, StudyDirection, TellResult, TrialState};
 
+/// The journal file at `path`, saying on stderr what it waits for when another process
+/// holds its lock for more than a second.
+pub fn journal_file(path: &std::path::Path) -> JournalFile {
+    JournalFile::new(path).with_wait_notice(std::sync::Arc::new(|msg: &str| {
+        eprintln!("sweeplab: {msg}");
+    }))
+}
+
 /// The worker id sweeplab writes into journal lines.
 pub fn worker_id() -> String {
     format!("sweeplab-{}", std::process::id())
@@ -97,15 +105,10 @@ fn parse_json(what: &str, text: &str) -> Result<Json> {
     Json::parse(text).map_err(|e| anyhow!("{what} is not valid JSON: {e}"))
 }
 
+/// A number as Rust reads it: also `inf`, `-Infinity` and `NaN`, in any case.
 fn parse_value(s: &str) -> Result<f64> {
-    match s.to_ascii_lowercase().as_str() {
-        "nan" => Ok(f64::NAN),
-        "inf" | "infinity" => Ok(f64::INFINITY),
-        "-inf" | "-infinity" => Ok(f64::NEG_INFINITY),
-        _ => s
-            .parse::<f64>()
-            .map_err(|_| anyhow!("--values: `{s}` is not a number")),
-    }
+    s.parse::<f64>()
+        .map_err(|_| anyhow!("--values: `{s}` is not a number"))
 }
 
 /// `sweeplab create-study`
@@ -118,7 +121,7 @@ pub fn create_study(a: CreateStudyArgs) -> Result<()> {
             .map(|d| parse_direction(d))
             .collect::<Result<Vec<_>>>()?
     };
-    let file = JournalFile::new(&a.storage);
+    let file = journal_file(&a.storage);
     let worker = worker_id();
     file.transact(|storage| {
         if storage.study_by_name(&a.study_name).is_some() {
@@ -144,7 +147,7 @@ pub fn ask(a: AskArgs) -> Result<()> {
     // Validate everything before touching the journal.
     sampler_from_name(&a.sampler, &kwargs)?;
     let space: SearchSpace = search_space_from_json(&a.search_space).context("--search-space")?;
-    let file = JournalFile::new(&a.storage);
+    let file = journal_file(&a.storage);
     let worker = worker_id();
     let out = file.transact(|storage| -> Result<_> {
         let sampler = sampler_from_name(&a.sampler, &kwargs)?;
@@ -189,7 +192,7 @@ pub fn tell(a: TellArgs) -> Result<()> {
         (Some(_), false) => bail!("give either --values or --state, not both"),
         (None, true) => bail!("tell needs --values or --state"),
     };
-    let file = JournalFile::new(&a.storage);
+    let file = journal_file(&a.storage);
     let worker = worker_id();
     let state = file.transact(|storage| -> Result<_> {
         let sampler = sampler_from_name("RandomSampler", &Json::Null)?;
@@ -219,7 +222,7 @@ pub fn tell(a: TellArgs) -> Result<()> {
 
 /// `sweeplab studies`
 pub fn studies(a: StudiesArgs) -> Result<()> {
-    let file = JournalFile::new(&a.storage);
+    let file = journal_file(&a.storage);
     let storage = {
         let _guard = file.lock()?;
         file.load()?

@@ -15,19 +15,16 @@ use clap::Args;
 use futures_lite::future::block_on;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use sweeplab_core::config::SweepConfig;
-use sweeplab_core::export::{self, ExportFormat, ExportOptions};
+use sweeplab_core::export;
 use sweeplab_core::json::Json;
-use sweeplab_core::storage::file::JournalFile;
-use sweeplab_core::storage::journal::JournalOp;
-use sweeplab_core::train::fused::{
-    FusedEngine, FusedSweep, FusedSweepOptions, kernels_note, sweep_eligibility,
-};
+use sweeplab_core::store::{SharedJournal, StudyStore};
+use sweeplab_core::train::fused::{FusedEngine, FusedSweep, FusedSweepOptions, kernels_note};
 use sweeplab_core::train::{
-    BackendChoice, BackendKind, CancelToken, DataSet, DataSpec, FAIL_REASON_ATTR, INTERRUPTED_ATTR,
-    Mnist, Objective, ProgressEvent, TrainHooks, TrialOutcome, TrialPlan, select_backend,
-    train_trial,
+    BackendChoice, BackendKind, CancelToken, DataSet, DataSpec, Engine, Mnist, Objective,
+    ProgressEvent, RunnerError, StudyEnd, SweepHooks, SweepSpec, TrainHooks, TrialEnd,
+    TrialOutcome, counted, open_study, resume, run_study, select_backend,
 };
-use sweeplab_core::{SearchSpace, Study, StudyDirection, TrialState};
+use sweeplab_core::{Study, StudyDirection};
 
 /// `sweep`
 #[derive(Args, Debug)]
@@ -83,12 +80,10 @@ struct Setup {
     study_name: String,
     direction: StudyDirection,
     objective: Objective,
-    space: SearchSpace,
     n_trials: usize,
     data: DataSpec,
-    model: Json,
-    settings: Vec<(String, Json)>,
-    seed: u64,
+    /// What every trial trains, for the study loop.
+    spec: SweepSpec,
 }
 
 /// Keys of the `sweeplab:` block that describe the data set rather than the trainer.
@@ -140,29 +135,24 @@ fn load_setup(path: &Path) -> Result<Setup> {
     let data = DataSpec::from_json(&Json::Object(data_obj), seed)
         .with_context(|| format!("{shown}: sweeplab"))?;
     let model = sl.model.clone().map_or(Json::Null, Json::Str);
-    // Check the settings once before any trial runs, with every searched parameter absent.
-    TrialPlan::resolve(&model, &settings, &BTreeMap::new(), seed)
-        .with_context(|| format!("{shown}: sweeplab"))?;
-    for name in config.search_space().keys() {
-        if !sweeplab_core::train::settings::TRAIN_KEYS
-            .contains(&sweeplab_core::train::settings::canonical(name))
-        {
-            bail!(
-                "{shown}: parameters.{name}: not a setting the trainer knows; supported: {}",
-                sweeplab_core::train::settings::TRAIN_KEYS.join(", ")
-            );
-        }
-    }
-    Ok(Setup {
+    let spec = SweepSpec {
         space: config.search_space(),
+        model,
+        settings,
+        seed,
+        objective,
+        n_trials,
+        time_limit: None,
+    };
+    // Every value each parameter can take is checked before any trial runs.
+    spec.check().with_context(|| format!("{shown}"))?;
+    Ok(Setup {
         study_name,
         direction,
         objective,
         n_trials,
         data,
-        model,
-        settings,
-        seed,
+        spec,
         config,
     })
 }
@@ -173,15 +163,13 @@ fn mnist_dir() -> PathBuf {
     if let Some(d) = std::env::var_os("SWEEPLAB_DATA_DIR") {
         return PathBuf::from(d).join("mnist10k");
     }
-    let candidates = [
-        PathBuf::from("static/data/mnist10k"),
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../static/data/mnist10k"),
-    ];
-    candidates
-        .iter()
-        .find(|p| p.is_dir())
-        .cloned()
-        .unwrap_or_else(|| candidates[0].clone())
+    let here = PathBuf::from("static/data/mnist10k");
+    let project = Path::new(env!("CARGO_MANIFEST_DIR")).join("../static/data/mnist10k");
+    if !here.is_dir() && project.is_dir() {
+        project
+    } else {
+        here
+    }
 }
 
 fn load_data(spec: &DataSpec) -> Result<DataSet> {
@@ -323,24 +311,6 @@ impl TrainHooks for Display {
     }
 }
 
-fn persist(file: &JournalFile, ops: &[JournalOp], worker: &str) -> Result<()> {
-    if ops.is_empty() {
-        return Ok(());
-    }
-    let _guard = file.lock()?;
-    file.append(ops, worker)?;
-    Ok(())
-}
-
-/// The number of trials that count: finished and not interrupted.
-fn counted(study: &Study) -> usize {
-    study
-        .trials()
-        .iter()
-        .filter(|t| t.state.is_finished() && !t.user_attrs.contains_key(INTERRUPTED_ATTR))
-        .count()
-}
-
 /// Writes the study's TensorBoard logdir (`OUT/tensorboard/`, one run per trial plus the
 /// HParams experiment) and W&B offline runs (`OUT/wandb/`), each file atomically. File names
 /// are stable, so rewriting after each trial replaces files rather than adding any.
@@ -349,12 +319,7 @@ fn export_logs(study: &Study, out: &Path) -> Result<()> {
         .storage()
         .study(study.study_id())
         .ok_or_else(|| anyhow!("study `{}` vanished from storage", study.name()))?;
-    let options = ExportOptions::default();
-    let tb = export::export_study(record, ExportFormat::TensorBoard, &options)?;
-    export::write_files_atomic(&out.join("tensorboard"), &tb)?;
-    let wb = export::export_study(record, ExportFormat::Wandb, &options)?;
-    export::write_files_atomic(out, &wb)?;
-    Ok(())
+    Ok(export::write_sweep_logs(record, out)?)
 }
 
 /// One line for a finished trial.
@@ -399,13 +364,7 @@ fn use_fused(
     if engine == EngineChoice::Burn {
         return Ok((false, "burn, one trial at a time (--engine burn)".into()));
     }
-    let eligible = sweep_eligibility(
-        data,
-        &setup.model,
-        &setup.settings,
-        &setup.space,
-        setup.seed,
-    );
+    let eligible = setup.spec.fused_eligibility(data);
     match (engine, kind, eligible) {
         (_, BackendKind::Wgpu, Ok(())) => Ok((
             true,
@@ -431,6 +390,39 @@ fn use_fused(
     }
 }
 
+/// What the study loop calls back in the CLI: the progress display, and the logs written
+/// as each trial ends.
+struct Host<'a> {
+    display: Display,
+    setup: &'a Setup,
+    out: &'a Path,
+}
+
+impl TrainHooks for Host<'_> {
+    fn progress(&mut self, event: &ProgressEvent) {
+        self.display.progress(event);
+    }
+}
+
+impl SweepHooks for Host<'_> {
+    fn trial_ended(&mut self, study: &Study, end: &TrialEnd) -> Result<(), RunnerError> {
+        export_logs(study, self.out).map_err(|e| {
+            RunnerError::Host(format!("writing the logs of trial {}: {e:#}", end.number))
+        })?;
+        self.display
+            .trials
+            .set_position(counted(study).min(self.setup.n_trials) as u64);
+        self.display.set_best(study.best_value());
+        self.display.println(trial_line(
+            self.setup,
+            end.number,
+            &end.params,
+            &end.outcome,
+        ));
+        Ok(())
+    }
+}
+
 /// `sweeplab sweep`
 pub fn sweep(a: SweepArgs) -> Result<()> {
     let setup = load_setup(&a.config)?;
@@ -439,77 +431,54 @@ pub fn sweep(a: SweepArgs) -> Result<()> {
     if a.slots == Some(0) {
         bail!("--slots must be at least 1");
     }
+    let data = load_data(&setup.data)?;
+    // Every value a parameter can take suits this data set: checked before anything is
+    // written or any trial runs.
+    setup
+        .spec
+        .check_for(&data)
+        .with_context(|| format!("{}", a.config.display()))?;
     std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
     let journal_path = a
         .storage
         .clone()
         .unwrap_or_else(|| a.out.join("journal.log"));
-    let file = JournalFile::new(&journal_path);
+    let file = crate::study_cmds::journal_file(&journal_path);
     let worker = crate::study_cmds::worker_id();
 
-    // Create or resume the study.
-    let mut study = {
-        let _guard = file.lock()?;
-        let storage = file.load()?;
-        let exists = storage.study_by_name(&setup.study_name).is_some();
-        let sampler = setup.config.build_sampler()?;
-        let mut study = if exists {
-            let s = Study::load(storage, &setup.study_name, sampler)?;
-            if s.direction() != setup.direction {
-                bail!(
-                    "{}: study `{}` exists with direction {}, but the config's metric says {}",
-                    journal_path.display(),
-                    setup.study_name,
-                    s.direction().name(),
-                    setup.direction.name()
-                );
-            }
-            s
-        } else {
-            let mut s = Study::create(&setup.study_name, setup.direction, sampler)?;
-            // The new study's CreateStudy op must be applied to what is already in the file.
-            let ops = s.take_pending();
-            let mut storage = storage;
-            for op in &ops {
-                storage.apply(op)?;
-            }
-            file.append(&ops, &worker)?;
-            Study::load(storage, &setup.study_name, setup.config.build_sampler()?)?
-        };
-        study.set_worker_id(&worker);
-        study.set_pruner(setup.config.build_pruner()?);
-        // Trials a crash left RUNNING: FAIL, interrupted, not counted.
-        let stale: Vec<u64> = study
-            .trials()
-            .iter()
-            .filter(|t| t.state == TrialState::Running)
-            .map(|t| t.number)
-            .collect();
-        for n in &stale {
-            study.set_user_attr(*n, INTERRUPTED_ATTR, Json::Bool(true))?;
-            study.set_user_attr(
-                *n,
-                FAIL_REASON_ATTR,
-                Json::Str("interrupted: the sweep stopped while it ran".into()),
-            )?;
-            study.tell(*n, sweeplab_core::TellResult::Fail)?;
-        }
-        file.append(&study.take_pending(), &worker)?;
-        if !stale.is_empty() {
-            eprintln!(
-                "resuming: marked {} interrupted trial(s) FAIL ({})",
-                stale.len(),
-                stale
-                    .iter()
-                    .map(|n| n.to_string())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            );
-        }
-        study
-    };
+    // Create or resume the study. Every write below re-reads what other processes
+    // appended to the journal, under its lock, before it appends.
+    let (mut store, storage) = SharedJournal::open(file)?;
+    let sampler = setup.config.build_sampler()?;
+    let mut study = open_study(storage, &setup.study_name, setup.direction, sampler)
+        .with_context(|| journal_path.display().to_string())?;
+    study.set_worker_id(&worker);
+    study.set_pruner(setup.config.build_pruner()?);
+    // The new study's CreateStudy reaches the file here, after what others wrote.
+    store.write(&mut study, |_| Ok::<(), anyhow::Error>(()))?;
+    // Trials a crash left RUNNING: FAIL, interrupted, not counted.
+    let stale = resume(&mut study, &mut store, "the sweep stopped while it ran")?;
+    if !stale.is_empty() {
+        eprintln!(
+            "resuming: marked {} interrupted trial(s) FAIL ({})",
+            stale.len(),
+            stale
+                .iter()
+                .map(|n| n.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    // A kill between a trial's journal lines and its logs leaves logs missing or temporary
+    // files behind: clean up, and write every finished trial's logs before going on.
+    let removed = export::remove_stale_sweep_temps(&a.out);
+    if removed > 0 {
+        eprintln!("resuming: removed {removed} temporary file(s) a stopped sweep left");
+    }
+    if study.trials().iter().any(|t| t.state.is_finished()) {
+        export_logs(&study, &a.out).context("writing the logs of the finished trials")?;
+    }
 
-    let data = load_data(&setup.data)?;
     let backend = block_on(select_backend(choice))?;
     eprintln!("backend: {}", backend.reason);
     let (fused, why) = use_fused(engine, backend.kind, &setup, &data)?;
@@ -539,19 +508,33 @@ pub fn sweep(a: SweepArgs) -> Result<()> {
         .context("installing the Ctrl-C handler")?;
     }
 
-    let mut display = Display::new(
-        counted(&study).min(setup.n_trials),
-        setup.n_trials,
-        a.quiet,
-        setup.objective.series(),
-    );
-    display.set_best(study.best_value());
+    let mut host = Host {
+        display: Display::new(
+            counted(&study).min(setup.n_trials),
+            setup.n_trials,
+            a.quiet,
+            setup.objective.series(),
+        ),
+        setup: &setup,
+        out: &a.out,
+    };
+    host.display.set_best(study.best_value());
     if fused {
-        display.fused = true;
-        display.epoch.finish_and_clear();
-        let remaining = setup.n_trials.saturating_sub(counted(&study));
+        host.display.fused = true;
+        host.display.epoch.finish_and_clear();
+    }
+    let counted_now = counted(&study);
+    let spec = &setup.spec;
+    let mut run = |engine: Engine<'_>| {
+        block_on(run_study(
+            &mut study, &mut store, &mut host, spec, &data, engine, &cancel,
+        ))
+    };
+    let mut end = StudyEnd::AllDone;
+    if fused {
+        let remaining = setup.n_trials.saturating_sub(counted_now);
         let fused_engine = block_on(FusedEngine::new())?;
-        let mut run = FusedSweep::new(
+        let mut sweep = FusedSweep::new(
             &fused_engine,
             &data,
             FusedSweepOptions {
@@ -564,91 +547,20 @@ pub fn sweep(a: SweepArgs) -> Result<()> {
                 refill: true,
             },
         )?;
-        let mut plan_for = |number: u64, params: &BTreeMap<String, sweeplab_core::ParamValue>| {
-            TrialPlan::resolve(
-                &setup.model,
-                &setup.settings,
-                params,
-                setup.seed.wrapping_add(number),
-            )
-        };
-        while !run.is_done() {
-            let ended = block_on(run.round(
-                &mut study,
-                &setup.space,
-                &mut plan_for,
-                &mut display,
-                &cancel,
-            ));
-            // Whatever the round did is persisted, even when it failed.
-            persist(&file, &study.take_pending(), &worker)?;
-            let ended = ended?;
-            if !ended.is_empty() {
-                export_logs(&study, &a.out).context("writing the logs")?;
-            }
-            display
-                .trials
-                .set_position(counted(&study).min(setup.n_trials) as u64);
-            display.set_best(study.best_value());
-            for end in &ended {
-                display.println(trial_line(&setup, end.number, &end.params, &end.outcome));
-            }
-            if cancel.is_cancelled() {
-                display.trials.abandon();
-                eprintln!(
-                    "stopped; {} trial(s) kept in {}. Run the same command again to resume.",
-                    counted(&study),
-                    journal_path.display()
-                );
-                std::process::exit(130);
-            }
-        }
+        end = run(Engine::Fused(&mut sweep))?;
     }
-    while counted(&study) < setup.n_trials && !study.stop_requested() {
-        let (number, params) = study.ask_with(&setup.space)?;
-        persist(&file, &study.take_pending(), &worker)?;
-        let plan = match TrialPlan::resolve(
-            &setup.model,
-            &setup.settings,
-            &params,
-            setup.seed.wrapping_add(number),
-        ) {
-            Ok(p) => p,
-            Err(e) => {
-                // A bad combination is this trial's failure, not the sweep's: say why.
-                study.set_user_attr(number, FAIL_REASON_ATTR, Json::Str(e.to_string()))?;
-                study.tell(number, sweeplab_core::TellResult::Fail)?;
-                persist(&file, &study.take_pending(), &worker)?;
-                bail!("trial {number}: {e}");
-            }
-        };
-        let outcome = block_on(train_trial(
-            &mut study,
-            number,
-            &plan,
-            &data,
-            &backend.device,
-            setup.objective,
-            &mut display,
-            &cancel,
-        ))?;
-        persist(&file, &study.take_pending(), &worker)?;
-        export_logs(&study, &a.out)
-            .with_context(|| format!("writing the logs of trial {number}"))?;
-        display
-            .trials
-            .set_position(counted(&study).min(setup.n_trials) as u64);
-        display.set_best(study.best_value());
-        display.println(trial_line(&setup, number, &params, &outcome));
-        if outcome.cancelled {
-            display.trials.abandon();
-            eprintln!(
-                "stopped; {} trial(s) kept in {}. Run the same command again to resume.",
-                counted(&study),
-                journal_path.display()
-            );
-            std::process::exit(130);
-        }
+    if end != StudyEnd::Stopped {
+        end = run(Engine::Burn(&backend.device))?;
+    }
+    let display = host.display;
+    if end == StudyEnd::Stopped {
+        display.trials.abandon();
+        eprintln!(
+            "stopped; {} trial(s) kept in {}. Run the same command again to resume.",
+            counted(&study),
+            journal_path.display()
+        );
+        std::process::exit(130);
     }
     display.trials.finish();
     display.epoch.finish_and_clear();

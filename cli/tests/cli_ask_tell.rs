@@ -2,42 +2,12 @@
 //! bad input answered with one line on stderr, exit status 2, and an untouched journal.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers may panic
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
+use common::{ok, run, tmpdir};
+
+use std::path::Path;
 
 use sweeplab_core::json::Json;
-
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_sweeplab"))
-}
-
-fn tmpdir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!(
-        "sweeplab-cli-{}-{}-{}",
-        name,
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos()
-    ));
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-fn run(args: &[&str]) -> Output {
-    bin().args(args).output().unwrap()
-}
-
-fn ok(args: &[&str]) -> String {
-    let out = run(args);
-    assert!(
-        out.status.success(),
-        "{args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
 
 const SPACE: &str = r#"{"x": {"name": "FloatDistribution", "attributes": {"low": -5.0, "high": 5.0, "log": false, "step": null}}, "n": {"name": "IntDistribution", "attributes": {"low": 1, "high": 64, "log": true, "step": 1}}, "opt": {"name": "CategoricalDistribution", "attributes": {"choices": ["adam", "sgd"]}}}"#;
 
@@ -58,17 +28,13 @@ fn ask(journal: &Path, kwargs: &str) -> Json {
 
 /// `sweeplab tell` of `value` for trial `number`.
 fn tell(journal: &Path, number: &str, value: f64) {
-    ok(&[
-        "tell",
-        "--storage",
+    let value = value.to_string();
+    ok(&tell_args(
         journal.to_str().unwrap(),
-        "--study-name",
-        "s",
-        "--trial-number",
         number,
         "--values",
-        &value.to_string(),
-    ]);
+        &value,
+    ));
 }
 
 fn create(journal: &Path) {
@@ -192,6 +158,21 @@ fn assert_rejected(args: &[&str], journal: &Path, expect: &str) {
     );
 }
 
+/// `sweeplab tell` on study `s` in `storage` of trial `trial`, with `flag value`.
+fn tell_args<'a>(storage: &'a str, trial: &'a str, flag: &'a str, value: &'a str) -> Vec<&'a str> {
+    vec![
+        "tell",
+        "--storage",
+        storage,
+        "--study-name",
+        "s",
+        "--trial-number",
+        trial,
+        flag,
+        value,
+    ]
+}
+
 #[test]
 fn bad_input_exits_2_with_one_line_and_leaves_the_journal() {
     let dir = tmpdir("bad");
@@ -212,107 +193,54 @@ fn bad_input_exits_2_with_one_line_and_leaves_the_journal() {
         v.extend_from_slice(extra);
         v
     };
-    assert_rejected(
-        &with(&["--sampler-kwargs", "{\"seed\": "]),
-        &j,
-        "--sampler-kwargs is not valid JSON",
-    );
-    assert_rejected(
-        &with(&["--sampler", "CmaEsSampler"]),
-        &j,
-        "unknown sampler `CmaEsSampler`",
-    );
-    assert_rejected(
-        &with(&["--sampler-kwargs", "{\"sead\": 1}"]),
-        &j,
-        "unknown argument `sead`",
-    );
-    assert_rejected(
-        &with(&["--sampler-kwargs", "{\"gamma\": 2}"]),
-        &j,
-        "`gamma` must be a number in (0, 1]",
-    );
-    assert_rejected(
-        &with(&["--search-space", "{\"x\": 3}"]),
-        &j,
-        "parameter `x`",
-    );
-    assert_rejected(
-        &with(&[
-            "--search-space",
-            r#"{"x": {"name": "FloatDistribution", "attributes": {"low": 2.0, "high": 1.0}}}"#,
-        ]),
-        &j,
-        "low must be <= high",
-    );
-    assert_rejected(
-        &["ask", "--storage", js, "--study-name", "nope"],
-        &j,
-        "no study named `nope`",
-    );
-    assert_rejected(
-        &[
-            "tell",
-            "--storage",
-            js,
-            "--study-name",
-            "s",
-            "--trial-number",
-            &num,
-            "--values",
-            "2",
-        ],
-        &j,
-        "already finished",
-    );
-    assert_rejected(
-        &[
-            "tell",
-            "--storage",
-            js,
-            "--study-name",
-            "s",
-            "--trial-number",
-            "99",
-            "--values",
-            "2",
-        ],
-        &j,
-        "no trial number 99",
-    );
-    assert_rejected(
-        &[
-            "tell",
-            "--storage",
-            js,
-            "--study-name",
-            "s",
-            "--trial-number",
-            "0",
-            "--state",
-            "maybe",
-        ],
-        &j,
-        "--state must be",
-    );
-    assert_rejected(
-        &["create-study", "--storage", js, "--study-name", "s"],
-        &j,
-        "already exists",
-    );
-    assert_rejected(
-        &[
-            "create-study",
-            "--storage",
-            js,
-            "--study-name",
-            "t",
-            "--direction",
-            "sideways",
-        ],
-        &j,
-        "unknown direction",
-    );
+    let bad_space =
+        r#"{"x": {"name": "FloatDistribution", "attributes": {"low": 2.0, "high": 1.0}}}"#;
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (
+            with(&["--sampler-kwargs", "{\"seed\": "]),
+            "--sampler-kwargs is not valid JSON",
+        ),
+        (
+            with(&["--sampler", "CmaEsSampler"]),
+            "unknown sampler `CmaEsSampler`",
+        ),
+        (
+            with(&["--sampler-kwargs", "{\"sead\": 1}"]),
+            "unknown argument `sead`",
+        ),
+        (
+            with(&["--sampler-kwargs", "{\"gamma\": 2}"]),
+            "`gamma` must be a number in (0, 1]",
+        ),
+        (with(&["--search-space", "{\"x\": 3}"]), "parameter `x`"),
+        (with(&["--search-space", bad_space]), "low must be <= high"),
+        (
+            vec!["ask", "--storage", js, "--study-name", "nope"],
+            "no study named `nope`",
+        ),
+        (tell_args(js, &num, "--values", "2"), "already finished"),
+        (tell_args(js, "99", "--values", "2"), "no trial number 99"),
+        (tell_args(js, "0", "--state", "maybe"), "--state must be"),
+        (
+            vec!["create-study", "--storage", js, "--study-name", "s"],
+            "already exists",
+        ),
+        (
+            vec![
+                "create-study",
+                "--storage",
+                js,
+                "--study-name",
+                "t",
+                "--direction",
+                "sideways",
+            ],
+            "unknown direction",
+        ),
+    ];
+    for (args, expect) in &cases {
+        assert_rejected(args, &j, expect);
+    }
 
     // A torn last line and an unknown op code are damage: reported with the line, no write.
     let good = std::fs::read_to_string(&j).unwrap();

@@ -2,42 +2,23 @@
 //! with one line on stderr and exit status 2, leaving nothing behind.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers may panic
 
+mod common;
+use common::{files_under, ok, run, tmpdir};
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use sweeplab_core::export::{import_journal, tensorboard, wandb};
 
-fn run(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_sweeplab"))
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn ok(args: &[&str]) -> String {
-    let out = run(args);
-    assert!(
-        out.status.success(),
-        "{args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
-fn tmpdir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!(
-        "sweeplab-export-cli-{name}-{}-{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos()
-    ));
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
 const SPACE: &str = r#"{"x": {"name": "FloatDistribution", "attributes": {"low": -5.0, "high": 5.0, "log": false, "step": null}}, "opt": {"name": "CategoricalDistribution", "attributes": {"choices": ["adam", "sgd"]}}}"#;
+
+/// A new temporary folder holding the study `s` of [`make_study`] in `j.log`: the folder
+/// and the journal's path.
+fn study_dir(name: &str) -> (PathBuf, PathBuf) {
+    let dir = tmpdir(name);
+    let journal = dir.join("j.log");
+    make_study(&journal);
+    (dir, journal)
+}
 
 fn make_study(journal: &Path) {
     let j = journal.to_str().unwrap();
@@ -74,39 +55,31 @@ fn make_study(journal: &Path) {
     }
 }
 
-fn files_under(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.is_dir() {
-            out.extend(files_under(&p));
-        } else {
-            out.push(p);
-        }
-    }
-    out.sort();
-    out
+/// `sweeplab export` of study `study` in `storage` as `format` to `out`.
+fn export_args<'a>(
+    storage: &'a str,
+    study: &'a str,
+    format: &'a str,
+    out: &'a str,
+) -> Vec<&'a str> {
+    vec![
+        "export",
+        "--storage",
+        storage,
+        "--study-name",
+        study,
+        "--format",
+        format,
+        "--out",
+        out,
+    ]
 }
 
 #[test]
 fn every_format_is_written() {
-    let dir = tmpdir("formats");
-    let journal = dir.join("j.log");
-    make_study(&journal);
+    let (dir, journal) = study_dir("formats");
     let j = journal.to_str().unwrap();
-    let export = |format: &str, out: &Path| {
-        ok(&[
-            "export",
-            "--storage",
-            j,
-            "--study-name",
-            "s",
-            "--format",
-            format,
-            "--out",
-            out.to_str().unwrap(),
-        ])
-    };
+    let export = |format: &str, out: &Path| ok(&export_args(j, "s", format, out.to_str().unwrap()));
 
     let tb = dir.join("tb");
     export("tensorboard", &tb);
@@ -156,9 +129,7 @@ fn every_format_is_written() {
 
 #[test]
 fn bad_input_is_one_line_and_exit_2() {
-    let dir = tmpdir("bad");
-    let journal = dir.join("j.log");
-    make_study(&journal);
+    let (dir, journal) = study_dir("bad");
     let j = journal.to_str().unwrap();
     let out_file = dir.join("x.csv");
     let o = out_file.to_str().unwrap();
@@ -169,87 +140,28 @@ fn bad_input_is_one_line_and_exit_2() {
     std::fs::write(&torn, text).unwrap();
     let cases: Vec<(Vec<&str>, &str)> = vec![
         (
-            vec![
-                "--storage",
-                j,
-                "--study-name",
-                "s",
-                "--format",
-                "parquet",
-                "--out",
-                o,
-            ],
+            export_args(j, "s", "parquet", o),
             "unknown --format `parquet`",
         ),
         (
-            vec![
-                "--storage",
-                j,
-                "--study-name",
-                "nope",
-                "--format",
-                "csv",
-                "--out",
-                o,
-            ],
+            export_args(j, "nope", "csv", o),
             "no study named `nope`; the storage has: s",
         ),
         (
-            vec![
-                "--storage",
-                missing.to_str().unwrap(),
-                "--study-name",
-                "s",
-                "--format",
-                "csv",
-                "--out",
-                o,
-            ],
+            export_args(missing.to_str().unwrap(), "s", "csv", o),
             "no such journal file",
         ),
         (
-            vec![
-                "--storage",
-                torn.to_str().unwrap(),
-                "--study-name",
-                "s",
-                "--format",
-                "csv",
-                "--out",
-                o,
-            ],
+            export_args(torn.to_str().unwrap(), "s", "csv", o),
             "torn write",
         ),
         (
-            vec![
-                "--storage",
-                j,
-                "--study-name",
-                "s",
-                "--format",
-                "csv",
-                "--out",
-                dir.to_str().unwrap(),
-            ],
+            export_args(j, "s", "csv", dir.to_str().unwrap()),
             "is a directory",
         ),
-        (
-            vec![
-                "--storage",
-                j,
-                "--study-name",
-                "s",
-                "--format",
-                "tensorboard",
-                "--out",
-                j,
-            ],
-            "is a file",
-        ),
+        (export_args(j, "s", "tensorboard", j), "is a file"),
     ];
-    for (args, needle) in cases {
-        let mut full = vec!["export"];
-        full.extend(&args);
+    for (full, needle) in cases {
         let out = run(&full);
         assert_eq!(out.status.code(), Some(2), "{full:?}");
         let err = String::from_utf8(out.stderr).unwrap();

@@ -4,25 +4,15 @@
 #![cfg(feature = "train")]
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers may panic
 
-use std::path::{Path, PathBuf};
+mod common;
+use common::tmpdir as tmp;
+
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use sweeplab_core::storage::file::JournalFile;
 use sweeplab_core::{FrozenTrial, TrialState};
-
-fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!(
-        "sweeplab-sweep-{name}-{}-{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos()
-    ));
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
 
 const CONFIG: &str = "\
 name: spiral-test
@@ -40,6 +30,13 @@ sweeplab:
   seed: 7
   batch_size: 16
 ";
+
+/// [`CONFIG`] with each `(from, to)` replaced in turn.
+fn edited(edits: &[(&str, &str)]) -> String {
+    edits.iter().fold(CONFIG.to_string(), |text, (from, to)| {
+        text.replace(from, to)
+    })
+}
 
 fn sweep(config: &Path, out: &Path) -> Command {
     sweep_on(config, out, "cpu")
@@ -227,25 +224,17 @@ fn an_mnist_mlp_sweep_runs_on_the_wide_fused_kernels() {
     let dir = tmp("fused-mnist");
     let config = dir.join("mnist.yaml");
     // Named spiral-test like every study here, which `trials` reads back.
-    std::fs::write(
-        &config,
-        "\
-name: spiral-test
-method: random
-metric: {name: val/accuracy, goal: maximize}
-run_cap: 3
-parameters:
-  lr: {distribution: log_uniform_values, min: 0.001, max: 0.005}
-  width: {values: [64, 96]}
-  epochs: {value: 1}
-sweeplab:
-  dataset: mnist
-  model: mlp
-  seed: 3
-  batch_size: 64
-",
-    )
-    .unwrap();
+    let edits = [
+        ("val/loss, goal: minimize", "val/accuracy, goal: maximize"),
+        ("run_cap: 6", "run_cap: 3"),
+        ("min: 0.003, max: 0.03", "min: 0.001, max: 0.005"),
+        ("[8, 16]", "[64, 96]"),
+        ("{value: 300}", "{value: 1}"),
+        ("dataset: spiral\n  samples: 300", "dataset: mnist"),
+        ("seed: 7", "seed: 3"),
+        ("batch_size: 16", "batch_size: 64"),
+    ];
+    std::fs::write(&config, edited(&edits)).unwrap();
     let out = dir.join("out");
     let output = sweep_on(&config, &out, "gpu").output().unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
@@ -328,11 +317,11 @@ fn a_bayes_sweep_says_which_tpe_it_runs() {
     ] {
         let dir = tmp("bayes");
         let config = dir.join("bayes.yaml");
-        let yaml = CONFIG
-            .replace("method: random", "method: bayes")
-            .replace("run_cap: 6", "run_cap: 2")
-            .replace("epochs: {value: 300}", "epochs: {value: 3}")
-            + extra;
+        let yaml = edited(&[
+            ("method: random", "method: bayes"),
+            ("run_cap: 6", "run_cap: 2"),
+            ("epochs: {value: 300}", "epochs: {value: 3}"),
+        ]) + extra;
         std::fs::write(&config, yaml).unwrap();
         let out = dir.join("out");
         let output = sweep(&config, &out).output().unwrap();

@@ -94,21 +94,8 @@ impl fmt::Display for ParamValue {
     }
 }
 
-impl From<f64> for ParamValue {
-    fn from(v: f64) -> Self {
-        ParamValue::Float(v)
-    }
-}
-impl From<i64> for ParamValue {
-    fn from(v: i64) -> Self {
-        ParamValue::Int(v)
-    }
-}
-impl From<bool> for ParamValue {
-    fn from(v: bool) -> Self {
-        ParamValue::Bool(v)
-    }
-}
+crate::json::from_variants!(ParamValue { f64 => Float, i64 => Int, bool => Bool });
+
 impl From<&str> for ParamValue {
     fn from(v: &str) -> Self {
         ParamValue::Str(v.to_string())
@@ -139,6 +126,69 @@ pub struct IntDistribution {
     pub log: bool,
     /// Grid spacing (>= 1).
     pub step: i64,
+}
+
+impl IntDistribution {
+    /// The largest integer magnitude up to which `f64` holds every integer exactly (2^53).
+    const F64_EXACT: u64 = 1 << 53;
+
+    /// The external int of an internal `f64` (what [`Distribution::to_external`] gives).
+    ///
+    /// * Outside `[low as f64, high as f64]`: the value rounded (saturating at the `i64`
+    ///   bounds). Optuna uses such grid points and fixed parameters anyway.
+    /// * Inside, when `low` and `high` are within ±2^53 (every int of the range is an exact
+    ///   `f64`) and the value is integral: the value itself, on the step grid or not (an
+    ///   off-grid grid point or fixed parameter is used anyway, as in Optuna).
+    /// * Otherwise inside (a fractional value, or bounds beyond 2^53 where the internal value
+    ///   may have been rounded by `f64`): the grid point `low + k * step` nearest to the
+    ///   value that lies in `[low, high]`, computed exactly.
+    ///
+    /// `NaN` gives `low`. No input panics or overflows.
+    pub fn external(&self, internal: f64) -> i64 {
+        if internal.is_nan() {
+            return self.low;
+        }
+        if self.low > self.high || self.step <= 0 {
+            // Not a valid distribution (see `Distribution::validate`): no grid to snap to.
+            return internal.round() as i64;
+        }
+        if internal < self.low as f64 || internal > self.high as f64 {
+            return internal.round() as i64;
+        }
+        let exact_bounds = self.low.unsigned_abs() <= Self::F64_EXACT
+            && self.high.unsigned_abs() <= Self::F64_EXACT;
+        if exact_bounds && internal.fract() == 0.0 {
+            return internal as i64;
+        }
+        self.nearest_grid_point(internal)
+    }
+
+    /// The grid point `low + k * step` in `[low, high]` nearest to `x` (ties go up), in
+    /// exact integer arithmetic. Needs `low <= high`, `step >= 1` and
+    /// `low as f64 <= x <= high as f64`.
+    fn nearest_grid_point(&self, x: f64) -> i64 {
+        let low = i128::from(self.low);
+        let step = i128::from(self.step.max(1));
+        let top = low + (i128::from(self.high) - low).max(0) / step * step;
+        // `floor` and `frac` are exact: below 2^52 in magnitude `x - floor(x)` is exact,
+        // above every f64 is an integer; `floor` is within ±2^63, so i128 holds it.
+        let floor = x.floor();
+        let frac = x - floor;
+        let n = floor as i128;
+        let g = if n < low {
+            low
+        } else if n >= top {
+            top
+        } else {
+            let r = (n - low) % step;
+            let below = n - r;
+            // `x` lies `r + frac` above `below` and `step - r - frac` below the next point.
+            let gap = step - 2 * r;
+            let up = gap <= 0 || (gap <= 2 && 2.0 * frac >= gap as f64);
+            if up { (below + step).min(top) } else { below }
+        };
+        i64::try_from(g).unwrap_or(self.low)
+    }
 }
 
 /// A categorical parameter over a list of choices.
@@ -200,70 +250,86 @@ fn invalid(param: &str, rule: impl Into<String>) -> SpaceError {
     }
 }
 
+/// The rule a range with `low > high` breaks.
+fn low_above_high(param: &str, low: impl fmt::Display, high: impl fmt::Display) -> SpaceError {
+    invalid(
+        param,
+        format!("low must be <= high, but low = {low} and high = {high}"),
+    )
+}
+
+/// The rule a `step` that does not divide `high - low` breaks; `adjusted` is the nearest valid
+/// high.
+fn off_grid<T: fmt::Display>(
+    param: &str,
+    step: T,
+    low: T,
+    high: T,
+    adjusted: impl fmt::Display,
+) -> SpaceError {
+    invalid(
+        param,
+        format!(
+            "step {step} does not fit the range [{low}, {high}]: high - low must be a multiple of \
+             step (nearest valid high: {adjusted})"
+        ),
+    )
+}
+
 fn fits_grid(low: f64, high: f64, step: f64) -> bool {
     let n = (high - low) / step;
     (n - n.round()).abs() <= 1e-8 * n.abs().max(1.0)
 }
 
 impl Distribution {
-    /// A plain float distribution.
-    pub fn float(low: f64, high: f64) -> Self {
+    /// A float distribution on `low..=high`, log-scaled or not, on a `step` grid or not.
+    pub fn float_with(low: f64, high: f64, log: bool, step: Option<f64>) -> Self {
         Distribution::Float(FloatDistribution {
             low,
             high,
-            log: false,
-            step: None,
+            log,
+            step,
         })
+    }
+
+    /// An integer distribution on `low..=high`, log-scaled or not, on a `step` grid.
+    pub fn int_with(low: i64, high: i64, log: bool, step: i64) -> Self {
+        Distribution::Int(IntDistribution {
+            low,
+            high,
+            log,
+            step,
+        })
+    }
+
+    /// A plain float distribution.
+    pub fn float(low: f64, high: f64) -> Self {
+        Self::float_with(low, high, false, None)
     }
 
     /// A log-scaled float distribution.
     pub fn float_log(low: f64, high: f64) -> Self {
-        Distribution::Float(FloatDistribution {
-            low,
-            high,
-            log: true,
-            step: None,
-        })
+        Self::float_with(low, high, true, None)
     }
 
     /// A float distribution on a grid.
     pub fn float_step(low: f64, high: f64, step: f64) -> Self {
-        Distribution::Float(FloatDistribution {
-            low,
-            high,
-            log: false,
-            step: Some(step),
-        })
+        Self::float_with(low, high, false, Some(step))
     }
 
     /// An integer distribution with step 1.
     pub fn int(low: i64, high: i64) -> Self {
-        Distribution::Int(IntDistribution {
-            low,
-            high,
-            log: false,
-            step: 1,
-        })
+        Self::int_with(low, high, false, 1)
     }
 
     /// A log-scaled integer distribution.
     pub fn int_log(low: i64, high: i64) -> Self {
-        Distribution::Int(IntDistribution {
-            low,
-            high,
-            log: true,
-            step: 1,
-        })
+        Self::int_with(low, high, true, 1)
     }
 
     /// An integer distribution on a grid.
     pub fn int_step(low: i64, high: i64, step: i64) -> Self {
-        Distribution::Int(IntDistribution {
-            low,
-            high,
-            log: false,
-            step,
-        })
+        Self::int_with(low, high, false, step)
     }
 
     /// A categorical distribution.
@@ -284,13 +350,7 @@ impl Distribution {
                     ));
                 }
                 if d.low > d.high {
-                    return Err(invalid(
-                        param,
-                        format!(
-                            "low must be <= high, but low = {} and high = {}",
-                            d.low, d.high
-                        ),
-                    ));
+                    return Err(low_above_high(param, d.low, d.high));
                 }
                 if d.log && d.step.is_some() {
                     return Err(invalid(param, "log and step cannot be used together"));
@@ -312,27 +372,14 @@ impl Distribution {
                     }
                     if !fits_grid(d.low, d.high, step) {
                         let adjusted = d.low + ((d.high - d.low) / step).floor() * step;
-                        return Err(invalid(
-                            param,
-                            format!(
-                                "step {step} does not fit the range [{}, {}]: high - low must be a \
-                                 multiple of step (nearest valid high: {adjusted})",
-                                d.low, d.high
-                            ),
-                        ));
+                        return Err(off_grid(param, step, d.low, d.high, adjusted));
                     }
                 }
                 Ok(())
             }
             Distribution::Int(d) => {
                 if d.low > d.high {
-                    return Err(invalid(
-                        param,
-                        format!(
-                            "low must be <= high, but low = {} and high = {}",
-                            d.low, d.high
-                        ),
-                    ));
+                    return Err(low_above_high(param, d.low, d.high));
                 }
                 if d.step <= 0 {
                     return Err(invalid(
@@ -355,16 +402,13 @@ impl Distribution {
                         format!("log scale needs low >= 1, but low = {}", d.low),
                     ));
                 }
-                if (d.high - d.low) % d.step != 0 {
-                    let adjusted = d.low + (d.high - d.low) / d.step * d.step;
-                    return Err(invalid(
-                        param,
-                        format!(
-                            "step {} does not fit the range [{}, {}]: high - low must be a \
-                             multiple of step (nearest valid high: {adjusted})",
-                            d.step, d.low, d.high
-                        ),
-                    ));
+                // In i128: `high - low` of an i64 range needs 65 bits (Python's ints have
+                // no bound, so `suggest_int(name, -2**63, 2**63 - 1)` is valid).
+                let span = i128::from(d.high) - i128::from(d.low);
+                let step = i128::from(d.step);
+                if span % step != 0 {
+                    let adjusted = i128::from(d.low) + span / step * step;
+                    return Err(off_grid(param, d.step, d.low, d.high, adjusted));
                 }
                 Ok(())
             }
@@ -384,7 +428,9 @@ impl Distribution {
                 None => d.low == d.high,
                 Some(step) => d.high - d.low < step || d.low == d.high,
             },
-            Distribution::Int(d) => d.low == d.high || d.high - d.low < d.step,
+            Distribution::Int(d) => {
+                d.low == d.high || i128::from(d.high) - i128::from(d.low) < i128::from(d.step)
+            }
             Distribution::Categorical(d) => d.choices.len() == 1,
         }
     }
@@ -394,7 +440,10 @@ impl Distribution {
         matches!(self, Distribution::Categorical(_))
     }
 
-    /// Converts an external value to the internal `f64`.
+    /// Converts an external value to the internal `f64`. A value the distribution cannot
+    /// hold is an [`SpaceError::OutOfDomain`]: a non-number or NaN for a float, a non-integer
+    /// for an int, anything but one of the choices for a categorical. Numbers outside the
+    /// range are converted (Optuna uses such grid points and fixed values anyway).
     pub fn to_internal(&self, param: &str, value: &ParamValue) -> Result<f64, SpaceError> {
         let bad = || SpaceError::OutOfDomain {
             param: param.to_string(),
@@ -402,8 +451,10 @@ impl Distribution {
             dist: self.describe(),
         };
         match self {
+            // NaN is no float parameter's value: Optuna's `FloatDistribution.to_internal_repr`
+            // raises for it (a value outside the range, even infinite, is used anyway).
             Distribution::Float(_) => match value {
-                ParamValue::Float(f) => Ok(*f),
+                ParamValue::Float(f) if !f.is_nan() => Ok(*f),
                 ParamValue::Int(i) => Ok(*i as f64),
                 _ => Err(bad()),
             },
@@ -422,10 +473,18 @@ impl Distribution {
     }
 
     /// Converts an internal `f64` to the external value.
+    ///
+    /// For an int parameter, an internal value outside the range is a value used anyway
+    /// (a grid point or fixed parameter outside the range, as Optuna allows) and is kept,
+    /// rounded. One inside the range always gives an int inside `[low, high]` on the step
+    /// grid: `f64` holds every integer only up to 2^53, so for bounds beyond that the
+    /// internal value is an approximation (`2^53 + 1` is stored as `2^53`), and it is mapped
+    /// to the nearest grid point rather than to an int outside the range. See
+    /// [`IntDistribution::external`].
     pub fn to_external(&self, internal: f64) -> ParamValue {
         match self {
             Distribution::Float(_) => ParamValue::Float(internal),
-            Distribution::Int(_) => ParamValue::Int(internal.round() as i64),
+            Distribution::Int(d) => ParamValue::Int(d.external(internal)),
             Distribution::Categorical(d) => {
                 let i = (internal.max(0.0) as usize).min(d.choices.len().saturating_sub(1));
                 d.choices.get(i).cloned().unwrap_or(ParamValue::Null)
@@ -449,11 +508,14 @@ impl Distribution {
                 }
             }
             Distribution::Int(d) => {
-                let v = internal;
-                v.fract() == 0.0
-                    && v >= d.low as f64
-                    && v <= d.high as f64
-                    && ((v as i64) - d.low) % d.step == 0
+                // Exact integer arithmetic: an integral f64 within ±2^63 converts to i128
+                // without loss, and `v - low` of an i64 range needs 65 bits.
+                if !internal.is_finite() || internal.fract() != 0.0 || d.step <= 0 {
+                    return false;
+                }
+                let v = internal as i128;
+                let (low, high) = (i128::from(d.low), i128::from(d.high));
+                v >= low && v <= high && (v - low) % i128::from(d.step) == 0
             }
             Distribution::Categorical(d) => {
                 internal >= 0.0 && internal.fract() == 0.0 && (internal as usize) < d.choices.len()
@@ -504,42 +566,35 @@ impl Distribution {
 
     /// Optuna's `distribution_to_json` document, as a [`Json`] value.
     pub fn to_json_value(&self) -> Json {
-        match self {
-            Distribution::Float(d) => obj([
-                ("name", Json::from("FloatDistribution")),
-                (
-                    "attributes",
-                    obj([
-                        ("step", d.step.map_or(Json::Null, Json::Float)),
-                        ("low", Json::Float(d.low)),
-                        ("high", Json::Float(d.high)),
-                        ("log", Json::Bool(d.log)),
-                    ]),
-                ),
-            ]),
-            Distribution::Int(d) => obj([
-                ("name", Json::from("IntDistribution")),
-                (
-                    "attributes",
-                    obj([
-                        ("log", Json::Bool(d.log)),
-                        ("step", Json::Int(d.step)),
-                        ("low", Json::Int(d.low)),
-                        ("high", Json::Int(d.high)),
-                    ]),
-                ),
-            ]),
-            Distribution::Categorical(d) => obj([
-                ("name", Json::from("CategoricalDistribution")),
-                (
-                    "attributes",
-                    obj([(
-                        "choices",
-                        Json::Array(d.choices.iter().map(ParamValue::to_json).collect()),
-                    )]),
-                ),
-            ]),
-        }
+        // Attributes in the order Optuna writes them.
+        let (name, attributes) = match self {
+            Distribution::Float(d) => (
+                "FloatDistribution",
+                obj([
+                    ("step", d.step.map_or(Json::Null, Json::Float)),
+                    ("low", Json::Float(d.low)),
+                    ("high", Json::Float(d.high)),
+                    ("log", Json::Bool(d.log)),
+                ]),
+            ),
+            Distribution::Int(d) => (
+                "IntDistribution",
+                obj([
+                    ("log", Json::Bool(d.log)),
+                    ("step", Json::Int(d.step)),
+                    ("low", Json::Int(d.low)),
+                    ("high", Json::Int(d.high)),
+                ]),
+            ),
+            Distribution::Categorical(d) => (
+                "CategoricalDistribution",
+                obj([(
+                    "choices",
+                    Json::Array(d.choices.iter().map(ParamValue::to_json).collect()),
+                )]),
+            ),
+        };
+        obj([("name", Json::from(name)), ("attributes", attributes)])
     }
 
     /// Optuna's `distribution_to_json` string, byte for byte.
@@ -595,6 +650,29 @@ impl Distribution {
                 })
                 .collect()
         };
+        // The three current kinds, from an attributes object (or the short form itself).
+        let int_step = |a: &Json| match a.get("step") {
+            None | Some(Json::Null) => Ok(1),
+            Some(_) => int(a, "step"),
+        };
+        let float = |a: &Json| -> Result<Distribution, SpaceError> {
+            let (low, high, log) = (num(a, "low")?, num(a, "high")?, flag(a, "log")?);
+            Ok(Distribution::float_with(
+                low,
+                high,
+                log,
+                opt_num(a, "step")?,
+            ))
+        };
+        let integer = |a: &Json| -> Result<Distribution, SpaceError> {
+            let (low, high, log) = (int(a, "low")?, int(a, "high")?, flag(a, "log")?);
+            Ok(Distribution::int_with(low, high, log, int_step(a)?))
+        };
+        let categorical = |a: &Json| -> Result<Distribution, SpaceError> {
+            Ok(Distribution::Categorical(CategoricalDistribution {
+                choices: choices(a)?,
+            }))
+        };
         if v.as_object().is_none() {
             return Err(bad(format!(
                 "a distribution must be a JSON object, got {}",
@@ -606,24 +684,9 @@ impl Distribution {
                 .get("attributes")
                 .ok_or_else(|| bad(format!("{name} needs `attributes`")))?;
             match name {
-                "FloatDistribution" => Distribution::Float(FloatDistribution {
-                    low: num(a, "low")?,
-                    high: num(a, "high")?,
-                    log: flag(a, "log")?,
-                    step: opt_num(a, "step")?,
-                }),
-                "IntDistribution" => Distribution::Int(IntDistribution {
-                    low: int(a, "low")?,
-                    high: int(a, "high")?,
-                    log: flag(a, "log")?,
-                    step: match a.get("step") {
-                        None | Some(Json::Null) => 1,
-                        Some(_) => int(a, "step")?,
-                    },
-                }),
-                "CategoricalDistribution" => Distribution::Categorical(CategoricalDistribution {
-                    choices: choices(a)?,
-                }),
+                "FloatDistribution" => float(a)?,
+                "IntDistribution" => integer(a)?,
+                "CategoricalDistribution" => categorical(a)?,
                 "UniformDistribution" => Distribution::float(num(a, "low")?, num(a, "high")?),
                 "LogUniformDistribution" => {
                     Distribution::float_log(num(a, "low")?, num(a, "high")?)
@@ -631,14 +694,9 @@ impl Distribution {
                 "DiscreteUniformDistribution" => {
                     Distribution::float_step(num(a, "low")?, num(a, "high")?, num(a, "q")?)
                 }
-                "IntUniformDistribution" => Distribution::int_step(
-                    int(a, "low")?,
-                    int(a, "high")?,
-                    match a.get("step") {
-                        None | Some(Json::Null) => 1,
-                        Some(_) => int(a, "step")?,
-                    },
-                ),
+                "IntUniformDistribution" => {
+                    Distribution::int_step(int(a, "low")?, int(a, "high")?, int_step(a)?)
+                }
                 "IntLogUniformDistribution" => {
                     Distribution::int_log(int(a, "low")?, int(a, "high")?)
                 }
@@ -654,24 +712,9 @@ impl Distribution {
             }
         } else if let Some(kind) = v.get("type").and_then(Json::as_str) {
             match kind {
-                "float" => Distribution::Float(FloatDistribution {
-                    low: num(v, "low")?,
-                    high: num(v, "high")?,
-                    log: flag(v, "log")?,
-                    step: opt_num(v, "step")?,
-                }),
-                "int" => Distribution::Int(IntDistribution {
-                    low: int(v, "low")?,
-                    high: int(v, "high")?,
-                    log: flag(v, "log")?,
-                    step: match v.get("step") {
-                        None | Some(Json::Null) => 1,
-                        Some(_) => int(v, "step")?,
-                    },
-                }),
-                "categorical" => Distribution::Categorical(CategoricalDistribution {
-                    choices: choices(v)?,
-                }),
+                "float" => float(v)?,
+                "int" => integer(v)?,
+                "categorical" => categorical(v)?,
                 other => {
                     return Err(bad(format!(
                         "unknown type `{other}`; supported: float, int, categorical"
@@ -785,12 +828,7 @@ mod tests {
             (Distribution::float(2.0, 1.0), "low must be <= high"),
             (Distribution::float_log(0.0, 1.0), "log scale needs low > 0"),
             (
-                Distribution::Float(FloatDistribution {
-                    low: 0.1,
-                    high: 1.0,
-                    log: true,
-                    step: Some(0.1),
-                }),
+                Distribution::float_with(0.1, 1.0, true, Some(0.1)),
                 "log and step cannot be used together",
             ),
             (Distribution::float_step(0.0, 1.0, 0.3), "does not fit"),
@@ -798,12 +836,7 @@ mod tests {
             (Distribution::int(5, 1), "low must be <= high"),
             (Distribution::int_log(0, 10), "log scale needs low >= 1"),
             (
-                Distribution::Int(IntDistribution {
-                    low: 1,
-                    high: 9,
-                    log: true,
-                    step: 2,
-                }),
+                Distribution::int_with(1, 9, true, 2),
                 "log and step cannot be used together",
             ),
             (Distribution::int_step(0, 10, 3), "does not fit"),
@@ -842,6 +875,172 @@ mod tests {
         assert!(Distribution::int(3, 3).single());
         assert!(Distribution::float_step(0.0, 0.05, 0.1).single());
         assert!(!Distribution::float(0.0, 1.0).single());
+    }
+
+    fn int_dist(low: i64, high: i64, step: i64) -> IntDistribution {
+        IntDistribution {
+            low,
+            high,
+            log: false,
+            step,
+        }
+    }
+
+    #[test]
+    fn int_ranges_beyond_i64_differences_do_not_overflow() {
+        // Python's `suggest_int("k", -2**63, 2**63 - 1)` is valid; `high - low` once
+        // overflowed ("attempt to subtract with overflow") in validate, single and contains.
+        let cases = [
+            Distribution::int(i64::MIN, 0),
+            Distribution::int(i64::MIN, i64::MAX),
+            Distribution::int(0, i64::MAX),
+            Distribution::int_step(i64::MIN, i64::MAX, 3),
+            Distribution::int_step(i64::MIN, i64::MAX, 5),
+            Distribution::int_log(1, i64::MAX),
+        ];
+        for d in &cases {
+            d.validate("k").unwrap();
+            assert!(!d.single(), "{}", d.describe());
+            for x in [
+                f64::NAN,
+                f64::INFINITY,
+                f64::NEG_INFINITY,
+                -9.3e18,
+                i64::MIN as f64,
+                -1.0,
+                0.0,
+                0.5,
+                1.0,
+                i64::MAX as f64,
+                9.3e18,
+                1e300,
+            ] {
+                let _ = d.contains(x);
+                let _ = d.to_external(x);
+            }
+        }
+        let full = Distribution::int(i64::MIN, i64::MAX);
+        assert!(full.contains(i64::MIN as f64) && full.contains(0.0));
+        // 2^63 is the f64 nearest to i64::MAX, but it is not in the range.
+        assert!(!full.contains(i64::MAX as f64));
+        assert_eq!(full.to_external(i64::MAX as f64), ParamValue::Int(i64::MAX));
+        assert_eq!(full.to_external(i64::MIN as f64), ParamValue::Int(i64::MIN));
+        // 2^63 - 1 - (-2^63) = 2^64 - 1 = 3 * 5 * ...: (2^63 - (-2^63)) % 3 = 2.
+        assert!(!Distribution::int_step(i64::MIN, i64::MAX, 3).contains(0.0));
+        assert!(Distribution::int_step(i64::MIN, i64::MAX, 3).contains(1.0));
+        let err = Distribution::int_step(i64::MIN, i64::MAX, 2)
+            .validate("k")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("nearest valid high: 9223372036854775806"),
+            "{err}"
+        );
+        assert!(Distribution::int_step(i64::MAX - 1, i64::MAX, i64::MAX).single());
+        assert!(
+            Distribution::int_step(i64::MIN, i64::MAX, i64::MAX)
+                .validate("k")
+                .is_err()
+        );
+        assert!(Distribution::int(i64::MIN, i64::MIN).single());
+    }
+
+    #[test]
+    fn int_values_beyond_2_pow_53_stay_in_range_and_on_the_grid() {
+        // f64 holds 9007199254740993 (2^53 + 1) as 2^53 and 9007199254740995 as 2^53 + 4:
+        // rounding the internal value once gave 9007199254740996, outside the range.
+        let d = int_dist(9007199254740993, 9007199254740995, 1);
+        let mut x = d.low as f64;
+        while x <= d.high as f64 {
+            let v = d.external(x);
+            assert!((d.low..=d.high).contains(&v), "{x} gave {v}");
+            x = x.next_up();
+        }
+        assert_eq!(d.external(9007199254740996.0), 9007199254740995);
+        assert_eq!(d.external(9007199254740992.0), 9007199254740993);
+        assert_eq!(d.external(9007199254740994.0), 9007199254740994);
+        // Random draws through the public conversion, on wide and stepped ranges.
+        let dists = [
+            d,
+            int_dist(i64::MIN, 0, 1),
+            int_dist(i64::MIN, i64::MAX, 1),
+            int_dist(i64::MIN, i64::MAX, 3),
+            int_dist(i64::MAX - 4000, i64::MAX, 1000),
+            int_dist(-(1 << 60), 1 << 60, 1 << 40),
+            int_dist((1 << 60) + 1, (1 << 60) + 3001, 3),
+            IntDistribution {
+                low: 1,
+                high: i64::MAX,
+                log: true,
+                step: 1,
+            },
+        ];
+        let mut rng = crate::samplers::trial_rng(7, 0, 0);
+        for d in dists {
+            let dist = Distribution::Int(d.clone());
+            dist.validate("k").unwrap();
+            for _ in 0..2000 {
+                let x = crate::samplers::RandomSampler::draw(&mut rng, &dist);
+                let ParamValue::Int(v) = dist.to_external(x) else {
+                    panic!("not an int")
+                };
+                assert!(
+                    (d.low..=d.high).contains(&v),
+                    "{} gave {v}",
+                    dist.describe()
+                );
+                let k = i128::from(v) - i128::from(d.low);
+                assert_eq!(k % i128::from(d.step), 0, "{} gave {v}", dist.describe());
+            }
+        }
+    }
+
+    #[test]
+    fn int_external_keeps_values_used_anyway_and_snaps_fractions() {
+        // Optuna uses a grid point or fixed value outside the range (or off the step grid)
+        // as it is; f64 holds these exactly, so they come back unchanged.
+        let d = Distribution::int_step(0, 10, 2);
+        assert_eq!(d.to_external(12.0), ParamValue::Int(12));
+        assert_eq!(d.to_external(-3.0), ParamValue::Int(-3));
+        assert_eq!(d.to_external(3.0), ParamValue::Int(3));
+        assert_eq!(d.to_external(1e300), ParamValue::Int(i64::MAX));
+        // A fractional internal value goes to the nearest grid point inside the range.
+        assert_eq!(d.to_external(3.4), ParamValue::Int(4));
+        assert_eq!(d.to_external(2.9), ParamValue::Int(2));
+        assert_eq!(d.to_external(9.9), ParamValue::Int(10));
+        assert_eq!(d.to_external(f64::NAN), ParamValue::Int(0));
+        assert_eq!(
+            Distribution::int(-5, 5).to_external(-2.4),
+            ParamValue::Int(-2)
+        );
+    }
+
+    #[test]
+    fn nan_is_no_float_value() {
+        // Optuna's FloatDistribution.to_internal_repr raises for NaN (a NaN parameter in a
+        // journal stops Python's load_study); out-of-range and infinite values are kept.
+        let f = Distribution::float(0.0, 1.0);
+        let err = f
+            .to_internal("x", &ParamValue::Float(f64::NAN))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("parameter `x`") && err.contains("NaN"),
+            "{err}"
+        );
+        assert_eq!(f.to_internal("x", &ParamValue::Float(2.0)), Ok(2.0));
+        assert_eq!(
+            f.to_internal("x", &ParamValue::Float(f64::INFINITY)),
+            Ok(f64::INFINITY)
+        );
+        assert!(
+            Distribution::int(0, 3)
+                .to_internal("n", &ParamValue::Float(f64::NAN))
+                .is_err()
+        );
+        // A NaN categorical choice stays a valid choice (Optuna matches NaN to NaN).
+        let c = Distribution::categorical([ParamValue::Float(f64::NAN), ParamValue::Int(1)]);
+        assert_eq!(c.to_internal("c", &ParamValue::Float(f64::NAN)), Ok(0.0));
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! Parameter importances: PED-ANOVA, Optuna 5.0's default evaluator (spec §9).
+//! Parameter importances: PED-ANOVA, Optuna 5.0's default evaluator
+//! (`optuna/importance/_ped_anova/evaluator.py` and `scott_parzen_estimator.py`).
 //!
 //! For each parameter, the distribution of the top 10% of COMPLETE trials is compared with
 //! that of all of them on a grid of at most 50 cells (Parzen estimators with Scott's rule),
@@ -9,8 +10,8 @@ use std::collections::BTreeMap;
 
 use crate::distributions::Distribution;
 use crate::samplers::tpe::parzen::{Kernel, Mixture};
-use crate::study::{StudyDirection, StudyView};
 use crate::trial::{FrozenTrial, TrialState};
+use crate::view::{StudyDirection, StudyView};
 
 const N_STEPS: usize = 50;
 const PRIOR_WEIGHT: f64 = 1.0;
@@ -42,14 +43,9 @@ fn top_quantile<'a>(
     if quantile >= 1.0 {
         return trials.to_vec();
     }
-    let sign = if dir == StudyDirection::Maximize {
-        -1.0
-    } else {
-        1.0
-    };
     let losses: Vec<f64> = trials
         .iter()
-        .map(|t| sign * t.value().unwrap_or(f64::NAN))
+        .map(|t| dir.loss(t.value().unwrap_or(f64::NAN)))
         .collect();
     let cutoff_index = ((quantile * losses.len() as f64).ceil() as usize).saturating_sub(1);
     let mut sorted = losses.clone();
@@ -184,14 +180,7 @@ fn scott_pdf(counts: &[f64], categorical: bool) -> Vec<f64> {
         }
         mus.push((low + high) / 2.0);
         sigmas.push(high - low + 1.0);
-        Kernel::Numerical {
-            mu: mus,
-            sigma: sigmas,
-            low,
-            high,
-            step: 1.0,
-            log: false,
-        }
+        Kernel::numerical(mus, sigmas, (low, high), 1.0, false)
     };
     let m = Mixture {
         weights,
@@ -315,14 +304,19 @@ mod tests {
     use crate::samplers::RandomSampler;
     use crate::study::Study;
 
-    #[test]
-    fn the_parameter_that_matters_dominates() {
-        let mut study = Study::create(
+    /// A new study minimised with the random sampler (seed 3).
+    fn study() -> Study {
+        Study::create(
             "imp",
             StudyDirection::Minimize,
             Box::new(RandomSampler::new(Some(3))),
         )
-        .unwrap();
+        .unwrap()
+    }
+
+    #[test]
+    fn the_parameter_that_matters_dominates() {
+        let mut study = study();
         let dx = Distribution::float(-5.0, 5.0);
         let dy = Distribution::float(-5.0, 5.0);
         let dc = Distribution::categorical(["a", "b", "c"]);
@@ -342,12 +336,7 @@ mod tests {
 
     #[test]
     fn too_few_trials_give_equal_shares() {
-        let mut study = Study::create(
-            "imp",
-            StudyDirection::Minimize,
-            Box::new(RandomSampler::new(Some(3))),
-        )
-        .unwrap();
+        let mut study = study();
         let n = study.ask().unwrap();
         study
             .suggest(n, "x", &Distribution::float(0.0, 1.0))

@@ -5,13 +5,36 @@
 //! `serde_json::Value` can hold neither non-finite floats nor the int/float distinction that
 //! Optuna relies on (`3` vs `3.0`), so the journal and the exporters use this [`Json`] type.
 //!
-//! Parsing takes serde_json's fast path and falls back to the `json5` crate (a superset of
-//! JSON that accepts `NaN` and `Infinity`) only for the rare line that holds such a token.
+//! [`Json::parse`] is a small iterative parser that accepts what Python's `json.loads` accepts
+//! (the grammar of `json/scanner.py` and `json/decoder.py`, strict mode):
+//!
+//! * `NaN`, `Infinity` and `-Infinity`;
+//! * integers of any size (those outside `i64` become floats) and floats whose exponent
+//!   overflows (`1e400` is `Infinity`, as Python's `float()` makes it);
+//! * lone UTF-16 surrogate escapes such as `"\ud800"`, which Python keeps in its `str` and
+//!   writes back as the same escape. A Rust `String` cannot hold them, so each lone surrogate
+//!   becomes U+FFFD (the replacement character): the value is readable, and writing it back
+//!   gives valid JSON (`"\ufffd"`) that Python reads, but the surrogate itself is not kept;
+//! * duplicate object keys: the last value wins, at the first key's position (a Python
+//!   `dict`), in time linear in the number of keys.
+//!
+//! Nesting is bounded by [`MAX_DEPTH`] for every input, so no text can exhaust the stack:
+//! deeper documents are an error, never an abort.
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
 
 use serde::Deserialize;
 use serde::de::{self, MapAccess, SeqAccess, Visitor};
+
+/// The deepest nesting of arrays and objects that [`Json::parse`] accepts (1000 levels).
+///
+/// Python's `json` module has no limit of its own: its scanner recurses, so what it reads and
+/// writes is bounded by the interpreter's recursion limit, 1000 by default
+/// (`sys.getrecursionlimit()`). Deeper text is refused with a [`JsonError`] that says so. The
+/// parser itself does not recurse; the bound keeps the recursive walks over a [`Json`] (drop,
+/// clone, comparison, writing) well inside a 2 MiB thread stack, even in a debug build.
+pub const MAX_DEPTH: usize = 1000;
 
 /// A JSON document with ordered object keys and non-finite floats.
 #[derive(Clone, Debug, PartialEq)]
@@ -38,18 +61,13 @@ pub enum Json {
 pub struct JsonError(pub String);
 
 impl Json {
-    /// Parses one JSON document, accepting Python's `NaN`, `Infinity` and `-Infinity`.
+    /// Parses one JSON document as Python's `json.loads` does (see the module
+    /// documentation): `NaN` and `±Infinity`, big integers, lone surrogate escapes (as
+    /// U+FFFD) and duplicate keys (the last wins) are accepted; nesting deeper than
+    /// [`MAX_DEPTH`] and a leading byte order mark (which `json.loads` refuses in a `str`) are
+    /// errors. The error names what was expected and where, in Python's words.
     pub fn parse(text: &str) -> Result<Json, JsonError> {
-        match serde_json::from_str::<Json>(text) {
-            Ok(v) => Ok(v),
-            Err(err) => {
-                if text.contains("NaN") || text.contains("Infinity") {
-                    json5::from_str::<Json>(text).map_err(|_| JsonError(err.to_string()))
-                } else {
-                    Err(JsonError(err.to_string()))
-                }
-            }
-        }
+        Parser::new(text).document()
     }
 
     /// Looks a key up in an object (`None` for other values or a missing key).
@@ -167,6 +185,26 @@ impl Json {
     }
 }
 
+/// Whether `a` and `b` are the same document whatever the order of object keys: arrays
+/// element by element, objects key by key, and `leaf` decides for any other two values
+/// (scalars, or values of different kinds).
+pub fn equal_unordered(a: &Json, b: &Json, leaf: &dyn Fn(&Json, &Json) -> bool) -> bool {
+    match (a, b) {
+        (Json::Array(x), Json::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(p, q)| equal_unordered(p, q, leaf))
+        }
+        (Json::Object(x), Json::Object(y)) => {
+            x.len() == y.len()
+                && x.iter().all(|(k, v)| {
+                    y.iter()
+                        .find(|(k2, _)| k2 == k)
+                        .is_some_and(|(_, w)| equal_unordered(v, w, leaf))
+                })
+        }
+        _ => leaf(a, b),
+    }
+}
+
 /// Builds a `Json::Object` from `(key, value)` pairs.
 pub fn obj<K: Into<String>>(pairs: impl IntoIterator<Item = (K, Json)>) -> Json {
     Json::Object(pairs.into_iter().map(|(k, v)| (k.into(), v)).collect())
@@ -241,6 +279,381 @@ fn write_py_string(out: &mut String, s: &str) {
     out.push('"');
 }
 
+/// The pairs of an object being read, with Python's `dict` semantics for duplicate keys:
+/// the last value wins, at the position where the key first appeared. Small objects are
+/// searched linearly; from [`ObjectBuilder::INDEX_FROM`] keys on, a hash index keeps the
+/// duplicate check O(1) per key, so an object of n keys takes O(n).
+#[derive(Default)]
+struct ObjectBuilder {
+    pairs: Vec<(String, Json)>,
+    index: Option<HashMap<String, usize>>,
+}
+
+impl ObjectBuilder {
+    /// The number of keys from which a hash index replaces the linear search.
+    const INDEX_FROM: usize = 16;
+
+    fn insert(&mut self, key: String, value: Json) {
+        if self.index.is_none() && self.pairs.len() >= Self::INDEX_FROM {
+            let mut index = HashMap::with_capacity(self.pairs.len() * 2);
+            for (i, (k, _)) in self.pairs.iter().enumerate() {
+                index.insert(k.clone(), i);
+            }
+            self.index = Some(index);
+        }
+        let slot = match &mut self.index {
+            Some(index) => match index.get(&key) {
+                Some(&i) => Some(i),
+                None => {
+                    index.insert(key.clone(), self.pairs.len());
+                    None
+                }
+            },
+            None => self.pairs.iter().position(|(k, _)| *k == key),
+        };
+        match slot.and_then(|i| self.pairs.get_mut(i)) {
+            Some(pair) => pair.1 = value,
+            None => self.pairs.push((key, value)),
+        }
+    }
+
+    fn finish(self) -> Json {
+        Json::Object(self.pairs)
+    }
+}
+
+/// An array or object whose elements are still being read.
+enum Frame {
+    Array(Vec<Json>),
+    /// The pairs so far and the key whose value is being read.
+    Object(ObjectBuilder, String),
+}
+
+/// The iterative reader behind [`Json::parse`]: open arrays and objects live on a heap
+/// stack of [`Frame`]s, so the depth of the text never reaches the thread's stack.
+struct Parser<'a> {
+    text: &'a str,
+    bytes: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Parser<'a> {
+    fn new(text: &'a str) -> Self {
+        Parser {
+            text,
+            bytes: text.as_bytes(),
+            pos: 0,
+        }
+    }
+
+    /// An error at byte offset `at`, worded like Python's `JSONDecodeError`
+    /// (`msg: line L column C (char N)`, counted in characters).
+    fn error_at(&self, msg: &str, at: usize) -> JsonError {
+        let at = at.min(self.text.len());
+        let before = self.text.get(..at).unwrap_or(self.text);
+        let line = before.matches('\n').count() + 1;
+        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+        let column = before.get(line_start..).map_or(0, |l| l.chars().count()) + 1;
+        let char_index = before.chars().count();
+        JsonError(format!(
+            "{msg}: line {line} column {column} (char {char_index})"
+        ))
+    }
+
+    fn peek(&self) -> Option<u8> {
+        self.bytes.get(self.pos).copied()
+    }
+
+    fn skip_ws(&mut self) {
+        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.peek() {
+            self.pos += 1;
+        }
+    }
+
+    fn rest_starts_with(&self, lit: &str) -> bool {
+        self.bytes
+            .get(self.pos..)
+            .is_some_and(|r| r.starts_with(lit.as_bytes()))
+    }
+
+    /// The whole text: one value between optional whitespace.
+    fn document(mut self) -> Result<Json, JsonError> {
+        if self.text.starts_with('\u{feff}') {
+            return Err(JsonError(
+                "Unexpected UTF-8 BOM (decode using utf-8-sig): line 1 column 1 (char 0)"
+                    .to_string(),
+            ));
+        }
+        let value = self.value()?;
+        self.skip_ws();
+        if self.pos != self.bytes.len() {
+            return Err(self.error_at("Extra data", self.pos));
+        }
+        Ok(value)
+    }
+
+    /// Opens an array or object one level deeper than `depth` levels, refusing more than
+    /// [`MAX_DEPTH`].
+    fn check_depth(&self, depth: usize) -> Result<(), JsonError> {
+        if depth >= MAX_DEPTH {
+            let msg = format!(
+                "Nesting too deep: more than {MAX_DEPTH} levels of arrays and objects \
+                 (Python's json stops at its recursion limit, 1000 by default)"
+            );
+            return Err(self.error_at(&msg, self.pos));
+        }
+        Ok(())
+    }
+
+    /// Reads `"key" :` (after `{` or `,` and whitespace), leaving the position after the colon.
+    fn key(&mut self) -> Result<String, JsonError> {
+        if self.peek() != Some(b'"') {
+            return Err(self.error_at(
+                "Expecting property name enclosed in double quotes",
+                self.pos,
+            ));
+        }
+        self.pos += 1;
+        let key = self.string()?;
+        self.skip_ws();
+        if self.peek() != Some(b':') {
+            return Err(self.error_at("Expecting ':' delimiter", self.pos));
+        }
+        self.pos += 1;
+        Ok(key)
+    }
+
+    /// Enters the array or object whose opening bracket is next, `depth` levels deep; when
+    /// `close` follows (after whitespace), reads it too and says the container is empty.
+    fn open(&mut self, depth: usize, close: u8) -> Result<bool, JsonError> {
+        self.check_depth(depth)?;
+        self.pos += 1;
+        self.skip_ws();
+        let empty = self.peek() == Some(close);
+        if empty {
+            self.pos += 1;
+        }
+        Ok(empty)
+    }
+
+    /// Reads one value (arrays and objects included) starting after optional whitespace.
+    fn value(&mut self) -> Result<Json, JsonError> {
+        let mut stack: Vec<Frame> = Vec::new();
+        'value: loop {
+            self.skip_ws();
+            let mut value = match self.peek() {
+                Some(b'[') => {
+                    if self.open(stack.len(), b']')? {
+                        Json::Array(Vec::new())
+                    } else {
+                        stack.push(Frame::Array(Vec::new()));
+                        continue 'value;
+                    }
+                }
+                Some(b'{') => {
+                    if self.open(stack.len(), b'}')? {
+                        Json::Object(Vec::new())
+                    } else {
+                        let key = self.key()?;
+                        stack.push(Frame::Object(ObjectBuilder::default(), key));
+                        continue 'value;
+                    }
+                }
+                _ => self.scalar()?,
+            };
+            // A value is complete: hand it to the open array or object, closing those that end.
+            loop {
+                let Some(frame) = stack.pop() else {
+                    return Ok(value);
+                };
+                self.skip_ws();
+                let next = self.peek();
+                self.pos += 1;
+                value = match frame {
+                    Frame::Array(mut items) => {
+                        items.push(value);
+                        match next {
+                            Some(b',') => {
+                                stack.push(Frame::Array(items));
+                                continue 'value;
+                            }
+                            Some(b']') => Json::Array(items),
+                            _ => return Err(self.error_at("Expecting ',' delimiter", self.pos - 1)),
+                        }
+                    }
+                    Frame::Object(mut pairs, key) => {
+                        pairs.insert(key, value);
+                        match next {
+                            Some(b',') => {
+                                self.skip_ws();
+                                let key = self.key()?;
+                                stack.push(Frame::Object(pairs, key));
+                                continue 'value;
+                            }
+                            Some(b'}') => pairs.finish(),
+                            _ => return Err(self.error_at("Expecting ',' delimiter", self.pos - 1)),
+                        }
+                    }
+                };
+            }
+        }
+    }
+
+    /// A string, number or constant at the current position.
+    fn scalar(&mut self) -> Result<Json, JsonError> {
+        let start = self.pos;
+        let constants: [(&str, Json); 6] = [
+            ("null", Json::Null),
+            ("true", Json::Bool(true)),
+            ("false", Json::Bool(false)),
+            ("NaN", Json::Float(f64::NAN)),
+            ("Infinity", Json::Float(f64::INFINITY)),
+            ("-Infinity", Json::Float(f64::NEG_INFINITY)),
+        ];
+        match self.peek() {
+            Some(b'"') => {
+                self.pos += 1;
+                return self.string().map(Json::Str);
+            }
+            Some(b'-' | b'0'..=b'9') => {
+                if self.rest_starts_with("-Infinity") {
+                    self.pos += "-Infinity".len();
+                    return Ok(Json::Float(f64::NEG_INFINITY));
+                }
+                return self.number();
+            }
+            _ => {}
+        }
+        for (lit, value) in constants {
+            if self.rest_starts_with(lit) {
+                self.pos += lit.len();
+                return Ok(value);
+            }
+        }
+        Err(self.error_at("Expecting value", start))
+    }
+
+    fn digits(&mut self) {
+        while let Some(b'0'..=b'9') = self.peek() {
+            self.pos += 1;
+        }
+    }
+
+    /// A number: `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]+)?` (Python's `NUMBER_RE`).
+    /// Without fraction or exponent it is an `Int` when it fits in `i64`, else a `Float`.
+    fn number(&mut self) -> Result<Json, JsonError> {
+        let start = self.pos;
+        if self.peek() == Some(b'-') {
+            self.pos += 1;
+        }
+        match self.peek() {
+            Some(b'0') => self.pos += 1,
+            Some(b'1'..=b'9') => self.digits(),
+            _ => return Err(self.error_at("Expecting value", start)),
+        }
+        let mut is_float = false;
+        if self.peek() == Some(b'.') && matches!(self.bytes.get(self.pos + 1), Some(b'0'..=b'9')) {
+            self.pos += 1;
+            self.digits();
+            is_float = true;
+        }
+        if let Some(b'e' | b'E') = self.peek() {
+            let mut p = self.pos + 1;
+            if let Some(b'+' | b'-') = self.bytes.get(p) {
+                p += 1;
+            }
+            if let Some(b'0'..=b'9') = self.bytes.get(p) {
+                self.pos = p;
+                self.digits();
+                is_float = true;
+            }
+        }
+        let literal = self.text.get(start..self.pos).unwrap_or_default();
+        if !is_float && let Ok(i) = literal.parse::<i64>() {
+            return Ok(Json::Int(i));
+        }
+        literal
+            .parse::<f64>()
+            .map(Json::Float)
+            .map_err(|_| self.error_at("Expecting value", start))
+    }
+
+    /// Four hex digits at `at`, as a UTF-16 code unit.
+    fn hex4(&self, at: usize) -> Option<u32> {
+        let digits = self.bytes.get(at..at + 4)?;
+        digits.iter().try_fold(0u32, |acc, &b| {
+            let d = (b as char).to_digit(16)?;
+            Some(acc * 16 + d)
+        })
+    }
+
+    /// The rest of a string whose opening quote has been read; leaves the position after
+    /// the closing quote.
+    fn string(&mut self) -> Result<String, JsonError> {
+        let begin = self.pos - 1;
+        let mut out = String::new();
+        let mut chunk = self.pos;
+        loop {
+            let Some(b) = self.peek() else {
+                return Err(self.error_at("Unterminated string starting at", begin));
+            };
+            match b {
+                b'"' => {
+                    let tail = self.text.get(chunk..self.pos).unwrap_or_default();
+                    self.pos += 1;
+                    if out.is_empty() {
+                        return Ok(tail.to_string());
+                    }
+                    out.push_str(tail);
+                    return Ok(out);
+                }
+                b'\\' => {
+                    out.push_str(self.text.get(chunk..self.pos).unwrap_or_default());
+                    let esc_at = self.pos;
+                    let Some(e) = self.bytes.get(self.pos + 1).copied() else {
+                        return Err(self.error_at("Unterminated string starting at", begin));
+                    };
+                    self.pos += 2;
+                    match e {
+                        b'"' => out.push('"'),
+                        b'\\' => out.push('\\'),
+                        b'/' => out.push('/'),
+                        b'b' => out.push('\u{08}'),
+                        b'f' => out.push('\u{0c}'),
+                        b'n' => out.push('\n'),
+                        b'r' => out.push('\r'),
+                        b't' => out.push('\t'),
+                        b'u' => {
+                            let unit = self.hex4(self.pos).ok_or_else(|| {
+                                self.error_at("Invalid \\uXXXX escape", esc_at + 1)
+                            })?;
+                            self.pos += 4;
+                            let mut code = unit;
+                            if (0xd800..0xdc00).contains(&unit)
+                                && self.bytes.get(self.pos..self.pos + 2) == Some(b"\\u")
+                            {
+                                let low = self.hex4(self.pos + 2).ok_or_else(|| {
+                                    self.error_at("Invalid \\uXXXX escape", self.pos + 1)
+                                })?;
+                                if (0xdc00..0xe000).contains(&low) {
+                                    code = 0x10000 + ((unit - 0xd800) << 10) + (low - 0xdc00);
+                                    self.pos += 6;
+                                }
+                            }
+                            // A lone surrogate (which Python keeps) has no `char`: U+FFFD.
+                            out.push(char::from_u32(code).unwrap_or('\u{fffd}'));
+                        }
+                        _ => return Err(self.error_at("Invalid \\escape", esc_at)),
+                    }
+                    chunk = self.pos;
+                }
+                0x00..=0x1f => return Err(self.error_at("Invalid control character at", self.pos)),
+                _ => self.pos += 1,
+            }
+        }
+    }
+}
+
 impl<'de> Deserialize<'de> for Json {
     fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         deserializer.deserialize_any(JsonVisitor)
@@ -290,42 +703,35 @@ impl<'de> Visitor<'de> for JsonVisitor {
         Ok(Json::Array(items))
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Json, A::Error> {
-        let mut pairs: Vec<(String, Json)> = Vec::new();
+        // Python keeps the last duplicate key (at the first one's position).
+        let mut pairs = ObjectBuilder::default();
         while let Some((k, v)) = map.next_entry::<String, Json>()? {
-            // Python keeps the last duplicate key.
-            if let Some(slot) = pairs.iter_mut().find(|(key, _)| *key == k) {
-                slot.1 = v;
-            } else {
-                pairs.push((k, v));
-            }
+            pairs.insert(k, v);
         }
-        Ok(Json::Object(pairs))
+        Ok(pairs.finish())
     }
 }
 
-impl From<f64> for Json {
-    fn from(v: f64) -> Self {
-        Json::Float(v)
-    }
+/// `impl From<T> for E` as the variant `E::V(value)`, for each `T => V` listed (the scalar
+/// conversions of [`Json`] and [`ParamValue`](crate::distributions::ParamValue)).
+macro_rules! from_variants {
+    ($enum:ident { $($t:ty => $variant:ident),* $(,)? }) => {
+        $(
+            impl From<$t> for $enum {
+                fn from(v: $t) -> Self {
+                    $enum::$variant(v)
+                }
+            }
+        )*
+    };
 }
-impl From<i64> for Json {
-    fn from(v: i64) -> Self {
-        Json::Int(v)
-    }
-}
-impl From<bool> for Json {
-    fn from(v: bool) -> Self {
-        Json::Bool(v)
-    }
-}
+pub(crate) use from_variants;
+
+from_variants!(Json { f64 => Float, i64 => Int, bool => Bool, String => Str });
+
 impl From<&str> for Json {
     fn from(v: &str) -> Self {
         Json::Str(v.to_string())
-    }
-}
-impl From<String> for Json {
-    fn from(v: String) -> Self {
-        Json::Str(v)
     }
 }
 
@@ -381,6 +787,189 @@ mod tests {
             Json::Array(vec![Json::Int(1), Json::Float(2.0)]).to_python_default(),
             "[1, 2.0]"
         );
+    }
+
+    /// Runs `f` on a thread with a `kib` KiB stack and returns its result: a test that
+    /// recursed per nesting level would overflow it and abort.
+    fn on_small_stack<T: Send + 'static>(kib: usize, f: impl FnOnce() -> T + Send + 'static) -> T {
+        std::thread::Builder::new()
+            .stack_size(kib * 1024)
+            .spawn(f)
+            .unwrap()
+            .join()
+            .unwrap()
+    }
+
+    fn nested(depth: usize, inner: &str) -> String {
+        format!("{}{inner}{}", "[".repeat(depth), "]".repeat(depth))
+    }
+
+    #[test]
+    fn deep_nesting_is_an_error_not_a_stack_overflow() {
+        // 60,000 levels once aborted the process (the NaN fallback recursed without a
+        // limit); no depth may reach the thread's stack now, not even a 64 KiB one.
+        let errors = on_small_stack(64, || {
+            let objects = format!("{}NaN{}", "{\"a\":".repeat(60_000), "}".repeat(60_000));
+            [
+                nested(60_000, "NaN"),
+                nested(60_000, "1"),
+                nested(60_000, ""),
+                objects,
+                "[".repeat(200_000),
+            ]
+            .iter()
+            .map(|text| Json::parse(text).unwrap_err().0)
+            .collect::<Vec<_>>()
+        });
+        for err in errors {
+            assert!(err.contains("Nesting too deep"), "{err}");
+            assert!(
+                err.contains(&format!("more than {MAX_DEPTH} levels")),
+                "{err}"
+            );
+        }
+    }
+
+    #[test]
+    fn nesting_up_to_max_depth_is_accepted_with_or_without_nan() {
+        // Python's json reads an attribute nested 130 deep (its only bound is the recursion
+        // limit); serde_json's 128 once refused it unless it held a NaN.
+        for inner in ["1", "NaN", "-Infinity", "\"s\""] {
+            let text = nested(130, inner);
+            let v = Json::parse(&text).unwrap();
+            assert_eq!(v.to_compact(), text);
+        }
+        let deepest = nested(MAX_DEPTH - 1, "{\"k\":Infinity}");
+        let too_deep = nested(MAX_DEPTH + 1, "");
+        // Parsing, writing, comparing, cloning and dropping the deepest accepted value fit a
+        // thread stack of 1 MiB in a debug build (a test thread has 2 MiB).
+        let (round_trip, equal, err) = on_small_stack(1024, move || {
+            let v = Json::parse(&deepest).unwrap();
+            let copy = v.clone();
+            let equal = copy == v;
+            let round_trip = v.to_compact() == deepest;
+            drop((v, copy));
+            (round_trip, equal, Json::parse(&too_deep).unwrap_err().0)
+        });
+        assert!(round_trip && equal);
+        assert!(err.contains("Nesting too deep"), "{err}");
+        assert!(Json::parse(&nested(MAX_DEPTH, "")).is_ok());
+    }
+
+    #[test]
+    fn objects_with_many_keys_parse_in_linear_time() {
+        // 200,000 keys (3.2 MB; Python reads it in 0.4 s) once took minutes: each key was
+        // checked against every earlier one.
+        let n = 200_000;
+        let mut text = String::from("{");
+        for i in 0..n {
+            let _ = write!(text, "\"key_{i:07}\":{i},");
+        }
+        text.push_str("\"key_0000007\":\"last\"}");
+        let started = std::time::Instant::now();
+        let v = Json::parse(&text).unwrap();
+        let took = started.elapsed();
+        let pairs = v.as_object().unwrap();
+        assert_eq!(pairs.len(), n);
+        assert_eq!(pairs[7], ("key_0000007".to_string(), Json::from("last")));
+        assert_eq!(pairs[n - 1].1, Json::Int(n as i64 - 1));
+        assert!(took.as_secs() < 20, "took {took:?}");
+    }
+
+    #[test]
+    fn duplicate_keys_keep_the_last_value_at_the_first_position() {
+        // Python's dict: `json.loads('{"a":1,"b":2,"a":3}')` is `{"a": 3, "b": 2}`.
+        let v = Json::parse(r#"{"a":1,"b":2,"a":3}"#).unwrap();
+        assert_eq!(v, obj([("a", Json::Int(3)), ("b", Json::Int(2))]));
+        // The same once the object is large enough to be indexed.
+        let keys: Vec<String> = (0..40).map(|i| format!("\"k{i}\":{i}")).collect();
+        let text = format!("{{{},\"k3\":-1,\"k39\":-2}}", keys.join(","));
+        let v = Json::parse(&text).unwrap();
+        let pairs = v.as_object().unwrap();
+        assert_eq!(pairs.len(), 40);
+        assert_eq!(pairs[3], ("k3".to_string(), Json::Int(-1)));
+        assert_eq!(pairs[39], ("k39".to_string(), Json::Int(-2)));
+        // serde's path (Json inside other serde documents) keeps the same semantics.
+        let v: Json = serde_json::from_str(&text).unwrap();
+        assert_eq!(v.as_object().unwrap()[3].1, Json::Int(-1));
+    }
+
+    #[test]
+    fn lone_surrogates_become_the_replacement_character() {
+        // Python writes lone surrogates (ensure_ascii) and reads them back; a Rust String
+        // cannot hold one, so it becomes U+FFFD, which writes back as valid JSON.
+        let v =
+            Json::parse(r#"{"a":"\ud800","b":"x\udfffy","c":"\ud800\u0041","d":"\ud83d\ude00"}"#)
+                .unwrap();
+        assert_eq!(v.get("a").unwrap().as_str(), Some("\u{fffd}"));
+        assert_eq!(v.get("b").unwrap().as_str(), Some("x\u{fffd}y"));
+        assert_eq!(v.get("c").unwrap().as_str(), Some("\u{fffd}A"));
+        assert_eq!(v.get("d").unwrap().as_str(), Some("\u{1f600}"));
+        assert_eq!(
+            v.to_compact(),
+            r#"{"a":"\ufffd","b":"x\ufffdy","c":"\ufffdA","d":"\ud83d\ude00"}"#
+        );
+        assert_eq!(Json::parse(&v.to_compact()).unwrap(), v);
+    }
+
+    #[test]
+    fn numbers_read_as_python_reads_them() {
+        let v = Json::parse(
+            "[-9223372036854775808, 9223372036854775807, 9223372036854775808, \
+             -99999999999999999999, 1e400, -1E+2, 0.5e-3, -0, 10]",
+        )
+        .unwrap();
+        assert_eq!(
+            v,
+            Json::Array(vec![
+                Json::Int(i64::MIN),
+                Json::Int(i64::MAX),
+                Json::Float(9223372036854775808.0),
+                Json::Float(-99999999999999999999.0),
+                Json::Float(f64::INFINITY),
+                Json::Float(-100.0),
+                Json::Float(0.0005),
+                Json::Int(0),
+                Json::Int(10),
+            ])
+        );
+        let v = Json::parse(" \t\r\n{\"s\": \"\\\"\\\\\\/\\b\\f\\n\\r\\t\\u00e9\"} \n").unwrap();
+        assert_eq!(v.get("s").unwrap().as_str(), Some("\"\\/\u{8}\u{c}\n\r\té"));
+    }
+
+    #[test]
+    fn malformed_text_is_an_error_naming_what_and_where() {
+        let cases = [
+            ("", "Expecting value: line 1 column 1 (char 0)"),
+            ("[1,]", "Expecting value: line 1 column 4 (char 3)"),
+            ("[1 2]", "Expecting ',' delimiter: line 1 column 4 (char 3)"),
+            ("{\"a\" 1}", "Expecting ':' delimiter"),
+            (
+                "{1: 2}",
+                "Expecting property name enclosed in double quotes",
+            ),
+            (
+                "{\"a\": 1,}",
+                "Expecting property name enclosed in double quotes",
+            ),
+            ("[1]\n[2]", "Extra data: line 2 column 1 (char 4)"),
+            ("\"a\u{1}\"", "Invalid control character at"),
+            ("\"\\x\"", "Invalid \\escape"),
+            ("\"\\u12g4\"", "Invalid \\uXXXX escape"),
+            (
+                "\"abc",
+                "Unterminated string starting at: line 1 column 1 (char 0)",
+            ),
+            ("-NaN", "Expecting value"),
+            ("nan", "Expecting value"),
+            ("01", "Extra data"),
+            ("1.", "Extra data"),
+            ("\u{feff}{}", "Unexpected UTF-8 BOM"),
+        ];
+        for (text, want) in cases {
+            let err = Json::parse(text).unwrap_err().to_string();
+            assert!(err.contains(want), "{text:?}: {err}");
+        }
     }
 
     #[test]

@@ -19,6 +19,7 @@
 //! ```
 
 pub mod config;
+pub mod demo;
 pub mod distributions;
 pub mod export;
 pub mod importance;
@@ -27,10 +28,13 @@ pub mod pruners;
 pub mod samplers;
 pub mod search_space;
 pub mod storage;
+pub mod store;
 pub mod study;
 #[cfg(feature = "train")]
 pub mod train;
 pub mod trial;
+mod view;
+pub mod vocab;
 
 pub use distributions::{Distribution, ParamValue, SearchSpace, SpaceError};
 pub use json::Json;

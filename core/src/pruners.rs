@@ -1,9 +1,11 @@
-//! Pruners with Optuna's defaults and semantics (spec §8): Nop, Percentile/Median,
-//! SuccessiveHalving (asynchronous SHA) and Hyperband.
+//! Pruners with Optuna's defaults and semantics: Nop, Percentile/Median,
+//! SuccessiveHalving (asynchronous SHA) and Hyperband, as Optuna 5.0's
+//! `optuna/pruners/_nop.py`, `_percentile.py`, `_median.py`, `_successive_halving.py` and
+//! `_hyperband.py` define them.
 
 use crate::json::Json;
-use crate::study::{StudyDirection, StudyView};
 use crate::trial::{FrozenTrial, TrialState};
+use crate::view::{StudyDirection, StudyView};
 
 /// A pruner's verdict, plus system attributes to record on the trial.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -27,6 +29,26 @@ impl PruneDecision {
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("{0}")]
 pub struct PrunerError(pub String);
+
+/// Returns a [`PrunerError`] with the `format!` message unless `cond` holds.
+macro_rules! ensure {
+    ($cond:expr, $($msg:tt)+) => {
+        if !$cond {
+            return Err(PrunerError(format!($($msg)+)));
+        }
+    };
+}
+
+/// The last step reported by any COMPLETE trial of `study` (what Optuna's `"auto"` resources
+/// are derived from).
+fn last_complete_step(study: &StudyView<'_>) -> Option<i64> {
+    study
+        .trials
+        .iter()
+        .filter(|t| t.state == TrialState::Complete)
+        .filter_map(|t| t.last_step())
+        .max()
+}
 
 /// A pruner (Optuna's `BasePruner`).
 pub trait Pruner {
@@ -74,26 +96,22 @@ impl PercentilePruner {
         interval_steps: i64,
         n_min_trials: usize,
     ) -> Result<Self, PrunerError> {
-        if !(0.0..=100.0).contains(&percentile) {
-            return Err(PrunerError(format!(
-                "percentile must be between 0 and 100 inclusive, but got {percentile}"
-            )));
-        }
-        if n_warmup_steps < 0 {
-            return Err(PrunerError(format!(
-                "n_warmup_steps cannot be negative, but got {n_warmup_steps}"
-            )));
-        }
-        if interval_steps < 1 {
-            return Err(PrunerError(format!(
-                "interval_steps must be at least 1, but got {interval_steps}"
-            )));
-        }
-        if n_min_trials < 1 {
-            return Err(PrunerError(format!(
-                "n_min_trials must be at least 1, but got {n_min_trials}"
-            )));
-        }
+        ensure!(
+            (0.0..=100.0).contains(&percentile),
+            "percentile must be between 0 and 100 inclusive, but got {percentile}"
+        );
+        ensure!(
+            n_warmup_steps >= 0,
+            "n_warmup_steps cannot be negative, but got {n_warmup_steps}"
+        );
+        ensure!(
+            interval_steps >= 1,
+            "interval_steps must be at least 1, but got {interval_steps}"
+        );
+        ensure!(
+            n_min_trials >= 1,
+            "n_min_trials must be at least 1, but got {n_min_trials}"
+        );
         Ok(PercentilePruner {
             percentile,
             n_startup_trials,
@@ -247,21 +265,18 @@ impl SuccessiveHalvingPruner {
                 "min_resource must be >= 1 or \"auto\", but got {m}"
             )));
         }
-        if reduction_factor < 2 {
-            return Err(PrunerError(format!(
-                "reduction_factor must be >= 2, but got {reduction_factor}"
-            )));
-        }
-        if min_early_stopping_rate < 0 {
-            return Err(PrunerError(format!(
-                "min_early_stopping_rate must be >= 0, but got {min_early_stopping_rate}"
-            )));
-        }
-        if bootstrap_count > 0 && min_resource.is_none() {
-            return Err(PrunerError(
-                "bootstrap_count > 0 and min_resource == \"auto\" are mutually incompatible".into(),
-            ));
-        }
+        ensure!(
+            reduction_factor >= 2,
+            "reduction_factor must be >= 2, but got {reduction_factor}"
+        );
+        ensure!(
+            min_early_stopping_rate >= 0,
+            "min_early_stopping_rate must be >= 0, but got {min_early_stopping_rate}"
+        );
+        ensure!(
+            bootstrap_count == 0 || min_resource.is_some(),
+            "bootstrap_count > 0 and min_resource == \"auto\" are mutually incompatible"
+        );
         Ok(SuccessiveHalvingPruner {
             min_resource,
             reduction_factor,
@@ -307,13 +322,7 @@ impl Pruner for SuccessiveHalvingPruner {
             .unwrap_or(f64::NAN);
         loop {
             if self.min_resource.is_none() {
-                let last = study
-                    .trials
-                    .iter()
-                    .filter(|t| t.state == TrialState::Complete)
-                    .filter_map(|t| t.last_step())
-                    .max();
-                match last {
+                match last_complete_step(study) {
                     Some(l) => self.min_resource = Some((l / 100).max(1)),
                     None => return out,
                 }
@@ -378,16 +387,14 @@ impl HyperbandPruner {
         reduction_factor: i64,
         bootstrap_count: usize,
     ) -> Result<Self, PrunerError> {
-        if min_resource < 1 {
-            return Err(PrunerError(format!(
-                "min_resource must be >= 1, but got {min_resource}"
-            )));
-        }
-        if reduction_factor < 2 {
-            return Err(PrunerError(format!(
-                "reduction_factor must be >= 2, but got {reduction_factor}"
-            )));
-        }
+        ensure!(
+            min_resource >= 1,
+            "min_resource must be >= 1, but got {min_resource}"
+        );
+        ensure!(
+            reduction_factor >= 2,
+            "reduction_factor must be >= 2, but got {reduction_factor}"
+        );
         if let Some(m) = max_resource
             && m < min_resource
         {
@@ -395,11 +402,10 @@ impl HyperbandPruner {
                 "max_resource ({m}) must be >= min_resource ({min_resource})"
             )));
         }
-        if bootstrap_count > 0 && max_resource.is_none() {
-            return Err(PrunerError(
-                "bootstrap_count > 0 and max_resource == \"auto\" are mutually incompatible".into(),
-            ));
-        }
+        ensure!(
+            bootstrap_count == 0 || max_resource.is_some(),
+            "bootstrap_count > 0 and max_resource == \"auto\" are mutually incompatible"
+        );
         Ok(HyperbandPruner {
             min_resource,
             max_resource,
@@ -418,13 +424,7 @@ impl HyperbandPruner {
 
     fn try_init(&mut self, study: &StudyView<'_>) {
         if self.max_resource.is_none() {
-            let last = study
-                .trials
-                .iter()
-                .filter(|t| t.state == TrialState::Complete)
-                .filter_map(|t| t.last_step())
-                .max();
-            match last {
+            match last_complete_step(study) {
                 Some(l) => self.max_resource = Some(l + 1),
                 None => return,
             }

@@ -15,63 +15,7 @@ use crate::samplers::{Sampler, SamplerError};
 use crate::storage::journal::{JournalError, JournalOp, JournalStorage, TrialTemplate, now};
 use crate::trial::{FrozenTrial, TrialState};
 
-/// Whether a study minimises or maximises an objective.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum StudyDirection {
-    /// Lower is better.
-    Minimize,
-    /// Higher is better.
-    Maximize,
-    /// Not set (Optuna's `NOT_SET`, only seen in foreign journals).
-    NotSet,
-}
-
-impl StudyDirection {
-    /// The journal's integer code (1 = minimise, 2 = maximise, 0 = not set).
-    pub fn code(self) -> i64 {
-        match self {
-            StudyDirection::NotSet => 0,
-            StudyDirection::Minimize => 1,
-            StudyDirection::Maximize => 2,
-        }
-    }
-
-    /// Reads the journal's integer code.
-    pub fn from_code(c: i64) -> Option<Self> {
-        Some(match c {
-            0 => StudyDirection::NotSet,
-            1 => StudyDirection::Minimize,
-            2 => StudyDirection::Maximize,
-            _ => return None,
-        })
-    }
-
-    /// Parses `minimize` / `maximize` (case-insensitive).
-    pub fn parse(s: &str) -> Option<Self> {
-        match s.to_ascii_lowercase().as_str() {
-            "minimize" | "min" => Some(StudyDirection::Minimize),
-            "maximize" | "max" => Some(StudyDirection::Maximize),
-            _ => None,
-        }
-    }
-
-    /// Whether `a` is strictly better than `b` in this direction.
-    pub fn better(self, a: f64, b: f64) -> bool {
-        match self {
-            StudyDirection::Maximize => a > b,
-            _ => a < b,
-        }
-    }
-
-    /// The lower-case name.
-    pub fn name(self) -> &'static str {
-        match self {
-            StudyDirection::Minimize => "minimize",
-            StudyDirection::Maximize => "maximize",
-            StudyDirection::NotSet => "not_set",
-        }
-    }
-}
+pub use crate::view::{StudyDirection, StudyView, series_attr_key};
 
 /// Errors of study operations.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -118,49 +62,6 @@ pub enum StudyError {
     /// Reporting is single-objective only.
     #[error("report() is not supported for multi-objective studies")]
     MultiObjectiveReport,
-}
-
-/// A read-only view of a study, given to samplers and pruners.
-#[derive(Clone, Debug)]
-pub struct StudyView<'a> {
-    /// Study name.
-    pub name: &'a str,
-    /// Objective directions.
-    pub directions: &'a [StudyDirection],
-    /// The trials the caller may see (all of them, or a Hyperband bracket's).
-    pub trials: Vec<&'a FrozenTrial>,
-}
-
-impl<'a> StudyView<'a> {
-    /// The first direction.
-    pub fn direction(&self) -> StudyDirection {
-        self.directions
-            .first()
-            .copied()
-            .unwrap_or(StudyDirection::Minimize)
-    }
-
-    /// Whether the study has several objectives.
-    pub fn is_multi_objective(&self) -> bool {
-        self.directions.len() > 1
-    }
-
-    /// Trials in one of `states`, in number order.
-    pub fn trials_in(&self, states: &[TrialState]) -> Vec<&'a FrozenTrial> {
-        self.trials
-            .iter()
-            .copied()
-            .filter(|t| states.contains(&t.state))
-            .collect()
-    }
-
-    /// Number of trials in one of `states`.
-    pub fn count(&self, states: &[TrialState]) -> usize {
-        self.trials
-            .iter()
-            .filter(|t| states.contains(&t.state))
-            .count()
-    }
 }
 
 /// How a trial ended, for [`Study::tell`].
@@ -220,23 +121,25 @@ impl Study {
         directions: Vec<StudyDirection>,
         sampler: Box<dyn Sampler>,
     ) -> Result<Study, StudyError> {
-        let mut storage = JournalStorage::new();
+        Self::create_in(JournalStorage::new(), name, directions, sampler)
+    }
+
+    /// Creates a new study in `storage` (a replayed journal holding other studies); its
+    /// `CreateStudy` operation is pending, to be appended after what `storage` holds.
+    pub fn create_in(
+        mut storage: JournalStorage,
+        name: &str,
+        directions: Vec<StudyDirection>,
+        sampler: Box<dyn Sampler>,
+    ) -> Result<Study, StudyError> {
         let op = JournalOp::CreateStudy {
             study_name: name.to_string(),
             directions,
         };
         storage.apply(&op)?;
-        let study_id = storage.next_study_id() - 1;
-        Ok(Study {
-            storage,
-            study_id,
-            sampler,
-            pruner: Box::new(NopPruner),
-            pending: vec![op],
-            relative: BTreeMap::new(),
-            worker_id: DEFAULT_WORKER_ID.to_string(),
-            stop_requested: false,
-        })
+        let mut study = Study::load(storage, name, sampler)?;
+        study.pending.push(op);
+        Ok(study)
     }
 
     /// Opens the study `name` of a replayed journal.
@@ -364,6 +267,56 @@ impl Study {
         }
     }
 
+    /// Whether `foreign` operations (appended to a shared journal by other writers after the
+    /// ones this study has seen) can be applied after the pending operations and still give
+    /// the state a replay of the shared journal gives, where they come before them: neither
+    /// side creates or deletes anything, and no foreign operation touches a trial that a
+    /// pending one changes.
+    pub fn commutes_with(&self, foreign: &[JournalOp]) -> bool {
+        if self.pending.is_empty() {
+            return true;
+        }
+        if self.pending.iter().any(JournalOp::depends_on_order)
+            || foreign.iter().any(JournalOp::depends_on_order)
+        {
+            return false;
+        }
+        let mine: std::collections::BTreeSet<u64> = self
+            .pending
+            .iter()
+            .filter_map(JournalOp::trial_id)
+            .collect();
+        !foreign
+            .iter()
+            .filter_map(JournalOp::trial_id)
+            .any(|id| mine.contains(&id))
+    }
+
+    /// Replaces the storage with `base` (a fresh replay of the shared journal) and applies
+    /// the pending operations on top, as a replay will see them once they are appended.
+    /// Fails, leaving the study as it was, when the study is gone from `base` or a pending
+    /// operation no longer applies (another writer finished the same trial).
+    pub fn rebase(&mut self, base: JournalStorage) -> Result<(), StudyError> {
+        let name = self.name().to_string();
+        let mut storage = base;
+        for op in &self.pending {
+            match storage.apply(op) {
+                // Another writer created the same study first: the replay ignores ours
+                // and this study is theirs.
+                Err(JournalError::DuplicateStudy(_))
+                    if matches!(op, JournalOp::CreateStudy { .. }) => {}
+                other => other?,
+            }
+        }
+        let study_id = storage
+            .study_by_name(&name)
+            .ok_or_else(|| JournalError::UnknownStudy(name.clone()))?
+            .study_id;
+        self.storage = storage;
+        self.study_id = study_id;
+        Ok(())
+    }
+
     /// Whether a sampler (the grid) asked the study to stop.
     pub fn stop_requested(&self) -> bool {
         self.stop_requested
@@ -373,6 +326,11 @@ impl Study {
         self.storage.apply(&op)?;
         self.pending.push(op);
         Ok(())
+    }
+
+    /// [`Self::apply`] of each of `ops` in turn, up to the first error.
+    fn apply_all(&mut self, ops: impl IntoIterator<Item = JournalOp>) -> Result<(), StudyError> {
+        ops.into_iter().try_for_each(|op| self.apply(op))
     }
 
     fn view_for(&self, number: Option<u64>) -> StudyView<'_> {
@@ -474,16 +432,9 @@ impl Study {
                 number
             }
         };
-        let attrs = {
-            let view = make_view(
-                &self.storage,
-                self.study_id,
-                self.pruner.as_ref(),
-                Some(number),
-            );
-            let trial = &self.storage.trials(self.study_id)[number as usize];
-            self.sampler.before_trial(&view, trial)?
-        };
+        let attrs = self.at_trial(number, |sampler, _, view, trial| {
+            sampler.before_trial(view, trial)
+        })?;
         self.set_system_attrs(number, attrs)?;
         Ok(number)
     }
@@ -511,14 +462,29 @@ impl Study {
             return Ok(());
         }
         let trial_id = self.trial_id_of(number)?;
-        for (key, value) in attrs {
-            self.apply(JournalOp::SetTrialSystemAttr {
-                trial_id,
-                key,
-                value,
-            })?;
-        }
-        Ok(())
+        let set = |(key, value)| JournalOp::SetTrialSystemAttr {
+            trial_id,
+            key,
+            value,
+        };
+        self.apply_all(attrs.into_iter().map(set))
+    }
+
+    /// Calls `f` with the sampler, the pruner, the study as they see it at trial `number` (a
+    /// pruner with brackets sees the trial's bracket only) and the trial.
+    fn at_trial<T>(
+        &mut self,
+        number: u64,
+        f: impl FnOnce(&mut dyn Sampler, &mut dyn Pruner, &StudyView<'_>, &FrozenTrial) -> T,
+    ) -> T {
+        let view = make_view(
+            &self.storage,
+            self.study_id,
+            self.pruner.as_ref(),
+            Some(number),
+        );
+        let trial = &self.storage.trials(self.study_id)[number as usize];
+        f(self.sampler.as_mut(), self.pruner.as_mut(), &view, trial)
     }
 
     /// Sets a user attribute on a running trial.
@@ -544,22 +510,15 @@ impl Study {
         if self.relative.contains_key(&number) {
             return Ok(());
         }
-        let (space, params) = {
-            let view = make_view(
-                &self.storage,
-                self.study_id,
-                self.pruner.as_ref(),
-                Some(number),
-            );
-            let trial = &self.storage.trials(self.study_id)[number as usize];
-            let space = self.sampler.infer_relative_search_space(&view, trial);
+        let (space, params) = self.at_trial(number, |sampler, _, view, trial| {
+            let space = sampler.infer_relative_search_space(view, trial);
             let params = if space.is_empty() {
-                BTreeMap::new()
+                Ok(BTreeMap::new())
             } else {
-                self.sampler.sample_relative(&view, trial, &space)?
+                sampler.sample_relative(view, trial, &space)
             };
-            (space, params)
-        };
+            params.map(|params| (space, params))
+        })?;
         if !params.is_empty() && self.sampler.stores_relative_params() {
             // Constant liar: publish the joint sample so other workers see it (Optuna's
             // `tpe:relative_params:i` chunks of at most 2045 characters).
@@ -632,17 +591,17 @@ impl Study {
             });
             match rel {
                 Some(v) => v,
-                None => {
-                    let view = make_view(
-                        &self.storage,
-                        self.study_id,
-                        self.pruner.as_ref(),
-                        Some(number),
-                    );
-                    let trial = &self.storage.trials(self.study_id)[number as usize];
-                    self.sampler.sample_independent(&view, trial, name, dist)?
-                }
+                None => self.at_trial(number, |sampler, _, view, trial| {
+                    sampler.sample_independent(view, trial, name, dist)
+                })?,
             }
+        };
+        let external = dist.to_external(internal);
+        // An int is stored as Optuna stores it, the float of the value the trial gets (a
+        // sampler's float may round to another int beyond 2^53).
+        let internal = match (dist, &external) {
+            (Distribution::Int(_), ParamValue::Int(v)) => *v as f64,
+            _ => internal,
         };
         let trial_id = self.trial_id_of(number)?;
         self.apply(JournalOp::SetTrialParam {
@@ -651,7 +610,7 @@ impl Study {
             internal,
             distribution: dist.clone(),
         })?;
-        Ok(dist.to_external(internal))
+        Ok(external)
     }
 
     /// Suggests a float.
@@ -664,12 +623,7 @@ impl Study {
         log: bool,
         step: Option<f64>,
     ) -> Result<f64, StudyError> {
-        let d = Distribution::Float(crate::distributions::FloatDistribution {
-            low,
-            high,
-            log,
-            step,
-        });
+        let d = Distribution::float_with(low, high, log, step);
         Ok(self.suggest(number, name, &d)?.as_f64().unwrap_or(f64::NAN))
     }
 
@@ -683,12 +637,7 @@ impl Study {
         log: bool,
         step: i64,
     ) -> Result<i64, StudyError> {
-        let d = Distribution::Int(crate::distributions::IntDistribution {
-            low,
-            high,
-            log,
-            step,
-        });
+        let d = Distribution::int_with(low, high, log, step);
         match self.suggest(number, name, &d)? {
             ParamValue::Int(i) => Ok(i),
             other => Ok(other.as_f64().unwrap_or(0.0) as i64),
@@ -747,16 +696,7 @@ impl Study {
     /// Whether the pruner says to stop the trial now.
     pub fn should_prune(&mut self, number: u64) -> Result<bool, StudyError> {
         self.running(number)?;
-        let decision = {
-            let view = make_view(
-                &self.storage,
-                self.study_id,
-                self.pruner.as_ref(),
-                Some(number),
-            );
-            let trial = &self.storage.trials(self.study_id)[number as usize];
-            self.pruner.prune(&view, trial)
-        };
+        let decision = self.at_trial(number, |_, pruner, view, trial| pruner.prune(view, trial));
         self.set_system_attrs(number, decision.system_attrs)?;
         Ok(decision.prune)
     }
@@ -793,19 +733,17 @@ impl Study {
         };
         let trial_id = t.trial_id;
         // Metric series ride along in user attributes so the journal keeps them.
-        let series_attrs: Vec<(String, Json)> = t
+        let series_attrs: Vec<JournalOp> = t
             .series
             .iter()
             .filter(|(k, _)| !t.user_attrs.contains_key(&series_attr_key(k)))
-            .map(|(k, pts)| (series_attr_key(k), crate::trial::series_to_json(pts)))
-            .collect();
-        for (key, value) in series_attrs {
-            self.apply(JournalOp::SetTrialUserAttr {
+            .map(|(k, pts)| JournalOp::SetTrialUserAttr {
                 trial_id,
-                key,
-                value,
-            })?;
-        }
+                key: series_attr_key(k),
+                value: crate::trial::series_to_json(pts),
+            })
+            .collect();
+        self.apply_all(series_attrs)?;
         self.apply(JournalOp::SetTrialStateValues {
             trial_id,
             state,
@@ -814,17 +752,9 @@ impl Study {
             datetime_complete: Some(now()),
         })?;
         self.relative.remove(&number);
-        let stop = {
-            let view = make_view(
-                &self.storage,
-                self.study_id,
-                self.pruner.as_ref(),
-                Some(number),
-            );
-            let trial = &self.storage.trials(self.study_id)[number as usize];
-            self.sampler
-                .after_trial(&view, trial, state, values.as_deref())
-        };
+        let stop = self.at_trial(number, |sampler, _, view, trial| {
+            sampler.after_trial(view, trial, state, values.as_deref())
+        });
         if stop {
             self.stop_requested = true;
         }
@@ -887,11 +817,6 @@ fn make_view<'a>(
         directions,
         trials,
     }
-}
-
-/// The user-attribute key that stores a metric series in the journal.
-pub fn series_attr_key(series: &str) -> String {
-    format!("{}{series}", crate::trial::SERIES_ATTR_PREFIX)
 }
 
 fn single_value(d: &Distribution) -> f64 {

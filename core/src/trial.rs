@@ -7,8 +7,12 @@ use time::OffsetDateTime;
 use crate::distributions::{Distribution, ParamValue, SpaceError};
 use crate::json::Json;
 
-/// A trial's life-cycle state, numbered as Optuna's `TrialState`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// A trial's life-cycle state, numbered as Optuna's `TrialState`; as serde data, its
+/// Optuna name (`COMPLETE`, …).
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum TrialState {
     /// Being evaluated.
     Running = 0,
@@ -120,6 +124,12 @@ pub struct FrozenTrial {
 }
 
 impl FrozenTrial {
+    /// Whether the trial counts toward a study's trial budget: it finished and was not
+    /// interrupted (a trial a stop or a crash ended carries [`INTERRUPTED_ATTR`]).
+    pub fn counts(&self) -> bool {
+        self.state.is_finished() && !self.user_attrs.contains_key(INTERRUPTED_ATTR)
+    }
+
     /// A new trial in `state` with nothing recorded.
     pub fn new(number: u64, trial_id: u64, state: TrialState) -> Self {
         FrozenTrial {
@@ -225,6 +235,13 @@ impl FrozenTrial {
 
 /// Prefix of the user attributes that carry metric series through an Optuna journal.
 pub const SERIES_ATTR_PREFIX: &str = "series:";
+
+/// The user attribute that says why a trial failed.
+pub const FAIL_REASON_ATTR: &str = "fail_reason";
+
+/// The user attribute set on a trial that was interrupted (cancelled, or found RUNNING after
+/// a crash); such trials do not count towards a sweep's number of trials.
+pub const INTERRUPTED_ATTR: &str = "interrupted";
 
 /// Encodes a metric series as `{"step": [...], "value": [...], "wall_time": [...]}`.
 pub fn series_to_json(points: &[MetricPoint]) -> Json {

@@ -7,7 +7,6 @@ use std::path::PathBuf;
 use sweeplab_core::config::{
     ConfigError, HyperbandSettings, PrunerConfig, SweepConfig, SweepMethod, SweepParameter,
 };
-use sweeplab_core::distributions::{FloatDistribution, IntDistribution};
 use sweeplab_core::{Distribution, Json, ParamValue, StudyDirection, TellResult, TpeDefaults};
 
 fn load(yaml: &str) -> SweepConfig {
@@ -31,21 +30,11 @@ fn one(spec: &str) -> Distribution {
 }
 
 fn float(low: f64, high: f64, log: bool, step: Option<f64>) -> Distribution {
-    Distribution::Float(FloatDistribution {
-        low,
-        high,
-        log,
-        step,
-    })
+    Distribution::float_with(low, high, log, step)
 }
 
 fn int(low: i64, high: i64, log: bool, step: i64) -> Distribution {
-    Distribution::Int(IntDistribution {
-        low,
-        high,
-        log,
-        step,
-    })
+    Distribution::int_with(low, high, log, step)
 }
 
 fn assert_close(d: &Distribution, low: f64, high: f64, log: bool) {
@@ -143,99 +132,45 @@ fn default_distribution_rules() {
 
 #[test]
 fn explicit_distributions_map_onto_optuna() {
-    assert_eq!(
-        one("{distribution: int_uniform, min: 2, max: 8}"),
-        int(2, 8, false, 1)
-    );
-    assert_eq!(
-        one("{distribution: uniform, min: 0, max: 1}"),
-        float(0.0, 1.0, false, None)
-    );
-    assert_eq!(
-        one("{distribution: log_uniform_values, min: 1e-5, max: 1e-1}"),
-        float(1e-5, 0.1, true, None)
-    );
-    assert_eq!(
-        one("{distribution: inv_log_uniform_values, min: 0.001, max: 0.05}"),
-        float(0.001, 0.05, true, None)
-    );
-    assert_close(
-        &one("{distribution: log_uniform, min: -4, max: 0}"),
-        (-4f64).exp(),
-        1.0,
-        true,
-    );
-    assert_close(
-        &one("{distribution: inv_log_uniform, min: 1, max: 3}"),
-        (-3f64).exp(),
-        (-1f64).exp(),
-        true,
-    );
-    // q_uniform: integer q → int grid; float q → float grid; bounds snap inwards.
-    assert_eq!(
-        one("{distribution: q_uniform, min: 0, max: 100, q: 10}"),
-        int(0, 100, false, 10)
-    );
-    assert_eq!(
-        one("{distribution: q_uniform, min: 1, max: 10, q: 2}"),
-        int(2, 10, false, 2)
-    );
-    assert_eq!(
-        one("{distribution: q_uniform, min: 0.0, max: 1.0, q: 0.1}"),
-        float(0.0, 1.0, false, Some(0.1))
-    );
-    assert_eq!(
-        one("{distribution: q_uniform, min: 0.05, max: 0.98, q: 0.1}"),
-        float(0.1, 0.9, false, Some(0.1))
-    );
-    assert_eq!(
-        one("{distribution: q_uniform, min: 0, max: 3}"),
-        int(0, 3, false, 1)
-    );
-    // q_log_uniform_values: q = 1 keeps the log scale on integers.
-    assert_eq!(
-        one("{distribution: q_log_uniform_values, min: 1, max: 1000}"),
-        int(1, 1000, true, 1)
-    );
-    assert_eq!(
-        one("{distribution: q_log_uniform_values, min: 16, max: 256, q: 16}"),
-        int(16, 256, false, 16)
-    );
-    assert_eq!(
-        one("{distribution: q_log_uniform_values, min: 0.5, max: 2.0, q: 0.5}"),
-        float(0.5, 2.0, false, Some(0.5))
-    );
-    // q_log_uniform: exponent bounds e^0 = 1 .. e^3 = 20.08 on integers.
-    assert_eq!(
-        one("{distribution: q_log_uniform, min: 0, max: 3}"),
-        int(1, 20, true, 1)
-    );
-    // normal family: mu ± 3 sigma.
-    assert_close(&one("{distribution: normal}"), -3.0, 3.0, false);
-    assert_close(
-        &one("{distribution: normal, mu: 10, sigma: 2}"),
-        4.0,
-        16.0,
-        false,
-    );
-    assert_close(
-        &one("{distribution: log_normal, mu: 0, sigma: 1}"),
-        (-3f64).exp(),
-        3f64.exp(),
-        true,
-    );
-    assert_eq!(
-        one("{distribution: q_normal, mu: 10, sigma: 2, q: 1}"),
-        int(4, 16, false, 1)
-    );
-    assert_eq!(
-        one("{distribution: q_log_normal, mu: 0, sigma: 1, q: 5}"),
-        int(5, 20, false, 5)
-    );
-    assert_eq!(
-        one("{distribution: normal, mu: 1, sigma: 0}"),
-        float(1.0, 1.0, false, None)
-    );
+    #[rustfmt::skip]
+    let exact = [
+        ("{distribution: int_uniform, min: 2, max: 8}", int(2, 8, false, 1)),
+        ("{distribution: uniform, min: 0, max: 1}", float(0.0, 1.0, false, None)),
+        ("{distribution: log_uniform_values, min: 1e-5, max: 1e-1}", float(1e-5, 0.1, true, None)),
+        ("{distribution: inv_log_uniform_values, min: 0.001, max: 0.05}", float(0.001, 0.05, true, None)),
+        // q_uniform: integer q → int grid; float q → float grid; bounds snap inwards.
+        ("{distribution: q_uniform, min: 0, max: 100, q: 10}", int(0, 100, false, 10)),
+        ("{distribution: q_uniform, min: 1, max: 10, q: 2}", int(2, 10, false, 2)),
+        ("{distribution: q_uniform, min: 0.0, max: 1.0, q: 0.1}", float(0.0, 1.0, false, Some(0.1))),
+        ("{distribution: q_uniform, min: 0.05, max: 0.98, q: 0.1}", float(0.1, 0.9, false, Some(0.1))),
+        ("{distribution: q_uniform, min: 0, max: 3}", int(0, 3, false, 1)),
+        // q_log_uniform_values: q = 1 keeps the log scale on integers.
+        ("{distribution: q_log_uniform_values, min: 1, max: 1000}", int(1, 1000, true, 1)),
+        ("{distribution: q_log_uniform_values, min: 16, max: 256, q: 16}", int(16, 256, false, 16)),
+        ("{distribution: q_log_uniform_values, min: 0.5, max: 2.0, q: 0.5}", float(0.5, 2.0, false, Some(0.5))),
+        // q_log_uniform: exponent bounds e^0 = 1 .. e^3 = 20.08 on integers.
+        ("{distribution: q_log_uniform, min: 0, max: 3}", int(1, 20, true, 1)),
+        // The normal family's q forms: mu ± 3 sigma.
+        ("{distribution: q_normal, mu: 10, sigma: 2, q: 1}", int(4, 16, false, 1)),
+        ("{distribution: q_log_normal, mu: 0, sigma: 1, q: 5}", int(5, 20, false, 5)),
+        ("{distribution: normal, mu: 1, sigma: 0}", float(1.0, 1.0, false, None)),
+    ];
+    for (spec, want) in exact {
+        assert_eq!(one(spec), want, "{spec}");
+    }
+    // Continuous bounds computed with exp: equal up to rounding. The normal family: mu ± 3
+    // sigma.
+    #[rustfmt::skip]
+    let close = [
+        ("{distribution: log_uniform, min: -4, max: 0}", (-4f64).exp(), 1.0, true),
+        ("{distribution: inv_log_uniform, min: 1, max: 3}", (-3f64).exp(), (-1f64).exp(), true),
+        ("{distribution: normal}", -3.0, 3.0, false),
+        ("{distribution: normal, mu: 10, sigma: 2}", 4.0, 16.0, false),
+        ("{distribution: log_normal, mu: 0, sigma: 1}", (-3f64).exp(), 3f64.exp(), true),
+    ];
+    for (spec, low, high, log) in close {
+        assert_close(&one(spec), low, high, log);
+    }
 }
 
 #[test]
@@ -705,4 +640,32 @@ fn values_keep_yaml_types() {
     assert_eq!(f["c"], Json::Str("yes".into()));
     // YAML 1.2: `yes` is a string, not a boolean.
     assert_eq!(f["d"], Json::Str("yes".into()));
+}
+
+/// A grid over an int range as wide as i64 is refused with a clear error, not an overflow
+/// panic; so is a float grid with too many steps; a small grid still builds.
+#[test]
+fn oversized_grids_are_errors_not_overflows() {
+    // The grid is checked when the config loads, or at the latest when its sampler is built.
+    let grid_error = |yaml: &str| match SweepConfig::from_yaml_str(yaml) {
+        Err(e) => e.to_string(),
+        Ok(cfg) => cfg
+            .build_sampler()
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default(),
+    };
+    let head = "method: grid\nmetric: {name: val/loss, goal: minimize}\nparameters:\n";
+    let e = grid_error(&format!(
+        "{head}  k: {{distribution: int_uniform, min: -9223372036854775808, max: 9223372036854775807}}\n"
+    ));
+    assert!(e.contains("parameters.k") && e.contains("too many"), "{e}");
+    let e = grid_error(&format!(
+        "{head}  x: {{distribution: q_uniform, min: 0, max: 1e300, q: 1e-300}}\n"
+    ));
+    assert!(e.contains("parameters.x") && e.contains("too many"), "{e}");
+    let small = format!(
+        "{head}  k: {{distribution: int_uniform, min: 9223372036854775805, max: 9223372036854775807}}\n"
+    );
+    assert!(load(&small).build_sampler().is_ok());
 }

@@ -1,6 +1,6 @@
-//! Byte-for-byte: the exporters' encoders re-create the golden files that the export spec's
-//! samples hold (`tests/export_fixtures/`, copied from `shared/samples/`): the TensorBoard
-//! logdir `tfevents/minimal` and the W&B offline runs `wandb/minimal`, for the same content.
+//! Byte-for-byte: the exporters' encoders re-create the golden files in
+//! `tests/export_fixtures/` (formats in `docs/export-formats.md`): the TensorBoard logdir
+//! `tfevents_minimal` and the W&B offline runs `wandb_minimal`, for the same content.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers may panic
 
 use std::collections::BTreeMap;
@@ -33,33 +33,38 @@ struct Trial {
     accuracy: [f64; 5],
 }
 
+/// Trial i's hyperparameters; its loss at step s is 1/(s + 1) + i/10 and its accuracy
+/// 1 - loss/2, computed as the fixtures' generator computed them (in doubles).
 fn trials() -> [Trial; 3] {
-    [
+    let hparams = [
+        (0.1, "sgd", 2, true),
+        (0.01, "adam", 3, false),
+        (0.001, "adam", 4, true),
+    ];
+    std::array::from_fn(|i| {
+        let (lr, optimizer, layers, dropout) = hparams[i];
+        let loss: [f64; 5] = std::array::from_fn(|s| 1.0 / (s + 1) as f64 + 0.1 * i as f64);
         Trial {
-            lr: 0.1,
-            optimizer: "sgd",
-            layers: 2,
-            dropout: true,
-            loss: [1.0, 0.5, 0.3333333333333333, 0.25, 0.2],
-            accuracy: [0.5, 0.75, 0.8333333333333334, 0.875, 0.9],
-        },
-        Trial {
-            lr: 0.01,
-            optimizer: "adam",
-            layers: 3,
-            dropout: false,
-            loss: [1.1, 0.6, 0.43333333333333335, 0.35, 0.30000000000000004],
-            accuracy: [0.44999999999999996, 0.7, 0.7833333333333333, 0.825, 0.85],
-        },
-        Trial {
-            lr: 0.001,
-            optimizer: "adam",
-            layers: 4,
-            dropout: true,
-            loss: [1.2, 0.7, 0.5333333333333333, 0.45, 0.4],
-            accuracy: [0.4, 0.65, 0.7333333333333334, 0.775, 0.8],
-        },
-    ]
+            lr,
+            optimizer,
+            layers,
+            dropout,
+            loss,
+            accuracy: loss.map(|l| 1.0 - l / 2.0),
+        }
+    })
+}
+
+/// Panics, saying where, unless our bytes of `name` are the golden ones.
+fn assert_same_bytes(name: &str, ours: &[u8], golden: &[u8]) {
+    if ours != golden {
+        let at = ours.iter().zip(golden).position(|(a, b)| a != b);
+        panic!(
+            "{name}: differs at byte {at:?} (ours {} bytes, golden {})",
+            ours.len(),
+            golden.len()
+        );
+    }
 }
 
 fn value(kind: hp::ValueKind) -> hp::Value {
@@ -211,15 +216,7 @@ fn tensorboard_minimal_logdir_is_byte_identical() {
             )],
         );
         let golden = fixture(&format!("tfevents_minimal/{run}/{name}"));
-        let ours = f.into_bytes();
-        if ours != golden {
-            let at = ours.iter().zip(&golden).position(|(a, b)| a != b);
-            panic!(
-                "{run}: differs at byte {at:?} (ours {} bytes, golden {})",
-                ours.len(),
-                golden.len()
-            );
-        }
+        assert_same_bytes(&run, &f.into_bytes(), &golden);
         // And the reader accepts it.
         let events = tensorboard::read_events(&run, &golden).unwrap();
         assert_eq!(events.len(), 10);
@@ -264,15 +261,7 @@ fn wandb_minimal_runs_are_byte_identical() {
         };
         let dir = run_dir_name(start, &id);
         let golden = fixture(&format!("wandb_minimal/{dir}/run-{id}.wandb"));
-        let ours = encode_run(&run);
-        if ours != golden {
-            let at = ours.iter().zip(&golden).position(|(a, b)| a != b);
-            panic!(
-                "{dir}: differs at byte {at:?} (ours {} bytes, golden {})",
-                ours.len(),
-                golden.len()
-            );
-        }
+        assert_same_bytes(&dir, &encode_run(&run), &golden);
         let records = wandb::read_log(&dir, &golden).unwrap();
         assert_eq!(records.len(), 10);
         assert_eq!(

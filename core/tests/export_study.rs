@@ -4,6 +4,8 @@
 //! and damaged input is reported with the file and the line or byte.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers may panic
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::PathBuf;
@@ -15,9 +17,7 @@ use sweeplab_core::export::{
 };
 use sweeplab_core::json::Json;
 use sweeplab_core::storage::journal::{JournalOp, JournalStorage, StudyRecord};
-use sweeplab_core::{
-    Distribution, ParamValue, RandomSampler, Study, StudyDirection, TellResult, TrialState,
-};
+use sweeplab_core::{Distribution, ParamValue, Study, StudyDirection, TellResult, TrialState};
 
 fn fixture(name: &str) -> Vec<u8> {
     let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -29,12 +29,7 @@ fn fixture(name: &str) -> Vec<u8> {
 /// A study with every kind of trial: 0 COMPLETE, 1 PRUNED, 2 FAIL, 3 COMPLETE, 4 RUNNING,
 /// 5 WAITING; params of every distribution kind; two series and intermediate values.
 fn make_study() -> Study {
-    let mut study = Study::create(
-        "export-demo",
-        StudyDirection::Minimize,
-        Box::new(RandomSampler::new(Some(1))),
-    )
-    .unwrap();
+    let mut study = common::random_study("export-demo", StudyDirection::Minimize, 1);
     let space = [
         ("lr", Distribution::float_log(1e-4, 1e-1)),
         ("layers", Distribution::int(1, 4)),

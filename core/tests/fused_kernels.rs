@@ -13,6 +13,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers may panic
 #![cfg(all(feature = "fused", feature = "flex"))]
 
+mod common;
+use common::{ask_and_train, mlp, plan_of, random_study};
+
 use std::collections::BTreeMap;
 
 use burn::module::{Module, ModuleVisitor, Param};
@@ -24,11 +27,11 @@ use sweeplab_core::train::fused::{
 };
 use sweeplab_core::train::{
     Activation, CancelToken, DataSet, FAIL_REASON_ATTR, INTERRUPTED_ATTR, ModelSpec, Objective,
-    OptimizerKind, ProgressEvent, Toy2d, TrialPlan, train_trial,
+    OptimizerKind, ProgressEvent, Toy2d, TrialEnd, TrialPlan,
 };
 use sweeplab_core::{
-    Distribution, Json, ParamValue, PercentilePruner, RandomSampler, SearchSpace, Study,
-    StudyDirection, TpeSampler, TrialState,
+    Distribution, Json, ParamValue, PercentilePruner, SearchSpace, Study, StudyDirection,
+    TpeSampler, TrialState,
 };
 
 /// Tolerance of the parity test: |fused - burn| <= ABS_TOL + REL_TOL * |burn| for every
@@ -51,6 +54,7 @@ fn engine() -> Option<FusedEngine> {
     }
 }
 
+/// A plan of an MLP without dropout, seeded with 11.
 fn plan(
     layers: usize,
     width: usize,
@@ -60,21 +64,8 @@ fn plan(
     batch: usize,
     epochs: usize,
 ) -> TrialPlan {
-    TrialPlan {
-        model: ModelSpec::Mlp {
-            layers,
-            width,
-            activation,
-            dropout: 0.0,
-        },
-        optimizer,
-        lr,
-        weight_decay: 0.0,
-        momentum: 0.9,
-        batch_size: batch,
-        epochs,
-        seed: 11,
-    }
+    let model = mlp(layers, width, activation, 0.0);
+    plan_of(model, optimizer, lr, batch, epochs, 11)
 }
 
 /// Every float parameter of a burn module, in visiting order, flattened.
@@ -249,26 +240,10 @@ fn check_parity(engine: &FusedEngine, data: &DataSet, plans: &[TrialPlan], devic
 
     let mut worst: f64 = 0.0;
     for (slot, p) in plans.iter().enumerate() {
-        let mut study = Study::create(
-            "burn",
-            StudyDirection::Minimize,
-            Box::new(RandomSampler::new(Some(0))),
-        )
-        .unwrap();
-        let n = study.ask().unwrap();
-        let mut hooks = |_: &ProgressEvent| {};
-        let out = block_on(train_trial(
-            &mut study,
-            n,
-            p,
-            &data,
-            &device,
-            Objective::ValLoss,
-            &mut hooks,
-            &CancelToken::new(),
-        ))
-        .unwrap();
+        let mut study = random_study("burn", StudyDirection::Minimize, 0);
+        let out = ask_and_train(&mut study, p, &data, &device, Objective::ValLoss);
         assert_eq!(out.state, TrialState::Complete);
+        let n = study.trials()[0].number; // the study's only trial
         let burn_train = series(&study, n, "train/loss");
         let burn_val = series(&study, n, "val/loss");
         let burn_acc = series(&study, n, "val/accuracy");
@@ -543,40 +518,46 @@ fn a_k_trial_study_ends_every_trial_in_the_right_state() {
     }
 }
 
+/// One round of `sweep` on `study`: trials asked from [`space`] and trained for `epochs`
+/// epochs (the plan's defaults else), no hooks.
+fn round(
+    sweep: &mut FusedSweep,
+    study: &mut Study,
+    epochs: i64,
+    cancel: &CancelToken,
+) -> Vec<TrialEnd> {
+    let settings = vec![("epochs".to_string(), Json::Int(epochs))];
+    let mut plan_for = |number: u64, params: &BTreeMap<String, ParamValue>| {
+        Ok(TrialPlan::resolve(&Json::Null, &settings, params, number)?)
+    };
+    let mut hooks = |_: &ProgressEvent| {};
+    let mut ask = |s: &mut Study| Ok(s.ask_with(&space())?);
+    block_on(sweep.round(study, &mut ask, &mut plan_for, &mut hooks, cancel)).unwrap()
+}
+
+/// A sweep of `n_trials` trials, `slots` at once, with the other options' defaults.
+fn sweep_of(engine: &FusedEngine, data: &DataSet, slots: usize, n_trials: usize) -> FusedSweep {
+    let options = FusedSweepOptions {
+        slots,
+        n_trials,
+        ..FusedSweepOptions::default()
+    };
+    FusedSweep::new(engine, data, options).unwrap()
+}
+
 #[test]
 fn cancelling_a_fused_sweep_interrupts_running_trials() {
     let Some(engine) = engine() else { return };
     let data = generate_toy(Toy2d::Xor, 200, 0.1, 0.2, 4);
-    let mut study = Study::create(
-        "cancel",
-        StudyDirection::Minimize,
-        Box::new(RandomSampler::new(Some(1))),
-    )
-    .unwrap();
-    let settings = vec![("epochs".to_string(), Json::Int(50))];
-    let mut plan_for = |number: u64, params: &BTreeMap<String, ParamValue>| {
-        TrialPlan::resolve(&Json::Null, &settings, params, number)
-    };
-    let mut sweep = FusedSweep::new(
-        &engine,
-        &data,
-        FusedSweepOptions {
-            slots: 3,
-            n_trials: 10,
-            ..FusedSweepOptions::default()
-        },
-    )
-    .unwrap();
+    let mut study = random_study("cancel", StudyDirection::Minimize, 1);
+    let mut sweep = sweep_of(&engine, &data, 3, 10);
     let cancel = CancelToken::new();
-    let mut hooks = |_: &ProgressEvent| {};
     for _ in 0..2 {
-        let ended = block_on(sweep.round(&mut study, &space(), &mut plan_for, &mut hooks, &cancel))
-            .unwrap();
+        let ended = round(&mut sweep, &mut study, 50, &cancel);
         assert!(ended.is_empty());
     }
     cancel.cancel();
-    let ended =
-        block_on(sweep.round(&mut study, &space(), &mut plan_for, &mut hooks, &cancel)).unwrap();
+    let ended = round(&mut sweep, &mut study, 50, &cancel);
     assert_eq!(ended.len(), 3);
     assert!(sweep.is_done());
     assert_eq!(study.trials().len(), 3, "nothing is asked after cancelling");
@@ -591,33 +572,13 @@ fn cancelling_a_fused_sweep_interrupts_running_trials() {
 fn round_weights_match_the_weights_read_alone_and_stop_asking_lets_trials_finish() {
     let Some(engine) = engine() else { return };
     let data = generate_toy(Toy2d::Circle, 200, 0.1, 0.2, 5);
-    let mut study = Study::create(
-        "weights",
-        StudyDirection::Minimize,
-        Box::new(RandomSampler::new(Some(2))),
-    )
-    .unwrap();
-    let settings = vec![("epochs".to_string(), Json::Int(3))];
-    let mut plan_for = |number: u64, params: &BTreeMap<String, ParamValue>| {
-        TrialPlan::resolve(&Json::Null, &settings, params, number)
-    };
-    let mut sweep = FusedSweep::new(
-        &engine,
-        &data,
-        FusedSweepOptions {
-            slots: 3,
-            n_trials: 9,
-            ..FusedSweepOptions::default()
-        },
-    )
-    .unwrap();
-    sweep.set_read_weights(true);
+    let mut study = random_study("weights", StudyDirection::Minimize, 2);
     let cancel = CancelToken::new();
-    let mut hooks = |_: &ProgressEvent| {};
+    let mut sweep = sweep_of(&engine, &data, 3, 9);
+    sweep.set_read_weights(true);
     // Round 1: three trials train an epoch; their weights come back with the metrics and
     // equal a separate read-back of each slot.
-    let ended =
-        block_on(sweep.round(&mut study, &space(), &mut plan_for, &mut hooks, &cancel)).unwrap();
+    let ended = round(&mut sweep, &mut study, 3, &cancel);
     assert!(ended.is_empty());
     let numbers: Vec<u64> = sweep.round_weights().keys().copied().collect();
     assert_eq!(numbers, vec![0, 1, 2]);
@@ -632,8 +593,7 @@ fn round_weights_match_the_weights_read_alone_and_stop_asking_lets_trials_finish
     sweep.stop_asking();
     let mut last = BTreeMap::new();
     while !sweep.is_done() {
-        let ended = block_on(sweep.round(&mut study, &space(), &mut plan_for, &mut hooks, &cancel))
-            .unwrap();
+        let ended = round(&mut sweep, &mut study, 3, &cancel);
         for e in ended {
             last.insert(e.number, sweep.round_weights().get(&e.number).cloned());
         }
@@ -684,4 +644,94 @@ fn bad_input_is_an_error_not_a_panic() {
     space.insert("width".into(), Distribution::int(4, 64));
     let why = sweep_eligibility(&data, &Json::Null, &[], &space, 0).unwrap_err();
     assert!(why.contains("width = 64"), "{why}");
+}
+
+/// The browser's stop: the token is cancelled from outside while a round trains. The study
+/// loop's next round ends the running trials as interrupted and stores them; none is left
+/// RUNNING and nothing more is asked.
+#[test]
+fn a_stop_during_a_round_of_the_study_loop_interrupts_every_running_trial() {
+    use sweeplab_core::store::Forward;
+    use sweeplab_core::train::{
+        Engine, RunnerError, StudyEnd, SweepHooks, SweepSpec, TrainHooks, TrialEnd, run_study,
+    };
+
+    struct StopAfter {
+        rounds: usize,
+        cancel: CancelToken,
+        ended: Vec<TrialEnd>,
+    }
+    impl TrainHooks for StopAfter {}
+    impl SweepHooks for StopAfter {
+        fn trial_ended(&mut self, _: &Study, end: &TrialEnd) -> Result<(), RunnerError> {
+            self.ended.push(end.clone());
+            Ok(())
+        }
+        fn round_ended(&mut self, _: &BTreeMap<u64, sweeplab_core::train::fused::FusedWeights>) {
+            self.rounds = self.rounds.saturating_sub(1);
+            if self.rounds == 0 {
+                self.cancel.cancel();
+            }
+        }
+    }
+
+    let Some(engine) = engine() else { return };
+    let data = generate_toy(Toy2d::Xor, 200, 0.1, 0.2, 4);
+    let mut study = random_study("stop", StudyDirection::Minimize, 3);
+    let spec = SweepSpec {
+        space: space(),
+        model: Json::Null,
+        settings: vec![("epochs".to_string(), Json::Int(500))],
+        seed: 0,
+        objective: Objective::ValLoss,
+        n_trials: 8,
+        time_limit: None,
+    };
+    let mut sweep = sweep_of(&engine, &data, 4, 8);
+    let cancel = CancelToken::new();
+    let mut hooks = StopAfter {
+        rounds: 2,
+        cancel: cancel.clone(),
+        ended: Vec::new(),
+    };
+    let mut stored = Vec::new();
+    let mut store = Forward(|s: &mut Study| stored.extend(s.take_pending()));
+    let end = block_on(run_study(
+        &mut study,
+        &mut store,
+        &mut hooks,
+        &spec,
+        &data,
+        Engine::Fused(&mut sweep),
+        &cancel,
+    ))
+    .unwrap();
+    assert_eq!(end, StudyEnd::Stopped);
+    assert_eq!(study.trials().len(), 4, "nothing is asked after the stop");
+    assert_eq!(
+        hooks.ended.len(),
+        4,
+        "every running trial's end reaches the front end"
+    );
+    for t in study.trials() {
+        assert_eq!(t.state, TrialState::Fail, "trial {}", t.number);
+        assert_eq!(t.user_attrs[INTERRUPTED_ATTR], Json::Bool(true));
+    }
+    assert!(
+        study.take_pending().is_empty(),
+        "every operation was stored"
+    );
+    let finished = stored
+        .iter()
+        .filter(|op| {
+            matches!(
+                op,
+                sweeplab_core::storage::JournalOp::SetTrialStateValues {
+                    state: TrialState::Fail,
+                    ..
+                }
+            )
+        })
+        .count();
+    assert_eq!(finished, 4, "the store got the four FAIL tells: {stored:?}");
 }

@@ -32,21 +32,9 @@ fn same_number(a: &Json, b: &Json) -> bool {
     }
 }
 
+/// The same document, object keys in any order, numbers compared as numbers.
 fn same(a: &Json, b: &Json) -> bool {
-    match (a, b) {
-        (Json::Object(x), Json::Object(y)) => {
-            x.len() == y.len()
-                && x.iter().all(|(k, v)| {
-                    y.iter()
-                        .find(|(k2, _)| k2 == k)
-                        .is_some_and(|(_, w)| same(v, w))
-                })
-        }
-        (Json::Array(x), Json::Array(y)) => {
-            x.len() == y.len() && x.iter().zip(y).all(|(p, q)| same(p, q))
-        }
-        _ => same_number(a, b),
-    }
+    sweeplab_core::json::equal_unordered(a, b, &same_number)
 }
 
 fn check(study: &StudyRecord, want: &Json) {
@@ -180,19 +168,19 @@ fn minimal_replay_journal_replays_like_optuna() {
 fn damaged_journals_name_the_line() {
     let text = std::fs::read_to_string(fixture("journal.log")).unwrap();
     let lines: Vec<&str> = text.lines().collect();
+    // The error of the journal with line `i` (from 0) replaced by `line`.
+    let error_with = |i: usize, line: &str| {
+        let mut bad = lines.clone();
+        bad[i] = line;
+        JournalStorage::from_text(&(bad.join("\n") + "\n"))
+            .unwrap_err()
+            .to_string()
+    };
     // Corrupt line 5.
-    let mut bad = lines.clone();
-    bad[4] = "{\"op_code\":5,\"worker_id\":";
-    let err = JournalStorage::from_text(&(bad.join("\n") + "\n"))
-        .unwrap_err()
-        .to_string();
+    let err = error_with(4, "{\"op_code\":5,\"worker_id\":");
     assert!(err.starts_with("line 5:"), "{err}");
     // An op code from the future.
-    let mut bad = lines.clone();
-    bad[2] = "{\"op_code\":42,\"worker_id\":\"w\"}";
-    let err = JournalStorage::from_text(&(bad.join("\n") + "\n"))
-        .unwrap_err()
-        .to_string();
+    let err = error_with(2, "{\"op_code\":42,\"worker_id\":\"w\"}");
     assert!(
         err.contains("line 3") && err.contains("op_code 42"),
         "{err}"
@@ -205,10 +193,6 @@ fn damaged_journals_name_the_line() {
         "{err}"
     );
     // A missing required key.
-    let mut bad = lines.clone();
-    bad[2] = "{\"op_code\":4,\"worker_id\":\"w\",\"study_id\":0}";
-    let err = JournalStorage::from_text(&(bad.join("\n") + "\n"))
-        .unwrap_err()
-        .to_string();
+    let err = error_with(2, "{\"op_code\":4,\"worker_id\":\"w\",\"study_id\":0}");
     assert!(err.contains("datetime_start"), "{err}");
 }

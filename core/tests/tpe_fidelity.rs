@@ -70,8 +70,9 @@ fn parzen_estimators_match_optuna() {
                     let wmu = floats(want.get("mu").unwrap());
                     let wsigma = floats(want.get("sigma").unwrap());
                     close(mu, &wmu, 1e-12, &format!("{what} mu"));
-                    // Equal centres may swap bandwidths: NumPy's argsort is unstable on ties
-                    // (spec §4.2), so compare the bandwidths of each centre as a set.
+                    // Equal centres may swap bandwidths: NumPy's argsort (in Optuna's
+                    // parzen_estimator.py) is unstable on ties, so compare the bandwidths of
+                    // each centre as a set.
                     let pairs = |m: &[f64], s: &[f64]| {
                         let mut v: Vec<(f64, f64)> =
                             m.iter().copied().zip(s.iter().copied()).collect();

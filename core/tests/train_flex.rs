@@ -4,6 +4,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers may panic
 #![cfg(all(feature = "train", feature = "flex"))]
 
+mod common;
+use common::{ask_and_train, plan_of, random_study};
+
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::{Mutex, MutexGuard};
@@ -16,22 +19,19 @@ use sweeplab_core::train::{
     ModelSpec, Objective, OptimizerKind, ProgressEvent, Toy2d, TrialPlan, select_backend,
     train_trial,
 };
-use sweeplab_core::{PercentilePruner, RandomSampler, Study, StudyDirection, TrialState};
+use sweeplab_core::{PercentilePruner, Study, StudyDirection, TrialState};
 
 fn mnist() -> Mnist {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../static/data/mnist10k");
     Mnist::load_dir(&dir).expect("the shipped MNIST-10k parses")
 }
 
+/// A ReLU MLP.
 fn mlp(layers: usize, width: usize, dropout: f64) -> ModelSpec {
-    ModelSpec::Mlp {
-        layers,
-        width,
-        activation: Activation::Relu,
-        dropout,
-    }
+    common::mlp(layers, width, Activation::Relu, dropout)
 }
 
+/// A plan seeded with 1.
 fn plan(
     model: ModelSpec,
     optimizer: OptimizerKind,
@@ -39,20 +39,11 @@ fn plan(
     batch: usize,
     epochs: usize,
 ) -> TrialPlan {
-    TrialPlan {
-        model,
-        optimizer,
-        lr,
-        weight_decay: 0.0,
-        momentum: 0.9,
-        batch_size: batch,
-        epochs,
-        seed: 1,
-    }
+    plan_of(model, optimizer, lr, batch, epochs, 1)
 }
 
 fn study(direction: StudyDirection) -> Study {
-    Study::create("t", direction, Box::new(RandomSampler::new(Some(0)))).unwrap()
+    random_study("t", direction, 0)
 }
 
 /// burn's Flex device has one random number generator per process, which `train_trial`
@@ -73,19 +64,7 @@ fn train(
 ) -> sweeplab_core::train::TrialOutcome {
     let _turn = flex_rng();
     let backend = block_on(select_backend(BackendChoice::Cpu)).unwrap();
-    let n = study.ask().unwrap();
-    let mut events = |_: &ProgressEvent| {};
-    block_on(train_trial(
-        study,
-        n,
-        p,
-        data,
-        &backend.device,
-        objective,
-        &mut events,
-        &CancelToken::new(),
-    ))
-    .unwrap()
+    ask_and_train(study, p, data, &backend.device, objective)
 }
 
 fn series(study: &Study, n: u64, name: &str) -> Vec<f64> {

@@ -3,14 +3,16 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers may panic
 #![cfg(all(feature = "train", feature = "flex"))]
 
+mod common;
+use common::{ask_and_train, mlp, plan_of, random_study};
+
 use std::path::PathBuf;
 
 use futures_lite::future::block_on;
+use sweeplab_core::StudyDirection;
 use sweeplab_core::train::{
-    Activation, BackendChoice, CancelToken, Mnist, ModelSpec, Objective, OptimizerKind,
-    ProgressEvent, TrialPlan, select_backend, train_trial,
+    Activation, BackendChoice, Mnist, Objective, OptimizerKind, select_backend,
 };
-use sweeplab_core::{RandomSampler, Study, StudyDirection};
 
 /// Resident set size of this process in KiB (Linux), to check that trials free memory.
 fn rss_kib() -> Option<u64> {
@@ -23,43 +25,13 @@ fn rss_kib() -> Option<u64> {
 fn memory_stays_flat_across_trials() {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../static/data/mnist10k");
     let data = Mnist::load_dir(&dir).unwrap().split(8_000);
-    let mut s = Study::create(
-        "m",
-        StudyDirection::Minimize,
-        Box::new(RandomSampler::new(Some(0))),
-    )
-    .unwrap();
+    let mut s = random_study("m", StudyDirection::Minimize, 0);
     let backend = block_on(select_backend(BackendChoice::Cpu)).unwrap();
-    let p = TrialPlan {
-        model: ModelSpec::Mlp {
-            layers: 2,
-            width: 256,
-            activation: Activation::Relu,
-            dropout: 0.1,
-        },
-        optimizer: OptimizerKind::Adam,
-        lr: 1e-3,
-        weight_decay: 0.0,
-        momentum: 0.9,
-        batch_size: 128,
-        epochs: 1,
-        seed: 0,
-    };
+    let model = mlp(2, 256, Activation::Relu, 0.1);
+    let p = plan_of(model, OptimizerKind::Adam, 1e-3, 128, 1, 0);
     let mut after = Vec::new();
     for _ in 0..8 {
-        let n = s.ask().unwrap();
-        let mut hook = |_: &ProgressEvent| {};
-        block_on(train_trial(
-            &mut s,
-            n,
-            &p,
-            &data,
-            &backend.device,
-            Objective::ValLoss,
-            &mut hook,
-            &CancelToken::new(),
-        ))
-        .unwrap();
+        ask_and_train(&mut s, &p, &data, &backend.device, Objective::ValLoss);
         if let Some(r) = rss_kib() {
             after.push(r);
         }

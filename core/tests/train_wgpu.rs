@@ -3,14 +3,16 @@
 //! no adapter.
 #![cfg(all(feature = "train", feature = "wgpu"))]
 
+mod common;
+use common::{ask_and_train, mlp, plan_of, random_study};
+
 use futures_lite::future::block_on;
 use sweeplab_core::train::backend::probe_adapter;
 use sweeplab_core::train::data::generate_toy;
 use sweeplab_core::train::{
-    Activation, BackendChoice, BackendKind, CancelToken, ModelSpec, Objective, OptimizerKind,
-    ProgressEvent, Toy2d, TrialPlan, select_backend, train_trial,
+    Activation, BackendChoice, BackendKind, Objective, OptimizerKind, Toy2d, select_backend,
 };
-use sweeplab_core::{RandomSampler, Study, StudyDirection, TrialState};
+use sweeplab_core::{StudyDirection, TrialState};
 
 #[test]
 fn trains_on_wgpu_when_an_adapter_exists() {
@@ -40,40 +42,10 @@ fn trains_on_wgpu_when_an_adapter_exists() {
     assert!(gpu.reason.contains(&probe.name), "{}", gpu.reason);
 
     let data = generate_toy(Toy2d::Circle, 400, 0.05, 0.25, 4);
-    let mut study = Study::create(
-        "g",
-        StudyDirection::Minimize,
-        Box::new(RandomSampler::new(Some(0))),
-    )
-    .unwrap();
-    let n = study.ask().unwrap();
-    let plan = TrialPlan {
-        model: ModelSpec::Mlp {
-            layers: 2,
-            width: 16,
-            activation: Activation::Tanh,
-            dropout: 0.1,
-        },
-        optimizer: OptimizerKind::Adam,
-        lr: 0.03,
-        weight_decay: 0.0,
-        momentum: 0.9,
-        batch_size: 32,
-        epochs: 10,
-        seed: 3,
-    };
-    let mut hook = |_: &ProgressEvent| {};
-    let out = block_on(train_trial(
-        &mut study,
-        n,
-        &plan,
-        &data,
-        &gpu.device,
-        Objective::ValLoss,
-        &mut hook,
-        &CancelToken::new(),
-    ))
-    .unwrap();
+    let mut study = random_study("g", StudyDirection::Minimize, 0);
+    let model = mlp(2, 16, Activation::Tanh, 0.1);
+    let plan = plan_of(model, OptimizerKind::Adam, 0.03, 32, 10, 3);
+    let out = ask_and_train(&mut study, &plan, &data, &gpu.device, Objective::ValLoss);
     assert_eq!(out.state, TrialState::Complete);
     let t = &study.trials()[0];
     let losses: Vec<f64> = t.series["train/loss"].iter().map(|p| p.value).collect();

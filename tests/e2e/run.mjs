@@ -287,6 +287,38 @@ await test('reload restores the study', async () => {
   await page.click(tid('saved-toggle'));
 });
 
+await test('a tab closed mid-trial reopens with its finished trials and the running one interrupted', async () => {
+  // A second tab; it is always closed, and the main page brought back to the front, so a
+  // failure here cannot leave the main page in the background for the tests after it.
+  const tab = await context.newPage();
+  let name;
+  try {
+    await tab.goto(BASE + setupHash({ epochs: 300, n_trials: 2 }), { waitUntil: 'load' });
+    await tab.waitForSelector('body[data-ready]', { timeout: 60_000 });
+    await tab.click(tid('new-study'));
+    await tab.click(tid('start'));
+    name = await tab.textContent(tid('study-name'), { timeout: 60_000 });
+    // The first trial's journal lines (RUNNING) reach IndexedDB, then the tab closes.
+    await tab.waitForSelector(`${tid('trial-row')}:has-text("running")`, { timeout: 60_000 });
+    await tab.waitForTimeout(500);
+  } finally {
+    await tab.close();
+  }
+  const again = await context.newPage();
+  try {
+    await again.goto(BASE + '#study=' + encodeURIComponent(name), { waitUntil: 'load' });
+    await again.waitForSelector(tid('notice-interrupted'), { timeout: 30_000 });
+    const rows = await again.$$eval(tid('trial-row'), (rs) => rs.map((r) => r.textContent));
+    expect(rows.length >= 1 && rows.every((r) => /fail|complete|pruned/i.test(r)) && rows.some((r) => /fail/i.test(r)),
+      `rows after reopening: ${rows}`);
+    const start = await again.textContent(tid('start'));
+    expect(/Resume study \(\d\/2\)/.test(start), `Start after reopening: ${start}`);
+  } finally {
+    await again.close();
+    await page.bringToFront();
+  }
+});
+
 await test('downloads are read by TensorBoard, wandb and Optuna', async () => {
   const dir = path.join(OUT, 'download');
   fs.rmSync(dir, { recursive: true, force: true });
@@ -379,6 +411,29 @@ await test('a shared URL restores the same setup', async () => {
   await other.close();
 });
 
+await test('names and YAML with HTML or script in them render inert', async () => {
+  const evil = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script>';
+  await open(setupHash({
+    params: [{ name: evil, kind: 'categorical', low: '', high: '', log: false, step: '', choices: evil }],
+  }));
+  await page.waitForSelector(tid('param-error'));
+  const err = await page.textContent(tid('param-error'));
+  expect(err.includes(evil), `the name shows as text: ${err}`);
+  expect((await page.inputValue(tid('param-name'))) === evil, 'the name is kept as typed');
+  await page.click(tid('yaml-toggle'));
+  await page.fill(tid('yaml-text'), `method: random\nmetric: {name: val_loss, goal: minimize}\nparameters:\n  "${evil.replace(/"/g, '\\"')}": {values: [1, 2]}\n`);
+  await page.click(tid('yaml-apply'));
+  await page.waitForTimeout(300);
+  const injected = await page.evaluate(() => ({
+    pwned: window.__pwned,
+    imgs: document.querySelectorAll('img[src="x"]').length,
+    scripts: [...document.querySelectorAll('script')].filter((s) => s.textContent.includes('__pwned')).length,
+  }));
+  expect(injected.pwned === undefined && injected.imgs === 0 && injected.scripts === 0,
+    `HTML in names must stay text: ${JSON.stringify(injected)}`);
+  await shot('08b-inert-names');
+});
+
 await test('bad input shows inline errors, never a panic', async () => {
   await open(setupHash());
   await page.fill(`${tid('param-low')} >> nth=0`, 'abc');
@@ -389,6 +444,19 @@ await test('bad input shows inline errors, never a panic', async () => {
   expect(/log scale needs low > 0/.test(msg), `message: ${msg}`);
   await page.fill(`${tid('param-low')} >> nth=0`, '0.003');
   expect(!(await page.isDisabled(tid('start'))), 'Start still disabled');
+  // Every Optuna pruner, with its arguments; one Optuna refuses is shown, not dropped.
+  const pruners = await page.$$eval(`${tid('pruner')} option`, (os) => os.map((o) => o.value));
+  expect(pruners.join() === 'none,median,percentile,hyperband,successive_halving', `pruners: ${pruners}`);
+  await page.selectOption(tid('pruner'), 'hyperband');
+  await page.waitForSelector(tid('pruner-reduction_factor'));
+  expect((await page.inputValue(tid('pruner-reduction_factor'))) === '3', 'Hyperband default reduction_factor');
+  await page.fill(tid('pruner-reduction_factor'), '1');
+  await page.waitForSelector(`${tid('setup-error')}:has-text("reduction_factor")`, { timeout: 5_000 });
+  expect(await page.isDisabled(tid('start')), 'Start enabled with a bad Hyperband');
+  await shot('08a-pruner-error', await page.$('section:has([data-testid="pruner"])'));
+  await page.selectOption(tid('pruner'), 'percentile');
+  expect(/^25(\.0)?$/.test(await page.inputValue(tid('pruner-percentile'))), 'percentile default');
+  expect(!(await page.isDisabled(tid('start'))), 'Start disabled with a good pruner');
   await page.click(tid('yaml-toggle'));
   await page.fill(tid('yaml-text'), 'method: [bayes\nparameters: {');
   await page.click(tid('yaml-apply'));

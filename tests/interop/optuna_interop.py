@@ -8,7 +8,9 @@ Checks, each printed as PASS/FAIL, then a final "N passed, M failed" line:
   2. a study created by Python is driven by sweeplab, and Python's TPE samples from
      sweeplab's trials (and vice versa);
   3. many processes of both at once (Optuna's symlink lock): no trial lost or duplicated;
-  4. what sweeplab wrote passes Optuna's own replay of every line.
+  4. what sweeplab wrote passes Optuna's own replay of every line;
+  5. two `sweeplab sweep`s and a Python ask/tell loop on one journal at once: Python sees
+     every trial finished, each with its own value.
 """
 import json
 import multiprocessing as mp
@@ -183,6 +185,60 @@ def many_processes():
         json.loads(line)
 
 
+SWEEP_YAML = """\
+name: {name}
+method: random
+metric: {{name: val/loss, goal: minimize}}
+run_cap: 4
+parameters:
+  lr: {{distribution: log_uniform_values, min: 0.003, max: 0.03}}
+  width: {{values: [8, 16]}}
+  epochs: {{value: 12}}
+sweeplab:
+  dataset: spiral
+  samples: 200
+  model: mlp
+  seed: 5
+  batch_size: 16
+"""
+
+
+def sweeps_and_python_share_a_journal():
+    d = tempfile.mkdtemp()
+    path = os.path.join(d, "journal.log")
+    procs = []
+    for i, name in enumerate(["sweep-a", "sweep-b"]):
+        cfg = os.path.join(d, f"{name}.yaml")
+        with open(cfg, "w") as f:
+            f.write(SWEEP_YAML.format(name=name))
+        procs.append(subprocess.Popen(
+            [SWEEPLAB, "sweep", cfg, "--out", os.path.join(d, name), "--storage", path,
+             "--backend", "cpu", "--quiet"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True))
+        if i == 0:
+            import time
+            time.sleep(0.7)
+    study = optuna.create_study(study_name="python-loop", storage=storage(path),
+                                sampler=optuna.samplers.RandomSampler(seed=0))
+    for i in range(10):
+        t = study.ask(SPACE)
+        study.tell(t, float(i))
+    for p in procs:
+        _, err = p.communicate(timeout=600)
+        assert p.returncode == 0, err
+        assert "done: 4 trials" in err, err
+    for name in ["sweep-a", "sweep-b"]:
+        s = optuna.load_study(study_name=name, storage=storage(path))
+        assert len(s.trials) == 4, s.trials
+        for t in s.trials:
+            assert t.state == optuna.trial.TrialState.COMPLETE, t
+            last = t.intermediate_values[max(t.intermediate_values)]
+            assert t.value == last, (t.number, t.value, last)
+            assert set(t.params) == {"lr", "width"}, t.params
+    s = optuna.load_study(study_name="python-loop", storage=storage(path))
+    assert [t.value for t in s.trials] == [float(i) for i in range(10)], s.trials
+
+
 def main():
     global SWEEPLAB
     if len(sys.argv) != 2:
@@ -192,6 +248,8 @@ def main():
     check("interleaved ask/tell: Python and sweeplab see every trial")(interleaved)
     check("a Python study driven by sweeplab, and Python's TPE continuing it")(python_study_driven_by_sweeplab)
     check("4 sweeplab + 2 Python processes at once: nothing lost or duplicated")(many_processes)
+    check("two sweeps and a Python ask/tell loop on one journal: every trial has its own lines")(
+        sweeps_and_python_share_a_journal)
     passed = sum(ok for _, ok in RESULTS)
     failed = len(RESULTS) - passed
     print(f"{passed} passed, {failed} failed")

@@ -10,28 +10,24 @@
 //!   normalisation and the batch order sweeplab trains on.
 //! - [`bench_train_fused`] trains the MLP on the fused engine's wide WGSL kernels (what the
 //!   playground runs for an MNIST MLP study on WebGPU), an epoch per submit.
-//! - Trials per second: [`bench_study`] runs the spiral study of `bench/src/bin/fused_bench.rs`
-//!   (same data, search space, sampler and settings) with the fused WGSL engine, or with burn
-//!   one trial at a time on WebGPU or the CPU.
+//! - Trials per second: [`bench_study`] runs the core's spiral study
+//!   ([`sweeplab_core::train::bench`], which `bench/src/bin/fused_bench.rs` runs too: same
+//!   data, search space, sampler and settings) with the fused WGSL engine, or with burn one
+//!   trial at a time on WebGPU or the CPU.
 //!
 //! Every function returns a `Promise`; results are JSON text, errors are strings.
 
 use std::cell::RefCell;
-use std::collections::BTreeMap;
 use std::rc::Rc;
 
 use burn::tensor::Device;
-use sweeplab_core::train::data::generate_toy;
-use sweeplab_core::train::fused::{FusedEngine, FusedSweep, FusedSweepOptions, run_fused_sweep};
+use sweeplab_core::TrialState;
+use sweeplab_core::train::bench::{
+    mnist_plan, spiral_burn, spiral_data, spiral_fused, spiral_study,
+};
+use sweeplab_core::train::fused::FusedEngine;
 use sweeplab_core::train::trainer::{batch_start, measure_training, throughput_order};
-use sweeplab_core::train::{
-    Activation, BackendChoice, CancelToken, DataSet, DataSpec, Mnist, ModelSpec, Objective,
-    OptimizerKind, ProgressEvent, Toy2d, TrialPlan, select_backend, train_trial,
-};
-use sweeplab_core::{
-    Distribution, Json, NopPruner, ParamValue, RandomSampler, SearchSpace, Study, StudyDirection,
-    TrialState,
-};
+use sweeplab_core::train::{BackendChoice, DataSet, DataSpec, Mnist, select_backend};
 use wasm_bindgen::prelude::*;
 use web_time::Instant;
 
@@ -156,31 +152,6 @@ pub async fn bench_gpu_init() -> Result<String, JsValue> {
     })))
 }
 
-/// The benchmark's models: the MLP 784-128-10 (relu) and the classic CNN (dropout 0.25),
-/// Adam at 1e-3, seed 0 (as `bench/src/bin/train_bench.rs`).
-fn mnist_plan(model: &str, batch: usize) -> Result<TrialPlan, JsValue> {
-    let model = match model {
-        "mlp" => ModelSpec::Mlp {
-            layers: 1,
-            width: 128,
-            activation: Activation::Relu,
-            dropout: 0.0,
-        },
-        "cnn" => ModelSpec::Cnn { dropout: 0.25 },
-        other => return Err(err(format!("unknown model `{other}`; use mlp or cnn"))),
-    };
-    Ok(TrialPlan {
-        model,
-        optimizer: OptimizerKind::Adam,
-        lr: 1e-3,
-        weight_decay: 0.0,
-        momentum: 0.9,
-        batch_size: batch,
-        epochs: 1,
-        seed: 0,
-    })
-}
-
 async fn device_for(backend: &str) -> Result<Device, JsValue> {
     match backend {
         "flex" | "cpu" => Ok(Device::flex()),
@@ -206,7 +177,7 @@ pub async fn bench_train(
 ) -> Result<String, JsValue> {
     let data = mnist()?;
     let device = device_for(&backend).await?;
-    let plan = mnist_plan(&model, batch)?;
+    let plan = mnist_plan(&model, batch).map_err(err)?;
     let t = measure_training(&plan, &data, &device, warmup, steps, read_every)
         .await
         .map_err(err)?;
@@ -232,7 +203,7 @@ pub async fn bench_train_fused(
 ) -> Result<String, JsValue> {
     install_panic_hook();
     let data = mnist()?;
-    let plan = mnist_plan(&model, batch)?;
+    let plan = mnist_plan(&model, batch).map_err(err)?;
     let engine = fused_engine().await?;
     let mut run = engine.start(&data, 1).map_err(err)?;
     run.load(0, &plan, None, &data).map_err(err)?;
@@ -257,40 +228,11 @@ pub async fn bench_train_fused(
     })))
 }
 
-/// The spiral study's search space (as `fused_bench`): TensorFlow Playground's knobs.
-fn spiral_space() -> SearchSpace {
-    let mut s = SearchSpace::new();
-    s.insert("layers".into(), Distribution::int(1, 4));
-    s.insert("width".into(), Distribution::int(4, 32));
-    s.insert(
-        "activation".into(),
-        Distribution::categorical(
-            ["relu", "tanh", "gelu", "sigmoid"].map(|a| ParamValue::Str(a.into())),
-        ),
-    );
-    s.insert("lr".into(), Distribution::float_log(1e-3, 0.1));
-    s.insert(
-        "batch_size".into(),
-        Distribution::categorical([10i64, 16, 32].map(ParamValue::Int)),
-    );
-    s
-}
-
-fn spiral_study() -> Result<Study, JsValue> {
-    Ok(Study::create(
-        "spiral",
-        StudyDirection::Minimize,
-        Box::new(RandomSampler::new(Some(0))),
-    )
-    .map_err(err)?
-    .with_pruner(Box::new(NopPruner)))
-}
-
 fn spiral() -> Rc<DataSet> {
     if let Some(d) = STATE.with(|s| s.borrow().spiral.clone()) {
         return d;
     }
-    let d = Rc::new(generate_toy(Toy2d::Spiral, 500, 0.1, 0.2, 0));
+    let d = Rc::new(spiral_data());
     STATE.with(|s| s.borrow_mut().spiral = Some(d.clone()));
     d
 }
@@ -325,41 +267,22 @@ pub async fn bench_study(
         return Err(err("trials and epochs must be at least 1"));
     }
     let data = spiral();
-    let settings = vec![("epochs".to_string(), Json::Int(epochs as i64))];
-    let space = spiral_space();
-    let mut study = spiral_study()?;
-    let cancel = CancelToken::new();
-    let mut hooks = |_: &ProgressEvent| {};
+    let mut study = spiral_study().map_err(err)?;
     let secs = match engine.as_str() {
         "fused" => {
             let fused = fused_engine().await?;
-            let mut plan_for = |number: u64, params: &BTreeMap<String, ParamValue>| {
-                TrialPlan::resolve(&Json::Null, &settings, params, number)
-            };
-            let started = Instant::now();
-            let mut sweep = FusedSweep::new(
+            let slots = slots.max(1);
+            spiral_fused(
+                &mut study,
                 &fused,
                 &data,
-                FusedSweepOptions {
-                    slots: slots.max(1),
-                    n_trials: trials,
-                    objective: Objective::ValLoss,
-                    refill: true,
-                },
-            )
-            .map_err(err)?;
-            sweep.run_mut().set_steps_per_dispatch(steps_per_dispatch);
-            run_fused_sweep(
-                &mut sweep,
-                &mut study,
-                &space,
-                &mut plan_for,
-                &mut hooks,
-                &cancel,
+                slots,
+                trials,
+                epochs,
+                steps_per_dispatch,
             )
             .await
-            .map_err(err)?;
-            started.elapsed().as_secs_f64()
+            .map_err(err)?
         }
         "burn-webgpu" | "burn-flex" => {
             let device = device_for(if engine == "burn-flex" {
@@ -368,25 +291,9 @@ pub async fn bench_study(
                 "webgpu"
             })
             .await?;
-            let started = Instant::now();
-            for _ in 0..trials {
-                let (number, params) = study.ask_with(&space).map_err(err)?;
-                let plan =
-                    TrialPlan::resolve(&Json::Null, &settings, &params, number).map_err(err)?;
-                train_trial(
-                    &mut study,
-                    number,
-                    &plan,
-                    &data,
-                    &device,
-                    Objective::ValLoss,
-                    &mut hooks,
-                    &cancel,
-                )
+            spiral_burn(&mut study, &data, &device, trials, epochs)
                 .await
-                .map_err(err)?;
-            }
-            started.elapsed().as_secs_f64()
+                .map_err(err)?
         }
         other => {
             return Err(err(format!(

@@ -4,9 +4,12 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
+use sweeplab_core::vocab::BackendKind;
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
+
+use crate::protocol::{FromWorker, ToWorker};
 
 /// Milliseconds since the page started (`performance.now()`).
 pub fn now_ms() -> f64 {
@@ -118,18 +121,7 @@ pub fn copy_to_clipboard(text: &str) {
     }
 }
 
-/// What the WebGPU adapter probe found.
-#[derive(Clone, Debug, PartialEq)]
-pub struct GpuProbe {
-    /// `navigator.gpu` exists.
-    pub api: bool,
-    /// An adapter was granted.
-    pub adapter: bool,
-    /// The adapter is a software one (SwiftShader, llvmpipe, WARP, a fallback adapter).
-    pub software: bool,
-    /// The adapter's description (vendor, architecture, device).
-    pub description: String,
-}
+pub use crate::state::GpuProbe;
 
 fn get(v: &JsValue, key: &str) -> JsValue {
     js_sys::Reflect::get(v, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
@@ -199,46 +191,64 @@ pub fn is_software_name(desc: &str) -> bool {
     .any(|s| d.contains(s))
 }
 
-/// A running training worker; dropping it terminates the worker.
+/// A running training worker; dropping it terminates the worker. It speaks the typed
+/// protocol of [`crate::protocol`]: the page sends [`ToWorker`] values and gets
+/// [`FromWorker`] values; the JSON text between them stays in here.
 pub struct WorkerHandle {
     worker: web_sys::Worker,
-    /// `cpu` or `gpu`.
-    pub kind: String,
+    /// The backend its module trains on.
+    pub kind: BackendKind,
     _on_message: Closure<dyn FnMut(web_sys::MessageEvent)>,
     _on_error: Closure<dyn FnMut(web_sys::ErrorEvent)>,
     queue: Rc<RefCell<Vec<String>>>,
     ready: Rc<RefCell<bool>>,
 }
 
+/// The worker module for a backend: `worker.js?kind=cpu` loads the CPU-only module,
+/// `?kind=gpu` the one with WebGPU (see `static/worker.js`).
+fn module_kind(kind: BackendKind) -> &'static str {
+    match kind {
+        BackendKind::Flex => "cpu",
+        BackendKind::Wgpu => "gpu",
+    }
+}
+
 impl WorkerHandle {
-    /// Starts `worker.js?kind=<kind>` as a module worker. `on_message` gets each message's
-    /// text; `on_error` gets the text of an uncaught error (e.g. a crash).
+    /// Starts the worker module for `kind`. `on_message` gets each message; `on_error` gets
+    /// the text of an uncaught error (e.g. a crash) or of a message that does not parse.
     pub fn spawn(
-        kind: &str,
-        on_message: impl Fn(String) + 'static,
+        kind: BackendKind,
+        on_message: impl Fn(FromWorker) + 'static,
         on_error: impl Fn(String) + 'static,
     ) -> Result<WorkerHandle, String> {
         let opts = web_sys::WorkerOptions::new();
         opts.set_type(web_sys::WorkerType::Module);
-        let worker = web_sys::Worker::new_with_options(&format!("worker.js?kind={kind}"), &opts)
+        let url = format!("worker.js?kind={}", module_kind(kind));
+        let worker = web_sys::Worker::new_with_options(&url, &opts)
             .map_err(|e| format!("could not start the training worker: {e:?}"))?;
         let queue: Rc<RefCell<Vec<String>>> = Rc::default();
         let ready: Rc<RefCell<bool>> = Rc::default();
+        let on_error: Rc<dyn Fn(String)> = Rc::new(on_error);
         let on_message = {
             let queue = queue.clone();
             let ready = ready.clone();
             let w = worker.clone();
+            let on_error = on_error.clone();
             Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |e: web_sys::MessageEvent| {
                 let Some(text) = e.data().as_string() else {
                     return;
                 };
-                if text.contains("\"type\":\"ready\"") && !*ready.borrow() {
+                let message = match FromWorker::from_text(&text) {
+                    Ok(m) => m,
+                    Err(e) => return on_error(e),
+                };
+                if message == FromWorker::Ready && !*ready.borrow() {
                     *ready.borrow_mut() = true;
                     for m in queue.borrow_mut().drain(..) {
                         let _ = w.post_message(&JsValue::from_str(&m));
                     }
                 }
-                on_message(text);
+                on_message(message);
             })
         };
         let on_error =
@@ -255,7 +265,7 @@ impl WorkerHandle {
         worker.set_onerror(Some(on_error.as_ref().unchecked_ref()));
         Ok(WorkerHandle {
             worker,
-            kind: kind.to_string(),
+            kind,
             _on_message: on_message,
             _on_error: on_error,
             queue,
@@ -263,13 +273,18 @@ impl WorkerHandle {
         })
     }
 
-    /// Sends a message (queued until the worker's module is ready).
-    pub fn send(&self, text: String) {
+    /// Sends a message (queued until the worker's module is ready). Fails only when the
+    /// message cannot be serialised; nothing is sent then.
+    pub fn send(&self, message: &ToWorker) -> Result<(), String> {
+        let text = message
+            .to_text()
+            .map_err(|e| format!("the message to the worker could not be serialised: {e}"))?;
         if *self.ready.borrow() {
             let _ = self.worker.post_message(&JsValue::from_str(&text));
         } else {
             self.queue.borrow_mut().push(text);
         }
+        Ok(())
     }
 }
 

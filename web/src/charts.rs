@@ -62,18 +62,6 @@ pub struct LineChartProps {
     pub compact: bool,
 }
 
-fn frame_labelled(
-    x: &Scale,
-    y: &Scale,
-    x_label: &str,
-    y_label: &str,
-    x_ticks: usize,
-    x_labels: Option<Vec<String>>,
-    y_labels: Option<Vec<String>>,
-) -> Html {
-    frame_sized((W, H), x, y, x_label, y_label, x_ticks, x_labels, y_labels)
-}
-
 fn frame(x: &Scale, y: &Scale, x_label: &str, y_label: &str, x_ticks: usize) -> Html {
     frame_sized((W, H), x, y, x_label, y_label, x_ticks, None, None)
 }
@@ -703,7 +691,7 @@ pub fn contour_chart(props: &StudyChartProps) -> Html {
             } else {
                 <svg viewBox={format!("0 0 {W} {H}")} preserveAspectRatio="none">
                     { for cells }
-                    <g class="over-heat">{ frame_labelled(&x, &y, &ax.name, &ay.name, 5, ax.labels(), ay.labels()) }</g>
+                    <g class="over-heat">{ frame_sized((W, H), &x, &y, &ax.name, &ay.name, 5, ax.labels(), ay.labels()) }</g>
                     { for d.completed().filter_map(|t| Some((t.number, ax.coord(t)?, ay.coord(t)?, t.value()?))).map(|(n, cx, cy, v)| html! {
                         <circle class="pt outline" cx={format!("{:.1}", x.px(cx))} cy={format!("{:.1}", y.px(cy))} r="3">
                             <title>{ format!("trial {n}: {} = {}, {} = {}, value {}", ax.name, precise(cx), ay.name, precise(cy), precise(v)) }</title>

@@ -1,7 +1,7 @@
 //! # sweeplab-web
 //!
 //! sweeplab's browser playground: a Yew app that sets up a hyperparameter search, runs it
-//! with the core's study (TPE, random or grid sampling; median or Hyperband pruning),
+//! with the core's study (TPE, random or grid sampling; any of Optuna's pruners),
 //! trains every trial in a Web Worker (WebGPU or the CPU) with the core's trainer, draws
 //! live curves and study plots, keeps studies in IndexedDB, shares setups in the URL hash,
 //! and downloads studies through the core's exporters.
@@ -16,6 +16,7 @@ pub mod data;
 pub mod protocol;
 pub mod scale;
 pub mod setup;
+pub mod state;
 pub mod yaml;
 
 #[cfg(feature = "ui")]
@@ -25,14 +26,14 @@ pub mod browser;
 #[cfg(feature = "ui")]
 pub mod charts;
 #[cfg(feature = "ui")]
+pub mod components;
+#[cfg(feature = "ui")]
 pub mod store;
 
 #[cfg(any(feature = "worker-cpu", feature = "worker-gpu"))]
 pub mod init;
 #[cfg(any(feature = "worker-cpu", feature = "worker-gpu"))]
 pub mod worker;
-#[cfg(feature = "worker-gpu")]
-mod worker_fused;
 
 #[cfg(feature = "bench")]
 pub mod bench;

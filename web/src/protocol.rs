@@ -9,6 +9,9 @@
 
 use serde::{Deserialize, Serialize};
 
+use sweeplab_core::TrialState;
+use sweeplab_core::vocab::{BackendKind, ProgressEvent};
+
 use crate::setup::Setup;
 
 /// The user attribute of a study that holds its setup (JSON).
@@ -26,8 +29,8 @@ pub enum ToWorker {
         setup: Setup,
         /// Its journal so far (empty for a new study).
         journal: String,
-        /// `cpu` or `gpu`: the page has already decided.
-        backend: String,
+        /// The CPU (`flex`) or WebGPU (`wgpu`): the page has already decided.
+        backend: BackendKind,
         /// The seed used when the setup has none.
         seed: u64,
     },
@@ -47,8 +50,8 @@ pub enum FromWorker {
     Ready,
     /// The backend that runs, and why.
     Backend {
-        /// `wgpu` or `flex`.
-        kind: String,
+        /// Which backend.
+        kind: BackendKind,
         /// One sentence for the page.
         reason: String,
         /// The adapter's name, if any.
@@ -71,50 +74,12 @@ pub enum FromWorker {
         /// Optuna journal lines.
         lines: String,
     },
-    /// A trial starts training.
-    TrialStart {
-        /// Trial number.
-        trial: u64,
-        /// Epochs planned.
-        epochs: usize,
-        /// Steps per epoch.
-        steps_per_epoch: usize,
-    },
-    /// Training progress (at most ~10 per second).
-    Step {
-        /// Trial number.
-        trial: u64,
-        /// Epoch, from 1.
-        epoch: usize,
-        /// Step within the epoch, from 1.
-        epoch_step: usize,
-        /// Steps per epoch.
-        steps_per_epoch: usize,
-        /// Global step.
-        step: u64,
-        /// Latest training loss read back.
-        loss: Option<f64>,
-        /// Throughput.
-        samples_per_sec: f64,
-    },
-    /// An epoch was evaluated.
-    Epoch {
-        /// Trial number.
-        trial: u64,
-        /// Epoch, from 1.
-        epoch: usize,
-        /// Epochs planned.
-        epochs: usize,
-        /// Mean training loss.
-        train_loss: f64,
-        /// Validation loss.
-        val_loss: f64,
-        /// Validation accuracy.
-        val_accuracy: f64,
-        /// The objective's value.
-        value: f64,
-        /// Throughput of the epoch.
-        samples_per_sec: f64,
+    /// The trainer's progress: a trial starts, a step (at most ~10 per second per trial),
+    /// an epoch evaluated. A trial's end comes as [`FromWorker::TrialEnd`], after its
+    /// journal lines.
+    Progress {
+        /// The trainer's event, as the core reports it.
+        event: ProgressEvent,
     },
     /// Class-1 probabilities of the current model on a grid (2-D data sets).
     Boundary {
@@ -130,7 +95,7 @@ pub enum FromWorker {
         /// Trial number.
         trial: u64,
         /// `COMPLETE`, `PRUNED` or `FAIL`.
-        state: String,
+        state: TrialState,
         /// Its value.
         value: Option<f64>,
         /// Why it failed, if it did.
@@ -154,9 +119,10 @@ pub enum FromWorker {
 }
 
 impl ToWorker {
-    /// The message as JSON text.
-    pub fn to_text(&self) -> String {
-        serde_json::to_string(self).unwrap_or_default()
+    /// The message as JSON text. Fails only if serde_json cannot represent a value; the
+    /// caller reports that instead of sending anything.
+    pub fn to_text(&self) -> Result<String, serde_json::Error> {
+        serde_json::to_string(self)
     }
 
     /// Parses [`ToWorker::to_text`].
@@ -166,9 +132,10 @@ impl ToWorker {
 }
 
 impl FromWorker {
-    /// The message as JSON text.
-    pub fn to_text(&self) -> String {
-        serde_json::to_string(self).unwrap_or_default()
+    /// The message as JSON text. Fails only if serde_json cannot represent a value; the
+    /// caller reports that instead of sending anything.
+    pub fn to_text(&self) -> Result<String, serde_json::Error> {
+        serde_json::to_string(self)
     }
 
     /// Parses [`FromWorker::to_text`].
@@ -176,29 +143,6 @@ impl FromWorker {
         serde_json::from_str(s).map_err(|e| format!("bad message from the worker: {e}"))
     }
 }
-
-/// The parameter names the trainer understands (its `TRAIN_KEYS` and their aliases);
-/// the editor flags any other name before a study starts.
-pub const TRAINER_PARAMS: &[&str] = &[
-    "layers",
-    "hidden_layers",
-    "n_layers",
-    "num_layers",
-    "width",
-    "hidden_units",
-    "units",
-    "hidden_size",
-    "activation",
-    "dropout",
-    "optimizer",
-    "optim",
-    "lr",
-    "learning_rate",
-    "weight_decay",
-    "momentum",
-    "batch_size",
-    "batch",
-];
 
 #[cfg(test)]
 mod tests {
@@ -210,21 +154,39 @@ mod tests {
             study: "s".into(),
             setup: Setup::preset("spiral-mlp"),
             journal: String::new(),
-            backend: "cpu".into(),
+            backend: BackendKind::Flex,
             seed: 3,
         };
-        assert_eq!(ToWorker::from_text(&m.to_text()).unwrap(), m);
-        let f = FromWorker::Epoch {
-            trial: 1,
-            epoch: 2,
-            epochs: 3,
-            train_loss: 0.5,
-            val_loss: 0.4,
-            val_accuracy: 0.9,
-            value: 0.4,
-            samples_per_sec: 1000.0,
+        assert_eq!(ToWorker::from_text(&m.to_text().unwrap()).unwrap(), m);
+        let f = FromWorker::Progress {
+            event: ProgressEvent::Epoch {
+                trial: 1,
+                epoch: 2,
+                epochs: 3,
+                train_loss: 0.5,
+                val_loss: 0.4,
+                val_accuracy: 0.9,
+                value: 0.4,
+                samples_per_sec: 1000.0,
+            },
         };
-        assert_eq!(FromWorker::from_text(&f.to_text()).unwrap(), f);
+        assert_eq!(FromWorker::from_text(&f.to_text().unwrap()).unwrap(), f);
+        let end = FromWorker::TrialEnd {
+            trial: 4,
+            state: TrialState::Pruned,
+            value: Some(0.5),
+            reason: None,
+        };
+        let text = end.to_text().unwrap();
+        assert!(text.contains(r#""state":"PRUNED""#), "{text}");
+        assert_eq!(FromWorker::from_text(&text).unwrap(), end);
+        // An unknown state or backend is an error, not a string carried along.
+        assert!(
+            FromWorker::from_text(
+                r#"{"type":"trial_end","trial":1,"state":"DONE","value":null,"reason":null}"#
+            )
+            .is_err()
+        );
         assert!(FromWorker::from_text("{\"type\":\"nope\"}").is_err());
     }
 }

@@ -6,10 +6,12 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
+use sweeplab_core::config::{PrunerConfig, SweepMethod};
 use sweeplab_core::distributions::{CategoricalDistribution, FloatDistribution, IntDistribution};
+use sweeplab_core::vocab::{ModelSpec, TRAIN_KEYS, canonical, is_train_key};
 use sweeplab_core::{
-    Distribution, GridSampler, HyperbandPruner, NopPruner, ParamValue, PercentilePruner, Pruner,
-    RandomSampler, Sampler, SearchSpace, StudyDirection, TpeDefaults, TpeSampler,
+    Distribution, GridSampler, ParamValue, Pruner, RandomSampler, Sampler, SearchSpace,
+    TpeDefaults, TpeSampler,
 };
 
 /// The data sets the playground trains on.
@@ -91,199 +93,138 @@ impl ModelKind {
     }
 }
 
-/// The sampler.
+/// The sampler: the core's search method and, for TPE (`bayes`), the defaults it starts
+/// from. In URLs and saved setups it is its menu id: `tpe`, `tpe-optuna`, `random`, `grid`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum SamplerKind {
-    /// Tree-structured Parzen Estimator, sweeplab's tuning of Optuna 5's TPE
-    /// ([`TpeDefaults::Sweeplab`]).
-    Tpe,
-    /// Tree-structured Parzen Estimator with exactly Optuna 5.0's defaults.
-    #[serde(rename = "tpe-optuna")]
-    TpeOptuna,
-    /// Uniform random search.
-    Random,
-    /// Every point of a grid (floats need a step).
-    Grid,
+#[serde(try_from = "String", into = "String")]
+pub struct SamplerChoice {
+    /// Grid, random or TPE.
+    pub method: SweepMethod,
+    /// TPE's defaults (the default for the other methods, where it means nothing).
+    pub tpe: TpeDefaults,
 }
 
-impl SamplerKind {
+impl SamplerChoice {
+    /// Tree-structured Parzen Estimator, sweeplab's tuning of Optuna 5's TPE.
+    pub const TPE: SamplerChoice = SamplerChoice::tpe(TpeDefaults::Sweeplab);
+    /// Tree-structured Parzen Estimator with exactly Optuna 5.0's defaults.
+    pub const TPE_OPTUNA: SamplerChoice = SamplerChoice::tpe(TpeDefaults::Optuna);
+    /// Uniform random search.
+    pub const RANDOM: SamplerChoice = SamplerChoice {
+        method: SweepMethod::Random,
+        tpe: TpeDefaults::Sweeplab,
+    };
+    /// Every point of a grid (floats need a step).
+    pub const GRID: SamplerChoice = SamplerChoice {
+        method: SweepMethod::Grid,
+        tpe: TpeDefaults::Sweeplab,
+    };
+
     /// Every sampler, in menu order.
-    pub const ALL: [SamplerKind; 4] = [
-        SamplerKind::Tpe,
-        SamplerKind::TpeOptuna,
-        SamplerKind::Random,
-        SamplerKind::Grid,
+    pub const ALL: [SamplerChoice; 4] = [
+        SamplerChoice::TPE,
+        SamplerChoice::TPE_OPTUNA,
+        SamplerChoice::RANDOM,
+        SamplerChoice::GRID,
     ];
 
-    /// The identifier.
-    pub fn id(self) -> &'static str {
-        match self {
-            SamplerKind::Tpe => "tpe",
-            SamplerKind::TpeOptuna => "tpe-optuna",
-            SamplerKind::Random => "random",
-            SamplerKind::Grid => "grid",
+    /// `method`, with `tpe`'s defaults when it is TPE (`bayes`).
+    pub fn new(method: SweepMethod, tpe: TpeDefaults) -> Self {
+        match method {
+            SweepMethod::Bayes => SamplerChoice::tpe(tpe),
+            SweepMethod::Random => SamplerChoice::RANDOM,
+            SweepMethod::Grid => SamplerChoice::GRID,
         }
+    }
+
+    /// TPE from `defaults`.
+    pub const fn tpe(defaults: TpeDefaults) -> Self {
+        SamplerChoice {
+            method: SweepMethod::Bayes,
+            tpe: defaults,
+        }
+    }
+
+    /// The menu id.
+    pub fn id(self) -> &'static str {
+        match (self.method, self.tpe) {
+            (SweepMethod::Bayes, TpeDefaults::Sweeplab) => "tpe",
+            (SweepMethod::Bayes, TpeDefaults::Optuna) => "tpe-optuna",
+            (SweepMethod::Random, _) => "random",
+            (SweepMethod::Grid, _) => "grid",
+        }
+    }
+
+    /// Reads [`SamplerChoice::id`].
+    pub fn from_id(id: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.id() == id)
     }
 
     /// A human label.
     pub fn label(self) -> &'static str {
-        match self {
-            SamplerKind::Tpe => "TPE (tuned)",
-            SamplerKind::TpeOptuna => "TPE (Optuna 5)",
-            SamplerKind::Random => "Random",
-            SamplerKind::Grid => "Grid",
-        }
-    }
-
-    /// The TPE entry for `defaults`.
-    pub fn tpe(defaults: TpeDefaults) -> Self {
-        match defaults {
-            TpeDefaults::Sweeplab => SamplerKind::Tpe,
-            TpeDefaults::Optuna => SamplerKind::TpeOptuna,
-        }
-    }
-
-    /// The defaults a TPE entry starts from (`None` for the other samplers).
-    pub fn tpe_defaults(self) -> Option<TpeDefaults> {
-        match self {
-            SamplerKind::Tpe => Some(TpeDefaults::Sweeplab),
-            SamplerKind::TpeOptuna => Some(TpeDefaults::Optuna),
-            SamplerKind::Random | SamplerKind::Grid => None,
+        match (self.method, self.tpe) {
+            (SweepMethod::Bayes, TpeDefaults::Sweeplab) => "TPE (tuned)",
+            (SweepMethod::Bayes, TpeDefaults::Optuna) => "TPE (Optuna 5)",
+            (SweepMethod::Random, _) => "Random",
+            (SweepMethod::Grid, _) => "Grid",
         }
     }
 
     /// What the TPE choices are, for the line under the menu.
     pub fn note(self) -> Option<&'static str> {
-        match self {
-            SamplerKind::Tpe => Some(
+        match (self.method, self.tpe) {
+            (SweepMethod::Bayes, TpeDefaults::Sweeplab) => Some(
                 "sweeplab's tuning of Optuna 5's TPE, two settings changed: a larger \"good\" group (the best \
                  20% of the trials, up to 25, instead of 10%) and 48 candidates per trial \
                  instead of 24. It exploits more, and found better optima than Optuna's \
                  defaults on the benchmark functions.",
             ),
-            SamplerKind::TpeOptuna => Some(
+            (SweepMethod::Bayes, TpeDefaults::Optuna) => Some(
                 "Exactly Optuna 5.0's TPESampler() defaults: the trials sample as Python \
                  Optuna's would.",
             ),
-            SamplerKind::Random | SamplerKind::Grid => None,
+            _ => None,
         }
     }
 }
 
-/// The pruner.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum PrunerKind {
-    /// Never prune.
-    None,
-    /// Optuna's `MedianPruner`.
-    Median,
-    /// Optuna's `HyperbandPruner` (resource = epochs).
-    Hyperband,
-}
+impl TryFrom<String> for SamplerChoice {
+    type Error = String;
 
-impl PrunerKind {
-    /// Every pruner, in menu order.
-    pub const ALL: [PrunerKind; 3] = [PrunerKind::None, PrunerKind::Median, PrunerKind::Hyperband];
-
-    /// The identifier.
-    pub fn id(self) -> &'static str {
-        match self {
-            PrunerKind::None => "none",
-            PrunerKind::Median => "median",
-            PrunerKind::Hyperband => "hyperband",
-        }
-    }
-
-    /// A human label.
-    pub fn label(self) -> &'static str {
-        match self {
-            PrunerKind::None => "None",
-            PrunerKind::Median => "Median",
-            PrunerKind::Hyperband => "Hyperband",
-        }
+    fn try_from(id: String) -> Result<Self, String> {
+        SamplerChoice::from_id(&id)
+            .ok_or_else(|| format!("unknown sampler `{id}`; use tpe, tpe-optuna, random or grid"))
     }
 }
 
-/// Where trials train.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Backend {
-    /// WebGPU on a hardware adapter, the CPU otherwise.
-    Auto,
-    /// WebGPU, whatever the adapter.
-    Gpu,
-    /// The CPU (burn's Flex backend in wasm).
-    Cpu,
-}
-
-impl Backend {
-    /// Every backend, in menu order.
-    pub const ALL: [Backend; 3] = [Backend::Auto, Backend::Gpu, Backend::Cpu];
-
-    /// The identifier.
-    pub fn id(self) -> &'static str {
-        match self {
-            Backend::Auto => "auto",
-            Backend::Gpu => "gpu",
-            Backend::Cpu => "cpu",
-        }
-    }
-
-    /// A human label.
-    pub fn label(self) -> &'static str {
-        match self {
-            Backend::Auto => "Auto",
-            Backend::Gpu => "WebGPU",
-            Backend::Cpu => "CPU",
-        }
+impl From<SamplerChoice> for String {
+    fn from(k: SamplerChoice) -> String {
+        k.id().to_string()
     }
 }
 
-/// What the study optimises.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Objective {
-    /// Minimise the validation loss.
-    ValLoss,
-    /// Maximise the validation accuracy.
-    ValAccuracy,
-}
-
-impl Objective {
-    /// The study direction.
-    pub fn direction(self) -> StudyDirection {
-        match self {
-            Objective::ValLoss => StudyDirection::Minimize,
-            Objective::ValAccuracy => StudyDirection::Maximize,
-        }
+/// The pruner: the core's [`PrunerConfig`]. Saved setups and links from before it held its
+/// arguments name it by kind (`"median"`); those read as that pruner with Optuna 5.0's
+/// defaults.
+fn pruner_or_legacy_name<'de, D: serde::Deserializer<'de>>(d: D) -> Result<PrunerConfig, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Wire {
+        Name(String),
+        Config(PrunerConfig),
     }
-
-    /// A human label.
-    pub fn label(self) -> &'static str {
-        match self {
-            Objective::ValLoss => "validation loss (minimize)",
-            Objective::ValAccuracy => "validation accuracy (maximize)",
-        }
-    }
-
-    /// A short label for menus.
-    pub fn short_label(self) -> &'static str {
-        match self {
-            Objective::ValLoss => "val loss (min)",
-            Objective::ValAccuracy => "val accuracy (max)",
-        }
-    }
-
-    /// The metric series it reads.
-    pub fn series(self) -> &'static str {
-        match self {
-            Objective::ValLoss => "val/loss",
-            Objective::ValAccuracy => "val/accuracy",
-        }
+    match Wire::deserialize(d)? {
+        Wire::Config(p) => Ok(p),
+        Wire::Name(n) => PrunerConfig::with_defaults(&n)
+            .ok_or_else(|| serde::de::Error::custom(format!("unknown pruner `{n}`"))),
     }
 }
+
+/// Where trials train: the core's [`BackendChoice`] (`auto`, `gpu`, `cpu`).
+pub use sweeplab_core::vocab::BackendChoice;
+
+/// What the study optimises: the core's objective (`val_loss`, `val_accuracy`, `train_loss`).
+pub use sweeplab_core::vocab::Objective;
 
 /// A parameter's type in the editor.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -522,6 +463,12 @@ pub fn parse_choices(s: &str) -> Vec<ParamValue> {
         .collect()
 }
 
+/// Whether the editor may search `name`: a trainer key or one of its aliases
+/// ([`canonical`]), except `model` and `epochs`, which the setup sets in their own fields.
+pub fn is_searchable(name: &str) -> bool {
+    is_train_key(name) && !matches!(canonical(name), "model" | "epochs")
+}
+
 /// The whole setup of a study.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Setup {
@@ -539,19 +486,20 @@ pub struct Setup {
     /// The search space, in editor order.
     pub params: Vec<ParamSpec>,
     /// The sampler.
-    pub sampler: SamplerKind,
+    pub sampler: SamplerChoice,
     /// The sampler's seed; `None` draws one.
     #[serde(default)]
     pub seed: Option<u64>,
-    /// The pruner.
-    pub pruner: PrunerKind,
+    /// The pruner and its arguments.
+    #[serde(deserialize_with = "pruner_or_legacy_name")]
+    pub pruner: PrunerConfig,
     /// How many trials to run.
     pub n_trials: u32,
     /// Stop starting trials after this many seconds (0: no limit).
     #[serde(default)]
     pub time_limit_s: u32,
     /// Where trials train.
-    pub backend: Backend,
+    pub backend: BackendChoice,
 }
 
 /// A preset: an id, a title, a one-line description and its setup.
@@ -621,6 +569,13 @@ fn classic_space() -> Vec<ParamSpec> {
     ]
 }
 
+/// The Spiral MLP preset, where the page starts.
+impl Default for Setup {
+    fn default() -> Self {
+        Setup::preset("spiral-mlp")
+    }
+}
+
 impl Setup {
     /// The setup of a preset (`spiral-mlp` for an unknown id).
     pub fn preset(id: &str) -> Setup {
@@ -631,12 +586,12 @@ impl Setup {
             epochs,
             objective: Objective::ValLoss,
             params: two_d_space(),
-            sampler: SamplerKind::Tpe,
+            sampler: SamplerChoice::TPE,
             seed: Some(0),
-            pruner: PrunerKind::Median,
+            pruner: PrunerConfig::with_defaults("median").unwrap_or(PrunerConfig::None),
             n_trials: 30,
             time_limit_s: 0,
-            backend: Backend::Auto,
+            backend: BackendChoice::Auto,
         };
         let mnist = |model: ModelKind| Setup {
             preset: id.to_string(),
@@ -645,12 +600,12 @@ impl Setup {
             epochs: 3,
             objective: Objective::ValAccuracy,
             params: classic_space(),
-            sampler: SamplerKind::Tpe,
+            sampler: SamplerChoice::TPE,
             seed: Some(0),
-            pruner: PrunerKind::Median,
+            pruner: PrunerConfig::with_defaults("median").unwrap_or(PrunerConfig::None),
             n_trials: 20,
             time_limit_s: 0,
-            backend: Backend::Auto,
+            backend: BackendChoice::Auto,
         };
         match id {
             "xor-mlp" => two_d(Dataset::Xor, 15),
@@ -676,27 +631,21 @@ impl Setup {
                 out.push((i, e));
             } else if names.contains(&name) {
                 out.push((i, format!("parameter `{name}` is defined twice")));
-            } else if !crate::protocol::TRAINER_PARAMS.contains(&name) {
+            } else if !is_searchable(name) {
+                let keys: Vec<&str> = TRAIN_KEYS
+                    .iter()
+                    .copied()
+                    .filter(|k| is_searchable(k))
+                    .collect();
                 out.push((
                     i,
                     format!(
-                        "the trainer has no parameter `{name}`; use lr, batch_size, dropout, \
-                         optimizer, weight_decay, momentum, activation, hidden_layers or hidden_units"
+                        "the trainer has no parameter `{name}`; use {}",
+                        keys.join(", ")
                     ),
                 ));
             } else if self.model == ModelKind::Cnn
-                && matches!(
-                    name,
-                    "layers"
-                        | "hidden_layers"
-                        | "n_layers"
-                        | "num_layers"
-                        | "width"
-                        | "hidden_units"
-                        | "units"
-                        | "hidden_size"
-                        | "activation"
-                )
+                && ModelSpec::MLP_ONLY_KEYS.contains(&canonical(name))
             {
                 out.push((
                     i,
@@ -722,6 +671,9 @@ impl Setup {
         {
             out.push((usize::MAX, e));
         }
+        if let Err(e) = self.pruner() {
+            out.push((usize::MAX, e));
+        }
         out
     }
 
@@ -740,88 +692,33 @@ impl Setup {
     /// The sampler; `fallback_seed` is used when the setup has none.
     pub fn sampler(&self, fallback_seed: u64) -> Result<Box<dyn Sampler>, String> {
         let seed = self.seed.unwrap_or(fallback_seed);
-        Ok(match self.sampler {
-            SamplerKind::Tpe | SamplerKind::TpeOptuna => {
-                let defaults = self.sampler.tpe_defaults().unwrap_or_default();
-                Box::new(TpeSampler::new(defaults.config(Some(seed))))
-            }
-            SamplerKind::Random => Box::new(RandomSampler::new(Some(seed))),
-            SamplerKind::Grid => {
+        Ok(match self.sampler.method {
+            SweepMethod::Bayes => Box::new(TpeSampler::new(self.sampler.tpe.config(Some(seed)))),
+            SweepMethod::Random => Box::new(RandomSampler::new(Some(seed))),
+            SweepMethod::Grid => {
                 let grid = self.grid()?;
                 Box::new(GridSampler::new(grid, Some(seed)).map_err(|e| e.to_string())?)
             }
         })
     }
 
-    /// The grid's values per parameter (floats need a step; at most 100,000 points).
+    /// The grid's values per parameter (floats need a step; at most 100,000 points, what
+    /// a browser study can visit).
     pub fn grid(&self) -> Result<BTreeMap<String, Vec<ParamValue>>, String> {
-        let mut grid = BTreeMap::new();
-        let mut points: f64 = 1.0;
-        for (name, d) in self.search_space()? {
-            let values: Vec<ParamValue> = match &d {
-                Distribution::Categorical(c) => c.choices.clone(),
-                Distribution::Int(i) => {
-                    let n = (i.high - i.low) / i.step + 1;
-                    if n > 10_000 {
-                        return Err(format!(
-                            "grid: parameter `{name}` has {n} values; raise its step"
-                        ));
-                    }
-                    (0..n)
-                        .map(|k| ParamValue::Int(i.low + k * i.step))
-                        .collect()
-                }
-                Distribution::Float(f) => {
-                    let Some(step) = f.step else {
-                        return Err(format!(
-                            "grid: float parameter `{name}` needs a step (or make it categorical)"
-                        ));
-                    };
-                    let n = ((f.high - f.low) / step).round() as i64 + 1;
-                    if n > 10_000 {
-                        return Err(format!(
-                            "grid: parameter `{name}` has {n} values; raise its step"
-                        ));
-                    }
-                    (0..n)
-                        .map(|k| ParamValue::Float(f.low + k as f64 * step))
-                        .collect()
-                }
-            };
-            points *= values.len() as f64;
-            grid.insert(name, values);
-        }
-        if points > 100_000.0 {
-            return Err(format!(
-                "grid: {points} points is too many for a browser study; narrow it"
-            ));
-        }
-        Ok(grid)
+        GridSampler::grid_of(&self.search_space()?, 100_000).map_err(|e| e.to_string())
     }
 
     /// The number of grid points (when the sampler is the grid and the space is valid).
     pub fn grid_points(&self) -> Option<usize> {
-        (self.sampler == SamplerKind::Grid)
+        (self.sampler.method == SweepMethod::Grid)
             .then(|| self.grid().ok())
             .flatten()
             .map(|g| g.values().map(Vec::len).product())
     }
 
-    /// The pruner.
-    pub fn pruner(&self) -> Box<dyn Pruner> {
-        match self.pruner {
-            PrunerKind::None => Box::new(NopPruner),
-            PrunerKind::Median => match PercentilePruner::median(3, 1, 1, 1) {
-                Ok(p) => Box::new(p),
-                Err(_) => Box::new(PercentilePruner::median_default()),
-            },
-            PrunerKind::Hyperband => {
-                match HyperbandPruner::new(1, Some(i64::from(self.epochs.max(1))), 3, 0) {
-                    Ok(p) => Box::new(p),
-                    Err(_) => Box::new(NopPruner),
-                }
-            }
-        }
+    /// The pruner (Optuna's argument checks apply: a bad argument is named).
+    pub fn pruner(&self) -> Result<Box<dyn Pruner>, String> {
+        self.pruner.build().map_err(|e| format!("pruner: {e}"))
     }
 
     /// The setup as compact JSON.
@@ -920,8 +817,34 @@ mod tests {
             space["optimizer"],
             Distribution::categorical(["adam", "sgd"])
         );
-        assert_eq!(s.sampler, SamplerKind::Tpe);
-        assert_eq!(s.pruner, PrunerKind::Median);
+        assert_eq!(s.sampler, SamplerChoice::TPE);
+        assert_eq!(s.pruner.kind(), "median");
+    }
+
+    #[test]
+    fn parameter_names_are_the_trainers_keys_and_aliases() {
+        let mut s = Setup::preset("spiral-mlp");
+        s.params = vec![ParamSpec::float("learning_rate", 1e-4, 1e-1, true)];
+        assert!(s.problems().is_empty(), "{:?}", s.problems());
+        for bad in ["lrr", "epochs", "model"] {
+            s.params = vec![ParamSpec::float(bad, 1e-4, 1e-1, true)];
+            let problems = s.problems();
+            assert_eq!(problems.len(), 1, "{bad}: {problems:?}");
+            assert!(
+                problems[0].1.contains(&format!("no parameter `{bad}`"))
+                    && problems[0].1.contains("weight_decay"),
+                "{problems:?}"
+            );
+        }
+        let mut s = Setup::preset("mnist-cnn");
+        for mlp_only in ["hidden_units", "n_layers", "activation"] {
+            s.params = vec![ParamSpec::int(mlp_only, 1, 4, false)];
+            assert!(
+                s.problems()[0].1.contains("does not apply to the CNN"),
+                "{mlp_only}: {:?}",
+                s.problems()
+            );
+        }
     }
 
     #[test]
@@ -950,11 +873,10 @@ mod tests {
 
     #[test]
     fn both_tpe_choices_build_and_survive_a_reload() {
-        let ids: Vec<&str> = SamplerKind::ALL.iter().map(|k| k.id()).collect();
+        let ids: Vec<&str> = SamplerChoice::ALL.iter().map(|k| k.id()).collect();
         assert_eq!(ids, ["tpe", "tpe-optuna", "random", "grid"]);
-        for kind in [SamplerKind::Tpe, SamplerKind::TpeOptuna] {
-            let defaults = kind.tpe_defaults().unwrap();
-            assert_eq!(SamplerKind::tpe(defaults), kind);
+        for defaults in TpeDefaults::ALL {
+            let kind = SamplerChoice::tpe(defaults);
             let mut s = Setup::preset("spiral-mlp");
             s.sampler = kind;
             assert_eq!(s.sampler(0).unwrap().name(), "TPESampler");
@@ -965,16 +887,67 @@ mod tests {
             );
             assert_eq!(Setup::from_json(&json).unwrap().sampler, kind);
         }
-        assert_eq!(SamplerKind::Random.tpe_defaults(), None);
-        assert_eq!(SamplerKind::Grid.tpe_defaults(), None);
-        assert!(SamplerKind::Tpe.label().contains("tuned"));
-        assert!(SamplerKind::TpeOptuna.label().contains("Optuna"));
+        assert_eq!(SamplerChoice::RANDOM.method, SweepMethod::Random);
+        assert!(SamplerChoice::TPE.label().contains("tuned"));
+        assert!(SamplerChoice::TPE_OPTUNA.label().contains("Optuna"));
+        let bad = Setup::preset("spiral-mlp")
+            .to_json()
+            .replace("\"tpe\"", "\"cmaes\"");
+        assert!(Setup::from_json(&bad).unwrap_err().contains("cmaes"));
+    }
+
+    #[test]
+    fn the_pruner_is_the_cores_with_optunas_defaults_and_old_links_still_read() {
+        // The median pruner means Optuna's MedianPruner() here as in the CLI.
+        let s = Setup::preset("mnist-cnn");
+        assert_eq!(
+            s.pruner,
+            PrunerConfig::Median {
+                n_startup_trials: 5,
+                n_warmup_steps: 0,
+                interval_steps: 1,
+                n_min_trials: 1
+            }
+        );
+        // Every pruner and its arguments survive a link.
+        let mut s = Setup::preset("spiral-mlp");
+        s.pruner = PrunerConfig::Percentile {
+            percentile: 40.0,
+            n_startup_trials: 2,
+            n_warmup_steps: 1,
+            interval_steps: 1,
+            n_min_trials: 1,
+        };
+        assert_eq!(Setup::from_hash(&s.to_hash()).unwrap().unwrap(), s);
+        // A link from before: the pruner by name.
+        let old = s
+            .to_json()
+            .replace(&serde_json::to_string(&s.pruner).unwrap(), "\"hyperband\"");
+        assert_eq!(
+            Setup::from_json(&old).unwrap().pruner,
+            PrunerConfig::with_defaults("hyperband").unwrap()
+        );
+        // A bad argument is a problem shown with the setup, never a silent "no pruner".
+        s.pruner = PrunerConfig::Hyperband {
+            min_resource: 1,
+            max_resource: Some(10),
+            reduction_factor: 1,
+            bootstrap_count: 0,
+        };
+        let problems = s.problems();
+        assert!(
+            problems.iter().any(|(i, m)| *i == usize::MAX
+                && m.starts_with("pruner:")
+                && m.contains("reduction_factor")),
+            "{problems:?}"
+        );
+        assert!(s.pruner().is_err());
     }
 
     #[test]
     fn grid_needs_steps_for_floats() {
         let mut s = Setup::preset("xor-mlp");
-        s.sampler = SamplerKind::Grid;
+        s.sampler = SamplerChoice::GRID;
         assert!(
             s.problems()[0].1.contains("needs a step"),
             "{:?}",

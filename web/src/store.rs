@@ -2,43 +2,16 @@
 //! study, listed on the start screen) and store `journals` (the study's Optuna journal, the
 //! source of truth). Both are written after every trial.
 
-use serde::{Deserialize, Serialize};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{IdbDatabase, IdbRequest, IdbTransactionMode};
 
-use crate::setup::Setup;
-
 const DB: &str = "sweeplab";
 const META: &str = "meta";
 const JOURNALS: &str = "journals";
 
-/// The summary of a saved study.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct StudyMeta {
-    /// Storage key (also the study's name in the journal).
-    pub id: String,
-    /// When it was created (ms since the epoch).
-    pub created_ms: f64,
-    /// When it was last saved.
-    pub updated_ms: f64,
-    /// Its setup.
-    pub setup: Setup,
-    /// Finished trials.
-    pub finished: usize,
-    /// The best value so far.
-    pub best: Option<f64>,
-}
-
-/// A saved entry as listed: the summary, or why it could not be read.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Listed {
-    /// A readable summary.
-    Ok(StudyMeta),
-    /// An entry whose summary is corrupt: its key and the error.
-    Corrupt(String, String),
-}
+pub use crate::state::{Listed, StudyMeta};
 
 fn js_err(context: &str, e: JsValue) -> String {
     let detail = e

@@ -1,9 +1,9 @@
 //! Filling the editor from a W&B sweep YAML, read by the core's [`SweepConfig`].
 
-use sweeplab_core::config::{PrunerConfig, SweepConfig, SweepMethod};
-use sweeplab_core::{Json, StudyDirection};
+use sweeplab_core::Json;
+use sweeplab_core::config::SweepConfig;
 
-use crate::setup::{Dataset, ModelKind, Objective, ParamSpec, PrunerKind, SamplerKind, Setup};
+use crate::setup::{Dataset, ModelKind, Objective, ParamSpec, SamplerChoice, Setup};
 
 /// The setup a sweep YAML describes, starting from `base` for what the YAML leaves out.
 pub fn setup_from_yaml(text: &str, base: &Setup) -> Result<Setup, String> {
@@ -13,30 +13,19 @@ pub fn setup_from_yaml(text: &str, base: &Setup) -> Result<Setup, String> {
     let cfg = SweepConfig::from_yaml_str(text).map_err(|e| format!("sweep YAML: {e}"))?;
     let mut s = base.clone();
     s.preset = "yaml".into();
-    s.sampler = match cfg.method {
-        SweepMethod::Grid => SamplerKind::Grid,
-        SweepMethod::Random => SamplerKind::Random,
-        SweepMethod::Bayes => SamplerKind::tpe(cfg.tpe_defaults()),
-    };
+    s.sampler = SamplerChoice::new(cfg.method, cfg.tpe_defaults());
     if let Some(m) = &cfg.metric {
-        let name = m.name.to_ascii_lowercase();
-        s.objective = if name.contains("acc") {
-            Objective::ValAccuracy
-        } else if name.contains("loss") {
-            Objective::ValLoss
-        } else if m.goal == StudyDirection::Maximize {
-            Objective::ValAccuracy
-        } else {
-            Objective::ValLoss
-        };
-        if s.objective.direction() != m.goal {
+        let objective = Objective::parse(&m.name).map_err(|e| format!("sweep YAML: {e}"))?;
+        if objective.direction() != m.goal {
             return Err(format!(
-                "sweep YAML: metric `{}` with goal {} does not match a metric the playground \
-                 computes (val_loss: minimize, val_accuracy: maximize)",
+                "sweep YAML: metric `{}` is {}, so its goal must be {}, not {}",
                 m.name,
+                objective.label(),
+                objective.direction().name(),
                 m.goal.name()
             ));
         }
+        s.objective = objective;
     }
     if let Some(n) = cfg.n_trials() {
         s.n_trials = u32::try_from(n.clamp(1, 10_000)).unwrap_or(10_000);
@@ -62,19 +51,8 @@ pub fn setup_from_yaml(text: &str, base: &Setup) -> Result<Setup, String> {
             }
         };
     }
-    s.pruner = if cfg.early_terminate.is_some() {
-        PrunerKind::Hyperband
-    } else {
-        match &cfg.sweeplab.pruner {
-            None | Some(PrunerConfig::None) => PrunerKind::None,
-            Some(PrunerConfig::Median { .. } | PrunerConfig::Percentile { .. }) => {
-                PrunerKind::Median
-            }
-            Some(PrunerConfig::Hyperband { .. } | PrunerConfig::SuccessiveHalving { .. }) => {
-                PrunerKind::Hyperband
-            }
-        }
-    };
+    // Every pruner with its arguments, as the CLI would run it.
+    s.pruner = cfg.pruner_config();
     s.params = cfg
         .search_space()
         .iter()
@@ -121,6 +99,47 @@ mod tests {
     use crate::setup::ParamKind;
 
     #[test]
+    fn every_pruner_keeps_its_kind_and_arguments() {
+        use sweeplab_core::config::PrunerConfig;
+        let base = Setup::preset("spiral-mlp");
+        let with = |pruner: &str| {
+            let yaml = format!(
+                "method: random\nmetric: {{name: val_loss, goal: minimize}}\n{pruner}\nparameters:\n  lr: {{min: 0.001, max: 0.1}}\n"
+            );
+            setup_from_yaml(&yaml, &base).unwrap().pruner
+        };
+        assert_eq!(
+            with("sweeplab: {pruner: {type: percentile, percentile: 30, n_startup_trials: 2}}"),
+            PrunerConfig::Percentile {
+                percentile: 30.0,
+                n_startup_trials: 2,
+                n_warmup_steps: 0,
+                interval_steps: 1,
+                n_min_trials: 1
+            }
+        );
+        assert_eq!(
+            with("sweeplab: {pruner: {type: successive_halving, reduction_factor: 3}}"),
+            PrunerConfig::SuccessiveHalving {
+                min_resource: None,
+                reduction_factor: 3,
+                min_early_stopping_rate: 0,
+                bootstrap_count: 0
+            }
+        );
+        assert_eq!(
+            with("early_terminate: {type: hyperband, min_iter: 2, eta: 2}"),
+            PrunerConfig::Hyperband {
+                min_resource: 2,
+                max_resource: None,
+                reduction_factor: 2,
+                bootstrap_count: 0
+            }
+        );
+        assert_eq!(with(""), PrunerConfig::None);
+    }
+
+    #[test]
     fn a_wandb_sweep_fills_the_editor() {
         let yaml = "method: bayes\nmetric: {name: val_accuracy, goal: maximize}\nrun_cap: 12\n\
                     parameters:\n  lr: {distribution: log_uniform_values, min: 0.0001, max: 0.1}\n  \
@@ -133,7 +152,7 @@ mod tests {
         assert_eq!(s.model, ModelKind::Cnn);
         assert_eq!(s.seed, Some(7));
         assert_eq!(s.objective, Objective::ValAccuracy);
-        assert_eq!(s.sampler, SamplerKind::Tpe);
+        assert_eq!(s.sampler, SamplerChoice::TPE);
         let names: Vec<&str> = s.params.iter().map(|p| p.name.as_str()).collect();
         assert_eq!(names, ["batch_size", "lr", "optimizer"]);
         assert!(s.params[1].log);
@@ -147,7 +166,7 @@ mod tests {
         let yaml = "method: bayes\nmetric: {name: val_loss, goal: minimize}\n\
                     parameters: {lr: {min: 0.001, max: 0.1}}\nsweeplab: {tpe: optuna}\n";
         let s = setup_from_yaml(yaml, &Setup::preset("spiral-mlp")).unwrap();
-        assert_eq!(s.sampler, SamplerKind::TpeOptuna);
+        assert_eq!(s.sampler, SamplerChoice::TPE_OPTUNA);
     }
 
     #[test]
@@ -167,6 +186,19 @@ mod tests {
             &base,
         )
         .unwrap_err();
-        assert!(e.contains("does not match"), "{e}");
+        assert!(e.contains("goal must be minimize"), "{e}");
+        // The metric names are the core's: an unknown one is named, never guessed.
+        let e = setup_from_yaml(
+            "method: random\nmetric: {name: f1_score, goal: maximize}\nparameters:\n  lr: {min: 0.1, max: 0.2}\n",
+            &base,
+        )
+        .unwrap_err();
+        assert!(e.contains("f1_score") && e.contains("val/accuracy"), "{e}");
+        let s = setup_from_yaml(
+            "method: random\nmetric: {name: train_loss, goal: minimize}\nparameters:\n  lr: {min: 0.1, max: 0.2}\n",
+            &base,
+        )
+        .unwrap();
+        assert_eq!(s.objective, Objective::TrainLoss);
     }
 }

@@ -7,10 +7,20 @@
 //! cargo test -p sweeplab-web --target wasm32-unknown-unknown
 //! ```
 #![cfg(all(target_arch = "wasm32", feature = "ui"))]
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers may panic
 
+use std::cell::RefCell;
+use std::io::{Cursor, Read};
+use std::rc::Rc;
+
+use sweeplab_core::export::{ExportFormat, ExportOptions, export_study, import_journal, names};
+use sweeplab_core::{Distribution, RandomSampler, Study, StudyDirection, TrialState};
 use sweeplab_web::browser;
 use sweeplab_web::setup::Setup;
 use sweeplab_web::store::{self, Listed, StudyMeta};
+use wasm_bindgen::JsCast;
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
@@ -73,9 +83,130 @@ fn the_hash_holds_the_setup() {
     browser::set_hash("");
 }
 
+/// A study of three COMPLETE trials over one float, as the page would export it.
+fn small_study() -> Study {
+    let mut study = Study::create(
+        "wbt-export",
+        StudyDirection::Minimize,
+        Box::new(RandomSampler::new(Some(0))),
+    )
+    .unwrap();
+    let x = Distribution::float(-1.0, 1.0);
+    for _ in 0..3 {
+        let n = study.ask().unwrap();
+        let v = study.suggest(n, "x", &x).unwrap().as_f64().unwrap();
+        study.report(n, 0, v * v + 1.0).unwrap();
+        study.tell_value(n, v * v).unwrap();
+    }
+    study
+}
+
+/// The single file `study` exports to in `format` (journal, zip).
+fn export_file(study: &Study, format: ExportFormat) -> Vec<u8> {
+    let record = study.storage().study(study.study_id()).unwrap();
+    let mut files = export_study(record, format, &ExportOptions::default()).unwrap();
+    assert_eq!(files.len(), 1, "{format} is a single file");
+    files.remove(0).bytes
+}
+
+/// Hands `bytes` to [`browser::download`] and reads back what the browser was given: the
+/// link's file name, and the blob behind its object URL (MIME type and bytes). The click on
+/// the link is cancelled, so nothing lands in the downloads folder.
+async fn download_and_read(name: &str, mime: &str, bytes: &[u8]) -> (String, String, Vec<u8>) {
+    let window = web_sys::window().unwrap();
+    let doc = window.document().unwrap();
+    let link: Rc<RefCell<Option<(String, String)>>> = Rc::default();
+    let seen = link.clone();
+    let on_click = Closure::<dyn FnMut(web_sys::Event)>::new(move |e: web_sys::Event| {
+        let anchor = e
+            .target()
+            .and_then(|t| t.dyn_into::<web_sys::HtmlAnchorElement>().ok());
+        if let Some(a) = anchor {
+            e.prevent_default();
+            *seen.borrow_mut() = Some((a.download(), a.href()));
+        }
+    });
+    let listener = on_click.as_ref().unchecked_ref();
+    doc.add_event_listener_with_callback_and_bool("click", listener, true)
+        .unwrap();
+    let result = browser::download(name, mime, bytes);
+    doc.remove_event_listener_with_callback_and_bool("click", listener, true)
+        .unwrap();
+    result.unwrap();
+    let (file_name, url) = link
+        .borrow_mut()
+        .take()
+        .expect("the download clicked no link");
+    assert!(url.starts_with("blob:"), "not an object URL: {url}");
+    let response: web_sys::Response = JsFuture::from(window.fetch_with_str(&url))
+        .await
+        .unwrap()
+        .dyn_into()
+        .unwrap();
+    let blob: web_sys::Blob = JsFuture::from(response.blob().unwrap())
+        .await
+        .unwrap()
+        .dyn_into()
+        .unwrap();
+    let buffer = JsFuture::from(blob.array_buffer()).await.unwrap();
+    (
+        file_name,
+        blob.type_(),
+        js_sys::Uint8Array::new(&buffer).to_vec(),
+    )
+}
+
+/// The study in a journal's bytes: its trials' states.
+fn journal_states(file: &str, bytes: &[u8]) -> Vec<TrialState> {
+    let storage = import_journal(file, bytes).unwrap();
+    let study = storage.study_by_name("wbt-export").unwrap();
+    study.trials.iter().map(|t| t.state).collect()
+}
+
 #[wasm_bindgen_test]
-fn downloads_do_not_fail() {
-    browser::download("x.txt", "text/plain", b"hello").unwrap();
+async fn a_downloaded_journal_is_the_export_and_replays() {
+    let journal = export_file(&small_study(), ExportFormat::Optuna);
+    assert!(!journal.is_empty());
+    let (name, mime, bytes) =
+        download_and_read("wbt-export.journal.log", "text/plain", &journal).await;
+    assert_eq!(name, "wbt-export.journal.log");
+    assert_eq!(mime, "text/plain");
+    assert_eq!(bytes, journal);
+    assert_eq!(journal_states(&name, &bytes), [TrialState::Complete; 3]);
+}
+
+#[wasm_bindgen_test]
+async fn a_downloaded_zip_holds_every_format() {
+    let zip = export_file(&small_study(), ExportFormat::Zip);
+    let (name, mime, bytes) = download_and_read("wbt-export.zip", "application/zip", &zip).await;
+    assert_eq!(name, "wbt-export.zip");
+    assert_eq!(mime, "application/zip");
+    assert_eq!(bytes, zip);
+    let mut archive = zip::ZipArchive::new(Cursor::new(bytes)).unwrap();
+    let files: Vec<String> = archive
+        .file_names()
+        .map(|n| n.unwrap().into_owned())
+        .collect();
+    let has = |pred: &dyn Fn(&str) -> bool| files.iter().any(|f| pred(f));
+    assert!(has(&|f| f == names::CSV), "{files:?}");
+    assert!(
+        has(&|f| f.starts_with("tensorboard/") && f.contains("tfevents")),
+        "{files:?}"
+    );
+    assert!(
+        has(&|f| f.starts_with("wandb/offline-run-") && f.ends_with(".wandb")),
+        "{files:?}"
+    );
+    let mut journal = Vec::new();
+    archive
+        .by_name(names::JOURNAL)
+        .unwrap()
+        .read_to_end(&mut journal)
+        .unwrap();
+    assert_eq!(
+        journal_states(names::JOURNAL, &journal),
+        [TrialState::Complete; 3]
+    );
 }
 
 #[wasm_bindgen_test]
@@ -84,5 +215,13 @@ async fn the_gpu_probe_answers() {
     // Headless Chromium with --enable-unsafe-webgpu gives SwiftShader, a software adapter.
     if p.adapter {
         assert!(!p.description.is_empty());
+    } else {
+        assert!(p.description.is_empty() && !p.software, "{p:?}");
+        // `eprintln!` goes nowhere on wasm32-unknown-unknown; the runner prints what
+        // `console_log!` writes (with `--nocapture`, or when a test fails).
+        console_log!(
+            "the_gpu_probe_answers: skipped: no adapter (navigator.gpu {}), nothing to check",
+            if p.api { "present" } else { "absent" }
+        );
     }
 }

@@ -3,10 +3,12 @@
 //! * `cargo xtask serve` builds the playground (wasm) and serves `static/` on 127.0.0.1.
 //! * `cargo xtask bench-browser` runs the browser peer benchmark (sweeplab against
 //!   TensorFlow.js in headless Chromium); never part of `test`.
+//! * `cargo xtask fuzz` runs the cargo-fuzz targets in `fuzz/` for a while each (nightly).
 //! * `cargo xtask test` runs every check and test; it installs what it needs itself
 //!   (rustup targets, pinned CLI tools, Python venvs from pinned requirements, Chromium).
 
 mod bench_browser;
+mod fuzz;
 mod test;
 mod util;
 mod web;
@@ -24,6 +26,7 @@ fn main() -> Result<()> {
         "serve" => web::serve(rest),
         "e2e" => web::e2e(),
         "bench-browser" => bench_browser::run(rest),
+        "fuzz" => fuzz::run(rest),
         "help" | "--help" | "-h" => {
             println!("usage: cargo xtask <test|serve> [options]\n");
             println!("  test [--quick]   run every check and test (installs what it needs)");
@@ -33,6 +36,9 @@ fn main() -> Result<()> {
             println!("  e2e              build the playground and run its browser tests");
             println!(
                 "  bench-browser    the browser peer benchmark: sweeplab vs TensorFlow.js in Chromium (--help)"
+            );
+            println!(
+                "  fuzz [--seconds N] [--target NAME]  run the fuzz targets, N s each (default 60; nightly)"
             );
             Ok(())
         }

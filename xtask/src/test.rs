@@ -112,27 +112,31 @@ pub fn run(args: &[String]) -> Result<()> {
                 "warnings",
             ])
         }),
-        stage("clippy (wasm32: core with training, web)", || {
-            cargo_args(&[
-                "clippy",
-                "-p",
-                "sweeplab-core",
-                "-p",
-                "sweeplab-web",
-                "--target",
-                "wasm32-unknown-unknown",
-                "--features",
-                "sweeplab-core/train,sweeplab-core/flex,sweeplab-core/wgpu",
-                "--",
-                "-D",
-                "warnings",
-            ])
-        }),
-        worker_clippy(
-            "clippy (wasm32: the training worker with WebGPU and fused kernels)",
-            "worker-gpu",
+        // One wasm32 check of everything the browser runs: the page, both workers and the
+        // bench module share one dependency build (burn with Flex and wgpu, the fused
+        // kernels); the lean CPU worker, whose burn has no wgpu, is checked on its own.
+        stage(
+            "clippy (wasm32: core and web with all features: page, workers, bench)",
+            || {
+                cargo_args(&[
+                    "clippy",
+                    "-p",
+                    "sweeplab-core",
+                    "-p",
+                    "sweeplab-web",
+                    "--target",
+                    "wasm32-unknown-unknown",
+                    "--all-features",
+                    "--",
+                    "-D",
+                    "warnings",
+                ])
+            },
         ),
-        worker_clippy("clippy (wasm32: the CPU training worker)", "worker-cpu"),
+        worker_clippy(
+            "clippy (wasm32: the CPU training worker alone)",
+            "worker-cpu",
+        ),
         stage("core builds for wasm32 (no features)", || {
             cargo_args(&[
                 "build",
@@ -194,6 +198,10 @@ pub fn run(args: &[String]) -> Result<()> {
             },
         ),
     ];
+    // Skips itself, with a printed line, where the nightly toolchain is missing.
+    stages.push(stage("fuzz: a 20-second smoke pass per target", || {
+        crate::fuzz::run(&["--seconds".into(), "20".into()])
+    }));
     if !quick {
         stages.push(stage(
             "browser: playground end to end in headless Chromium",

@@ -13,22 +13,14 @@
 //! On a machine without a GPU, wgpu's adapter is Mesa's lavapipe (Vulkan on the CPU). This is
 //! a benchmark, never a test.
 
-use std::collections::BTreeMap;
-
 use anyhow::{Context, Result, bail};
 use clap::Parser;
 use futures_lite::future::block_on;
-use std::time::Instant;
-use sweeplab_core::train::data::generate_toy;
-use sweeplab_core::train::fused::{FusedEngine, FusedSweep, FusedSweepOptions, run_fused_sweep};
-use sweeplab_core::train::{
-    BackendChoice, CancelToken, DataSet, Objective, ProgressEvent, Toy2d, TrialPlan,
-    select_backend, train_trial,
-};
-use sweeplab_core::{
-    Distribution, Json, NopPruner, ParamValue, RandomSampler, SearchSpace, Study, StudyDirection,
-    TrialState,
-};
+use sweeplab_bench::{init_threads, median};
+use sweeplab_core::train::bench::{spiral_burn, spiral_data, spiral_fused, spiral_study};
+use sweeplab_core::train::fused::FusedEngine;
+use sweeplab_core::train::{BackendChoice, DataSet, select_backend};
+use sweeplab_core::{Study, TrialState};
 
 struct Opts {
     trials: usize,
@@ -93,34 +85,6 @@ fn parse_args() -> Result<Opts> {
     })
 }
 
-/// The Playground's knobs: depth, width, activation, learning rate, batch size.
-fn space() -> SearchSpace {
-    let mut s = SearchSpace::new();
-    s.insert("layers".into(), Distribution::int(1, 4));
-    s.insert("width".into(), Distribution::int(4, 32));
-    s.insert(
-        "activation".into(),
-        Distribution::categorical(
-            ["relu", "tanh", "gelu", "sigmoid"].map(|a| ParamValue::Str(a.into())),
-        ),
-    );
-    s.insert("lr".into(), Distribution::float_log(1e-3, 0.1));
-    s.insert(
-        "batch_size".into(),
-        Distribution::categorical([10i64, 16, 32].map(ParamValue::Int)),
-    );
-    s
-}
-
-fn new_study() -> Result<Study> {
-    Ok(Study::create(
-        "spiral",
-        StudyDirection::Minimize,
-        Box::new(RandomSampler::new(Some(0))),
-    )?
-    .with_pruner(Box::new(NopPruner)))
-}
-
 struct Sample {
     secs: f64,
     mean_val_loss: f64,
@@ -153,73 +117,24 @@ fn summarise(study: &Study, secs: f64, trials: usize) -> Result<Sample> {
     })
 }
 
-fn settings(o: &Opts) -> Vec<(String, Json)> {
-    vec![("epochs".to_string(), Json::Int(o.epochs as i64))]
-}
-
 fn fused_once(engine: &FusedEngine, data: &DataSet, o: &Opts) -> Result<Sample> {
-    let mut study = new_study()?;
-    let settings = settings(o);
-    let mut plan_for = |number: u64, params: &BTreeMap<String, ParamValue>| {
-        TrialPlan::resolve(&Json::Null, &settings, params, number)
-    };
-    let started = Instant::now();
-    let mut sweep = FusedSweep::new(
+    let mut study = spiral_study()?;
+    let secs = block_on(spiral_fused(
+        &mut study,
         engine,
         data,
-        FusedSweepOptions {
-            slots: o.slots,
-            n_trials: o.trials,
-            objective: Objective::ValLoss,
-            refill: true,
-        },
-    )?;
-    sweep.run_mut().set_steps_per_dispatch(o.steps_per_dispatch);
-    let mut hooks = |_: &ProgressEvent| {};
-    block_on(run_fused_sweep(
-        &mut sweep,
-        &mut study,
-        &space(),
-        &mut plan_for,
-        &mut hooks,
-        &CancelToken::new(),
+        o.slots,
+        o.trials,
+        o.epochs,
+        o.steps_per_dispatch,
     ))?;
-    summarise(&study, started.elapsed().as_secs_f64(), o.trials)
+    summarise(&study, secs, o.trials)
 }
 
 fn burn_once(device: &burn::tensor::Device, data: &DataSet, o: &Opts) -> Result<Sample> {
-    let mut study = new_study()?;
-    let settings = settings(o);
-    let space = space();
-    let started = Instant::now();
-    for _ in 0..o.trials {
-        let (number, params) = study.ask_with(&space)?;
-        let plan = TrialPlan::resolve(&Json::Null, &settings, &params, number)?;
-        let mut hooks = |_: &ProgressEvent| {};
-        block_on(train_trial(
-            &mut study,
-            number,
-            &plan,
-            data,
-            device,
-            Objective::ValLoss,
-            &mut hooks,
-            &CancelToken::new(),
-        ))?;
-    }
-    summarise(&study, started.elapsed().as_secs_f64(), o.trials)
-}
-
-fn median(v: &mut [f64]) -> f64 {
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    if n == 0 {
-        f64::NAN
-    } else if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    }
+    let mut study = spiral_study()?;
+    let secs = block_on(spiral_burn(&mut study, data, device, o.trials, o.epochs))?;
+    summarise(&study, secs, o.trials)
 }
 
 struct Row {
@@ -230,29 +145,51 @@ struct Row {
 
 impl Row {
     fn median_secs(&self) -> f64 {
-        median(&mut self.samples.iter().map(|s| s.secs).collect::<Vec<_>>())
+        median(&self.samples.iter().map(|s| s.secs).collect::<Vec<_>>())
     }
+}
+
+/// A row of `repeats` timed runs of `once` with the options `runs.1`, after one untimed
+/// warm-up run with `runs.0`; each run's time is printed, labelled `label`.
+fn timed_row(
+    name: String,
+    adapter: String,
+    label: &str,
+    repeats: usize,
+    runs: (&Opts, &Opts),
+    once: impl Fn(&Opts) -> Result<Sample>,
+) -> Result<Row> {
+    let (warm, o) = runs;
+    once(warm)?;
+    let mut samples = Vec::new();
+    for r in 0..repeats {
+        let s = once(o)?;
+        eprintln!("{label} repeat {}: {:.2} s", r + 1, s.secs);
+        samples.push(s);
+    }
+    Ok(Row {
+        name,
+        adapter,
+        samples,
+    })
 }
 
 fn main() -> Result<()> {
     let o = parse_args()?;
-    rayon::ThreadPoolBuilder::new()
-        .num_threads(o.threads)
-        .build_global()
-        .context("configuring the thread pool")?;
-    let data = generate_toy(Toy2d::Spiral, 500, 0.1, 0.2, 0);
+    init_threads(o.threads)?;
+    let data = spiral_data();
     let engine = block_on(FusedEngine::new()).context(
         "the fused engine needs a wgpu adapter (natively: apt-get install mesa-vulkan-drivers for lavapipe)",
     )?;
+    let software = if engine.software_adapter() {
+        ", a software adapter"
+    } else {
+        ""
+    };
     eprintln!(
-        "adapter: {} ({}){}",
+        "adapter: {} ({}){software}",
         engine.adapter_name(),
-        engine.api(),
-        if engine.software_adapter() {
-            ", a software adapter"
-        } else {
-            ""
-        }
+        engine.api()
     );
     eprintln!(
         "study: spiral (500 points, 400 train), {} trials, {} epochs each, layers 1-4, width 4-32, relu/tanh/gelu/sigmoid, lr 1e-3..0.1 (log), batch 10/16/32, adam; random sampler seed 0, no pruner",
@@ -266,48 +203,35 @@ fn main() -> Result<()> {
         epochs: 1,
         ..o
     };
-    fused_once(&engine, &data, &warm)?;
-    let mut fused = Row {
-        name: format!("fused WGSL, {} at once", o.slots.min(o.trials)),
-        adapter: engine.adapter_name().to_string(),
-        samples: Vec::new(),
-    };
-    for r in 0..o.repeats {
-        let s = fused_once(&engine, &data, &o)?;
-        eprintln!("fused repeat {}: {:.2} s", r + 1, s.secs);
-        fused.samples.push(s);
-    }
-    rows.push(fused);
-
+    rows.push(timed_row(
+        format!("fused WGSL, {} at once", o.slots.min(o.trials)),
+        engine.adapter_name().to_string(),
+        "fused",
+        o.repeats,
+        (&warm, &o),
+        |o| fused_once(&engine, &data, o),
+    )?);
     if o.burn {
         let gpu = block_on(select_backend(BackendChoice::Gpu))?;
-        let mut row = Row {
-            name: "burn wgpu, one at a time".into(),
-            adapter: gpu.adapter.clone().unwrap_or_default(),
-            samples: Vec::new(),
-        };
-        burn_once(&gpu.device, &data, &warm)?;
-        for r in 0..o.burn_repeats {
-            let s = burn_once(&gpu.device, &data, &o)?;
-            eprintln!("burn wgpu repeat {}: {:.2} s", r + 1, s.secs);
-            row.samples.push(s);
-        }
-        rows.push(row);
+        rows.push(timed_row(
+            "burn wgpu, one at a time".into(),
+            gpu.adapter.clone().unwrap_or_default(),
+            "burn wgpu",
+            o.burn_repeats,
+            (&warm, &o),
+            |o| burn_once(&gpu.device, &data, o),
+        )?);
     }
     if o.flex {
         let cpu = block_on(select_backend(BackendChoice::Cpu))?;
-        let mut row = Row {
-            name: format!("burn flex (CPU, {} threads), one at a time", o.threads),
-            adapter: "-".into(),
-            samples: Vec::new(),
-        };
-        burn_once(&cpu.device, &data, &warm)?;
-        for r in 0..o.burn_repeats {
-            let s = burn_once(&cpu.device, &data, &o)?;
-            eprintln!("burn flex repeat {}: {:.2} s", r + 1, s.secs);
-            row.samples.push(s);
-        }
-        rows.push(row);
+        rows.push(timed_row(
+            format!("burn flex (CPU, {} threads), one at a time", o.threads),
+            "-".into(),
+            "burn flex",
+            o.burn_repeats,
+            (&warm, &o),
+            |o| burn_once(&cpu.device, &data, o),
+        )?);
     }
 
     let fused_secs = rows[0].median_secs();

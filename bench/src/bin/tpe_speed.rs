@@ -1,6 +1,6 @@
-//! Ask latency (spec §11.4): mean and median milliseconds per `ask` with 5 parameters (2
-//! float, 1 log float, 1 int, 1 categorical) at 100, 500 and 1000 COMPLETE trials, for
-//! sweeplab's TPE natively (with Optuna's defaults, and with sweeplab's tuning: 48 EI
+//! Ask latency (`docs/tpe-benchmark.md`): mean and median milliseconds per `ask` with 5
+//! parameters (2 float, 1 log float, 1 int, 1 categorical) at 100, 500 and 1000 COMPLETE
+//! trials, for sweeplab's TPE natively (with Optuna's defaults, and with sweeplab's tuning: 48 EI
 //! candidates instead of 24) and for Optuna 5.0.0's default TPE in the same run (pinned venv),
 //! three interleaved repetitions of 50 asks each; then each repetition's median.
 //!

@@ -17,11 +17,11 @@ use std::process::Command;
 use anyhow::{Context, Result, anyhow, bail};
 use clap::Parser;
 use futures_lite::future::block_on;
+use sweeplab_bench::{init_threads, median};
 use sweeplab_core::train::backend::probe_adapter;
-use sweeplab_core::train::trainer::measure_throughput;
-use sweeplab_core::train::{
-    Activation, BackendChoice, DataSet, Mnist, ModelSpec, OptimizerKind, TrialPlan, select_backend,
-};
+use sweeplab_core::train::bench::mnist_plan;
+use sweeplab_core::train::trainer::measure_training;
+use sweeplab_core::train::{BackendChoice, DataSet, Mnist, select_backend};
 
 struct Opts {
     threads: usize,
@@ -82,41 +82,6 @@ fn parse_args() -> Result<Opts> {
     })
 }
 
-fn plan(model: &str, batch: usize) -> TrialPlan {
-    let model = if model == "cnn" {
-        ModelSpec::Cnn { dropout: 0.25 }
-    } else {
-        ModelSpec::Mlp {
-            layers: 1,
-            width: 128,
-            activation: Activation::Relu,
-            dropout: 0.0,
-        }
-    };
-    TrialPlan {
-        model,
-        optimizer: OptimizerKind::Adam,
-        lr: 1e-3,
-        weight_decay: 0.0,
-        momentum: 0.9,
-        batch_size: batch,
-        epochs: 1,
-        seed: 0,
-    }
-}
-
-fn median(v: &mut [f64]) -> f64 {
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    if n == 0 {
-        f64::NAN
-    } else if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    }
-}
-
 fn torch(o: &Opts, model: &str, steps: usize, data_dir: &Path) -> Result<Vec<f64>> {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("python/train_bench.py");
     let out = Command::new(&o.python)
@@ -156,23 +121,15 @@ fn ours(
     steps: usize,
     device: &burn::tensor::Device,
 ) -> Result<f64> {
-    let p = plan(model, o.batch);
-    Ok(block_on(measure_throughput(
-        &p,
-        data,
-        device,
-        (steps / 10).max(3),
-        steps,
-        16,
-    ))?)
+    let p = mnist_plan(model, o.batch)?;
+    let warmup = (steps / 10).max(3);
+    let t = block_on(measure_training(&p, data, device, warmup, steps, 16))?;
+    Ok(t.samples_per_sec)
 }
 
 fn main() -> Result<()> {
     let o = parse_args()?;
-    rayon::ThreadPoolBuilder::new()
-        .num_threads(o.threads)
-        .build_global()
-        .context("configuring the thread pool")?;
+    init_threads(o.threads)?;
     let data_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../static/data/mnist10k");
     let data = Mnist::load_dir(&data_dir)?.split(8_000);
     let flex = block_on(select_backend(BackendChoice::Cpu))?;
@@ -224,7 +181,11 @@ fn main() -> Result<()> {
                 t.extend(torch(&o, model, steps, &data_dir)?);
             }
         }
-        let (mf, mg, mt) = (median(&mut f), median(&mut g), median(&mut t));
+        // Sorted, as the runs line below shows them.
+        for v in [&mut f, &mut g, &mut t] {
+            v.sort_by(f64::total_cmp);
+        }
+        let (mf, mg, mt) = (median(&f), median(&g), median(&t));
         let cell = |v: f64| {
             if v.is_nan() {
                 "-".to_string()

@@ -13,7 +13,7 @@
 //!
 //! Metric series (user attributes `series:<name>`) are left out: they are curves, not cells.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
 use time::OffsetDateTime;
@@ -21,7 +21,7 @@ use time::OffsetDateTime;
 use crate::distributions::ParamValue;
 use crate::json::{Json, py_float_repr};
 use crate::storage::journal::StudyRecord;
-use crate::trial::SERIES_ATTR_PREFIX;
+use crate::trial::{FrozenTrial, SERIES_ATTR_PREFIX};
 
 /// One cell before its column's type is known.
 #[derive(Clone, Debug, PartialEq)]
@@ -153,7 +153,9 @@ const DAY_US: i128 = 86_400_000_000;
 fn format_datetimes(cells: &[Option<OffsetDateTime>]) -> Vec<String> {
     let utc: Vec<Option<OffsetDateTime>> = cells
         .iter()
-        .map(|c| c.map(|t| t.to_offset(time::UtcOffset::UTC)))
+        // A time whose UTC instant has no date `time` can hold (9999-12-31T23:30-01:00,
+        // which Python reads) keeps its own wall clock.
+        .map(|c| c.map(|t| t.checked_to_offset(time::UtcOffset::UTC).unwrap_or(t)))
         .collect();
     let present: Vec<i128> = utc.iter().flatten().map(|t| micros(*t)).collect();
     let with_fraction = present.iter().any(|us| us.rem_euclid(1_000_000) != 0);
@@ -261,26 +263,29 @@ pub fn trials_csv(study: &StudyRecord) -> String {
         let cells: Vec<Cell> = trials.iter().map(|t| cell_of_param(t.param(p))).collect();
         columns.push((format!("params_{p}"), format_column(&cells)));
     }
-    let user: BTreeSet<&String> = trials
-        .iter()
-        .flat_map(|t| t.user_attrs.keys())
-        .filter(|k| !k.starts_with(SERIES_ATTR_PREFIX))
-        .collect();
-    for k in user {
-        let cells: Vec<Cell> = trials
+    // One column per attribute key that `keep` keeps, over all trials.
+    type Attrs = fn(&FrozenTrial) -> &BTreeMap<String, Json>;
+    let mut attr_columns = |prefix: &str, attrs: Attrs, keep: fn(&str) -> bool| {
+        let keys: BTreeSet<&String> = trials
             .iter()
-            .map(|t| t.user_attrs.get(k).map_or(Cell::Missing, cell_of_json))
+            .flat_map(|t| attrs(t).keys())
+            .filter(|k| keep(k))
             .collect();
-        columns.push((format!("user_attrs_{k}"), format_column(&cells)));
-    }
-    let system: BTreeSet<&String> = trials.iter().flat_map(|t| t.system_attrs.keys()).collect();
-    for k in system {
-        let cells: Vec<Cell> = trials
-            .iter()
-            .map(|t| t.system_attrs.get(k).map_or(Cell::Missing, cell_of_json))
-            .collect();
-        columns.push((format!("system_attrs_{k}"), format_column(&cells)));
-    }
+        for k in keys {
+            let cells: Vec<Cell> = trials
+                .iter()
+                .map(|t| attrs(t).get(k).map_or(Cell::Missing, cell_of_json))
+                .collect();
+            columns.push((format!("{prefix}_{k}"), format_column(&cells)));
+        }
+    };
+    // Series ride in user attributes; they are not columns.
+    attr_columns(
+        "user_attrs",
+        |t| &t.user_attrs,
+        |k| !k.starts_with(SERIES_ATTR_PREFIX),
+    );
+    attr_columns("system_attrs", |t| &t.system_attrs, |_| true);
     columns.push((
         "state".into(),
         trials.iter().map(|t| t.state.name().to_string()).collect(),

@@ -4,7 +4,8 @@
 //! Every writer builds its files in memory as [`ExportFile`]s (path relative to the export
 //! root plus bytes), so the browser can offer them as a download; natively,
 //! [`write_files_atomic`] puts a file set on disk without ever leaving a half-written file.
-//! The byte-level formats are described in the export spec (`shared/specs/export-formats.md`).
+//! The byte-level formats, and the upstream files that define them, are described in
+//! `docs/export-formats.md`.
 //!
 //! What a trial contributes to each format:
 //!
@@ -40,7 +41,10 @@ mod fs;
 pub use archive::zip_files;
 pub use csv::trials_csv;
 #[cfg(not(target_arch = "wasm32"))]
-pub use fs::{write_file_atomic, write_files_atomic};
+pub use fs::{
+    remove_stale_sweep_temps, remove_stale_temp_files, write_file_atomic, write_files_atomic,
+    write_sweep_logs,
+};
 pub use journal::{import_journal, journal_for_study};
 
 /// One exported file: a `/`-separated path relative to the export root, and its bytes.
@@ -306,16 +310,21 @@ pub(crate) fn started_trials(study: &StudyRecord) -> impl Iterator<Item = &Froze
         .filter(|t| t.state != TrialState::Waiting)
 }
 
+/// The finite wall times of a trial's logged points.
+fn point_times(t: &FrozenTrial) -> impl Iterator<Item = f64> + '_ {
+    t.series
+        .values()
+        .flatten()
+        .map(|p| p.wall_time)
+        .filter(|w| w.is_finite())
+}
+
 /// The study's time origin: the earliest trial start (or the first logged point).
 pub(crate) fn study_start(study: &StudyRecord) -> f64 {
     let mut best: Option<f64> = None;
     for t in started_trials(study) {
-        let candidates = t
-            .datetime_start
-            .map(unix_secs)
-            .into_iter()
-            .chain(t.series.values().flatten().map(|p| p.wall_time));
-        for c in candidates.filter(|c| c.is_finite()) {
+        let candidates = t.datetime_start.map(unix_secs).into_iter();
+        for c in candidates.filter(|c| c.is_finite()).chain(point_times(t)) {
             best = Some(best.map_or(c, |b: f64| b.min(c)));
         }
     }
@@ -325,11 +334,7 @@ pub(crate) fn study_start(study: &StudyRecord) -> f64 {
 /// When a trial started: its `datetime_start`, else its first logged point, else `fallback`.
 pub(crate) fn trial_start(t: &FrozenTrial, fallback: f64) -> f64 {
     t.datetime_start.map(unix_secs).unwrap_or_else(|| {
-        t.series
-            .values()
-            .flatten()
-            .map(|p| p.wall_time)
-            .filter(|w| w.is_finite())
+        point_times(t)
             .fold(None, |acc: Option<f64>, w| {
                 Some(acc.map_or(w, |a| a.min(w)))
             })
@@ -339,14 +344,9 @@ pub(crate) fn trial_start(t: &FrozenTrial, fallback: f64) -> f64 {
 
 /// When a trial ended: its `datetime_complete`, else its last logged point, else `start`.
 pub(crate) fn trial_end(t: &FrozenTrial, start: f64) -> f64 {
-    t.datetime_complete.map(unix_secs).unwrap_or_else(|| {
-        t.series
-            .values()
-            .flatten()
-            .map(|p| p.wall_time)
-            .filter(|w| w.is_finite())
-            .fold(start, f64::max)
-    })
+    t.datetime_complete
+        .map(unix_secs)
+        .unwrap_or_else(|| point_times(t).fold(start, f64::max))
 }
 
 /// The run directory name of a trial (`trial-000`).

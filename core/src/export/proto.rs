@@ -4,8 +4,9 @@
 //! are skipped by prost when decoding. Field numbers follow the public `.proto` files
 //! (tensorboard `event.proto`, `summary.proto`, `tensor.proto`, the hparams plugin's
 //! `api.proto`/`plugin_data.proto`, `google/protobuf/struct.proto`, and wandb's
-//! `wandb_internal.proto`), as listed in the export spec. prost writes fields in ascending
-//! field number and omits proto3 defaults, which is protobuf's deterministic serialization.
+//! `wandb_internal.proto`; `docs/export-formats.md` says where each lives). prost writes
+//! fields in ascending field number and omits proto3 defaults, which is protobuf's
+//! deterministic serialization.
 
 /// `tensorboard` package: events, summaries and tensors.
 pub mod tb {

@@ -48,6 +48,26 @@ pub fn write_record(out: &mut Vec<u8>, data: &[u8]) {
     out.extend_from_slice(&masked_crc32c(data).to_le_bytes());
 }
 
+/// Checks that `crc` (4 bytes, little-endian) is the masked CRC-32C of `data`; else the file
+/// is corrupt at `offset`, as `what` says.
+fn check_crc(
+    file: &str,
+    offset: usize,
+    data: &[u8],
+    crc: &[u8],
+    what: &str,
+) -> Result<(), ExportError> {
+    let want = u32::from_le_bytes([crc[0], crc[1], crc[2], crc[3]]);
+    if masked_crc32c(data) != want {
+        return Err(ExportError::Corrupt {
+            file: file.to_string(),
+            offset: offset as u64,
+            what: what.to_string(),
+        });
+    }
+    Ok(())
+}
+
 /// Splits a TFRecord file into its records' data, checking both CRCs of every record.
 pub fn read_records<'a>(file: &str, bytes: &'a [u8]) -> Result<Vec<&'a [u8]>, ExportError> {
     let mut out = Vec::new();
@@ -61,14 +81,7 @@ pub fn read_records<'a>(file: &str, bytes: &'a [u8]) -> Result<Vec<&'a [u8]>, Ex
                 what: format!("record header needs 12 bytes, {} left", bytes.len() - off),
             })?;
         let (len_bytes, len_crc) = header.split_at(8);
-        let want = u32::from_le_bytes([len_crc[0], len_crc[1], len_crc[2], len_crc[3]]);
-        if masked_crc32c(len_bytes) != want {
-            return Err(ExportError::Corrupt {
-                file: file.to_string(),
-                offset: off as u64,
-                what: "bad length CRC".to_string(),
-            });
-        }
+        check_crc(file, off, len_bytes, len_crc, "bad length CRC")?;
         let mut lb = [0u8; 8];
         lb.copy_from_slice(len_bytes);
         let len = u64::from_le_bytes(lb);
@@ -87,14 +100,7 @@ pub fn read_records<'a>(file: &str, bytes: &'a [u8]) -> Result<Vec<&'a [u8]>, Ex
             })?;
         let data = &bytes[data_start..data_end];
         let crc = &bytes[data_end..data_end + 4];
-        let want = u32::from_le_bytes([crc[0], crc[1], crc[2], crc[3]]);
-        if masked_crc32c(data) != want {
-            return Err(ExportError::Corrupt {
-                file: file.to_string(),
-                offset: data_start as u64,
-                what: "bad data CRC".to_string(),
-            });
-        }
+        check_crc(file, data_start, data, crc, "bad data CRC")?;
         out.push(data);
         off = data_end + 4;
     }
@@ -251,6 +257,11 @@ impl EventFile {
             step,
             what: Some(tb::EventWhat::Summary(tb::Summary { value: values })),
         });
+    }
+
+    /// Appends an HParams plugin summary (at step 0) tagged `tag`: the session start or end.
+    pub fn push_hparams(&mut self, wall_time: f64, tag: &str, data: hp::PluginDataKind) {
+        self.push_summary(wall_time, 0, vec![hparams_value(tag, data)]);
     }
 
     /// Appends TF2 scalars logged together; the `scalars` metadata goes on the first value
@@ -440,18 +451,16 @@ pub fn logdir(study: &StudyRecord, options: &ExportOptions) -> Vec<ExportFile> {
             .iter()
             .filter_map(|(name, dom)| Some((name.clone(), hparam_value(dom, &t.param(name)?))))
             .collect();
-        f.push_summary(
+        let session = hp::SessionStartInfo {
+            hparams,
+            group_name: run.clone(),
+            start_time_secs: start,
+            ..Default::default()
+        };
+        f.push_hparams(
             start,
-            0,
-            vec![hparams_value(
-                SESSION_START_TAG,
-                hp::PluginDataKind::SessionStartInfo(hp::SessionStartInfo {
-                    hparams,
-                    group_name: run.clone(),
-                    start_time_secs: start,
-                    ..Default::default()
-                }),
-            )],
+            SESSION_START_TAG,
+            hp::PluginDataKind::SessionStartInfo(session),
         );
         let points = trial_points(study, t, start, end);
         let mut i = 0;
@@ -475,16 +484,14 @@ pub fn logdir(study: &StudyRecord, options: &ExportOptions) -> Vec<ExportFile> {
         }
         f.push_summary(end, 0, vec![text_value(STATE_TEXT_TAG, t.state.name())]);
         let end_time_secs = if t.state.is_finished() { end } else { 0.0 };
-        f.push_summary(
+        let session = hp::SessionEndInfo {
+            status: status_of(t.state),
+            end_time_secs,
+        };
+        f.push_hparams(
             end,
-            0,
-            vec![hparams_value(
-                SESSION_END_TAG,
-                hp::PluginDataKind::SessionEndInfo(hp::SessionEndInfo {
-                    status: status_of(t.state),
-                    end_time_secs,
-                }),
-            )],
+            SESSION_END_TAG,
+            hp::PluginDataKind::SessionEndInfo(session),
         );
         files.push(ExportFile {
             path: format!("{run}/{file_name}"),
@@ -528,8 +535,10 @@ pub fn logdir(study: &StudyRecord, options: &ExportOptions) -> Vec<ExportFile> {
 mod tests {
     use super::*;
 
+    // The check value of CRC32C, and masked CRCs as TensorBoard's own `masked_crc32c`
+    // computes them.
     #[test]
-    fn masked_crc_matches_the_spec_vectors() {
+    fn masked_crc_matches_the_reference_vectors() {
         assert_eq!(crc32c::crc32c(b"123456789"), 0xE306_9283);
         assert_eq!(masked_crc32c(&24u64.to_le_bytes()), 0x224b_7fa3);
         assert_eq!(masked_crc32c(b"\x1a\x11CRC test, one two"), 0x5794_d08a);
@@ -541,8 +550,9 @@ mod tests {
         );
     }
 
+    // The bytes TensorBoard's writer produces for `Event{wall_time: 1.7e9, file_version}`.
     #[test]
-    fn file_version_record_is_the_spec_bytes() {
+    fn file_version_record_is_the_reference_bytes() {
         let f = EventFile::new(1_700_000_000.0).into_bytes();
         let data = [
             0x09, 0x00, 0x00, 0x00, 0x40, 0xfc, 0x54, 0xd9, 0x41, 0x1a, 0x0d, b'b', b'r', b'a',

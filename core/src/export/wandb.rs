@@ -1,8 +1,9 @@
 //! W&B offline runs: the `.wandb` transaction log (LevelDB-style 32 KiB blocks with
 //! unmasked CRC-32 chunks, `wandb_internal.Record` protobufs) that `wandb sync` uploads.
 //!
-//! [`RunLog`] describes one run's records; [`encode_run`] writes them as the spec's minimal
-//! sequence `header, run(config), history×N, summary, exit, final`. [`offline_runs`] makes
+//! [`RunLog`] describes one run's records; [`encode_run`] writes them as the minimal
+//! sequence `header, run(config), history×N, summary, exit, final` that both the Go and the
+//! older Python `wandb sync` accept (see `docs/export-formats.md`). [`offline_runs`] makes
 //! one `wandb/offline-run-YYYYMMDD_HHMMSS-<id>/run-<id>.wandb` per started trial: config =
 //! the params, group = the study name, one history row per step with `_step`, `_runtime`
 //! and `_timestamp`, the summary, and an exit record with the trial's outcome (exit code 0

@@ -1,4 +1,5 @@
-//! Pruner semantics (spec §8), checked through real studies.
+//! Pruner semantics of Optuna's `optuna/pruners/_percentile.py` (and `_median.py`),
+//! `_successive_halving.py` and `_hyperband.py`, checked through real studies.
 
 use super::*;
 use crate::distributions::Distribution;
@@ -9,6 +10,13 @@ fn study(dir: StudyDirection, pruner: Box<dyn Pruner>) -> Study {
     Study::create("hb", dir, Box::new(RandomSampler::new(Some(0))))
         .unwrap()
         .with_pruner(pruner)
+}
+
+/// A minimised study pruned by `MedianPruner(n_startup_trials, n_warmup_steps,
+/// interval_steps, n_min_trials)`.
+fn median_study(startup: usize, warmup: i64, interval: i64, min_trials: usize) -> Study {
+    let pruner = PercentilePruner::median(startup, warmup, interval, min_trials).unwrap();
+    study(StudyDirection::Minimize, Box::new(pruner))
 }
 
 /// Runs a trial reporting `curve` (step i → curve[i]), completing it.
@@ -35,10 +43,7 @@ fn verdict(study: &mut Study, curve: &[f64]) -> (u64, bool) {
 
 #[test]
 fn median_prunes_worse_than_median_at_the_same_step() {
-    let mut s = study(
-        StudyDirection::Minimize,
-        Box::new(PercentilePruner::median(2, 0, 1, 1).unwrap()),
-    );
+    let mut s = median_study(2, 0, 1, 1);
     let (_, p) = verdict(&mut s, &[5.0]);
     assert!(!p, "no completed trials yet");
     complete(&mut s, &[1.0, 1.0]);
@@ -75,20 +80,14 @@ fn pruned_trial_carries_its_last_intermediate_value() {
 
 #[test]
 fn median_respects_warmup_interval_and_min_trials() {
-    let mut s = study(
-        StudyDirection::Minimize,
-        Box::new(PercentilePruner::median(1, 2, 1, 1).unwrap()),
-    );
+    let mut s = median_study(1, 2, 1, 1);
     complete(&mut s, &[1.0, 1.0, 1.0, 1.0]);
     let (_, p) = verdict(&mut s, &[9.0, 9.0]);
     assert!(!p, "steps 0 and 1 are warm-up");
     let (_, p) = verdict(&mut s, &[9.0, 9.0, 9.0]);
     assert!(p, "step 2 is past the warm-up");
 
-    let mut s = study(
-        StudyDirection::Minimize,
-        Box::new(PercentilePruner::median(1, 0, 2, 1).unwrap()),
-    );
+    let mut s = median_study(1, 0, 2, 1);
     complete(&mut s, &[1.0, 1.0, 1.0, 1.0]);
     let n = s.ask().unwrap();
     s.report(n, 0, 9.0).unwrap();
@@ -101,10 +100,7 @@ fn median_respects_warmup_interval_and_min_trials() {
         "step 2 starts the next interval"
     );
 
-    let mut s = study(
-        StudyDirection::Minimize,
-        Box::new(PercentilePruner::median(1, 0, 1, 2).unwrap()),
-    );
+    let mut s = median_study(1, 0, 1, 2);
     complete(&mut s, &[1.0]);
     let (_, p) = verdict(&mut s, &[9.0]);
     assert!(
@@ -115,10 +111,7 @@ fn median_respects_warmup_interval_and_min_trials() {
 
 #[test]
 fn nan_is_pruned_and_maximize_flips_the_percentile() {
-    let mut s = study(
-        StudyDirection::Minimize,
-        Box::new(PercentilePruner::median(1, 0, 1, 1).unwrap()),
-    );
+    let mut s = median_study(1, 0, 1, 1);
     complete(&mut s, &[1.0]);
     let (_, p) = verdict(&mut s, &[f64::NAN]);
     assert!(p);

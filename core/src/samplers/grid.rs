@@ -1,14 +1,17 @@
-//! Optuna's `GridSampler` (spec §10).
+//! Optuna's `GridSampler` (`optuna/samplers/_grid.py` of Optuna 5.0).
 
 use std::collections::BTreeMap;
 
 use rand::RngExt;
 
 use super::{Sampler, SamplerError, SamplerRng, parse_seed, trial_rng};
-use crate::distributions::{Distribution, ParamValue};
-use crate::json::Json;
-use crate::study::StudyView;
+use crate::distributions::{Distribution, ParamValue, SearchSpace};
+use crate::json::{Json, equal_unordered};
 use crate::trial::{FrozenTrial, TrialState};
+use crate::view::StudyView;
+
+/// The most values (points times parameters) a grid sampler holds: about 400 MB.
+pub const MAX_GRID_VALUES: usize = 10_000_000;
 
 /// Visits every point of a Cartesian grid once, in a shuffled but deterministic order.
 #[derive(Debug, Clone)]
@@ -20,25 +23,68 @@ pub struct GridSampler {
     rng: SamplerRng,
 }
 
+/// Equal documents (object keys in any order), NaN equal to NaN.
 fn value_eq(a: &Json, b: &Json) -> bool {
-    match (a, b) {
+    equal_unordered(a, b, &|a, b| match (a, b) {
         (Json::Float(x), Json::Float(y)) => x == y || (x.is_nan() && y.is_nan()),
-        (Json::Array(x), Json::Array(y)) => {
-            x.len() == y.len() && x.iter().zip(y).all(|(p, q)| value_eq(p, q))
-        }
-        (Json::Object(x), Json::Object(y)) => {
-            x.len() == y.len()
-                && x.iter().all(|(k, v)| {
-                    y.iter()
-                        .find(|(k2, _)| k2 == k)
-                        .is_some_and(|(_, v2)| value_eq(v, v2))
-                })
-        }
         _ => a == b,
-    }
+    })
 }
 
 impl GridSampler {
+    /// The grid of `space`: a categorical's choices, an int's range by its step, a float's
+    /// range by its step (which it must have). Refuses, naming the parameter, a float
+    /// without a step and a grid of more than `max_points` points.
+    pub fn grid_of(
+        space: &SearchSpace,
+        max_points: usize,
+    ) -> Result<BTreeMap<String, Vec<ParamValue>>, SamplerError> {
+        let too_many = |what: String| {
+            SamplerError::Config(format!(
+                "grid: {what} is more than {max_points} points; narrow it or raise its step"
+            ))
+        };
+        let mut grid = BTreeMap::new();
+        let mut points: usize = 1;
+        for (name, d) in space {
+            let values: Vec<ParamValue> = match d {
+                Distribution::Categorical(c) => c.choices.clone(),
+                Distribution::Int(i) => {
+                    // In i128: the range may span all of i64.
+                    let step = i128::from(i.step.max(1));
+                    let n = ((i128::from(i.high) - i128::from(i.low)) / step + 1).max(0);
+                    if n > max_points as i128 {
+                        return Err(too_many(format!("parameter `{name}`'s {n} values")));
+                    }
+                    (0..n)
+                        .filter_map(|k| i64::try_from(i128::from(i.low) + k * step).ok())
+                        .map(ParamValue::Int)
+                        .collect()
+                }
+                Distribution::Float(f) => {
+                    let Some(step) = f.step else {
+                        return Err(SamplerError::Config(format!(
+                            "grid: float parameter `{name}` needs a step (or make it categorical)"
+                        )));
+                    };
+                    let span = ((f.high - f.low) / step).round();
+                    if !(span.is_finite() && span < max_points as f64) {
+                        return Err(too_many(format!("parameter `{name}`'s range")));
+                    }
+                    (0..=span as usize)
+                        .map(|k| ParamValue::Float(f.low + k as f64 * step))
+                        .collect()
+                }
+            };
+            points = points.saturating_mul(values.len());
+            if points > max_points {
+                return Err(too_many(format!("the grid up to `{name}`")));
+            }
+            grid.insert(name.clone(), values);
+        }
+        Ok(grid)
+    }
+
     /// A grid over `space` (name → values). The product is shuffled once with `seed`
     /// (0 when `None`), so the order is deterministic even without a seed.
     pub fn new(
@@ -48,6 +94,37 @@ impl GridSampler {
         if let Some((name, _)) = space.iter().find(|(_, v)| v.is_empty()) {
             return Err(SamplerError::Config(format!(
                 "GridSampler: parameter `{name}` has no values"
+            )));
+        }
+        // A NaN grid point would be written to the journal as a NaN parameter value, which
+        // Optuna refuses (`to_internal_repr` raises for NaN) and its `load_study` cannot
+        // replay.
+        for (name, values) in &space {
+            if values
+                .iter()
+                .any(|v| matches!(v, ParamValue::Float(f) if f.is_nan()))
+            {
+                return Err(SamplerError::Config(format!(
+                    "GridSampler: search_space[`{name}`] holds NaN, which is not a valid \
+                     parameter value (Optuna cannot store or load it); use numbers, strings, \
+                     booleans or null"
+                )));
+            }
+        }
+        // Every point is held (as Optuna holds its product): refuse what cannot fit.
+        let points = space
+            .values()
+            .fold(1usize, |n, v| n.saturating_mul(v.len()));
+        if points.saturating_mul(space.len().max(1)) > MAX_GRID_VALUES {
+            return Err(SamplerError::Config(format!(
+                "GridSampler: the grid has {} points of {} parameters, more than the {MAX_GRID_VALUES} \
+                 values it can hold; give fewer values",
+                if points == usize::MAX {
+                    "over 10^19".to_string()
+                } else {
+                    points.to_string()
+                },
+                space.len()
             )));
         }
         let names: Vec<String> = space.keys().cloned().collect();
@@ -236,8 +313,16 @@ impl Sampler for GridSampler {
             .ok_or_else(|| SamplerError::NotInGrid(name.to_string()))?;
         let id = Self::grid_id(trial).unwrap_or(0).min(self.grids.len() - 1);
         let value = &self.grids[id][col];
-        // A value outside the distribution's range is used anyway, as in Optuna.
-        Ok(dist.to_internal(name, value)?)
+        // A value outside the distribution's range is used anyway, as in Optuna; one the
+        // distribution cannot hold at all (a string for a float, 2.5 for an int) is an error
+        // before anything is written.
+        dist.to_internal(name, value).map_err(|e| {
+            SamplerError::Config(format!(
+                "GridSampler: grid value {value} of parameter `{name}` cannot be a value of \
+                 {}: {e}",
+                dist.describe()
+            ))
+        })
     }
 
     fn after_trial(
@@ -298,6 +383,56 @@ mod tests {
     }
 
     #[test]
+    fn nan_grid_values_are_rejected() {
+        // `{"search_space":{"x":[NaN]}}` once wrote a NaN parameter that Optuna's
+        // load_study cannot replay.
+        for text in [
+            r#"{"search_space":{"x":[NaN]}}"#,
+            r#"{"search_space":{"x":[0.5, NaN]}, "seed": 1}"#,
+        ] {
+            let kwargs = Json::parse(text).unwrap();
+            let err = GridSampler::from_kwargs(kwargs.as_object().unwrap())
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains("search_space[`x`]") && err.contains("NaN"),
+                "{err}"
+            );
+        }
+        let mut m = BTreeMap::new();
+        m.insert("x".to_string(), vec![ParamValue::Float(f64::NAN)]);
+        assert!(GridSampler::new(m, None).is_err());
+        // Infinity is a number Optuna stores (outside any range, used anyway).
+        let kwargs = Json::parse(r#"{"search_space":{"x":[Infinity, 1]}}"#).unwrap();
+        assert!(GridSampler::from_kwargs(kwargs.as_object().unwrap()).is_ok());
+    }
+
+    #[test]
+    fn a_grid_value_the_distribution_cannot_hold_is_an_error_and_writes_nothing() {
+        let mut m = BTreeMap::new();
+        m.insert("x".to_string(), vec![ParamValue::from("a")]);
+        m.insert("n".to_string(), vec![ParamValue::Float(2.5)]);
+        let g = GridSampler::new(m, None).unwrap();
+        let mut study = Study::create("g", StudyDirection::Minimize, Box::new(g)).unwrap();
+        let n = study.ask().unwrap();
+        let before = study.trial(n).unwrap().params().len();
+        let err = study
+            .suggest(n, "x", &Distribution::float(0.0, 1.0))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("GridSampler") && err.contains("`x`") && err.contains("float[0, 1]"),
+            "{err}"
+        );
+        let err = study
+            .suggest(n, "n", &Distribution::int(0, 5))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("`n`") && err.contains("2.5"), "{err}");
+        assert_eq!(study.trial(n).unwrap().params().len(), before);
+    }
+
+    #[test]
     fn unknown_parameter_is_an_error() {
         let g = GridSampler::new(grid(), None).unwrap();
         let mut study = Study::create("g", StudyDirection::Minimize, Box::new(g)).unwrap();
@@ -306,5 +441,30 @@ mod tests {
             .suggest(n, "z", &Distribution::float(0.0, 1.0))
             .unwrap_err();
         assert!(err.to_string().contains("`z` is not in the grid"), "{err}");
+    }
+
+    #[test]
+    fn grid_of_a_space_lists_every_value_and_refuses_what_it_cannot_list() {
+        let mut space = SearchSpace::new();
+        space.insert("a".into(), Distribution::categorical(["x", "y"]));
+        space.insert("b".into(), Distribution::int_step(0, 10, 5));
+        space.insert("c".into(), Distribution::float_step(0.0, 1.0, 0.25));
+        let g = GridSampler::grid_of(&space, 1000).unwrap();
+        assert_eq!(g["b"], [0, 5, 10].map(ParamValue::Int));
+        assert_eq!(g["c"].len(), 5);
+        assert_eq!(g.values().map(Vec::len).product::<usize>(), 30);
+        assert!(
+            GridSampler::grid_of(&space, 29)
+                .unwrap_err()
+                .to_string()
+                .contains("more than 29")
+        );
+        space.insert("d".into(), Distribution::float(0.0, 1.0));
+        let e = GridSampler::grid_of(&space, 1000).unwrap_err().to_string();
+        assert!(e.contains("`d` needs a step"), "{e}");
+        let mut wide = SearchSpace::new();
+        wide.insert("i".into(), Distribution::int(i64::MIN, i64::MAX));
+        let e = GridSampler::grid_of(&wide, 1000).unwrap_err().to_string();
+        assert!(e.contains("`i`"), "{e}");
     }
 }

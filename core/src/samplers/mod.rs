@@ -26,8 +26,8 @@ pub use tpe::{Gamma, TpeConfig, TpeDefaults, TpeSampler, Weights};
 
 use crate::distributions::{Distribution, SearchSpace, SpaceError};
 use crate::json::Json;
-use crate::study::StudyView;
 use crate::trial::{FrozenTrial, TrialState};
+use crate::view::StudyView;
 
 /// The random generator every sampler uses (portable and reproducible everywhere).
 pub type SamplerRng = ChaCha8Rng;

@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use super::{Sampler, SamplerError};
 use crate::distributions::{Distribution, ParamValue, SearchSpace};
 use crate::json::Json;
-use crate::study::StudyView;
 use crate::trial::{FrozenTrial, TrialState};
+use crate::view::StudyView;
 
 /// Wraps a sampler and pins the given parameters to fixed values.
 pub struct PartialFixedSampler {

@@ -4,8 +4,8 @@ use rand::RngExt;
 
 use super::{Sampler, SamplerError, SamplerRng, entropy_seed, trial_rng};
 use crate::distributions::Distribution;
-use crate::study::StudyView;
 use crate::trial::FrozenTrial;
+use crate::view::StudyView;
 
 /// Samples every parameter independently and uniformly (log-uniformly for log parameters).
 #[derive(Debug, Clone)]

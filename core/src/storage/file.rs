@@ -32,6 +32,19 @@ pub enum FileError {
         /// What is wrong.
         source: JournalError,
     },
+    /// The file is shorter than what this process already read: someone truncated or
+    /// replaced it.
+    #[error(
+        "{path}: the journal shrank from {had} to {now} bytes while in use; it was truncated or replaced by another program"
+    )]
+    Shrunk {
+        /// The file.
+        path: PathBuf,
+        /// Bytes read before.
+        had: u64,
+        /// Bytes now.
+        now: u64,
+    },
     /// The file is not UTF-8.
     #[error("{path}: byte {offset}: not valid UTF-8")]
     Utf8 {
@@ -42,13 +55,30 @@ pub enum FileError {
     },
 }
 
+/// Called once when [`JournalFile::lock`] has waited a while for another holder, with a
+/// sentence that says what is being waited for.
+pub type WaitNotice = std::sync::Arc<dyn Fn(&str) + Send + Sync>;
+
 /// A journal file and its lock.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct JournalFile {
     path: PathBuf,
     lock_path: PathBuf,
     grace_period: Duration,
+    notice: Option<WaitNotice>,
 }
+
+impl std::fmt::Debug for JournalFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JournalFile")
+            .field("path", &self.path)
+            .field("grace_period", &self.grace_period)
+            .finish()
+    }
+}
+
+/// How long [`JournalFile::lock`] waits before it calls the wait notice.
+const NOTICE_AFTER: Duration = Duration::from_secs(1);
 
 /// Holds the lock; released on drop.
 #[derive(Debug)]
@@ -83,7 +113,15 @@ impl JournalFile {
             path,
             lock_path: PathBuf::from(lock),
             grace_period: Duration::from_secs(30),
+            notice: None,
         }
+    }
+
+    /// Says what [`lock`](Self::lock) waits for, once, when it has waited over a second
+    /// (e.g. a lock that a crashed process left behind, released after the grace period).
+    pub fn with_wait_notice(mut self, notice: WaitNotice) -> Self {
+        self.notice = Some(notice);
+        self
     }
 
     /// The journal's path.
@@ -91,7 +129,7 @@ impl JournalFile {
         &self.path
     }
 
-    fn io(&self, source: std::io::Error) -> FileError {
+    pub(crate) fn io(&self, source: std::io::Error) -> FileError {
         FileError::Io {
             path: self.path.clone(),
             source,
@@ -103,6 +141,8 @@ impl JournalFile {
         let mut sleep = Duration::from_millis(1);
         let mut last_mtime: Option<SystemTime> = None;
         let mut last_change = Instant::now();
+        let started = Instant::now();
+        let mut noticed = false;
         loop {
             match make_lock(&self.path, &self.lock_path) {
                 Ok(()) => {
@@ -126,6 +166,18 @@ impl JournalFile {
                             }
                         }
                         Err(_) => continue,
+                    }
+                    if !noticed && started.elapsed() > NOTICE_AFTER {
+                        noticed = true;
+                        if let Some(notice) = &self.notice {
+                            let left = self.grace_period.saturating_sub(last_change.elapsed());
+                            notice(&format!(
+                                "waiting for the lock {} held by another process; a lock left by a crashed process is released {}s after its last change (at most {}s from now)",
+                                self.lock_path.display(),
+                                self.grace_period.as_secs(),
+                                left.as_secs().max(1)
+                            ));
+                        }
                     }
                     std::thread::sleep(sleep);
                     sleep = (sleep * 2).min(Duration::from_secs(1));
@@ -168,17 +220,14 @@ impl JournalFile {
     /// torn last line is damage, and it is reported.
     pub fn load(&self) -> Result<JournalStorage, FileError> {
         let text = self.read_text()?;
-        let lines = parse_journal(&text).map_err(|source| FileError::Journal {
-            path: self.path.clone(),
-            source,
-        })?;
-        Ok(JournalStorage::replay(&lines))
+        replay_text(self, &text)
     }
 
-    /// Appends operations as journal lines in one write, then `fsync`s. Hold the lock.
-    pub fn append(&self, ops: &[JournalOp], worker_id: &str) -> Result<(), FileError> {
+    /// Appends operations as journal lines in one write, then `fsync`s; returns the bytes
+    /// written. Hold the lock.
+    pub fn append(&self, ops: &[JournalOp], worker_id: &str) -> Result<u64, FileError> {
         if ops.is_empty() {
-            return Ok(());
+            return Ok(0);
         }
         let text: String = ops.iter().map(|op| op.to_line(worker_id)).collect();
         let mut f = OpenOptions::new()
@@ -189,7 +238,7 @@ impl JournalFile {
         f.write_all(text.as_bytes()).map_err(|e| self.io(e))?;
         f.flush().map_err(|e| self.io(e))?;
         f.sync_all().map_err(|e| self.io(e))?;
-        Ok(())
+        Ok(text.len() as u64)
     }
 
     /// Runs `f` on the replayed journal while holding the lock, then appends the operations
@@ -204,10 +253,18 @@ impl JournalFile {
         let guard = self.lock()?;
         let storage = self.load()?;
         let (out, ops, worker) = f(storage)?;
-        self.append(&ops, &worker)?;
+        let _written = self.append(&ops, &worker)?;
         drop(guard);
         Ok(out)
     }
+}
+
+pub(crate) fn replay_text(file: &JournalFile, text: &str) -> Result<JournalStorage, FileError> {
+    let lines = parse_journal(text).map_err(|source| FileError::Journal {
+        path: file.path.clone(),
+        source,
+    })?;
+    Ok(JournalStorage::replay(&lines))
 }
 
 #[cfg(unix)]
@@ -227,7 +284,7 @@ fn make_lock(_target: &Path, lock: &Path) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::study::StudyDirection;
+    use crate::view::StudyDirection;
 
     fn tmp(name: &str) -> PathBuf {
         let dir = std::env::temp_dir().join(format!("sweeplab-file-{}-{name}", unique_suffix()));

@@ -9,59 +9,8 @@ use burn::tensor::Device;
 
 use super::TrainError;
 
-/// What the user asked for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
-pub enum BackendChoice {
-    /// wgpu on a hardware adapter, otherwise the CPU backend.
-    #[default]
-    Auto,
-    /// wgpu, or an error when no adapter exists.
-    Gpu,
-    /// The CPU backend (Flex).
-    Cpu,
-}
-
-impl BackendChoice {
-    /// Parses `auto`, `gpu` or `cpu` (case-insensitive).
-    pub fn parse(s: &str) -> Result<BackendChoice, TrainError> {
-        match s.to_ascii_lowercase().as_str() {
-            "auto" => Ok(BackendChoice::Auto),
-            "gpu" | "wgpu" | "webgpu" => Ok(BackendChoice::Gpu),
-            "cpu" | "flex" => Ok(BackendChoice::Cpu),
-            _ => Err(TrainError::Backend(format!(
-                "backend `{s}` is not one of auto, gpu, cpu"
-            ))),
-        }
-    }
-
-    /// The lower-case name.
-    pub fn name(self) -> &'static str {
-        match self {
-            BackendChoice::Auto => "auto",
-            BackendChoice::Gpu => "gpu",
-            BackendChoice::Cpu => "cpu",
-        }
-    }
-}
-
-/// The backend that runs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum BackendKind {
-    /// burn's Flex CPU backend.
-    Flex,
-    /// burn's wgpu backend.
-    Wgpu,
-}
-
-impl BackendKind {
-    /// `flex` or `wgpu`.
-    pub fn name(self) -> &'static str {
-        match self {
-            BackendKind::Flex => "flex",
-            BackendKind::Wgpu => "wgpu",
-        }
-    }
-}
+pub use crate::vocab::BackendKind;
+pub use crate::vocab::{AdapterProbe, BackendChoice};
 
 /// The device chosen, and why.
 #[derive(Clone, Debug)]
@@ -78,15 +27,19 @@ pub struct SelectedBackend {
     pub reason: String,
 }
 
-/// What a wgpu adapter probe found.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct AdapterProbe {
-    /// The adapter's name.
-    pub name: String,
-    /// The graphics API (Vulkan, Metal, Dx12, BrowserWebGpu, …).
-    pub api: String,
-    /// Whether it is a software rasteriser or a CPU adapter.
-    pub software: bool,
+/// The adapter wgpu picks with the high-performance preference (what the wgpu backend and
+/// the fused engine run on).
+#[cfg(feature = "wgpu")]
+pub(crate) async fn preferred_adapter()
+-> Result<burn::tensor::wgpu::wgpu::Adapter, burn::tensor::wgpu::wgpu::RequestAdapterError> {
+    use burn::tensor::wgpu::wgpu;
+    // The instance need not outlive the adapter.
+    wgpu::Instance::default()
+        .request_adapter(&wgpu::RequestAdapterOptions {
+            power_preference: wgpu::PowerPreference::HighPerformance,
+            ..Default::default()
+        })
+        .await
 }
 
 /// Looks for the adapter wgpu would pick (high-performance preference). `None` when there is
@@ -94,14 +47,7 @@ pub struct AdapterProbe {
 #[cfg(feature = "wgpu")]
 pub async fn probe_adapter() -> Option<AdapterProbe> {
     use burn::tensor::wgpu::wgpu;
-    let instance = wgpu::Instance::default();
-    let adapter = instance
-        .request_adapter(&wgpu::RequestAdapterOptions {
-            power_preference: wgpu::PowerPreference::HighPerformance,
-            ..Default::default()
-        })
-        .await
-        .ok()?;
+    let adapter = preferred_adapter().await.ok()?;
     let info = adapter.get_info();
     Some(AdapterProbe {
         name: info.name.clone(),
@@ -162,40 +108,12 @@ pub async fn select_backend(choice: BackendChoice) -> Result<SelectedBackend, Tr
     #[cfg(feature = "wgpu")]
     {
         let probe = probe_adapter().await;
-        match (choice, probe) {
-            (BackendChoice::Gpu, Some(p)) => {
-                let note = if p.software {
-                    " (a software adapter: expect CPU speed)"
-                } else {
-                    ""
-                };
-                let reason = format!(
-                    "wgpu on `{}` ({}){note}: backend `gpu` was requested",
-                    p.name, p.api
-                );
-                wgpu(&p, reason).await
-            }
-            (BackendChoice::Gpu, None) => Err(TrainError::Backend(
-                "backend `gpu` was requested, but no GPU adapter was found (no WebGPU, Vulkan, Metal or DX12 device); use `cpu` or `auto`".into(),
-            )),
-            (_, Some(p)) if !p.software => {
-                let reason = format!(
-                    "wgpu on `{}` ({}): auto picks the GPU on a hardware adapter",
-                    p.name, p.api
-                );
-                wgpu(&p, reason).await
-            }
-            (_, Some(p)) => flex(
-                format!(
-                    "CPU backend (Flex): auto found only a software adapter (`{}`), which is slower than Flex",
-                    p.name
-                ),
-                Some(&p),
-            ),
-            (_, None) => flex(
-                "CPU backend (Flex): auto found no GPU adapter".to_string(),
-                None,
-            ),
+        let (kind, reason) = choice
+            .decide(probe.as_ref())
+            .map_err(|why| TrainError::Backend(format!("{why}; use `cpu` or `auto`")))?;
+        match (kind, &probe) {
+            (BackendKind::Wgpu, Some(p)) => wgpu(p, reason).await,
+            _ => flex(reason, probe.as_ref()),
         }
     }
     #[cfg(not(feature = "wgpu"))]

@@ -680,7 +680,9 @@ fn matmul(dst: Dst<'_>, lhs: Src<'_>, rhs: Src<'_>, accumulate: bool) -> Option<
     Some(())
 }
 
+// The tests compare with burn's autodiff on Flex, like `model`'s.
 #[cfg(test)]
+#[cfg(feature = "flex")]
 pub(crate) mod tests {
     use burn::tensor::TensorData;
 

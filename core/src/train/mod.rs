@@ -8,11 +8,15 @@
 //!   momentum), logging `train/loss`, `val/loss` and `val/accuracy`, reporting to the
 //!   pruner, failing a trial on a non-finite loss, cancellable between steps.
 //! - [`backend`]: wgpu or the CPU backend (Flex), chosen at run time with a reason.
+//! - [`runner`]: the study loop every front end drives (resume, ask, train, tell, end).
+//! - [`bench`]: the benchmarks' workloads (the spiral study, the MNIST models), shared by the
+//!   native and the browser benchmarks.
 //!
 //! The backends are cargo features: `flex` (CPU) and `wgpu` (WebGPU in the browser, native
 //! GPU APIs). The same code runs natively and on `wasm32-unknown-unknown`.
 
 pub mod backend;
+pub mod bench;
 mod cnn_cpu;
 mod cpu_adam;
 pub mod data;
@@ -20,14 +24,18 @@ pub mod data;
 pub mod fused;
 pub mod mnist;
 pub mod model;
-pub mod settings;
+pub mod runner;
 pub mod trainer;
 
+pub use crate::vocab::{Objective, OptimizerKind, PlanError, TrialPlan};
 pub use backend::{BackendChoice, BackendKind, SelectedBackend, select_backend};
 pub use data::{DataSet, DataSpec, InputShape, Samples, Toy2d};
 pub use mnist::Mnist;
 pub use model::{Activation, Model, ModelSpec};
-pub use settings::{Objective, OptimizerKind, TrialPlan};
+pub use runner::{
+    Engine, RunnerError, StudyEnd, SweepHooks, SweepSpec, TrialEnd, counted, fail_interrupted,
+    open_study, resume, run_study,
+};
 pub use trainer::{
     CancelToken, FAIL_REASON_ATTR, INTERRUPTED_ATTR, ProgressEvent, TrainHooks, TrialOutcome,
     train_trial,
@@ -63,4 +71,10 @@ pub enum TrainError {
     /// The study refused an operation.
     #[error(transparent)]
     Study(#[from] StudyError),
+}
+
+impl From<PlanError> for TrainError {
+    fn from(e: PlanError) -> Self {
+        TrainError::Config(e.0)
+    }
 }

@@ -14,45 +14,12 @@ use burn::tensor::{Device, Distribution, Gradients, Tensor, TensorData};
 use super::TrainError;
 use super::cnn_cpu;
 use super::data::InputShape;
+pub use crate::vocab::{Activation, ModelSpec};
 
-/// A hidden layer's activation function.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
-pub enum Activation {
-    /// max(0, x).
-    #[default]
-    Relu,
-    /// tanh(x).
-    Tanh,
-    /// GELU (exact form).
-    Gelu,
-    /// 1 / (1 + e^-x).
-    Sigmoid,
-}
+// `Activation` and `ModelSpec` are the shared vocabulary (`crate::vocab`); what only the
+// trainer needs (applying an activation, checking and building a model) is added here.
 
 impl Activation {
-    /// The lower-case name.
-    pub fn name(self) -> &'static str {
-        match self {
-            Activation::Relu => "relu",
-            Activation::Tanh => "tanh",
-            Activation::Gelu => "gelu",
-            Activation::Sigmoid => "sigmoid",
-        }
-    }
-
-    /// Parses a name (case-insensitive).
-    pub fn parse(s: &str) -> Result<Activation, TrainError> {
-        match s.to_ascii_lowercase().as_str() {
-            "relu" => Ok(Activation::Relu),
-            "tanh" => Ok(Activation::Tanh),
-            "gelu" => Ok(Activation::Gelu),
-            "sigmoid" => Ok(Activation::Sigmoid),
-            _ => Err(TrainError::Config(format!(
-                "activation `{s}` is not supported; use relu, tanh, gelu or sigmoid"
-            ))),
-        }
-    }
-
     fn apply<const D: usize>(self, x: Tensor<D>) -> Tensor<D> {
         match self {
             Activation::Relu => activation::relu(x),
@@ -63,37 +30,7 @@ impl Activation {
     }
 }
 
-/// Which model to build, with its architecture settings.
-#[derive(Clone, Debug, PartialEq)]
-pub enum ModelSpec {
-    /// A multi-layer perceptron: `layers` hidden layers of `width` units.
-    Mlp {
-        /// Hidden layers (0 = logistic regression).
-        layers: usize,
-        /// Units per hidden layer.
-        width: usize,
-        /// The hidden activation.
-        activation: Activation,
-        /// Dropout probability after each hidden layer, in [0, 1).
-        dropout: f64,
-    },
-    /// conv 3x3 32 → conv 3x3 64 → max-pool 2 → dropout → fc 128 → dropout → fc classes
-    /// (the classic MNIST example). Needs image input.
-    Cnn {
-        /// Dropout probability, in [0, 1).
-        dropout: f64,
-    },
-}
-
 impl ModelSpec {
-    /// The model's kind, `mlp` or `cnn`.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            ModelSpec::Mlp { .. } => "mlp",
-            ModelSpec::Cnn { .. } => "cnn",
-        }
-    }
-
     /// Checks the settings against the input.
     pub fn validate(&self, shape: InputShape) -> Result<(), TrainError> {
         let dropout = match self {

@@ -23,16 +23,15 @@ use web_time::Instant;
 use super::TrainError;
 use super::data::{DataSet, Samples, shuffle};
 use super::model::Model;
-use super::settings::{Objective, OptimizerKind, TrialPlan};
 use crate::json::Json;
 use crate::study::{Study, TellResult};
 use crate::trial::TrialState;
+pub use crate::vocab::ProgressEvent;
+use crate::vocab::{Objective, OptimizerKind, TrialPlan};
 
-/// The user attribute that says why a trial failed.
-pub const FAIL_REASON_ATTR: &str = "fail_reason";
-/// The user attribute set on a trial that was interrupted (cancelled, or found RUNNING after
-/// a crash); such trials do not count towards a sweep's number of trials.
-pub const INTERRUPTED_ATTR: &str = "interrupted";
+// Defined with the trials, outside the `train` feature, so that the page (which has no
+// trainer) reads them too; re-exported here for the trainer's users.
+pub use crate::trial::{FAIL_REASON_ATTR, INTERRUPTED_ATTR};
 
 /// Samples per validation forward pass.
 const EVAL_CHUNK: usize = 1000;
@@ -56,65 +55,6 @@ impl CancelToken {
     pub fn is_cancelled(&self) -> bool {
         self.0.load(Ordering::SeqCst)
     }
-}
-
-/// What the trainer tells its host while it runs.
-#[derive(Clone, Debug, PartialEq)]
-pub enum ProgressEvent {
-    /// A trial starts training.
-    TrialStart {
-        /// Trial number.
-        trial: u64,
-        /// Epochs planned.
-        epochs: usize,
-        /// Optimiser steps per epoch.
-        steps_per_epoch: usize,
-    },
-    /// An optimiser step was queued.
-    Step {
-        /// Trial number.
-        trial: u64,
-        /// Epoch, from 1.
-        epoch: usize,
-        /// Step within the epoch, from 1.
-        epoch_step: usize,
-        /// Steps per epoch.
-        steps_per_epoch: usize,
-        /// Global step, from 1.
-        step: u64,
-        /// The latest training loss read back, if any has been.
-        loss: Option<f64>,
-        /// Training throughput of the trial so far.
-        samples_per_sec: f64,
-    },
-    /// An epoch ended and was evaluated.
-    Epoch {
-        /// Trial number.
-        trial: u64,
-        /// Epoch, from 1.
-        epoch: usize,
-        /// Epochs planned.
-        epochs: usize,
-        /// Mean training loss of the epoch.
-        train_loss: f64,
-        /// Validation loss.
-        val_loss: f64,
-        /// Validation accuracy.
-        val_accuracy: f64,
-        /// The study's metric at this epoch.
-        value: f64,
-        /// Training throughput of the epoch.
-        samples_per_sec: f64,
-    },
-    /// The trial ended.
-    TrialEnd {
-        /// Trial number.
-        trial: u64,
-        /// How it ended.
-        state: TrialState,
-        /// Its value, when it has one.
-        value: Option<f64>,
-    },
 }
 
 /// The host's side of training: progress display, yielding to an event loop, and a look at
@@ -330,24 +270,6 @@ pub async fn measure_training(
     })
 }
 
-/// Measures training throughput (samples per second) of `plan`'s model and optimiser on
-/// `data`'s training split: [`measure_training`]'s samples per second. Used by the benchmark
-/// binary.
-pub async fn measure_throughput(
-    plan: &TrialPlan,
-    data: &DataSet,
-    device: &Device,
-    warmup: usize,
-    steps: usize,
-    read_every: usize,
-) -> Result<f64, TrainError> {
-    Ok(
-        measure_training(plan, data, device, warmup, steps, read_every)
-            .await?
-            .samples_per_sec,
-    )
-}
-
 /// Validation loss and accuracy of `model` (in evaluation mode) on `split`.
 pub async fn evaluate(
     model: &Model,
@@ -404,8 +326,185 @@ pub async fn train_trial<H: TrainHooks>(
     hooks: &mut H,
     cancel: &CancelToken,
 ) -> Result<TrialOutcome, TrainError> {
-    let outcome = run(study, number, plan, data, device, objective, hooks, cancel).await;
-    // Give the device's memory back; the model and optimiser state are dropped by now.
+    // The trial's model, optimiser state and device tensors live in this block: dropped
+    // before the device's memory is given back.
+    let outcome: Result<TrialOutcome, TrainError> = async {
+        if data.train.is_empty() {
+            return Err(TrainError::Data(format!(
+                "data set `{}` has no training samples",
+                data.name
+            )));
+        }
+        let ad = device.clone().autodiff();
+        ad.seed(plan.seed);
+        let mut model = plan.model.build(data.shape, data.classes, &ad)?;
+        let mut optim = build_optimizer(plan);
+        let train = DeviceSplit::upload(&data.train, device);
+        let valid = DeviceSplit::upload(&data.valid, device);
+        let n = train.len;
+        let batch = plan.batch_size.min(n);
+        let steps_per_epoch = n.div_ceil(batch);
+        // Read the losses back about four times per epoch, in one transfer each time.
+        let read_every = (steps_per_epoch / 4).clamp(1, 64);
+        let mut rng = ChaCha8Rng::seed_from_u64(plan.seed ^ 0x5eed_1dea);
+        let mut order: Vec<i64> = (0..n as i64).collect();
+
+        hooks.progress(&ProgressEvent::TrialStart {
+            trial: number,
+            epochs: plan.epochs,
+            steps_per_epoch,
+        });
+        let started = Instant::now();
+        let mut trained_samples = 0usize;
+        let mut global_step: u64 = 0;
+        let mut last_loss: Option<f64> = None;
+        let mut value = None;
+        let outcome =
+            |state, value, epochs, fail_reason: Option<String>, cancelled, samples: usize| {
+                let secs = started.elapsed().as_secs_f64();
+                TrialOutcome {
+                    state,
+                    value,
+                    epochs,
+                    fail_reason,
+                    cancelled,
+                    samples_per_sec: if secs > 0.0 {
+                        samples as f64 / secs
+                    } else {
+                        0.0
+                    },
+                }
+            };
+        // A non-finite loss or metric: FAIL, with no value and the reason.
+        let diverged = |epochs, reason: String, samples| {
+            outcome(TrialState::Fail, None, epochs, Some(reason), false, samples)
+        };
+
+        for epoch in 1..=plan.epochs {
+            let epoch_started = Instant::now();
+            shuffle(&mut order, &mut rng);
+            let perm: Tensor<1, Int> =
+                Tensor::from_data(TensorData::new(order.clone(), [n]), device);
+            let mut pending: Vec<Tensor<1>> = Vec::with_capacity(read_every);
+            let mut pending_first_step = global_step + 1;
+            let mut epoch_loss_sum = 0.0;
+            let mut epoch_loss_count = 0usize;
+            for s in 0..steps_per_epoch {
+                if cancel.is_cancelled() {
+                    return Ok(outcome(
+                        TrialState::Fail,
+                        value,
+                        epoch - 1,
+                        Some("cancelled".into()),
+                        true,
+                        trained_samples,
+                    ));
+                }
+                let start = s * batch;
+                let len = batch.min(n - start);
+                let idx = perm.clone().narrow(0, start, len);
+                let (next, loss) = train_step(model, &mut optim, &train, idx, plan.lr);
+                model = next;
+                pending.push(loss);
+                global_step += 1;
+                trained_samples += len;
+
+                if pending.len() >= read_every || s + 1 == steps_per_epoch {
+                    let losses = read_f32(Tensor::cat(std::mem::take(&mut pending), 0)).await?;
+                    for (i, l) in losses.iter().enumerate() {
+                        let l = f64::from(*l);
+                        let step = pending_first_step + i as u64;
+                        if !l.is_finite() {
+                            let reason = format!(
+                                "train/loss became {} at step {step} (epoch {epoch}); the learning rate {} may be too high",
+                                if l.is_nan() { "NaN" } else { "infinite" },
+                                plan.lr
+                            );
+                            return Ok(diverged(epoch, reason, trained_samples));
+                        }
+                        study.log_metric(number, "train/loss", step as i64, l)?;
+                        epoch_loss_sum += l;
+                        epoch_loss_count += 1;
+                        last_loss = Some(l);
+                    }
+                    pending_first_step = global_step + 1;
+                }
+                let secs = started.elapsed().as_secs_f64();
+                hooks.progress(&ProgressEvent::Step {
+                    trial: number,
+                    epoch,
+                    epoch_step: s + 1,
+                    steps_per_epoch,
+                    step: global_step,
+                    loss: last_loss,
+                    samples_per_sec: if secs > 0.0 {
+                        trained_samples as f64 / secs
+                    } else {
+                        0.0
+                    },
+                });
+                hooks.yield_now().await;
+            }
+            let epoch_secs = epoch_started.elapsed().as_secs_f64();
+            let train_loss = epoch_loss_sum / epoch_loss_count.max(1) as f64;
+
+            let eval_model = model.valid();
+            let (val_loss, val_accuracy) = evaluate(&eval_model, &valid.x, &valid.y).await?;
+            let step = epoch as i64;
+            study.log_metric(number, "val/loss", step, val_loss)?;
+            study.log_metric(number, "val/accuracy", step, val_accuracy)?;
+            let v = match objective {
+                Objective::ValLoss => val_loss,
+                Objective::ValAccuracy => val_accuracy,
+                Objective::TrainLoss => train_loss,
+            };
+            hooks.progress(&ProgressEvent::Epoch {
+                trial: number,
+                epoch,
+                epochs: plan.epochs,
+                train_loss,
+                val_loss,
+                val_accuracy,
+                value: v,
+                samples_per_sec: if epoch_secs > 0.0 {
+                    n as f64 / epoch_secs
+                } else {
+                    0.0
+                },
+            });
+            hooks.epoch_end(number, epoch, &eval_model).await;
+            drop(eval_model);
+            if !v.is_finite() {
+                let reason = format!(
+                    "{} became {v} at epoch {epoch}; the learning rate {} may be too high",
+                    objective.series(),
+                    plan.lr
+                );
+                return Ok(diverged(epoch, reason, trained_samples));
+            }
+            value = Some(v);
+            study.report(number, step, v)?;
+            if study.should_prune(number)? {
+                return Ok(outcome(
+                    TrialState::Pruned,
+                    value,
+                    epoch,
+                    None,
+                    false,
+                    trained_samples,
+                ));
+            }
+        }
+        Ok(outcome(
+            TrialState::Complete,
+            value,
+            plan.epochs,
+            None,
+            false,
+            trained_samples,
+        ))
+    }
+    .await;
     device.memory_cleanup();
     tell_outcome(study, number, outcome?, hooks)
 }
@@ -447,199 +546,4 @@ pub(crate) fn tell_outcome<H: TrainHooks>(
         value,
         ..outcome
     })
-}
-
-#[allow(clippy::too_many_arguments)]
-async fn run<H: TrainHooks>(
-    study: &mut Study,
-    number: u64,
-    plan: &TrialPlan,
-    data: &DataSet,
-    device: &Device,
-    objective: Objective,
-    hooks: &mut H,
-    cancel: &CancelToken,
-) -> Result<TrialOutcome, TrainError> {
-    if data.train.is_empty() {
-        return Err(TrainError::Data(format!(
-            "data set `{}` has no training samples",
-            data.name
-        )));
-    }
-    let ad = device.clone().autodiff();
-    ad.seed(plan.seed);
-    let mut model = plan.model.build(data.shape, data.classes, &ad)?;
-    let mut optim = build_optimizer(plan);
-    let train = DeviceSplit::upload(&data.train, device);
-    let valid = DeviceSplit::upload(&data.valid, device);
-    let n = train.len;
-    let batch = plan.batch_size.min(n);
-    let steps_per_epoch = n.div_ceil(batch);
-    // Read the losses back about four times per epoch, in one transfer each time.
-    let read_every = (steps_per_epoch / 4).clamp(1, 64);
-    let mut rng = ChaCha8Rng::seed_from_u64(plan.seed ^ 0x5eed_1dea);
-    let mut order: Vec<i64> = (0..n as i64).collect();
-
-    hooks.progress(&ProgressEvent::TrialStart {
-        trial: number,
-        epochs: plan.epochs,
-        steps_per_epoch,
-    });
-    let started = Instant::now();
-    let mut trained_samples = 0usize;
-    let mut global_step: u64 = 0;
-    let mut last_loss: Option<f64> = None;
-    let mut value = None;
-    let outcome = |state, value, epochs, fail_reason: Option<String>, cancelled, samples: usize| {
-        let secs = started.elapsed().as_secs_f64();
-        TrialOutcome {
-            state,
-            value,
-            epochs,
-            fail_reason,
-            cancelled,
-            samples_per_sec: if secs > 0.0 {
-                samples as f64 / secs
-            } else {
-                0.0
-            },
-        }
-    };
-
-    for epoch in 1..=plan.epochs {
-        let epoch_started = Instant::now();
-        shuffle(&mut order, &mut rng);
-        let perm: Tensor<1, Int> = Tensor::from_data(TensorData::new(order.clone(), [n]), device);
-        let mut pending: Vec<Tensor<1>> = Vec::with_capacity(read_every);
-        let mut pending_first_step = global_step + 1;
-        let mut epoch_loss_sum = 0.0;
-        let mut epoch_loss_count = 0usize;
-        for s in 0..steps_per_epoch {
-            if cancel.is_cancelled() {
-                return Ok(outcome(
-                    TrialState::Fail,
-                    value,
-                    epoch - 1,
-                    Some("cancelled".into()),
-                    true,
-                    trained_samples,
-                ));
-            }
-            let start = s * batch;
-            let len = batch.min(n - start);
-            let idx = perm.clone().narrow(0, start, len);
-            let (next, loss) = train_step(model, &mut optim, &train, idx, plan.lr);
-            model = next;
-            pending.push(loss);
-            global_step += 1;
-            trained_samples += len;
-
-            if pending.len() >= read_every || s + 1 == steps_per_epoch {
-                let losses = read_f32(Tensor::cat(std::mem::take(&mut pending), 0)).await?;
-                for (i, l) in losses.iter().enumerate() {
-                    let l = f64::from(*l);
-                    let step = pending_first_step + i as u64;
-                    if !l.is_finite() {
-                        let reason = format!(
-                            "train/loss became {} at step {step} (epoch {epoch}); the learning rate {} may be too high",
-                            if l.is_nan() { "NaN" } else { "infinite" },
-                            plan.lr
-                        );
-                        return Ok(outcome(
-                            TrialState::Fail,
-                            None,
-                            epoch,
-                            Some(reason),
-                            false,
-                            trained_samples,
-                        ));
-                    }
-                    study.log_metric(number, "train/loss", step as i64, l)?;
-                    epoch_loss_sum += l;
-                    epoch_loss_count += 1;
-                    last_loss = Some(l);
-                }
-                pending_first_step = global_step + 1;
-            }
-            let secs = started.elapsed().as_secs_f64();
-            hooks.progress(&ProgressEvent::Step {
-                trial: number,
-                epoch,
-                epoch_step: s + 1,
-                steps_per_epoch,
-                step: global_step,
-                loss: last_loss,
-                samples_per_sec: if secs > 0.0 {
-                    trained_samples as f64 / secs
-                } else {
-                    0.0
-                },
-            });
-            hooks.yield_now().await;
-        }
-        let epoch_secs = epoch_started.elapsed().as_secs_f64();
-        let train_loss = epoch_loss_sum / epoch_loss_count.max(1) as f64;
-
-        let eval_model = model.valid();
-        let (val_loss, val_accuracy) = evaluate(&eval_model, &valid.x, &valid.y).await?;
-        let step = epoch as i64;
-        study.log_metric(number, "val/loss", step, val_loss)?;
-        study.log_metric(number, "val/accuracy", step, val_accuracy)?;
-        let v = match objective {
-            Objective::ValLoss => val_loss,
-            Objective::ValAccuracy => val_accuracy,
-            Objective::TrainLoss => train_loss,
-        };
-        hooks.progress(&ProgressEvent::Epoch {
-            trial: number,
-            epoch,
-            epochs: plan.epochs,
-            train_loss,
-            val_loss,
-            val_accuracy,
-            value: v,
-            samples_per_sec: if epoch_secs > 0.0 {
-                n as f64 / epoch_secs
-            } else {
-                0.0
-            },
-        });
-        hooks.epoch_end(number, epoch, &eval_model).await;
-        drop(eval_model);
-        if !v.is_finite() {
-            let reason = format!(
-                "{} became {v} at epoch {epoch}; the learning rate {} may be too high",
-                objective.series(),
-                plan.lr
-            );
-            return Ok(outcome(
-                TrialState::Fail,
-                None,
-                epoch,
-                Some(reason),
-                false,
-                trained_samples,
-            ));
-        }
-        value = Some(v);
-        study.report(number, step, v)?;
-        if study.should_prune(number)? {
-            return Ok(outcome(
-                TrialState::Pruned,
-                value,
-                epoch,
-                None,
-                false,
-                trained_samples,
-            ));
-        }
-    }
-    Ok(outcome(
-        TrialState::Complete,
-        value,
-        plan.epochs,
-        None,
-        false,
-        trained_samples,
-    ))
 }

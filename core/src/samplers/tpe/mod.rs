@@ -1,4 +1,4 @@
-//! TPESampler, faithful to Optuna 5.0 (see `shared/specs/optuna-tpe.md`): multivariate by
+//! TPESampler, faithful to Optuna 5.0 (`optuna/samplers/_tpe/sampler.py`): multivariate by
 //! default for single-objective studies, constant liar, 10 startup trials, 24 EI candidates,
 //! γ = min(⌈0.1 n⌉, 25), Optuna's weights, prior, magic clip and endpoints; the below/above
 //! split with pruned, infeasible and running trials; discrete kernels for ints and steps;
@@ -16,8 +16,8 @@ use super::{Sampler, SamplerError, SamplerRng, entropy_seed, parse_seed, trial_r
 use crate::distributions::{Distribution, SearchSpace};
 use crate::json::Json;
 use crate::search_space::group_decomposed_search_space;
-use crate::study::{StudyDirection, StudyView};
 use crate::trial::{FrozenTrial, TrialState};
+use crate::view::{StudyDirection, StudyView};
 use parzen::{Mixture, ParzenParams, default_weights, validate_weights};
 
 /// How many trials form the "below" (good) group.
@@ -66,8 +66,12 @@ impl std::fmt::Debug for Weights {
     }
 }
 
+/// The most expected-improvement candidates a TPE sampler scores per parameter.
+pub const MAX_EI_CANDIDATES: usize = 100_000;
+
 /// Which defaults a TPE sampler starts from: sweeplab's tuning or Optuna 5.0's own.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum TpeDefaults {
     /// [`TpeConfig::sweeplab`]: Optuna's TPE with γ = `min(⌈0.2 n⌉, 25)` and 48 candidates.
     #[default]
@@ -204,6 +208,15 @@ impl TpeConfig {
                             "TPESampler: `n_ei_candidates` must be positive".into(),
                         ));
                     }
+                    // Each candidate is scored against every kernel of both mixtures: a
+                    // billion candidates would need gigabytes per parameter and ask.
+                    if c.n_ei_candidates > MAX_EI_CANDIDATES {
+                        return Err(SamplerError::Config(format!(
+                            "TPESampler: `n_ei_candidates` = {} is more than the {MAX_EI_CANDIDATES} \
+                             sweeplab can score in memory (Optuna's default is 24)",
+                            c.n_ei_candidates
+                        )));
+                    }
                 }
                 "prior_weight" => {
                     c.prior_weight = v.as_f64().ok_or_else(|| {
@@ -321,20 +334,7 @@ impl ObservationMemo {
             }
             new.sort_unstable();
             let old = std::mem::take(&mut self.sorted[d]);
-            let mut merged = Vec::with_capacity(old.len() + new.len());
-            let (mut i, mut j) = (0, 0);
-            while i < old.len() && j < new.len() {
-                if old[i] <= new[j] {
-                    merged.push(old[i]);
-                    i += 1;
-                } else {
-                    merged.push(new[j]);
-                    j += 1;
-                }
-            }
-            merged.extend_from_slice(&old[i..]);
-            merged.extend_from_slice(&new[j..]);
-            self.sorted[d] = merged;
+            self.sorted[d] = merge_sorted(&old, &new);
         }
         self.fresh.clear();
     }
@@ -394,20 +394,7 @@ impl ObservationMemo {
                         })
                         .collect();
                     extra.sort_unstable();
-                    let mut merged = Vec::with_capacity(numbers.len());
-                    let (mut i, mut j) = (0, 0);
-                    while i < order.len() && j < extra.len() {
-                        if order[i] <= extra[j] {
-                            merged.push(order[i]);
-                            i += 1;
-                        } else {
-                            merged.push(extra[j]);
-                            j += 1;
-                        }
-                    }
-                    merged.extend_from_slice(&order[i..]);
-                    merged.extend_from_slice(&extra[j..]);
-                    order = merged;
+                    order = merge_sorted(&order, &extra);
                 }
                 Some(order.into_iter().map(|(_, p)| p).collect())
             })
@@ -563,14 +550,16 @@ impl TpeSampler {
         trial: &FrozenTrial,
         space: &SearchSpace,
     ) -> Result<BTreeMap<String, f64>, SamplerError> {
-        let states: &[TrialState] = if self.config.constant_liar {
-            &[
-                TrialState::Complete,
-                TrialState::Pruned,
-                TrialState::Running,
-            ]
+        // Finished trials, and running ones under the constant liar.
+        const LEARNED: [TrialState; 3] = [
+            TrialState::Complete,
+            TrialState::Pruned,
+            TrialState::Running,
+        ];
+        let states = if self.config.constant_liar {
+            &LEARNED[..]
         } else {
-            &[TrialState::Complete, TrialState::Pruned]
+            &LEARNED[..2]
         };
         let trials: Vec<&FrozenTrial> = study
             .trials
@@ -652,6 +641,24 @@ impl TpeSampler {
             .map(|(d, (name, _))| ((*name).clone(), samples[d][best]))
             .collect())
     }
+}
+
+/// The sorted `a` and `b` merged into one sorted vector; on ties `a`'s elements come first.
+fn merge_sorted<T: Ord + Copy>(a: &[T], b: &[T]) -> Vec<T> {
+    let mut merged = Vec::with_capacity(a.len() + b.len());
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() && j < b.len() {
+        if a[i] <= b[j] {
+            merged.push(a[i]);
+            i += 1;
+        } else {
+            merged.push(b[j]);
+            j += 1;
+        }
+    }
+    merged.extend_from_slice(&a[i..]);
+    merged.extend_from_slice(&b[j..]);
+    merged
 }
 
 /// Internal values of `trials` over `dims`, and the numbers of the trials they come from; a
@@ -789,14 +796,9 @@ fn split_complete_single_objective<'a>(
     dir: StudyDirection,
     nb: usize,
 ) -> (Vec<&'a FrozenTrial>, Vec<&'a FrozenTrial>) {
-    let sign = if dir == StudyDirection::Maximize {
-        -1.0
-    } else {
-        1.0
-    };
     let keys: Vec<f64> = complete
         .iter()
-        .map(|t| sign * t.value().unwrap_or(f64::NAN))
+        .map(|t| dir.loss(t.value().unwrap_or(f64::NAN)))
         .collect();
     // The stable sort's ranking is the total order (key, index): select the first nb
     // instead of sorting everything.

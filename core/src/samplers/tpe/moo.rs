@@ -1,8 +1,8 @@
 //! Multi-objective helpers of TPE: non-domination ranks, hypervolume, and the greedy
 //! hypervolume subset selection (HSSP) that breaks ties at the "below" boundary.
 
-use crate::study::StudyDirection;
 use crate::trial::FrozenTrial;
+use crate::view::StudyDirection;
 
 const EPS: f64 = 1e-12;
 
@@ -243,16 +243,7 @@ pub fn split_complete_multi_objective<'a>(
         .iter()
         .map(|t| {
             let vs = t.values.clone().unwrap_or_default();
-            vs.iter()
-                .zip(directions)
-                .map(|(v, d)| {
-                    if *d == StudyDirection::Maximize {
-                        -v
-                    } else {
-                        *v
-                    }
-                })
-                .collect()
+            vs.iter().zip(directions).map(|(v, d)| d.loss(*v)).collect()
         })
         .collect();
     let ranks = non_domination_ranks(&lvals);
@@ -291,14 +282,14 @@ pub fn split_complete_multi_objective<'a>(
 mod tests {
     use super::*;
 
+    /// 2-D points as the functions here take them.
+    fn points(p: &[[f64; 2]]) -> Vec<Vec<f64>> {
+        p.iter().map(|x| x.to_vec()).collect()
+    }
+
     #[test]
     fn ranks_and_hypervolume() {
-        let pts = vec![
-            vec![1.0, 2.0],
-            vec![2.0, 1.0],
-            vec![2.0, 2.0],
-            vec![3.0, 3.0],
-        ];
+        let pts = points(&[[1.0, 2.0], [2.0, 1.0], [2.0, 2.0], [3.0, 3.0]]);
         assert_eq!(non_domination_ranks(&pts), vec![0, 0, 1, 2]);
         let hv = hypervolume(&pts[..2], &[3.0, 3.0]);
         assert!((hv - 3.0).abs() < 1e-12);
@@ -313,12 +304,7 @@ mod tests {
 
     #[test]
     fn hssp_prefers_spread_points() {
-        let pts = vec![
-            vec![0.0, 10.0],
-            vec![5.0, 5.0],
-            vec![10.0, 0.0],
-            vec![5.1, 4.9],
-        ];
+        let pts = points(&[[0.0, 10.0], [5.0, 5.0], [10.0, 0.0], [5.1, 4.9]]);
         let r = vec![11.0, 11.0];
         let pick = solve_hssp(&pts, 1, &r);
         assert_eq!(pick, vec![1]);

@@ -1,4 +1,6 @@
-//! The behaviours Optuna's TPE tests check (spec §12), one test (or more) each.
+//! The behaviours Optuna's TPE tests check, one test (or more) each: the tests in
+//! `tests/samplers_tests/tpe_tests/` of optuna/optuna, and the generic sampler suites TPE runs
+//! through (`optuna/testing/pytest_samplers.py`, `tests/samplers_tests/test_samplers.py`).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -20,6 +22,14 @@ fn study_with(config: TpeConfig, directions: Vec<StudyDirection>) -> Study {
 
 fn single(config: TpeConfig) -> Study {
     study_with(config, vec![StudyDirection::Minimize])
+}
+
+/// A single-objective study whose TPE starts after `n_startup_trials` random trials.
+fn single_after(n_startup_trials: usize) -> Study {
+    single(TpeConfig {
+        n_startup_trials,
+        ..cfg()
+    })
 }
 
 /// Adds a trial with `params` in `state` (values for COMPLETE; intermediate values for
@@ -44,6 +54,21 @@ fn x_dist() -> Distribution {
     Distribution::float(-10.0, 10.0)
 }
 
+/// Asserts that `value`, suggested for `name`, lies in `dist`: it converts to an internal value
+/// that the distribution contains (Optuna's `_contains`), and an int comes back as an int.
+fn assert_in(dist: &Distribution, name: &str, value: &ParamValue) {
+    let internal = dist
+        .to_internal(name, value)
+        .unwrap_or_else(|e| panic!("{name} = {value:?} is not a value of {dist:?}: {e}"));
+    assert!(
+        dist.contains(internal),
+        "{name} = {value:?} lies outside {dist:?}"
+    );
+    if matches!(dist, Distribution::Int(_)) {
+        assert!(matches!(value, ParamValue::Int(_)), "{name} = {value:?}");
+    }
+}
+
 /// A history of `n` COMPLETE trials over x with value x².
 fn history(study: &mut Study, n: usize) {
     for i in 0..n {
@@ -58,7 +83,7 @@ fn history(study: &mut Study, n: usize) {
     }
 }
 
-// ---------------------------------------------------------------- §12.1 construction
+// -------------------------------------------------------- construction (test_sampler.py)
 
 #[test]
 fn group_without_multivariate_is_rejected() {
@@ -192,7 +217,7 @@ fn empty_space_samples_nothing_in_both_modes() {
     }
 }
 
-// ---------------------------------------------------------------- §12.2 startup, settings
+// -------------------------------------------------------- startup, settings (test_sampler.py)
 
 #[test]
 fn startup_uses_random_sampling_until_enough_trials() {
@@ -418,7 +443,7 @@ fn reseed_changes_the_sequence() {
     assert_ne!(first, a[0]["a_float"]);
 }
 
-// ---------------------------------------------------------------- §12.3 output domain
+// -------------------------------------------------------- output domain (test_sampler.py)
 
 fn sample_after_history(dist: &Distribution, multivariate: Option<bool>) -> Vec<f64> {
     let mut study = single(TpeConfig {
@@ -484,10 +509,7 @@ fn log_scale_changes_the_suggestion() {
 
 #[test]
 fn ints_come_back_as_integers() {
-    let mut study = single(TpeConfig {
-        n_startup_trials: 0,
-        ..cfg()
-    });
+    let mut study = single_after(0);
     let n = study.ask().unwrap();
     let v = study
         .suggest(n, "i", &Distribution::int_step(0, 10, 2))
@@ -501,10 +523,7 @@ fn ints_come_back_as_integers() {
 
 #[test]
 fn single_valued_distributions_return_their_value() {
-    let mut study = single(TpeConfig {
-        n_startup_trials: 0,
-        ..cfg()
-    });
+    let mut study = single_after(0);
     history(&mut study, 5);
     let n = study.ask().unwrap();
     assert_eq!(
@@ -531,7 +550,7 @@ fn single_valued_distributions_return_their_value() {
     );
 }
 
-// ---------------------------------------------------------------- §12.4 trial states
+// -------------------------------------------------------- trial states (test_sampler.py)
 
 fn alternating(x: TrialState, constant_liar: bool) -> f64 {
     let mut study = single(TpeConfig {
@@ -622,24 +641,9 @@ fn constant_liar_with_partially_suggested_running_trials() {
                 // Trials 3..6 stay RUNNING with only some parameters.
             }
             let n = study.ask().unwrap();
-            assert!(
-                di.contains(
-                    di.to_internal("i", &study.suggest(n, "i", &di).unwrap())
-                        .unwrap()
-                )
-            );
-            assert!(
-                df.contains(
-                    df.to_internal("f", &study.suggest(n, "f", &df).unwrap())
-                        .unwrap()
-                )
-            );
-            assert!(
-                dc.contains(
-                    dc.to_internal("c", &study.suggest(n, "c", &dc).unwrap())
-                        .unwrap()
-                )
-            );
+            for (name, d) in [("i", &di), ("f", &df), ("c", &dc)] {
+                assert_in(d, name, &study.suggest(n, name, d).unwrap());
+            }
         }
     }
 }
@@ -666,16 +670,14 @@ fn pruned_and_complete_with_disjoint_params_do_not_crash() {
         &[],
     );
     let n = study.ask().unwrap();
-    study.suggest(n, "param1", &x_dist()).unwrap();
-    study.suggest(n, "param2", &x_dist()).unwrap();
+    for name in ["param1", "param2"] {
+        assert_in(&x_dist(), name, &study.suggest(n, name, &x_dist()).unwrap());
+    }
 }
 
 #[test]
 fn relative_params_are_published_for_other_workers() {
-    let mut study = single(TpeConfig {
-        n_startup_trials: 2,
-        ..cfg()
-    });
+    let mut study = single_after(2);
     history(&mut study, 3);
     let n = study.ask().unwrap();
     study.suggest(n, "x", &x_dist()).unwrap();
@@ -758,7 +760,7 @@ fn memoised_orders_equal_a_fresh_sort() {
     }
 }
 
-// ---------------------------------------------------------------- §12.5 split
+// -------------------------------------------------------- split (test_sampler.py, _split_*)
 
 fn view_of<'a>(trials: &'a [FrozenTrial], dirs: &'a [StudyDirection]) -> StudyView<'a> {
     StudyView {
@@ -775,11 +777,7 @@ fn numbers(ts: &[&FrozenTrial]) -> Vec<u64> {
 #[test]
 fn split_complete_by_value() {
     for dir in [StudyDirection::Minimize, StudyDirection::Maximize] {
-        let sign = if dir == StudyDirection::Maximize {
-            -1.0
-        } else {
-            1.0
-        };
+        let sign = dir.loss(1.0);
         let trials: Vec<FrozenTrial> = [f64::NEG_INFINITY, 0.0, 1.0, f64::INFINITY]
             .iter()
             .enumerate()
@@ -823,11 +821,7 @@ fn split_complete_selection_equals_the_stable_sort() {
             .collect();
         let refs: Vec<&FrozenTrial> = trials.iter().collect();
         for dir in [StudyDirection::Minimize, StudyDirection::Maximize] {
-            let sign = if dir == StudyDirection::Maximize {
-                -1.0
-            } else {
-                1.0
-            };
+            let sign = dir.loss(1.0);
             let mut sorted = refs.clone();
             // NaN (or no value) last; the rest by value; the sort is stable.
             let key = |t: &FrozenTrial| sign * t.value().unwrap_or(f64::NAN);
@@ -860,11 +854,7 @@ fn split_complete_selection_equals_the_stable_sort() {
 }
 
 fn pruned_history(dir: StudyDirection) -> Vec<FrozenTrial> {
-    let sign = if dir == StudyDirection::Maximize {
-        -1.0
-    } else {
-        1.0
-    };
+    let sign = dir.loss(1.0);
     let mut out = Vec::new();
     for step in [2i64, 1] {
         for v in [f64::NEG_INFINITY, 0.0, 1.0, f64::INFINITY, f64::NAN] {
@@ -929,11 +919,7 @@ fn split_combined_priority_order() {
     for dir in [StudyDirection::Minimize, StudyDirection::Maximize] {
         for constant_liar in [false, true] {
             for constraints in [false, true] {
-                let sign = if dir == StudyDirection::Maximize {
-                    -1.0
-                } else {
-                    1.0
-                };
+                let sign = dir.loss(1.0);
                 let mut trials: Vec<FrozenTrial> = Vec::new();
                 let push = |trials: &mut Vec<FrozenTrial>, mut t: FrozenTrial, feasible: bool| {
                     let n = trials.len() as u64;
@@ -1036,17 +1022,7 @@ fn split_multi_objective_order() {
                 .enumerate()
                 .map(|(i, p)| {
                     let mut t = FrozenTrial::new(i as u64, i as u64, TrialState::Complete);
-                    let s0 = if d0 == StudyDirection::Maximize {
-                        -1.0
-                    } else {
-                        1.0
-                    };
-                    let s1 = if d1 == StudyDirection::Maximize {
-                        -1.0
-                    } else {
-                        1.0
-                    };
-                    t.values = Some(vec![s0 * p[0], s1 * p[1]]);
+                    t.values = Some(vec![d0.loss(p[0]), d1.loss(p[1])]);
                     t
                 })
                 .collect();
@@ -1062,7 +1038,7 @@ fn split_multi_objective_order() {
     assert!(b.is_empty() && a.is_empty());
 }
 
-// ---------------------------------------------------------------- §12.8 generic suites
+// -------------------------------------------------------- generic suites (pytest_samplers.py)
 
 #[test]
 fn dynamic_and_conditional_spaces() {
@@ -1073,13 +1049,14 @@ fn dynamic_and_conditional_spaces() {
             ..cfg()
         });
         let root = Distribution::categorical(["a", "b"]);
+        let child = Distribution::float(0.0, 1.0);
         for _ in 0..10 {
             let n = study.ask().unwrap();
             let which = study.suggest(n, "root", &root).unwrap();
+            assert_in(&root, "root", &which);
             let name = format!("child_{which}");
-            let v = study
-                .suggest(n, &name, &Distribution::float(0.0, 1.0))
-                .unwrap();
+            let v = study.suggest(n, &name, &child).unwrap();
+            assert_in(&child, &name, &v);
             study.tell_value(n, v.as_f64().unwrap()).unwrap();
         }
         // Changing ranges after 10 trials on 0..10: narrower, wider, disjoint.
@@ -1107,10 +1084,7 @@ fn dynamic_and_conditional_spaces() {
 
 #[test]
 fn nan_objectives_fail_and_are_ignored_by_best() {
-    let mut study = single(TpeConfig {
-        n_startup_trials: 2,
-        ..cfg()
-    });
+    let mut study = single_after(2);
     for i in 0..6 {
         let n = study.ask().unwrap();
         let x = study.suggest(n, "x", &x_dist()).unwrap().as_f64().unwrap();
@@ -1136,14 +1110,11 @@ fn all_pairs_of_suggest_types() {
             if a >= b {
                 continue;
             }
-            let mut study = single(TpeConfig {
-                n_startup_trials: 2,
-                ..cfg()
-            });
+            let mut study = single_after(2);
             for i in 0..5 {
                 let n = study.ask().unwrap();
-                study.suggest(n, a, da).unwrap();
-                study.suggest(n, b, db).unwrap();
+                assert_in(da, a, &study.suggest(n, a, da).unwrap());
+                assert_in(db, b, &study.suggest(n, b, db).unwrap());
                 study.tell_value(n, i as f64).unwrap();
             }
         }
@@ -1248,7 +1219,7 @@ fn gamma_kwarg_gives_the_factor_of_optunas_rule() {
     }
 }
 
-/// Branin (spec §11.2) regret after `budget` trials.
+/// Branin (the benchmark function of `docs/tpe-benchmark.md`) regret after `budget` trials.
 fn branin_regret(config: TpeConfig, budget: usize) -> f64 {
     let mut study = single(config);
     let d1 = Distribution::float(-5.0, 10.0);

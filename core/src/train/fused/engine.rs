@@ -5,21 +5,17 @@ use std::sync::{Arc, Mutex};
 
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
+// The kernels, from the `sweeplab-shaders` crate (the project's `shaders/` folder).
+use sweeplab_shaders::{MLP_COMMON, MLP_EVAL, MLP_TRAIN, MLP_WIDE};
 
 use super::super::TrainError;
 use super::super::data::{DataSet, shuffle};
-use super::super::settings::TrialPlan;
 use super::layout::{
     ADAM_BETAS, FusedNet, FusedWeights, NetShape, WIDE_MAX_LAYERS, WORKGROUP_SIZE, activation_code,
     check_data, check_plan, optimizer_code, uses_wide_kernels,
 };
 use super::readback::{f32s, read_bytes};
-
-/// The kernels, from the project's `shaders/` folder.
-const SHADER_COMMON: &str = include_str!("../../../../shaders/mlp_common.wgsl");
-const SHADER_TRAIN: &str = include_str!("../../../../shaders/mlp_train.wgsl");
-const SHADER_EVAL: &str = include_str!("../../../../shaders/mlp_eval.wgsl");
-const SHADER_WIDE: &str = include_str!("../../../../shaders/mlp_wide.wgsl");
+use crate::vocab::TrialPlan;
 
 /// Bytes between two `Job` records of the wide kernels (WebGPU's default
 /// `minUniformBufferOffsetAlignment`).
@@ -98,12 +94,7 @@ impl FusedEngine {
     /// kernels. In the browser this is WebGPU; natively Vulkan, Metal or DX12 (a software
     /// adapter such as lavapipe or SwiftShader works, at CPU speed).
     pub async fn new() -> Result<FusedEngine, TrainError> {
-        let instance = wgpu::Instance::default();
-        let adapter = instance
-            .request_adapter(&wgpu::RequestAdapterOptions {
-                power_preference: wgpu::PowerPreference::HighPerformance,
-                ..Default::default()
-            })
+        let adapter = super::super::backend::preferred_adapter()
             .await
             .map_err(|e| {
                 TrainError::Backend(format!(
@@ -148,7 +139,7 @@ impl FusedEngine {
             }));
         }
         let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
-        let source = [SHADER_COMMON, SHADER_TRAIN, SHADER_EVAL].concat();
+        let source = [MLP_COMMON, MLP_TRAIN, MLP_EVAL].concat();
         let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
             label: Some("sweeplab-fused-mlp"),
             source: wgpu::ShaderSource::Wgsl(source.into()),
@@ -196,7 +187,7 @@ impl FusedEngine {
         let train = pipeline(&pipeline_layout, &module, "train");
         let eval = pipeline(&pipeline_layout, &module, "evaluate");
 
-        let wide_source = [SHADER_COMMON, SHADER_WIDE].concat();
+        let wide_source = [MLP_COMMON, MLP_WIDE].concat();
         let wide_module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
             label: Some("sweeplab-fused-mlp-wide"),
             source: wgpu::ShaderSource::Wgsl(wide_source.into()),

@@ -6,8 +6,7 @@ use rand_chacha::ChaCha8Rng;
 
 use super::super::TrainError;
 use super::super::data::DataSet;
-use super::super::model::{Activation, ModelSpec};
-use super::super::settings::{OptimizerKind, TrialPlan};
+use crate::vocab::{Activation, ModelSpec, OptimizerKind, TrialPlan};
 
 /// Most hidden layers a fused trial may have.
 pub const MAX_LAYERS: usize = 6;

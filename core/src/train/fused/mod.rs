@@ -25,20 +25,12 @@
 //! Every read-back is `map_async` awaited as a future, so the same code runs in a browser
 //! worker. Natively the future waits inside `Device::poll`.
 //!
-//! # Using it from a web worker
+//! # Using it
 //!
-//! ```ignore
-//! let engine = FusedEngine::new().await?;            // WebGPU adapter + device
-//! let mut sweep = FusedSweep::new(&engine, &data, FusedSweepOptions {
-//!     slots: 32, n_trials: 100, objective: Objective::ValLoss, refill: true,
-//! })?;
-//! let mut plan_for = |number, params: &_| TrialPlan::resolve(&model, &settings, params, seed + number);
-//! while !sweep.is_done() {
-//!     // One epoch of every running trial; yields to the event loop in `hooks.yield_now()`.
-//!     let ended = sweep.round(&mut study, &space, &mut plan_for, &mut hooks, &cancel).await?;
-//!     // post progress / the study's new journal ops (study.take_pending()) to the page here
-//! }
-//! ```
+//! The study loop ([`run_study`](super::run_study) with
+//! [`Engine::Fused`](super::Engine::Fused)) drives a [`FusedSweep`] for the CLI and the
+//! browser worker alike: a round at a time, asking through its store, persisting after each
+//! round. Alone (tests, benchmarks), [`run_fused_sweep`] runs rounds until it is done.
 //! Before starting, [`sweep_eligibility`] tells whether the preset's search space stays
 //! within the kernels' reach; if not, use [`train_trial`](super::train_trial) one trial at a
 //! time. [`FusedSweep::weights`] gives a running trial's weights for a decision-boundary plot
@@ -55,6 +47,4 @@ pub use layout::{
     WIDE_MAX_INPUTS, WIDE_MAX_LAYERS, WIDE_MAX_UNITS, check_data, check_plan, kernels_note,
     uses_wide_kernels,
 };
-pub use sweep::{
-    FusedSweep, FusedSweepOptions, FusedTrialEnd, PlanFn, run_fused_sweep, sweep_eligibility,
-};
+pub use sweep::{AskFn, FusedSweep, FusedSweepOptions, PlanFn, run_fused_sweep, sweep_eligibility};

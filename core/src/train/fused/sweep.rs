@@ -8,14 +8,15 @@ use web_time::Instant;
 
 use super::super::TrainError;
 use super::super::data::DataSet;
-use super::super::settings::{Objective, TrialPlan};
+use super::super::runner::{RunnerError, TrialEnd, plan_candidates};
 use super::super::trainer::{CancelToken, ProgressEvent, TrainHooks, TrialOutcome, tell_outcome};
 use super::engine::{FusedEngine, FusedRun, SlotEpoch};
 use super::layout::{check_data, check_plan};
-use crate::distributions::{Distribution, ParamValue, SearchSpace};
+use crate::distributions::{ParamValue, SearchSpace};
 use crate::json::Json;
 use crate::study::Study;
 use crate::trial::TrialState;
+use crate::vocab::{Objective, TrialPlan};
 
 /// How a fused sweep runs.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -43,25 +44,17 @@ impl FusedSweepOptions {
 }
 
 impl Default for FusedSweepOptions {
+    /// 64 trials, [`default_slots`](Self::default_slots) of them (16) at once, minimising the
+    /// validation loss, with freed slots refilled.
     fn default() -> Self {
+        let n_trials = 64;
         FusedSweepOptions {
-            slots: 64,
-            n_trials: 64,
+            slots: Self::default_slots(n_trials),
+            n_trials,
             objective: Objective::ValLoss,
             refill: true,
         }
     }
-}
-
-/// A finished trial of a fused sweep.
-#[derive(Clone, Debug, PartialEq)]
-pub struct FusedTrialEnd {
-    /// The trial's number.
-    pub number: u64,
-    /// Its sampled parameters.
-    pub params: BTreeMap<String, ParamValue>,
-    /// How it ended (as [`train_trial`](super::super::train_trial) reports it).
-    pub outcome: TrialOutcome,
 }
 
 /// A trial in a slot.
@@ -77,9 +70,16 @@ struct Running {
 }
 
 /// The closure that turns a trial's number and sampled parameters into its plan (the
-/// CLI resolves the sweep's model and settings with [`TrialPlan::resolve`]).
+/// study loop resolves the sweep's model and settings with
+/// [`SweepSpec::plan`](super::super::runner::SweepSpec::plan)).
 pub type PlanFn<'a> =
     dyn FnMut(u64, &BTreeMap<String, ParamValue>) -> Result<TrialPlan, TrainError> + 'a;
+
+/// The closure that starts a trial and samples its parameters. The study loop asks through
+/// its store, so that on a shared storage the trial's number is the one every reader sees;
+/// alone, it is [`Study::ask_with`].
+pub type AskFn<'a> =
+    dyn FnMut(&mut Study) -> Result<(u64, BTreeMap<String, ParamValue>), RunnerError> + 'a;
 
 /// K trials of a study trained together on the fused kernels, a round (one epoch of every
 /// running trial) at a time.
@@ -217,7 +217,7 @@ impl FusedSweep {
         fail_reason: Option<String>,
         cancelled: bool,
         hooks: &mut H,
-    ) -> Result<FusedTrialEnd, TrainError> {
+    ) -> Result<TrialEnd, TrainError> {
         self.run.unload(slot);
         let Some(r) = self.slots[slot].take() else {
             return Err(TrainError::Config(format!("slot {slot} holds no trial")));
@@ -233,11 +233,11 @@ impl FusedSweep {
     pub async fn round<H: TrainHooks>(
         &mut self,
         study: &mut Study,
-        space: &SearchSpace,
+        ask: &mut AskFn<'_>,
         plan_for: &mut PlanFn<'_>,
         hooks: &mut H,
         cancel: &CancelToken,
-    ) -> Result<Vec<FusedTrialEnd>, TrainError> {
+    ) -> Result<Vec<TrialEnd>, RunnerError> {
         let mut ended = Vec::new();
         if cancel.is_cancelled() {
             self.stopped = true;
@@ -258,7 +258,7 @@ impl FusedSweep {
         if study.stop_requested() {
             self.stopped = true;
         }
-        self.fill(study, space, plan_for, hooks, &mut ended)?;
+        self.fill(study, ask, plan_for, hooks, &mut ended)?;
         if self.running() == 0 {
             return Ok(ended);
         }
@@ -285,11 +285,11 @@ impl FusedSweep {
     fn fill<H: TrainHooks>(
         &mut self,
         study: &mut Study,
-        space: &SearchSpace,
+        ask: &mut AskFn<'_>,
         plan_for: &mut PlanFn<'_>,
         hooks: &mut H,
-        ended: &mut Vec<FusedTrialEnd>,
-    ) -> Result<(), TrainError> {
+        ended: &mut Vec<TrialEnd>,
+    ) -> Result<(), RunnerError> {
         if self.stopped || (!self.options.refill && self.running() > 0) {
             return Ok(());
         }
@@ -298,7 +298,7 @@ impl FusedSweep {
                 && self.started < self.options.n_trials
                 && !study.stop_requested()
             {
-                let (number, params) = study.ask_with(space)?;
+                let (number, params) = ask(study)?;
                 self.started += 1;
                 let plan = plan_for(number, &params).and_then(|plan| {
                     self.run
@@ -308,39 +308,40 @@ impl FusedSweep {
                             TrainError::Config(format!("not eligible for the fused engine: {e}"))
                         })
                 });
-                let running = Running {
-                    number,
-                    params,
-                    plan: match &plan {
-                        Ok(p) => p.clone(),
-                        Err(_) => placeholder_plan(),
-                    },
-                    value: None,
-                    started: Instant::now(),
-                    samples: 0,
-                    epochs: 0,
-                };
                 match plan {
-                    Ok(p) => {
-                        let batch = p.batch_size.min(self.data.train.len()).max(1);
+                    Ok(plan) => {
+                        let batch = plan.batch_size.min(self.data.train.len()).max(1);
                         hooks.progress(&ProgressEvent::TrialStart {
                             trial: number,
-                            epochs: p.epochs,
+                            epochs: plan.epochs,
                             steps_per_epoch: self.data.train.len().div_ceil(batch),
                         });
-                        self.slots[slot] = Some(running);
+                        self.slots[slot] = Some(Running {
+                            number,
+                            params,
+                            plan,
+                            value: None,
+                            started: Instant::now(),
+                            samples: 0,
+                            epochs: 0,
+                        });
                     }
                     Err(e) => {
-                        // A bad combination is this trial's failure, not the sweep's.
-                        ended.push(finish_trial(
-                            study,
-                            running,
-                            TrialState::Fail,
-                            Some(e.to_string()),
-                            false,
-                            0,
-                            hooks,
-                        )?);
+                        // A bad combination is this trial's failure, not the sweep's; it
+                        // never trains.
+                        let outcome = TrialOutcome {
+                            state: TrialState::Fail,
+                            value: None,
+                            epochs: 0,
+                            fail_reason: Some(e.to_string()),
+                            cancelled: false,
+                            samples_per_sec: 0.0,
+                        };
+                        ended.push(TrialEnd {
+                            number,
+                            outcome: tell_outcome(study, number, outcome, hooks)?,
+                            params,
+                        });
                     }
                 }
             }
@@ -355,7 +356,7 @@ impl FusedSweep {
         n_train: usize,
         secs: f64,
         hooks: &mut H,
-    ) -> Result<Option<FusedTrialEnd>, TrainError> {
+    ) -> Result<Option<TrialEnd>, TrainError> {
         let objective = self.options.objective;
         let Some(r) = self.slots[e.slot].as_mut() else {
             return Ok(None);
@@ -432,25 +433,6 @@ impl FusedSweep {
     }
 }
 
-/// A plan for a trial whose own plan could not be made (it never trains).
-fn placeholder_plan() -> TrialPlan {
-    TrialPlan {
-        model: super::super::model::ModelSpec::Mlp {
-            layers: 0,
-            width: 1,
-            activation: super::super::model::Activation::Relu,
-            dropout: 0.0,
-        },
-        optimizer: super::super::settings::OptimizerKind::Adam,
-        lr: 1e-3,
-        weight_decay: 0.0,
-        momentum: 0.0,
-        batch_size: 1,
-        epochs: 1,
-        seed: 0,
-    }
-}
-
 /// Ends a fused trial through the trainer's shared [`tell_outcome`].
 fn finish_trial<H: TrainHooks>(
     study: &mut Study,
@@ -460,7 +442,7 @@ fn finish_trial<H: TrainHooks>(
     cancelled: bool,
     epochs: usize,
     hooks: &mut H,
-) -> Result<FusedTrialEnd, TrainError> {
+) -> Result<TrialEnd, TrainError> {
     let secs = r.started.elapsed().as_secs_f64();
     let outcome = TrialOutcome {
         state,
@@ -474,7 +456,7 @@ fn finish_trial<H: TrainHooks>(
             0.0
         },
     };
-    Ok(FusedTrialEnd {
+    Ok(TrialEnd {
         number: r.number,
         outcome: tell_outcome(study, r.number, outcome, hooks)?,
         params: r.params,
@@ -489,12 +471,25 @@ pub async fn run_fused_sweep<H: TrainHooks>(
     plan_for: &mut PlanFn<'_>,
     hooks: &mut H,
     cancel: &CancelToken,
-) -> Result<Vec<FusedTrialEnd>, TrainError> {
+) -> Result<Vec<TrialEnd>, RunnerError> {
     let mut all = Vec::new();
+    let mut ask = |s: &mut Study| Ok(s.ask_with(space)?);
     while !sweep.is_done() {
-        all.extend(sweep.round(study, space, plan_for, hooks, cancel).await?);
+        all.extend(
+            sweep
+                .round(study, &mut ask, plan_for, hooks, cancel)
+                .await?,
+        );
     }
     Ok(all)
+}
+
+impl crate::train::SweepSpec {
+    /// Whether every trial of this sweep suits the fused engine on `data`
+    /// ([`sweep_eligibility`] with the sweep's model, settings, space and seed).
+    pub fn fused_eligibility(&self, data: &DataSet) -> Result<(), String> {
+        sweep_eligibility(data, &self.model, &self.settings, &self.space, self.seed)
+    }
 }
 
 /// Whether every trial a sweep can produce suits the fused engine: the data set (flat, at
@@ -510,35 +505,8 @@ pub fn sweep_eligibility(
     seed: u64,
 ) -> Result<(), String> {
     check_data(data).map_err(|e| e.to_string())?;
-    // Each searched parameter's extreme values (every choice of a categorical).
-    let values: Vec<(&String, Vec<ParamValue>)> = space
-        .iter()
-        .map(|(name, dist)| {
-            let v = match dist {
-                Distribution::Float(f) => {
-                    vec![ParamValue::Float(f.low), ParamValue::Float(f.high)]
-                }
-                Distribution::Int(i) => vec![ParamValue::Int(i.low), ParamValue::Int(i.high)],
-                Distribution::Categorical(c) => c.choices.clone(),
-            };
-            (name, v)
-        })
-        .collect();
-    // The base point takes each parameter's first value; each candidate changes one.
-    let base: BTreeMap<String, ParamValue> = values
-        .iter()
-        .filter_map(|(name, v)| v.first().map(|v| ((*name).clone(), v.clone())))
-        .collect();
-    let mut candidates = vec![(None, base.clone())];
-    for (name, vs) in &values {
-        for v in vs {
-            let mut params = base.clone();
-            params.insert((*name).clone(), v.clone());
-            candidates.push((Some((*name, v)), params));
-        }
-    }
-    for (changed, params) in candidates {
-        let what = || match changed {
+    for (changed, params) in plan_candidates(space) {
+        let what = || match &changed {
             Some((k, v)) => format!("with {k} = {}", v.to_json().to_python_default()),
             None => "with every parameter at its first value".to_string(),
         };
@@ -547,4 +515,16 @@ pub fn sweep_eligibility(
         check_plan(&plan, data).map_err(|e| format!("{}: {e}", what()))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_options_use_the_default_slot_count() {
+        let o = FusedSweepOptions::default();
+        assert_eq!(o.slots, FusedSweepOptions::default_slots(o.n_trials));
+        assert!((4..=32).contains(&o.slots));
+    }
 }

@@ -1,0 +1,56 @@
+//! The downloads card.
+
+use sweeplab_core::export::ExportFormat;
+use yew::prelude::*;
+
+use crate::state::Action;
+
+/// Props of [`Downloads`].
+#[derive(Properties, PartialEq)]
+pub struct DownloadsProps {
+    /// There is a study with trials to download.
+    pub enabled: bool,
+    /// Sends actions to the reducer.
+    pub dispatch: Callback<Action>,
+}
+
+/// One button per export format.
+#[function_component]
+pub fn Downloads(props: &DownloadsProps) -> Html {
+    let items: [(ExportFormat, &str, &str); 5] = [
+        (
+            ExportFormat::Zip,
+            "Everything (zip)",
+            "TensorBoard, W&B, journal and CSV",
+        ),
+        (
+            ExportFormat::TensorBoard,
+            "TensorBoard logdir",
+            "tensorboard --logdir",
+        ),
+        (ExportFormat::Wandb, "W&B offline runs", "wandb sync"),
+        (
+            ExportFormat::Optuna,
+            "Optuna journal",
+            "optuna-dashboard, JournalStorage",
+        ),
+        (ExportFormat::Csv, "CSV", "pandas, spreadsheets"),
+    ];
+    html! {
+        <section class="card downloads">
+            <h2>{ "Keep it" }</h2>
+            <div class="dl-row">
+                { for items.iter().map(|(f, label, hint)| {
+                    let f = *f;
+                    html! {
+                        <button class="btn dl" disabled={!props.enabled} data-testid={format!("download-{}", f.name())}
+                            onclick={props.dispatch.reform(move |_| Action::Download(f))}>
+                            <span>{ *label }</span><small>{ *hint }</small>
+                        </button>
+                    }
+                }) }
+            </div>
+            <p class="muted small">{ "Studies are saved in this browser after every trial; Share link copies a URL with the whole setup." }</p>
+        </section>
+    }
+}

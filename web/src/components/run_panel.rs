@@ -1,0 +1,172 @@
+//! The run panel: Start, Pause, Resume, Stop, the progress and the notices.
+
+use yew::prelude::*;
+
+use crate::data::fmt_duration;
+use crate::scale::short;
+use crate::state::{Action, Notice, Progress, RunState};
+
+/// Props of [`RunPanel`].
+#[derive(Properties, PartialEq)]
+pub struct RunProps {
+    /// Where the run is.
+    pub run: RunState,
+    /// The run's progress.
+    pub progress: Progress,
+    /// A trial trains one at a time right now.
+    pub live_trial: bool,
+    /// Trials that count so far.
+    pub n_done: usize,
+    /// The trial budget.
+    pub total: usize,
+    /// The time limit in seconds (0: none).
+    pub time_limit_s: u32,
+    /// Start continues the current study.
+    pub resumable: bool,
+    /// The setup has no problem: Start is enabled.
+    pub valid: bool,
+    /// Messages above the charts.
+    pub notices: Vec<Notice>,
+    /// Which backend trains, and why.
+    pub backend_note: Option<String>,
+    /// Which engine trains, and why.
+    pub engine_note: Option<String>,
+    /// `performance.now()` at this render (elapsed and remaining time count from it).
+    pub now_ms: f64,
+    /// Sends actions to the reducer.
+    pub dispatch: Callback<Action>,
+}
+
+/// The controls, the trial and epoch progress with elapsed and remaining time, the
+/// backend and engine notes and the notices.
+#[function_component]
+pub fn RunPanel(props: &RunProps) -> Html {
+    let dispatch = &props.dispatch;
+    let (n_done, total) = (props.n_done, props.total);
+    let start_label = if props.resumable {
+        format!("Resume study ({n_done}/{total})")
+    } else {
+        "Start".to_string()
+    };
+    let p = &props.progress;
+    let run = props.run;
+    let running = matches!(
+        run,
+        RunState::Running | RunState::Paused | RunState::Stopping
+    );
+    let elapsed = if running {
+        (props.now_ms - p.run_started) / 1000.0
+    } else {
+        0.0
+    };
+    let epoch_frac = if p.parallel() {
+        // The mean progress of the trials training at once.
+        let n = p.running.len().max(1) as f64;
+        p.running
+            .values()
+            .map(|(e, _)| *e as f64 / p.epochs.max(1) as f64)
+            .sum::<f64>()
+            / n
+    } else if p.epochs > 0 && p.steps_per_epoch > 0 {
+        ((p.epoch.saturating_sub(1)) as f64 + p.epoch_step as f64 / p.steps_per_epoch as f64)
+            / p.epochs as f64
+    } else {
+        0.0
+    };
+    let in_flight = if p.parallel() {
+        p.running.len()
+    } else {
+        usize::from(props.live_trial)
+    };
+    let epoch_label = match (
+        p.parallel(),
+        p.running.values().map(|(e, _)| *e).min(),
+        p.running.values().map(|(e, _)| *e).max(),
+    ) {
+        (true, Some(lo), Some(hi)) if lo != hi => format!("epochs {lo}–{hi}/{}", p.epochs),
+        (true, Some(e), _) => format!("epoch {e}/{}", p.epochs),
+        (true, None, _) => "starting trials".to_string(),
+        (false, ..) => format!("epoch {}/{}", p.epoch, p.epochs),
+    };
+    let mut remaining = if p.parallel() {
+        // Trials end at the run's rate; the running ones are partly done.
+        let left = total.saturating_sub(n_done) as f64 - epoch_frac * in_flight as f64;
+        let rate = p.ended as f64 / elapsed.max(1e-9);
+        if p.ended > 0 {
+            left.max(0.0) / rate
+        } else {
+            f64::NAN
+        }
+    } else {
+        let left = total.saturating_sub(n_done) as f64;
+        let per = if p.durations.is_empty() {
+            if epoch_frac > 0.02 {
+                (props.now_ms - p.trial_started) / 1000.0 / epoch_frac
+            } else {
+                f64::NAN
+            }
+        } else {
+            p.durations.iter().sum::<f64>() / p.durations.len() as f64
+        };
+        per * (left - epoch_frac).max(0.0)
+    };
+    if props.time_limit_s > 0 {
+        remaining = remaining.min((f64::from(props.time_limit_s) - elapsed).max(0.0));
+    }
+    html! {
+        <section class="status card">
+            <div class="controls">
+                if run == RunState::Idle {
+                    <button class="btn primary" data-testid="start" disabled={!props.valid}
+                        title={if props.valid { "" } else { "fix the setup first" }}
+                        onclick={dispatch.reform(|_| Action::Start)}>{ start_label }</button>
+                } else {
+                    if run == RunState::Paused {
+                        <button class="btn primary" data-testid="resume" onclick={dispatch.reform(|_| Action::Resume)}>{ "Resume" }</button>
+                    } else {
+                        <button class="btn" data-testid="pause" disabled={run != RunState::Running} onclick={dispatch.reform(|_| Action::Pause)}>{ "Pause" }</button>
+                    }
+                    <button class="btn danger" data-testid="stop" disabled={run == RunState::Stopping} onclick={dispatch.reform(|_| Action::Stop)}>{ if run == RunState::Stopping { "Stopping…" } else { "Stop" } }</button>
+                }
+                <div class="progress" data-testid="progress">
+                    <div class="progress-line">
+                        <span data-testid="trial-count"><strong>{ format!("Trial {}/{}", (n_done + in_flight).min(total.max(1)), total) }</strong></span>
+                        if running && p.parallel() {
+                            <span data-testid="in-flight">{ format!("{in_flight} at once") }</span>
+                        }
+                        if running {
+                            <span>{ epoch_label }</span>
+                            <span>{ format!("elapsed {}", fmt_duration(elapsed)) }</span>
+                            <span>{ format!("remaining {}", if remaining.is_finite() { fmt_duration(remaining) } else { "–".into() }) }</span>
+                            <span data-testid="throughput">{ format!("{} samples/s", short(p.samples_per_sec)) }</span>
+                        }
+                        <span class={classes!("state", format!("state-{run:?}").to_lowercase())} data-testid="run-state">{ match run {
+                            RunState::Idle => "idle",
+                            RunState::Starting => "starting…",
+                            RunState::Running => "training",
+                            RunState::Paused => "paused",
+                            RunState::Stopping => "stopping",
+                        } }</span>
+                    </div>
+                    <div class="bar-outer" title="epoch progress"><div class="bar-inner" style={format!("width:{:.1}%", epoch_frac * 100.0)}></div></div>
+                    <div class="bar-outer thin" title="study progress"><div class="bar-inner alt" style={format!("width:{:.1}%", n_done as f64 / total.max(1) as f64 * 100.0)}></div></div>
+                </div>
+            </div>
+            if let Some(note) = &props.backend_note {
+                <p class="backend-note" data-testid="backend-note">{ note.clone() }</p>
+            }
+            if let Some(note) = &props.engine_note {
+                <p class="backend-note" data-testid="engine-note">{ note.clone() }</p>
+            }
+            { for props.notices.iter().map(|n| {
+                let id = n.id;
+                html! {
+                    <div class={classes!("notice", n.level)} role={if n.level == "error" { "alert" } else { "status" }} data-testid={format!("notice-{}", n.id)}>
+                        <span>{ n.text.clone() }</span>
+                        <button class="icon" aria-label="dismiss" onclick={dispatch.reform(move |_| Action::Dismiss(id))}>{ "×" }</button>
+                    </div>
+                }
+            }) }
+        </section>
+    }
+}

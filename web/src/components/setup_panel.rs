@@ -1,0 +1,302 @@
+//! The setup panel: the problem, the search space and how to search.
+
+use std::rc::Rc;
+
+use yew::prelude::*;
+
+use sweeplab_core::config::PrunerConfig;
+
+use super::{edit, value_of};
+use crate::setup::{
+    BackendChoice, Dataset, ModelKind, Objective, PRESETS, ParamKind, ParamSpec, SamplerChoice,
+    Setup,
+};
+use crate::state::{Action, YamlBox};
+
+/// Props of [`SetupPanel`].
+#[derive(Properties, PartialEq)]
+pub struct SetupProps {
+    /// The setup being edited.
+    pub setup: Setup,
+    /// A run is in progress: the setup is read-only.
+    pub locked: bool,
+    /// The W&B sweep YAML box.
+    pub yaml: YamlBox,
+    /// Sends actions to the reducer.
+    pub dispatch: Callback<Action>,
+    /// A YAML file was chosen (the page reads it and sends its text).
+    pub on_yaml_file: Callback<web_sys::File>,
+}
+
+/// Presets, data set, model, epochs and objective; the search space; sampler, seed,
+/// pruner, budget and backend. Every problem of the setup is shown where it is.
+#[function_component]
+pub fn SetupPanel(props: &SetupProps) -> Html {
+    let dispatch = &props.dispatch;
+    let s = &props.setup;
+    let problems = s.problems();
+    let global: Vec<&String> = problems
+        .iter()
+        .filter(|(i, _)| *i == usize::MAX)
+        .map(|(_, m)| m)
+        .collect();
+    let preset_blurb = PRESETS
+        .iter()
+        .find(|p| p.id == s.preset)
+        .map(|p| p.blurb)
+        .unwrap_or("A custom setup.");
+    let on_yaml_file = props.on_yaml_file.clone();
+    html! {
+        <fieldset class="setup" disabled={props.locked}>
+            <section>
+                <h2>{ "1 · Pick a problem" }</h2>
+                <div class="presets" role="group" aria-label="presets">
+                    { for PRESETS.iter().map(|p| {
+                        let id = p.id;
+                        html! {
+                            <button class={classes!("chip", (s.preset == p.id).then_some("active"))}
+                                data-testid={format!("preset-{id}")}
+                                onclick={dispatch.reform(move |_| Action::Preset(id))}>{ p.title }</button>
+                        }
+                    }) }
+                </div>
+                <p class="muted small">{ preset_blurb }</p>
+                <div class="grid2">
+                    <label>{ "Data set" }
+                        <select data-testid="dataset" onchange={edit(dispatch, |s, v| if let Some(d) = Dataset::parse(&v) { s.dataset = d; if !d.is_2d() { s.objective = Objective::ValAccuracy } })}>
+                            { for Dataset::ALL.iter().map(|d| html! { <option value={d.id()} selected={*d == s.dataset}>{ d.label() }</option> }) }
+                        </select>
+                    </label>
+                    <label>{ "Model" }
+                        <select data-testid="model" onchange={edit(dispatch, |s, v| s.model = if v == "cnn" { ModelKind::Cnn } else { ModelKind::Mlp })}>
+                            <option value="mlp" selected={s.model == ModelKind::Mlp}>{ ModelKind::Mlp.label() }</option>
+                            <option value="cnn" selected={s.model == ModelKind::Cnn}>{ ModelKind::Cnn.label() }</option>
+                        </select>
+                    </label>
+                    <label>{ "Epochs per trial" }
+                        <input type="number" min="1" max="1000" data-testid="epochs" value={s.epochs.to_string()}
+                            oninput={edit(dispatch, |s, v| s.epochs = v.trim().parse().unwrap_or(0))} />
+                    </label>
+                    <label>{ "Objective" }
+                        <select data-testid="objective" onchange={edit(dispatch, |s, v| if let Ok(o) = Objective::parse(&v) { s.objective = o })}>
+                            { for Objective::ALL.iter().map(|o| html! {
+                                <option value={o.series()} selected={s.objective == *o}>{ o.short_label() }</option>
+                            }) }
+                        </select>
+                    </label>
+                </div>
+                if s.dataset == Dataset::Mnist {
+                    <p class="muted small">{ "MNIST (10,000 digits) by Yann LeCun, Corinna Cortes and Christopher J.C. Burges, CC BY-SA 3.0." }</p>
+                }
+            </section>
+            <section>
+                <h2>{ "2 · Define the search space" }</h2>
+                <SpaceEditor params={s.params.clone()} problems={problems.clone()} dispatch={dispatch.clone()} />
+                <div class="row">
+                    <button class="btn small" data-testid="add-param" onclick={dispatch.reform(|_| Action::Edit(Rc::new(|s: &mut Setup| {
+                        let n = s.params.len();
+                        let name = ["weight_decay", "momentum", "dropout", "lr"].iter()
+                            .find(|c| !s.params.iter().any(|p| p.name == **c)).map_or(format!("param_{n}"), |c| c.to_string());
+                        s.params.push(ParamSpec::float(&name, 0.0, 0.1, false));
+                    })))}>{ "+ Add parameter" }</button>
+                    <button class="btn small ghost" data-testid="yaml-toggle" onclick={dispatch.reform(|_| Action::ToggleYaml)}>{ "Import W&B sweep YAML" }</button>
+                </div>
+                if props.yaml.open {
+                    <div class="yaml">
+                        <textarea data-testid="yaml-text" rows="8" placeholder="method: bayes\nmetric: {name: val_loss, goal: minimize}\nparameters:\n  lr: {distribution: log_uniform_values, min: 0.0001, max: 0.1}"
+                            value={props.yaml.text.clone()}
+                            oninput={dispatch.reform(|e: InputEvent| Action::YamlText(value_of(e.as_ref())))} />
+                        <div class="row">
+                            <button class="btn small" data-testid="yaml-apply" onclick={dispatch.reform(|_| Action::YamlApply)}>{ "Fill the editor" }</button>
+                            <label class="btn small ghost file">{ "Upload .yaml" }
+                                <input type="file" accept=".yaml,.yml,text/yaml" data-testid="yaml-file"
+                                    onchange={Callback::from(move |e: Event| {
+                                        use wasm_bindgen::JsCast;
+                                        if let Some(f) = e.target().and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok())
+                                            .and_then(|i| i.files()).and_then(|f| f.get(0)) {
+                                            on_yaml_file.emit(f);
+                                        }
+                                    })} />
+                            </label>
+                        </div>
+                        if let Some(e) = &props.yaml.error {
+                            <p class="error-text" role="alert" data-testid="yaml-error">{ e.clone() }</p>
+                        }
+                    </div>
+                }
+            </section>
+            <section>
+                <h2>{ "3 · Choose how to search" }</h2>
+                <div class="grid2">
+                    <label>{ "Sampler" }
+                        <select data-testid="sampler" onchange={edit(dispatch, |s, v| s.sampler = SamplerChoice::from_id(&v).unwrap_or(SamplerChoice::TPE))}>
+                            { for SamplerChoice::ALL.iter().map(|k| html! { <option value={k.id()} selected={*k == s.sampler}>{ k.label() }</option> }) }
+                        </select>
+                    </label>
+                    <label>{ "Seed" }
+                        <input type="number" min="0" data-testid="seed" placeholder="random" value={s.seed.map(|v| v.to_string()).unwrap_or_default()}
+                            oninput={edit(dispatch, |s, v| s.seed = v.trim().parse().ok())} />
+                    </label>
+                    <label>{ "Pruner" }
+                        <select data-testid="pruner" onchange={edit(dispatch, |s, v| if let Some(p) = PrunerConfig::with_defaults(&v) { s.pruner = p })}>
+                            { for PrunerConfig::KINDS.iter().filter_map(|k| PrunerConfig::with_defaults(k)).map(|p| html! {
+                                <option value={p.kind()} selected={p.kind() == s.pruner.kind()}>{ p.label() }</option>
+                            }) }
+                        </select>
+                    </label>
+                    <label>{ "Trials" }
+                        <input type="number" min="1" max="10000" data-testid="n-trials" value={s.n_trials.to_string()}
+                            oninput={edit(dispatch, |s, v| s.n_trials = v.trim().parse().unwrap_or(0))} />
+                    </label>
+                    <label>{ "Time limit (s, 0 = none)" }
+                        <input type="number" min="0" data-testid="time-limit" value={s.time_limit_s.to_string()}
+                            oninput={edit(dispatch, |s, v| s.time_limit_s = v.trim().parse().unwrap_or(0))} />
+                    </label>
+                    <label>{ "Backend" }
+                        <select data-testid="backend" onchange={edit(dispatch, |s, v| s.backend = BackendChoice::parse(&v).unwrap_or_default())}>
+                            { for BackendChoice::ALL.iter().map(|k| html! { <option value={k.name()} selected={*k == s.backend}>{ k.label() }</option> }) }
+                        </select>
+                    </label>
+                </div>
+                <PrunerArgs pruner={s.pruner.clone()} dispatch={dispatch.clone()} />
+                if let Some(note) = s.sampler.note() {
+                    <p class="muted small" data-testid="sampler-note">{ note }</p>
+                }
+                if let Some(n) = s.grid_points() {
+                    <p class="muted small">{ format!("The grid has {n} points; the study stops when all are visited.") }</p>
+                }
+            </section>
+            { for global.iter().map(|m| html! { <p class="error-text" role="alert" data-testid="setup-error">{ (*m).clone() }</p> }) }
+        </fieldset>
+    }
+}
+
+/// Props of [`SpaceEditor`].
+#[derive(Properties, PartialEq)]
+pub struct SpaceProps {
+    /// The parameters, in editor order.
+    pub params: Vec<ParamSpec>,
+    /// The setup's problems: `(row, message)`, `usize::MAX` for the setup as a whole.
+    pub problems: Vec<(usize, String)>,
+    /// Sends actions to the reducer.
+    pub dispatch: Callback<Action>,
+}
+
+/// One row per searched parameter: name, type, range or choices, and its problem.
+#[function_component]
+pub fn SpaceEditor(props: &SpaceProps) -> Html {
+    let dispatch = &props.dispatch;
+    html! {
+        <div class="space" data-testid="space">
+            { for props.params.iter().enumerate().map(|(i, p)| {
+                let err = props.problems.iter().find(|(k, _)| *k == i).map(|(_, m)| m.clone());
+                let numeric = p.kind != ParamKind::Categorical;
+                html! {
+                    <div class={classes!("param", err.is_some().then_some("invalid"))} data-testid="param-row">
+                        <div class="param-line">
+                            <input class="pname" aria-label="name" data-testid="param-name" value={p.name.clone()}
+                                oninput={edit(dispatch, move |s, v| if let Some(p) = s.params.get_mut(i) { p.name = v })} />
+                            <select aria-label="type" data-testid="param-kind" onchange={edit(dispatch, move |s, v| if let (Some(p), Some(k)) = (s.params.get_mut(i), ParamKind::parse(&v)) {
+                                p.kind = k;
+                                if k == ParamKind::Categorical && p.choices.is_empty() { p.choices = "a, b".into() }
+                                if k == ParamKind::Int { p.log = p.log && p.low.parse::<i64>().is_ok_and(|l| l >= 1); }
+                            })}>
+                                { for [ParamKind::Float, ParamKind::Int, ParamKind::Categorical].iter().map(|k| html! {
+                                    <option value={k.id()} selected={*k == p.kind}>{ k.id() }</option>
+                                }) }
+                            </select>
+                            <button class="icon" title="remove" aria-label="remove parameter" data-testid="param-remove"
+                                onclick={dispatch.reform(move |_| Action::Edit(Rc::new(move |s: &mut Setup| { if i < s.params.len() { s.params.remove(i); } })))}>{ "×" }</button>
+                        </div>
+                        if numeric {
+                            <div class="param-line">
+                                <label class="mini">{ "low" }<input data-testid="param-low" value={p.low.clone()}
+                                    oninput={edit(dispatch, move |s, v| if let Some(p) = s.params.get_mut(i) { p.low = v })} /></label>
+                                <label class="mini">{ "high" }<input data-testid="param-high" value={p.high.clone()}
+                                    oninput={edit(dispatch, move |s, v| if let Some(p) = s.params.get_mut(i) { p.high = v })} /></label>
+                                <label class="mini">{ "step" }<input data-testid="param-step" placeholder={if p.kind == ParamKind::Int { "1" } else { "none" }} value={p.step.clone()}
+                                    oninput={edit(dispatch, move |s, v| if let Some(p) = s.params.get_mut(i) { p.step = v })} /></label>
+                                <label class="check"><input type="checkbox" data-testid="param-log" checked={p.log}
+                                    onchange={edit(dispatch, move |s, v| if let Some(p) = s.params.get_mut(i) { p.log = v == "true" })} />{ "log" }</label>
+                            </div>
+                        } else {
+                            <div class="param-line">
+                                <label class="mini wide">{ "choices" }<input data-testid="param-choices" value={p.choices.clone()} placeholder="adam, sgd"
+                                    oninput={edit(dispatch, move |s, v| if let Some(p) = s.params.get_mut(i) { p.choices = v })} /></label>
+                            </div>
+                        }
+                        if let Some(e) = err {
+                            <p class="error-text" role="alert" data-testid="param-error">{ e }</p>
+                        }
+                    </div>
+                }
+            }) }
+        </div>
+    }
+}
+
+/// Props of [`PrunerArgs`].
+#[derive(Properties, PartialEq)]
+pub struct PrunerArgsProps {
+    /// The pruner.
+    pub pruner: PrunerConfig,
+    /// Sends actions to the reducer.
+    pub dispatch: Callback<Action>,
+}
+
+/// One input per argument of the chosen pruner, named as Optuna names them (read from the
+/// core's `PrunerConfig` as serde data, so a new argument shows up here by itself); an empty
+/// resource input is Optuna's `"auto"`. What Optuna would refuse is shown as a setup
+/// problem; what is not a number is not taken.
+#[function_component]
+pub fn PrunerArgs(props: &PrunerArgsProps) -> Html {
+    let Ok(serde_json::Value::Object(args)) = serde_json::to_value(&props.pruner) else {
+        return html! {};
+    };
+    let args: Vec<(String, String)> = args
+        .into_iter()
+        .filter(|(name, _)| name != "type")
+        .map(|(name, v)| {
+            (
+                name,
+                if v.is_null() {
+                    String::new()
+                } else {
+                    v.to_string()
+                },
+            )
+        })
+        .collect();
+    if args.is_empty() {
+        return html! {};
+    }
+    html! {
+        <div class="grid2 pruner-args" data-testid="pruner-args">
+            { for args.into_iter().map(|(name, value)| html! {
+                <label>{ name.clone() }
+                    <input data-testid={format!("pruner-{name}")} value={value}
+                        placeholder={if name.ends_with("resource") { "auto" } else { "" }}
+                        oninput={edit(&props.dispatch, move |s, v| set_arg(&mut s.pruner, &name, &v))} />
+                </label>
+            }) }
+        </div>
+    }
+}
+
+/// Sets argument `name` of `pruner` to the number `text` (empty: `null`, Optuna's
+/// `"auto"`); leaves it unchanged when the result is not a valid `PrunerConfig`.
+fn set_arg(pruner: &mut PrunerConfig, name: &str, text: &str) {
+    let value = match text.trim() {
+        "" => serde_json::Value::Null,
+        t => match serde_json::from_str::<serde_json::Value>(t) {
+            Ok(v @ serde_json::Value::Number(_)) => v,
+            _ => return,
+        },
+    };
+    if let Ok(serde_json::Value::Object(mut args)) = serde_json::to_value(&*pruner) {
+        args.insert(name.to_string(), value);
+        if let Ok(p) = serde_json::from_value(serde_json::Value::Object(args)) {
+            *pruner = p;
+        }
+    }
+}

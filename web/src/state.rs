@@ -1,0 +1,1195 @@
+//! The playground's state and everything that changes it: [`State`], the [`Action`]s the
+//! page and its worker produce, and [`reduce`], which applies one action and returns the
+//! [`Effect`]s the page must carry out (start a worker, save to IndexedDB, set the URL
+//! hash, …).
+//!
+//! It is pure: no browser call happens here (the clock comes in as an [`Env`]), so it is
+//! tested natively. `app.rs` is the shell that runs the effects and hands the state's parts
+//! to the components in `components/`.
+
+use std::collections::BTreeMap;
+use std::rc::Rc;
+
+use serde::{Deserialize, Serialize};
+use sweeplab_core::export::{ExportFormat, ExportOptions, export_study, zip_files};
+use sweeplab_core::importance::param_importances;
+use sweeplab_core::storage::journal::{JournalStorage, parse_journal};
+use sweeplab_core::store::fail_running;
+use sweeplab_core::vocab::{AdapterProbe, BackendKind, ProgressEvent};
+use sweeplab_core::{FrozenTrial, Json, StudyView, TrialState};
+
+use crate::data::{Column, StudyData};
+use crate::protocol::{FromWorker, SETUP_ATTR, ToWorker};
+use crate::setup::{BackendChoice, Setup};
+use crate::yaml::setup_from_yaml;
+
+/// Rows of the trials table per page.
+pub const PAGE: usize = 25;
+
+/// The worker id the page's journal lines carry.
+pub const WORKER_ID: &str = "sweeplab-browser";
+
+/// A change to the setup.
+pub type Edit = Rc<dyn Fn(&mut Setup)>;
+
+/// Where the run is.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum RunState {
+    /// Nothing running.
+    #[default]
+    Idle,
+    /// Probing the GPU / loading the worker.
+    Starting,
+    /// Training.
+    Running,
+    /// Held.
+    Paused,
+    /// Stopping after the current step.
+    Stopping,
+}
+
+/// A message shown above the charts.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Notice {
+    /// `info`, `warn` or `error`.
+    pub level: &'static str,
+    /// The text.
+    pub text: String,
+    /// Test id.
+    pub id: &'static str,
+}
+
+/// The running trial's curves, fed by the worker.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Live {
+    /// Trial number.
+    pub trial: Option<u64>,
+    /// `(step, loss)`.
+    pub train: Vec<(f64, f64)>,
+    /// `(epoch, loss)`.
+    pub val_loss: Vec<(f64, f64)>,
+    /// `(epoch, accuracy)`.
+    pub val_acc: Vec<(f64, f64)>,
+    /// `(epoch, objective)`.
+    pub values: BTreeMap<i64, f64>,
+    /// Steps per epoch.
+    pub steps_per_epoch: usize,
+}
+
+/// Progress of the run.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Progress {
+    /// Epoch of the running trial (from 1).
+    pub epoch: usize,
+    /// Epochs planned.
+    pub epochs: usize,
+    /// Step within the epoch.
+    pub epoch_step: usize,
+    /// Steps per epoch.
+    pub steps_per_epoch: usize,
+    /// Throughput.
+    pub samples_per_sec: f64,
+    /// When the run started (ms, `performance.now()`).
+    pub run_started: f64,
+    /// When the running trial started.
+    pub trial_started: f64,
+    /// Durations of the trials this run finished (seconds).
+    pub durations: Vec<f64>,
+    /// Trials that train at once (the fused engine); 0 or 1 is one at a time.
+    pub slots: usize,
+    /// With several at once: each running trial's epochs done and last samples/s.
+    pub running: BTreeMap<u64, (usize, f64)>,
+    /// Trials this run ended.
+    pub ended: usize,
+}
+
+impl Progress {
+    /// Whether several trials train at once.
+    pub fn parallel(&self) -> bool {
+        self.slots > 1
+    }
+}
+
+/// The summary of a saved study (kept in IndexedDB next to its journal).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StudyMeta {
+    /// Storage key (also the study's name in the journal).
+    pub id: String,
+    /// When it was created (ms since the epoch).
+    pub created_ms: f64,
+    /// When it was last saved.
+    pub updated_ms: f64,
+    /// Its setup.
+    pub setup: Setup,
+    /// Finished trials.
+    pub finished: usize,
+    /// The best value so far.
+    pub best: Option<f64>,
+}
+
+/// A saved entry as listed: the summary, or why it could not be read.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Listed {
+    /// A readable summary.
+    Ok(StudyMeta),
+    /// An entry whose summary is corrupt: its key and the error.
+    Corrupt(String, String),
+}
+
+/// What the WebGPU adapter probe found.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GpuProbe {
+    /// `navigator.gpu` exists.
+    pub api: bool,
+    /// An adapter was granted.
+    pub adapter: bool,
+    /// The adapter is a software one (SwiftShader, llvmpipe, WARP, a fallback adapter).
+    pub software: bool,
+    /// The adapter's description (vendor, architecture, device).
+    pub description: String,
+}
+
+/// The W&B sweep YAML box.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct YamlBox {
+    /// Shown.
+    pub open: bool,
+    /// The text typed, pasted or uploaded.
+    pub text: String,
+    /// Why the last "Fill the editor" failed.
+    pub error: Option<String>,
+}
+
+/// How the plots and the table are shown.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ViewOptions {
+    /// Log-scale y axes.
+    pub log_y: bool,
+    /// Smoothing weight of the curves.
+    pub smoothing: f64,
+    /// The table's sort column and whether ascending.
+    pub sort: (Column, bool),
+    /// The table's page.
+    pub page: usize,
+    /// The plot tab.
+    pub tab: &'static str,
+}
+
+impl Default for ViewOptions {
+    fn default() -> Self {
+        ViewOptions {
+            log_y: false,
+            smoothing: 0.0,
+            sort: (Column::Number, false),
+            page: 0,
+            tab: "history",
+        }
+    }
+}
+
+/// What the reducer needs from the outside world: the clocks.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Env {
+    /// Milliseconds since the page started (`performance.now()`).
+    pub now_ms: f64,
+    /// Milliseconds since the Unix epoch.
+    pub epoch_ms: f64,
+    /// The local time as `YYYY-MM-DD-hh-mm-ss`, for new studies' names.
+    pub stamp: String,
+}
+
+/// The whole page's state.
+#[derive(Clone, Debug, Default)]
+pub struct State {
+    /// The setup being edited.
+    pub setup: Setup,
+    /// The YAML import box.
+    pub yaml: YamlBox,
+    /// The current study's name.
+    pub study_name: Option<String>,
+    /// When the current study was created (ms since the epoch).
+    pub created_ms: f64,
+    /// The page's copy of the study's journal.
+    pub storage: JournalStorage,
+    /// The study as the plots and the table see it.
+    pub data: StudyData,
+    /// PED-ANOVA importances of the completed trials.
+    pub importances: Rc<Vec<(String, f64)>>,
+    /// Where the run is.
+    pub run: RunState,
+    /// The backend of the running worker.
+    pub worker: Option<BackendKind>,
+    /// Which backend trains, and why.
+    pub backend_note: Option<String>,
+    /// Which engine trains, and why.
+    pub engine_note: Option<String>,
+    /// Messages above the charts.
+    pub notices: Vec<Notice>,
+    /// The running trial's curves.
+    pub live: Live,
+    /// The run's progress.
+    pub progress: Progress,
+    /// The trial whose curves are shown.
+    pub selected: Option<u64>,
+    /// Whether the user picked the selected trial (the page then stops following the run).
+    pub user_selected: bool,
+    /// When the study was last saved (`performance.now()`).
+    pub last_save_ms: f64,
+    /// When an epoch of the running trial last refreshed the study plots.
+    pub last_live_refresh_ms: f64,
+    /// Decision boundaries by trial (2-D sets).
+    pub boundaries: BTreeMap<u64, Rc<Vec<f32>>>,
+    /// The boundary grid's side.
+    pub boundary_n: usize,
+    /// The data set's points (2-D sets).
+    pub points: Rc<Vec<(f32, f32, u8)>>,
+    /// How the plots and the table are shown.
+    pub view: ViewOptions,
+    /// The saved studies, once listed.
+    pub saved: Option<Vec<Listed>>,
+    /// The saved-study panel is open.
+    pub saved_open: bool,
+    /// The study is a synthetic one (`#synthetic=N`), never saved.
+    pub synthetic: bool,
+    /// The share link was copied.
+    pub share_copied: bool,
+}
+
+/// Something that happened: the user's input, a worker's message, a browser call's answer.
+pub enum Action {
+    /// Change the setup.
+    Edit(Edit),
+    /// Load a preset.
+    Preset(&'static str),
+    /// Show or hide the YAML box.
+    ToggleYaml,
+    /// YAML text typed, pasted or read from a file.
+    YamlText(String),
+    /// Apply the YAML text.
+    YamlApply,
+    /// Start (or resume) the study.
+    Start,
+    /// The GPU probe answered.
+    Probed(GpuProbe),
+    /// The worker could not be started.
+    SpawnFailed(String),
+    /// Pause training.
+    Pause,
+    /// Resume training.
+    Resume,
+    /// Stop training.
+    Stop,
+    /// A worker message.
+    Worker(FromWorker),
+    /// The worker crashed (or sent something that does not parse).
+    WorkerCrashed(String),
+    /// A message to the worker could not be sent.
+    SendFailed(String),
+    /// Select a trial for the curves.
+    Select(u64),
+    /// Toggle the log scale.
+    ToggleLog,
+    /// Smoothing weight.
+    Smoothing(f64),
+    /// Sort the table.
+    Sort(Column),
+    /// Table page.
+    Page(usize),
+    /// Download an export.
+    Download(ExportFormat),
+    /// A download failed.
+    DownloadFailed(String),
+    /// Start afresh.
+    NewStudy,
+    /// Show the saved studies.
+    ToggleSaved,
+    /// The saved-study list arrived.
+    Listed(Result<Vec<Listed>, String>),
+    /// Open a saved study.
+    Open(String),
+    /// A saved study was read.
+    Opened(Result<(StudyMeta, String), String>),
+    /// Delete a saved study.
+    Delete(String),
+    /// A save finished.
+    Saved(Result<(), String>),
+    /// Copy the share link.
+    Share,
+    /// Dismiss a notice.
+    Dismiss(&'static str),
+    /// The chart tab.
+    Tab(&'static str),
+    /// The URL hash changed (a pasted link); the new hash.
+    HashChanged(String),
+    /// The page opened with this URL hash.
+    Opening(String),
+}
+
+/// What the shell must do after an action.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Effect {
+    /// Probe WebGPU, then dispatch [`Action::Probed`].
+    ProbeGpu,
+    /// Start a worker for `kind` and send it `start`; dispatch [`Action::SpawnFailed`] if
+    /// it cannot start.
+    SpawnWorker {
+        /// The worker's backend.
+        kind: BackendKind,
+        /// Its first message.
+        start: ToWorker,
+    },
+    /// Send a message to the running worker; dispatch [`Action::SendFailed`] on failure.
+    Send(ToWorker),
+    /// Terminate the worker (if any) and stop the clock.
+    EndWorker,
+    /// Save the study in IndexedDB, then dispatch [`Action::Saved`].
+    Save {
+        /// Its summary.
+        meta: StudyMeta,
+        /// Its compacted journal.
+        journal: String,
+    },
+    /// List the saved studies, then dispatch [`Action::Listed`].
+    List,
+    /// List the saved studies and open the one `pick` chooses (the study named `wanted`,
+    /// or with `None` the latest), else dispatch [`Action::Listed`].
+    Restore {
+        /// The study the link names, if any.
+        wanted: Option<String>,
+    },
+    /// Read a saved study, then dispatch [`Action::Opened`].
+    Load(String),
+    /// Delete a saved study, then list again.
+    Delete(String),
+    /// Set the URL hash (without `#`).
+    SetHash(String),
+    /// Copy the page's URL with this hash.
+    CopyLink(String),
+    /// Offer a file for download; dispatch [`Action::DownloadFailed`] on failure.
+    Download {
+        /// File name.
+        name: String,
+        /// MIME type.
+        mime: &'static str,
+        /// Contents.
+        bytes: Vec<u8>,
+    },
+}
+
+impl State {
+    /// A fresh page on `setup`.
+    pub fn new(setup: Setup) -> State {
+        State {
+            setup,
+            ..State::default()
+        }
+    }
+
+    /// Adds (or replaces) the notice `id`.
+    pub fn notice(&mut self, id: &'static str, level: &'static str, text: String) {
+        self.notices.retain(|n| n.id != id);
+        self.notices.push(Notice { level, text, id });
+    }
+
+    /// The trials that count toward the study's budget: finished, not interrupted.
+    pub fn counted(&self) -> usize {
+        self.data.trials.iter().filter(|t| t.counts()).count()
+    }
+
+    /// The setup stored with the current study.
+    pub fn study_setup(&self) -> Option<Setup> {
+        let name = self.study_name.as_ref()?;
+        let s = self.storage.study_by_name(name)?;
+        match s.user_attrs.get(SETUP_ATTR)? {
+            Json::Str(t) => Setup::from_json(t).ok(),
+            _ => None,
+        }
+    }
+
+    /// Whether Start continues the current study (same setup but for budget and backend).
+    pub fn continues(&self) -> bool {
+        let Some(old) = self.study_setup() else {
+            return false;
+        };
+        let mut a = old;
+        let mut b = self.setup.clone();
+        for s in [&mut a, &mut b] {
+            s.n_trials = 0;
+            s.time_limit_s = 0;
+            s.backend = BackendChoice::Auto;
+            s.preset = String::new();
+        }
+        a == b && !self.synthetic
+    }
+
+    /// The URL hash that restores the setup (and the study, when it is saved).
+    pub fn hash(&self) -> String {
+        let mut h = self.setup.to_hash();
+        if let Some(n) = &self.study_name
+            && !self.synthetic
+        {
+            h.push_str(&format!("&study={}", crate::setup::encode_component(n)));
+        }
+        h
+    }
+
+    fn set_hash(&self) -> Effect {
+        Effect::SetHash(self.hash())
+    }
+
+    /// Rebuilds what the plots see from the journal (and the running trial's live values).
+    pub fn refresh(&mut self) {
+        let name = self.study_name.clone().unwrap_or_default();
+        let mut trials: Vec<FrozenTrial> = self
+            .storage
+            .study_by_name(&name)
+            .map(|s| s.trials.clone())
+            .unwrap_or_default();
+        // The running trial's reports arrive live, before its journal lines.
+        if let Some(n) = self.live.trial
+            && let Some(t) = trials.get_mut(n as usize)
+            && t.state == TrialState::Running
+        {
+            t.intermediate_values = self.live.values.clone();
+        }
+        let completed_before = self.data.completed().count();
+        let direction = self
+            .storage
+            .study_by_name(&name)
+            .and_then(|s| s.directions.first().copied())
+            .unwrap_or(self.setup.objective.direction());
+        self.data = StudyData {
+            version: self.data.version + 1,
+            direction,
+            objective: self.setup.objective.series().to_string(),
+            trials: Rc::new(trials),
+        };
+        let completed = self.data.completed().count();
+        if completed != completed_before || self.importances.is_empty() {
+            self.importances = Rc::new(if completed >= 2 {
+                let trials: Vec<&FrozenTrial> = self.data.trials.iter().collect();
+                let directions = [direction];
+                let view = StudyView {
+                    name: &name,
+                    directions: &directions,
+                    trials,
+                };
+                param_importances(&view)
+            } else {
+                Vec::new()
+            });
+        }
+    }
+
+    /// The effect that saves the study, if it is one to save.
+    fn save(&self, env: &Env) -> Option<Effect> {
+        let name = self.study_name.clone()?;
+        if self.synthetic || self.storage.study_by_name(&name).is_none() {
+            return None;
+        }
+        let setup = self.study_setup().unwrap_or_else(|| self.setup.clone());
+        let meta = StudyMeta {
+            id: name,
+            created_ms: self.created_ms,
+            updated_ms: env.epoch_ms,
+            setup: Setup {
+                n_trials: self.setup.n_trials,
+                ..setup
+            },
+            finished: self.counted(),
+            best: self.data.best().and_then(FrozenTrial::value),
+        };
+        Some(Effect::Save {
+            meta,
+            journal: self.storage.to_compact_journal(WORKER_ID),
+        })
+    }
+
+    fn start_worker(&mut self, kind: BackendKind, env: &Env) -> Vec<Effect> {
+        let name = self
+            .study_name
+            .clone()
+            .unwrap_or_else(|| format!("{}-{}", self.setup.preset, env.stamp));
+        // The page and the worker start from the same journal text.
+        let journal = if self.storage.study_by_name(&name).is_some() {
+            self.storage.to_compact_journal(WORKER_ID)
+        } else {
+            String::new()
+        };
+        self.storage = JournalStorage::from_text(&journal).unwrap_or_default();
+        if self.study_name.is_none() {
+            self.created_ms = env.epoch_ms;
+        }
+        self.study_name = Some(name.clone());
+        let setup = if self.continues() {
+            Setup {
+                n_trials: self.setup.n_trials,
+                time_limit_s: self.setup.time_limit_s,
+                ..self.study_setup().unwrap_or_else(|| self.setup.clone())
+            }
+        } else {
+            self.setup.clone()
+        };
+        let start = ToWorker::Start {
+            study: name,
+            setup,
+            journal,
+            backend: kind,
+            seed: (env.epoch_ms as u64) & 0xffff_ffff,
+        };
+        self.worker = Some(kind);
+        self.run = RunState::Running;
+        self.progress = Progress {
+            run_started: env.now_ms,
+            trial_started: env.now_ms,
+            ..Progress::default()
+        };
+        vec![Effect::SpawnWorker { kind, start }, self.set_hash()]
+    }
+
+    fn apply_ops(&mut self, lines: &str) {
+        match parse_journal(lines) {
+            Ok(ops) => {
+                for (_, op) in ops {
+                    if let Err(e) = self.storage.apply(&op) {
+                        self.notice("journal", "error", format!("the study's journal: {e}"));
+                    }
+                }
+            }
+            Err(e) => self.notice("journal", "error", format!("the study's journal: {e}")),
+        }
+        self.refresh();
+    }
+
+    fn finish_run(&mut self) -> Effect {
+        self.worker = None;
+        self.run = RunState::Idle;
+        self.live.trial = None;
+        Effect::EndWorker
+    }
+
+    fn load_study(
+        &mut self,
+        meta: StudyMeta,
+        journal: &str,
+        env: &Env,
+    ) -> Result<Vec<Effect>, String> {
+        let storage = JournalStorage::from_text(journal)
+            .map_err(|e| format!("the saved study `{}` is corrupt: {e}", meta.id))?;
+        if storage.study_by_name(&meta.id).is_none() {
+            return Err(format!(
+                "the saved study `{}` is corrupt: its journal has no study of that name",
+                meta.id
+            ));
+        }
+        let end = self.finish_run();
+        // Trials a closed tab left RUNNING: FAIL, interrupted, not counted (as the worker's
+        // resume would do), and saved so.
+        let (storage, interrupted) = fail_running(
+            storage,
+            &meta.id,
+            WORKER_ID,
+            "the page was closed while it ran",
+        )
+        .map_err(|e| format!("the saved study `{}` is corrupt: {e}", meta.id))?;
+        self.storage = storage;
+        self.study_name = Some(meta.id.clone());
+        self.created_ms = meta.created_ms;
+        self.setup = meta.setup;
+        self.synthetic = false;
+        self.live = Live::default();
+        self.boundaries.clear();
+        self.points = Rc::default();
+        self.selected = None;
+        self.view.page = 0;
+        self.refresh();
+        self.selected = self.data.trials.last().map(|t| t.number);
+        let mut effects = vec![end, self.set_hash()];
+        if !interrupted.is_empty() {
+            let list: Vec<String> = interrupted.iter().map(u64::to_string).collect();
+            self.notice(
+                "interrupted",
+                "info",
+                format!(
+                    "Trial {} was running when the page closed: it is marked failed (interrupted) and does not count; Start resumes the study.",
+                    list.join(", ")
+                ),
+            );
+            effects.extend(self.save(env));
+        }
+        Ok(effects)
+    }
+
+    /// A study of `n` trials built through the core from an analytic objective, for
+    /// checking that the plots stay fast (opened with `#synthetic=N`).
+    fn load_synthetic(&mut self, n: usize) {
+        let setup = Setup::preset("mnist-cnn");
+        let name = format!("synthetic-{n}");
+        let space = setup.search_space().unwrap_or_default();
+        let result = sweeplab_core::demo::synthetic_study(&name, &space, n);
+        match result {
+            Ok(study) => {
+                self.storage = study.storage().clone();
+                self.study_name = Some(name);
+                self.setup = setup;
+                self.synthetic = true;
+                self.setup.n_trials = u32::try_from(n).unwrap_or(u32::MAX);
+                self.refresh();
+                self.selected = self.data.best().map(|t| t.number);
+                self.notice(
+                    "synthetic",
+                    "info",
+                    format!(
+                        "Synthetic study: {n} trials generated through the core from an analytic \
+                         function (no training), for testing the plots. It is not saved."
+                    ),
+                );
+            }
+            Err(e) => self.notice("synthetic", "error", format!("synthetic study: {e}")),
+        }
+    }
+
+    /// The file an export downloads as.
+    fn download(&self, format: ExportFormat) -> Result<Effect, String> {
+        let name = self.study_name.clone().ok_or("run or open a study first")?;
+        let study = self
+            .storage
+            .study_by_name(&name)
+            .ok_or("run or open a study first")?;
+        let files = export_study(study, format, &ExportOptions::default())
+            .map_err(|e| format!("export failed: {e}"))?;
+        let first = |files: Vec<sweeplab_core::export::ExportFile>| {
+            files
+                .into_iter()
+                .next()
+                .map(|f| f.bytes)
+                .unwrap_or_default()
+        };
+        let (name, mime, bytes) = match format {
+            ExportFormat::TensorBoard | ExportFormat::Wandb => (
+                format!("{name}-{}.zip", format.name()),
+                "application/zip",
+                zip_files(&files).map_err(|e| format!("export failed: {e}"))?,
+            ),
+            ExportFormat::Optuna => (format!("{name}.journal.log"), "text/plain", first(files)),
+            ExportFormat::Csv => (format!("{name}.csv"), "text/csv", first(files)),
+            ExportFormat::Zip => (format!("{name}.zip"), "application/zip", first(files)),
+        };
+        Ok(Effect::Download { name, mime, bytes })
+    }
+
+    /// WebGPU was probed: the core's rule picks the backend ([`BackendChoice::decide`]);
+    /// in the browser, WebGPU asked for and not there means the CPU, with a notice.
+    fn on_probe(&mut self, p: &GpuProbe, env: &Env) -> Vec<Effect> {
+        let adapter = (p.api && p.adapter).then(|| AdapterProbe {
+            name: p.description.clone(),
+            api: "WebGPU".into(),
+            software: p.software,
+        });
+        let (kind, note) = if adapter.is_none() {
+            let why = if p.api {
+                "WebGPU gave no adapter"
+            } else {
+                "WebGPU is not available in this browser (no navigator.gpu)"
+            };
+            self.notice(
+                "no-webgpu",
+                "warn",
+                format!("{why}: training runs on the CPU backend."),
+            );
+            let short = if p.api {
+                "WebGPU gave no adapter"
+            } else {
+                "this browser has no WebGPU"
+            };
+            (BackendKind::Flex, format!("CPU backend: {short}."))
+        } else {
+            self.setup
+                .backend
+                .decide(adapter.as_ref())
+                .unwrap_or_else(|why| (BackendKind::Flex, format!("CPU backend: {why}.")))
+        };
+        self.backend_note = Some(note);
+        self.start_worker(kind, env)
+    }
+
+    /// The GPU worker failed: continue on the CPU (a CPU worker's failure ends the run).
+    fn worker_failed(&mut self, env: &Env, gpu_notice: String, cpu_error: String) -> Vec<Effect> {
+        let was_gpu = self.worker == Some(BackendKind::Wgpu);
+        let mut effects = vec![self.finish_run()];
+        if was_gpu {
+            self.notice("device-lost", "warn", gpu_notice);
+            effects.extend(self.start_worker(BackendKind::Flex, env));
+        } else {
+            self.notice("run-error", "error", cpu_error);
+        }
+        effects
+    }
+
+    fn on_worker(&mut self, m: FromWorker, env: &Env) -> Vec<Effect> {
+        let mut effects = Vec::new();
+        match m {
+            FromWorker::Ready => {}
+            FromWorker::Backend { kind, reason, .. } => {
+                let which = match kind {
+                    BackendKind::Wgpu => "WebGPU",
+                    BackendKind::Flex => "CPU",
+                };
+                let page = self.backend_note.clone().unwrap_or_default();
+                self.backend_note = Some(if page.is_empty() {
+                    format!("{which}: {reason}")
+                } else {
+                    page
+                });
+            }
+            FromWorker::Engine { slots, reason } => {
+                self.progress.slots = slots;
+                self.engine_note = Some(format!("Engine: {reason}."));
+            }
+            FromWorker::Points { points } => self.points = Rc::new(points),
+            FromWorker::Ops { lines } => {
+                self.apply_ops(&lines);
+                let follow = if self.progress.parallel() {
+                    self.selected.is_none()
+                } else {
+                    self.selected.is_none() || self.live.trial.is_none()
+                };
+                if follow {
+                    self.selected = self.data.trials.last().map(|t| t.number);
+                }
+                // Several trials at once send lines every round: save when one of them
+                // ended (and every few seconds otherwise).
+                let ended = self.progress.running.keys().any(|n| {
+                    self.data
+                        .trials
+                        .get(*n as usize)
+                        .is_some_and(|t| t.state.is_finished())
+                });
+                if !self.progress.parallel() || ended || env.now_ms - self.last_save_ms > 5000.0 {
+                    self.last_save_ms = env.now_ms;
+                    effects.extend(self.save(env));
+                }
+            }
+            FromWorker::Progress { event } => self.on_progress(event, env),
+            FromWorker::Boundary { trial, n, grid } => {
+                self.boundary_n = n;
+                self.boundaries.insert(trial, Rc::new(grid));
+                while self.boundaries.len() > 200 {
+                    self.boundaries.pop_first();
+                }
+            }
+            FromWorker::TrialEnd {
+                trial,
+                state,
+                reason,
+                ..
+            } => {
+                self.progress.ended += 1;
+                if self.progress.parallel() {
+                    self.progress.running.remove(&trial);
+                    // Follow the run: the next trial shown is the newest running one.
+                    if self.selected == Some(trial)
+                        && !self.user_selected
+                        && let Some(&next) = self.progress.running.keys().last()
+                    {
+                        self.selected = Some(next);
+                    }
+                } else {
+                    let secs = (env.now_ms - self.progress.trial_started) / 1000.0;
+                    self.progress.durations.push(secs);
+                }
+                if state == TrialState::Fail
+                    && let Some(r) = reason
+                    && !r.starts_with("cancelled")
+                {
+                    self.notice("trial-fail", "warn", format!("Trial {trial} failed: {r}"));
+                }
+                self.live.trial = None;
+                self.refresh();
+            }
+            FromWorker::Finished { reason } => {
+                effects.push(self.finish_run());
+                self.notice("finished", "info", format!("Study finished: {reason}."));
+                self.refresh();
+                effects.extend(self.save(env));
+            }
+            FromWorker::DeviceLost { message } => {
+                effects.extend(self.worker_failed(
+                    env,
+                    format!("WebGPU stopped working ({message}); continuing on the CPU backend."),
+                    format!("Training stopped: {message}"),
+                ));
+                if self.worker.is_some() {
+                    self.backend_note = Some(
+                        "CPU backend: WebGPU failed or its device was lost, so the CPU took over."
+                            .into(),
+                    );
+                }
+                self.refresh();
+            }
+            FromWorker::Error { message } => {
+                effects.push(self.finish_run());
+                self.refresh();
+                self.notice("run-error", "error", format!("Training stopped: {message}"));
+            }
+        }
+        effects
+    }
+
+    fn on_progress(&mut self, event: ProgressEvent, env: &Env) {
+        let parallel = self.progress.parallel();
+        match event {
+            // Several trials train at once: their curves come with the journal lines after
+            // every round; the page keeps showing the trial it shows.
+            ProgressEvent::TrialStart {
+                trial,
+                epochs,
+                steps_per_epoch,
+            } if parallel => {
+                self.progress.running.insert(trial, (0, 0.0));
+                self.progress.epochs = epochs;
+                self.progress.steps_per_epoch = steps_per_epoch;
+                if self.selected.is_none() {
+                    self.selected = Some(trial);
+                }
+            }
+            ProgressEvent::TrialStart {
+                trial,
+                epochs,
+                steps_per_epoch,
+            } => {
+                self.live = Live {
+                    trial: Some(trial),
+                    steps_per_epoch,
+                    ..Live::default()
+                };
+                self.selected = Some(trial);
+                self.progress.epochs = epochs;
+                self.progress.epoch = 1;
+                self.progress.epoch_step = 0;
+                self.progress.steps_per_epoch = steps_per_epoch;
+                self.progress.trial_started = env.now_ms;
+            }
+            ProgressEvent::Step {
+                epoch,
+                epoch_step,
+                steps_per_epoch,
+                step,
+                loss,
+                samples_per_sec,
+                ..
+            } => {
+                self.progress.epoch = epoch;
+                self.progress.epoch_step = epoch_step;
+                self.progress.steps_per_epoch = steps_per_epoch;
+                self.progress.samples_per_sec = samples_per_sec;
+                if let Some(l) = loss
+                    && self.live.train.last().is_none_or(|p| p.1 != l)
+                {
+                    self.live.train.push((step as f64, l));
+                }
+            }
+            ProgressEvent::Epoch {
+                trial,
+                epoch,
+                samples_per_sec,
+                ..
+            } if parallel => {
+                self.progress
+                    .running
+                    .insert(trial, (epoch, samples_per_sec));
+                self.progress.samples_per_sec =
+                    self.progress.running.values().map(|(_, s)| s).sum();
+            }
+            ProgressEvent::Epoch {
+                epoch,
+                val_loss,
+                val_accuracy,
+                value,
+                samples_per_sec,
+                ..
+            } => {
+                self.live.val_loss.push((epoch as f64, val_loss));
+                self.live.val_acc.push((epoch as f64, val_accuracy));
+                self.live.values.insert(epoch as i64, value);
+                self.progress.samples_per_sec = samples_per_sec;
+                // The running trial's value in the study plots: at most ten times a second
+                // (a refresh rebuilds every trial's view; fast epochs would redo it hundreds
+                // of times a second). Its end refreshes in any case.
+                if env.now_ms - self.last_live_refresh_ms >= 100.0 {
+                    self.last_live_refresh_ms = env.now_ms;
+                    self.refresh();
+                }
+            }
+            // A trial's end is shown from `FromWorker::TrialEnd`, after its journal lines.
+            ProgressEvent::TrialEnd { .. } => {}
+        }
+    }
+
+    /// The page opened with `hash`: the setup it holds, a synthetic study, or the saved
+    /// study to restore.
+    fn opening(&mut self, hash: &str) -> Vec<Effect> {
+        match Setup::from_hash(hash) {
+            Ok(Some(s)) => self.setup = s,
+            Ok(None) => {}
+            Err(e) => self.notice(
+                "link",
+                "error",
+                format!("{e}. Starting from the Spiral preset instead."),
+            ),
+        }
+        let mut wanted = None;
+        for part in hash.trim_start_matches('#').split('&') {
+            if let Some(v) = part.strip_prefix("study=") {
+                wanted = crate::setup::decode_component(v);
+            }
+            if let Some(v) = part.strip_prefix("synthetic=") {
+                match v.parse::<usize>() {
+                    Ok(n) if (1..=5000).contains(&n) => self.load_synthetic(n),
+                    _ => self.notice(
+                        "synthetic",
+                        "error",
+                        format!("synthetic={v}: give a number of trials from 1 to 5000"),
+                    ),
+                }
+            }
+        }
+        let mut effects = Vec::new();
+        if !self.synthetic {
+            // A reload restores the study the page showed (or, with no hash, the latest).
+            if hash.trim_start_matches('#').is_empty() || wanted.is_some() {
+                effects.push(Effect::Restore { wanted });
+            } else {
+                effects.push(Effect::List);
+            }
+        }
+        effects.push(self.set_hash());
+        effects
+    }
+}
+
+/// Applies `action` to `state`; returns what the shell must do. Whether the page must
+/// re-render is the second value (false only for actions that change nothing shown).
+pub fn reduce(state: &mut State, action: Action, env: &Env) -> (Vec<Effect>, bool) {
+    let s = state;
+    let mut effects = Vec::new();
+    match action {
+        Action::Edit(f) => {
+            f(&mut s.setup);
+            effects.push(s.set_hash());
+        }
+        Action::Preset(id) => {
+            let backend = s.setup.backend;
+            s.setup = Setup {
+                backend,
+                ..Setup::preset(id)
+            };
+            effects.push(s.set_hash());
+        }
+        Action::ToggleYaml => s.yaml.open = !s.yaml.open,
+        Action::YamlText(t) => {
+            s.yaml.text = t;
+            s.yaml.error = None;
+            s.yaml.open = true;
+        }
+        Action::YamlApply => match setup_from_yaml(&s.yaml.text, &s.setup) {
+            Ok(setup) => {
+                s.setup = setup;
+                s.yaml.error = None;
+                s.yaml.open = false;
+                effects.push(s.set_hash());
+            }
+            Err(e) => s.yaml.error = Some(e),
+        },
+        Action::Start => {
+            if !s.setup.problems().is_empty() || s.run != RunState::Idle {
+                return (effects, false);
+            }
+            if s.synthetic || !s.continues() {
+                // A different setup starts a new study.
+                s.study_name = None;
+                s.storage = JournalStorage::new();
+                s.synthetic = false;
+                s.boundaries.clear();
+                s.points = Rc::default();
+                s.notices.retain(|n| n.id != "synthetic");
+                s.refresh();
+            }
+            s.live = Live::default();
+            s.notices.retain(|n| n.level != "error");
+            s.run = RunState::Starting;
+            s.engine_note = None;
+            s.user_selected = false;
+            if s.setup.backend == BackendChoice::Cpu {
+                s.backend_note = Some("CPU backend: you chose CPU.".into());
+                effects.extend(s.start_worker(BackendKind::Flex, env));
+            } else {
+                effects.push(Effect::ProbeGpu);
+            }
+        }
+        Action::Probed(p) => effects.extend(s.on_probe(&p, env)),
+        Action::SpawnFailed(e) => {
+            effects.push(s.finish_run());
+            s.notice("run-error", "error", e);
+        }
+        Action::Pause => {
+            if s.run == RunState::Running {
+                s.run = RunState::Paused;
+                effects.push(Effect::Send(ToWorker::Pause));
+            }
+        }
+        Action::Resume => {
+            if s.run == RunState::Paused {
+                s.run = RunState::Running;
+                effects.push(Effect::Send(ToWorker::Resume));
+            }
+        }
+        Action::Stop => {
+            if s.worker.is_some() && s.run != RunState::Idle {
+                s.run = RunState::Stopping;
+                effects.push(Effect::Send(ToWorker::Stop));
+            }
+        }
+        Action::SendFailed(e) => s.notice("run-error", "error", e),
+        Action::Worker(FromWorker::Ready) => return (effects, false),
+        Action::Worker(m) => {
+            // With several trials at once, starts and epochs only update the progress
+            // counters; the journal lines after each round redraw the page.
+            let quiet = match &m {
+                FromWorker::Progress {
+                    event: ProgressEvent::TrialStart { .. } | ProgressEvent::Epoch { .. },
+                } => s.progress.parallel(),
+                FromWorker::Progress {
+                    event: ProgressEvent::TrialEnd { .. },
+                } => true,
+                _ => false,
+            };
+            effects.extend(s.on_worker(m, env));
+            return (effects, !quiet);
+        }
+        Action::WorkerCrashed(e) => {
+            effects.extend(s.worker_failed(
+                env,
+                format!("The WebGPU worker failed ({e}); continuing on the CPU backend."),
+                format!("Training stopped: {e}"),
+            ));
+            if s.worker.is_some() {
+                s.backend_note =
+                    Some("CPU backend: the WebGPU device failed, so the CPU took over.".into());
+            }
+        }
+        Action::Select(n) => {
+            s.selected = Some(n);
+            s.user_selected = true;
+        }
+        Action::ToggleLog => s.view.log_y = !s.view.log_y,
+        Action::Smoothing(w) => s.view.smoothing = w,
+        Action::Sort(c) => {
+            s.view.sort = if s.view.sort.0 == c {
+                (c, !s.view.sort.1)
+            } else {
+                (c, true)
+            };
+            s.view.page = 0;
+        }
+        Action::Page(p) => s.view.page = p,
+        Action::Download(format) => match s.download(format) {
+            Ok(e) => effects.push(e),
+            Err(e) => s.notice("download", "error", e),
+        },
+        Action::DownloadFailed(e) => s.notice("download", "error", e),
+        Action::NewStudy => {
+            effects.push(s.finish_run());
+            s.study_name = None;
+            s.storage = JournalStorage::new();
+            s.synthetic = false;
+            s.live = Live::default();
+            s.boundaries.clear();
+            s.points = Rc::default();
+            s.selected = None;
+            s.user_selected = false;
+            s.notices.clear();
+            s.backend_note = None;
+            s.engine_note = None;
+            s.refresh();
+            effects.push(s.set_hash());
+        }
+        Action::ToggleSaved => {
+            s.saved_open = !s.saved_open;
+            if s.saved_open {
+                effects.push(Effect::List);
+            }
+        }
+        Action::Listed(r) => match r {
+            Ok(l) => s.saved = Some(l),
+            Err(e) => s.notice("storage", "warn", e),
+        },
+        Action::Open(id) => {
+            if s.run != RunState::Idle {
+                s.notice(
+                    "open",
+                    "warn",
+                    "Stop the running study before opening another one.".into(),
+                );
+            } else {
+                effects.push(Effect::Load(id));
+            }
+        }
+        Action::Opened(r) => {
+            match r.and_then(|(meta, journal)| s.load_study(meta, &journal, env)) {
+                Ok(e) => {
+                    effects.extend(e);
+                    s.saved_open = false;
+                    s.notices.retain(|n| n.id != "corrupt");
+                }
+                Err(e) => s.notice("corrupt", "error", e),
+            }
+        }
+        Action::Delete(id) => effects.push(Effect::Delete(id)),
+        Action::Saved(r) => {
+            return match r {
+                Ok(()) => (effects, false),
+                Err(e) => {
+                    s.notice(
+                        "storage",
+                        "warn",
+                        format!("The study could not be saved: {e}"),
+                    );
+                    (effects, true)
+                }
+            };
+        }
+        Action::Share => {
+            effects.push(s.set_hash());
+            effects.push(Effect::CopyLink(s.setup.to_hash()));
+            s.share_copied = true;
+        }
+        Action::Dismiss(id) => s.notices.retain(|n| n.id != id),
+        Action::Tab(t) => s.view.tab = t,
+        Action::HashChanged(hash) => match Setup::from_hash(&hash) {
+            Ok(Some(setup)) if setup != s.setup => {
+                if s.run == RunState::Idle {
+                    s.setup = setup;
+                    s.notices.retain(|n| n.id != "link");
+                } else {
+                    s.notice(
+                        "link",
+                        "warn",
+                        "Stop the running study to open the setup of this link.".into(),
+                    );
+                }
+            }
+            Ok(_) => {}
+            Err(e) => s.notice(
+                "link",
+                "error",
+                format!("{e}. The setup was left as it was."),
+            ),
+        },
+        Action::Opening(hash) => effects.extend(s.opening(&hash)),
+    }
+    (effects, true)
+}
+
+#[cfg(test)]
+mod tests;

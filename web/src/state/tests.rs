@@ -1,0 +1,678 @@
+//! The reducer, natively: every test drives [`reduce`] with the actions the page and a
+//! worker produce (the worker's journal lines come from a real core [`Study`]) and checks
+//! the state and the effects.
+
+use sweeplab_core::{Json, RandomSampler, Study, TrialState};
+
+use super::*;
+
+fn env(t: f64) -> Env {
+    Env {
+        now_ms: t,
+        epoch_ms: 1_700_000_000_000.0 + t,
+        stamp: "2026-12-05-10-00-00".into(),
+    }
+}
+
+fn cpu_setup() -> Setup {
+    Setup {
+        backend: BackendChoice::Cpu,
+        n_trials: 2,
+        ..Setup::preset("spiral-mlp")
+    }
+}
+
+fn act(s: &mut State, a: Action) -> Vec<Effect> {
+    reduce(s, a, &env(1000.0)).0
+}
+
+/// Presses Start on the CPU; returns the worker's start message.
+fn start(s: &mut State) -> ToWorker {
+    let effects = act(s, Action::Start);
+    let spawn = effects.iter().find_map(|e| match e {
+        Effect::SpawnWorker { kind, start } => Some((*kind, start.clone())),
+        _ => None,
+    });
+    let (kind, start) = spawn.expect("Start on the CPU spawns a worker");
+    assert_eq!(kind, BackendKind::Flex);
+    start
+}
+
+/// What a worker does: runs `n` trials of the study `start` names through the core and
+/// sends the page its journal lines and trial ends.
+fn worker_runs(s: &mut State, start: &ToWorker, n: usize) {
+    let ToWorker::Start {
+        study: name,
+        setup,
+        journal,
+        ..
+    } = start
+    else {
+        panic!("not a start message: {start:?}");
+    };
+    let mut study = if journal.is_empty() {
+        let mut st = Study::create(
+            name,
+            setup.objective.direction(),
+            Box::new(RandomSampler::new(Some(0))),
+        )
+        .unwrap();
+        st.set_study_user_attr(SETUP_ATTR, Json::Str(setup.to_json()))
+            .unwrap();
+        st
+    } else {
+        let storage = JournalStorage::from_text(journal).unwrap();
+        Study::load(storage, name, Box::new(RandomSampler::new(Some(0)))).unwrap()
+    };
+    study.set_worker_id(WORKER_ID);
+    let space = setup.search_space().unwrap();
+    let send = |s: &mut State, study: &mut Study| {
+        let lines: String = study
+            .take_pending()
+            .iter()
+            .map(|op| op.to_line(WORKER_ID))
+            .collect();
+        act(s, Action::Worker(FromWorker::Ops { lines }))
+    };
+    for _ in 0..n {
+        let (k, _) = study.ask_with(&space).unwrap();
+        send(s, &mut study);
+        act(
+            s,
+            Action::Worker(FromWorker::Progress {
+                event: ProgressEvent::TrialStart {
+                    trial: k,
+                    epochs: 2,
+                    steps_per_epoch: 5,
+                },
+            }),
+        );
+        for e in 1..=2 {
+            study.report(k, e, 1.0 / e as f64).unwrap();
+        }
+        study.tell_value(k, 0.5 - k as f64 * 0.1).unwrap();
+        let effects = send(s, &mut study);
+        assert!(
+            effects.iter().any(|e| matches!(e, Effect::Save { .. })),
+            "one trial at a time: every batch of lines is saved"
+        );
+        act(
+            s,
+            Action::Worker(FromWorker::TrialEnd {
+                trial: k,
+                state: TrialState::Complete,
+                value: Some(0.5 - k as f64 * 0.1),
+                reason: None,
+            }),
+        );
+    }
+}
+
+#[test]
+fn start_on_the_cpu_spawns_a_worker_with_the_setup() {
+    let mut s = State::new(cpu_setup());
+    let m = start(&mut s);
+    let ToWorker::Start {
+        study,
+        setup,
+        journal,
+        backend,
+        ..
+    } = &m
+    else {
+        panic!("{m:?}");
+    };
+    assert_eq!(study, "spiral-mlp-2026-12-05-10-00-00");
+    assert_eq!(*setup, cpu_setup());
+    assert!(journal.is_empty());
+    assert_eq!(*backend, BackendKind::Flex);
+    assert_eq!(s.run, RunState::Running);
+    assert_eq!(s.worker, Some(BackendKind::Flex));
+    assert_eq!(
+        s.backend_note.as_deref(),
+        Some("CPU backend: you chose CPU.")
+    );
+    // A second Start while running does nothing.
+    assert!(act(&mut s, Action::Start).is_empty());
+}
+
+#[test]
+fn a_setup_with_problems_does_not_start() {
+    let mut s = State::new(Setup {
+        n_trials: 0,
+        ..cpu_setup()
+    });
+    assert!(act(&mut s, Action::Start).is_empty());
+    assert_eq!(s.run, RunState::Idle);
+}
+
+#[test]
+fn auto_probes_webgpu_and_picks_by_the_adapter() {
+    let probe = |api, adapter, software| GpuProbe {
+        api,
+        adapter,
+        software,
+        description: "Test adapter".into(),
+    };
+    let kind_after = |p: GpuProbe, backend: BackendChoice| {
+        let mut s = State::new(Setup {
+            backend,
+            ..cpu_setup()
+        });
+        assert_eq!(act(&mut s, Action::Start), vec![Effect::ProbeGpu]);
+        let effects = act(&mut s, Action::Probed(p));
+        let kind = effects.iter().find_map(|e| match e {
+            Effect::SpawnWorker { kind, .. } => Some(*kind),
+            _ => None,
+        });
+        (kind, s)
+    };
+    let (k, s) = kind_after(probe(false, false, false), BackendChoice::Auto);
+    assert_eq!(k, Some(BackendKind::Flex));
+    assert!(s.notices.iter().any(|n| n.id == "no-webgpu"));
+    let (k, _) = kind_after(probe(true, false, false), BackendChoice::Gpu);
+    assert_eq!(
+        k,
+        Some(BackendKind::Flex),
+        "no adapter: the CPU, even when asked"
+    );
+    let (k, s) = kind_after(probe(true, true, true), BackendChoice::Auto);
+    assert_eq!(k, Some(BackendKind::Flex), "auto skips a software adapter");
+    assert!(s.backend_note.unwrap().contains("software"));
+    let (k, _) = kind_after(probe(true, true, true), BackendChoice::Gpu);
+    assert_eq!(
+        k,
+        Some(BackendKind::Wgpu),
+        "asked for WebGPU: a software one will do"
+    );
+    let (k, _) = kind_after(probe(true, true, false), BackendChoice::Auto);
+    assert_eq!(k, Some(BackendKind::Wgpu));
+}
+
+#[test]
+fn a_workers_journal_lines_build_the_study_and_it_is_saved() {
+    let mut s = State::new(cpu_setup());
+    let m = start(&mut s);
+    worker_runs(&mut s, &m, 2);
+    assert_eq!(s.data.trials.len(), 2);
+    assert_eq!(s.counted(), 2);
+    assert_eq!(s.progress.ended, 2);
+    assert_eq!(s.progress.durations.len(), 2);
+    assert_eq!(s.data.best().map(|t| t.number), Some(1));
+    let effects = act(
+        &mut s,
+        Action::Worker(FromWorker::Finished {
+            reason: "all trials done".into(),
+        }),
+    );
+    assert_eq!(s.run, RunState::Idle);
+    assert_eq!(s.worker, None);
+    assert!(effects.contains(&Effect::EndWorker));
+    let saved = effects.iter().find_map(|e| match e {
+        Effect::Save { meta, journal } => Some((meta.clone(), journal.clone())),
+        _ => None,
+    });
+    let (meta, journal) = saved.expect("a finished study is saved");
+    assert_eq!(meta.finished, 2);
+    assert_eq!(meta.best, Some(0.4));
+    let replayed = JournalStorage::from_text(&journal).unwrap();
+    assert_eq!(replayed.study_by_name(&meta.id).unwrap().trials.len(), 2);
+    assert!(s.notices.iter().any(|n| n.id == "finished"));
+}
+
+#[test]
+fn start_again_continues_the_study_with_its_journal() {
+    let mut s = State::new(cpu_setup());
+    let m = start(&mut s);
+    worker_runs(&mut s, &m, 2);
+    act(
+        &mut s,
+        Action::Worker(FromWorker::Finished {
+            reason: "all trials done".into(),
+        }),
+    );
+    // More trials, same setup otherwise: Start resumes.
+    act(
+        &mut s,
+        Action::Edit(Rc::new(|s: &mut Setup| s.n_trials = 4)),
+    );
+    assert!(s.continues());
+    let again = start(&mut s);
+    let ToWorker::Start {
+        study,
+        journal,
+        setup,
+        ..
+    } = &again
+    else {
+        panic!()
+    };
+    assert_eq!(Some(study), s.study_name.as_ref());
+    assert_eq!(setup.n_trials, 4);
+    let storage = JournalStorage::from_text(journal).unwrap();
+    assert_eq!(storage.study_by_name(study).unwrap().trials.len(), 2);
+    worker_runs(&mut s, &again, 2);
+    assert_eq!(s.counted(), 4);
+    // A different setup starts a new study.
+    act(
+        &mut s,
+        Action::Worker(FromWorker::Finished {
+            reason: "done".into(),
+        }),
+    );
+    act(&mut s, Action::Edit(Rc::new(|s: &mut Setup| s.epochs = 9)));
+    assert!(!s.continues());
+    let fresh = start(&mut s);
+    let ToWorker::Start { journal, .. } = &fresh else {
+        panic!()
+    };
+    assert!(journal.is_empty());
+    assert!(s.data.trials.is_empty());
+}
+
+#[test]
+fn pause_resume_and_stop_reach_the_worker() {
+    let mut s = State::new(cpu_setup());
+    start(&mut s);
+    assert_eq!(
+        act(&mut s, Action::Pause),
+        vec![Effect::Send(ToWorker::Pause)]
+    );
+    assert_eq!(s.run, RunState::Paused);
+    assert!(act(&mut s, Action::Pause).is_empty(), "already paused");
+    assert_eq!(
+        act(&mut s, Action::Resume),
+        vec![Effect::Send(ToWorker::Resume)]
+    );
+    assert_eq!(
+        act(&mut s, Action::Stop),
+        vec![Effect::Send(ToWorker::Stop)]
+    );
+    assert_eq!(s.run, RunState::Stopping);
+    act(
+        &mut s,
+        Action::Worker(FromWorker::Finished {
+            reason: "stopped".into(),
+        }),
+    );
+    assert_eq!(s.run, RunState::Idle);
+    assert!(act(&mut s, Action::Stop).is_empty(), "nothing to stop");
+}
+
+#[test]
+fn a_failing_gpu_worker_hands_over_to_the_cpu_and_a_failing_cpu_worker_stops() {
+    let mut s = State::new(Setup {
+        backend: BackendChoice::Gpu,
+        ..cpu_setup()
+    });
+    act(&mut s, Action::Start);
+    act(
+        &mut s,
+        Action::Probed(GpuProbe {
+            api: true,
+            adapter: true,
+            software: false,
+            description: "GPU".into(),
+        }),
+    );
+    assert_eq!(s.worker, Some(BackendKind::Wgpu));
+    let effects = act(
+        &mut s,
+        Action::Worker(FromWorker::DeviceLost {
+            message: "lost".into(),
+        }),
+    );
+    assert_eq!(effects[0], Effect::EndWorker, "the GPU worker goes first");
+    assert!(effects.iter().any(|e| matches!(
+        e,
+        Effect::SpawnWorker {
+            kind: BackendKind::Flex,
+            ..
+        }
+    )));
+    assert_eq!(s.worker, Some(BackendKind::Flex));
+    assert!(s.notices.iter().any(|n| n.id == "device-lost"));
+    let effects = act(&mut s, Action::WorkerCrashed("boom".into()));
+    assert_eq!(effects, vec![Effect::EndWorker]);
+    assert_eq!(s.run, RunState::Idle);
+    let err = s.notices.iter().find(|n| n.id == "run-error").unwrap();
+    assert!(err.text.contains("boom"), "{}", err.text);
+}
+
+#[test]
+fn a_failed_trial_is_a_notice_unless_it_was_cancelled() {
+    let mut s = State::new(cpu_setup());
+    start(&mut s);
+    let end = |reason: &str| {
+        Action::Worker(FromWorker::TrialEnd {
+            trial: 0,
+            state: TrialState::Fail,
+            value: None,
+            reason: Some(reason.into()),
+        })
+    };
+    act(&mut s, end("cancelled"));
+    assert!(!s.notices.iter().any(|n| n.id == "trial-fail"));
+    act(&mut s, end("NaN loss"));
+    let n = s.notices.iter().find(|n| n.id == "trial-fail").unwrap();
+    assert_eq!(n.text, "Trial 0 failed: NaN loss");
+}
+
+#[test]
+fn with_several_trials_at_once_progress_is_counted_quietly() {
+    let mut s = State::new(cpu_setup());
+    start(&mut s);
+    let (_, redraw) = reduce(
+        &mut s,
+        Action::Worker(FromWorker::Engine {
+            slots: 4,
+            reason: "fused".into(),
+        }),
+        &env(0.0),
+    );
+    assert!(redraw);
+    for trial in 0..4 {
+        let (_, redraw) = reduce(
+            &mut s,
+            Action::Worker(FromWorker::Progress {
+                event: ProgressEvent::TrialStart {
+                    trial,
+                    epochs: 10,
+                    steps_per_epoch: 3,
+                },
+            }),
+            &env(0.0),
+        );
+        assert!(!redraw);
+    }
+    assert_eq!(s.progress.running.len(), 4);
+    assert_eq!(s.selected, Some(0));
+    reduce(
+        &mut s,
+        Action::Worker(FromWorker::Progress {
+            event: ProgressEvent::Epoch {
+                trial: 2,
+                epoch: 3,
+                epochs: 10,
+                train_loss: 0.5,
+                val_loss: 0.5,
+                val_accuracy: 0.5,
+                value: 0.5,
+                samples_per_sec: 100.0,
+            },
+        }),
+        &env(0.0),
+    );
+    assert_eq!(s.progress.running[&2], (3, 100.0));
+    assert_eq!(s.progress.samples_per_sec, 100.0);
+    // The shown trial ends: the page follows the newest running one.
+    act(
+        &mut s,
+        Action::Worker(FromWorker::TrialEnd {
+            trial: 0,
+            state: TrialState::Pruned,
+            value: Some(0.7),
+            reason: None,
+        }),
+    );
+    assert_eq!(s.selected, Some(3));
+    assert_eq!(s.progress.running.len(), 3);
+}
+
+#[test]
+fn the_table_sorts_and_pages() {
+    let mut s = State::new(cpu_setup());
+    act(&mut s, Action::Page(3));
+    act(&mut s, Action::Sort(Column::Value));
+    assert_eq!(s.view.sort, (Column::Value, true));
+    assert_eq!(s.view.page, 0, "a new order starts on the first page");
+    act(&mut s, Action::Sort(Column::Value));
+    assert_eq!(s.view.sort, (Column::Value, false));
+    act(&mut s, Action::Sort(Column::Number));
+    assert_eq!(s.view.sort, (Column::Number, true));
+}
+
+#[test]
+fn a_corrupt_saved_study_is_a_notice_and_the_page_keeps_its_study() {
+    let mut s = State::new(cpu_setup());
+    let meta = StudyMeta {
+        id: "broken".into(),
+        created_ms: 0.0,
+        updated_ms: 0.0,
+        setup: cpu_setup(),
+        finished: 3,
+        best: None,
+    };
+    let effects = act(
+        &mut s,
+        Action::Opened(Ok((meta.clone(), "{not json".into()))),
+    );
+    assert!(effects.is_empty());
+    let n = s.notices.iter().find(|n| n.id == "corrupt").unwrap();
+    assert!(n.text.contains("broken"), "{}", n.text);
+    assert_eq!(s.study_name, None);
+    // A journal without the study is corrupt too.
+    act(&mut s, Action::Opened(Ok((meta, String::new()))));
+    assert!(
+        s.notices
+            .iter()
+            .any(|n| n.text.contains("has no study of that name"))
+    );
+}
+
+#[test]
+fn opening_a_saved_study_restores_it() {
+    let mut s = State::new(cpu_setup());
+    let m = start(&mut s);
+    worker_runs(&mut s, &m, 2);
+    let effects = act(
+        &mut s,
+        Action::Worker(FromWorker::Finished {
+            reason: "done".into(),
+        }),
+    );
+    let Some(Effect::Save { meta, journal }) = effects
+        .into_iter()
+        .find(|e| matches!(e, Effect::Save { .. }))
+    else {
+        panic!("saved")
+    };
+    let mut page = State::new(Setup::preset("xor-mlp"));
+    let effects = act(&mut page, Action::Opened(Ok((meta.clone(), journal))));
+    assert!(effects.contains(&Effect::EndWorker));
+    assert_eq!(page.study_name.as_deref(), Some(meta.id.as_str()));
+    assert_eq!(page.setup, meta.setup);
+    assert_eq!(page.data.trials.len(), 2);
+    assert_eq!(page.selected, Some(1), "the newest trial is shown");
+    assert!(
+        effects
+            .iter()
+            .any(|e| matches!(e, Effect::SetHash(h) if h.contains("study=")))
+    );
+    // Opening while a run is in progress is refused.
+    start(&mut page);
+    assert!(act(&mut page, Action::Open(meta.id.clone())).is_empty());
+    assert!(page.notices.iter().any(|n| n.id == "open"));
+}
+
+#[test]
+fn a_pasted_link_changes_the_setup_only_when_idle() {
+    let mut s = State::new(cpu_setup());
+    let other = Setup {
+        epochs: 7,
+        ..cpu_setup()
+    };
+    act(&mut s, Action::HashChanged(other.to_hash()));
+    assert_eq!(s.setup.epochs, 7);
+    start(&mut s);
+    let third = Setup {
+        epochs: 9,
+        ..cpu_setup()
+    };
+    act(&mut s, Action::HashChanged(third.to_hash()));
+    assert_eq!(s.setup.epochs, 7);
+    assert!(s.notices.iter().any(|n| n.id == "link"));
+    act(&mut s, Action::HashChanged("setup=%7Bbroken".into()));
+    let n = s.notices.iter().find(|n| n.id == "link").unwrap();
+    assert_eq!(n.level, "error");
+}
+
+#[test]
+fn the_page_opens_from_its_hash() {
+    let mut s = State::new(Setup::preset("spiral-mlp"));
+    let effects = act(&mut s, Action::Opening(String::new()));
+    assert_eq!(effects[0], Effect::Restore { wanted: None });
+    let mut s = State::new(Setup::preset("spiral-mlp"));
+    let hash = format!("{}&study=my%20study", cpu_setup().to_hash());
+    let effects = act(&mut s, Action::Opening(hash));
+    assert_eq!(
+        effects[0],
+        Effect::Restore {
+            wanted: Some("my study".into())
+        }
+    );
+    assert_eq!(s.setup, cpu_setup());
+    let mut s = State::new(Setup::preset("spiral-mlp"));
+    let effects = act(&mut s, Action::Opening("synthetic=50".into()));
+    assert!(s.synthetic);
+    assert_eq!(s.data.trials.len(), 50);
+    assert!(
+        !effects
+            .iter()
+            .any(|e| matches!(e, Effect::Restore { .. } | Effect::List)),
+        "a synthetic study restores nothing"
+    );
+    // A synthetic study is never saved, and Start begins a real one.
+    assert!(s.save(&env(0.0)).is_none());
+    let mut s2 = State::new(Setup::preset("spiral-mlp"));
+    act(&mut s2, Action::Opening("synthetic=0".into()));
+    assert!(
+        s2.notices
+            .iter()
+            .any(|n| n.id == "synthetic" && n.level == "error")
+    );
+}
+
+#[test]
+fn downloads_export_the_study() {
+    let mut s = State::new(cpu_setup());
+    let effects = act(&mut s, Action::Download(ExportFormat::Csv));
+    assert!(effects.is_empty());
+    assert!(s.notices.iter().any(|n| n.id == "download"));
+    let m = start(&mut s);
+    worker_runs(&mut s, &m, 2);
+    let effects = act(&mut s, Action::Download(ExportFormat::Csv));
+    let [Effect::Download { name, mime, bytes }] = effects.as_slice() else {
+        panic!("{effects:?}")
+    };
+    assert!(name.ends_with(".csv"));
+    assert_eq!(*mime, "text/csv");
+    let text = String::from_utf8(bytes.clone()).unwrap();
+    assert_eq!(text.lines().count(), 3, "a header and two trials:\n{text}");
+    let effects = act(&mut s, Action::Download(ExportFormat::TensorBoard));
+    let [Effect::Download { name, bytes, .. }] = effects.as_slice() else {
+        panic!("{effects:?}")
+    };
+    assert!(name.ends_with("-tensorboard.zip"), "{name}");
+    assert_eq!(&bytes[..2], b"PK");
+}
+
+#[test]
+fn yaml_fills_the_editor_or_says_why_not() {
+    let mut s = State::new(cpu_setup());
+    act(&mut s, Action::YamlText("method: [".into()));
+    assert!(s.yaml.open);
+    act(&mut s, Action::YamlApply);
+    assert!(s.yaml.error.is_some());
+    act(
+        &mut s,
+        Action::YamlText(
+            "method: random\nmetric: {name: val_loss, goal: minimize}\nparameters:\n  lr: {min: 0.001, max: 0.1}\n"
+                .into(),
+        ),
+    );
+    let effects = act(&mut s, Action::YamlApply);
+    assert!(s.yaml.error.is_none());
+    assert!(!s.yaml.open);
+    assert_eq!(s.setup.params.len(), 1);
+    assert!(matches!(effects.as_slice(), [Effect::SetHash(_)]));
+}
+
+#[test]
+fn a_trial_a_closed_tab_left_running_opens_as_interrupted_and_is_saved() {
+    let mut s = State::new(cpu_setup());
+    let m = start(&mut s);
+    worker_runs(&mut s, &m, 1);
+    // The tab closes while trial 1 trains: its journal has it RUNNING.
+    let ToWorker::Start { study: name, .. } = &m else {
+        panic!()
+    };
+    let mut study = Study::load(
+        s.storage.clone(),
+        name,
+        Box::new(RandomSampler::new(Some(0))),
+    )
+    .unwrap();
+    let space = cpu_setup().search_space().unwrap();
+    let (running, _) = study.ask_with(&space).unwrap();
+    let journal = study.storage().to_compact_journal(WORKER_ID);
+    let meta = StudyMeta {
+        id: name.clone(),
+        created_ms: 0.0,
+        updated_ms: 0.0,
+        setup: cpu_setup(),
+        finished: 1,
+        best: None,
+    };
+    let mut page = State::new(Setup::preset("spiral-mlp"));
+    let effects = reduce(&mut page, Action::Opened(Ok((meta, journal))), &env(5.0)).0;
+    let t = &page.data.trials[running as usize];
+    assert_eq!(t.state, TrialState::Fail);
+    assert_eq!(
+        t.user_attrs[sweeplab_core::trial::INTERRUPTED_ATTR],
+        Json::Bool(true)
+    );
+    assert_eq!(page.counted(), 1, "the finished trial is kept and counts");
+    assert!(page.notices.iter().any(|n| n.id == "interrupted"));
+    let saved = effects.iter().find_map(|e| match e {
+        Effect::Save { journal, .. } => Some(journal.clone()),
+        _ => None,
+    });
+    let replayed = JournalStorage::from_text(&saved.expect("saved so")).unwrap();
+    assert_eq!(
+        replayed.study_by_name(name).unwrap().trials[running as usize].state,
+        TrialState::Fail
+    );
+}
+
+#[test]
+fn fast_epochs_refresh_the_study_plots_at_most_ten_times_a_second() {
+    let mut s = State::new(cpu_setup());
+    start(&mut s);
+    let epoch = |e: usize| {
+        Action::Worker(FromWorker::Progress {
+            event: ProgressEvent::Epoch {
+                trial: 0,
+                epoch: e,
+                epochs: 100,
+                train_loss: 0.5,
+                val_loss: 0.5,
+                val_accuracy: 0.5,
+                value: 0.5,
+                samples_per_sec: 1.0,
+            },
+        })
+    };
+    let before = s.data.version;
+    for e in 1..=50 {
+        reduce(&mut s, epoch(e), &env(1000.0 + e as f64));
+    }
+    assert_eq!(
+        s.data.version,
+        before + 1,
+        "50 epochs within 50 ms: one refresh"
+    );
+    assert_eq!(s.live.values.len(), 50, "the live curve keeps every epoch");
+    reduce(&mut s, epoch(51), &env(1200.0));
+    assert_eq!(s.data.version, before + 2);
+}
