@@ -12,9 +12,8 @@ use sweeplab_core::export::{
 /// `export`
 #[derive(Args, Debug)]
 pub struct ExportArgs {
-    /// The journal file (Optuna's JournalFileBackend format).
-    #[arg(long)]
-    storage: PathBuf,
+    #[arg(long, help = crate::study_cmds::STORAGE_HELP)]
+    storage: String,
     /// The study to export.
     #[arg(long)]
     study_name: String,
@@ -39,16 +38,20 @@ pub fn export(a: ExportArgs) -> Result<()> {
             a.format
         );
     };
-    if !a.storage.is_file() {
-        bail!("--storage {}: no such journal file", a.storage.display());
-    }
-    let file = crate::study_cmds::journal_file(&a.storage);
-    let storage = {
-        let _guard = file.lock()?;
-        file.load()?
+    let url = sweeplab_storage::StorageUrl::parse(&a.storage)?;
+    let journal = match &url {
+        sweeplab_storage::StorageUrl::Journal(p) => {
+            if !p.is_file() {
+                bail!("--storage {}: no such journal file", p.display());
+            }
+            Some(p.clone())
+        }
+        _ => None,
     };
+    let mut opened = crate::study_cmds::open_storage(&a.storage)?;
+    let storage = opened.load_all()?;
     let study = find_study(&storage, &a.study_name)
-        .with_context(|| format!("--storage {}", a.storage.display()))?;
+        .with_context(|| format!("--storage {}", opened.shown()))?;
     let options = ExportOptions {
         wandb_project: a.wandb_project.clone(),
         ..ExportOptions::default()
@@ -57,7 +60,7 @@ pub fn export(a: ExportArgs) -> Result<()> {
     if format.is_single_file() {
         // Writing over the journal the study is read from would replace every study in it
         // with this one's compact copy.
-        if same_file(&a.out, &a.storage) {
+        if journal.as_deref().is_some_and(|j| same_file(&a.out, j)) {
             bail!(
                 "--out {} is the journal the study is read from (--storage); writing the export over it would lose what it holds; choose another file",
                 a.out.display()

@@ -23,13 +23,13 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Create a new study in a journal file (like `optuna create-study`).
+    /// Create a new study in a storage (like `optuna create-study`).
     CreateStudy(study_cmds::CreateStudyArgs),
     /// Start a trial and print `{"number": N, "params": {...}}` (like `optuna ask`).
     Ask(study_cmds::AskArgs),
     /// Finish a trial with values or a state (like `optuna tell`).
     Tell(study_cmds::TellArgs),
-    /// List the studies of a journal file with their trial counts and best values.
+    /// List the studies of a storage with their trial counts and best values.
     Studies(study_cmds::StudiesArgs),
     /// Export a study as a TensorBoard logdir, W&B offline runs, Optuna journal, CSV or zip.
     Export(export_cmd::ExportArgs),

@@ -1,22 +1,21 @@
 //! `create-study`, `ask`, `tell` and `studies`: Optuna's CLI on a shared journal file.
 
-use std::path::PathBuf;
-
 use anyhow::{Context, Result, anyhow, bail};
 use clap::Args;
 use sweeplab_core::distributions::search_space_from_json;
 use sweeplab_core::json::{Json, obj};
 use sweeplab_core::samplers::sampler_from_name;
-use sweeplab_core::storage::file::JournalFile;
 use sweeplab_core::storage::journal::{JournalError, JournalOp};
 use sweeplab_core::{SearchSpace, Study, StudyDirection, TellResult, TrialState};
+use sweeplab_storage::{Storage, stderr_notice};
 
-/// The journal file at `path`, saying on stderr what it waits for when another process
-/// holds its lock for more than a second.
-pub fn journal_file(path: &std::path::Path) -> JournalFile {
-    JournalFile::new(path).with_wait_notice(std::sync::Arc::new(|msg: &str| {
-        eprintln!("sweeplab: {msg}");
-    }))
+/// The help text of every `--storage`.
+pub const STORAGE_HELP: &str = "Where the study lives: a journal file (Optuna's JournalFileBackend; a path), sqlite:///FILE.db (Optuna's RDB schema in SQLite; four slashes for an absolute path) or postgresql://USER:PASS@HOST:PORT/DB (Optuna's RDB schema on PostgreSQL, shared by workers on many machines)";
+
+/// Opens the storage a `--storage` argument names; a journal writer that waits for
+/// another process's lock says so on stderr.
+pub fn open_storage(arg: &str) -> Result<Storage> {
+    Ok(Storage::open(arg, Some(stderr_notice()))?)
 }
 
 /// The worker id sweeplab writes into journal lines.
@@ -27,9 +26,8 @@ pub fn worker_id() -> String {
 /// `create-study`
 #[derive(Args, Debug)]
 pub struct CreateStudyArgs {
-    /// The journal file (Optuna's JournalFileBackend format); created if missing.
-    #[arg(long)]
-    storage: PathBuf,
+    #[arg(long, help = STORAGE_HELP)]
+    storage: String,
     /// The study's name.
     #[arg(long)]
     study_name: String,
@@ -47,9 +45,8 @@ pub struct CreateStudyArgs {
 /// `ask`
 #[derive(Args, Debug)]
 pub struct AskArgs {
-    /// The journal file.
-    #[arg(long)]
-    storage: PathBuf,
+    #[arg(long, help = STORAGE_HELP)]
+    storage: String,
     /// The study's name.
     #[arg(long)]
     study_name: String,
@@ -68,9 +65,8 @@ pub struct AskArgs {
 /// `tell`
 #[derive(Args, Debug)]
 pub struct TellArgs {
-    /// The journal file.
-    #[arg(long)]
-    storage: PathBuf,
+    #[arg(long, help = STORAGE_HELP)]
+    storage: String,
     /// The study's name.
     #[arg(long)]
     study_name: String,
@@ -91,9 +87,8 @@ pub struct TellArgs {
 /// `studies`
 #[derive(Args, Debug)]
 pub struct StudiesArgs {
-    /// The journal file.
-    #[arg(long)]
-    storage: PathBuf,
+    #[arg(long, help = STORAGE_HELP)]
+    storage: String,
 }
 
 fn parse_direction(s: &str) -> Result<StudyDirection> {
@@ -121,22 +116,23 @@ pub fn create_study(a: CreateStudyArgs) -> Result<()> {
             .map(|d| parse_direction(d))
             .collect::<Result<Vec<_>>>()?
     };
-    let file = journal_file(&a.storage);
+    let mut storage = open_storage(&a.storage)?;
     let worker = worker_id();
-    file.transact(|storage| {
-        if storage.study_by_name(&a.study_name).is_some() {
-            if a.skip_if_exists {
-                return Ok(((), Vec::new(), worker.clone()));
+    storage
+        .transact(&a.study_name, &worker, |storage| {
+            if storage.study_by_name(&a.study_name).is_some() {
+                if a.skip_if_exists {
+                    return Ok(((), Vec::new()));
+                }
+                bail!(JournalError::DuplicateStudy(a.study_name.clone()));
             }
-            bail!(JournalError::DuplicateStudy(a.study_name.clone()));
-        }
-        let op = JournalOp::CreateStudy {
-            study_name: a.study_name.clone(),
-            directions,
-        };
-        Ok(((), vec![op], worker.clone()))
-    })
-    .with_context(|| format!("create-study {}", a.storage.display()))?;
+            let op = JournalOp::CreateStudy {
+                study_name: a.study_name.clone(),
+                directions,
+            };
+            Ok(((), vec![op]))
+        })
+        .with_context(|| format!("create-study {}", storage.shown()))?;
     println!("{}", a.study_name);
     Ok(())
 }
@@ -147,9 +143,9 @@ pub fn ask(a: AskArgs) -> Result<()> {
     // Validate everything before touching the journal.
     sampler_from_name(&a.sampler, &kwargs)?;
     let space: SearchSpace = search_space_from_json(&a.search_space).context("--search-space")?;
-    let file = journal_file(&a.storage);
+    let mut storage = open_storage(&a.storage)?;
     let worker = worker_id();
-    let out = file.transact(|storage| -> Result<_> {
+    let out = storage.transact(&a.study_name, &worker, |storage| -> Result<_> {
         let sampler = sampler_from_name(&a.sampler, &kwargs)?;
         let mut study = Study::load(storage, &a.study_name, sampler)?;
         study.set_worker_id(&worker);
@@ -166,7 +162,7 @@ pub fn ask(a: AskArgs) -> Result<()> {
                 ),
             ),
         ]);
-        Ok((out, study.take_pending(), worker.clone()))
+        Ok((out, study.take_pending()))
     })?;
     println!("{}", out.to_python_default());
     Ok(())
@@ -192,16 +188,16 @@ pub fn tell(a: TellArgs) -> Result<()> {
         (Some(_), false) => bail!("give either --values or --state, not both"),
         (None, true) => bail!("tell needs --values or --state"),
     };
-    let file = journal_file(&a.storage);
+    let mut storage = open_storage(&a.storage)?;
     let worker = worker_id();
-    let state = file.transact(|storage| -> Result<_> {
+    let state = storage.transact(&a.study_name, &worker, |storage| -> Result<_> {
         let sampler = sampler_from_name("RandomSampler", &Json::Null)?;
         let mut study = Study::load(storage, &a.study_name, sampler)?;
         study.set_worker_id(&worker);
         let t = study.trial(a.trial_number)?;
         if t.state.is_finished() {
             if a.skip_if_finished {
-                return Ok((t.state, Vec::new(), worker.clone()));
+                return Ok((t.state, Vec::new()));
             }
             bail!(
                 "trial {} of study `{}` is already finished ({}); use --skip-if-finished to ignore",
@@ -211,7 +207,7 @@ pub fn tell(a: TellArgs) -> Result<()> {
             );
         }
         let state = study.tell(a.trial_number, result)?;
-        Ok((state, study.take_pending(), worker.clone()))
+        Ok((state, study.take_pending()))
     })?;
     eprintln!(
         "Told trial {} of study `{}`: {}",
@@ -222,11 +218,7 @@ pub fn tell(a: TellArgs) -> Result<()> {
 
 /// `sweeplab studies`
 pub fn studies(a: StudiesArgs) -> Result<()> {
-    let file = journal_file(&a.storage);
-    let storage = {
-        let _guard = file.lock()?;
-        file.load()?
-    };
+    let storage = open_storage(&a.storage)?.load_all()?;
     for s in storage.studies() {
         let complete = s
             .trials

@@ -6,8 +6,9 @@
 //! or Ctrl-C loses no finished trial. Running the same command again resumes the study: trials
 //! left RUNNING by a crash are marked FAIL (`interrupted`) and do not count.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail};
@@ -17,7 +18,7 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use sweeplab_core::config::SweepConfig;
 use sweeplab_core::export;
 use sweeplab_core::json::Json;
-use sweeplab_core::store::{SharedJournal, StudyStore};
+use sweeplab_core::store::StudyStore;
 use sweeplab_core::train::fused::{FusedEngine, FusedSweep, FusedSweepOptions, kernels_note};
 use sweeplab_core::train::{
     BackendChoice, BackendKind, CancelToken, DataSet, DataSpec, Engine, Mnist, Objective,
@@ -25,6 +26,7 @@ use sweeplab_core::train::{
     TrialOutcome, counted, open_study, resume, run_study, select_backend,
 };
 use sweeplab_core::{Study, StudyDirection};
+use sweeplab_storage::{Rdb, Storage};
 
 /// `sweep`
 #[derive(Args, Debug)]
@@ -38,9 +40,21 @@ pub struct SweepArgs {
     /// auto (GPU on a hardware adapter, else CPU), gpu (wgpu) or cpu (Flex).
     #[arg(long, default_value = "auto")]
     backend: String,
-    /// The Optuna journal file (default: OUT/journal.log).
+    /// Where the study lives (default: the journal file OUT/journal.log): a journal file,
+    /// sqlite:///FILE.db or postgresql://USER:PASS@HOST:PORT/DB. Sweeps started with the
+    /// same storage and config on many machines run one study together.
     #[arg(long)]
-    storage: Option<PathBuf>,
+    storage: Option<String>,
+    /// On a database storage: seconds between the heartbeats this worker records for its
+    /// running trials (Optuna's `heartbeat_interval`). Before each ask, RUNNING trials whose
+    /// heartbeat is older than the grace period are failed, as Optuna's `fail_stale_trials`
+    /// does, and do not count. Default 60 on a database; a journal file has none.
+    #[arg(long)]
+    heartbeat_interval: Option<u64>,
+    /// Seconds without a heartbeat after which a RUNNING trial is stale (default: twice the
+    /// heartbeat interval, as in Optuna).
+    #[arg(long)]
+    grace_period: Option<u64>,
     /// Hide the progress bars (one line per trial instead).
     #[arg(long)]
     quiet: bool,
@@ -396,6 +410,60 @@ struct Host<'a> {
     display: Display,
     setup: &'a Setup,
     out: &'a Path,
+    heartbeat: Option<Heartbeat>,
+}
+
+/// Heartbeats of this worker's running trials on a database storage (Optuna's
+/// `record_heartbeat`, from a thread with its own connection), and the stale trials of
+/// other workers.
+struct Heartbeat {
+    rdb: Arc<Mutex<Rdb>>,
+    running: Arc<Mutex<BTreeSet<u64>>>,
+    study: String,
+    grace: Duration,
+}
+
+impl Heartbeat {
+    fn start(storage: &str, study: &str, interval: Duration, grace: Duration) -> Result<Heartbeat> {
+        let Storage::Rdb(rdb) = crate::study_cmds::open_storage(storage)? else {
+            bail!("heartbeats need a database storage");
+        };
+        let hb = Heartbeat {
+            rdb: Arc::new(Mutex::new(rdb)),
+            running: Arc::new(Mutex::new(BTreeSet::new())),
+            study: study.to_string(),
+            grace,
+        };
+        let (rdb, running, name) = (hb.rdb.clone(), hb.running.clone(), hb.study.clone());
+        std::thread::Builder::new()
+            .name("heartbeat".into())
+            .spawn(move || {
+                loop {
+                    std::thread::sleep(interval);
+                    let numbers: Vec<u64> = running
+                        .lock()
+                        .map(|r| r.iter().copied().collect())
+                        .unwrap_or_default();
+                    for n in numbers {
+                        if let Ok(mut db) = rdb.lock()
+                            && let Err(e) = db.record_heartbeat(&name, n)
+                        {
+                            eprintln!("sweeplab: heartbeat of trial {n}: {e}");
+                        }
+                    }
+                }
+            })
+            .context("starting the heartbeat thread")?;
+        Ok(hb)
+    }
+
+    fn beat(&self, number: u64) {
+        if let Ok(mut db) = self.rdb.lock()
+            && let Err(e) = db.record_heartbeat(&self.study, number)
+        {
+            eprintln!("sweeplab: heartbeat of trial {number}: {e}");
+        }
+    }
 }
 
 impl TrainHooks for Host<'_> {
@@ -405,7 +473,50 @@ impl TrainHooks for Host<'_> {
 }
 
 impl SweepHooks for Host<'_> {
+    fn trial_started(&mut self, number: u64) {
+        if let Some(hb) = &self.heartbeat {
+            if let Ok(mut r) = hb.running.lock() {
+                r.insert(number);
+            }
+            hb.beat(number);
+        }
+    }
+
+    fn stale_trials(&mut self) -> Vec<u64> {
+        let Some(hb) = &self.heartbeat else {
+            return Vec::new();
+        };
+        let Ok(mut db) = hb.rdb.lock() else {
+            return Vec::new();
+        };
+        match db.stale_trials(&hb.study, hb.grace) {
+            Ok(stale) => {
+                if !stale.is_empty() {
+                    eprintln!(
+                        "sweeplab: failing {} stale trial(s) whose worker stopped sending heartbeats: {}",
+                        stale.len(),
+                        stale
+                            .iter()
+                            .map(|n| n.to_string())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    );
+                }
+                stale
+            }
+            Err(e) => {
+                eprintln!("sweeplab: looking for stale trials: {e}");
+                Vec::new()
+            }
+        }
+    }
+
     fn trial_ended(&mut self, study: &Study, end: &TrialEnd) -> Result<(), RunnerError> {
+        if let Some(hb) = &self.heartbeat
+            && let Ok(mut r) = hb.running.lock()
+        {
+            r.remove(&end.number);
+        }
         export_logs(study, self.out).map_err(|e| {
             RunnerError::Host(format!("writing the logs of trial {}: {e:#}", end.number))
         })?;
@@ -439,25 +550,53 @@ pub fn sweep(a: SweepArgs) -> Result<()> {
         .check_for(&data)
         .with_context(|| format!("{}", a.config.display()))?;
     std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
-    let journal_path = a
+    let storage_arg = a
         .storage
         .clone()
-        .unwrap_or_else(|| a.out.join("journal.log"));
-    let file = crate::study_cmds::journal_file(&journal_path);
+        .unwrap_or_else(|| a.out.join("journal.log").display().to_string());
+    let opened = crate::study_cmds::open_storage(&storage_arg)?;
+    let storage_shown = opened.shown();
+    let is_db = matches!(opened, Storage::Rdb(_));
+    if !is_db && (a.heartbeat_interval.is_some() || a.grace_period.is_some()) {
+        bail!(
+            "--heartbeat-interval and --grace-period need a database storage (sqlite:/// or postgresql://); {storage_shown} is a journal file"
+        );
+    }
+    if a.heartbeat_interval == Some(0) {
+        bail!("--heartbeat-interval must be at least 1 second");
+    }
     let worker = crate::study_cmds::worker_id();
 
-    // Create or resume the study. Every write below re-reads what other processes
-    // appended to the journal, under its lock, before it appends.
-    let (mut store, storage) = SharedJournal::open(file)?;
+    // Create or resume the study. Every write below re-reads what other workers stored,
+    // holding the study (the journal's lock, or the study's row), before it writes.
+    let (mut store, storage) = opened.into_store(&setup.study_name)?;
     let sampler = setup.config.build_sampler()?;
     let mut study = open_study(storage, &setup.study_name, setup.direction, sampler)
-        .with_context(|| journal_path.display().to_string())?;
+        .with_context(|| storage_shown.clone())?;
     study.set_worker_id(&worker);
     study.set_pruner(setup.config.build_pruner()?);
-    // The new study's CreateStudy reaches the file here, after what others wrote.
+    // The new study's CreateStudy reaches the storage here, after what others wrote.
     store.write(&mut study, |_| Ok::<(), anyhow::Error>(()))?;
-    // Trials a crash left RUNNING: FAIL, interrupted, not counted.
-    let stale = resume(&mut study, &mut store, "the sweep stopped while it ran")?;
+    let heartbeat = if is_db {
+        let interval = a.heartbeat_interval.unwrap_or(60);
+        let grace = a.grace_period.unwrap_or(2 * interval);
+        Some(Heartbeat::start(
+            &storage_arg,
+            &setup.study_name,
+            Duration::from_secs(interval),
+            Duration::from_secs(grace),
+        )?)
+    } else {
+        None
+    };
+    // On a journal file, trials a crash left RUNNING: FAIL, interrupted, not counted. A
+    // database is shared by live workers: their trials are failed only once their
+    // heartbeats go stale.
+    let stale = if is_db {
+        Vec::new()
+    } else {
+        resume(&mut study, &mut store, "the sweep stopped while it ran")?
+    };
     if !stale.is_empty() {
         eprintln!(
             "resuming: marked {} interrupted trial(s) FAIL ({})",
@@ -485,11 +624,11 @@ pub fn sweep(a: SweepArgs) -> Result<()> {
     eprintln!("engine: {why}");
     eprintln!("sampler: {}", setup.config.sampler_description());
     eprintln!(
-        "study `{}`: {} of {} trials done; journal {}; logs in {}",
+        "study `{}`: {} of {} trials done; storage {}; logs in {}",
         setup.study_name,
         counted(&study).min(setup.n_trials),
         setup.n_trials,
-        journal_path.display(),
+        storage_shown,
         a.out.display()
     );
 
@@ -517,6 +656,7 @@ pub fn sweep(a: SweepArgs) -> Result<()> {
         ),
         setup: &setup,
         out: &a.out,
+        heartbeat,
     };
     host.display.set_best(study.best_value());
     if fused {
@@ -558,7 +698,7 @@ pub fn sweep(a: SweepArgs) -> Result<()> {
         eprintln!(
             "stopped; {} trial(s) kept in {}. Run the same command again to resume.",
             counted(&study),
-            journal_path.display()
+            storage_shown
         );
         std::process::exit(130);
     }

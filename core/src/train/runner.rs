@@ -319,6 +319,16 @@ pub trait SweepHooks: TrainHooks {
         Ok(())
     }
 
+    /// Trial `number` started: its ask is stored (a storage with heartbeats starts
+    /// recording them for it).
+    fn trial_started(&mut self, _number: u64) {}
+
+    /// The trials that other workers left RUNNING and that are to be failed now, before the
+    /// next ask: Optuna's `fail_stale_trials` on a storage with heartbeats.
+    fn stale_trials(&mut self) -> Vec<u64> {
+        Vec::new()
+    }
+
     /// Polled between trials (and fused rounds): whether the user asked to stop.
     fn stop_requested(&self) -> bool {
         false
@@ -357,6 +367,15 @@ pub fn open_study(
 /// The number of trials that count: finished and not interrupted.
 pub fn counted(study: &Study) -> usize {
     study.trials().iter().filter(|t| t.counts()).count()
+}
+
+/// The number of trials running now (in this process or, on a shared storage, in others).
+pub fn running(study: &Study) -> usize {
+    study
+        .trials()
+        .iter()
+        .filter(|t| t.state == TrialState::Running)
+        .count()
 }
 
 /// Opens a study for a run: every trial left RUNNING (by a crash, a kill, a closed page) is
@@ -451,8 +470,22 @@ pub async fn run_study<S: StudyStore, H: SweepHooks>(
             if let Some(end @ StudyEnd::Stopped) = end_of(study, spec, hooks, cancel, started) {
                 return Ok(end);
             }
-            let (number, params) =
-                store.write(study, |s| s.ask_with(&spec.space).map_err(Into::into))?;
+            let stale = hooks.stale_trials();
+            let asked = store.write(study, |s| {
+                for &n in &stale {
+                    fail_interrupted(s, n, "its worker stopped sending heartbeats")?;
+                }
+                // Trials other workers are running count toward the cap: together the
+                // workers start no more than it.
+                if counted(s) + running(s) >= spec.n_trials {
+                    return Ok(None);
+                }
+                s.ask_with(&spec.space).map(Some).map_err(RunnerError::from)
+            })?;
+            let Some((number, params)) = asked else {
+                return Ok(StudyEnd::AllDone);
+            };
+            hooks.trial_started(number);
             let plan = match spec.plan(number, &params) {
                 Ok(p) => p,
                 Err(e) => {

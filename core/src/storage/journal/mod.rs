@@ -59,7 +59,7 @@ pub enum JournalError {
         line: usize,
     },
     /// No study of that name.
-    #[error("no study named `{0}` in the journal")]
+    #[error("no study named `{0}` in the storage")]
     UnknownStudy(String),
     /// A study of that name exists already.
     #[error("a study named `{0}` already exists")]

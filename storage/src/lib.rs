@@ -1,0 +1,257 @@
+//! Optuna's storages for sweeplab, named by Optuna's storage URLs:
+//!
+//! - a journal file (Optuna's `JournalFileBackend`), shared under Optuna's file lock;
+//! - `sqlite:///study.db`: Optuna's RDB schema in an embedded SQLite file;
+//! - `postgresql://…`: Optuna's RDB schema on a PostgreSQL server, shared by workers on
+//!   many machines.
+//!
+//! Every front end opens a [`Storage`] from a `--storage` argument and then works the same
+//! way on each: [`Storage::load_all`] to read, [`Storage::transact`] for one change (the
+//! CLI's `create-study`, `ask`, `tell`), and [`Storage::into_store`] for the study loop's
+//! [`StudyStore`]. The search engine in `sweeplab-core` knows nothing of databases: this
+//! crate is where the drivers live.
+
+#![forbid(unsafe_code)]
+
+pub mod rdb;
+pub mod url;
+
+use std::sync::Arc;
+
+use sweeplab_core::Study;
+use sweeplab_core::storage::JournalStorage;
+use sweeplab_core::storage::file::{FileError, JournalFile, WaitNotice};
+use sweeplab_core::storage::journal::JournalOp;
+use sweeplab_core::store::{SharedJournal, SharedJournalError, StudyStore};
+
+pub use rdb::{DbError, Rdb, RdbStore};
+pub use url::{SCHEMES, StorageUrl, UrlError};
+
+/// Errors of a [`Storage`].
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    /// The `--storage` argument names nothing sweeplab can open.
+    #[error(transparent)]
+    Url(#[from] UrlError),
+    /// The journal file failed.
+    #[error(transparent)]
+    File(#[from] FileError),
+    /// The shared journal failed.
+    #[error(transparent)]
+    Shared(#[from] SharedJournalError),
+    /// The database failed.
+    #[error("{url}: {error}")]
+    Db {
+        /// The database, password hidden.
+        url: String,
+        /// What failed.
+        error: DbError,
+    },
+}
+
+/// An open storage.
+#[derive(Debug)]
+pub enum Storage {
+    /// A journal file.
+    Journal(JournalFile),
+    /// An Optuna RDB storage (SQLite or PostgreSQL).
+    Rdb(Rdb),
+}
+
+impl Storage {
+    /// Opens the storage a `--storage` argument names. A journal file is created by its
+    /// first write; an SQLite file, and Optuna's tables in an empty database, when opened.
+    /// `notice` hears what a journal writer waits for when another holds the lock.
+    pub fn open(arg: &str, notice: Option<WaitNotice>) -> Result<Storage, StorageError> {
+        let url = StorageUrl::parse(arg)?;
+        let shown = url.shown();
+        let db = |source: DbError| StorageError::Db {
+            url: shown.clone(),
+            error: source,
+        };
+        Ok(match url {
+            StorageUrl::Journal(path) => {
+                let mut file = JournalFile::new(path);
+                if let Some(n) = notice {
+                    file = file.with_wait_notice(n);
+                }
+                Storage::Journal(file)
+            }
+            StorageUrl::Sqlite(path) => Storage::Rdb(Rdb::open_sqlite(&path).map_err(db)?),
+            StorageUrl::Postgres(p) => {
+                Storage::Rdb(Rdb::open_postgres(&p.conninfo, &p.shown).map_err(db)?)
+            }
+            StorageUrl::Redis(r) => {
+                return Err(UrlError {
+                    shown: r.shown,
+                    why: "Redis (Optuna's JournalRedisBackend) is not supported yet; use a journal file, sqlite:/// or postgresql://".into(),
+                }
+                .into());
+            }
+        })
+    }
+
+    /// The storage as messages name it.
+    pub fn shown(&self) -> String {
+        match self {
+            Storage::Journal(f) => f.path().display().to_string(),
+            Storage::Rdb(r) => r.shown().to_string(),
+        }
+    }
+
+    /// Every study the storage holds, with its trials.
+    pub fn load_all(&mut self) -> Result<JournalStorage, StorageError> {
+        match self {
+            Storage::Journal(f) => {
+                if !f.path().exists() {
+                    return Ok(JournalStorage::new());
+                }
+                let _guard = f.lock()?;
+                Ok(f.load()?)
+            }
+            Storage::Rdb(r) => r.load_all().map_err(|e| self_db(r, e)),
+        }
+    }
+
+    /// Runs `change` on the storage's state, holding study `study` (on a journal file: the
+    /// whole file, under its lock), and writes the operations it returns as `worker`.
+    /// Nothing is written when `change` fails.
+    pub fn transact<R, E>(
+        &mut self,
+        study: &str,
+        worker: &str,
+        change: impl FnOnce(JournalStorage) -> Result<(R, Vec<JournalOp>), E>,
+    ) -> Result<R, E>
+    where
+        E: From<StorageError>,
+    {
+        match self {
+            Storage::Journal(f) => {
+                let worker = worker.to_string();
+                f.transact(|s| -> Result<_, Wrap<E>> {
+                    let (out, ops) = change(s).map_err(Wrap::Inner)?;
+                    Ok((out, ops, worker))
+                })
+                .map_err(|w| w.finish(""))
+            }
+            Storage::Rdb(r) => {
+                let shown = r.shown().to_string();
+                r.transact(study, |s| change(s).map_err(Wrap::Inner))
+                    .map_err(|w| w.finish(&shown))
+            }
+        }
+    }
+
+    /// The study loop's store for study `study`, and the state to open the study from.
+    pub fn into_store(self, study: &str) -> Result<(AnyStore, JournalStorage), StorageError> {
+        match self {
+            Storage::Journal(f) => {
+                let (store, storage) = SharedJournal::open(f)?;
+                Ok((AnyStore::Journal(store), storage))
+            }
+            Storage::Rdb(r) => {
+                let mut store = RdbStore::new(r);
+                let storage = store.load(study).map_err(|e| self_db(store.rdb(), e))?;
+                Ok((AnyStore::Rdb(Box::new(store)), storage))
+            }
+        }
+    }
+}
+
+fn self_db(r: &Rdb, error: DbError) -> StorageError {
+    StorageError::Db {
+        url: r.shown().to_string(),
+        error,
+    }
+}
+
+/// `E`, or the storage's own error on the way out of a transaction.
+enum Wrap<E> {
+    Inner(E),
+    File(FileError),
+    Db(DbError),
+    Shared(SharedJournalError),
+}
+
+impl<E: From<StorageError>> Wrap<E> {
+    /// The caller's error; a storage error names `url`.
+    fn finish(self, url: &str) -> E {
+        match self {
+            Wrap::Inner(e) => e,
+            Wrap::File(e) => E::from(StorageError::File(e)),
+            Wrap::Shared(e) => E::from(StorageError::Shared(e)),
+            Wrap::Db(error) => E::from(StorageError::Db {
+                url: url.to_string(),
+                error,
+            }),
+        }
+    }
+}
+
+impl<E> From<FileError> for Wrap<E> {
+    fn from(e: FileError) -> Self {
+        Wrap::File(e)
+    }
+}
+
+impl<E> From<DbError> for Wrap<E> {
+    fn from(e: DbError) -> Self {
+        Wrap::Db(e)
+    }
+}
+
+impl<E> From<SharedJournalError> for Wrap<E> {
+    fn from(e: SharedJournalError) -> Self {
+        Wrap::Shared(e)
+    }
+}
+
+/// The study loop's store on any storage.
+#[derive(Debug)]
+pub enum AnyStore {
+    /// A journal file shared with other processes.
+    Journal(SharedJournal),
+    /// An Optuna RDB storage.
+    Rdb(Box<RdbStore>),
+}
+
+impl AnyStore {
+    /// The RDB storage, for heartbeats; `None` on a journal file.
+    pub fn rdb(&mut self) -> Option<&mut Rdb> {
+        match self {
+            AnyStore::Journal(_) => None,
+            AnyStore::Rdb(s) => Some(s.rdb()),
+        }
+    }
+}
+
+impl StudyStore for AnyStore {
+    type Error = StorageError;
+
+    fn write<R, E>(
+        &mut self,
+        study: &mut Study,
+        change: impl FnOnce(&mut Study) -> Result<R, E>,
+    ) -> Result<R, E>
+    where
+        E: From<StorageError>,
+    {
+        match self {
+            AnyStore::Journal(s) => {
+                let url = s.file().path().display().to_string();
+                s.write(study, |st| change(st).map_err(Wrap::Inner))
+                    .map_err(|w| w.finish(&url))
+            }
+            AnyStore::Rdb(s) => {
+                let url = s.rdb().shown().to_string();
+                s.write(study, |st| change(st).map_err(Wrap::Inner))
+                    .map_err(|w| w.finish(&url))
+            }
+        }
+    }
+}
+
+/// Prints what a journal writer waits for on stderr, as the CLI does.
+pub fn stderr_notice() -> WaitNotice {
+    Arc::new(|msg: &str| eprintln!("sweeplab: {msg}"))
+}

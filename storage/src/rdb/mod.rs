@@ -1,0 +1,345 @@
+//! Optuna's RDB storage (`optuna/storages/_rdb/storage.py` of Optuna 5.0) on SQLite and
+//! PostgreSQL: the same tables, the same stored values, the same trial numbering.
+//!
+//! A study is read into a [`JournalStorage`] (the state the study loop works on), changed
+//! there, and the journal operations the change made are written back as rows, all in one
+//! transaction that holds the study: `SELECT … FOR UPDATE` on its row on PostgreSQL, as
+//! Optuna's `_create_new_trial` takes it, and an IMMEDIATE transaction on SQLite. Trial
+//! numbers are therefore the ones every reader, Optuna included, sees.
+
+mod load;
+mod schema;
+pub mod sql;
+mod write;
+
+use std::time::Duration;
+
+use sweeplab_core::Study;
+use sweeplab_core::storage::JournalStorage;
+use sweeplab_core::storage::journal::{JournalError, JournalOp};
+use sweeplab_core::store::StudyStore;
+
+pub use schema::{ALEMBIC_HEAD, LIBRARY_VERSION, SCHEMA_VERSION};
+use sql::{Conn, Dialect, Val};
+
+/// Errors of the RDB storage.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    /// SQLite failed.
+    #[error("SQLite: {0}")]
+    Sqlite(String),
+    /// PostgreSQL failed (connection, credentials, a statement).
+    #[error("PostgreSQL: {0}")]
+    Postgres(String),
+    /// The database's schema is not Optuna 5.0's.
+    #[error("{0}")]
+    Schema(String),
+    /// An operation does not apply (unknown study, finished trial, …).
+    #[error(transparent)]
+    Journal(#[from] JournalError),
+    /// A stored value sweeplab cannot read.
+    #[error("{0}")]
+    Data(String),
+}
+
+impl From<rusqlite::Error> for DbError {
+    fn from(e: rusqlite::Error) -> DbError {
+        DbError::Sqlite(e.to_string())
+    }
+}
+
+impl From<postgres::Error> for DbError {
+    /// The server's own message (with its detail and hint) when it sent one, else the
+    /// driver's (which already names the cause, e.g. a refused connection).
+    fn from(e: postgres::Error) -> DbError {
+        let text = match e.as_db_error() {
+            Some(db) => {
+                let mut t = format!("{}: {}", db.severity(), db.message());
+                if let Some(d) = db.detail() {
+                    t.push_str(&format!(" ({d})"));
+                }
+                if let Some(h) = db.hint() {
+                    t.push_str(&format!("; hint: {h}"));
+                }
+                t
+            }
+            None => {
+                // The driver's message names the kind ("error connecting to server"); its
+                // source says why ("Connection refused").
+                let mut t = e.to_string();
+                let mut cause = std::error::Error::source(&e);
+                while let Some(c) = cause {
+                    let c_text = c.to_string();
+                    if !t.contains(&c_text) {
+                        t.push_str(&format!(": {c_text}"));
+                    }
+                    cause = c.source();
+                }
+                t
+            }
+        };
+        DbError::Postgres(text)
+    }
+}
+
+impl From<sweeplab_core::StudyError> for DbError {
+    fn from(e: sweeplab_core::StudyError) -> DbError {
+        DbError::Data(e.to_string())
+    }
+}
+
+/// A study read from the database: its state as the study loop sees it, and which rows its
+/// local ids stand for.
+#[derive(Debug, Default)]
+pub(crate) struct Loaded {
+    /// The studies and trials, with local ids (0, 1, … in load order).
+    pub storage: JournalStorage,
+    /// `studies.study_id` of each local study id.
+    pub study_ids: Vec<i64>,
+    /// `trials.trial_id` of each local trial id.
+    pub trial_ids: Vec<i64>,
+}
+
+/// An Optuna RDB storage: one connection to an SQLite file or a PostgreSQL database that
+/// holds Optuna 5.0's schema (created, and stamped, when the database has no tables).
+#[derive(Debug)]
+pub struct Rdb {
+    conn: Conn,
+    /// The database as messages name it.
+    shown: String,
+}
+
+/// How long SQLite writers wait for each other before giving up.
+const SQLITE_BUSY: Duration = Duration::from_secs(120);
+/// How long a PostgreSQL connection attempt may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+impl Rdb {
+    /// Opens (creating it when missing) an SQLite file.
+    pub fn open_sqlite(path: &std::path::Path) -> Result<Rdb, DbError> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
+            && !dir.is_dir()
+        {
+            return Err(DbError::Data(format!(
+                "the folder {} does not exist",
+                dir.display()
+            )));
+        }
+        let mut conn = Conn::sqlite(path, SQLITE_BUSY)?;
+        schema::ensure(&mut conn)?;
+        Ok(Rdb {
+            conn,
+            shown: format!("sqlite:///{}", path.display()),
+        })
+    }
+
+    /// Connects to a PostgreSQL database.
+    pub fn open_postgres(conninfo: &str, shown: &str) -> Result<Rdb, DbError> {
+        let mut conn = Conn::postgres(conninfo, CONNECT_TIMEOUT)?;
+        schema::ensure(&mut conn)?;
+        Ok(Rdb {
+            conn,
+            shown: shown.to_string(),
+        })
+    }
+
+    /// The database as messages name it (password hidden).
+    pub fn shown(&self) -> &str {
+        &self.shown
+    }
+
+    /// Every study, with its trials.
+    pub fn load_all(&mut self) -> Result<JournalStorage, DbError> {
+        self.read(|conn| Ok(load::all(conn)?.storage))
+    }
+
+    /// The names of all studies.
+    pub fn study_names(&mut self) -> Result<Vec<String>, DbError> {
+        self.read(|conn| {
+            Ok(conn
+                .query("SELECT study_name FROM studies ORDER BY study_id", &[])?
+                .into_iter()
+                .filter_map(|r| r.into_iter().next()?.text().map(str::to_string))
+                .collect())
+        })
+    }
+
+    fn read<R>(&mut self, f: impl FnOnce(&mut Conn) -> Result<R, DbError>) -> Result<R, DbError> {
+        self.conn.batch("BEGIN")?;
+        let out = f(&mut self.conn);
+        let end = self
+            .conn
+            .batch(if out.is_ok() { "COMMIT" } else { "ROLLBACK" });
+        let out = out?;
+        end?;
+        Ok(out)
+    }
+
+    /// Starts a transaction that may write, holding study `name` if it exists, and reads
+    /// that study (an empty storage when there is none).
+    fn begin_write(&mut self, name: &str) -> Result<Loaded, DbError> {
+        match self.conn.dialect() {
+            Dialect::Sqlite => self.conn.batch("BEGIN IMMEDIATE")?,
+            Dialect::Postgres => {
+                self.conn.batch("BEGIN")?;
+                // Workers that create the same study at once do it one after the other.
+                self.conn.query(
+                    "SELECT pg_advisory_xact_lock(hashtext('sweeplab study ' || $1))",
+                    &[name.into()],
+                )?;
+            }
+        }
+        let held = match self.conn.dialect() {
+            Dialect::Sqlite => Ok(()),
+            Dialect::Postgres => self
+                .conn
+                .query(
+                    "SELECT study_id FROM studies WHERE study_name = $1 FOR UPDATE",
+                    &[name.into()],
+                )
+                .map(drop),
+        };
+        match held.and_then(|()| load::study(&mut self.conn, name)) {
+            Ok(l) => Ok(l),
+            Err(e) => {
+                let _ = self.conn.batch("ROLLBACK");
+                Err(e)
+            }
+        }
+    }
+
+    /// Writes `ops` (made on `loaded.storage`'s local ids) and commits; rolls back on error.
+    fn finish_write(&mut self, loaded: &mut Loaded, ops: &[JournalOp]) -> Result<(), DbError> {
+        let r = write::apply(&mut self.conn, loaded, ops);
+        match r {
+            Ok(()) => self.conn.batch("COMMIT"),
+            Err(e) => {
+                let _ = self.conn.batch("ROLLBACK");
+                Err(e)
+            }
+        }
+    }
+
+    /// Runs `change` on study `name` as the database holds it (a storage without it when it
+    /// does not exist yet), then writes the operations `change` returns, in one transaction
+    /// that holds the study. Nothing is written when `change` fails.
+    pub fn transact<R, E>(
+        &mut self,
+        name: &str,
+        change: impl FnOnce(JournalStorage) -> Result<(R, Vec<JournalOp>), E>,
+    ) -> Result<R, E>
+    where
+        E: From<DbError>,
+    {
+        let mut loaded = self.begin_write(name)?;
+        let storage = std::mem::take(&mut loaded.storage);
+        match change(storage.clone()) {
+            Ok((out, ops)) => {
+                loaded.storage = storage;
+                self.finish_write(&mut loaded, &ops)?;
+                Ok(out)
+            }
+            Err(e) => {
+                let _ = self.conn.batch("ROLLBACK");
+                Err(e)
+            }
+        }
+    }
+
+    /// Records a heartbeat of trial `number` of study `name` now (the database's clock),
+    /// as Optuna's `record_heartbeat` does.
+    pub fn record_heartbeat(&mut self, name: &str, number: u64) -> Result<(), DbError> {
+        let sql_now = "CURRENT_TIMESTAMP";
+        let r = self.read(|conn| {
+            let Some(id) = conn
+                .query_one(
+                    "SELECT t.trial_id FROM trials t JOIN studies s ON s.study_id = t.study_id WHERE s.study_name = $1 AND t.number = $2",
+                    &[name.into(), Val::Int(number as i64)],
+                )?
+                .and_then(|v| v.int())
+            else {
+                return Ok(());
+            };
+            conn.execute(
+                &format!(
+                    "INSERT INTO trial_heartbeats (trial_id, heartbeat) VALUES ($1, {sql_now}) ON CONFLICT (trial_id) DO UPDATE SET heartbeat = {sql_now}"
+                ),
+                &[Val::Int(id)],
+            )?;
+            Ok(())
+        });
+        r
+    }
+
+    /// The numbers of study `name`'s RUNNING trials whose last heartbeat is older than
+    /// `grace` (Optuna's `_get_stale_trial_ids`: trials without a heartbeat are never
+    /// stale).
+    pub fn stale_trials(&mut self, name: &str, grace: Duration) -> Result<Vec<u64>, DbError> {
+        let secs = grace.as_secs_f64();
+        self.read(|conn| {
+            let sql = match conn.dialect() {
+                Dialect::Sqlite => {
+                    "SELECT t.number FROM trials t JOIN studies s ON s.study_id = t.study_id JOIN trial_heartbeats h ON h.trial_id = t.trial_id WHERE s.study_name = $1 AND t.state = 'RUNNING' AND (julianday(CURRENT_TIMESTAMP) - julianday(h.heartbeat)) * 86400.0 > $2 ORDER BY t.number"
+                }
+                Dialect::Postgres => {
+                    "SELECT t.number FROM trials t JOIN studies s ON s.study_id = t.study_id JOIN trial_heartbeats h ON h.trial_id = t.trial_id WHERE s.study_name = $1 AND t.state = 'RUNNING' AND EXTRACT(EPOCH FROM (CAST(now() AS timestamp without time zone) - h.heartbeat)) > $2 ORDER BY t.number"
+                }
+            };
+            Ok(conn
+                .query(sql, &[name.into(), Val::Real(secs)])?
+                .into_iter()
+                .filter_map(|r| r.first()?.int().map(|n| n as u64))
+                .collect())
+        })
+    }
+}
+
+/// A study kept in an Optuna RDB storage, as the study loop's [`StudyStore`]: each write
+/// re-reads the study under its lock, replays this process's pending operations on it, runs
+/// the change and writes the operations, in one transaction.
+#[derive(Debug)]
+pub struct RdbStore {
+    rdb: Rdb,
+}
+
+impl RdbStore {
+    /// The store of studies in `rdb`.
+    pub fn new(rdb: Rdb) -> RdbStore {
+        RdbStore { rdb }
+    }
+
+    /// The storage.
+    pub fn rdb(&mut self) -> &mut Rdb {
+        &mut self.rdb
+    }
+
+    /// Reads study `name` (an empty storage when it does not exist): the state to open the
+    /// study loop's study from.
+    pub fn load(&mut self, name: &str) -> Result<JournalStorage, DbError> {
+        self.rdb.read(|conn| Ok(load::study(conn, name)?.storage))
+    }
+}
+
+impl StudyStore for RdbStore {
+    type Error = DbError;
+
+    fn write<R, E>(
+        &mut self,
+        study: &mut Study,
+        change: impl FnOnce(&mut Study) -> Result<R, E>,
+    ) -> Result<R, E>
+    where
+        E: From<DbError>,
+    {
+        let name = study.name().to_string();
+        let mut loaded = self.rdb.begin_write(&name)?;
+        if let Err(e) = study.rebase(loaded.storage.clone()) {
+            let _ = self.rdb.conn.batch("ROLLBACK");
+            return Err(DbError::from(e).into());
+        }
+        let out = change(study);
+        let ops = study.take_pending();
+        self.rdb.finish_write(&mut loaded, &ops)?;
+        out
+    }
+}

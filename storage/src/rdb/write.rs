@@ -1,0 +1,358 @@
+//! Writing the study loop's journal operations as rows of Optuna's tables, the way
+//! Optuna's `RDBStorage` writes them.
+
+use sweeplab_core::TrialState;
+use sweeplab_core::json::Json;
+use sweeplab_core::storage::journal::{JournalError, JournalOp, TrialTemplate, now};
+use time::{OffsetDateTime, PrimitiveDateTime, UtcOffset};
+
+use super::sql::{Conn, Val};
+use super::{DbError, Loaded};
+
+/// Naive UTC, as Optuna 5's `TrialModel` stores datetimes.
+fn naive_utc(t: OffsetDateTime) -> PrimitiveDateTime {
+    let u = t.to_offset(UtcOffset::UTC);
+    PrimitiveDateTime::new(u.date(), u.time())
+}
+
+fn time_val(t: Option<OffsetDateTime>) -> Val {
+    t.map_or(Val::Null, |t| Val::Time(naive_utc(t)))
+}
+
+/// `json.dumps(value)`, as Optuna writes `value_json`.
+fn dumps(v: &Json) -> Val {
+    Val::Text(v.to_python_default())
+}
+
+/// A trial value as Optuna's `TrialValueModel.value_to_stored_repr`.
+fn stored_value(v: f64) -> (Val, &'static str) {
+    if v == f64::INFINITY {
+        (Val::Null, "INF_POS")
+    } else if v == f64::NEG_INFINITY {
+        (Val::Null, "INF_NEG")
+    } else {
+        (Val::Real(v), "FINITE")
+    }
+}
+
+/// An intermediate value as `TrialIntermediateValueModel.intermediate_value_to_stored_repr`.
+fn stored_intermediate(v: f64) -> (Val, &'static str) {
+    if v.is_nan() {
+        (Val::Null, "NAN")
+    } else {
+        stored_value(v)
+    }
+}
+
+fn db_trial(loaded: &Loaded, local: u64) -> Result<i64, DbError> {
+    loaded
+        .trial_ids
+        .get(local as usize)
+        .copied()
+        .ok_or_else(|| JournalError::UnknownTrial(format!("with id {local}")).into())
+}
+
+fn db_study(loaded: &Loaded, local: u64) -> Result<i64, DbError> {
+    loaded
+        .study_ids
+        .get(local as usize)
+        .copied()
+        .ok_or_else(|| JournalError::UnknownStudy(format!("with id {local}")).into())
+}
+
+/// Applies `ops` to `loaded` (which checks them as a journal replay would) and writes each.
+pub(crate) fn apply(
+    conn: &mut Conn,
+    loaded: &mut Loaded,
+    ops: &[JournalOp],
+) -> Result<(), DbError> {
+    for op in ops {
+        match op {
+            // A study another worker created first: the replay ignores a second
+            // CreateStudy, and so does the database.
+            JournalOp::CreateStudy { study_name, .. }
+                if loaded.storage.study_by_name(study_name).is_some() =>
+            {
+                continue;
+            }
+            // Optuna 5's DISCARD_TRIALS has no RDB counterpart.
+            JournalOp::DiscardTrials(_) => continue,
+            _ => {}
+        }
+        loaded.storage.apply(op)?;
+        one(conn, loaded, op)?;
+    }
+    Ok(())
+}
+
+fn upsert_attr(
+    conn: &mut Conn,
+    table: &str,
+    owner: &str,
+    id: i64,
+    key: &str,
+    value: &Json,
+) -> Result<(), DbError> {
+    conn.execute(
+        &format!(
+            "INSERT INTO {table} ({owner}, key, value_json) VALUES ($1, $2, $3) ON CONFLICT ({owner}, key) DO UPDATE SET value_json = excluded.value_json"
+        ),
+        &[Val::Int(id), key.into(), dumps(value)],
+    )?;
+    Ok(())
+}
+
+fn set_value(conn: &mut Conn, trial: i64, objective: usize, v: f64) -> Result<(), DbError> {
+    let (value, kind) = stored_value(v);
+    conn.execute(
+        "INSERT INTO trial_values (trial_id, objective, value, value_type) VALUES ($1, $2, $3, $4) ON CONFLICT (trial_id, objective) DO UPDATE SET value = excluded.value, value_type = excluded.value_type",
+        &[Val::Int(trial), Val::Int(objective as i64), value, kind.into()],
+    )?;
+    Ok(())
+}
+
+fn set_intermediate(conn: &mut Conn, trial: i64, step: i64, v: f64) -> Result<(), DbError> {
+    let (value, kind) = stored_intermediate(v);
+    conn.execute(
+        "INSERT INTO trial_intermediate_values (trial_id, step, intermediate_value, intermediate_value_type) VALUES ($1, $2, $3, $4) ON CONFLICT (trial_id, step) DO UPDATE SET intermediate_value = excluded.intermediate_value, intermediate_value_type = excluded.intermediate_value_type",
+        &[Val::Int(trial), Val::Int(step), value, kind.into()],
+    )?;
+    Ok(())
+}
+
+fn set_param(
+    conn: &mut Conn,
+    trial: i64,
+    name: &str,
+    internal: f64,
+    dist_json: String,
+) -> Result<(), DbError> {
+    conn.execute(
+        "INSERT INTO trial_params (trial_id, param_name, param_value, distribution_json) VALUES ($1, $2, $3, $4)",
+        &[Val::Int(trial), name.into(), Val::Real(internal), dist_json.into()],
+    )?;
+    Ok(())
+}
+
+fn create_trial(
+    conn: &mut Conn,
+    loaded: &mut Loaded,
+    local_study: u64,
+    template: &TrialTemplate,
+) -> Result<(), DbError> {
+    let study = db_study(loaded, local_study)?;
+    let state = template.state.unwrap_or(TrialState::Running);
+    // Optuna's `_get_prepared_new_trial`: a trial without a template starts now.
+    let start = if template.full {
+        template.datetime_start
+    } else {
+        template.datetime_start.or_else(|| Some(now()))
+    };
+    // The number is the count of the study's earlier trials (`count_past_trials`); the
+    // study row is held, so no other writer adds one meanwhile.
+    let row = conn
+        .query(
+            "INSERT INTO trials (number, study_id, state, datetime_start, datetime_complete) VALUES ((SELECT COUNT(*) FROM trials WHERE study_id = $1), $1, $2, $3, $4) RETURNING trial_id, number",
+            &[
+                Val::Int(study),
+                state.name().into(),
+                time_val(start),
+                time_val(template.datetime_complete),
+            ],
+        )?
+        .into_iter()
+        .next()
+        .ok_or_else(|| DbError::Data("INSERT INTO trials returned no row".into()))?;
+    let (Some(id), Some(number)) = (row[0].int(), row[1].int()) else {
+        return Err(DbError::Data("INSERT INTO trials returned no id".into()));
+    };
+    let local_id = loaded.trial_ids.len() as u64;
+    let expected = loaded
+        .storage
+        .trial(local_id)
+        .map(|t| t.number as i64)
+        .unwrap_or(-1);
+    if number != expected {
+        return Err(DbError::Data(format!(
+            "the database numbered the new trial {number} where sweeplab expected {expected}: another writer changed the study without holding it"
+        )));
+    }
+    loaded.trial_ids.push(id);
+    match (&template.values, template.value) {
+        (Some(vs), _) => {
+            for (i, v) in vs.iter().enumerate() {
+                set_value(conn, id, i, *v)?;
+            }
+        }
+        (None, Some(v)) => set_value(conn, id, 0, v)?,
+        (None, None) => {}
+    }
+    for (name, (dist, internal)) in &template.params {
+        set_param(conn, id, name, *internal, dist.to_optuna_json())?;
+    }
+    for (k, v) in &template.user_attrs {
+        upsert_attr(conn, "trial_user_attributes", "trial_id", id, k, v)?;
+    }
+    for (k, v) in &template.system_attrs {
+        upsert_attr(conn, "trial_system_attributes", "trial_id", id, k, v)?;
+    }
+    for (step, v) in &template.intermediate_values {
+        set_intermediate(conn, id, *step, *v)?;
+    }
+    Ok(())
+}
+
+fn one(conn: &mut Conn, loaded: &mut Loaded, op: &JournalOp) -> Result<(), DbError> {
+    match op {
+        JournalOp::CreateStudy {
+            study_name,
+            directions,
+        } => {
+            let id = conn
+                .query_one(
+                    "INSERT INTO studies (study_name) VALUES ($1) RETURNING study_id",
+                    &[study_name.as_str().into()],
+                )?
+                .and_then(|v| v.int())
+                .ok_or_else(|| DbError::Data("INSERT INTO studies returned no id".into()))?;
+            for (i, d) in directions.iter().enumerate() {
+                conn.execute(
+                    "INSERT INTO study_directions (direction, study_id, objective) VALUES ($1, $2, $3)",
+                    &[
+                        d.name().to_ascii_uppercase().into(),
+                        Val::Int(id),
+                        Val::Int(i as i64),
+                    ],
+                )?;
+            }
+            loaded.study_ids.push(id);
+        }
+        JournalOp::DeleteStudy { study_id } => {
+            let id = db_study(loaded, *study_id)?;
+            for table in [
+                "trial_params",
+                "trial_values",
+                "trial_intermediate_values",
+                "trial_user_attributes",
+                "trial_system_attributes",
+                "trial_heartbeats",
+            ] {
+                conn.execute(
+                    &format!(
+                        "DELETE FROM {table} WHERE trial_id IN (SELECT trial_id FROM trials WHERE study_id = $1)"
+                    ),
+                    &[Val::Int(id)],
+                )?;
+            }
+            for table in [
+                "trials",
+                "study_directions",
+                "study_user_attributes",
+                "study_system_attributes",
+                "studies",
+            ] {
+                conn.execute(
+                    &format!("DELETE FROM {table} WHERE study_id = $1"),
+                    &[Val::Int(id)],
+                )?;
+            }
+        }
+        JournalOp::SetStudyUserAttr {
+            study_id,
+            key,
+            value,
+        } => {
+            let id = db_study(loaded, *study_id)?;
+            upsert_attr(conn, "study_user_attributes", "study_id", id, key, value)?;
+        }
+        JournalOp::SetStudySystemAttr {
+            study_id,
+            key,
+            value,
+        } => {
+            let id = db_study(loaded, *study_id)?;
+            upsert_attr(conn, "study_system_attributes", "study_id", id, key, value)?;
+        }
+        JournalOp::CreateTrial { study_id, template } => {
+            create_trial(conn, loaded, *study_id, template)?;
+        }
+        JournalOp::SetTrialParam {
+            trial_id,
+            name,
+            internal,
+            distribution,
+        } => {
+            let id = db_trial(loaded, *trial_id)?;
+            set_param(conn, id, name, *internal, distribution.to_optuna_json())?;
+        }
+        JournalOp::SetTrialStateValues {
+            trial_id,
+            state,
+            values,
+            datetime_start,
+            datetime_complete,
+        } => {
+            let id = db_trial(loaded, *trial_id)?;
+            // Only a trial that is still running (or waiting) changes, as Optuna's
+            // `check_trial_is_updatable` demands; the row is locked by the UPDATE, so a
+            // worker failing stale trials and this tell cannot both win.
+            let from = if *state == TrialState::Running {
+                "state = 'WAITING'"
+            } else {
+                "state IN ('RUNNING', 'WAITING')"
+            };
+            let changed = conn.execute(
+                &format!(
+                    "UPDATE trials SET state = $2, datetime_start = COALESCE($3, datetime_start), datetime_complete = COALESCE($4, datetime_complete) WHERE trial_id = $1 AND {from}"
+                ),
+                &[
+                    Val::Int(id),
+                    state.name().into(),
+                    time_val(*datetime_start),
+                    time_val(*datetime_complete),
+                ],
+            )?;
+            let number = loaded.storage.trial(*trial_id).map_or(0, |t| t.number);
+            if changed == 0 {
+                return Err(if *state == TrialState::Running {
+                    JournalError::NotWaiting(number).into()
+                } else {
+                    DbError::Data(format!(
+                        "trial {number} was finished by another worker (e.g. failed as stale) before this change could be written"
+                    ))
+                });
+            }
+            if let Some(vs) = values {
+                for (i, v) in vs.iter().enumerate() {
+                    set_value(conn, id, i, *v)?;
+                }
+            }
+        }
+        JournalOp::SetTrialIntermediateValue {
+            trial_id,
+            step,
+            value,
+        } => {
+            let id = db_trial(loaded, *trial_id)?;
+            set_intermediate(conn, id, *step, *value)?;
+        }
+        JournalOp::SetTrialUserAttr {
+            trial_id,
+            key,
+            value,
+        } => {
+            let id = db_trial(loaded, *trial_id)?;
+            upsert_attr(conn, "trial_user_attributes", "trial_id", id, key, value)?;
+        }
+        JournalOp::SetTrialSystemAttr {
+            trial_id,
+            key,
+            value,
+        } => {
+            let id = db_trial(loaded, *trial_id)?;
+            upsert_attr(conn, "trial_system_attributes", "trial_id", id, key, value)?;
+        }
+        JournalOp::DiscardTrials(_) => {}
+    }
+    Ok(())
+}

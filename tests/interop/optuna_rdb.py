@@ -1,0 +1,389 @@
+#!/usr/bin/env python3
+"""Python Optuna (pinned 5.0.0) and the `sweeplab` CLI share Optuna's RDB storages.
+
+usage: python optuna_rdb.py SWEEPLAB_BIN [POSTGRES_URL]
+
+Runs every check on a fresh SQLite file and, when a PostgreSQL URL is given (`cargo xtask
+test` starts a throw-away server and passes one), on a fresh PostgreSQL database too. Each
+check prints PASS/FAIL; the last line is "N passed, M failed".
+
+  1. a database created by Python Optuna is used as it is: sweeplab takes the enqueued
+     trial, samples with TPE from Python's trials, and Python reads sweeplab's;
+  2. a database created by sweeplab is read by `optuna.load_study` value for value (inf,
+     NaN intermediate values, categorical params, attributes), listed by `optuna studies`,
+     left as it is by `optuna storage upgrade`, and listed by optuna-dashboard's server;
+  3. sweeplab and Python workers at once (4 + 4 on PostgreSQL, 2 + 2 on SQLite): every trial
+     number appears exactly once, every tell lands once with its own value, and both read
+     identical studies;
+  4. sweeplab killed with SIGKILL in the middle of tells leaves a database Optuna reads:
+     every trial is RUNNING or COMPLETE with its value;
+  5. bad input is one line on stderr and exit status 2: a malformed URL, an unreachable
+     server, wrong credentials, a schema newer than Optuna 5.0's, an unknown study.
+"""
+import json
+import math
+import multiprocessing as mp
+import os
+import random
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+import urllib.request
+
+import optuna
+
+optuna.logging.set_verbosity(optuna.logging.ERROR)
+
+SWEEPLAB = None
+RESULTS = []
+
+SPACE = {
+    "x": optuna.distributions.FloatDistribution(-5.0, 5.0),
+    "lr": optuna.distributions.FloatDistribution(1e-5, 1e-1, log=True),
+    "layers": optuna.distributions.IntDistribution(1, 6),
+    "opt": optuna.distributions.CategoricalDistribution(["adam", "sgd"]),
+}
+SPACE_JSON = json.dumps(
+    {k: json.loads(optuna.distributions.distribution_to_json(d)) for k, d in SPACE.items()}
+)
+
+
+def objective_value(p):
+    return (p["x"] - 1.0) ** 2 + abs(p["layers"] - 3) + (0.5 if p["opt"] == "sgd" else 0.0)
+
+
+def sl(*args, check=True, timeout=120):
+    out = subprocess.run([SWEEPLAB, *args], capture_output=True, text=True, timeout=timeout)
+    if check and out.returncode != 0:
+        raise RuntimeError(f"sweeplab {' '.join(args)} failed ({out.returncode}): {out.stderr.strip()}")
+    return out
+
+
+def sl_ask(url, name, kwargs='{"seed": 1}', sampler="TPESampler"):
+    out = sl("ask", "--storage", url, "--study-name", name, "--sampler", sampler,
+             "--sampler-kwargs", kwargs, "--search-space", SPACE_JSON)
+    return json.loads(out.stdout)
+
+
+def sl_tell(url, name, number, value):
+    sl("tell", "--storage", url, "--study-name", name, "--trial-number", str(number),
+       "--values", repr(value))
+
+
+def check(name):
+    def deco(fn):
+        t0 = time.time()
+        try:
+            fn()
+            RESULTS.append((name, True))
+            print(f"PASS {name} ({time.time() - t0:.1f}s)", flush=True)
+        except Exception:  # noqa: BLE001
+            RESULTS.append((name, False))
+            print(f"FAIL {name}\n{traceback.format_exc()}", flush=True)
+        return fn
+    return deco
+
+
+class Backend:
+    """Fresh databases of one kind: an SQLite file each, or a new PostgreSQL database."""
+
+    def __init__(self, kind, admin_url=None):
+        self.kind = kind
+        self.admin_url = admin_url
+        self.n = 0
+
+    def fresh(self):
+        self.n += 1
+        if self.kind == "sqlite":
+            d = tempfile.mkdtemp()
+            return f"sqlite:///{os.path.join(d, 'study.db')}"
+        import psycopg
+        base, _, _ = self.admin_url.rpartition("/")
+        name = f"sweeplab_rdb_{os.getpid()}_{self.n}"
+        with psycopg.connect(self.admin_url, autocommit=True) as c:
+            c.execute(f"DROP DATABASE IF EXISTS {name}")
+            c.execute(f"CREATE DATABASE {name}")
+        return f"{base}/{name}"
+
+
+def same_trials(a, b):
+    assert len(a) == len(b), (len(a), len(b))
+    for s, t in zip(a, b):
+        assert s.number == t.number and s.state == t.state, (s, t)
+        assert s.params == t.params and s.distributions == t.distributions, (s.params, t.params)
+        assert (s.values or []) == (t.values or []), (s.values, t.values)
+
+
+def python_created(backend):
+    url = backend.fresh()
+    study = optuna.create_study(study_name="py", storage=url, direction="maximize")
+    study.set_user_attr("owner", "python")
+    for _ in range(4):
+        t = study.ask(SPACE)
+        study.tell(t, -objective_value(t.params))
+    study.enqueue_trial({"x": 1.0, "lr": 0.001, "layers": 3, "opt": "adam"})
+    first = sl_ask(url, "py", '{"seed": 0, "n_startup_trials": 4}')
+    assert first["number"] == 4 and first["params"]["x"] == 1.0, first
+    sl_tell(url, "py", first["number"], -objective_value(first["params"]))
+    for _ in range(5):
+        out = sl_ask(url, "py", '{"seed": 0, "n_startup_trials": 4}')
+        sl_tell(url, "py", out["number"], -objective_value(out["params"]))
+    study = optuna.load_study(study_name="py", storage=url,
+                              sampler=optuna.samplers.TPESampler(seed=1, n_startup_trials=3))
+    assert len(study.trials) == 10 and [t.number for t in study.trials] == list(range(10))
+    assert all(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials)
+    for t in study.trials:
+        assert t.value == -objective_value(t.params), (t.number, t.value, t.params)
+        assert t.distributions == SPACE, t.distributions
+    assert study.user_attrs == {"owner": "python"}
+    listing = sl("studies", "--storage", url).stdout
+    assert "py\tmaximize\ttrials=10\tcomplete=10" in listing, listing
+
+
+def sweeplab_created(backend):
+    url = backend.fresh()
+    sl("create-study", "--storage", url, "--study-name", "sl", "--direction", "minimize")
+    told = {}
+    for i in range(6):
+        out = sl_ask(url, "sl")
+        value = [objective_value(out["params"]), float("inf"), float("-inf")][i % 3]
+        if i == 4:
+            sl("tell", "--storage", url, "--study-name", "sl", "--trial-number",
+               str(out["number"]), "--state", "pruned")
+        else:
+            sl_tell(url, "sl", out["number"], value)
+            told[out["number"]] = value
+    running = sl_ask(url, "sl")
+    study = optuna.load_study(study_name="sl", storage=url)
+    assert [t.number for t in study.trials] == list(range(7))
+    for n, v in told.items():
+        assert study.trials[n].value == v, (n, study.trials[n].value, v)
+    assert study.trials[4].state == optuna.trial.TrialState.PRUNED
+    assert study.trials[6].state == optuna.trial.TrialState.RUNNING
+    assert study.trials[6].params == running["params"]
+    for t in study.trials:
+        assert t.distributions == SPACE, t.distributions
+        assert t.datetime_start is not None
+    # Python adds NaN intermediate values and attributes; sweeplab reads them back.
+    t = study.ask(SPACE)
+    t.report(float("nan"), 0)
+    t.report(float("inf"), 1)
+    t.report(0.25, 2)
+    t.set_user_attr("nan", float("nan"))
+    t.set_user_attr("nested", {"a": [1, 2.5, "z"]})
+    study.tell(t, 1.5)
+    with tempfile.TemporaryDirectory() as d:
+        out = os.path.join(d, "journal.log")
+        sl("export", "--storage", url, "--study-name", "sl", "--format", "optuna", "--out", out)
+        from optuna.storages import JournalStorage
+        from optuna.storages.journal import JournalFileBackend
+        copy = optuna.load_study(study_name="sl", storage=JournalStorage(JournalFileBackend(out)))
+        same_trials(optuna.load_study(study_name="sl", storage=url).trials, copy.trials)
+        last = copy.trials[-1]
+        assert math.isnan(last.intermediate_values[0]) and last.intermediate_values[1] == math.inf
+        assert last.intermediate_values[2] == 0.25
+        assert math.isnan(last.user_attrs["nan"]) and last.user_attrs["nested"] == {"a": [1, 2.5, "z"]}
+    # Optuna's own tools on it.
+    env = dict(os.environ)
+    bindir = os.path.dirname(sys.executable)
+    listing = subprocess.run([os.path.join(bindir, "optuna"), "studies", "--storage", url],
+                             capture_output=True, text=True, env=env, timeout=120)
+    assert listing.returncode == 0 and " sl " in listing.stdout, listing.stdout + listing.stderr
+    up = subprocess.run([os.path.join(bindir, "optuna"), "storage", "upgrade", "--storage", url],
+                        capture_output=True, text=True, env=env, timeout=120)
+    assert up.returncode == 0 and "up-to-date" in (up.stdout + up.stderr), up.stdout + up.stderr
+    dashboard_lists(url, "sl")
+
+
+def dashboard_lists(url, name):
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    bindir = os.path.dirname(sys.executable)
+    proc = subprocess.Popen([os.path.join(bindir, "optuna-dashboard"), url, "--host", "127.0.0.1",
+                             "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/studies", timeout=5) as r:
+                    studies = json.load(r)["study_summaries"]
+                break
+            except OSError:
+                if time.time() > deadline:
+                    raise
+                time.sleep(0.5)
+        names = [s["study_name"] for s in studies]
+        assert name in names, names
+        sid = next(s["study_id"] for s in studies if s["study_name"] == name)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/studies/{sid}", timeout=30) as r:
+            detail = json.load(r)
+        assert len(detail["trials"]) >= 7, len(detail["trials"])
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def _py_worker(args):
+    url, n = args
+    study = optuna.load_study(study_name="race", storage=url,
+                              sampler=optuna.samplers.TPESampler(n_startup_trials=5, constant_liar=True))
+    told = []
+    for _ in range(n):
+        t = study.ask(SPACE)
+        v = objective_value(t.params)
+        study.tell(t, v)
+        told.append((t.number, v))
+    return told
+
+
+def _sl_worker(args):
+    global SWEEPLAB
+    url, n, SWEEPLAB = args
+    told = []
+    for _ in range(n):
+        out = sl_ask(url, "race", '{"n_startup_trials": 5, "constant_liar": true}')
+        v = objective_value(out["params"])
+        sl_tell(url, "race", out["number"], v)
+        told.append((out["number"], v))
+    return told
+
+
+def many_workers(backend, n_sl, n_py, total):
+    url = backend.fresh()
+    sl("create-study", "--storage", url, "--study-name", "race")
+    per = total // (n_sl + n_py)
+    jobs = [(_sl_worker, (url, per, SWEEPLAB))] * n_sl + [(_py_worker, (url, per))] * n_py
+    ctx = mp.get_context("spawn")
+    with ctx.Pool(len(jobs)) as pool:
+        results = [pool.apply_async(fn, (a,)) for fn, a in jobs]
+        told = [x for r in results for x in r.get(timeout=1800)]
+    numbers = sorted(n for n, _ in told)
+    assert numbers == list(range(total)), numbers
+    study = optuna.load_study(study_name="race", storage=url)
+    assert len(study.trials) == total
+    by_number = {t.number: t for t in study.trials}
+    for n, v in told:
+        t = by_number[n]
+        assert t.state == optuna.trial.TrialState.COMPLETE and t.value == v, (n, t.state, t.value, v)
+    listing = sl("studies", "--storage", url).stdout
+    assert f"trials={total}\tcomplete={total}" in listing, listing
+    with tempfile.TemporaryDirectory() as d:
+        out = os.path.join(d, "journal.log")
+        sl("export", "--storage", url, "--study-name", "race", "--format", "optuna", "--out", out)
+        from optuna.storages import JournalStorage
+        from optuna.storages.journal import JournalFileBackend
+        copy = optuna.load_study(study_name="race", storage=JournalStorage(JournalFileBackend(out)))
+        same_trials(study.trials, copy.trials)
+
+
+def killed_mid_tell(backend):
+    url = backend.fresh()
+    sl("create-study", "--storage", url, "--study-name", "kill")
+    rng = random.Random(0)
+    asked = []
+    n = 40
+    for _ in range(n):
+        out = sl_ask(url, "kill", sampler="RandomSampler", kwargs="{}")
+        asked.append(out)
+    for i, out in enumerate(asked):
+        p = subprocess.Popen([SWEEPLAB, "tell", "--storage", url, "--study-name", "kill",
+                              "--trial-number", str(out["number"]), "--values",
+                              repr(objective_value(out["params"]))],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        # From before the process has started to after it has finished.
+        time.sleep(0.1 * i / n + rng.uniform(0.0, 0.002))
+        p.send_signal(signal.SIGKILL)
+        p.wait()
+    study = optuna.load_study(study_name="kill", storage=url)
+    assert len(study.trials) == n
+    states = {t.state for t in study.trials}
+    assert states == {optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.RUNNING}, states
+    for t, out in zip(study.trials, asked):
+        assert t.params == out["params"]
+        if t.state == optuna.trial.TrialState.COMPLETE:
+            assert t.value == objective_value(out["params"]), (t.number, t.value)
+        else:
+            assert t.state == optuna.trial.TrialState.RUNNING and t.values is None, t
+    # The ones a kill cut short can still be told.
+    for t in study.trials:
+        if t.state == optuna.trial.TrialState.RUNNING:
+            sl_tell(url, "kill", t.number, objective_value(t.params))
+    study = optuna.load_study(study_name="kill", storage=url)
+    assert all(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials)
+
+
+def one_line_error(args, *needles):
+    out = sl(*args, check=False)
+    lines = [l for l in out.stderr.splitlines() if l.strip()]
+    assert out.returncode == 2, (args, out.returncode, out.stderr)
+    assert len(lines) == 1, out.stderr
+    for n in needles:
+        assert n in lines[0], (n, lines[0])
+    return lines[0]
+
+
+def bad_input(backend):
+    url = backend.fresh()
+    sl("create-study", "--storage", url, "--study-name", "ok")
+    one_line_error(["ask", "--storage", url, "--study-name", "missing", "--search-space", SPACE_JSON],
+                   "no study named `missing`")
+    one_line_error(["studies", "--storage", "sqlite://relative.db"], "three slashes")
+    one_line_error(["studies", "--storage", "mysql://u@h/db"], "not supported")
+    one_line_error(["studies", "--storage", "postgresql://u:secret@127.0.0.1:notaport/db"], "port")
+    if backend.kind == "sqlite":
+        path = url[len("sqlite:///"):]
+        c = sqlite3.connect(path)
+        c.execute("UPDATE alembic_version SET version_num = 'v9.0.0.a'")
+        c.commit()
+        c.close()
+    else:
+        import psycopg
+        with psycopg.connect(url, autocommit=True) as c:
+            c.execute("UPDATE alembic_version SET version_num = 'v9.0.0.a'")
+    line = one_line_error(["studies", "--storage", url], "v9.0.0.a", "newer")
+    if backend.kind == "postgres":
+        from urllib.parse import urlsplit
+        parts = urlsplit(url)
+        user, host = parts.username, f"{parts.hostname}:{parts.port}"
+        if parts.password:
+            # Only a server that asks for passwords can refuse one (the test server does).
+            wrong = one_line_error(
+                ["studies", "--storage", f"postgresql://{user}:wrong-password@{host}/postgres"],
+                "password authentication failed")
+            assert "wrong-password" not in wrong, wrong
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        free = s.getsockname()[1]
+        s.close()
+        one_line_error(["studies", "--storage", f"postgresql://{user}:x@127.0.0.1:{free}/db"],
+                       "error connecting to server")
+
+
+def main():
+    global SWEEPLAB
+    SWEEPLAB = sys.argv[1]
+    backends = [(Backend("sqlite"), 2, 2, 100)]
+    if len(sys.argv) > 2:
+        backends.append((Backend("postgres", sys.argv[2]), 4, 4, 200))
+    for backend, n_sl, n_py, total in backends:
+        k = backend.kind
+        check(f"{k}: a database Python Optuna created is used as it is")(lambda: python_created(backend))
+        check(f"{k}: Optuna, its CLI and optuna-dashboard read what sweeplab wrote")(lambda: sweeplab_created(backend))
+        check(f"{k}: {n_sl} sweeplab + {n_py} Optuna workers, {total} trials, each once")(
+            lambda: many_workers(backend, n_sl, n_py, total))
+        check(f"{k}: SIGKILL in the middle of tells leaves a consistent database")(lambda: killed_mid_tell(backend))
+        check(f"{k}: bad input is one line and exit status 2")(lambda: bad_input(backend))
+    failed = sum(1 for _, ok in RESULTS if not ok)
+    print(f"{len(RESULTS) - failed} passed, {failed} failed")
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()
