@@ -17,7 +17,9 @@ check prints PASS/FAIL; the last line is "N passed, M failed".
      identical studies;
   4. sweeplab killed with SIGKILL in the middle of tells leaves a database Optuna reads:
      every trial is RUNNING or COMPLETE with its value;
-  5. bad input is one line on stderr and exit status 2: a malformed URL, an unreachable
+  5. (SQLite) a database rustuna wrote is read and continued, rustuna reads sweeplab's
+     trials, and a study with trials rustuna discarded is refused with a clear message;
+  6. bad input is one line on stderr and exit status 2: a malformed URL, an unreachable
      server, wrong credentials, a schema newer than Optuna 5.0's, an unknown study.
 """
 import json
@@ -319,6 +321,30 @@ def killed_mid_tell(backend):
     assert all(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials)
 
 
+def rustuna_database(backend):
+    import rustuna
+    url = backend.fresh()
+    path = url[len("sqlite:///"):]
+    st = rustuna.storages.SQLite3Storage(path, create_database=True)
+    study = rustuna.create_study(study_name="ru", storage=st, direction="minimize")
+    for _ in range(5):
+        t = study.ask()
+        x = t.suggest_float("x", -5.0, 5.0)
+        study.tell(t.number, (x - 1.0) ** 2)
+    space = json.dumps({"x": json.loads(optuna.distributions.distribution_to_json(SPACE["x"]))})
+    for _ in range(3):
+        out = json.loads(sl("ask", "--storage", url, "--study-name", "ru", "--search-space", space).stdout)
+        sl_tell(url, "ru", out["number"], (out["params"]["x"] - 1.0) ** 2)
+    again = rustuna.load_study(study_name="ru", storage=rustuna.storages.SQLite3Storage(path))
+    assert [t.number for t in again.trials] == list(range(8)), [t.number for t in again.trials]
+    assert all(str(t.state).endswith("COMPLETE") for t in again.trials)
+    listing = sl("studies", "--storage", url).stdout
+    assert "ru\tminimize\ttrials=8\tcomplete=8" in listing, listing
+    # Discarded trials are hidden by rustuna; sweeplab says it cannot number around them.
+    st.discard_trials([again.trials[2]._trial_id])
+    one_line_error(["studies", "--storage", url], "rustuna discarded")
+
+
 def one_line_error(args, *needles):
     out = sl(*args, check=False)
     lines = [l for l in out.stderr.splitlines() if l.strip()]
@@ -379,6 +405,9 @@ def main():
         check(f"{k}: {n_sl} sweeplab + {n_py} Optuna workers, {total} trials, each once")(
             lambda: many_workers(backend, n_sl, n_py, total))
         check(f"{k}: SIGKILL in the middle of tells leaves a consistent database")(lambda: killed_mid_tell(backend))
+        if k == "sqlite":
+            check("sqlite: rustuna's databases are read, continued and read back by rustuna")(
+                lambda: rustuna_database(backend))
         check(f"{k}: bad input is one line and exit status 2")(lambda: bad_input(backend))
     failed = sum(1 for _, ok in RESULTS if not ok)
     print(f"{len(RESULTS) - failed} passed, {failed} failed")

@@ -9,6 +9,7 @@
 
 mod bench_browser;
 mod fuzz;
+mod servers;
 mod test;
 mod util;
 mod web;

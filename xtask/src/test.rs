@@ -197,6 +197,19 @@ pub fn run(args: &[String]) -> Result<()> {
                 )
             },
         ),
+        stage(
+            "interop: Python Optuna 5.0 and sweeplab on SQLite and PostgreSQL",
+            || {
+                let py = python()?;
+                let pg = crate::servers::Postgres::start()?;
+                util::run(
+                    Command::new(py)
+                        .arg("tests/interop/optuna_rdb.py")
+                        .arg(sweeplab_bin())
+                        .arg(pg.url()),
+                )
+            },
+        ),
     ];
     // Skips itself, with a printed line, where the nightly toolchain is missing.
     stages.push(stage("fuzz: a 20-second smoke pass per target", || {

@@ -185,8 +185,20 @@ fn read(conn: &mut Conn, study_ids: &[i64]) -> Result<Loaded, DbError> {
             ),
             &[Val::Int(sid)],
         )?;
-        for row in trials {
+        for (index, row) in trials.into_iter().enumerate() {
             let tid = row[0].int().unwrap_or_default();
+            if row[1].int() != Some(index as i64) {
+                return Err(DbError::Data(if live.is_empty() {
+                    format!(
+                        "study `{name}`: trial {tid} has number {:?} where Optuna's numbering gives {index}",
+                        row[1]
+                    )
+                } else {
+                    format!(
+                        "study `{name}` has trials that rustuna discarded (trials.discarded_at), which leave gaps in its trial numbers; sweeplab cannot open such a study yet"
+                    )
+                }));
+            }
             let state_name = text(&row[2]);
             let state = TrialState::parse(&state_name).ok_or_else(|| {
                 DbError::Data(format!("trial {tid}: unknown state `{state_name}`"))

@@ -301,15 +301,24 @@ fn check(conn: &mut Conn) -> Result<(), DbError> {
         .query_one("SELECT version_num FROM alembic_version", &[])
         .ok()
         .flatten()
-        .and_then(|v| v.text().map(str::to_string));
+        .and_then(|v| v.text().map(str::to_string))
+        .filter(|r| !r.is_empty());
     let library = conn
         .query_one("SELECT library_version FROM version_info", &[])
         .ok()
         .flatten()
         .and_then(|v| v.text().map(str::to_string))
         .unwrap_or_else(|| "an unknown version".into());
+    let schema = conn
+        .query_one("SELECT schema_version FROM version_info", &[])
+        .ok()
+        .flatten()
+        .and_then(|v| v.int());
     match revision.as_deref() {
         Some(ALEMBIC_HEAD) => Ok(()),
+        // rustuna creates Optuna's tables with `version_info` but leaves `alembic_version`
+        // empty; Optuna stamps such a database with its head revision when it opens it.
+        None if schema == Some(SCHEMA_VERSION) => Ok(()),
         Some(r) if OLDER_REVISIONS.contains(&r) => Err(DbError::Schema(format!(
             "the database's schema is Optuna's revision {r} (set up by optuna {library}), older than Optuna 5.0's {ALEMBIC_HEAD}; upgrade it with `optuna storage upgrade --storage URL`"
         ))),
