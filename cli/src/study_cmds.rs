@@ -10,7 +10,7 @@ use sweeplab_core::{SearchSpace, Study, StudyDirection, TellResult, TrialState};
 use sweeplab_storage::{Storage, stderr_notice};
 
 /// The help text of every `--storage`.
-pub const STORAGE_HELP: &str = "Where the study lives: a journal file (Optuna's JournalFileBackend; a path), sqlite:///FILE.db (Optuna's RDB schema in SQLite; four slashes for an absolute path) or postgresql://USER:PASS@HOST:PORT/DB (Optuna's RDB schema on PostgreSQL, shared by workers on many machines)";
+pub const STORAGE_HELP: &str = "Where the study lives: a journal file (Optuna's JournalFileBackend; a path), sqlite:///FILE.db (Optuna's RDB schema in SQLite; four slashes for an absolute path) or postgresql://USER:PASS@HOST:PORT/DB (Optuna's RDB schema on PostgreSQL, shared by workers on many machines) or redis://HOST:PORT/DB[?prefix=P] (Optuna's JournalRedisBackend)";
 
 /// Opens the storage a `--storage` argument names; a journal writer that waits for
 /// another process's lock says so on stderr.
@@ -128,7 +128,7 @@ pub fn create_study(a: CreateStudyArgs) -> Result<()> {
             }
             let op = JournalOp::CreateStudy {
                 study_name: a.study_name.clone(),
-                directions,
+                directions: directions.clone(),
             };
             Ok(((), vec![op]))
         })
@@ -206,7 +206,7 @@ pub fn tell(a: TellArgs) -> Result<()> {
                 t.state
             );
         }
-        let state = study.tell(a.trial_number, result)?;
+        let state = study.tell(a.trial_number, result.clone())?;
         Ok((state, study.take_pending()))
     })?;
     eprintln!(

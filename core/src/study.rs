@@ -78,9 +78,28 @@ pub enum TellResult {
 /// The worker id written into journal lines by default.
 pub const DEFAULT_WORKER_ID: &str = "sweeplab-0";
 
+#[derive(Clone)]
 struct RelativeState {
     space: SearchSpace,
     params: BTreeMap<String, f64>,
+}
+
+/// A study's state saved by [`Study::checkpoint`].
+pub struct Checkpoint {
+    storage: JournalStorage,
+    study_id: u64,
+    pending: Vec<JournalOp>,
+    relative: BTreeMap<u64, RelativeState>,
+    stop_requested: bool,
+}
+
+impl std::fmt::Debug for Checkpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Checkpoint")
+            .field("study_id", &self.study_id)
+            .field("pending", &self.pending.len())
+            .finish()
+    }
 }
 
 /// A study: trials plus the sampler and pruner that drive them.
@@ -315,6 +334,29 @@ impl Study {
         self.storage = storage;
         self.study_id = study_id;
         Ok(())
+    }
+
+    /// The study's state as it is now, to go back to with [`Study::restore`] when what was
+    /// changed since could not be stored (another writer got there first).
+    pub fn checkpoint(&self) -> Checkpoint {
+        Checkpoint {
+            storage: self.storage.clone(),
+            study_id: self.study_id,
+            pending: self.pending.clone(),
+            relative: self.relative.clone(),
+            stop_requested: self.stop_requested,
+        }
+    }
+
+    /// Goes back to a [`Study::checkpoint`]: the trials, the pending operations and the
+    /// sampler's per-trial bookkeeping (not the sampler's random state: a retried ask draws
+    /// anew).
+    pub fn restore(&mut self, c: Checkpoint) {
+        self.storage = c.storage;
+        self.study_id = c.study_id;
+        self.pending = c.pending;
+        self.relative = c.relative;
+        self.stop_requested = c.stop_requested;
     }
 
     /// Whether a sampler (the grid) asked the study to stop.

@@ -3,7 +3,8 @@
 //! - a journal file (Optuna's `JournalFileBackend`), shared under Optuna's file lock;
 //! - `sqlite:///study.db`: Optuna's RDB schema in an embedded SQLite file;
 //! - `postgresql://…`: Optuna's RDB schema on a PostgreSQL server, shared by workers on
-//!   many machines.
+//!   many machines;
+//! - `redis://…`: Optuna's journal on a Redis server (`JournalRedisBackend`).
 //!
 //! Every front end opens a [`Storage`] from a `--storage` argument and then works the same
 //! way on each: [`Storage::load_all`] to read, [`Storage::transact`] for one change (the
@@ -14,6 +15,7 @@
 #![forbid(unsafe_code)]
 
 pub mod rdb;
+pub mod redis_journal;
 pub mod url;
 
 use std::sync::Arc;
@@ -25,6 +27,7 @@ use sweeplab_core::storage::journal::JournalOp;
 use sweeplab_core::store::{SharedJournal, SharedJournalError, StudyStore};
 
 pub use rdb::{DbError, Rdb, RdbStore};
+pub use redis_journal::{RedisError, RedisJournal};
 pub use url::{SCHEMES, StorageUrl, UrlError};
 
 /// Errors of a [`Storage`].
@@ -39,6 +42,14 @@ pub enum StorageError {
     /// The shared journal failed.
     #[error(transparent)]
     Shared(#[from] SharedJournalError),
+    /// The Redis journal failed.
+    #[error("{url}: {error}")]
+    Redis {
+        /// The server, password hidden.
+        url: String,
+        /// What failed.
+        error: RedisError,
+    },
     /// The database failed.
     #[error("{url}: {error}")]
     Db {
@@ -56,6 +67,8 @@ pub enum Storage {
     Journal(JournalFile),
     /// An Optuna RDB storage (SQLite or PostgreSQL).
     Rdb(Rdb),
+    /// Optuna's journal on a Redis server.
+    Redis(Box<RedisJournal>),
 }
 
 impl Storage {
@@ -81,13 +94,14 @@ impl Storage {
             StorageUrl::Postgres(p) => {
                 Storage::Rdb(Rdb::open_postgres(&p.conninfo, &p.shown).map_err(db)?)
             }
-            StorageUrl::Redis(r) => {
-                return Err(UrlError {
-                    shown: r.shown,
-                    why: "Redis (Optuna's JournalRedisBackend) is not supported yet; use a journal file, sqlite:/// or postgresql://".into(),
-                }
-                .into());
-            }
+            StorageUrl::Redis(r) => Storage::Redis(Box::new(
+                RedisJournal::open(&r.url, &r.prefix, &r.shown).map_err(|error| {
+                    StorageError::Redis {
+                        url: r.shown.clone(),
+                        error,
+                    }
+                })?,
+            )),
         })
     }
 
@@ -96,6 +110,7 @@ impl Storage {
         match self {
             Storage::Journal(f) => f.path().display().to_string(),
             Storage::Rdb(r) => r.shown().to_string(),
+            Storage::Redis(r) => r.shown().to_string(),
         }
     }
 
@@ -110,6 +125,7 @@ impl Storage {
                 Ok(f.load()?)
             }
             Storage::Rdb(r) => r.load_all().map_err(|e| self_db(r, e)),
+            Storage::Redis(r) => Ok(r.replica().clone()),
         }
     }
 
@@ -120,7 +136,7 @@ impl Storage {
         &mut self,
         study: &str,
         worker: &str,
-        change: impl FnOnce(JournalStorage) -> Result<(R, Vec<JournalOp>), E>,
+        mut change: impl FnMut(JournalStorage) -> Result<(R, Vec<JournalOp>), E>,
     ) -> Result<R, E>
     where
         E: From<StorageError>,
@@ -139,6 +155,11 @@ impl Storage {
                 r.transact(study, |s| change(s).map_err(Wrap::Inner))
                     .map_err(|w| w.finish(&shown))
             }
+            Storage::Redis(r) => {
+                let shown = r.shown().to_string();
+                r.transact(worker, |s| change(s).map_err(Wrap::Inner))
+                    .map_err(|w| w.finish(&shown))
+            }
         }
     }
 
@@ -153,6 +174,10 @@ impl Storage {
                 let mut store = RdbStore::new(r);
                 let storage = store.load(study).map_err(|e| self_db(store.rdb(), e))?;
                 Ok((AnyStore::Rdb(Box::new(store)), storage))
+            }
+            Storage::Redis(r) => {
+                let storage = r.replica().clone();
+                Ok((AnyStore::Redis(r), storage))
             }
         }
     }
@@ -171,6 +196,7 @@ enum Wrap<E> {
     File(FileError),
     Db(DbError),
     Shared(SharedJournalError),
+    Redis(RedisError),
 }
 
 impl<E: From<StorageError>> Wrap<E> {
@@ -181,6 +207,10 @@ impl<E: From<StorageError>> Wrap<E> {
             Wrap::File(e) => E::from(StorageError::File(e)),
             Wrap::Shared(e) => E::from(StorageError::Shared(e)),
             Wrap::Db(error) => E::from(StorageError::Db {
+                url: url.to_string(),
+                error,
+            }),
+            Wrap::Redis(error) => E::from(StorageError::Redis {
                 url: url.to_string(),
                 error,
             }),
@@ -200,6 +230,12 @@ impl<E> From<DbError> for Wrap<E> {
     }
 }
 
+impl<E> From<RedisError> for Wrap<E> {
+    fn from(e: RedisError) -> Self {
+        Wrap::Redis(e)
+    }
+}
+
 impl<E> From<SharedJournalError> for Wrap<E> {
     fn from(e: SharedJournalError) -> Self {
         Wrap::Shared(e)
@@ -213,13 +249,15 @@ pub enum AnyStore {
     Journal(SharedJournal),
     /// An Optuna RDB storage.
     Rdb(Box<RdbStore>),
+    /// Optuna's journal on Redis.
+    Redis(Box<RedisJournal>),
 }
 
 impl AnyStore {
     /// The RDB storage, for heartbeats; `None` on a journal file.
     pub fn rdb(&mut self) -> Option<&mut Rdb> {
         match self {
-            AnyStore::Journal(_) => None,
+            AnyStore::Journal(_) | AnyStore::Redis(_) => None,
             AnyStore::Rdb(s) => Some(s.rdb()),
         }
     }
@@ -231,7 +269,7 @@ impl StudyStore for AnyStore {
     fn write<R, E>(
         &mut self,
         study: &mut Study,
-        change: impl FnOnce(&mut Study) -> Result<R, E>,
+        mut change: impl FnMut(&mut Study) -> Result<R, E>,
     ) -> Result<R, E>
     where
         E: From<StorageError>,
@@ -244,6 +282,11 @@ impl StudyStore for AnyStore {
             }
             AnyStore::Rdb(s) => {
                 let url = s.rdb().shown().to_string();
+                s.write(study, |st| change(st).map_err(Wrap::Inner))
+                    .map_err(|w| w.finish(&url))
+            }
+            AnyStore::Redis(s) => {
+                let url = s.shown().to_string();
                 s.write(study, |st| change(st).map_err(Wrap::Inner))
                     .map_err(|w| w.finish(&url))
             }

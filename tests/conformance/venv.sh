@@ -30,7 +30,7 @@ else
     "$venv/bin/python" -m pip install --disable-pip-version-check --quiet --upgrade pip >&2
     "$venv/bin/python" -m pip install --disable-pip-version-check --quiet -r "$req" >&2
     # Fail now, not in the middle of the tests, if an import is broken.
-    "$venv/bin/python" -c 'import tensorboard, wandb, optuna, optuna_dashboard, google.protobuf, psycopg' >&2
+    "$venv/bin/python" -c 'import tensorboard, wandb, optuna, optuna_dashboard, google.protobuf, psycopg, redis, rustuna' >&2
     echo "$want" >"$stamp"
 fi
 echo "$venv/bin/python"

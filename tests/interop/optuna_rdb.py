@@ -1,17 +1,19 @@
 #!/usr/bin/env python3
-"""Python Optuna (pinned 5.0.0) and the `sweeplab` CLI share Optuna's RDB storages.
+"""Python Optuna (pinned 5.0.0) and the `sweeplab` CLI share Optuna's database storages.
 
-usage: python optuna_rdb.py SWEEPLAB_BIN [POSTGRES_URL]
+usage: python optuna_rdb.py SWEEPLAB_BIN [POSTGRES_URL [REDIS_URL]]
 
-Runs every check on a fresh SQLite file and, when a PostgreSQL URL is given (`cargo xtask
-test` starts a throw-away server and passes one), on a fresh PostgreSQL database too. Each
-check prints PASS/FAIL; the last line is "N passed, M failed".
+Runs every check on a fresh SQLite file and, when server URLs are given (`cargo xtask test`
+starts throw-away servers and passes them), on a fresh PostgreSQL database and a fresh key
+prefix of Optuna's JournalRedisBackend too. Each check prints PASS/FAIL; the last line is
+"N passed, M failed".
 
   1. a database created by Python Optuna is used as it is: sweeplab takes the enqueued
      trial, samples with TPE from Python's trials, and Python reads sweeplab's;
   2. a database created by sweeplab is read by `optuna.load_study` value for value (inf,
-     NaN intermediate values, categorical params, attributes), listed by `optuna studies`,
-     left as it is by `optuna storage upgrade`, and listed by optuna-dashboard's server;
+     NaN intermediate values, categorical params, attributes); an RDB one is also listed by
+     `optuna studies`, left as it is by `optuna storage upgrade`, and listed by
+     optuna-dashboard's server;
   3. sweeplab and Python workers at once (4 + 4 on PostgreSQL, 2 + 2 on SQLite): every trial
      number appears exactly once, every tell lands once with its own value, and both read
      identical studies;
@@ -91,8 +93,20 @@ def check(name):
     return deco
 
 
+def py_storage(url):
+    """What Python Optuna opens for a storage URL sweeplab takes."""
+    if url.startswith("redis://"):
+        from optuna.storages import JournalStorage
+        from optuna.storages.journal import JournalRedisBackend
+        base, _, query = url.partition("?")
+        prefix = dict(p.split("=", 1) for p in query.split("&") if p).get("prefix", "")
+        return JournalStorage(JournalRedisBackend(base, prefix=prefix))
+    return url
+
+
 class Backend:
-    """Fresh databases of one kind: an SQLite file each, or a new PostgreSQL database."""
+    """Fresh storages of one kind: an SQLite file each, a new PostgreSQL database, or a new
+    key prefix on a Redis server."""
 
     def __init__(self, kind, admin_url=None):
         self.kind = kind
@@ -104,6 +118,8 @@ class Backend:
         if self.kind == "sqlite":
             d = tempfile.mkdtemp()
             return f"sqlite:///{os.path.join(d, 'study.db')}"
+        if self.kind == "redis":
+            return f"{self.admin_url}?prefix=sweeplab-{os.getpid()}-{self.n}"
         import psycopg
         base, _, _ = self.admin_url.rpartition("/")
         name = f"sweeplab_rdb_{os.getpid()}_{self.n}"
@@ -123,7 +139,7 @@ def same_trials(a, b):
 
 def python_created(backend):
     url = backend.fresh()
-    study = optuna.create_study(study_name="py", storage=url, direction="maximize")
+    study = optuna.create_study(study_name="py", storage=py_storage(url), direction="maximize")
     study.set_user_attr("owner", "python")
     for _ in range(4):
         t = study.ask(SPACE)
@@ -135,7 +151,7 @@ def python_created(backend):
     for _ in range(5):
         out = sl_ask(url, "py", '{"seed": 0, "n_startup_trials": 4}')
         sl_tell(url, "py", out["number"], -objective_value(out["params"]))
-    study = optuna.load_study(study_name="py", storage=url,
+    study = optuna.load_study(study_name="py", storage=py_storage(url),
                               sampler=optuna.samplers.TPESampler(seed=1, n_startup_trials=3))
     assert len(study.trials) == 10 and [t.number for t in study.trials] == list(range(10))
     assert all(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials)
@@ -161,7 +177,7 @@ def sweeplab_created(backend):
             sl_tell(url, "sl", out["number"], value)
             told[out["number"]] = value
     running = sl_ask(url, "sl")
-    study = optuna.load_study(study_name="sl", storage=url)
+    study = optuna.load_study(study_name="sl", storage=py_storage(url))
     assert [t.number for t in study.trials] == list(range(7))
     for n, v in told.items():
         assert study.trials[n].value == v, (n, study.trials[n].value, v)
@@ -185,11 +201,13 @@ def sweeplab_created(backend):
         from optuna.storages import JournalStorage
         from optuna.storages.journal import JournalFileBackend
         copy = optuna.load_study(study_name="sl", storage=JournalStorage(JournalFileBackend(out)))
-        same_trials(optuna.load_study(study_name="sl", storage=url).trials, copy.trials)
+        same_trials(optuna.load_study(study_name="sl", storage=py_storage(url)).trials, copy.trials)
         last = copy.trials[-1]
         assert math.isnan(last.intermediate_values[0]) and last.intermediate_values[1] == math.inf
         assert last.intermediate_values[2] == 0.25
         assert math.isnan(last.user_attrs["nan"]) and last.user_attrs["nested"] == {"a": [1, 2.5, "z"]}
+    if backend.kind == "redis":
+        return
     # Optuna's own tools on it.
     env = dict(os.environ)
     bindir = os.path.dirname(sys.executable)
@@ -234,7 +252,7 @@ def dashboard_lists(url, name):
 
 def _py_worker(args):
     url, n = args
-    study = optuna.load_study(study_name="race", storage=url,
+    study = optuna.load_study(study_name="race", storage=py_storage(url),
                               sampler=optuna.samplers.TPESampler(n_startup_trials=5, constant_liar=True))
     told = []
     for _ in range(n):
@@ -268,7 +286,7 @@ def many_workers(backend, n_sl, n_py, total):
         told = [x for r in results for x in r.get(timeout=1800)]
     numbers = sorted(n for n, _ in told)
     assert numbers == list(range(total)), numbers
-    study = optuna.load_study(study_name="race", storage=url)
+    study = optuna.load_study(study_name="race", storage=py_storage(url))
     assert len(study.trials) == total
     by_number = {t.number: t for t in study.trials}
     for n, v in told:
@@ -303,7 +321,7 @@ def killed_mid_tell(backend):
         time.sleep(0.1 * i / n + rng.uniform(0.0, 0.002))
         p.send_signal(signal.SIGKILL)
         p.wait()
-    study = optuna.load_study(study_name="kill", storage=url)
+    study = optuna.load_study(study_name="kill", storage=py_storage(url))
     assert len(study.trials) == n
     states = {t.state for t in study.trials}
     assert states == {optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.RUNNING}, states
@@ -317,7 +335,7 @@ def killed_mid_tell(backend):
     for t in study.trials:
         if t.state == optuna.trial.TrialState.RUNNING:
             sl_tell(url, "kill", t.number, objective_value(t.params))
-    study = optuna.load_study(study_name="kill", storage=url)
+    study = optuna.load_study(study_name="kill", storage=py_storage(url))
     assert all(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials)
 
 
@@ -363,6 +381,14 @@ def bad_input(backend):
     one_line_error(["studies", "--storage", "sqlite://relative.db"], "three slashes")
     one_line_error(["studies", "--storage", "mysql://u@h/db"], "not supported")
     one_line_error(["studies", "--storage", "postgresql://u:secret@127.0.0.1:notaport/db"], "port")
+    if backend.kind == "redis":
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        free = s.getsockname()[1]
+        s.close()
+        one_line_error(["studies", "--storage", f"redis://127.0.0.1:{free}/0"], "Redis")
+        one_line_error(["studies", "--storage", "redis://127.0.0.1:1/notanumber"], "not a number")
+        return
     if backend.kind == "sqlite":
         path = url[len("sqlite:///"):]
         c = sqlite3.connect(path)
@@ -398,10 +424,12 @@ def main():
     backends = [(Backend("sqlite"), 2, 2, 100)]
     if len(sys.argv) > 2:
         backends.append((Backend("postgres", sys.argv[2]), 4, 4, 200))
+    if len(sys.argv) > 3:
+        backends.append((Backend("redis", sys.argv[3]), 4, 4, 200))
     for backend, n_sl, n_py, total in backends:
         k = backend.kind
         check(f"{k}: a database Python Optuna created is used as it is")(lambda: python_created(backend))
-        check(f"{k}: Optuna, its CLI and optuna-dashboard read what sweeplab wrote")(lambda: sweeplab_created(backend))
+        check(f"{k}: Optuna (and for databases its CLI and optuna-dashboard) reads what sweeplab wrote")(lambda: sweeplab_created(backend))
         check(f"{k}: {n_sl} sweeplab + {n_py} Optuna workers, {total} trials, each once")(
             lambda: many_workers(backend, n_sl, n_py, total))
         check(f"{k}: SIGKILL in the middle of tells leaves a consistent database")(lambda: killed_mid_tell(backend))

@@ -148,3 +148,56 @@ impl Drop for Postgres {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
+
+/// A Redis server of its own (no persistence), killed and deleted on drop.
+pub struct Redis {
+    child: std::process::Child,
+    dir: PathBuf,
+    port: u16,
+}
+
+impl Redis {
+    /// Installs (Debian's `redis-server`) if needed and starts one on a free loopback
+    /// port; returns once it accepts connections.
+    pub fn start() -> Result<Redis> {
+        let have = |p: &str| Path::new(p).is_file();
+        if !have("/usr/bin/redis-server") {
+            apt_install(&["redis-server"])?;
+        }
+        let dir = std::env::temp_dir().join(format!("sweeplab-redis-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir)?;
+        let port = free_port()?;
+        let child = Command::new("/usr/bin/redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
+            .arg("--dir")
+            .arg(&dir)
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .context("starting redis-server")?;
+        let server = Redis { child, dir, port };
+        let start = std::time::Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if start.elapsed() > std::time::Duration::from_secs(30) {
+                bail!("redis-server did not accept connections on port {port} within 30 s");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        eprintln!("xtask: Redis on 127.0.0.1:{port}");
+        Ok(server)
+    }
+
+    /// The server's database 0, as a storage URL.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/0", self.port)
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}

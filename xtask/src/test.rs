@@ -198,15 +198,17 @@ pub fn run(args: &[String]) -> Result<()> {
             },
         ),
         stage(
-            "interop: Python Optuna 5.0 and sweeplab on SQLite and PostgreSQL",
+            "interop: Python Optuna 5.0 and sweeplab on SQLite, PostgreSQL and Redis",
             || {
                 let py = python()?;
                 let pg = crate::servers::Postgres::start()?;
+                let redis = crate::servers::Redis::start()?;
                 util::run(
                     Command::new(py)
                         .arg("tests/interop/optuna_rdb.py")
                         .arg(sweeplab_bin())
-                        .arg(pg.url()),
+                        .arg(pg.url())
+                        .arg(redis.url()),
                 )
             },
         ),

@@ -32,10 +32,15 @@ pub trait StudyStore {
     /// Runs `change` on the up-to-date study, then persists the pending operations. The
     /// operations are persisted even when `change` fails part-way (each one the study
     /// applied is valid), and then `change`'s error is returned.
+    ///
+    /// On a storage where a writer that takes no lock can get in between (Python Optuna on
+    /// Redis), `change` may run again: the study is then put back as it was before the
+    /// first run ([`Study::restore`]), brought up to date, and changed anew; only the last
+    /// run's operations are stored.
     fn write<R, E>(
         &mut self,
         study: &mut Study,
-        change: impl FnOnce(&mut Study) -> Result<R, E>,
+        change: impl FnMut(&mut Study) -> Result<R, E>,
     ) -> Result<R, E>
     where
         E: From<Self::Error>;
@@ -54,7 +59,7 @@ impl<F: FnMut(&mut Study)> StudyStore for Forward<F> {
     fn write<R, E>(
         &mut self,
         study: &mut Study,
-        change: impl FnOnce(&mut Study) -> Result<R, E>,
+        mut change: impl FnMut(&mut Study) -> Result<R, E>,
     ) -> Result<R, E>
     where
         E: From<Self::Error>,

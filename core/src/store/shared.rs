@@ -122,7 +122,7 @@ impl StudyStore for SharedJournal {
     fn write<R, E>(
         &mut self,
         study: &mut Study,
-        change: impl FnOnce(&mut Study) -> Result<R, E>,
+        mut change: impl FnMut(&mut Study) -> Result<R, E>,
     ) -> Result<R, E>
     where
         E: From<SharedJournalError>,

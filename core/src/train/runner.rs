@@ -280,7 +280,7 @@ impl<S: StudyStore> Store<'_, S> {
     fn write<R>(
         &mut self,
         study: &mut Study,
-        change: impl FnOnce(&mut Study) -> Result<R, RunnerError>,
+        mut change: impl FnMut(&mut Study) -> Result<R, RunnerError>,
     ) -> Result<R, RunnerError> {
         self.0
             .write(study, |s| change(s).map_err(Wrap::Runner))
@@ -491,7 +491,7 @@ pub async fn run_study<S: StudyStore, H: SweepHooks>(
                 Err(e) => {
                     let why = e.to_string();
                     store.write(study, |s| {
-                        s.set_user_attr(number, FAIL_REASON_ATTR, Json::Str(why))?;
+                        s.set_user_attr(number, FAIL_REASON_ATTR, Json::Str(why.clone()))?;
                         s.tell(number, TellResult::Fail)?;
                         Ok(())
                     })?;
@@ -559,7 +559,7 @@ pub async fn run_study<S: StudyStore, H: SweepHooks>(
                         let why = e.to_string();
                         let running = sweep.running_trials();
                         store.write(study, |s| {
-                            for number in running.into_iter().flatten() {
+                            for &number in running.iter().flatten() {
                                 fail_interrupted(s, number, &why)?;
                             }
                             Ok(())

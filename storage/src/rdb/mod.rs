@@ -326,7 +326,7 @@ impl StudyStore for RdbStore {
     fn write<R, E>(
         &mut self,
         study: &mut Study,
-        change: impl FnOnce(&mut Study) -> Result<R, E>,
+        mut change: impl FnMut(&mut Study) -> Result<R, E>,
     ) -> Result<R, E>
     where
         E: From<DbError>,

@@ -1,0 +1,330 @@
+//! Optuna's `JournalRedisBackend` (`optuna/storages/journal/_redis.py` of Optuna 5.0): the
+//! journal's operations as the values of `{prefix}:log:{n}`, numbered by
+//! `{prefix}:log_number`. The pickled snapshot Optuna may keep under `{prefix}:snapshot` is
+//! never read or written; the log is replayed.
+//!
+//! Optuna appends each operation with an atomic Lua `INCR` + `SET` and takes no lock.
+//! sweeplab appends a change's operations together, and only if the log still ends where
+//! this process last read it (one Lua script); sweeplab workers take a short lock among
+//! themselves, and when a Python writer got in between, the change is made again on the
+//! up-to-date study ([`StudyStore::write`] restores the study first), so trial numbers are
+//! the ones every reader sees.
+
+use std::time::{Duration, Instant};
+
+use redis::Commands;
+use sweeplab_core::Study;
+use sweeplab_core::json::Json;
+use sweeplab_core::storage::JournalStorage;
+use sweeplab_core::storage::journal::JournalOp;
+use sweeplab_core::store::StudyStore;
+
+/// Errors of the Redis journal.
+#[derive(Debug, thiserror::Error)]
+pub enum RedisError {
+    /// The server failed or could not be reached.
+    #[error("Redis: {0}")]
+    Server(String),
+    /// A log entry is not a journal operation.
+    #[error("Redis: log {number}: {why}")]
+    BadLog {
+        /// The log number.
+        number: i64,
+        /// What is wrong.
+        why: String,
+    },
+    /// Another sweeplab worker held the lock for too long.
+    #[error("Redis: another sweeplab worker has held the lock {key} for over {secs} s")]
+    Lock {
+        /// The lock's key.
+        key: String,
+        /// How long this worker waited.
+        secs: u64,
+    },
+    /// A change does not apply to the journal as it is now.
+    #[error("{0}")]
+    Study(String),
+}
+
+impl From<redis::RedisError> for RedisError {
+    fn from(e: redis::RedisError) -> RedisError {
+        RedisError::Server(e.to_string())
+    }
+}
+
+/// How long a sweeplab worker's lock lives if the worker dies holding it.
+const LOCK_TTL_MS: u64 = 10_000;
+/// How long a worker waits for the lock before giving up.
+const LOCK_WAIT: Duration = Duration::from_secs(120);
+
+/// Appends ARGV[2..] as logs if `{prefix}:log_number` is still ARGV[1]; returns
+/// `{1, last}` when it did and `{0, current}` when another writer got in first.
+const APPEND_IF: &str = r#"
+local key = ARGV[1] .. ':log_number'
+local cur = tonumber(redis.call('get', key) or '-1')
+if cur ~= tonumber(ARGV[2]) then
+  return {0, cur}
+end
+for i = 3, #ARGV do
+  cur = cur + 1
+  redis.call('set', ARGV[1] .. ':log:' .. cur, ARGV[i])
+end
+redis.call('set', key, cur)
+return {1, cur}
+"#;
+
+/// Deletes the lock only if this worker still holds it.
+const UNLOCK: &str = r#"
+if redis.call('get', KEYS[1]) == ARGV[1] then
+  return redis.call('del', KEYS[1])
+end
+return 0
+"#;
+
+/// An Optuna journal on a Redis server.
+pub struct RedisJournal {
+    conn: redis::Connection,
+    prefix: String,
+    /// The last log number this process has replayed (−1: none).
+    last: i64,
+    /// The journal as replayed up to `last`.
+    replica: JournalStorage,
+    /// This process's lock token.
+    token: String,
+    shown: String,
+}
+
+impl std::fmt::Debug for RedisJournal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisJournal")
+            .field("url", &self.shown)
+            .field("prefix", &self.prefix)
+            .field("last", &self.last)
+            .finish()
+    }
+}
+
+impl RedisJournal {
+    /// Connects and replays the whole log.
+    pub fn open(url: &str, prefix: &str, shown: &str) -> Result<RedisJournal, RedisError> {
+        let client = redis::Client::open(url)?;
+        let conn = client.get_connection_with_timeout(Duration::from_secs(10))?;
+        let mut j = RedisJournal {
+            conn,
+            prefix: prefix.to_string(),
+            last: -1,
+            replica: JournalStorage::new(),
+            token: format!(
+                "sweeplab-{}-{}",
+                std::process::id(),
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_nanos())
+                    .unwrap_or_default()
+            ),
+            shown: shown.to_string(),
+        };
+        j.read_new()?;
+        Ok(j)
+    }
+
+    /// The server as messages name it.
+    pub fn shown(&self) -> &str {
+        &self.shown
+    }
+
+    /// The journal as replayed so far.
+    pub fn replica(&self) -> &JournalStorage {
+        &self.replica
+    }
+
+    fn log_key(&self, n: i64) -> String {
+        format!("{}:log:{n}", self.prefix)
+    }
+
+    /// Reads and applies the logs appended since `self.last`; returns them.
+    fn read_new(&mut self) -> Result<Vec<JournalOp>, RedisError> {
+        let max: Option<i64> = self.conn.get(format!("{}:log_number", self.prefix))?;
+        let Some(max) = max else {
+            return Ok(Vec::new());
+        };
+        let mut ops = Vec::new();
+        let mut from = self.last + 1;
+        let mut waited = Duration::from_millis(50);
+        while from <= max {
+            let to = (from + 999).min(max);
+            let keys: Vec<String> = (from..=to).map(|n| self.log_key(n)).collect();
+            let values: Vec<Option<String>> =
+                redis::cmd("MGET").arg(&keys).query(&mut self.conn)?;
+            // Optuna's cluster mode increments before it sets: wait for a missing log.
+            if let Some(missing) = values.iter().position(Option::is_none) {
+                let number = from + missing as i64;
+                if waited > Duration::from_secs(10) {
+                    return Err(RedisError::BadLog {
+                        number,
+                        why: "missing although log_number counts it".into(),
+                    });
+                }
+                std::thread::sleep(waited);
+                waited *= 2;
+                continue;
+            }
+            for (i, v) in values.into_iter().enumerate() {
+                let number = from + i as i64;
+                let text = v.unwrap_or_default();
+                let json = Json::parse(&text).map_err(|e| RedisError::BadLog {
+                    number,
+                    why: e.to_string(),
+                })?;
+                let (_, op) = JournalOp::from_json(&json, number as usize + 1).map_err(|e| {
+                    RedisError::BadLog {
+                        number,
+                        why: e.to_string(),
+                    }
+                })?;
+                // As a replay does: an operation that does not apply is skipped.
+                let _ = self.replica.apply(&op);
+                ops.push(op);
+            }
+            from = to + 1;
+        }
+        self.last = max;
+        Ok(ops)
+    }
+
+    fn lock(&mut self) -> Result<(), RedisError> {
+        let key = format!("{}:sweeplab:lock", self.prefix);
+        let start = Instant::now();
+        let mut pause = Duration::from_millis(1);
+        loop {
+            let got: Option<String> = redis::cmd("SET")
+                .arg(&key)
+                .arg(&self.token)
+                .arg("NX")
+                .arg("PX")
+                .arg(LOCK_TTL_MS)
+                .query(&mut self.conn)?;
+            if got.is_some() {
+                return Ok(());
+            }
+            if start.elapsed() > LOCK_WAIT {
+                return Err(RedisError::Lock {
+                    key,
+                    secs: LOCK_WAIT.as_secs(),
+                });
+            }
+            std::thread::sleep(pause);
+            pause = (pause * 2).min(Duration::from_millis(50));
+        }
+    }
+
+    fn unlock(&mut self) {
+        let key = format!("{}:sweeplab:lock", self.prefix);
+        let _: Result<i64, _> = redis::Script::new(UNLOCK)
+            .key(key)
+            .arg(&self.token)
+            .invoke(&mut self.conn);
+    }
+
+    /// Appends `ops` if the log still ends at `self.last`; `Ok(false)` when another writer
+    /// appended first.
+    fn append_if(&mut self, ops: &[JournalOp], worker: &str) -> Result<bool, RedisError> {
+        if ops.is_empty() {
+            return Ok(true);
+        }
+        let append = redis::Script::new(APPEND_IF);
+        let mut script = append.prepare_invoke();
+        script.arg(&self.prefix).arg(self.last);
+        for op in ops {
+            script.arg(op.to_json(worker).to_python_default());
+        }
+        let (ok, end): (i64, i64) = script.invoke(&mut self.conn)?;
+        if ok == 1 {
+            for op in ops {
+                let _ = self.replica.apply(op);
+            }
+            self.last = end;
+        }
+        Ok(ok == 1)
+    }
+
+    /// Brings `study` up to date with the logs others appended.
+    fn sync(&mut self, study: &mut Study) -> Result<(), RedisError> {
+        let foreign = self.read_new()?;
+        if foreign.is_empty() {
+            return Ok(());
+        }
+        if study.commutes_with(&foreign) {
+            study.apply_foreign(&foreign);
+            Ok(())
+        } else {
+            study
+                .rebase(self.replica.clone())
+                .map_err(|e| RedisError::Study(e.to_string()))
+        }
+    }
+
+    /// Runs `change` on the journal as it is, holding sweeplab's lock, and appends the
+    /// operations it returns; when a writer that takes no lock got in between, runs it
+    /// again on the new state.
+    pub fn transact<R, E>(
+        &mut self,
+        worker: &str,
+        mut change: impl FnMut(JournalStorage) -> Result<(R, Vec<JournalOp>), E>,
+    ) -> Result<R, E>
+    where
+        E: From<RedisError>,
+    {
+        self.lock()?;
+        let out = loop {
+            if let Err(e) = self.read_new() {
+                break Err(E::from(e));
+            }
+            let (out, ops) = match change(self.replica.clone()) {
+                Ok(x) => x,
+                Err(e) => break Err(e),
+            };
+            match self.append_if(&ops, worker) {
+                Ok(true) => break Ok(out),
+                Ok(false) => continue,
+                Err(e) => break Err(E::from(e)),
+            }
+        };
+        self.unlock();
+        out
+    }
+}
+
+impl StudyStore for RedisJournal {
+    type Error = RedisError;
+
+    fn write<R, E>(
+        &mut self,
+        study: &mut Study,
+        mut change: impl FnMut(&mut Study) -> Result<R, E>,
+    ) -> Result<R, E>
+    where
+        E: From<RedisError>,
+    {
+        self.lock()?;
+        let result = loop {
+            if let Err(e) = self.sync(study) {
+                break Err(E::from(e));
+            }
+            let before = study.checkpoint();
+            let out = change(study);
+            let ops = study.take_pending();
+            let worker = study.worker_id().to_string();
+            match self.append_if(&ops, &worker) {
+                Ok(true) => break out,
+                Ok(false) => study.restore(before),
+                Err(e) => {
+                    study.restore(before);
+                    break Err(E::from(e));
+                }
+            }
+        };
+        self.unlock();
+        result
+    }
+}
