@@ -8,6 +8,7 @@
 //! numbers are therefore the ones every reader, Optuna included, sees.
 
 mod load;
+mod replica;
 mod schema;
 pub mod sql;
 mod write;
@@ -178,15 +179,39 @@ impl Rdb {
     /// Starts a transaction that may write, holding study `name` if it exists, and reads
     /// that study (an empty storage when there is none).
     fn begin_write(&mut self, name: &str) -> Result<Loaded, DbError> {
+        self.begin_hold(name)?;
+        match load::study(&mut self.conn, name) {
+            Ok(l) => Ok(l),
+            Err(e) => {
+                let _ = self.conn.batch("ROLLBACK");
+                Err(e)
+            }
+        }
+    }
+
+    /// Starts a transaction that may write and holds study `name` if it exists.
+    fn begin_hold(&mut self, name: &str) -> Result<(), DbError> {
         match self.conn.dialect() {
             Dialect::Sqlite => self.conn.batch("BEGIN IMMEDIATE")?,
             Dialect::Postgres => {
                 self.conn.batch("BEGIN")?;
-                // Workers that create the same study at once do it one after the other.
-                self.conn.query(
-                    "SELECT pg_advisory_xact_lock(hashtext('sweeplab study ' || $1))",
-                    &[name.into()],
-                )?;
+                // Workers that create the same study at once do it one after the other;
+                // a study that exists is held by its row below.
+                let exists = self
+                    .conn
+                    .query_one(
+                        "SELECT COUNT(*) FROM studies WHERE study_name = $1",
+                        &[name.into()],
+                    )?
+                    .and_then(|v| v.int())
+                    .unwrap_or(0)
+                    > 0;
+                if !exists {
+                    self.conn.query(
+                        "SELECT pg_advisory_xact_lock(hashtext('sweeplab study ' || $1))",
+                        &[name.into()],
+                    )?;
+                }
             }
         }
         let held = match self.conn.dialect() {
@@ -199,13 +224,11 @@ impl Rdb {
                 )
                 .map(drop),
         };
-        match held.and_then(|()| load::study(&mut self.conn, name)) {
-            Ok(l) => Ok(l),
-            Err(e) => {
-                let _ = self.conn.batch("ROLLBACK");
-                Err(e)
-            }
+        if let Err(e) = held {
+            let _ = self.conn.batch("ROLLBACK");
+            return Err(e);
         }
+        Ok(())
     }
 
     /// Writes `ops` (made on `loaded.storage`'s local ids) and commits; rolls back on error.
@@ -295,17 +318,19 @@ impl Rdb {
 }
 
 /// A study kept in an Optuna RDB storage, as the study loop's [`StudyStore`]: each write
-/// re-reads the study under its lock, replays this process's pending operations on it, runs
-/// the change and writes the operations, in one transaction.
+/// holds the study, reads what other workers changed since this process last looked (new
+/// trials, and trials that were not finished), brings the study up to date, runs the change
+/// and writes its operations, in one transaction.
 #[derive(Debug)]
 pub struct RdbStore {
     rdb: Rdb,
+    replica: Option<replica::Replica>,
 }
 
 impl RdbStore {
     /// The store of studies in `rdb`.
     pub fn new(rdb: Rdb) -> RdbStore {
-        RdbStore { rdb }
+        RdbStore { rdb, replica: None }
     }
 
     /// The storage.
@@ -316,7 +341,65 @@ impl RdbStore {
     /// Reads study `name` (an empty storage when it does not exist): the state to open the
     /// study loop's study from.
     pub fn load(&mut self, name: &str) -> Result<JournalStorage, DbError> {
-        self.rdb.read(|conn| Ok(load::study(conn, name)?.storage))
+        let replica = self.rdb.read(|conn| replica::Replica::read(conn, name))?;
+        let storage = replica
+            .as_ref()
+            .map(|r| r.loaded.storage.clone())
+            .unwrap_or_default();
+        self.replica = replica;
+        Ok(storage)
+    }
+
+    /// Brings `study` up to date inside the open transaction.
+    fn sync(&mut self, study: &mut Study) -> Result<(), DbError> {
+        let name = study.name().to_string();
+        let fresh = match &mut self.replica {
+            Some(r) if r.loaded.storage.study(0).is_some_and(|s| s.name == name) => {
+                let foreign = r.refresh(&mut self.rdb.conn)?;
+                if study.commutes_with(&foreign) {
+                    study.apply_foreign(&foreign);
+                    return Ok(());
+                }
+                None
+            }
+            _ => Some(replica::Replica::read(&mut self.rdb.conn, &name)?),
+        };
+        if let Some(r) = fresh {
+            self.replica = r;
+        }
+        let base = self
+            .replica
+            .as_ref()
+            .map(|r| r.loaded.storage.clone())
+            .unwrap_or_default();
+        study
+            .rebase(base)
+            .map_err(|e| DbError::Data(format!("rebase: {e}")))
+    }
+}
+
+impl RdbStore {
+    /// Takes study `name`'s row and says whether its trials are still the ones the replica
+    /// holds (no other worker created one since this transaction read them).
+    fn hold_unchanged(&mut self, name: &str) -> Result<bool, DbError> {
+        let conn = &mut self.rdb.conn;
+        let id = conn
+            .query_one(
+                "SELECT study_id FROM studies WHERE study_name = $1 FOR UPDATE",
+                &[name.into()],
+            )?
+            .and_then(|v| v.int());
+        let (Some(id), Some(r)) = (id, &self.replica) else {
+            return Ok(false);
+        };
+        let count = conn
+            .query_one(
+                "SELECT COUNT(*) FROM trials WHERE study_id = $1",
+                &[Val::Int(id)],
+            )?
+            .and_then(|v| v.int())
+            .unwrap_or(-1);
+        Ok(count == r.loaded.trial_ids.len() as i64)
     }
 }
 
@@ -332,14 +415,68 @@ impl StudyStore for RdbStore {
         E: From<DbError>,
     {
         let name = study.name().to_string();
-        let mut loaded = self.rdb.begin_write(&name)?;
-        if let Err(e) = study.rebase(loaded.storage.clone()) {
-            let _ = self.rdb.conn.batch("ROLLBACK");
-            return Err(DbError::from(e).into());
+        // On PostgreSQL a study this process has read is not held while it is brought up
+        // to date and changed: only a change that creates trials takes the study's row,
+        // and then checks that no other worker created one meanwhile (else the change is
+        // made again on the up-to-date study). Tells and reports, most writes, run side by
+        // side. SQLite has one writer at a time anyway.
+        let mut optimistic = self.rdb.conn.dialect() == Dialect::Postgres && self.replica.is_some();
+        let (out, ops) = loop {
+            if optimistic {
+                self.rdb.conn.batch("BEGIN")?;
+            } else {
+                self.rdb.begin_hold(&name)?;
+            }
+            if let Err(e) = self.sync(study) {
+                let _ = self.rdb.conn.batch("ROLLBACK");
+                self.replica = None;
+                return Err(e.into());
+            }
+            let before = optimistic.then(|| study.checkpoint());
+            let out = change(study);
+            let ops = study.take_pending();
+            let creates = ops.iter().any(|op| {
+                matches!(
+                    op,
+                    JournalOp::CreateTrial { .. } | JournalOp::CreateStudy { .. }
+                )
+            });
+            if let (Some(before), true) = (before, creates) {
+                match self.hold_unchanged(&name) {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        // Another worker created a trial first: make the change again,
+                        // this time holding the study from the start, so it is the last
+                        // time.
+                        let _ = self.rdb.conn.batch("ROLLBACK");
+                        study.restore(before);
+                        optimistic = false;
+                        continue;
+                    }
+                    Err(e) => {
+                        let _ = self.rdb.conn.batch("ROLLBACK");
+                        study.restore(before);
+                        return Err(e.into());
+                    }
+                }
+            }
+            break (out, ops);
+        };
+        let (mut loaded, discards) = match self.replica.take() {
+            Some(r) => r.into_parts(),
+            None => (Loaded::default(), None),
+        };
+        if let Err(e) = self.rdb.finish_write(&mut loaded, &ops) {
+            // What the replica holds is no longer what the database holds: read it anew.
+            self.replica = None;
+            return Err(e.into());
         }
-        let out = change(study);
-        let ops = study.take_pending();
-        self.rdb.finish_write(&mut loaded, &ops)?;
+        if !loaded.study_ids.is_empty() {
+            self.replica = Some(match discards {
+                Some(d) => replica::Replica::from_parts(loaded, d),
+                None => replica::Replica::created(&mut self.rdb.conn, loaded)?,
+            });
+        }
         out
     }
 }

@@ -79,7 +79,10 @@ pub(crate) fn apply(
             JournalOp::DiscardTrials(_) => continue,
             _ => {}
         }
-        loaded.storage.apply(op)?;
+        loaded
+            .storage
+            .apply(op)
+            .map_err(|e| DbError::Data(format!("{e} (writing {op:?})")))?;
         one(conn, loaded, op)?;
     }
     Ok(())

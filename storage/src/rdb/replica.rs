@@ -1,0 +1,195 @@
+//! The study as this process last read it, brought up to date by reading only what may have
+//! changed: trials created since, and trials that were not finished (Optuna's
+//! `_CachedStorage` reads the same). A finished trial never changes again.
+
+use sweeplab_core::FrozenTrial;
+use sweeplab_core::json::Json;
+use sweeplab_core::storage::journal::{JournalOp, TrialTemplate};
+
+use super::load::{self, check_number, has_discarded_at, study_attrs, trials_from};
+use super::sql::Conn;
+use super::{DbError, Loaded};
+
+/// One study as the database held it at the last read or write of this process.
+#[derive(Debug)]
+pub(crate) struct Replica {
+    /// The study (local id 0) and its trials.
+    pub loaded: Loaded,
+    /// Whether `trials` has rustuna's `discarded_at` column.
+    discards: bool,
+}
+
+impl Replica {
+    /// Reads study `name` whole; `None` when it does not exist.
+    pub fn read(conn: &mut Conn, name: &str) -> Result<Option<Replica>, DbError> {
+        let loaded = load::study(conn, name)?;
+        if loaded.study_ids.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(Replica {
+            discards: has_discarded_at(conn)?,
+            loaded,
+        }))
+    }
+
+    /// A replica of a study this process has just created (its rows written in `loaded`).
+    pub fn created(conn: &mut Conn, loaded: Loaded) -> Result<Replica, DbError> {
+        Ok(Replica {
+            discards: has_discarded_at(conn)?,
+            loaded,
+        })
+    }
+
+    /// The study, and whether the table has `discarded_at`.
+    pub fn into_parts(self) -> (Loaded, Option<bool>) {
+        (self.loaded, Some(self.discards))
+    }
+
+    /// [`Replica::into_parts`] back together.
+    pub fn from_parts(loaded: Loaded, discards: bool) -> Replica {
+        Replica { loaded, discards }
+    }
+
+    /// Reads what may have changed since, applies it, and returns the operations that
+    /// did (as a journal replay would see other writers' lines).
+    pub fn refresh(&mut self, conn: &mut Conn) -> Result<Vec<JournalOp>, DbError> {
+        let Some(&sid) = self.loaded.study_ids.first() else {
+            return Ok(Vec::new());
+        };
+        let record = self
+            .loaded
+            .storage
+            .study(0)
+            .ok_or_else(|| DbError::Data("the study's replica is empty".into()))?;
+        let name = record.name.clone();
+        // From the first trial that was not finished, or else the first new one.
+        let first_open = record
+            .trials
+            .iter()
+            .find(|t| !t.state.is_finished())
+            .and_then(|t| self.loaded.trial_ids.get(t.trial_id as usize).copied());
+        let next_new = self.loaded.trial_ids.last().map_or(0, |id| id + 1);
+        let from = first_open.map_or(next_new, |f| f.min(next_new));
+        let mut ops = Vec::new();
+        for op in study_attrs(conn, sid, 0)? {
+            let changed = match &op {
+                JournalOp::SetStudyUserAttr { key, value, .. } => {
+                    record.user_attrs.get(key) != Some(value)
+                }
+                JournalOp::SetStudySystemAttr { key, value, .. } => {
+                    record.system_attrs.get(key) != Some(value)
+                }
+                _ => false,
+            };
+            if changed {
+                ops.push(op);
+            }
+        }
+        let rows = trials_from(conn, sid, from, self.discards)?;
+        for op in &ops {
+            self.loaded.storage.apply(op)?;
+        }
+        for (tid, number, template) in rows {
+            match self.loaded.trial_ids.binary_search(&tid) {
+                Ok(local) => {
+                    let Some(old) = self.loaded.storage.trial(local as u64).cloned() else {
+                        continue;
+                    };
+                    for op in diff(&old, &template) {
+                        self.loaded.storage.apply(&op).map_err(|e| {
+                            DbError::Data(format!(
+                                "re-reading trial {}: {e} ({op:?}; had {:?} {:?})",
+                                old.number, old.state, old.values
+                            ))
+                        })?;
+                        ops.push(op);
+                    }
+                }
+                Err(_) => {
+                    let index = self.loaded.trial_ids.len();
+                    check_number(&name, tid, number, index, self.discards)?;
+                    let op = JournalOp::CreateTrial {
+                        study_id: 0,
+                        template: Box::new(template),
+                    };
+                    self.loaded.storage.apply(&op)?;
+                    self.loaded.trial_ids.push(tid);
+                    ops.push(op);
+                }
+            }
+        }
+        Ok(ops)
+    }
+}
+
+fn same_f64(a: f64, b: f64) -> bool {
+    a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan())
+}
+
+/// The operations that turn trial `old` into `new` (the same trial read again).
+fn diff(old: &FrozenTrial, new: &TrialTemplate) -> Vec<JournalOp> {
+    let id = old.trial_id;
+    let mut ops = Vec::new();
+    let known: std::collections::BTreeMap<&str, f64> =
+        old.params_internal().map(|(k, _, v)| (k, v)).collect();
+    for (name, (dist, v)) in &new.params {
+        if !known.contains_key(name.as_str()) {
+            ops.push(JournalOp::SetTrialParam {
+                trial_id: id,
+                name: name.clone(),
+                internal: *v,
+                distribution: dist.clone(),
+            });
+        }
+    }
+    for (step, v) in &new.intermediate_values {
+        if !old
+            .intermediate_values
+            .get(step)
+            .is_some_and(|o| same_f64(*o, *v))
+        {
+            ops.push(JournalOp::SetTrialIntermediateValue {
+                trial_id: id,
+                step: *step,
+                value: *v,
+            });
+        }
+    }
+    let attrs = |old: &std::collections::BTreeMap<String, Json>,
+                 new: &std::collections::BTreeMap<String, Json>,
+                 user: bool,
+                 ops: &mut Vec<JournalOp>| {
+        for (k, v) in new {
+            if old.get(k) != Some(v) {
+                ops.push(if user {
+                    JournalOp::SetTrialUserAttr {
+                        trial_id: id,
+                        key: k.clone(),
+                        value: v.clone(),
+                    }
+                } else {
+                    JournalOp::SetTrialSystemAttr {
+                        trial_id: id,
+                        key: k.clone(),
+                        value: v.clone(),
+                    }
+                });
+            }
+        }
+    };
+    attrs(&old.user_attrs, &new.user_attrs, true, &mut ops);
+    attrs(&old.system_attrs, &new.system_attrs, false, &mut ops);
+    // A trial's state changes once (to RUNNING from WAITING, or to a finished state), and
+    // its values with it.
+    let state = new.state.unwrap_or(old.state);
+    if state != old.state {
+        ops.push(JournalOp::SetTrialStateValues {
+            trial_id: id,
+            state,
+            values: new.values.clone(),
+            datetime_start: new.datetime_start,
+            datetime_complete: new.datetime_complete,
+        });
+    }
+    ops
+}
