@@ -482,6 +482,19 @@ impl SweepHooks for Host<'_> {
         }
     }
 
+    fn wait_for_workers(&mut self) -> impl std::future::Future<Output = ()> {
+        // Other workers' trials hold the rest of the cap: look again in a moment (a stale
+        // one is failed by the next ask, and its place taken).
+        let pause = self
+            .heartbeat
+            .as_ref()
+            .map_or(Duration::from_secs(1), |hb| {
+                (hb.grace / 4).clamp(Duration::from_millis(200), Duration::from_secs(5))
+            });
+        std::thread::sleep(pause);
+        std::future::ready(())
+    }
+
     fn stale_trials(&mut self) -> Vec<u64> {
         let Some(hb) = &self.heartbeat else {
             return Vec::new();

@@ -329,6 +329,13 @@ pub trait SweepHooks: TrainHooks {
         Vec::new()
     }
 
+    /// Awaited when the trial cap is reached only counting trials other workers are
+    /// running: this worker starts no trial and waits (a native host sleeps a moment) before
+    /// it looks again, since one of those may fail (a killed worker's, once stale).
+    fn wait_for_workers(&mut self) -> impl Future<Output = ()> {
+        std::future::ready(())
+    }
+
     /// Polled between trials (and fused rounds): whether the user asked to stop.
     fn stop_requested(&self) -> bool {
         false
@@ -483,7 +490,11 @@ pub async fn run_study<S: StudyStore, H: SweepHooks>(
                 s.ask_with(&spec.space).map(Some).map_err(RunnerError::from)
             })?;
             let Some((number, params)) = asked else {
-                return Ok(StudyEnd::AllDone);
+                if counted(study) >= spec.n_trials {
+                    return Ok(StudyEnd::AllDone);
+                }
+                hooks.wait_for_workers().await;
+                continue;
             };
             hooks.trial_started(number);
             let plan = match spec.plan(number, &params) {
