@@ -26,7 +26,7 @@ use sweeplab_core::train::{
     TrialOutcome, counted, open_study, resume, run_study, select_backend,
 };
 use sweeplab_core::{Study, StudyDirection};
-use sweeplab_storage::{Rdb, Storage};
+use sweeplab_storage::Heartbeats;
 
 /// `sweep`
 #[derive(Args, Debug)]
@@ -45,10 +45,10 @@ pub struct SweepArgs {
     /// same storage and config on many machines run one study together.
     #[arg(long)]
     storage: Option<String>,
-    /// On a database storage: seconds between the heartbeats this worker records for its
+    /// On a database or Redis: seconds between the heartbeats this worker records for its
     /// running trials (Optuna's `heartbeat_interval`). Before each ask, RUNNING trials whose
     /// heartbeat is older than the grace period are failed, as Optuna's `fail_stale_trials`
-    /// does, and do not count. Default 60 on a database; a journal file has none.
+    /// does, and do not count. Default 60 on a database or Redis; a journal file has none.
     #[arg(long)]
     heartbeat_interval: Option<u64>,
     /// Seconds without a heartbeat after which a RUNNING trial is stale (default: twice the
@@ -417,7 +417,7 @@ struct Host<'a> {
 /// `record_heartbeat`, from a thread with its own connection), and the stale trials of
 /// other workers.
 struct Heartbeat {
-    rdb: Arc<Mutex<Rdb>>,
+    rdb: Arc<Mutex<Box<dyn Heartbeats>>>,
     running: Arc<Mutex<BTreeSet<u64>>>,
     study: String,
     grace: Duration,
@@ -425,8 +425,8 @@ struct Heartbeat {
 
 impl Heartbeat {
     fn start(storage: &str, study: &str, interval: Duration, grace: Duration) -> Result<Heartbeat> {
-        let Storage::Rdb(rdb) = crate::study_cmds::open_storage(storage)? else {
-            bail!("heartbeats need a database storage");
+        let Some(rdb) = crate::study_cmds::open_storage(storage)?.into_heartbeats() else {
+            bail!("heartbeats need a storage shared by many machines");
         };
         let hb = Heartbeat {
             rdb: Arc::new(Mutex::new(rdb)),
@@ -446,7 +446,7 @@ impl Heartbeat {
                         .unwrap_or_default();
                     for n in numbers {
                         if let Ok(mut db) = rdb.lock()
-                            && let Err(e) = db.record_heartbeat(&name, n)
+                            && let Err(e) = db.record(&name, n)
                         {
                             eprintln!("sweeplab: heartbeat of trial {n}: {e}");
                         }
@@ -459,7 +459,7 @@ impl Heartbeat {
 
     fn beat(&self, number: u64) {
         if let Ok(mut db) = self.rdb.lock()
-            && let Err(e) = db.record_heartbeat(&self.study, number)
+            && let Err(e) = db.record(&self.study, number)
         {
             eprintln!("sweeplab: heartbeat of trial {number}: {e}");
         }
@@ -502,7 +502,7 @@ impl SweepHooks for Host<'_> {
         let Ok(mut db) = hb.rdb.lock() else {
             return Vec::new();
         };
-        match db.stale_trials(&hb.study, hb.grace) {
+        match db.stale(&hb.study, hb.grace) {
             Ok(stale) => {
                 if !stale.is_empty() {
                     eprintln!(
@@ -569,10 +569,10 @@ pub fn sweep(a: SweepArgs) -> Result<()> {
         .unwrap_or_else(|| a.out.join("journal.log").display().to_string());
     let opened = crate::study_cmds::open_storage(&storage_arg)?;
     let storage_shown = opened.shown();
-    let is_db = matches!(opened, Storage::Rdb(_));
+    let is_db = opened.has_heartbeats();
     if !is_db && (a.heartbeat_interval.is_some() || a.grace_period.is_some()) {
         bail!(
-            "--heartbeat-interval and --grace-period need a database storage (sqlite:/// or postgresql://); {storage_shown} is a journal file"
+            "--heartbeat-interval and --grace-period need a storage shared by many machines (sqlite:///, postgresql:// or redis://); {storage_shown} is a journal file"
         );
     }
     if a.heartbeat_interval == Some(0) {

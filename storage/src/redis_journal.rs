@@ -295,6 +295,61 @@ impl RedisJournal {
     }
 }
 
+impl RedisJournal {
+    fn heartbeats_key(&self) -> String {
+        format!("{}:sweeplab:heartbeats", self.prefix)
+    }
+
+    /// The server's clock, in seconds.
+    fn server_time(&mut self) -> Result<f64, RedisError> {
+        let (secs, micros): (i64, i64) = redis::cmd("TIME").query(&mut self.conn)?;
+        Ok(secs as f64 + micros as f64 / 1e6)
+    }
+
+    /// Records a heartbeat of trial `number` of study `name` now (the server's clock).
+    /// Optuna's journal storages have no heartbeats; sweeplab workers keep theirs in the
+    /// hash `{prefix}:sweeplab:heartbeats`, and a trial without one (a Python worker's) is
+    /// never stale, as in Optuna's RDB storage.
+    pub fn record_heartbeat(&mut self, name: &str, number: u64) -> Result<(), RedisError> {
+        let now = self.server_time()?;
+        let key = self.heartbeats_key();
+        let _: i64 = self.conn.hset(key, format!("{name}\u{1f}{number}"), now)?;
+        Ok(())
+    }
+
+    /// The numbers of study `name`'s RUNNING trials whose last heartbeat is older than
+    /// `grace`.
+    pub fn stale_trials(&mut self, name: &str, grace: Duration) -> Result<Vec<u64>, RedisError> {
+        self.read_new()?;
+        let running: Vec<u64> = self
+            .replica
+            .study_by_name(name)
+            .map(|s| {
+                s.trials
+                    .iter()
+                    .filter(|t| t.state == sweeplab_core::TrialState::Running)
+                    .map(|t| t.number)
+                    .collect()
+            })
+            .unwrap_or_default();
+        if running.is_empty() {
+            return Ok(Vec::new());
+        }
+        let now = self.server_time()?;
+        let fields: Vec<String> = running.iter().map(|n| format!("{name}\u{1f}{n}")).collect();
+        let beats: Vec<Option<f64>> = redis::cmd("HMGET")
+            .arg(self.heartbeats_key())
+            .arg(&fields)
+            .query(&mut self.conn)?;
+        Ok(running
+            .into_iter()
+            .zip(beats)
+            .filter(|(_, b)| b.is_some_and(|b| now - b > grace.as_secs_f64()))
+            .map(|(n, _)| n)
+            .collect())
+    }
+}
+
 impl StudyStore for RedisJournal {
     type Error = RedisError;
 

@@ -21,7 +21,10 @@ prefix of Optuna's JournalRedisBackend too. Each check prints PASS/FAIL; the las
      every trial is RUNNING or COMPLETE with its value;
   5. (SQLite) a database rustuna wrote is read and continued, rustuna reads sweeplab's
      trials, and a study with trials rustuna discarded is refused with a clear message;
-  6. bad input is one line on stderr and exit status 2: a malformed URL, an unreachable
+  6. `sweeplab sweep` on three workers at once keeps run_cap together; killed with SIGKILL
+     mid-trial, a worker run again fails their trials once their heartbeats are stale and
+     finishes the study, which Optuna reads;
+  7. bad input is one line on stderr and exit status 2: a malformed URL, an unreachable
      server, wrong credentials, a schema newer than Optuna 5.0's, an unknown study.
 """
 import json
@@ -363,6 +366,81 @@ def rustuna_database(backend):
     one_line_error(["studies", "--storage", url], "rustuna discarded")
 
 
+SWEEP_YAML = """\
+name: {name}
+method: bayes
+metric: {{name: val/loss, goal: minimize}}
+run_cap: {cap}
+parameters:
+  lr: {{distribution: log_uniform_values, min: 0.003, max: 0.03}}
+  width: {{values: [8, 16]}}
+  epochs: {{value: {epochs}}}
+sweeplab:
+  dataset: spiral
+  samples: 300
+  model: mlp
+  seed: 5
+  batch_size: 16
+"""
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def sweep_worker(cfg, out, url, *extra):
+    return subprocess.Popen([SWEEPLAB, "sweep", cfg, "--out", out, "--backend", "cpu", "--engine",
+                             "burn", "--quiet", "--storage", url, *extra],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def sweep_workers(backend):
+    url = backend.fresh()
+    d = tempfile.mkdtemp()
+    cfg = os.path.join(d, "together.yaml")
+    with open(cfg, "w") as f:
+        f.write(SWEEP_YAML.format(name="together", cap=6, epochs=6))
+    procs = [sweep_worker(cfg, os.path.join(d, f"out{i}"), url) for i in range(3)]
+    for p in procs:
+        _, err = p.communicate(timeout=900)
+        assert p.returncode == 0, err
+    study = optuna.load_study(study_name="together", storage=py_storage(url))
+    assert [t.number for t in study.trials] == list(range(6)), [t.number for t in study.trials]
+    assert all(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials)
+    # Killed mid-trial, resumed by one worker once the heartbeats are stale.
+    cfg = os.path.join(d, "killed.yaml")
+    with open(cfg, "w") as f:
+        f.write(SWEEP_YAML.format(name="killed", cap=6, epochs=400))
+    hb = ["--heartbeat-interval", "1", "--grace-period", "3"]
+    procs = [sweep_worker(cfg, os.path.join(d, f"k{i}"), url, *hb) for i in range(3)]
+    deadline = time.time() + 600
+    while True:
+        try:
+            trials = optuna.load_study(study_name="killed", storage=py_storage(url)).trials
+        except KeyError:
+            trials = []
+        running = [t for t in trials if t.state == optuna.trial.TrialState.RUNNING]
+        done = [t for t in trials if t.state.is_finished()]
+        if len(running) >= 2 and done:
+            break
+        assert time.time() < deadline, trials
+        time.sleep(0.2)
+    for p in procs:
+        p.send_signal(signal.SIGKILL)
+        p.communicate()
+    left = [t.number for t in optuna.load_study(study_name="killed", storage=py_storage(url)).trials
+            if t.state == optuna.trial.TrialState.RUNNING]
+    # (A worker may finish its trial between the look and the kill.)
+    assert left, left
+    p = sweep_worker(cfg, os.path.join(d, "again"), url, *hb)
+    _, err = p.communicate(timeout=900)
+    assert p.returncode == 0 and "stale trial" in err, err
+    study = optuna.load_study(study_name="killed", storage=py_storage(url))
+    counted = [t for t in study.trials if t.state.is_finished() and "interrupted" not in t.user_attrs]
+    assert len(counted) == 6, [(t.number, t.state) for t in study.trials]
+    for n in left:
+        t = study.trials[n]
+        assert t.state == optuna.trial.TrialState.FAIL and t.user_attrs.get("interrupted"), t
+
+
 def one_line_error(args, *needles):
     out = sl(*args, check=False)
     lines = [l for l in out.stderr.splitlines() if l.strip()]
@@ -436,6 +514,8 @@ def main():
         if k == "sqlite":
             check("sqlite: rustuna's databases are read, continued and read back by rustuna")(
                 lambda: rustuna_database(backend))
+        check(f"{k}: three sweep workers keep run_cap, and resume after SIGKILL")(
+            lambda: sweep_workers(backend))
         check(f"{k}: bad input is one line and exit status 2")(lambda: bad_input(backend))
     failed = sum(1 for _, ok in RESULTS if not ok)
     print(f"{len(RESULTS) - failed} passed, {failed} failed")

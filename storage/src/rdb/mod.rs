@@ -273,7 +273,7 @@ impl Rdb {
     /// as Optuna's `record_heartbeat` does.
     pub fn record_heartbeat(&mut self, name: &str, number: u64) -> Result<(), DbError> {
         let sql_now = "CURRENT_TIMESTAMP";
-        let r = self.read(|conn| {
+        self.read(|conn| {
             let Some(id) = conn
                 .query_one(
                     "SELECT t.trial_id FROM trials t JOIN studies s ON s.study_id = t.study_id WHERE s.study_name = $1 AND t.number = $2",
@@ -290,8 +290,7 @@ impl Rdb {
                 &[Val::Int(id)],
             )?;
             Ok(())
-        });
-        r
+        })
     }
 
     /// The numbers of study `name`'s RUNNING trials whose last heartbeat is older than
