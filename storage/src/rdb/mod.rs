@@ -304,7 +304,7 @@ impl Rdb {
                     "SELECT t.number FROM trials t JOIN studies s ON s.study_id = t.study_id JOIN trial_heartbeats h ON h.trial_id = t.trial_id WHERE s.study_name = $1 AND t.state = 'RUNNING' AND (julianday(CURRENT_TIMESTAMP) - julianday(h.heartbeat)) * 86400.0 > $2 ORDER BY t.number"
                 }
                 Dialect::Postgres => {
-                    "SELECT t.number FROM trials t JOIN studies s ON s.study_id = t.study_id JOIN trial_heartbeats h ON h.trial_id = t.trial_id WHERE s.study_name = $1 AND t.state = 'RUNNING' AND EXTRACT(EPOCH FROM (CAST(now() AS timestamp without time zone) - h.heartbeat)) > $2 ORDER BY t.number"
+                    "SELECT t.number FROM trials t JOIN studies s ON s.study_id = t.study_id JOIN trial_heartbeats h ON h.trial_id = t.trial_id WHERE s.study_name = $1 AND t.state = 'RUNNING' AND CAST(EXTRACT(EPOCH FROM (CAST(now() AS timestamp without time zone) - h.heartbeat)) AS double precision) > $2 ORDER BY t.number"
                 }
             };
             Ok(conn
