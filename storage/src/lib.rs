@@ -263,34 +263,60 @@ impl AnyStore {
     }
 }
 
+impl AnyStore {
+    /// [`StudyStore::write`] or, with `creates`, [`StudyStore::create`] on the store inside.
+    fn change<R, E>(
+        &mut self,
+        study: &mut Study,
+        mut change: impl FnMut(&mut Study) -> Result<R, E>,
+        creates: bool,
+    ) -> Result<R, E>
+    where
+        E: From<StorageError>,
+    {
+        macro_rules! on {
+            ($s:expr, $url:expr) => {{
+                let url = $url;
+                let f = |st: &mut Study| change(st).map_err(Wrap::Inner);
+                if creates {
+                    $s.create(study, f)
+                } else {
+                    $s.write(study, f)
+                }
+                .map_err(|w| w.finish(&url))
+            }};
+        }
+        match self {
+            AnyStore::Journal(s) => on!(s, s.file().path().display().to_string()),
+            AnyStore::Rdb(s) => on!(s, s.rdb().shown().to_string()),
+            AnyStore::Redis(s) => on!(s, s.shown().to_string()),
+        }
+    }
+}
+
 impl StudyStore for AnyStore {
     type Error = StorageError;
 
     fn write<R, E>(
         &mut self,
         study: &mut Study,
-        mut change: impl FnMut(&mut Study) -> Result<R, E>,
+        change: impl FnMut(&mut Study) -> Result<R, E>,
     ) -> Result<R, E>
     where
         E: From<StorageError>,
     {
-        match self {
-            AnyStore::Journal(s) => {
-                let url = s.file().path().display().to_string();
-                s.write(study, |st| change(st).map_err(Wrap::Inner))
-                    .map_err(|w| w.finish(&url))
-            }
-            AnyStore::Rdb(s) => {
-                let url = s.rdb().shown().to_string();
-                s.write(study, |st| change(st).map_err(Wrap::Inner))
-                    .map_err(|w| w.finish(&url))
-            }
-            AnyStore::Redis(s) => {
-                let url = s.shown().to_string();
-                s.write(study, |st| change(st).map_err(Wrap::Inner))
-                    .map_err(|w| w.finish(&url))
-            }
-        }
+        self.change(study, change, false)
+    }
+
+    fn create<R, E>(
+        &mut self,
+        study: &mut Study,
+        change: impl FnMut(&mut Study) -> Result<R, E>,
+    ) -> Result<R, E>
+    where
+        E: From<StorageError>,
+    {
+        self.change(study, change, true)
     }
 }
 

@@ -43,7 +43,7 @@ fn sweeplab_worker(url: &str, n: usize, barrier: &Barrier) -> Result<Vec<(u64, f
     barrier.wait();
     let mut told = Vec::with_capacity(n);
     for _ in 0..n {
-        let (number, params) = store.write(&mut study, |s| {
+        let (number, params) = store.create(&mut study, |s| {
             s.ask_with(&space).map_err(anyhow::Error::from)
         })?;
         let v: f64 = params

@@ -44,6 +44,20 @@ pub trait StudyStore {
     ) -> Result<R, E>
     where
         E: From<Self::Error>;
+
+    /// [`StudyStore::write`] for a change that creates a trial (an ask). A store that hands
+    /// out trial numbers under a lock may take it from the start, rather than find out
+    /// after the change and make it again; the others just write.
+    fn create<R, E>(
+        &mut self,
+        study: &mut Study,
+        change: impl FnMut(&mut Study) -> Result<R, E>,
+    ) -> Result<R, E>
+    where
+        E: From<Self::Error>,
+    {
+        self.write(study, change)
+    }
 }
 
 /// A store for a study that lives in one process: after each change it hands the study to

@@ -287,6 +287,17 @@ impl<S: StudyStore> Store<'_, S> {
             .map_err(Wrap::into_runner)
     }
 
+    /// [`StudyStore::create`]: a write that asks.
+    fn create<R>(
+        &mut self,
+        study: &mut Study,
+        mut change: impl FnMut(&mut Study) -> Result<R, RunnerError>,
+    ) -> Result<R, RunnerError> {
+        self.0
+            .create(study, |s| change(s).map_err(Wrap::Runner))
+            .map_err(Wrap::into_runner)
+    }
+
     fn flush(&mut self, study: &mut Study) -> Result<(), RunnerError> {
         self.write(study, |_| Ok(()))
     }
@@ -478,7 +489,7 @@ pub async fn run_study<S: StudyStore, H: SweepHooks>(
                 return Ok(end);
             }
             let stale = hooks.stale_trials();
-            let asked = store.write(study, |s| {
+            let asked = store.create(study, |s| {
                 for &n in &stale {
                     fail_interrupted(s, n, "its worker stopped sending heartbeats")?;
                 }
@@ -557,7 +568,7 @@ pub async fn run_study<S: StudyStore, H: SweepHooks>(
                 }
                 let round = {
                     let mut ask = |s: &mut Study| {
-                        store.write(s, |s| s.ask_with(&spec.space).map_err(RunnerError::from))
+                        store.create(s, |s| s.ask_with(&spec.space).map_err(RunnerError::from))
                     };
                     let mut plan_for = |n: u64, p: &BTreeMap<String, ParamValue>| spec.plan(n, p);
                     sweep

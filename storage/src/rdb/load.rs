@@ -48,21 +48,6 @@ fn utc(v: &Val) -> Option<OffsetDateTime> {
     v.time().map(|t| t.assume_utc())
 }
 
-/// `(trial_id, rows)` of one per-trial table.
-fn per_trial(
-    conn: &mut Conn,
-    sql: &str,
-    params: &[Val],
-) -> Result<HashMap<i64, Vec<Vec<Val>>>, DbError> {
-    let mut out: HashMap<i64, Vec<Vec<Val>>> = HashMap::new();
-    for row in conn.query(sql, params)? {
-        if let Some(id) = row.first().and_then(Val::int) {
-            out.entry(id).or_default().push(row);
-        }
-    }
-    Ok(out)
-}
-
 /// Whether `trials` has rustuna's `discarded_at` column.
 pub(crate) fn has_discarded_at(conn: &mut Conn) -> Result<bool, DbError> {
     let sql = match conn.dialect() {
@@ -163,32 +148,41 @@ pub(crate) fn study_attrs(
     local: u64,
 ) -> Result<Vec<JournalOp>, DbError> {
     let mut ops = Vec::new();
-    for (table, user) in [
-        ("study_user_attributes", true),
-        ("study_system_attributes", false),
-    ] {
-        for row in conn.query(
-            &format!("SELECT key, value_json FROM {table} WHERE study_id = $1"),
-            &[Val::Int(sid)],
-        )? {
-            let key = text(&row[0]);
-            let value = attr_json(&key, &row[1])?;
-            ops.push(if user {
-                JournalOp::SetStudyUserAttr {
-                    study_id: local,
-                    key,
-                    value,
-                }
-            } else {
-                JournalOp::SetStudySystemAttr {
-                    study_id: local,
-                    key,
-                    value,
-                }
-            });
-        }
+    // Both tables in one round trip.
+    for row in conn.query(
+        "SELECT 1, key, value_json FROM study_user_attributes WHERE study_id = $1 UNION ALL SELECT 0, key, value_json FROM study_system_attributes WHERE study_id = $1",
+        &[Val::Int(sid)],
+    )? {
+        let user = row[0].int() == Some(1);
+        let key = text(&row[1]);
+        let value = attr_json(&key, &row[2])?;
+        ops.push(if user {
+            JournalOp::SetStudyUserAttr {
+                study_id: local,
+                key,
+                value,
+            }
+        } else {
+            JournalOp::SetStudySystemAttr {
+                study_id: local,
+                key,
+                value,
+            }
+        });
     }
     Ok(ops)
+}
+
+/// One row of `trials`: `(trial_id, number, state, datetime_start, datetime_complete)`.
+pub(crate) struct TrialRow {
+    /// `trials.trial_id`.
+    pub tid: i64,
+    /// `trials.number`.
+    pub number: Option<i64>,
+    /// `trials.state`.
+    pub state: TrialState,
+    start: Option<OffsetDateTime>,
+    complete: Option<OffsetDateTime>,
 }
 
 /// Study `sid`'s trials with `trial_id >= from`, in id order: `(trial_id, number, the
@@ -200,81 +194,234 @@ pub(crate) fn trials_from(
     from: i64,
     discards: bool,
 ) -> Result<Vec<(i64, Option<i64>, TrialTemplate)>, DbError> {
+    // The trials first, their rows after: each statement may see later commits (READ
+    // COMMITTED), and a trial's state and its values, params and attributes are committed
+    // together, so a trial read as finished has all of them; one read as running may have
+    // more than its state says, and is read again next time.
+    let rows = trial_rows(conn, sid, from, discards)?;
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut children = Children::read(conn, sid, from, discards)?;
+    rows.into_iter()
+        .map(|row| {
+            let (tid, number) = (row.tid, row.number);
+            Ok((tid, number, children.template(row)?))
+        })
+        .collect()
+}
+
+/// Study `sid`'s attributes (as [`study_attrs`] gives them) and its rows of `trials` with
+/// `trial_id >= from` (as [`trial_rows`]), in one statement: one round trip and one
+/// snapshot.
+pub(crate) fn attrs_and_trial_rows(
+    conn: &mut Conn,
+    sid: i64,
+    local: u64,
+    from: i64,
+    discards: bool,
+) -> Result<(Vec<JournalOp>, Vec<TrialRow>), DbError> {
     let live = if discards {
         " AND t.discarded_at IS NULL"
     } else {
         ""
     };
     let d = conn.dialect();
-    let join = format!(
-        "JOIN trials t ON t.trial_id = x.trial_id WHERE t.study_id = $1 AND t.trial_id >= $2{live}"
+    let (int, txt, ts) = match d {
+        Dialect::Sqlite => ("NULL", "NULL", "NULL"),
+        Dialect::Postgres => (
+            "CAST(NULL AS bigint)",
+            "CAST(NULL AS text)",
+            "CAST(NULL AS timestamp)",
+        ),
+    };
+    let sql = format!(
+        "SELECT 0, {int}, {int}, {txt}, {ts}, {ts}, {key}, {json} FROM study_user_attributes x WHERE x.study_id = $1 \
+         UNION ALL SELECT 1, {int}, {int}, {txt}, {ts}, {ts}, {key}, {json} FROM study_system_attributes x WHERE x.study_id = $1 \
+         UNION ALL SELECT 2, t.trial_id, t.number, {state}, t.datetime_start, t.datetime_complete, {txt}, {txt} FROM trials t WHERE t.study_id = $1 AND t.trial_id >= $2{live} \
+         ORDER BY 1, 2",
+        key = cast_text(d, "x.key"),
+        json = cast_text(d, "x.value_json"),
+        state = cast_text(d, "t.state"),
     );
-    let key = [Val::Int(sid), Val::Int(from)];
-    // The trials first, their rows after: each statement may see later commits (READ
-    // COMMITTED), and a trial's state and its values, params and attributes are committed
-    // together, so a trial read as finished has all of them; one read as running may have
-    // more than its state says, and is read again next time.
+    let mut attrs = Vec::new();
+    let mut trials = Vec::new();
+    for row in conn.query(&sql, &[Val::Int(sid), Val::Int(from)])? {
+        if row.len() < 8 {
+            continue;
+        }
+        match row[0].int() {
+            Some(2) => {
+                let tid = row[1].int().unwrap_or_default();
+                let state_name = text(&row[3]);
+                let state = TrialState::parse(&state_name).ok_or_else(|| {
+                    DbError::Data(format!("trial {tid}: unknown state `{state_name}`"))
+                })?;
+                trials.push(TrialRow {
+                    tid,
+                    number: row[2].int(),
+                    state,
+                    start: utc(&row[4]),
+                    complete: utc(&row[5]),
+                });
+            }
+            kind => {
+                let key = text(&row[6]);
+                let value = attr_json(&key, &row[7])?;
+                attrs.push(if kind == Some(0) {
+                    JournalOp::SetStudyUserAttr {
+                        study_id: local,
+                        key,
+                        value,
+                    }
+                } else {
+                    JournalOp::SetStudySystemAttr {
+                        study_id: local,
+                        key,
+                        value,
+                    }
+                });
+            }
+        }
+    }
+    Ok((attrs, trials))
+}
+
+/// Study `sid`'s rows of `trials` with `trial_id >= from`, in id order (see
+/// [`trials_from`]).
+pub(crate) fn trial_rows(
+    conn: &mut Conn,
+    sid: i64,
+    from: i64,
+    discards: bool,
+) -> Result<Vec<TrialRow>, DbError> {
+    let live = if discards {
+        " AND t.discarded_at IS NULL"
+    } else {
+        ""
+    };
     let rows = conn.query(
         &format!(
             "SELECT t.trial_id, t.number, {}, t.datetime_start, t.datetime_complete FROM trials t WHERE t.study_id = $1 AND t.trial_id >= $2{live} ORDER BY t.trial_id",
-            cast_text(d, "t.state")
+            cast_text(conn.dialect(), "t.state")
         ),
-        &key,
+        &[Val::Int(sid), Val::Int(from)],
     )?;
-    let mut params = per_trial(
-        conn,
-        &format!(
-            "SELECT x.trial_id, x.param_name, x.param_value, x.distribution_json FROM trial_params x {join} ORDER BY x.param_id"
-        ),
-        &key,
-    )?;
-    let mut values = per_trial(
-        conn,
-        &format!(
-            "SELECT x.trial_id, x.objective, x.value, {} FROM trial_values x {join} ORDER BY x.objective",
-            cast_text(d, "x.value_type")
-        ),
-        &key,
-    )?;
-    let mut inter = per_trial(
-        conn,
-        &format!(
-            "SELECT x.trial_id, x.step, x.intermediate_value, {} FROM trial_intermediate_values x {join}",
-            cast_text(d, "x.intermediate_value_type")
-        ),
-        &key,
-    )?;
-    let mut uattrs = per_trial(
-        conn,
-        &format!("SELECT x.trial_id, x.key, x.value_json FROM trial_user_attributes x {join}"),
-        &key,
-    )?;
-    let mut sattrs = per_trial(
-        conn,
-        &format!("SELECT x.trial_id, x.key, x.value_json FROM trial_system_attributes x {join}"),
-        &key,
-    )?;
-    let mut out = Vec::with_capacity(rows.len());
-    for row in rows {
-        let tid = row[0].int().unwrap_or_default();
-        let state_name = text(&row[2]);
-        let state = TrialState::parse(&state_name)
-            .ok_or_else(|| DbError::Data(format!("trial {tid}: unknown state `{state_name}`")))?;
+    rows.into_iter()
+        .map(|row| {
+            let tid = row[0].int().unwrap_or_default();
+            let state_name = text(&row[2]);
+            let state = TrialState::parse(&state_name).ok_or_else(|| {
+                DbError::Data(format!("trial {tid}: unknown state `{state_name}`"))
+            })?;
+            Ok(TrialRow {
+                tid,
+                number: row[1].int(),
+                state,
+                start: utc(&row[3]),
+                complete: utc(&row[4]),
+            })
+        })
+        .collect()
+}
+
+/// The rows that belong to trials (params, values, intermediate values, attributes) of
+/// study `sid`'s trials with `trial_id >= from`, keyed by trial id.
+pub(crate) struct Children {
+    params: HashMap<i64, Vec<Vec<Val>>>,
+    values: HashMap<i64, Vec<Vec<Val>>>,
+    inter: HashMap<i64, Vec<Vec<Val>>>,
+    uattrs: HashMap<i64, Vec<Vec<Val>>>,
+    sattrs: HashMap<i64, Vec<Vec<Val>>>,
+}
+
+impl Children {
+    /// Reads them (read after the trial rows: see [`trials_from`]).
+    pub(crate) fn read(
+        conn: &mut Conn,
+        sid: i64,
+        from: i64,
+        discards: bool,
+    ) -> Result<Children, DbError> {
+        let live = if discards {
+            " AND t.discarded_at IS NULL"
+        } else {
+            ""
+        };
+        let d = conn.dialect();
+        let join = format!(
+            "JOIN trials t ON t.trial_id = x.trial_id WHERE t.study_id = $1 AND t.trial_id >= $2{live}"
+        );
+        // The five tables in one round trip, as rows of (table, trial_id, name, integer,
+        // real, text, order).
+        let (int, real, txt) = match d {
+            Dialect::Sqlite => ("NULL", "NULL", "NULL"),
+            Dialect::Postgres => (
+                "CAST(NULL AS bigint)",
+                "CAST(NULL AS double precision)",
+                "CAST(NULL AS text)",
+            ),
+        };
+        let sql = format!(
+            "SELECT 0, x.trial_id, {name}, {int}, x.param_value, {dist}, x.param_id FROM trial_params x {join} \
+             UNION ALL SELECT 1, x.trial_id, {txt}, x.objective, x.value, {vt}, x.objective FROM trial_values x {join} \
+             UNION ALL SELECT 2, x.trial_id, {txt}, x.step, x.intermediate_value, {it}, 0 FROM trial_intermediate_values x {join} \
+             UNION ALL SELECT 3, x.trial_id, {key}, {int}, {real}, {json}, 0 FROM trial_user_attributes x {join} \
+             UNION ALL SELECT 4, x.trial_id, {key}, {int}, {real}, {json}, 0 FROM trial_system_attributes x {join} \
+             ORDER BY 1, 7",
+            name = cast_text(d, "x.param_name"),
+            dist = cast_text(d, "x.distribution_json"),
+            vt = cast_text(d, "x.value_type"),
+            it = cast_text(d, "x.intermediate_value_type"),
+            key = cast_text(d, "x.key"),
+            json = cast_text(d, "x.value_json"),
+        );
+        let mut out = Children {
+            params: HashMap::new(),
+            values: HashMap::new(),
+            inter: HashMap::new(),
+            uattrs: HashMap::new(),
+            sattrs: HashMap::new(),
+        };
+        for mut row in conn.query(&sql, &[Val::Int(sid), Val::Int(from)])? {
+            if row.len() < 6 {
+                continue;
+            }
+            let (Some(table), Some(tid)) = (row[0].int(), row[1].int()) else {
+                continue;
+            };
+            // The layout each table's reader below expects: trial_id first.
+            let [_, id, name, n, v, t] = std::array::from_fn(|i| std::mem::take(&mut row[i]));
+            let (map, cols) = match table {
+                0 => (&mut out.params, vec![id, name, v, t]),
+                1 => (&mut out.values, vec![id, n, v, t]),
+                2 => (&mut out.inter, vec![id, n, v, t]),
+                3 => (&mut out.uattrs, vec![id, name, t]),
+                _ => (&mut out.sattrs, vec![id, name, t]),
+            };
+            map.entry(tid).or_default().push(cols);
+        }
+        Ok(out)
+    }
+
+    /// Trial `row` as a full template, with the rows read for it.
+    pub(crate) fn template(&mut self, row: TrialRow) -> Result<TrialTemplate, DbError> {
+        let (tid, state) = (row.tid, row.state);
         let mut t = TrialTemplate {
             state: Some(state),
-            datetime_start: utc(&row[3]),
-            datetime_complete: utc(&row[4]),
+            datetime_start: row.start,
+            datetime_complete: row.complete,
             full: true,
             ..TrialTemplate::default()
         };
-        for p in params.remove(&tid).unwrap_or_default() {
+        for p in self.params.remove(&tid).unwrap_or_default() {
             let pname = text(&p[1]);
             let internal = p[2].real().unwrap_or(f64::NAN);
             let dist = Distribution::from_json_str(&pname, p[3].text().unwrap_or("null"))
                 .map_err(|e| DbError::Data(format!("trial {tid}: {e}")))?;
             t.params.insert(pname, (dist, internal));
         }
-        let vals = values.remove(&tid).unwrap_or_default();
+        let vals = self.values.remove(&tid).unwrap_or_default();
         // Values come with a finished state (Optuna writes both at once); a trial read as
         // running may show values its tell committed after the trial row was read.
         if !vals.is_empty() && state.is_finished() {
@@ -289,7 +436,7 @@ pub(crate) fn trials_from(
             );
         }
         let mut iv = BTreeMap::new();
-        for v in inter.remove(&tid).unwrap_or_default() {
+        for v in self.inter.remove(&tid).unwrap_or_default() {
             let step = v[1].int().unwrap_or_default();
             iv.insert(
                 step,
@@ -302,19 +449,18 @@ pub(crate) fn trials_from(
             );
         }
         t.intermediate_values = iv;
-        for a in uattrs.remove(&tid).unwrap_or_default() {
+        for a in self.uattrs.remove(&tid).unwrap_or_default() {
             let key = text(&a[1]);
             let value = attr_json(&key, &a[2])?;
             t.user_attrs.insert(key, value);
         }
-        for a in sattrs.remove(&tid).unwrap_or_default() {
+        for a in self.sattrs.remove(&tid).unwrap_or_default() {
             let key = text(&a[1]);
             let value = attr_json(&key, &a[2])?;
             t.system_attrs.insert(key, value);
         }
-        out.push((tid, row[1].int(), t));
+        Ok(t)
     }
-    Ok(out)
 }
 
 /// An enum column as text: PostgreSQL's enum types are cast, SQLite stores text already.

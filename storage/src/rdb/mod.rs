@@ -179,7 +179,7 @@ impl Rdb {
     /// Starts a transaction that may write, holding study `name` if it exists, and reads
     /// that study (an empty storage when there is none).
     fn begin_write(&mut self, name: &str) -> Result<Loaded, DbError> {
-        self.begin_hold(name)?;
+        self.begin_hold(name, false)?;
         match load::study(&mut self.conn, name) {
             Ok(l) => Ok(l),
             Err(e) => {
@@ -189,10 +189,12 @@ impl Rdb {
         }
     }
 
-    /// Starts a transaction that may write and holds study `name` if it exists.
-    fn begin_hold(&mut self, name: &str) -> Result<(), DbError> {
+    /// Starts a transaction that may write and holds study `name` if it exists (`known`:
+    /// this process has read it, so it does).
+    fn begin_hold(&mut self, name: &str, known: bool) -> Result<(), DbError> {
         match self.conn.dialect() {
             Dialect::Sqlite => self.conn.batch("BEGIN IMMEDIATE")?,
+            Dialect::Postgres if known => self.conn.batch("BEGIN")?,
             Dialect::Postgres => {
                 self.conn.batch("BEGIN")?;
                 // Workers that create the same study at once do it one after the other;
@@ -381,6 +383,9 @@ impl RdbStore {
     /// Takes study `name`'s row and says whether its trials are still the ones the replica
     /// holds (no other worker created one since this transaction read them).
     fn hold_unchanged(&mut self, name: &str) -> Result<bool, DbError> {
+        // Two statements: under READ COMMITTED each statement reads the commits made before
+        // it began, so the count must come after the lock is held (a worker that held the
+        // study before us may have added a trial while we waited).
         let conn = &mut self.rdb.conn;
         let id = conn
             .query_one(
@@ -408,23 +413,54 @@ impl StudyStore for RdbStore {
     fn write<R, E>(
         &mut self,
         study: &mut Study,
+        change: impl FnMut(&mut Study) -> Result<R, E>,
+    ) -> Result<R, E>
+    where
+        E: From<DbError>,
+    {
+        self.change(study, change, false)
+    }
+
+    fn create<R, E>(
+        &mut self,
+        study: &mut Study,
+        change: impl FnMut(&mut Study) -> Result<R, E>,
+    ) -> Result<R, E>
+    where
+        E: From<DbError>,
+    {
+        self.change(study, change, true)
+    }
+}
+
+impl RdbStore {
+    /// [`StudyStore::write`]; `creates`: the change is expected to create a trial.
+    fn change<R, E>(
+        &mut self,
+        study: &mut Study,
         mut change: impl FnMut(&mut Study) -> Result<R, E>,
+        creates: bool,
     ) -> Result<R, E>
     where
         E: From<DbError>,
     {
         let name = study.name().to_string();
         // On PostgreSQL a study this process has read is not held while it is brought up
-        // to date and changed: only a change that creates trials takes the study's row,
-        // and then checks that no other worker created one meanwhile (else the change is
-        // made again on the up-to-date study). Tells and reports, most writes, run side by
-        // side. SQLite has one writer at a time anyway.
-        let mut optimistic = self.rdb.conn.dialect() == Dialect::Postgres && self.replica.is_some();
+        // to date and changed: tells and reports, most writes, run side by side. A change
+        // that creates trials takes the study's row: from the start when the caller says
+        // it will (an ask), else once it turns out to, and then checks that no other
+        // worker created one meanwhile (else the change is made again, under the row, on
+        // the up-to-date study). SQLite has one writer at a time anyway.
+        let known = self.replica.is_some();
+        let mut optimistic = self.rdb.conn.dialect() == Dialect::Postgres && known && !creates;
+        // Whether this transaction holds the study already (a conflict was found under it).
+        let mut held = false;
         let (out, ops) = loop {
-            if optimistic {
+            if held {
+            } else if optimistic {
                 self.rdb.conn.batch("BEGIN")?;
             } else {
-                self.rdb.begin_hold(&name)?;
+                self.rdb.begin_hold(&name, known)?;
             }
             if let Err(e) = self.sync(study) {
                 let _ = self.rdb.conn.batch("ROLLBACK");
@@ -444,12 +480,12 @@ impl StudyStore for RdbStore {
                 match self.hold_unchanged(&name) {
                     Ok(true) => {}
                     Ok(false) => {
-                        // Another worker created a trial first: make the change again,
-                        // this time holding the study from the start, so it is the last
-                        // time.
-                        let _ = self.rdb.conn.batch("ROLLBACK");
+                        // Another worker created a trial first. This transaction holds the
+                        // study now: read what changed and make the change again, the last
+                        // time, without starting over.
                         study.restore(before);
                         optimistic = false;
+                        held = true;
                         continue;
                     }
                     Err(e) => {
@@ -465,16 +501,20 @@ impl StudyStore for RdbStore {
             Some(r) => r.into_parts(),
             None => (Loaded::default(), None),
         };
+        let known = loaded.trial_ids.len();
         if let Err(e) = self.rdb.finish_write(&mut loaded, &ops) {
             // What the replica holds is no longer what the database holds: read it anew.
             self.replica = None;
             return Err(e.into());
         }
         if !loaded.study_ids.is_empty() {
-            self.replica = Some(match discards {
+            let created = loaded.trial_ids.get(known..).unwrap_or_default().to_vec();
+            let mut replica = match discards {
                 Some(d) => replica::Replica::from_parts(loaded, d),
                 None => replica::Replica::created(&mut self.rdb.conn, loaded)?,
-            });
+            };
+            replica.own(created);
+            self.replica = Some(replica);
         }
         out
     }

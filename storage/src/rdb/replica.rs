@@ -6,7 +6,9 @@ use sweeplab_core::FrozenTrial;
 use sweeplab_core::json::Json;
 use sweeplab_core::storage::journal::{JournalOp, TrialTemplate};
 
-use super::load::{self, check_number, has_discarded_at, study_attrs, trials_from};
+use std::collections::HashSet;
+
+use super::load::{self, Children, attrs_and_trial_rows, check_number, has_discarded_at};
 use super::sql::Conn;
 use super::{DbError, Loaded};
 
@@ -17,6 +19,11 @@ pub(crate) struct Replica {
     pub loaded: Loaded,
     /// Whether `trials` has rustuna's `discarded_at` column.
     discards: bool,
+    /// Trials this process created and has not seen finished: only their owner writes
+    /// their params, values and attributes, so while their state is unchanged nothing of
+    /// them needs reading again (another worker may only fail them as stale, which their
+    /// row shows).
+    own: HashSet<i64>,
 }
 
 impl Replica {
@@ -29,6 +36,7 @@ impl Replica {
         Ok(Some(Replica {
             discards: has_discarded_at(conn)?,
             loaded,
+            own: HashSet::new(),
         }))
     }
 
@@ -37,17 +45,27 @@ impl Replica {
         Ok(Replica {
             discards: has_discarded_at(conn)?,
             loaded,
+            own: HashSet::new(),
         })
     }
 
-    /// The study, and whether the table has `discarded_at`.
-    pub fn into_parts(self) -> (Loaded, Option<bool>) {
-        (self.loaded, Some(self.discards))
+    /// The study, whether the table has `discarded_at`, and the trials this process owns.
+    pub fn into_parts(self) -> (Loaded, Option<(bool, HashSet<i64>)>) {
+        (self.loaded, Some((self.discards, self.own)))
     }
 
     /// [`Replica::into_parts`] back together.
-    pub fn from_parts(loaded: Loaded, discards: bool) -> Replica {
-        Replica { loaded, discards }
+    pub fn from_parts(loaded: Loaded, (discards, own): (bool, HashSet<i64>)) -> Replica {
+        Replica {
+            loaded,
+            discards,
+            own,
+        }
+    }
+
+    /// Records that this process created trials `ids`.
+    pub fn own(&mut self, ids: impl IntoIterator<Item = i64>) {
+        self.own.extend(ids);
     }
 
     /// Reads what may have changed since, applies it, and returns the operations that
@@ -71,7 +89,8 @@ impl Replica {
         let next_new = self.loaded.trial_ids.last().map_or(0, |id| id + 1);
         let from = first_open.map_or(next_new, |f| f.min(next_new));
         let mut ops = Vec::new();
-        for op in study_attrs(conn, sid, 0)? {
+        let (attrs, rows) = attrs_and_trial_rows(conn, sid, 0, from, self.discards)?;
+        for op in attrs {
             let changed = match &op {
                 JournalOp::SetStudyUserAttr { key, value, .. } => {
                     record.user_attrs.get(key) != Some(value)
@@ -85,11 +104,40 @@ impl Replica {
                 ops.push(op);
             }
         }
-        let rows = trials_from(conn, sid, from, self.discards)?;
         for op in &ops {
             self.loaded.storage.apply(op)?;
         }
-        for (tid, number, template) in rows {
+        // Which trials need their rows read: new ones, changed ones, and other workers'
+        // unfinished ones (a Python worker sets params and reports as it goes).
+        let stale: Vec<bool> = rows
+            .iter()
+            .map(|row| match self.loaded.trial_ids.binary_search(&row.tid) {
+                Err(_) => true,
+                Ok(local) => {
+                    let known = self.loaded.storage.trial(local as u64).map(|t| t.state);
+                    known != Some(row.state)
+                        || (!row.state.is_finished() && !self.own.contains(&row.tid))
+                }
+            })
+            .collect();
+        let Some(first) = rows
+            .iter()
+            .zip(&stale)
+            .find(|(_, s)| **s)
+            .map(|(r, _)| r.tid)
+        else {
+            return Ok(ops);
+        };
+        let mut children = Children::read(conn, sid, first, self.discards)?;
+        for (row, stale) in rows.into_iter().zip(stale) {
+            if !stale {
+                continue;
+            }
+            let (tid, number) = (row.tid, row.number);
+            if row.state.is_finished() {
+                self.own.remove(&tid);
+            }
+            let template = children.template(row)?;
             match self.loaded.trial_ids.binary_search(&tid) {
                 Ok(local) => {
                     let Some(old) = self.loaded.storage.trial(local as u64).cloned() else {

@@ -12,9 +12,10 @@ use time::macros::format_description;
 use super::DbError;
 
 /// A value going into or coming out of a statement.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub enum Val {
     /// SQL NULL.
+    #[default]
     Null,
     /// An integer.
     Int(i64),

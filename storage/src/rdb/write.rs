@@ -66,7 +66,40 @@ pub(crate) fn apply(
     loaded: &mut Loaded,
     ops: &[JournalOp],
 ) -> Result<(), DbError> {
-    for op in ops {
+    let mut i = 0;
+    while i < ops.len() {
+        let op = &ops[i];
+        i += 1;
+        // A run of params set on one trial (a trial being asked) goes in one statement.
+        if let JournalOp::SetTrialParam { trial_id, .. } = op {
+            let mut run = vec![op];
+            while let Some(next @ JournalOp::SetTrialParam { trial_id: t, .. }) = ops.get(i) {
+                if t != trial_id {
+                    break;
+                }
+                run.push(next);
+                i += 1;
+            }
+            let mut rows = Vec::with_capacity(run.len());
+            for op in run {
+                loaded
+                    .storage
+                    .apply(op)
+                    .map_err(|e| DbError::Data(format!("{e} (writing {op:?})")))?;
+                if let JournalOp::SetTrialParam {
+                    name,
+                    internal,
+                    distribution,
+                    ..
+                } = op
+                {
+                    rows.push((name.as_str(), *internal, distribution.to_optuna_json()));
+                }
+            }
+            let id = db_trial(loaded, *trial_id)?;
+            set_params(conn, id, &rows)?;
+            continue;
+        }
         match op {
             // A study another worker created first: the replay ignores a second
             // CreateStudy, and so does the database.
@@ -123,17 +156,27 @@ fn set_intermediate(conn: &mut Conn, trial: i64, step: i64, v: f64) -> Result<()
     Ok(())
 }
 
-fn set_param(
-    conn: &mut Conn,
-    trial: i64,
-    name: &str,
-    internal: f64,
-    dist_json: String,
-) -> Result<(), DbError> {
-    conn.execute(
-        "INSERT INTO trial_params (trial_id, param_name, param_value, distribution_json) VALUES ($1, $2, $3, $4)",
-        &[Val::Int(trial), name.into(), Val::Real(internal), dist_json.into()],
-    )?;
+/// Inserts a trial's params, up to 200 rows per statement (one round trip where Optuna
+/// makes one per param).
+fn set_params(conn: &mut Conn, trial: i64, params: &[(&str, f64, String)]) -> Result<(), DbError> {
+    for chunk in params.chunks(200) {
+        let mut sql = String::from(
+            "INSERT INTO trial_params (trial_id, param_name, param_value, distribution_json) VALUES ",
+        );
+        let mut args = Vec::with_capacity(chunk.len() * 3 + 1);
+        args.push(Val::Int(trial));
+        for (i, (name, internal, json)) in chunk.iter().enumerate() {
+            let n = 2 + 3 * i;
+            if i > 0 {
+                sql.push_str(", ");
+            }
+            sql.push_str(&format!("($1, ${n}, ${}, ${})", n + 1, n + 2));
+            args.push((*name).into());
+            args.push(Val::Real(*internal));
+            args.push(json.clone().into());
+        }
+        conn.execute(&sql, &args)?;
+    }
     Ok(())
 }
 
@@ -190,9 +233,12 @@ fn create_trial(
         (None, Some(v)) => set_value(conn, id, 0, v)?,
         (None, None) => {}
     }
-    for (name, (dist, internal)) in &template.params {
-        set_param(conn, id, name, *internal, dist.to_optuna_json())?;
-    }
+    let params: Vec<(&str, f64, String)> = template
+        .params
+        .iter()
+        .map(|(name, (dist, internal))| (name.as_str(), *internal, dist.to_optuna_json()))
+        .collect();
+    set_params(conn, id, &params)?;
     for (k, v) in &template.user_attrs {
         upsert_attr(conn, "trial_user_attributes", "trial_id", id, k, v)?;
     }
@@ -286,7 +332,11 @@ fn one(conn: &mut Conn, loaded: &mut Loaded, op: &JournalOp) -> Result<(), DbErr
             distribution,
         } => {
             let id = db_trial(loaded, *trial_id)?;
-            set_param(conn, id, name, *internal, distribution.to_optuna_json())?;
+            set_params(
+                conn,
+                id,
+                &[(name, *internal, distribution.to_optuna_json())],
+            )?;
         }
         JournalOp::SetTrialStateValues {
             trial_id,
