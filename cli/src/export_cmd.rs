@@ -1,5 +1,5 @@
-//! `export`: a study of a journal file as TensorBoard logdir, W&B offline runs, Optuna
-//! journal, CSV, or one zip of them all.
+//! `export`: a study of any storage as TensorBoard logdir, W&B offline runs, Optuna
+//! journal, an Optuna SQLite database, CSV, or one zip of them all.
 
 use std::path::PathBuf;
 
@@ -18,7 +18,8 @@ pub struct ExportArgs {
     #[arg(long)]
     study_name: String,
     /// tensorboard (a logdir), wandb (a directory holding wandb/offline-run-*), optuna (a
-    /// journal file), csv (a file) or zip (one archive with all of them).
+    /// journal file), sqlite (an Optuna SQLite database: `sqlite:///FILE`, optuna-dashboard),
+    /// csv (a file) or zip (one archive with all of them).
     #[arg(long)]
     format: String,
     /// Where to write: a directory for tensorboard and wandb, a file otherwise. Files are
@@ -32,20 +33,26 @@ pub struct ExportArgs {
 
 /// `sweeplab export`
 pub fn export(a: ExportArgs) -> Result<()> {
-    let Some(format) = ExportFormat::parse(&a.format) else {
-        bail!(
-            "unknown --format `{}`; use tensorboard, wandb, optuna, csv or zip",
+    // `sqlite` is not one of the core's formats: the database is written by the storage
+    // crate, with Optuna's schema.
+    let sqlite = a.format == "sqlite";
+    let format = match ExportFormat::parse(&a.format) {
+        Some(f) => Some(f),
+        None if sqlite => None,
+        None => bail!(
+            "unknown --format `{}`; use tensorboard, wandb, optuna, sqlite, csv or zip",
             a.format
-        );
+        ),
     };
     let url = sweeplab_storage::StorageUrl::parse(&a.storage)?;
-    let journal = match &url {
+    let source_file = match &url {
         sweeplab_storage::StorageUrl::Journal(p) => {
             if !p.is_file() {
                 bail!("--storage {}: no such journal file", p.display());
             }
             Some(p.clone())
         }
+        sweeplab_storage::StorageUrl::Sqlite(p) => Some(p.clone()),
         _ => None,
     };
     let mut opened = crate::study_cmds::open_storage(&a.storage)?;
@@ -56,19 +63,29 @@ pub fn export(a: ExportArgs) -> Result<()> {
         wandb_project: a.wandb_project.clone(),
         ..ExportOptions::default()
     };
-    let files = export::export_study(study, format, &options)?;
-    if format.is_single_file() {
-        // Writing over the journal the study is read from would replace every study in it
-        // with this one's compact copy.
-        if journal.as_deref().is_some_and(|j| same_file(&a.out, j)) {
+    let (files, shown) = match format {
+        Some(f) => (export::export_study(study, f, &options)?, f.to_string()),
+        None => (
+            vec![export::ExportFile {
+                path: "study.db".to_string(),
+                bytes: sweeplab_storage::sqlite_file_bytes(study)
+                    .map_err(|e| anyhow::anyhow!("writing the SQLite database: {e}"))?,
+            }],
+            "sqlite".to_string(),
+        ),
+    };
+    if format.is_none_or(|f| f.is_single_file()) {
+        // Writing over the file the study is read from would replace every study in it
+        // with this one's copy.
+        if source_file.as_deref().is_some_and(|j| same_file(&a.out, j)) {
             bail!(
-                "--out {} is the journal the study is read from (--storage); writing the export over it would lose what it holds; choose another file",
+                "--out {} is the file the study is read from (--storage); writing the export over it would lose what it holds; choose another file",
                 a.out.display()
             );
         }
         if a.out.is_dir() {
             bail!(
-                "--out {} is a directory; --format {format} writes one file",
+                "--out {} is a directory; --format {shown} writes one file",
                 a.out.display()
             );
         }
@@ -84,14 +101,14 @@ pub fn export(a: ExportArgs) -> Result<()> {
     } else {
         if a.out.exists() && !a.out.is_dir() {
             bail!(
-                "--out {} is a file; --format {format} writes a directory",
+                "--out {} is a file; --format {shown} writes a directory",
                 a.out.display()
             );
         }
         write_files_atomic(&a.out, &files)?;
     }
     eprintln!(
-        "Exported study `{}` ({} trials) as {format} to {} ({} file{})",
+        "Exported study `{}` ({} trials) as {shown} to {} ({} file{})",
         study.name,
         study.trials.len(),
         a.out.display(),

@@ -172,3 +172,103 @@ impl From<sweeplab_storage::StorageError> for Failure {
 fn anyhow_like(e: sweeplab_core::StudyError) -> Failure {
     Failure(e.to_string())
 }
+
+#[test]
+fn a_running_trial_failed_by_another_worker_is_seen_by_its_owner() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = url(&dir);
+    create(&url, "owned");
+    let (mut a, mut sa) = open(&url, "owned");
+    let (mut b, mut sb) = open(&url, "owned");
+    let space = space();
+    let (n, _) = a
+        .create(&mut sa, |s| s.ask_with(&space).map_err(anyhow_like))
+        .unwrap();
+    // A's own running trial is not read again while its row is unchanged, but B failing
+    // it (as a stale trial) changes the row: A's next write sees it and its tell is refused.
+    b.write(&mut sb, |s| {
+        s.tell(n, TellResult::Fail).map_err(anyhow_like)
+    })
+    .unwrap();
+    let r = a.write(&mut sa, |s| {
+        s.tell(n, TellResult::Values(vec![1.0]))
+            .map_err(anyhow_like)
+    });
+    assert!(
+        r.is_err(),
+        "the tell of a trial another worker failed is refused"
+    );
+    assert_eq!(sa.trial(n).unwrap().state, TrialState::Fail);
+}
+
+#[test]
+fn a_study_written_as_sqlite_bytes_reads_back_the_same() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = url(&dir);
+    create(&url, "src");
+    let (mut store, mut study) = open(&url, "src");
+    let space = space();
+    let mut numbers = Vec::new();
+    for _ in 0..5 {
+        let (n, _) = store
+            .create(&mut study, |s| s.ask_with(&space).map_err(anyhow_like))
+            .unwrap();
+        numbers.push(n);
+    }
+    study.report(numbers[0], 0, 0.75).unwrap();
+    study.report(numbers[0], 1, f64::INFINITY).unwrap();
+    study
+        .set_user_attr(
+            numbers[0],
+            "note",
+            sweeplab_core::Json::from("a \"quoted\" note"),
+        )
+        .unwrap();
+    store
+        .write(&mut study, |s| {
+            s.tell(numbers[0], TellResult::Values(vec![0.5]))
+                .map_err(anyhow_like)?;
+            s.tell(numbers[1], TellResult::Values(vec![f64::NEG_INFINITY]))
+                .map_err(anyhow_like)?;
+            s.tell(numbers[2], TellResult::Fail).map_err(anyhow_like)?;
+            s.tell(numbers[3], TellResult::Values(vec![f64::NAN]))
+                .map_err(anyhow_like)?;
+            Ok::<_, Failure>(())
+        })
+        .unwrap();
+    let state = Storage::open(&url, None).unwrap().load_all().unwrap();
+    let record = state.study_by_name("src").unwrap();
+    let bytes = sweeplab_storage::sqlite_file_bytes(record).unwrap();
+    assert!(bytes.starts_with(b"SQLite format 3\0"));
+    let copy = dir.path().join("copy.db");
+    std::fs::write(&copy, &bytes).unwrap();
+    let back = Storage::open(&format!("sqlite:///{}", copy.display()), None)
+        .unwrap()
+        .load_all()
+        .unwrap();
+    let got = back.study_by_name("src").unwrap();
+    assert_eq!(got.directions, record.directions);
+    assert_eq!(got.trials.len(), 5);
+    for (g, w) in got.trials.iter().zip(&record.trials) {
+        assert_eq!(g.number, w.number);
+        assert_eq!(g.state, w.state, "trial {}", w.number);
+        assert_eq!(
+            g.params_internal().collect::<Vec<_>>(),
+            w.params_internal().collect::<Vec<_>>()
+        );
+        assert_eq!(g.values, w.values, "trial {}", w.number);
+        assert_eq!(g.intermediate_values, w.intermediate_values);
+        assert_eq!(g.user_attrs, w.user_attrs);
+        assert_eq!(g.datetime_start, w.datetime_start);
+        assert_eq!(g.datetime_complete, w.datetime_complete);
+    }
+    assert_eq!(got.trials[4].state, TrialState::Running);
+    assert_eq!(
+        got.trials[1].values.as_deref(),
+        Some(&[f64::NEG_INFINITY][..])
+    );
+    assert_eq!(
+        got.trials[0].intermediate_values.get(&1),
+        Some(&f64::INFINITY)
+    );
+}

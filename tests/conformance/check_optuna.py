@@ -1,8 +1,10 @@
-"""Checks a sweeplab Optuna-journal export with Optuna and optuna-dashboard.
+"""Checks a sweeplab Optuna export (a journal, or an SQLite database: `study.db`) with
+Optuna and optuna-dashboard.
 
-usage: check_optuna.py EXPORTED_JOURNAL SOURCE_JOURNAL STUDY [--dashboard]
+usage: check_optuna.py EXPORT SOURCE_JOURNAL STUDY [--dashboard]
 
-1. every line is one JSON object ending in a newline, with a known op_code;
+1. a journal: every line is one JSON object ending in a newline, with a known op_code;
+   a database: Optuna 5.0's RDBStorage opens it (schema version and alembic revision);
 2. `optuna.load_study` on the export sees the same trials as on the source: numbers, states,
    params, distributions, values, intermediate values, user attributes (metric series
    included) and times;
@@ -20,7 +22,7 @@ import tempfile
 import time
 import urllib.request
 
-from truth import expect, load_study, run_checks, same_float
+from truth import expect, is_sqlite, load_study, run_checks, same_float
 
 
 def raw_lines(path):
@@ -72,9 +74,10 @@ def dashboard(path, name, n_trials):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     tmp = tempfile.mkdtemp(prefix="sweeplab-dash-")
-    copy = os.path.join(tmp, "journal.log")
+    copy = os.path.join(tmp, "study.db" if is_sqlite(path) else "journal.log")
     shutil.copy(path, copy)
-    proc = subprocess.Popen([exe, copy, "--host", "127.0.0.1", "--port", str(port), "--server", "wsgiref"],
+    target = "sqlite:///" + copy if is_sqlite(path) else copy
+    proc = subprocess.Popen([exe, target, "--host", "127.0.0.1", "--port", str(port), "--server", "wsgiref"],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -107,9 +110,13 @@ def dashboard(path, name, n_trials):
 
 def main():
     exported, source, name = sys.argv[1:4]
-    n_lines = raw_lines(exported)
-    n = compare(exported, source, name)
-    print(f"journal: {n_lines} lines; optuna.load_study sees the same {n} trials as the source")
+    if is_sqlite(exported):
+        n = compare(exported, source, name)
+        print(f"SQLite database: optuna.load_study sees the same {n} trials as the source")
+    else:
+        n_lines = raw_lines(exported)
+        n = compare(exported, source, name)
+        print(f"journal: {n_lines} lines; optuna.load_study sees the same {n} trials as the source")
     if "--dashboard" in sys.argv[4:]:
         dashboard(exported, name, n)
 

@@ -29,12 +29,26 @@ def expect(cond, msg):
         fail(msg)
 
 
+def is_sqlite(path):
+    """Whether `path` is an SQLite database file (else a journal)."""
+    with open(path, "rb") as f:
+        return f.read(16) == b"SQLite format 3\x00"
+
+
+def storage_of(copy):
+    """Optuna's storage for a file: `sqlite:///…` for an SQLite database, else a journal."""
+    if is_sqlite(copy):
+        return "sqlite:///" + os.path.abspath(copy)
+    return JournalStorage(JournalFileBackend(copy))
+
+
 def load_study(journal, study_name):
-    """Loads `study_name` from a copy of `journal` (Optuna may create lock files)."""
+    """Loads `study_name` from a copy of `journal` (Optuna may create lock files), a
+    journal file or an SQLite database."""
     tmp = tempfile.mkdtemp(prefix="sweeplab-conf-")
-    copy = os.path.join(tmp, "journal.log")
+    copy = os.path.join(tmp, "study.db" if is_sqlite(journal) else "journal.log")
     shutil.copy(journal, copy)
-    storage = JournalStorage(JournalFileBackend(copy))
+    storage = storage_of(copy)
     study = optuna.load_study(study_name=study_name, storage=storage)
     trials = study.get_trials(deepcopy=True)
     shutil.rmtree(tmp, ignore_errors=True)

@@ -334,6 +334,9 @@ await test('downloads are read by TensorBoard, wandb and Optuna', async () => {
   await save('download-csv', 'trials.csv');
   await save('download-tensorboard', 'tb.zip');
   await save('download-wandb', 'wandb.zip');
+  // study.db comes from a module the page imports on the first click.
+  const db = await save('download-sqlite', 'study.db');
+  await page.waitForSelector(`${tid('notice-download')}:has-text("optuna-dashboard")`, { timeout: 30_000 });
   const study = (await page.textContent(tid('study-name'))).trim();
   const conf = path.join(root, 'tests/conformance');
   if (!fs.existsSync(path.join(conf, 'check_zip.py'))) throw new Error('tests/conformance checkers missing');
@@ -353,6 +356,7 @@ await test('downloads are read by TensorBoard, wandb and Optuna', async () => {
   py('check_wandb.py', unz, journal, study);
   py('check_optuna.py', path.join(unz, 'optuna/journal.log'), journal, study);
   py('check_csv.py', path.join(unz, 'trials.csv'), journal, study);
+  py('check_optuna.py', db, journal, study, '--dashboard');
 });
 
 await test('auto picks the CPU on a software adapter; pause, resume, stop', async () => {

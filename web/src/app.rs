@@ -129,6 +129,16 @@ impl App {
             }),
             Effect::SetHash(h) => browser::set_hash(&h),
             Effect::CopyLink(h) => browser::copy_to_clipboard(&browser::url_with_hash(&h)),
+            Effect::DownloadSqlite { name, journal } => link.send_future(async move {
+                let done = match browser::study_db(&journal).await {
+                    Ok(bytes) => browser::download(&name, "application/vnd.sqlite3", &bytes),
+                    Err(e) => Err(e),
+                };
+                match done {
+                    Ok(()) => Msg::act(Action::Downloaded(name)),
+                    Err(e) => Msg::act(Action::DownloadFailed(e)),
+                }
+            }),
             Effect::Download { name, mime, bytes } => {
                 if let Err(e) = browser::download(&name, mime, &bytes) {
                     link.send_message(Msg::act(Action::DownloadFailed(e)));

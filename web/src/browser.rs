@@ -37,6 +37,32 @@ pub fn stamp() -> String {
     )
 }
 
+/// The study in `journal` (a compact Optuna journal) as the bytes of an Optuna SQLite
+/// database, written by the `study.db` module, which is imported on first use.
+pub async fn study_db(journal: &str) -> Result<Vec<u8>, String> {
+    let err = |e: JsValue| {
+        let text = e
+            .dyn_ref::<js_sys::Error>()
+            .map(|e| String::from(e.message()))
+            .unwrap_or_else(|| format!("{e:?}"));
+        format!("study.db failed: {text}")
+    };
+    // A dynamic import resolves against the page's URL: static/pkg/.
+    let write = js_sys::Function::new_with_args(
+        "journal",
+        "return import('./pkg/sweeplab_export_sqlite.js').then(async (m) => { await m.default(); return m.study_db(journal); })",
+    );
+    let promise: js_sys::Promise = write
+        .call1(&JsValue::NULL, &JsValue::from_str(journal))
+        .map_err(err)?
+        .dyn_into()
+        .map_err(err)?;
+    let bytes = wasm_bindgen_futures::JsFuture::from(promise)
+        .await
+        .map_err(err)?;
+    Ok(js_sys::Uint8Array::new(&bytes).to_vec())
+}
+
 /// Offers `bytes` as a download named `name`.
 pub fn download(name: &str, mime: &str, bytes: &[u8]) -> Result<(), String> {
     let err = |e: JsValue| format!("download failed: {e:?}");

@@ -8,7 +8,9 @@
 //!
 //! The logic lives in `sweeplab-core`; this crate is the page. It builds two ways: with the
 //! default `ui` feature it is the page's module; with `worker-cpu` or `worker-gpu` (and no
-//! default features) it is the training worker's module, loaded only when a study starts.
+//! default features) it is the training worker's module, loaded only when a study starts;
+//! with `export-sqlite` it is the module that writes the `study.db` download, loaded when
+//! that button is pressed.
 //! The pure parts (setup model, chart data, scales, YAML import) are tested natively; the
 //! browser parts with wasm-bindgen-test and the end-to-end tests (`cargo xtask e2e`).
 
@@ -37,6 +39,9 @@ pub mod worker;
 
 #[cfg(feature = "bench")]
 pub mod bench;
+
+#[cfg(feature = "export-sqlite")]
+pub mod export_sqlite;
 
 /// Starts the playground: installs the panic hook and mounts the app on `#app`.
 #[cfg(all(feature = "ui", target_arch = "wasm32"))]

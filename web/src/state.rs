@@ -11,7 +11,9 @@ use std::collections::BTreeMap;
 use std::rc::Rc;
 
 use serde::{Deserialize, Serialize};
-use sweeplab_core::export::{ExportFormat, ExportOptions, export_study, zip_files};
+use sweeplab_core::export::{
+    ExportFormat, ExportOptions, export_study, journal_for_study, zip_files,
+};
 use sweeplab_core::importance::param_importances;
 use sweeplab_core::storage::journal::{JournalStorage, parse_journal};
 use sweeplab_core::store::fail_running;
@@ -297,6 +299,10 @@ pub enum Action {
     Page(usize),
     /// Download an export.
     Download(ExportFormat),
+    /// Download the study as an Optuna SQLite database (`study.db`).
+    DownloadSqlite,
+    /// A download that took a while to make (`study.db`) was offered under this name.
+    Downloaded(String),
     /// A download failed.
     DownloadFailed(String),
     /// Start afresh.
@@ -365,6 +371,14 @@ pub enum Effect {
     SetHash(String),
     /// Copy the page's URL with this hash.
     CopyLink(String),
+    /// Load the SQLite module, write the study's database with it and offer it as `name`;
+    /// dispatch [`Action::DownloadFailed`] on failure.
+    DownloadSqlite {
+        /// File name.
+        name: String,
+        /// The study as a compact Optuna journal (what the module reads).
+        journal: String,
+    },
     /// Offer a file for download; dispatch [`Action::DownloadFailed`] on failure.
     Download {
         /// File name.
@@ -676,6 +690,20 @@ impl State {
             ExportFormat::Zip => (format!("{name}.zip"), "application/zip", first(files)),
         };
         Ok(Effect::Download { name, mime, bytes })
+    }
+
+    /// The `study.db` download: the study as the journal the SQLite module turns into
+    /// Optuna's database.
+    fn download_sqlite(&self) -> Result<Effect, String> {
+        let name = self.study_name.clone().ok_or("run or open a study first")?;
+        let study = self
+            .storage
+            .study_by_name(&name)
+            .ok_or("run or open a study first")?;
+        Ok(Effect::DownloadSqlite {
+            name: format!("{name}.db"),
+            journal: journal_for_study(study, &ExportOptions::default().worker_id),
+        })
     }
 
     /// WebGPU was probed: the core's rule picks the backend ([`BackendChoice::decide`]);
@@ -1097,6 +1125,17 @@ pub fn reduce(state: &mut State, action: Action, env: &Env) -> (Vec<Effect>, boo
             Ok(e) => effects.push(e),
             Err(e) => s.notice("download", "error", e),
         },
+        Action::DownloadSqlite => match s.download_sqlite() {
+            Ok(e) => effects.push(e),
+            Err(e) => s.notice("download", "error", e),
+        },
+        Action::Downloaded(name) => s.notice(
+            "download",
+            "info",
+            format!(
+                "{name} is an Optuna SQLite database: drop it on optuna-dashboard's browser app, or open it with optuna-dashboard sqlite:///{name} or optuna.load_study."
+            ),
+        ),
         Action::DownloadFailed(e) => s.notice("download", "error", e),
         Action::NewStudy => {
             effects.push(s.finish_run());

@@ -45,25 +45,6 @@ fn pg_bin() -> Option<PathBuf> {
     found.pop()
 }
 
-fn apt_install(packages: &[&str]) -> Result<()> {
-    let install = |c: &mut Command| {
-        c.env("DEBIAN_FRONTEND", "noninteractive")
-            .args(["install", "-y", "-q"])
-            .args(packages)
-            .status()
-            .map(|s| s.success())
-            .unwrap_or(false)
-    };
-    if install(&mut Command::new("apt-get")) {
-        return Ok(());
-    }
-    let _ = Command::new("apt-get").args(["update", "-q"]).status();
-    if install(&mut Command::new("apt-get")) {
-        return Ok(());
-    }
-    bail!("apt-get install {} failed", packages.join(" "))
-}
-
 /// A PostgreSQL server of its own, stopped and deleted on drop.
 pub struct Postgres {
     bin: PathBuf,
@@ -81,7 +62,7 @@ impl Postgres {
         let bin = match pg_bin() {
             Some(b) => b,
             None => {
-                apt_install(&["postgresql"])?;
+                crate::util::apt_install(&["postgresql"])?;
                 pg_bin().context("PostgreSQL was installed but no initdb was found")?
             }
         };
@@ -162,7 +143,7 @@ impl Redis {
     pub fn start() -> Result<Redis> {
         let have = |p: &str| Path::new(p).is_file();
         if !have("/usr/bin/redis-server") {
-            apt_install(&["redis-server"])?;
+            crate::util::apt_install(&["redis-server"])?;
         }
         let dir = std::env::temp_dir().join(format!("sweeplab-redis-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);

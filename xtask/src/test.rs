@@ -118,19 +118,24 @@ pub fn run(args: &[String]) -> Result<()> {
         stage(
             "clippy (wasm32: core and web with all features: page, workers, bench)",
             || {
-                cargo_args(&[
-                    "clippy",
-                    "-p",
-                    "sweeplab-core",
-                    "-p",
-                    "sweeplab-web",
-                    "--target",
-                    "wasm32-unknown-unknown",
-                    "--all-features",
-                    "--",
-                    "-D",
-                    "warnings",
-                ])
+                util::run(
+                    cargo()
+                        .args([
+                            "clippy",
+                            "-p",
+                            "sweeplab-core",
+                            "-p",
+                            "sweeplab-web",
+                            "--target",
+                            "wasm32-unknown-unknown",
+                            "--all-features",
+                            "--",
+                            "-D",
+                            "warnings",
+                        ])
+                        // `export-sqlite` compiles SQLite's C sources for wasm32.
+                        .env("CC_wasm32_unknown_unknown", util::wasm_cc()?),
+                )
             },
         ),
         worker_clippy(

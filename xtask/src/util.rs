@@ -55,3 +55,44 @@ pub fn describe(cmd: &Command) -> String {
 pub fn cargo() -> Command {
     Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
 }
+
+/// Installs Debian packages with apt-get (running `apt-get update` once if the first try
+/// fails).
+pub fn apt_install(packages: &[&str]) -> Result<()> {
+    let install = |c: &mut Command| {
+        c.env("DEBIAN_FRONTEND", "noninteractive")
+            .args(["install", "-y", "-q"])
+            .args(packages)
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false)
+    };
+    if install(&mut Command::new("apt-get")) {
+        return Ok(());
+    }
+    let _ = Command::new("apt-get").args(["update", "-q"]).status();
+    if install(&mut Command::new("apt-get")) {
+        return Ok(());
+    }
+    bail!("apt-get install {} failed", packages.join(" "))
+}
+
+/// The C compiler for wasm32 (SQLite in the playground's `study.db` module): `$CC_wasm32_unknown_unknown`
+/// when set, else Debian's clang-19 (installed when missing; older Debian clangs fail on
+/// SQLite's wasm32 build).
+pub fn wasm_cc() -> Result<String> {
+    if let Ok(cc) = std::env::var("CC_wasm32_unknown_unknown") {
+        return Ok(cc);
+    }
+    let have = |c: &str| {
+        Command::new(c)
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    if !have("clang-19") {
+        eprintln!("xtask: installing clang-19 (SQLite for wasm32)");
+        apt_install(&["clang-19"])?;
+    }
+    Ok("clang-19".into())
+}

@@ -10,6 +10,8 @@
 //! Import: a journal file's bytes to a replayed storage; bad UTF-8, torn or invalid lines
 //! are errors that name the file and the line (or byte).
 
+use std::borrow::Cow;
+
 use crate::storage::journal::{JournalStorage, StudyRecord, study_to_compact_journal};
 use crate::trial::TrialState;
 
@@ -17,27 +19,29 @@ use super::ExportError;
 
 /// One study as a compact Optuna journal (the study gets id 0 in the new file).
 pub fn journal_for_study(study: &StudyRecord, worker_id: &str) -> String {
-    let needs_fix = study.trials.iter().any(|t| {
+    study_to_compact_journal(&as_optuna_stores(study), 0, worker_id)
+}
+
+/// `study` as Optuna can store and serve it: a COMPLETE trial with a NaN objective becomes
+/// FAIL with no values (borrowed unchanged when there is none).
+pub fn as_optuna_stores(study: &StudyRecord) -> Cow<'_, StudyRecord> {
+    let nan_complete = |t: &crate::trial::FrozenTrial| {
         t.state == TrialState::Complete
             && t.values
                 .as_ref()
                 .is_some_and(|v| v.iter().any(|x| x.is_nan()))
-    });
-    if !needs_fix {
-        return study_to_compact_journal(study, 0, worker_id);
+    };
+    if !study.trials.iter().any(nan_complete) {
+        return Cow::Borrowed(study);
     }
     let mut fixed = study.clone();
     for t in &mut fixed.trials {
-        if t.state == TrialState::Complete
-            && t.values
-                .as_ref()
-                .is_some_and(|v| v.iter().any(|x| x.is_nan()))
-        {
+        if nan_complete(t) {
             t.state = TrialState::Fail;
             t.values = None;
         }
     }
-    study_to_compact_journal(&fixed, 0, worker_id)
+    Cow::Owned(fixed)
 }
 
 /// Reads an Optuna journal file's bytes (written by Optuna or by sweeplab) into a replayed

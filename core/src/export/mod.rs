@@ -45,7 +45,7 @@ pub use fs::{
     remove_stale_sweep_temps, remove_stale_temp_files, write_file_atomic, write_files_atomic,
     write_sweep_logs,
 };
-pub use journal::{import_journal, journal_for_study};
+pub use journal::{as_optuna_stores, import_journal, journal_for_study};
 
 /// One exported file: a `/`-separated path relative to the export root, and its bytes.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -8,6 +8,8 @@
 //! numbers are therefore the ones every reader, Optuna included, sees.
 
 mod load;
+#[cfg(feature = "postgres")]
+mod pg;
 mod replica;
 mod schema;
 pub mod sql;
@@ -16,8 +18,9 @@ mod write;
 use std::time::Duration;
 
 use sweeplab_core::Study;
+use sweeplab_core::export::as_optuna_stores;
 use sweeplab_core::storage::JournalStorage;
-use sweeplab_core::storage::journal::{JournalError, JournalOp};
+use sweeplab_core::storage::journal::{JournalError, JournalOp, StudyRecord, study_compact_ops};
 use sweeplab_core::store::StudyStore;
 
 pub use schema::{ALEMBIC_HEAD, LIBRARY_VERSION, SCHEMA_VERSION};
@@ -49,6 +52,7 @@ impl From<rusqlite::Error> for DbError {
     }
 }
 
+#[cfg(feature = "postgres")]
 impl From<postgres::Error> for DbError {
     /// The server's own message (with its detail and hint) when it sent one, else the
     /// driver's (which already names the cause, e.g. a refused connection).
@@ -101,6 +105,29 @@ pub(crate) struct Loaded {
     pub trial_ids: Vec<i64>,
 }
 
+/// Study `study` as the bytes of an Optuna 5.0 SQLite database file: what
+/// `sqlite:///study.db` holds after the study was written there, for optuna-dashboard and
+/// `optuna.load_study`. Built in memory, so it works where there is no file system (the
+/// playground). A COMPLETE trial with a NaN objective is stored as FAIL, as in the journal
+/// export.
+pub fn sqlite_file_bytes(study: &StudyRecord) -> Result<Vec<u8>, DbError> {
+    let mut conn = Conn::Sqlite(rusqlite::Connection::open_in_memory()?);
+    schema::ensure(&mut conn)?;
+    let ops = study_compact_ops(&as_optuna_stores(study), 0);
+    conn.batch("BEGIN IMMEDIATE")?;
+    let mut loaded = Loaded::default();
+    if let Err(e) = write::apply(&mut conn, &mut loaded, &ops) {
+        let _ = conn.batch("ROLLBACK");
+        return Err(e);
+    }
+    conn.batch("COMMIT")?;
+    match &conn {
+        Conn::Sqlite(c) => Ok(c.serialize(rusqlite::MAIN_DB)?.to_vec()),
+        #[cfg(feature = "postgres")]
+        Conn::Postgres(_) => Err(DbError::Data("not an SQLite connection".into())),
+    }
+}
+
 /// An Optuna RDB storage: one connection to an SQLite file or a PostgreSQL database that
 /// holds Optuna 5.0's schema (created, and stamped, when the database has no tables).
 #[derive(Debug)]
@@ -113,6 +140,7 @@ pub struct Rdb {
 /// How long SQLite writers wait for each other before giving up.
 const SQLITE_BUSY: Duration = Duration::from_secs(120);
 /// How long a PostgreSQL connection attempt may take.
+#[cfg(feature = "postgres")]
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl Rdb {
@@ -135,6 +163,7 @@ impl Rdb {
     }
 
     /// Connects to a PostgreSQL database.
+    #[cfg(feature = "postgres")]
     pub fn open_postgres(conninfo: &str, shown: &str) -> Result<Rdb, DbError> {
         let mut conn = Conn::postgres(conninfo, CONNECT_TIMEOUT)?;
         schema::ensure(&mut conn)?;

@@ -5,7 +5,6 @@
 
 use std::time::Duration;
 
-use postgres::types::{FromSql, IsNull, Kind, ToSql, Type, to_sql_checked};
 use time::PrimitiveDateTime;
 use time::macros::format_description;
 
@@ -137,30 +136,15 @@ pub enum Conn {
     /// An SQLite file.
     Sqlite(rusqlite::Connection),
     /// A PostgreSQL session.
-    Postgres(Box<PgConn>),
-}
-
-/// A PostgreSQL session and its prepared statements.
-pub struct PgConn {
-    client: postgres::Client,
-    prepared: std::collections::HashMap<String, postgres::Statement>,
-}
-
-impl PgConn {
-    fn prepare(&mut self, sql: &str) -> Result<postgres::Statement, DbError> {
-        if let Some(s) = self.prepared.get(sql) {
-            return Ok(s.clone());
-        }
-        let s = self.client.prepare(sql)?;
-        self.prepared.insert(sql.to_string(), s.clone());
-        Ok(s)
-    }
+    #[cfg(feature = "postgres")]
+    Postgres(Box<super::pg::PgConn>),
 }
 
 impl std::fmt::Debug for Conn {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
             Conn::Sqlite(_) => "Conn::Sqlite",
+            #[cfg(feature = "postgres")]
             Conn::Postgres(_) => "Conn::Postgres",
         })
     }
@@ -192,20 +176,19 @@ impl Conn {
     }
 
     /// Connects to a PostgreSQL server.
+    #[cfg(feature = "postgres")]
     pub fn postgres(conninfo: &str, connect_timeout: Duration) -> Result<Conn, DbError> {
-        let mut config: postgres::Config = conninfo.parse().map_err(DbError::from)?;
-        config.connect_timeout(connect_timeout);
-        let client = config.connect(postgres::NoTls).map_err(DbError::from)?;
-        Ok(Conn::Postgres(Box::new(PgConn {
-            client,
-            prepared: Default::default(),
-        })))
+        Ok(Conn::Postgres(Box::new(super::pg::PgConn::connect(
+            conninfo,
+            connect_timeout,
+        )?)))
     }
 
     /// The database this connection talks to.
     pub fn dialect(&self) -> Dialect {
         match self {
             Conn::Sqlite(_) => Dialect::Sqlite,
+            #[cfg(feature = "postgres")]
             Conn::Postgres(_) => Dialect::Postgres,
         }
     }
@@ -214,7 +197,8 @@ impl Conn {
     pub fn batch(&mut self, sql: &str) -> Result<(), DbError> {
         match self {
             Conn::Sqlite(c) => c.execute_batch(sql).map_err(DbError::from),
-            Conn::Postgres(c) => c.client.batch_execute(sql).map_err(DbError::from),
+            #[cfg(feature = "postgres")]
+            Conn::Postgres(c) => c.batch(sql),
         }
     }
 
@@ -226,13 +210,8 @@ impl Conn {
                 let p: Vec<rusqlite::types::Value> = params.iter().map(sqlite_param).collect();
                 Ok(stmt.execute(rusqlite::params_from_iter(p))? as u64)
             }
-            Conn::Postgres(c) => {
-                let stmt = c.prepare(sql)?;
-                let p = pg_params(params);
-                let refs: Vec<&(dyn ToSql + Sync)> =
-                    p.iter().map(|v| v as &(dyn ToSql + Sync)).collect();
-                Ok(c.client.execute(&stmt, &refs)?)
-            }
+            #[cfg(feature = "postgres")]
+            Conn::Postgres(c) => c.execute(sql, params),
         }
     }
 
@@ -262,23 +241,8 @@ impl Conn {
                 }
                 Ok(out)
             }
-            Conn::Postgres(c) => {
-                let stmt = c.prepare(sql)?;
-                let p = pg_params(params);
-                let refs: Vec<&(dyn ToSql + Sync)> =
-                    p.iter().map(|v| v as &(dyn ToSql + Sync)).collect();
-                let rows = c.client.query(&stmt, &refs)?;
-                let mut out = Vec::with_capacity(rows.len());
-                for row in rows {
-                    let mut vals = Vec::with_capacity(row.len());
-                    for i in 0..row.len() {
-                        let PgOut(v) = row.try_get(i)?;
-                        vals.push(v);
-                    }
-                    out.push(vals);
-                }
-                Ok(out)
-            }
+            #[cfg(feature = "postgres")]
+            Conn::Postgres(c) => c.query(sql, params),
         }
     }
 
@@ -289,89 +253,5 @@ impl Conn {
             .into_iter()
             .next()
             .and_then(|r| r.into_iter().next()))
-    }
-}
-
-fn pg_params(params: &[Val]) -> Vec<PgIn> {
-    params.iter().cloned().map(PgIn).collect()
-}
-
-/// A [`Val`] bound to a PostgreSQL parameter of whatever type the server inferred.
-#[derive(Debug)]
-struct PgIn(Val);
-
-impl ToSql for PgIn {
-    fn to_sql(
-        &self,
-        ty: &Type,
-        out: &mut postgres::types::private::BytesMut,
-    ) -> Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
-        let bad = || -> Box<dyn std::error::Error + Sync + Send> {
-            format!("cannot store {:?} in a column of type {ty}", self.0).into()
-        };
-        match &self.0 {
-            Val::Null => Ok(IsNull::Yes),
-            Val::Int(i) => match *ty {
-                Type::INT2 => i16::try_from(*i).map_err(|_| bad())?.to_sql(ty, out),
-                Type::INT4 => i32::try_from(*i).map_err(|_| bad())?.to_sql(ty, out),
-                Type::INT8 => i.to_sql(ty, out),
-                Type::FLOAT8 => (*i as f64).to_sql(ty, out),
-                Type::FLOAT4 => (*i as f32).to_sql(ty, out),
-                Type::TEXT | Type::VARCHAR => i.to_string().to_sql(ty, out),
-                _ => Err(bad()),
-            },
-            Val::Real(f) => match *ty {
-                Type::FLOAT8 => f.to_sql(ty, out),
-                Type::FLOAT4 => (*f as f32).to_sql(ty, out),
-                _ => Err(bad()),
-            },
-            Val::Text(s) => match ty.kind() {
-                Kind::Enum(_) => {
-                    out.extend_from_slice(s.as_bytes());
-                    Ok(IsNull::No)
-                }
-                _ => s.to_sql(ty, out),
-            },
-            Val::Time(t) => t.to_sql(ty, out),
-        }
-    }
-
-    fn accepts(_: &Type) -> bool {
-        true
-    }
-
-    to_sql_checked!();
-}
-
-/// A PostgreSQL column of any type Optuna's schema uses, as a [`Val`].
-struct PgOut(Val);
-
-impl<'a> FromSql<'a> for PgOut {
-    fn from_sql(
-        ty: &Type,
-        raw: &'a [u8],
-    ) -> Result<PgOut, Box<dyn std::error::Error + Sync + Send>> {
-        Ok(PgOut(match *ty {
-            Type::INT2 => Val::Int(i16::from_sql(ty, raw)?.into()),
-            Type::INT4 => Val::Int(i32::from_sql(ty, raw)?.into()),
-            Type::INT8 => Val::Int(i64::from_sql(ty, raw)?),
-            Type::FLOAT4 => Val::Real(f32::from_sql(ty, raw)?.into()),
-            Type::FLOAT8 => Val::Real(f64::from_sql(ty, raw)?),
-            Type::BOOL => Val::Int(bool::from_sql(ty, raw)?.into()),
-            Type::TIMESTAMP => Val::Time(PrimitiveDateTime::from_sql(ty, raw)?),
-            Type::TIMESTAMPTZ => {
-                let t = time::OffsetDateTime::from_sql(ty, raw)?.to_offset(time::UtcOffset::UTC);
-                Val::Time(PrimitiveDateTime::new(t.date(), t.time()))
-            }
-            _ => Val::Text(String::from_utf8_lossy(raw).into_owned()),
-        }))
-    }
-
-    fn from_sql_null(_: &Type) -> Result<PgOut, Box<dyn std::error::Error + Sync + Send>> {
-        Ok(PgOut(Val::Null))
-    }
-
-    fn accepts(_: &Type) -> bool {
-        true
     }
 }

@@ -49,6 +49,10 @@ pub fn Downloads(props: &DownloadsProps) -> Html {
                         </button>
                     }
                 }) }
+                <button class="btn dl" disabled={!props.enabled} data-testid="download-sqlite"
+                    onclick={props.dispatch.reform(|_| Action::DownloadSqlite)}>
+                    <span>{ "Optuna SQLite (study.db)" }</span><small>{ "optuna-dashboard, load_study" }</small>
+                </button>
             </div>
             <p class="muted small">{ "Studies are saved in this browser after every trial; Share link copies a URL with the whole setup." }</p>
         </section>

@@ -575,6 +575,21 @@ fn downloads_export_the_study() {
     };
     assert!(name.ends_with("-tensorboard.zip"), "{name}");
     assert_eq!(&bytes[..2], b"PK");
+    // study.db: the SQLite module gets the study as a journal that replays to it.
+    let effects = act(&mut s, Action::DownloadSqlite);
+    let [Effect::DownloadSqlite { name, journal }] = effects.as_slice() else {
+        panic!("{effects:?}")
+    };
+    assert!(name.ends_with(".db"), "{name}");
+    let replayed = sweeplab_core::storage::JournalStorage::from_text(journal).unwrap();
+    let study = replayed.studies().next().unwrap();
+    assert_eq!(study.trials.len(), 2);
+    act(&mut s, Action::Downloaded(name.clone()));
+    assert!(
+        s.notices.iter().any(|n| n.id == "download"
+            && n.level == "info"
+            && n.text.contains("optuna-dashboard"))
+    );
 }
 
 #[test]

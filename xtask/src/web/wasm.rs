@@ -38,9 +38,15 @@ fn modules() -> Vec<Module> {
     out
 }
 
-/// The training workers: the web crate's `worker-cpu` and `worker-gpu` features.
+/// The modules loaded on demand: the training workers (the web crate's `worker-cpu` and
+/// `worker-gpu` features) and the `study.db` download's SQLite module (`export-sqlite`).
 fn worker_modules() -> Vec<Module> {
     vec![
+        Module {
+            out_name: "sweeplab_export_sqlite",
+            features: "export-sqlite",
+            eager: false,
+        },
         Module {
             out_name: "sweeplab_worker_cpu",
             features: "worker-cpu",
@@ -106,7 +112,7 @@ impl BuildReport {
                 if *eager {
                     " (loaded before interactive)"
                 } else {
-                    " (loaded when training starts)"
+                    " (loaded on demand)"
                 }
             );
         }
@@ -267,6 +273,9 @@ fn build_module(
             cmd.env("CARGO_PROFILE_RELEASE_WASM_LTO", "off")
                 .env("CARGO_PROFILE_RELEASE_WASM_CODEGEN_UNITS", "16");
         }
+    }
+    if m.features.contains("export-sqlite") {
+        cmd.env("CC_wasm32_unknown_unknown", util::wasm_cc()?);
     }
     let mut rustflags = std::env::var("RUSTFLAGS").unwrap_or_default();
     if !rustflags.contains("simd128") {

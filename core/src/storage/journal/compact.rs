@@ -24,39 +24,40 @@ impl JournalStorage {
 /// The compact journal lines of one study (CREATE_STUDY, its attributes, one CREATE_TRIAL
 /// template per trial), with `study_id` as the id the study gets in the file being written.
 pub fn study_to_compact_journal(s: &StudyRecord, study_id: u64, worker_id: &str) -> String {
-    let mut out = JournalOp::CreateStudy {
+    study_compact_ops(s, study_id)
+        .iter()
+        .map(|op| op.to_line(worker_id))
+        .collect()
+}
+
+/// The operations of [`study_to_compact_journal`]: what recreates study `s` as study
+/// `study_id` of another storage (a journal file, or a database).
+pub fn study_compact_ops(s: &StudyRecord, study_id: u64) -> Vec<JournalOp> {
+    let mut out =
+        Vec::with_capacity(1 + s.user_attrs.len() + s.system_attrs.len() + s.trials.len());
+    out.push(JournalOp::CreateStudy {
         study_name: s.name.clone(),
         directions: s.directions.clone(),
-    }
-    .to_line(worker_id);
+    });
     for (k, v) in &s.user_attrs {
-        out.push_str(
-            &JournalOp::SetStudyUserAttr {
-                study_id,
-                key: k.clone(),
-                value: v.clone(),
-            }
-            .to_line(worker_id),
-        );
+        out.push(JournalOp::SetStudyUserAttr {
+            study_id,
+            key: k.clone(),
+            value: v.clone(),
+        });
     }
     for (k, v) in &s.system_attrs {
-        out.push_str(
-            &JournalOp::SetStudySystemAttr {
-                study_id,
-                key: k.clone(),
-                value: v.clone(),
-            }
-            .to_line(worker_id),
-        );
+        out.push(JournalOp::SetStudySystemAttr {
+            study_id,
+            key: k.clone(),
+            value: v.clone(),
+        });
     }
     for t in &s.trials {
-        out.push_str(
-            &JournalOp::CreateTrial {
-                study_id,
-                template: Box::new(template_of(t, s.directions.len())),
-            }
-            .to_line(worker_id),
-        );
+        out.push(JournalOp::CreateTrial {
+            study_id,
+            template: Box::new(template_of(t, s.directions.len())),
+        });
     }
     out
 }
