@@ -298,9 +298,26 @@ await test('a tab closed mid-trial reopens with its finished trials and the runn
     await tab.click(tid('new-study'));
     await tab.click(tid('start'));
     name = await tab.textContent(tid('study-name'), { timeout: 60_000 });
-    // The first trial's journal lines (RUNNING) reach IndexedDB, then the tab closes.
+    // The first trial's journal lines (RUNNING) reach IndexedDB, then the tab closes: wait
+    // until the saved journal holds a trial created RUNNING (Optuna's state 0).
     await tab.waitForSelector(`${tid('trial-row')}:has-text("running")`, { timeout: 60_000 });
-    await tab.waitForTimeout(500);
+    await tab.waitForFunction(async (study) => {
+      const db = await new Promise((ok, no) => {
+        const r = indexedDB.open('sweeplab', 1);
+        r.onsuccess = () => ok(r.result);
+        r.onerror = () => no(r.error);
+      });
+      try {
+        const text = await new Promise((ok, no) => {
+          const r = db.transaction('journals').objectStore('journals').get(study);
+          r.onsuccess = () => ok(r.result);
+          r.onerror = () => no(r.error);
+        });
+        return typeof text === 'string' && text.split('\n').some((l) => /"op_code": ?4/.test(l) && /"state": ?0/.test(l));
+      } finally {
+        db.close();
+      }
+    }, name.trim(), { timeout: 30_000, polling: 200 });
   } finally {
     await tab.close();
   }

@@ -47,10 +47,11 @@ pub async fn study_db(journal: &str) -> Result<Vec<u8>, String> {
             .unwrap_or_else(|| format!("{e:?}"));
         format!("study.db failed: {text}")
     };
-    // A dynamic import resolves against the page's URL: static/pkg/.
+    // Against the page's URL (static/pkg/): a relative dynamic import here would resolve
+    // against the calling script, the page module in pkg/.
     let write = js_sys::Function::new_with_args(
         "journal",
-        "return import('./pkg/sweeplab_export_sqlite.js').then(async (m) => { await m.default(); return m.study_db(journal); })",
+        "return import(new URL('pkg/sweeplab_export_sqlite.js', document.baseURI).href).then(async (m) => { await m.default(); return m.study_db(journal); })",
     );
     let promise: js_sys::Promise = write
         .call1(&JsValue::NULL, &JsValue::from_str(journal))
