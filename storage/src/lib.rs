@@ -22,11 +22,12 @@
 pub mod rdb;
 #[cfg(feature = "full")]
 pub mod redis_journal;
+pub mod redis_log;
 #[cfg(feature = "full")]
 mod storages;
 pub mod url;
 
-pub use rdb::{DbError, Rdb, RdbStore, sqlite_file_bytes};
+pub use rdb::{DbError, Rdb, RdbStore, load_sqlite_bytes, sqlite_file_bytes};
 #[cfg(feature = "full")]
 pub use redis_journal::{RedisError, RedisJournal};
 #[cfg(feature = "full")]

@@ -14,7 +14,6 @@ use std::time::{Duration, Instant};
 
 use redis::Commands;
 use sweeplab_core::Study;
-use sweeplab_core::json::Json;
 use sweeplab_core::storage::JournalStorage;
 use sweeplab_core::storage::journal::JournalOp;
 use sweeplab_core::store::StudyStore;
@@ -169,23 +168,15 @@ impl RedisJournal {
                 waited *= 2;
                 continue;
             }
-            for (i, v) in values.into_iter().enumerate() {
-                let number = from + i as i64;
-                let text = v.unwrap_or_default();
-                let json = Json::parse(&text).map_err(|e| RedisError::BadLog {
-                    number,
-                    why: e.to_string(),
-                })?;
-                let (_, op) = JournalOp::from_json(&json, number as usize + 1).map_err(|e| {
+            let texts: Vec<String> = values.into_iter().map(Option::unwrap_or_default).collect();
+            ops.extend(
+                crate::redis_log::apply_entries(&mut self.replica, from, &texts).map_err(|e| {
                     RedisError::BadLog {
-                        number,
-                        why: e.to_string(),
+                        number: e.number,
+                        why: e.why,
                     }
-                })?;
-                // As a replay does: an operation that does not apply is skipped.
-                let _ = self.replica.apply(&op);
-                ops.push(op);
-            }
+                })?,
+            );
             from = to + 1;
         }
         self.last = max;

@@ -376,6 +376,31 @@ await test('downloads are read by TensorBoard, wandb and Optuna', async () => {
   py('check_optuna.py', db, journal, study, '--dashboard');
 });
 
+await test('a full IndexedDB quota: a plain notice, and the study stays in the tab and downloads', async () => {
+  // Chromium's DevTools protocol gives the page's origin a tiny quota.
+  const cdp = await context.newCDPSession(page);
+  const origin = new URL(BASE).origin;
+  await cdp.send('Storage.overrideQuotaForOrigin', { origin, quotaSize: 4096 });
+  try {
+    await open(setupHash({ epochs: 3, n_trials: 3 }));
+    await page.click(tid('new-study'));
+    await page.click(tid('start'));
+    await page.waitForSelector(`${tid('notice-storage')}:has-text("storage for the page is full")`, { timeout: 90_000 });
+    await page.waitForSelector(tid('notice-finished'), { timeout: 120_000 });
+    const rows = await page.$$(tid('trial-row'));
+    expect(rows.length === 3, `${rows.length} trials in the tab after the quota ran out`);
+    const [dl] = await Promise.all([page.waitForEvent('download'), page.click(tid('download-optuna'))]);
+    const p = path.join(OUT, 'quota-journal.log');
+    await dl.saveAs(p);
+    const lines = fs.readFileSync(p, 'utf8').trim().split('\n');
+    expect(lines.filter((l) => /"op_code": ?4/.test(l)).length === 3, `the download holds ${lines.length} lines`);
+    await shot('07-quota-full');
+  } finally {
+    await cdp.send('Storage.overrideQuotaForOrigin', { origin });
+    await cdp.detach();
+  }
+});
+
 await test('auto picks the CPU on a software adapter; pause, resume, stop', async () => {
   const hash = setupHash({
     backend: 'auto', epochs: 40, n_trials: 4,

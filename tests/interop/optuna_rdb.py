@@ -14,7 +14,7 @@ prefix of Optuna's JournalRedisBackend too. Each check prints PASS/FAIL; the las
      NaN intermediate values, categorical params, attributes); an RDB one is also listed by
      `optuna studies`, left as it is by `optuna storage upgrade`, and listed by
      optuna-dashboard's server;
-  3. sweeplab and Python workers at once (4 + 4 on PostgreSQL, 2 + 2 on SQLite): every trial
+  3. sweeplab and Python workers at once (4 + 4 processes, 1,000 trials, on each storage): every trial
      number appears exactly once, every tell lands once with its own value, and both read
      identical studies;
   4. sweeplab killed with SIGKILL in the middle of tells leaves a database Optuna reads:
@@ -499,11 +499,12 @@ def bad_input(backend):
 def main():
     global SWEEPLAB
     SWEEPLAB = sys.argv[1]
-    backends = [(Backend("sqlite"), 2, 2, 100)]
+    # 8 processes, sweeplab and Python Optuna mixed, 1,000 trials on each storage.
+    backends = [(Backend("sqlite"), 4, 4, 1000)]
     if len(sys.argv) > 2:
-        backends.append((Backend("postgres", sys.argv[2]), 4, 4, 200))
+        backends.append((Backend("postgres", sys.argv[2]), 4, 4, 1000))
     if len(sys.argv) > 3:
-        backends.append((Backend("redis", sys.argv[3]), 4, 4, 200))
+        backends.append((Backend("redis", sys.argv[3]), 4, 4, 1000))
     for backend, n_sl, n_py, total in backends:
         k = backend.kind
         check(f"{k}: a database Python Optuna created is used as it is")(lambda: python_created(backend))

@@ -1189,11 +1189,13 @@ pub fn reduce(state: &mut State, action: Action, env: &Env) -> (Vec<Effect>, boo
             return match r {
                 Ok(()) => (effects, false),
                 Err(e) => {
-                    s.notice(
-                        "storage",
-                        "warn",
-                        format!("The study could not be saved: {e}"),
-                    );
+                    let text = if e.contains("QuotaExceeded") {
+                        // The study is whole in this tab; only the browser's copy is behind.
+                        "This browser's storage for the page is full, so the study is no longer saved here. It stays open in this tab: download it (Optuna journal, study.db or zip) to keep it, or delete saved studies to make room.".to_string()
+                    } else {
+                        format!("The study could not be saved in this browser: {e}")
+                    };
+                    s.notice("storage", "warn", text);
                     (effects, true)
                 }
             };

@@ -5,7 +5,7 @@
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{IdbDatabase, IdbRequest, IdbTransactionMode};
+use web_sys::{IdbDatabase, IdbRequest, IdbTransaction, IdbTransactionMode};
 
 const DB: &str = "sweeplab";
 const META: &str = "meta";
@@ -46,6 +46,39 @@ async fn wait(req: &IdbRequest) -> Result<JsValue, JsValue> {
     JsFuture::from(promise).await
 }
 
+/// Resolves when the transaction has committed, or fails with why it aborted. A full
+/// quota shows here, not on the request: the put succeeds, the commit does not. The
+/// handlers are set when this is called, before the transaction can end.
+fn committed(tx: &IdbTransaction) -> JsFuture {
+    let tx2 = tx.clone();
+    let promise = js_sys::Promise::new(&mut |resolve, reject| {
+        let ok = Closure::once_into_js(move |_e: web_sys::Event| {
+            let _ = resolve.call0(&JsValue::NULL);
+        });
+        let t = tx2.clone();
+        let reject2 = reject.clone();
+        let bad = Closure::once_into_js(move |_e: web_sys::Event| {
+            let msg = t
+                .error()
+                .map(|d| format!("{}: {}", d.name(), d.message()))
+                .unwrap_or_else(|| "IndexedDB transaction failed".into());
+            let _ = reject2.call1(&JsValue::NULL, &JsValue::from_str(&msg));
+        });
+        tx2.set_oncomplete(Some(ok.unchecked_ref()));
+        tx2.set_onabort(Some(bad.unchecked_ref()));
+        let t = tx2.clone();
+        let bad = Closure::once_into_js(move |_e: web_sys::Event| {
+            let msg = t
+                .error()
+                .map(|d| format!("{}: {}", d.name(), d.message()))
+                .unwrap_or_else(|| "IndexedDB transaction failed".into());
+            let _ = reject.call1(&JsValue::NULL, &JsValue::from_str(&msg));
+        });
+        tx2.set_onerror(Some(bad.unchecked_ref()));
+    });
+    JsFuture::from(promise)
+}
+
 async fn open() -> Result<IdbDatabase, String> {
     let factory = web_sys::window()
         .and_then(|w| w.indexed_db().ok().flatten())
@@ -84,8 +117,9 @@ async fn put(db: &IdbDatabase, store: &str, key: &str, value: &str) -> Result<()
     let req = s
         .put_with_key(&JsValue::from_str(value), &JsValue::from_str(key))
         .map_err(|e| js_err("saving", e))?;
+    let done = committed(&tx);
     wait(&req).await.map_err(|e| js_err("saving", e))?;
-    Ok(())
+    done.await.map(drop).map_err(|e| js_err("saving", e))
 }
 
 async fn get(db: &IdbDatabase, store: &str, key: &str) -> Result<Option<String>, String> {
@@ -104,10 +138,13 @@ async fn get(db: &IdbDatabase, store: &str, key: &str) -> Result<Option<String>,
 pub async fn save(meta: &StudyMeta, journal: &str) -> Result<(), String> {
     let db = open().await?;
     let json = serde_json::to_string(meta).map_err(|e| format!("saving: {e}"))?;
-    put(&db, JOURNALS, &meta.id, journal).await?;
-    put(&db, META, &meta.id, &json).await?;
+    // The journal first: a summary is never saved ahead of the trials it counts.
+    let saved = match put(&db, JOURNALS, &meta.id, journal).await {
+        Ok(()) => put(&db, META, &meta.id, &json).await,
+        Err(e) => Err(e),
+    };
     db.close();
-    Ok(())
+    saved
 }
 
 /// Loads a study's summary and journal.

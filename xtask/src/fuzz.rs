@@ -19,13 +19,15 @@ use crate::web::target_dir;
 const CARGO_FUZZ_VERSION: &str = "0.13.2";
 
 /// The targets, in `fuzz/Cargo.toml` order.
-const TARGETS: [&str; 6] = [
+const TARGETS: [&str; 8] = [
     "journal_lines",
     "sweep_yaml",
     "search_space_json",
     "sampler_kwargs",
     "url_hash",
     "indexeddb_records",
+    "database_rows",
+    "redis_entries",
 ];
 
 /// libFuzzer's limits for every run: inputs up to 64 KiB, 2 GiB of memory, 10 s per input.

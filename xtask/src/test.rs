@@ -203,6 +203,17 @@ pub fn run(args: &[String]) -> Result<()> {
             },
         ),
         stage(
+            "faults: 100 SIGKILLs of a sweep, and a full disk (Optuna, TensorBoard, wandb read what is left)",
+            || {
+                let py = python()?;
+                util::run(
+                    Command::new(py)
+                        .arg("tests/interop/kill_storm.py")
+                        .arg(sweeplab_bin()),
+                )
+            },
+        ),
+        stage(
             "interop: Python Optuna 5.0 and sweeplab on SQLite, PostgreSQL and Redis",
             || {
                 let py = python()?;

@@ -235,9 +235,18 @@ impl JournalFile {
             .append(true)
             .open(&self.path)
             .map_err(|e| self.io(e))?;
-        f.write_all(text.as_bytes()).map_err(|e| self.io(e))?;
-        f.flush().map_err(|e| self.io(e))?;
-        f.sync_all().map_err(|e| self.io(e))?;
+        let before = f.metadata().map_err(|e| self.io(e))?.len();
+        let written = f
+            .write_all(text.as_bytes())
+            .and_then(|()| f.flush())
+            .and_then(|()| f.sync_all());
+        if let Err(e) = written {
+            // A full disk (or any failed write) may have left part of a line: cut the file
+            // back to where it was, so the journal stays whole (the lock is held, so no one
+            // else wrote after it). Truncating frees space, so it works on a full disk.
+            let _ = f.set_len(before).and_then(|()| f.sync_all());
+            return Err(self.io(e));
+        }
         Ok(text.len() as u64)
     }
 

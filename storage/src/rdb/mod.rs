@@ -128,6 +128,22 @@ pub fn sqlite_file_bytes(study: &StudyRecord) -> Result<Vec<u8>, DbError> {
     }
 }
 
+/// Every study in the SQLite database file `bytes` (e.g. a `study.db` another program
+/// wrote), read as from `sqlite:///FILE`: the schema must be Optuna 5.0's. Nothing is
+/// written anywhere.
+pub fn load_sqlite_bytes(bytes: &[u8]) -> Result<JournalStorage, DbError> {
+    let mut c = rusqlite::Connection::open_in_memory()?;
+    if !bytes.is_empty() {
+        c.deserialize_read_exact(rusqlite::MAIN_DB, bytes, bytes.len(), false)?;
+    }
+    let mut rdb = Rdb {
+        conn: Conn::Sqlite(c),
+        shown: "study.db".into(),
+    };
+    schema::ensure(&mut rdb.conn)?;
+    rdb.load_all()
+}
+
 /// An Optuna RDB storage: one connection to an SQLite file or a PostgreSQL database that
 /// holds Optuna 5.0's schema (created, and stamped, when the database has no tables).
 #[derive(Debug)]

@@ -6,7 +6,7 @@ use sweeplab_core::json::Json;
 use sweeplab_core::storage::journal::{JournalError, JournalOp, TrialTemplate, now};
 use time::{OffsetDateTime, PrimitiveDateTime, UtcOffset};
 
-use super::sql::{Conn, Val};
+use super::sql::{Conn, Dialect, Val};
 use super::{DbError, Loaded};
 
 /// Naive UTC, as Optuna 5's `TrialModel` stores datetimes.
@@ -100,6 +100,36 @@ pub(crate) fn apply(
             set_params(conn, id, &rows)?;
             continue;
         }
+        // An asked trial: its row and the params set on it right after go in together.
+        if let JournalOp::CreateTrial { study_id, template } = op {
+            loaded
+                .storage
+                .apply(op)
+                .map_err(|e| DbError::Data(format!("{e} (writing {op:?})")))?;
+            let new_local = loaded.trial_ids.len() as u64;
+            let mut extra = Vec::new();
+            while let Some(
+                next @ JournalOp::SetTrialParam {
+                    trial_id,
+                    name,
+                    internal,
+                    distribution,
+                },
+            ) = ops.get(i)
+            {
+                if *trial_id != new_local || extra.len() >= 200 {
+                    break;
+                }
+                loaded
+                    .storage
+                    .apply(next)
+                    .map_err(|e| DbError::Data(format!("{e} (writing {next:?})")))?;
+                extra.push((name.as_str(), *internal, distribution.to_optuna_json()));
+                i += 1;
+            }
+            create_trial(conn, loaded, *study_id, template, extra)?;
+            continue;
+        }
         match op {
             // A study another worker created first: the replay ignores a second
             // CreateStudy, and so does the database.
@@ -185,6 +215,7 @@ fn create_trial(
     loaded: &mut Loaded,
     local_study: u64,
     template: &TrialTemplate,
+    extra_params: Vec<(&str, f64, String)>,
 ) -> Result<(), DbError> {
     let study = db_study(loaded, local_study)?;
     let state = template.state.unwrap_or(TrialState::Running);
@@ -194,18 +225,46 @@ fn create_trial(
     } else {
         template.datetime_start.or_else(|| Some(now()))
     };
+    let mut params: Vec<(&str, f64, String)> = template
+        .params
+        .iter()
+        .map(|(name, (dist, internal))| (name.as_str(), *internal, dist.to_optuna_json()))
+        .collect();
+    params.extend(extra_params);
     // The number is the count of the study's earlier trials (`count_past_trials`); the
     // study row is held, so no other writer adds one meanwhile.
+    let insert = "INSERT INTO trials (number, study_id, state, datetime_start, datetime_complete) VALUES ((SELECT COUNT(*) FROM trials WHERE study_id = $1), $1, $2, $3, $4) RETURNING trial_id, number";
+    let mut args = vec![
+        Val::Int(study),
+        state.name().into(),
+        time_val(start),
+        time_val(template.datetime_complete),
+    ];
+    // On PostgreSQL the trial and its params are one statement (one round trip while the
+    // study is held); SQLite has no INSERT in WITH, and no round trips to save.
+    let together = conn.dialect() == Dialect::Postgres && !params.is_empty() && params.len() <= 200;
+    let sql = if together {
+        let mut values = Vec::with_capacity(params.len());
+        for (name, internal, json) in &params {
+            let n = args.len() + 1;
+            values.push(format!(
+                "(CAST(${n} AS text), CAST(${} AS double precision), CAST(${} AS text))",
+                n + 1,
+                n + 2
+            ));
+            args.push((*name).into());
+            args.push(Val::Real(*internal));
+            args.push(json.clone().into());
+        }
+        format!(
+            "WITH t AS ({insert}), p AS (INSERT INTO trial_params (trial_id, param_name, param_value, distribution_json) SELECT t.trial_id, v.n, v.x, v.d FROM t, (VALUES {}) AS v(n, x, d)) SELECT t.trial_id, t.number FROM t",
+            values.join(", ")
+        )
+    } else {
+        insert.to_string()
+    };
     let row = conn
-        .query(
-            "INSERT INTO trials (number, study_id, state, datetime_start, datetime_complete) VALUES ((SELECT COUNT(*) FROM trials WHERE study_id = $1), $1, $2, $3, $4) RETURNING trial_id, number",
-            &[
-                Val::Int(study),
-                state.name().into(),
-                time_val(start),
-                time_val(template.datetime_complete),
-            ],
-        )?
+        .query(&sql, &args)?
         .into_iter()
         .next()
         .ok_or_else(|| DbError::Data("INSERT INTO trials returned no row".into()))?;
@@ -233,12 +292,9 @@ fn create_trial(
         (None, Some(v)) => set_value(conn, id, 0, v)?,
         (None, None) => {}
     }
-    let params: Vec<(&str, f64, String)> = template
-        .params
-        .iter()
-        .map(|(name, (dist, internal))| (name.as_str(), *internal, dist.to_optuna_json()))
-        .collect();
-    set_params(conn, id, &params)?;
+    if !together {
+        set_params(conn, id, &params)?;
+    }
     for (k, v) in &template.user_attrs {
         upsert_attr(conn, "trial_user_attributes", "trial_id", id, k, v)?;
     }
@@ -323,7 +379,7 @@ fn one(conn: &mut Conn, loaded: &mut Loaded, op: &JournalOp) -> Result<(), DbErr
             upsert_attr(conn, "study_system_attributes", "study_id", id, key, value)?;
         }
         JournalOp::CreateTrial { study_id, template } => {
-            create_trial(conn, loaded, *study_id, template)?;
+            create_trial(conn, loaded, *study_id, template, Vec::new())?;
         }
         JournalOp::SetTrialParam {
             trial_id,
@@ -354,17 +410,43 @@ fn one(conn: &mut Conn, loaded: &mut Loaded, op: &JournalOp) -> Result<(), DbErr
             } else {
                 "state IN ('RUNNING', 'WAITING')"
             };
-            let changed = conn.execute(
-                &format!(
-                    "UPDATE trials SET state = $2, datetime_start = COALESCE($3, datetime_start), datetime_complete = COALESCE($4, datetime_complete) WHERE trial_id = $1 AND {from}"
-                ),
-                &[
-                    Val::Int(id),
-                    state.name().into(),
-                    time_val(*datetime_start),
-                    time_val(*datetime_complete),
-                ],
-            )?;
+            let update = format!(
+                "UPDATE trials SET state = $2, datetime_start = COALESCE($3, datetime_start), datetime_complete = COALESCE($4, datetime_complete) WHERE trial_id = $1 AND {from}"
+            );
+            let mut args = vec![
+                Val::Int(id),
+                state.name().into(),
+                time_val(*datetime_start),
+                time_val(*datetime_complete),
+            ];
+            let vs = values.as_deref().unwrap_or_default();
+            // On PostgreSQL the state and the values are one statement (the values are
+            // written only if the state changed); on SQLite two.
+            let together = conn.dialect() == Dialect::Postgres && !vs.is_empty();
+            let changed = if together {
+                let mut rows = Vec::with_capacity(vs.len());
+                for (i, v) in vs.iter().enumerate() {
+                    let (value, kind) = stored_value(*v);
+                    let n = args.len() + 1;
+                    rows.push(format!(
+                        "(CAST(${n} AS integer), CAST(${} AS double precision), CAST(${} AS text))",
+                        n + 1,
+                        n + 2
+                    ));
+                    args.push(Val::Int(i as i64));
+                    args.push(value);
+                    args.push(kind.into());
+                }
+                let sql = format!(
+                    "WITH u AS ({update} RETURNING trial_id), w AS (INSERT INTO trial_values (trial_id, objective, value, value_type) SELECT u.trial_id, v.o, v.x, CAST(v.k AS trialvaluetype) FROM u, (VALUES {}) AS v(o, x, k) ON CONFLICT (trial_id, objective) DO UPDATE SET value = excluded.value, value_type = excluded.value_type) SELECT COUNT(*) FROM u",
+                    rows.join(", ")
+                );
+                conn.query_one(&sql, &args)?
+                    .and_then(|v| v.int())
+                    .unwrap_or(0) as u64
+            } else {
+                conn.execute(&update, &args)?
+            };
             let number = loaded.storage.trial(*trial_id).map_or(0, |t| t.number);
             if changed == 0 {
                 return Err(if *state == TrialState::Running {
@@ -375,7 +457,7 @@ fn one(conn: &mut Conn, loaded: &mut Loaded, op: &JournalOp) -> Result<(), DbErr
                     ))
                 });
             }
-            if let Some(vs) = values {
+            if !together {
                 for (i, v) in vs.iter().enumerate() {
                     set_value(conn, id, i, *v)?;
                 }

@@ -691,3 +691,28 @@ fn fast_epochs_refresh_the_study_plots_at_most_ten_times_a_second() {
     reduce(&mut s, epoch(51), &env(1200.0));
     assert_eq!(s.data.version, before + 2);
 }
+
+#[test]
+fn a_full_quota_is_a_plain_notice_and_the_study_stays_downloadable() {
+    let mut s = State::new(cpu_setup());
+    let m = start(&mut s);
+    worker_runs(&mut s, &m, 2);
+    act(
+        &mut s,
+        Action::Saved(Err(
+            "saving: QuotaExceededError: The quota has been exceeded.".into(),
+        )),
+    );
+    let n = s.notices.iter().find(|n| n.id == "storage").unwrap();
+    assert_eq!(n.level, "warn");
+    assert!(
+        n.text.contains("storage for the page is full"),
+        "{}",
+        n.text
+    );
+    let effects = act(&mut s, Action::Download(ExportFormat::Optuna));
+    assert!(
+        matches!(effects.as_slice(), [Effect::Download { bytes, .. }] if !bytes.is_empty()),
+        "{effects:?}"
+    );
+}
