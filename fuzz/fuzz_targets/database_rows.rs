@@ -1,27 +1,15 @@
 //! Rows of Optuna's tables as another program may have left them (Python Optuna, rustuna, a
 //! hand-edited file, a bug): the input chooses rows for every table, with values of any
-//! type, inserted into a database with Optuna 5.0's schema; sweeplab then reads the file as
-//! `sqlite:///FILE` does. It may refuse it with an error, never panic; and a study it reads
-//! writes back (as `study.db`) to a file that reads back the same.
+//! type, inserted into a database with Optuna 5.0's schema; sweeplab then reads the
+//! database as `sqlite:///FILE` does. It may refuse it with an error, never panic; and a
+//! study it reads writes back (as `study.db`) to a file that reads back the same.
 #![no_main]
 
-use std::sync::OnceLock;
+use std::sync::Mutex;
 
 use libfuzzer_sys::fuzz_target;
-use rusqlite::types::Value;
-use sweeplab_core::samplers::RandomSampler;
-use sweeplab_core::{Study, StudyDirection};
-
-/// The file of an empty study "s": Optuna's tables, stamped.
-fn schema() -> &'static [u8] {
-    static BYTES: OnceLock<Vec<u8>> = OnceLock::new();
-    BYTES.get_or_init(|| {
-        let study = Study::create("s", StudyDirection::Minimize, Box::new(RandomSampler::new(None)))
-            .expect("a study");
-        let record = study.storage().studies().next().expect("the study");
-        sweeplab_storage::sqlite_file_bytes(record).expect("the schema")
-    })
-}
+use sweeplab_storage::Rdb;
+use sweeplab_storage::rdb::sql::Val;
 
 /// Tables and their columns, in the order the input fills them.
 const TABLES: &[(&str, &[&str])] = &[
@@ -60,49 +48,42 @@ impl Input<'_> {
         Some(*b)
     }
 
-    fn value(&mut self) -> Option<Value> {
+    fn value(&mut self) -> Option<Val> {
         Some(match self.byte()? % 6 {
-            0 => Value::Null,
-            1 => Value::Integer(i64::from(self.byte()?) - 8),
+            0 => Val::Null,
+            1 => Val::Int(i64::from(self.byte()?) - 8),
             2 => {
                 let b: [u8; 8] = std::array::from_fn(|_| self.byte().unwrap_or(0));
-                Value::Integer(i64::from_le_bytes(b))
+                Val::Int(i64::from_le_bytes(b))
             }
             3 => {
                 let b: [u8; 8] = std::array::from_fn(|_| self.byte().unwrap_or(0));
-                Value::Real(f64::from_le_bytes(b))
+                Val::Real(f64::from_le_bytes(b))
             }
-            4 => Value::Text(WORDS[usize::from(self.byte()?) % WORDS.len()].to_string()),
+            4 => Val::Text(WORDS[usize::from(self.byte()?) % WORDS.len()].to_string()),
             _ => {
                 let n = usize::from(self.byte()? % 24);
                 let take = n.min(self.0.len());
                 let (t, rest) = self.0.split_at(take);
                 self.0 = rest;
-                Value::Text(String::from_utf8_lossy(t).into_owned())
+                Val::Text(String::from_utf8_lossy(t).into_owned())
             }
         })
     }
 }
 
+/// One database for every input (its statements stay prepared).
+static DB: Mutex<Option<Rdb>> = Mutex::new(None);
+
 fuzz_target!(|data: &[u8]| {
     let mut input = Input(data);
-    let bytes = schema();
-    let Ok(mut conn) = rusqlite::Connection::open_in_memory() else {
-        return;
-    };
-    if conn
-        .deserialize_read_exact(rusqlite::MAIN_DB, bytes, bytes.len(), false)
-        .is_err()
-    {
-        return;
-    }
-    // Up to 24 rows; constraint failures are simply not inserted (as a database would
-    // refuse them).
+    let mut rows = Vec::new();
+    // Up to 24 rows; a row the schema refuses is simply not there.
     for _ in 0..24 {
         let Some(t) = input.byte() else { break };
         let (table, columns) = TABLES[usize::from(t) % TABLES.len()];
         let mut values = Vec::with_capacity(columns.len());
-        for _ in *columns {
+        for _ in columns.iter() {
             match input.value() {
                 Some(v) => values.push(v),
                 None => break,
@@ -112,18 +93,22 @@ fuzz_target!(|data: &[u8]| {
         if cols.is_empty() {
             break;
         }
-        let marks: Vec<String> = (1..=cols.len()).map(|i| format!("?{i}")).collect();
-        let sql = format!(
-            "INSERT OR REPLACE INTO {table} ({}) VALUES ({})",
-            cols.join(", "),
-            marks.join(", ")
-        );
-        let _ = conn.execute(&sql, rusqlite::params_from_iter(values));
+        let marks: Vec<String> = (1..=cols.len()).map(|i| format!("${i}")).collect();
+        rows.push((
+            format!(
+                "INSERT OR REPLACE INTO {table} ({}) VALUES ({})",
+                cols.join(", "),
+                marks.join(", ")
+            ),
+            values,
+        ));
     }
-    let Ok(file) = conn.serialize(rusqlite::MAIN_DB) else {
-        return;
-    };
-    let Ok(storage) = sweeplab_storage::load_sqlite_bytes(&file) else {
+    let mut db = DB.lock().unwrap_or_else(|e| e.into_inner());
+    if db.is_none() {
+        *db = Some(Rdb::fuzz_memory().expect("an in-memory database"));
+    }
+    let Some(rdb) = db.as_mut() else { return };
+    let Ok(storage) = rdb.fuzz_rows(&rows) else {
         return;
     };
     // What sweeplab read, written as a study.db and read again, is the same study.

@@ -14,10 +14,10 @@ use super::{
 };
 use crate::storage::journal::StudyRecord;
 
-fn io(path: &Path, source: std::io::Error) -> ExportError {
+fn io(path: &Path, error: std::io::Error) -> ExportError {
     ExportError::Io {
         path: path.display().to_string(),
-        source,
+        error,
     }
 }
 

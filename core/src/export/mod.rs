@@ -109,13 +109,14 @@ pub enum ExportError {
     /// Building the zip archive failed.
     #[error("zip archive: {0}")]
     Zip(String),
-    /// A file-system operation failed.
-    #[error("{path}: {source}")]
+    /// A file-system operation failed. (The I/O error is part of the message, not a
+    /// separate source, so a chain of causes names it once.)
+    #[error("{path}: {error}")]
     Io {
         /// The path involved.
         path: String,
         /// The error.
-        source: std::io::Error,
+        error: std::io::Error,
     },
 }
 

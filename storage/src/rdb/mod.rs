@@ -111,8 +111,21 @@ pub(crate) struct Loaded {
 /// playground). A COMPLETE trial with a NaN objective is stored as FAIL, as in the journal
 /// export.
 pub fn sqlite_file_bytes(study: &StudyRecord) -> Result<Vec<u8>, DbError> {
-    let mut conn = Conn::Sqlite(rusqlite::Connection::open_in_memory()?);
-    schema::ensure(&mut conn)?;
+    // The empty schema is made once per process and copied after that.
+    static EMPTY: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+    let mut c = rusqlite::Connection::open_in_memory()?;
+    let fresh = match EMPTY.get() {
+        Some(empty) => {
+            c.deserialize_read_exact(rusqlite::MAIN_DB, &empty[..], empty.len(), false)?;
+            false
+        }
+        None => true,
+    };
+    let mut conn = Conn::Sqlite(c);
+    if fresh {
+        schema::ensure(&mut conn)?;
+        let _ = EMPTY.set(sqlite_image(&conn)?);
+    }
     let ops = study_compact_ops(&as_optuna_stores(study), 0);
     conn.batch("BEGIN IMMEDIATE")?;
     let mut loaded = Loaded::default();
@@ -121,7 +134,12 @@ pub fn sqlite_file_bytes(study: &StudyRecord) -> Result<Vec<u8>, DbError> {
         return Err(e);
     }
     conn.batch("COMMIT")?;
-    match &conn {
+    sqlite_image(&conn)
+}
+
+/// The bytes of the file an SQLite connection holds.
+fn sqlite_image(conn: &Conn) -> Result<Vec<u8>, DbError> {
+    match conn {
         Conn::Sqlite(c) => Ok(c.serialize(rusqlite::MAIN_DB)?.to_vec()),
         #[cfg(feature = "postgres")]
         Conn::Postgres(_) => Err(DbError::Data("not an SQLite connection".into())),
@@ -142,6 +160,33 @@ pub fn load_sqlite_bytes(bytes: &[u8]) -> Result<JournalStorage, DbError> {
     };
     schema::ensure(&mut rdb.conn)?;
     rdb.load_all()
+}
+
+/// Entry points for the fuzz target `database_rows` (built only with `--cfg fuzzing`): one
+/// in-memory database reused for every input, so each costs only its own statements.
+#[cfg(fuzzing)]
+impl Rdb {
+    /// An empty in-memory SQLite database with Optuna 5.0's schema.
+    pub fn fuzz_memory() -> Result<Rdb, DbError> {
+        let mut conn = Conn::Sqlite(rusqlite::Connection::open_in_memory()?);
+        schema::ensure(&mut conn)?;
+        Ok(Rdb {
+            conn,
+            shown: "fuzz".into(),
+        })
+    }
+
+    /// Runs the statements (their errors are ignored, as a database refuses a bad row),
+    /// reads every study as [`Rdb::load_all`] does, then rolls the statements back.
+    pub fn fuzz_rows(&mut self, rows: &[(String, Vec<Val>)]) -> Result<JournalStorage, DbError> {
+        self.conn.batch("BEGIN")?;
+        for (sql, values) in rows {
+            let _ = self.conn.execute(sql, values);
+        }
+        let out = load::all(&mut self.conn).map(|l| l.storage);
+        self.conn.batch("ROLLBACK")?;
+        out
+    }
 }
 
 /// An Optuna RDB storage: one connection to an SQLite file or a PostgreSQL database that
