@@ -596,6 +596,58 @@ await test('1,000-trial synthetic study stays smooth', async () => {
   await shot('10-synthetic-page');
 });
 
+await test('5,000 trials of 20 parameters: every view follows a new trial, and a reload restores it', async () => {
+  // The last 60 trials arrive one at a time (every 150 ms), as a worker's would; the page
+  // records, per trial, the time from its arrival to the frame after the redraw.
+  const hash = '#synthetic=5000&params=20&live=60&save=1';
+  const t0 = Date.now();
+  await page.goto('about:blank');
+  await page.goto(BASE + hash);
+  await page.waitForSelector('body[data-ready]');
+  await page.waitForFunction(() => Number(document.querySelector('[data-testid="history"]')?.dataset.points) >= 4940,
+    null, { timeout: 120_000 });
+  metrics.load5000 = { load_and_first_render_ms: Date.now() - t0 };
+  const updates = async () => (await page.evaluate(() => document.body.dataset.updateMs || ''))
+    .split(',').filter(Boolean).map(Number);
+  const per = {};
+  for (const tab of ['history', 'intermediate', 'parallel', 'slice', 'importance', 'contour']) {
+    await page.click(tid(`tab-${tab}`));
+    const before = (await updates()).length;
+    await page.waitForFunction((n) => (document.body.dataset.updateMs || '').split(',').filter(Boolean).length >= n,
+      before + 8, { timeout: 60_000 }).catch(() => {});
+    per[tab] = (await updates()).slice(before + 1);
+  }
+  await page.waitForFunction(() => document.querySelector('[data-testid="history"]')?.dataset.points === '5000',
+    null, { timeout: 60_000 });
+  const stat = (v) => {
+    const s = [...v].sort((a, b) => a - b);
+    return { n: s.length, median: s[Math.floor(s.length / 2)], max: s[s.length - 1] };
+  };
+  const all = Object.values(per).flat();
+  metrics.load5000.update_ms = stat(all);
+  metrics.load5000.update_ms_by_view = Object.fromEntries(Object.entries(per).map(([k, v]) => [k, stat(v)]));
+  const heap = await page.evaluate(() => performance.memory ? performance.memory.usedJSHeapSize : null);
+  const wasm = Number(await page.evaluate(() => document.body.dataset.wasmBytes || 0));
+  metrics.load5000.js_heap_mb = heap && Math.round(heap / 1048576);
+  metrics.load5000.wasm_memory_mb = Math.round(wasm / 1048576);
+  // The table shows one page of rows, whatever the number of trials.
+  const rows = await page.$$(tid('trial-row'));
+  expect(rows.length <= 25, `${rows.length} table rows in the page`);
+  await shot('10b-synthetic-5000');
+  expect(all.length >= 30, `${all.length} updates measured`);
+  expect(stat(all).median < 100, `median update ${stat(all).median} ms`);
+  // The study was saved after its last trial: a reload restores all 5,000.
+  await page.waitForTimeout(1000);
+  const t1 = Date.now();
+  await page.goto('about:blank');
+  await page.goto(BASE + '#study=synthetic-5000');
+  await page.waitForFunction(() => document.querySelector('[data-testid="history"]')?.dataset.points === '5000',
+    null, { timeout: 60_000 });
+  metrics.load5000.reload_ms = Date.now() - t1;
+  console.log(`     5,000 x 20: ${JSON.stringify(metrics.load5000)}`);
+  expect(metrics.load5000.reload_ms < 2000, `reload took ${metrics.load5000.reload_ms} ms`);
+});
+
 // These two open their own pages and studies, so they run after the tests above.
 await test('no navigator.gpu: a notice, and the CPU backend trains', async () => {
   const p2 = await context.newPage();

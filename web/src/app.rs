@@ -139,6 +139,13 @@ impl App {
                     Err(e) => Msg::act(Action::DownloadFailed(e)),
                 }
             }),
+            Effect::SyntheticNextIn(ms) => {
+                let l = link.clone();
+                gloo::timers::callback::Timeout::new(ms, move || {
+                    l.send_message(Msg::act(Action::SyntheticNext))
+                })
+                .forget();
+            }
             Effect::Download { name, mime, bytes } => {
                 if let Err(e) = browser::download(&name, mime, &bytes) {
                     link.send_message(Msg::act(Action::DownloadFailed(e)));
@@ -171,6 +178,16 @@ impl Component for App {
 
     fn update(&mut self, ctx: &Context<Self>, msg: Self::Message) -> bool {
         match msg {
+            Msg::Do(action) if matches!(*action, Action::SyntheticNext) => {
+                // How long the page takes to follow a new trial (the study, every plot and
+                // the table redrawn), read by the browser tests: from here to the frame
+                // after the render.
+                let t0 = browser::now_ms();
+                browser::after_next_frame(move || {
+                    browser::record_update_ms(browser::now_ms() - t0)
+                });
+                self.act(ctx, *action)
+            }
             Msg::Do(action) => self.act(ctx, *action),
             Msg::YamlFile(file) => {
                 let blob: &web_sys::Blob = file.as_ref();

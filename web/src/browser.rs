@@ -64,6 +64,42 @@ pub async fn study_db(journal: &str) -> Result<Vec<u8>, String> {
     Ok(js_sys::Uint8Array::new(&bytes).to_vec())
 }
 
+/// Calls `f` once the next frame has been drawn (a requestAnimationFrame, then a task).
+pub fn after_next_frame(f: impl FnOnce() + 'static) {
+    let Some(w) = web_sys::window() else { return };
+    let task = Closure::once_into_js(move || {
+        if let Some(w) = web_sys::window() {
+            let later = Closure::once_into_js(f);
+            let _ = w.set_timeout_with_callback(later.unchecked_ref());
+        }
+    });
+    let _ = w.request_animation_frame(task.unchecked_ref());
+}
+
+/// Appends `ms` to `<body data-update-ms>` (a comma-separated list the browser tests read),
+/// and the wasm memory's size to `data-wasm-bytes`.
+pub fn record_update_ms(ms: f64) {
+    let Some(body) = web_sys::window()
+        .and_then(|w| w.document())
+        .and_then(|d| d.body())
+    else {
+        return;
+    };
+    let mut list = body.get_attribute("data-update-ms").unwrap_or_default();
+    if !list.is_empty() {
+        list.push(',');
+    }
+    list.push_str(&format!("{ms:.1}"));
+    let _ = body.set_attribute("data-update-ms", &list);
+    if let Ok(mem) = wasm_bindgen::memory().dyn_into::<js_sys::WebAssembly::Memory>() {
+        let bytes = mem
+            .buffer()
+            .unchecked_into::<js_sys::ArrayBuffer>()
+            .byte_length();
+        let _ = body.set_attribute("data-wasm-bytes", &bytes.to_string());
+    }
+}
+
 /// Offers `bytes` as a download named `name`.
 pub fn download(name: &str, mime: &str, bytes: &[u8]) -> Result<(), String> {
     let err = |e: JsValue| format!("download failed: {e:?}");

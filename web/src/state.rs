@@ -28,6 +28,9 @@ use crate::yaml::setup_from_yaml;
 /// Rows of the trials table per page.
 pub const PAGE: usize = 25;
 
+/// How often a live synthetic study's next trial arrives.
+pub const SYNTHETIC_EVERY_MS: u32 = 150;
+
 /// The worker id the page's journal lines carry.
 pub const WORKER_ID: &str = "sweeplab-browser";
 
@@ -251,8 +254,11 @@ pub struct State {
     pub saved: Option<Vec<Listed>>,
     /// The saved-study panel is open.
     pub saved_open: bool,
-    /// The study is a synthetic one (`#synthetic=N`), never saved.
+    /// The study is a synthetic one (`#synthetic=N`), not saved (unless `&save=1`).
     pub synthetic: bool,
+    /// A synthetic study's trials still to arrive, one journal line each (`&live=K`): they
+    /// come one at a time, as a worker's would, to measure how fast the page follows.
+    pub synthetic_pending: Vec<String>,
     /// The share link was copied.
     pub share_copied: bool,
 }
@@ -319,6 +325,8 @@ pub enum Action {
     Delete(String),
     /// A save finished.
     Saved(Result<(), String>),
+    /// The next trial of a live synthetic study (`#synthetic=N&live=K`) arrives.
+    SyntheticNext,
     /// Copy the share link.
     Share,
     /// Dismiss a notice.
@@ -379,6 +387,8 @@ pub enum Effect {
         /// The study as a compact Optuna journal (what the module reads).
         journal: String,
     },
+    /// Dispatch [`Action::SyntheticNext`] after this many milliseconds.
+    SyntheticNextIn(u32),
     /// Offer a file for download; dispatch [`Action::DownloadFailed`] on failure.
     Download {
         /// File name.
@@ -635,18 +645,34 @@ impl State {
     }
 
     /// A study of `n` trials built through the core from an analytic objective, for
-    /// checking that the plots stay fast (opened with `#synthetic=N`).
-    fn load_synthetic(&mut self, n: usize) {
+    /// checking that the plots stay fast (opened with `#synthetic=N`): `params` parameters
+    /// (the MNIST CNN preset's, then floats `extra_NN` up to that count), the last `live`
+    /// trials arriving one at a time afterwards, and saved like a real study with `save`.
+    fn load_synthetic(&mut self, n: usize, params: usize, live: usize, save: bool) {
         let setup = Setup::preset("mnist-cnn");
         let name = format!("synthetic-{n}");
-        let space = setup.search_space().unwrap_or_default();
+        let mut space = setup.search_space().unwrap_or_default();
+        let mut k = 0;
+        while space.len() < params {
+            space.insert(
+                format!("extra_{k:02}"),
+                sweeplab_core::Distribution::float(0.0, 1.0),
+            );
+            k += 1;
+        }
         let result = sweeplab_core::demo::synthetic_study(&name, &space, n);
         match result {
             Ok(study) => {
-                self.storage = study.storage().clone();
+                let journal = study.storage().to_compact_journal(WORKER_ID);
+                let lines: Vec<&str> = journal.split_inclusive('\n').collect();
+                // The trials' lines are the last n (one CREATE_TRIAL each).
+                let cut = lines.len().saturating_sub(live.min(n));
+                self.storage =
+                    JournalStorage::from_text(&lines[..cut].concat()).unwrap_or_default();
+                self.synthetic_pending = lines[cut..].iter().rev().map(|l| l.to_string()).collect();
                 self.study_name = Some(name);
                 self.setup = setup;
-                self.synthetic = true;
+                self.synthetic = !save;
                 self.setup.n_trials = u32::try_from(n).unwrap_or(u32::MAX);
                 self.refresh();
                 self.selected = self.data.best().map(|t| t.number);
@@ -654,13 +680,30 @@ impl State {
                     "synthetic",
                     "info",
                     format!(
-                        "Synthetic study: {n} trials generated through the core from an analytic \
-                         function (no training), for testing the plots. It is not saved."
+                        "Synthetic study: {n} trials of {} parameters generated through the core from an analytic \
+                         function (no training), for testing the plots.{}",
+                        space.len(),
+                        if save { "" } else { " It is not saved." }
                     ),
                 );
             }
             Err(e) => self.notice("synthetic", "error", format!("synthetic study: {e}")),
         }
+    }
+
+    /// The next pending synthetic trial arrives, as a worker's journal lines would.
+    fn synthetic_next(&mut self, env: &Env) -> Vec<Effect> {
+        let Some(line) = self.synthetic_pending.pop() else {
+            return Vec::new();
+        };
+        self.apply_ops(&line);
+        let mut effects = Vec::new();
+        if self.synthetic_pending.is_empty() {
+            effects.extend(self.save(env));
+        } else {
+            effects.push(Effect::SyntheticNextIn(SYNTHETIC_EVERY_MS));
+        }
+        effects
     }
 
     /// The file an export downloads as.
@@ -967,13 +1010,15 @@ impl State {
             ),
         }
         let mut wanted = None;
+        let mut synthetic = None;
+        let (mut params, mut live, mut save) = (0, 0, false);
         for part in hash.trim_start_matches('#').split('&') {
             if let Some(v) = part.strip_prefix("study=") {
                 wanted = crate::setup::decode_component(v);
             }
             if let Some(v) = part.strip_prefix("synthetic=") {
                 match v.parse::<usize>() {
-                    Ok(n) if (1..=5000).contains(&n) => self.load_synthetic(n),
+                    Ok(n) if (1..=5000).contains(&n) => synthetic = Some(n),
                     _ => self.notice(
                         "synthetic",
                         "error",
@@ -981,9 +1026,31 @@ impl State {
                     ),
                 }
             }
+            if let Some(v) = part.strip_prefix("params=") {
+                match v.parse::<usize>() {
+                    Ok(p) if (1..=50).contains(&p) => params = p,
+                    _ => self.notice(
+                        "synthetic-params",
+                        "error",
+                        format!("params={v}: give a number of parameters from 1 to 50"),
+                    ),
+                }
+            }
+            if let Some(v) = part.strip_prefix("live=") {
+                live = v.parse::<usize>().unwrap_or(0).min(500);
+            }
+            if part == "save=1" {
+                save = true;
+            }
         }
         let mut effects = Vec::new();
-        if !self.synthetic {
+        if let Some(n) = synthetic {
+            self.load_synthetic(n, params, live, save);
+            if !self.synthetic_pending.is_empty() {
+                effects.push(Effect::SyntheticNextIn(SYNTHETIC_EVERY_MS));
+            }
+        }
+        if synthetic.is_none() {
             // A reload restores the study the page showed (or, with no hash, the latest).
             if hash.trim_start_matches('#').is_empty() || wanted.is_some() {
                 effects.push(Effect::Restore { wanted });
@@ -1185,6 +1252,7 @@ pub fn reduce(state: &mut State, action: Action, env: &Env) -> (Vec<Effect>, boo
             }
         }
         Action::Delete(id) => effects.push(Effect::Delete(id)),
+        Action::SyntheticNext => effects.extend(s.synthetic_next(env)),
         Action::Saved(r) => {
             return match r {
                 Ok(()) => (effects, false),

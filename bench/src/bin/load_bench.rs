@@ -29,7 +29,7 @@ fn space() -> SearchSpace {
         ("layers".to_string(), Distribution::int(1, 8)),
         (
             "opt".to_string(),
-            Distribution::categorical(vec!["adam".into(), "sgd".into(), "rmsprop".into()]),
+            Distribution::categorical(["adam", "sgd", "rmsprop"]),
         ),
         (
             "dropout".to_string(),

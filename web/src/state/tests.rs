@@ -716,3 +716,32 @@ fn a_full_quota_is_a_plain_notice_and_the_study_stays_downloadable() {
         "{effects:?}"
     );
 }
+
+#[test]
+fn a_live_synthetic_study_streams_its_last_trials_and_is_saved_at_the_end() {
+    let mut s = State::new(cpu_setup());
+    let effects = act(
+        &mut s,
+        Action::Opening("#synthetic=50&params=20&live=5&save=1".into()),
+    );
+    assert!(effects.contains(&Effect::SyntheticNextIn(SYNTHETIC_EVERY_MS)));
+    assert_eq!(s.data.trials.len(), 45);
+    assert_eq!(s.data.trials[0].params_internal().count(), 20);
+    assert!(!s.synthetic, "save=1 keeps it like a real study");
+    for k in 1..=5 {
+        let effects = act(&mut s, Action::SyntheticNext);
+        assert_eq!(s.data.trials.len(), 45 + k);
+        let saves = effects
+            .iter()
+            .filter(|e| matches!(e, Effect::Save { .. }))
+            .count();
+        assert_eq!(saves, usize::from(k == 5), "saved once, at the end");
+    }
+    assert!(act(&mut s, Action::SyntheticNext).is_empty());
+    assert!(s.hash().contains("study=synthetic-50"));
+    // Without save=1 it is not saved, and a bad parameter count is a notice.
+    let mut s = State::new(cpu_setup());
+    act(&mut s, Action::Opening("#synthetic=10&params=99".into()));
+    assert!(s.synthetic);
+    assert!(s.notices.iter().any(|n| n.text.contains("params=99")));
+}
