@@ -109,19 +109,6 @@ async fn open() -> Result<IdbDatabase, String> {
         .map_err(|_| "opening the study database: unexpected result".to_string())
 }
 
-async fn put(db: &IdbDatabase, store: &str, key: &str, value: &str) -> Result<(), String> {
-    let tx = db
-        .transaction_with_str_and_mode(store, IdbTransactionMode::Readwrite)
-        .map_err(|e| js_err("saving", e))?;
-    let s = tx.object_store(store).map_err(|e| js_err("saving", e))?;
-    let req = s
-        .put_with_key(&JsValue::from_str(value), &JsValue::from_str(key))
-        .map_err(|e| js_err("saving", e))?;
-    let done = committed(&tx);
-    wait(&req).await.map_err(|e| js_err("saving", e))?;
-    done.await.map(drop).map_err(|e| js_err("saving", e))
-}
-
 async fn get(db: &IdbDatabase, store: &str, key: &str) -> Result<Option<String>, String> {
     let tx = db
         .transaction_with_str(store)
@@ -138,13 +125,32 @@ async fn get(db: &IdbDatabase, store: &str, key: &str) -> Result<Option<String>,
 pub async fn save(meta: &StudyMeta, journal: &str) -> Result<(), String> {
     let db = open().await?;
     let json = serde_json::to_string(meta).map_err(|e| format!("saving: {e}"))?;
-    // The journal first: a summary is never saved ahead of the trials it counts.
-    let saved = match put(&db, JOURNALS, &meta.id, journal).await {
-        Ok(()) => put(&db, META, &meta.id, &json).await,
-        Err(e) => Err(e),
-    };
+    // One transaction over both stores: the summary and the journal are saved together or
+    // not at all (a tab closed in between leaves no study without its summary).
+    let saved = put_both(&db, &meta.id, journal, &json).await;
     db.close();
     saved
+}
+
+/// Puts `journal` and `meta` under `key` in their stores, in one transaction.
+async fn put_both(db: &IdbDatabase, key: &str, journal: &str, meta: &str) -> Result<(), String> {
+    let stores = js_sys::Array::of2(&JsValue::from_str(JOURNALS), &JsValue::from_str(META));
+    let tx = db
+        .transaction_with_str_sequence_and_mode(&stores, IdbTransactionMode::Readwrite)
+        .map_err(|e| js_err("saving", e))?;
+    let done = committed(&tx);
+    let k = JsValue::from_str(key);
+    let j = tx.object_store(JOURNALS).map_err(|e| js_err("saving", e))?;
+    let r1 = j
+        .put_with_key(&JsValue::from_str(journal), &k)
+        .map_err(|e| js_err("saving", e))?;
+    let m = tx.object_store(META).map_err(|e| js_err("saving", e))?;
+    let r2 = m
+        .put_with_key(&JsValue::from_str(meta), &k)
+        .map_err(|e| js_err("saving", e))?;
+    wait(&r1).await.map_err(|e| js_err("saving", e))?;
+    wait(&r2).await.map_err(|e| js_err("saving", e))?;
+    done.await.map(drop).map_err(|e| js_err("saving", e))
 }
 
 /// Loads a study's summary and journal.
@@ -219,8 +225,7 @@ pub async fn delete(id: &str) -> Result<(), String> {
 /// Writes raw values under a key (tests use it to plant corrupt entries).
 pub async fn put_raw(id: &str, meta: &str, journal: &str) -> Result<(), String> {
     let db = open().await?;
-    put(&db, JOURNALS, id, journal).await?;
-    put(&db, META, id, meta).await?;
+    let saved = put_both(&db, id, journal, meta).await;
     db.close();
-    Ok(())
+    saved
 }
