@@ -237,7 +237,7 @@ fn export_onto_the_studys_own_journal_is_refused() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{stderr}");
         assert!(
-            stderr.contains("is the journal the study is read from"),
+            stderr.contains("is the file the study is read from"),
             "{stderr}"
         );
         assert_eq!(stderr.lines().count(), 1, "{stderr}");
