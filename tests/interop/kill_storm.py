@@ -42,7 +42,7 @@ CONFORMANCE = os.path.join(HERE, "..", "conformance")
 SWEEPLAB = None
 RESULTS = []
 # The kill storm's study: enough trials that every restart has work to be killed in.
-CAP = 100
+CAP = 150
 
 SWEEP_YAML = """\
 name: {name}
