@@ -153,24 +153,29 @@ pub(crate) fn study_attrs(
         "SELECT 1, key, value_json FROM study_user_attributes WHERE study_id = $1 UNION ALL SELECT 0, key, value_json FROM study_system_attributes WHERE study_id = $1",
         &[Val::Int(sid)],
     )? {
-        let user = row[0].int() == Some(1);
-        let key = text(&row[1]);
-        let value = attr_json(&key, &row[2])?;
-        ops.push(if user {
-            JournalOp::SetStudyUserAttr {
-                study_id: local,
-                key,
-                value,
-            }
-        } else {
-            JournalOp::SetStudySystemAttr {
-                study_id: local,
-                key,
-                value,
-            }
-        });
+        ops.push(study_attr_op(row[0].int() == Some(1), local, &row[1], &row[2])?);
     }
     Ok(ops)
+}
+
+/// The operation that sets a study attribute read from a row (`user`: a user attribute,
+/// else a system one) on local study `local`.
+fn study_attr_op(user: bool, local: u64, key: &Val, json: &Val) -> Result<JournalOp, DbError> {
+    let key = text(key);
+    let value = attr_json(&key, json)?;
+    Ok(if user {
+        JournalOp::SetStudyUserAttr {
+            study_id: local,
+            key,
+            value,
+        }
+    } else {
+        JournalOp::SetStudySystemAttr {
+            study_id: local,
+            key,
+            value,
+        }
+    })
 }
 
 /// One row of `trials`: `(trial_id, number, state, datetime_start, datetime_complete)`.
@@ -265,23 +270,7 @@ pub(crate) fn attrs_and_trial_rows(
                     complete: utc(&row[5]),
                 });
             }
-            kind => {
-                let key = text(&row[6]);
-                let value = attr_json(&key, &row[7])?;
-                attrs.push(if kind == Some(0) {
-                    JournalOp::SetStudyUserAttr {
-                        study_id: local,
-                        key,
-                        value,
-                    }
-                } else {
-                    JournalOp::SetStudySystemAttr {
-                        study_id: local,
-                        key,
-                        value,
-                    }
-                });
-            }
+            kind => attrs.push(study_attr_op(kind == Some(0), local, &row[6], &row[7])?),
         }
     }
     Ok((attrs, trials))
