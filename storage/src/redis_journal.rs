@@ -51,8 +51,11 @@ impl From<redis::RedisError> for RedisError {
     }
 }
 
-/// How long a sweeplab worker's lock lives if the worker dies holding it.
+/// How long a sweeplab worker's lock lives if the worker dies holding it and the server
+/// cannot tell (see [`RedisJournal::break_dead_lock`]).
 const LOCK_TTL_MS: u64 = 10_000;
+/// How often a waiting worker asks the server whether the lock's holder is still connected.
+const HOLDER_CHECK: Duration = Duration::from_millis(20);
 /// How long a worker waits for the lock before giving up.
 const LOCK_WAIT: Duration = Duration::from_secs(120);
 
@@ -107,19 +110,23 @@ impl RedisJournal {
     /// Connects and replays the whole log.
     pub fn open(url: &str, prefix: &str, shown: &str) -> Result<RedisJournal, RedisError> {
         let client = redis::Client::open(url)?;
-        let conn = client.get_connection_with_timeout(Duration::from_secs(10))?;
+        let mut conn = client.get_connection_with_timeout(Duration::from_secs(10))?;
+        // The lock's value names this connection, so that a worker waiting for the lock can
+        // see that its holder died (a server that refuses `CLIENT ID` leaves only the TTL).
+        let client_id: Option<i64> = redis::cmd("CLIENT").arg("ID").query(&mut conn).ok();
         let mut j = RedisJournal {
             conn,
             prefix: prefix.to_string(),
             last: -1,
             replica: JournalStorage::new(),
             token: format!(
-                "sweeplab-{}-{}",
+                "sweeplab-{}-{}-client-{}",
                 std::process::id(),
                 std::time::SystemTime::now()
                     .duration_since(std::time::UNIX_EPOCH)
                     .map(|d| d.as_nanos())
-                    .unwrap_or_default()
+                    .unwrap_or_default(),
+                client_id.map(|id| id.to_string()).unwrap_or_default()
             ),
             shown: shown.to_string(),
         };
@@ -187,6 +194,7 @@ impl RedisJournal {
         let key = format!("{}:sweeplab:lock", self.prefix);
         let start = Instant::now();
         let mut pause = Duration::from_millis(1);
+        let mut checked = Instant::now();
         loop {
             let got: Option<String> = redis::cmd("SET")
                 .arg(&key)
@@ -204,8 +212,52 @@ impl RedisJournal {
                     secs: LOCK_WAIT.as_secs(),
                 });
             }
+            if checked.elapsed() >= HOLDER_CHECK {
+                checked = Instant::now();
+                if self.break_dead_lock(&key) {
+                    continue;
+                }
+            }
             std::thread::sleep(pause);
             pause = (pause * 2).min(Duration::from_millis(50));
+        }
+    }
+
+    /// Deletes the lock `key` when the connection its value names is no longer on the
+    /// server: a worker killed while holding it (its socket closed with the process) no
+    /// longer stalls the others for the whole TTL. `true` when it deleted the lock. The
+    /// lock only spares workers from redoing their changes: appends stay conditional on
+    /// the log's end, so even a lock broken wrongly loses and duplicates nothing.
+    fn break_dead_lock(&mut self, key: &str) -> bool {
+        let held: Option<String> = match self.conn.get(key) {
+            Ok(v) => v,
+            Err(_) => return false,
+        };
+        let Some(held) = held else {
+            return false;
+        };
+        let Some(id) = held
+            .rsplit_once("-client-")
+            .and_then(|(_, id)| id.parse::<i64>().ok())
+        else {
+            return false;
+        };
+        // `CLIENT LIST ID` (Redis 6.2+) lists the connection while it is open; an error
+        // (an older server, or one whose ACL refuses CLIENT) leaves the TTL to end the lock.
+        let listed: Result<String, _> = redis::cmd("CLIENT")
+            .arg("LIST")
+            .arg("ID")
+            .arg(id)
+            .query(&mut self.conn);
+        match listed {
+            Ok(text) if text.trim().is_empty() => {
+                let deleted: Result<i64, _> = redis::Script::new(UNLOCK)
+                    .key(key)
+                    .arg(&held)
+                    .invoke(&mut self.conn);
+                matches!(deleted, Ok(1))
+            }
+            _ => false,
         }
     }
 
