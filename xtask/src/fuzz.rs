@@ -1,6 +1,7 @@
-//! `cargo xtask fuzz [--seconds N] [--target NAME]`: coverage-guided fuzzing of every input
-//! a user or another tool hands sweeplab (the targets in `fuzz/`, built with cargo-fuzz and
-//! libFuzzer). Each target runs for N seconds (60 by default) on its seed corpus
+//! `cargo xtask fuzz [--seconds N | --runs N] [--target NAME]`: coverage-guided fuzzing of
+//! every input a user or another tool hands sweeplab (the targets in `fuzz/`, built with
+//! cargo-fuzz and libFuzzer). Each target runs for N seconds (60 by default), or for N
+//! executions with `--runs`, on its seed corpus
 //! (`fuzz/corpus/<target>/`, read only) plus a working corpus under `fuzz/target/work/`;
 //! crashing inputs land in `fuzz/artifacts/<target>/`. libFuzzer needs the nightly
 //! toolchain: without it the command says it skipped and succeeds.
@@ -34,8 +35,9 @@ const TARGETS: [&str; 8] = [
 const LIBFUZZER_LIMITS: [&str; 3] = ["-max_len=65536", "-rss_limit_mb=2048", "-timeout=10"];
 
 fn usage() {
-    println!("usage: cargo xtask fuzz [--seconds N] [--target NAME]\n");
+    println!("usage: cargo xtask fuzz [--seconds N | --runs N] [--target NAME]\n");
     println!("  --seconds N    how long each target runs (default 60)");
+    println!("  --runs N       run each target for N executions instead, however long it takes");
     println!(
         "  --target NAME  run only this target; one of {}",
         TARGETS.join(", ")
@@ -58,6 +60,7 @@ struct Outcome {
 /// Runs the fuzz targets (see the module documentation).
 pub fn run(args: &[String]) -> Result<()> {
     let mut seconds: u64 = 60;
+    let mut runs: Option<u64> = None;
     let mut only: Option<String> = None;
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -69,6 +72,15 @@ pub fn run(args: &[String]) -> Result<()> {
                     .ok()
                     .filter(|s| *s > 0)
                     .with_context(|| format!("--seconds: `{v}` is not a positive integer"))?;
+            }
+            "--runs" => {
+                let v = it.next().context("--runs needs a number")?;
+                runs = Some(
+                    v.parse()
+                        .ok()
+                        .filter(|s| *s > 0)
+                        .with_context(|| format!("--runs: `{v}` is not a positive integer"))?,
+                );
             }
             "--target" => {
                 let v = it.next().context("--target needs a name")?;
@@ -103,7 +115,11 @@ pub fn run(args: &[String]) -> Result<()> {
         .collect();
     let mut outcomes = Vec::new();
     for target in targets {
-        outcomes.push(run_target(&tools_bin, target, seconds)?);
+        let limit = match runs {
+            Some(n) => Limit::Runs(n),
+            None => Limit::Seconds(seconds),
+        };
+        outcomes.push(run_target(&tools_bin, target, limit)?);
     }
     print_table(&outcomes);
     let crashed: Vec<&str> = outcomes
@@ -180,8 +196,17 @@ fn nightly_cargo_fuzz(tools_bin: &Path) -> Command {
     cmd
 }
 
-/// Runs one target for `seconds`, echoing libFuzzer's status lines and reading its counts.
-fn run_target(tools_bin: &Path, target: &'static str, seconds: u64) -> Result<Outcome> {
+/// How long one target runs.
+#[derive(Clone, Copy)]
+enum Limit {
+    /// For this many seconds.
+    Seconds(u64),
+    /// For this many executions.
+    Runs(u64),
+}
+
+/// Runs one target until `limit`, echoing libFuzzer's status lines and reading its counts.
+fn run_target(tools_bin: &Path, target: &'static str, limit: Limit) -> Result<Outcome> {
     let fuzz = root().join("fuzz");
     let work = fuzz.join("target/work").join(target);
     let seeds = fuzz.join("corpus").join(target);
@@ -194,12 +219,18 @@ fn run_target(tools_bin: &Path, target: &'static str, seconds: u64) -> Result<Ou
         .arg(&work)
         .arg(&seeds)
         .arg("--")
-        .arg(format!("-max_total_time={seconds}"))
+        .arg(match limit {
+            Limit::Seconds(s) => format!("-max_total_time={s}"),
+            Limit::Runs(n) => format!("-runs={n}"),
+        })
         .args(LIBFUZZER_LIMITS)
         .current_dir(root())
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
-    eprintln!("xtask: fuzzing {target} for {seconds} s");
+    match limit {
+        Limit::Seconds(s) => eprintln!("xtask: fuzzing {target} for {s} s"),
+        Limit::Runs(n) => eprintln!("xtask: fuzzing {target} for {n} executions"),
+    }
     let started = Instant::now();
     let mut child = cmd
         .spawn()
