@@ -6,7 +6,7 @@
 //! and the Pearson χ² divergence is the importance. [`param_importances`] normalises the
 //! result to sum 1, like `optuna.importance.get_param_importances`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use crate::distributions::Distribution;
 use crate::samplers::tpe::parzen::{Kernel, Mixture};
@@ -218,12 +218,13 @@ impl PedAnova {
             .copied()
             .filter(|t| t.state == TrialState::Complete)
             .collect();
-        let mut params: Vec<String> = completed
+        let params: Vec<String> = completed
             .iter()
-            .flat_map(|t| t.params_internal().map(|(k, _, _)| k.to_string()))
+            .flat_map(|t| t.params_internal().map(|(k, _, _)| k))
+            .collect::<BTreeSet<&str>>()
+            .into_iter()
+            .map(str::to_string)
             .collect();
-        params.sort();
-        params.dedup();
         let trials: Vec<&FrozenTrial> = completed
             .into_iter()
             .filter(|t| {
@@ -243,6 +244,7 @@ impl PedAnova {
             return out;
         }
         let quantile = top.len() as f64 / region.len() as f64;
+        let top_ids: HashSet<u64> = top.iter().map(|t| t.trial_id).collect();
         for name in &params {
             // Regimes: trials grouped by the parameter's distribution.
             let mut regimes: Vec<(Distribution, Vec<&FrozenTrial>)> = Vec::new();
@@ -262,7 +264,7 @@ impl PedAnova {
                 let top_regime: Vec<&FrozenTrial> = region_regime
                     .iter()
                     .copied()
-                    .filter(|t| top.iter().any(|x| x.trial_id == t.trial_id))
+                    .filter(|t| top_ids.contains(&t.trial_id))
                     .collect();
                 if top_regime.is_empty() {
                     continue;

@@ -4,7 +4,6 @@
 //! snapshot's version, so a chart redraws only when its data changed; dense layers are
 //! drawn as a few paths (one per colour bucket) so 1,000 trials stay cheap.
 
-use std::fmt::Write as _;
 use std::rc::Rc;
 
 use sweeplab_core::TrialState;
@@ -117,6 +116,47 @@ fn frame_sized(
     }
 }
 
+/// Appends an SVG coordinate with one decimal, through integer formatting: paths of
+/// thousands of points are rebuilt on every new trial, and `format!("{:.1}")` on an `f64`
+/// is the exact (slow) float formatter.
+fn push_px(out: &mut String, v: f64) {
+    if !v.is_finite() {
+        out.push('0');
+        return;
+    }
+    // Far beyond any view box: clamped, so the integer cannot overflow.
+    let tenths = (v.clamp(-1e9, 1e9) * 10.0).round() as i64;
+    if tenths < 0 {
+        out.push('-');
+    }
+    let abs = tenths.unsigned_abs();
+    out.push_str(itoa::Buffer::new().format(abs / 10));
+    out.push('.');
+    out.push(char::from(b'0' + (abs % 10) as u8));
+}
+
+/// Appends a path command and its point: `M12.5,40.0`.
+fn push_pt(out: &mut String, cmd: char, x: f64, y: f64) {
+    out.push(cmd);
+    push_px(out, x);
+    out.push(',');
+    push_px(out, y);
+}
+
+/// Appends a dot at a point: a zero-length segment that the `dots` class strokes with a
+/// round cap (a fifth of an arc-drawn circle's path text, and cheaper to draw).
+fn push_dot(out: &mut String, x: f64, y: f64) {
+    push_pt(out, 'M', x, y);
+    out.push_str("h0");
+}
+
+/// [`push_px`] as a string.
+fn px_text(v: f64) -> String {
+    let mut s = String::new();
+    push_px(&mut s, v);
+    s
+}
+
 fn path_of(points: &[(f64, f64)], x: &Scale, y: &Scale, log_y: bool) -> String {
     let mut d = String::new();
     let mut pen_down = false;
@@ -125,13 +165,7 @@ fn path_of(points: &[(f64, f64)], x: &Scale, y: &Scale, log_y: bool) -> String {
             pen_down = false;
             continue;
         }
-        let _ = write!(
-            d,
-            "{}{:.1},{:.1}",
-            if pen_down { 'L' } else { 'M' },
-            x.px(px),
-            y.px(py)
-        );
+        push_pt(&mut d, if pen_down { 'L' } else { 'M' }, x.px(px), y.px(py));
         pen_down = true;
     }
     d
@@ -149,6 +183,14 @@ fn svg_point(e: &MouseEvent, (w, h): (f64, f64)) -> Option<(f64, f64)> {
         (f64::from(e.client_y()) - r.top()) * h / r.height(),
     ))
 }
+
+/// Above this many dots, a chart draws them as squares without anti-aliasing (class
+/// `many`).
+const MANY_DOTS: usize = 1000;
+
+/// The most lines a chart draws as one `<path>` each: with thousands of trials, every
+/// element would be diffed, restyled and drawn on every new one.
+const MAX_LINE_ELEMENTS: usize = 160;
 
 /// A line chart with hover values, log scale and smoothing.
 #[function_component(LineChart)]
@@ -198,6 +240,38 @@ pub fn line_chart(props: &LineChartProps) -> Html {
     let many = smoothed.len() > 8;
     // Many faint lines: the more there are, the lighter each one.
     let faint_opacity = (8.0 / smoothed.len().max(1) as f64).clamp(0.04, 0.45);
+    // Beyond MAX_LINE_ELEMENTS lines, neighbouring lines of one style share a path (see
+    // `bundles`); the bundles overlap like faint lines do.
+    let bundle_opacity = (8.0 / MAX_LINE_ELEMENTS as f64).clamp(0.04, 0.45);
+    let bundles = |series: &[Series]| -> Vec<(Series, String)> {
+        let per = series.len().div_ceil(MAX_LINE_ELEMENTS / 2).max(1);
+        // Lines of one style, in order, then `per` of them to a path.
+        let mut styles: Vec<(&Series, Vec<&Series>)> = Vec::new();
+        for s in series {
+            match styles
+                .iter_mut()
+                .find(|(k, _)| k.color == s.color && k.dashed == s.dashed && k.faint == s.faint)
+            {
+                Some((_, v)) => v.push(s),
+                None => styles.push((s, vec![s])),
+            }
+        }
+        let mut out = Vec::new();
+        for (style, lines) in styles {
+            for chunk in lines.chunks(per) {
+                let mut d = String::new();
+                for s in chunk {
+                    d.push_str(&path_of(&s.points, &x, &y, props.log_y));
+                }
+                let look = Series {
+                    points: Vec::new(),
+                    ..style.clone()
+                };
+                out.push((look, d));
+            }
+        }
+        out
+    };
     let tooltip = (*hover).map(|hx| {
         // For each series, the point nearest the cursor's x.
         let mut rows: Vec<(String, String, f64, f64)> = Vec::new();
@@ -241,11 +315,19 @@ pub fn line_chart(props: &LineChartProps) -> Html {
         <div class="chart" data-testid={props.id.clone()}>
             <svg viewBox={format!("0 0 {w} {h}")} style={format!("aspect-ratio:{w}/{h}")} preserveAspectRatio="none" onmousemove={onmove} onmouseleave={onleave}>
                 { frame_sized((w, h), &x, &y, &props.x_label, &props.y_label, 6, None, None) }
-                { for smoothed.iter().map(|s| html! {
-                    <path class={classes!("line", s.faint.then_some("faint"), s.dashed.then_some("dashed"))}
-                        d={path_of(&s.points, &x, &y, props.log_y)} stroke={s.color.clone()}
-                        style={s.faint.then(|| format!("opacity:{faint_opacity:.3}"))} />
-                }) }
+                if smoothed.len() > MAX_LINE_ELEMENTS {
+                    { for bundles(&smoothed).iter().map(|(s, d)| html! {
+                        <path class={classes!("line", s.faint.then_some("faint"), s.dashed.then_some("dashed"))}
+                            d={d.clone()} stroke={s.color.clone()}
+                            style={s.faint.then(|| format!("stroke-opacity:{bundle_opacity:.3}"))} />
+                    }) }
+                } else {
+                    { for smoothed.iter().map(|s| html! {
+                        <path class={classes!("line", s.faint.then_some("faint"), s.dashed.then_some("dashed"))}
+                            d={path_of(&s.points, &x, &y, props.log_y)} stroke={s.color.clone()}
+                            style={s.faint.then(|| format!("stroke-opacity:{faint_opacity:.3}"))} />
+                    }) }
+                }
                 { tooltip.unwrap_or_default() }
             </svg>
             if !many && smoothed.len() > 1 {
@@ -288,19 +370,18 @@ pub fn history_chart(props: &StudyChartProps) -> Html {
     let mut dots = String::new();
     for (i, &(n, v, b)) in h.iter().enumerate() {
         if i == 0 {
-            let _ = write!(best, "M{:.1},{:.1}", x.px(n as f64), y.px(b));
+            push_pt(&mut best, 'M', x.px(n as f64), y.px(b));
         } else {
-            let _ = write!(best, "H{:.1}V{:.1}", x.px(n as f64), y.px(b));
+            best.push('H');
+            push_px(&mut best, x.px(n as f64));
+            best.push('V');
+            push_px(&mut best, y.px(b));
         }
-        let _ = write!(
-            dots,
-            "M{:.1},{:.1}m-3.2,0a3.2,3.2 0 1,0 6.4,0a3.2,3.2 0 1,0 -6.4,0",
-            x.px(n as f64),
-            y.px(v)
-        );
+        push_dot(&mut dots, x.px(n as f64), y.px(v));
     }
     // Extend the best line to the last trial.
-    let _ = write!(best, "H{:.1}", x.px(n_max - 1.0));
+    best.push('H');
+    push_px(&mut best, x.px(n_max - 1.0));
     let nearest = {
         let h = h.clone();
         move |(px, py): (f64, f64)| {
@@ -338,7 +419,7 @@ pub fn history_chart(props: &StudyChartProps) -> Html {
             <svg viewBox={format!("0 0 {W} {H}")} preserveAspectRatio="none" onmousemove={onmove} onmouseleave={onleave} {onclick}>
                 { frame(&x, &y, "trial", &props.data.objective, 6) }
                 <path class="line best" d={best} />
-                <path class="dots history-dots" d={dots} />
+                <path class={classes!("dots", "history-dots", (h.len() > MANY_DOTS).then_some("many"))} d={dots} />
                 if let Some((n, v, _)) = near {
                     <g pointer-events="none">
                         <circle class="pt-hover" cx={format!("{:.1}", x.px(n as f64))} cy={format!("{:.1}", y.px(v))} r="6" />
@@ -422,24 +503,17 @@ pub fn parallel_chart(props: &StudyChartProps) -> Html {
         let b = ((goodness(v) * (BUCKETS - 1) as f64).round() as usize).min(BUCKETS - 1);
         let p = &mut paths[b];
         let mut first = true;
-        for (i, (a, s)) in axes.iter().zip(&scales).enumerate() {
-            if let Some(c) = a.coord(t) {
-                let _ = write!(
-                    p,
-                    "{}{:.1},{:.1}",
-                    if first { 'M' } else { 'L' },
-                    ax_x(i),
-                    s.px(c)
-                );
+        for (i, (c, s)) in d.coords(t).into_iter().zip(&scales).enumerate() {
+            if let Some(c) = c {
+                push_pt(p, if first { 'M' } else { 'L' }, ax_x(i), s.px(c));
                 first = false;
             }
         }
-        let _ = write!(
+        push_pt(
             p,
-            "{}{:.1},{:.1}",
             if first { 'M' } else { 'L' },
             ax_x(n_axes - 1),
-            obj.px(v)
+            obj.px(v),
         );
     }
     let axis = |i: usize, name: &str, ticks: Vec<(f64, String)>| {
@@ -479,6 +553,8 @@ struct SliceProps {
     data: StudyData,
     axis: Axis,
     log_y: bool,
+    /// `(trial number, coordinate, value)` of the COMPLETE trials that have the parameter.
+    pts: Rc<Vec<(u64, f64, f64)>>,
 }
 
 const SW: f64 = 260.0;
@@ -491,11 +567,7 @@ fn slice(props: &SliceProps) -> Html {
     let d = &props.data;
     let a = &props.axis;
     let hover = use_state(|| None::<(f64, f64)>);
-    let pts: Rc<Vec<(u64, f64, f64)>> = use_memo((d.clone(), a.name.clone()), |(d, _)| {
-        d.completed()
-            .filter_map(|t| Some((t.number, a.coord(t)?, t.value()?)))
-            .collect()
-    });
+    let pts = &props.pts;
     let y = Scale::fit(pts.iter().map(|p| p.2), SH - 28.0, 8.0, props.log_y);
     let (lo, hi) = a.bounds();
     let x = Scale::range(lo, hi, 40.0, SW - 8.0, a.log(), 0.06);
@@ -504,12 +576,7 @@ fn slice(props: &SliceProps) -> Html {
     let mut paths = vec![String::new(); BUCKETS];
     for &(num, c, v) in pts.iter() {
         let b = ((num as f64 / (n - 1.0)) * (BUCKETS - 1) as f64).round() as usize;
-        let _ = write!(
-            paths[b.min(BUCKETS - 1)],
-            "M{:.1},{:.1}m-2.8,0a2.8,2.8 0 1,0 5.6,0a2.8,2.8 0 1,0 -5.6,0",
-            x.px(c),
-            y.px(v)
-        );
+        push_dot(&mut paths[b.min(BUCKETS - 1)], x.px(c), y.px(v));
     }
     let onmove = {
         let hover = hover.clone();
@@ -554,7 +621,7 @@ fn slice(props: &SliceProps) -> Html {
                     <text class="tick" x={x.px(*v).to_string()} y={(SH - 14.0).to_string()} text-anchor="middle">{ l.clone() }</text>
                 }) }
                 { for paths.iter().enumerate().filter(|(_, p)| !p.is_empty()).map(|(b, p)| html! {
-                    <path class="dots" d={p.clone()} style={format!("fill:{}", ramp(b as f64 / (BUCKETS - 1) as f64))} />
+                    <path class={classes!("dots", (pts.len() > MANY_DOTS).then_some("many"))} d={p.clone()} style={format!("stroke:{}", ramp(b as f64 / (BUCKETS - 1) as f64))} />
                 }) }
                 if let Some((num, c, v)) = near {
                     <g pointer-events="none">
@@ -575,13 +642,27 @@ fn slice(props: &SliceProps) -> Html {
 #[function_component(SliceCharts)]
 pub fn slice_charts(props: &StudyChartProps) -> Html {
     let d = &props.data;
+    // Every slice's points in one pass over the trials (a merge of each trial's
+    // parameters with the axes, not a lookup per axis and trial).
+    let per_axis = use_memo(d.clone(), |d| {
+        let mut out = vec![Vec::new(); d.axes().len()];
+        for t in d.completed() {
+            let Some(v) = t.value() else { continue };
+            for (i, c) in d.coords(t).into_iter().enumerate() {
+                if let Some(c) = c {
+                    out[i].push((t.number, c, v));
+                }
+            }
+        }
+        out.into_iter().map(Rc::new).collect::<Vec<_>>()
+    });
     if d.completed().next().is_none() {
         return html! { <div class="chart empty" data-testid="slice">{ "Slice plots appear when a trial completes" }</div> };
     }
     html! {
         <div class="slices" data-testid="slice">
-            { for d.axes().into_iter().map(|a| html! {
-                <Slice data={d.clone()} axis={a} log_y={props.log_y} />
+            { for d.axes().iter().zip(per_axis.iter()).map(|(a, pts)| html! {
+                <Slice data={d.clone()} axis={a.clone()} pts={pts.clone()} log_y={props.log_y} />
             }) }
             <div class="slice-note">{ "colour: trial number (dark = early, yellow = late); hover a point for its trial" }</div>
         </div>
@@ -620,6 +701,9 @@ pub fn importance_chart(props: &ImportanceProps) -> Html {
     }
 }
 
+/// Cells per side of the contour's surface.
+const CONTOUR_N: usize = 28;
+
 /// A contour of the objective over two chosen parameters (inverse-distance weighted),
 /// with the trials on top.
 #[function_component(ContourChart)]
@@ -641,6 +725,16 @@ pub fn contour_chart(props: &StudyChartProps) -> Html {
             .unwrap_or(if numeric.first() == Some(&1) { 0 } else { 1 }),
     );
     let pick = use_state(move || first);
+    let hover = use_state(|| None::<(f64, f64)>);
+    // The surface is redrawn only when the study or the chosen pair changes (not on hover).
+    let grid = use_memo((d.clone(), *pick), |(d, (xi, yi))| {
+        let axes = d.axes();
+        let last = axes.len().saturating_sub(1);
+        match (axes.get((*xi).min(last)), axes.get((*yi).min(last))) {
+            (Some(ax), Some(ay)) => contour(d, ax, ay, CONTOUR_N).unwrap_or_default(),
+            _ => Vec::new(),
+        }
+    });
     if axes.len() < 2 || d.completed().count() < 2 {
         return html! { <div class="chart empty" data-testid="contour">{ "The contour needs two parameters and two completed trials" }</div> };
     }
@@ -665,9 +759,8 @@ pub fn contour_chart(props: &StudyChartProps) -> Html {
             </select>
         }
     };
-    const N: usize = 28;
+    const N: usize = CONTOUR_N;
     let (ax, ay) = (&axes[xi], &axes[yi]);
-    let grid = contour(d, ax, ay, N).unwrap_or_default();
     let (xlo, xhi) = ax.bounds();
     let (ylo, yhi) = ay.bounds();
     let x = Scale::range(xlo, xhi, ML, W - MR, ax.log(), 0.0);
@@ -683,20 +776,52 @@ pub fn contour_chart(props: &StudyChartProps) -> Html {
         }
     });
     let same = xi == yi;
+    // The trials: one path (thousands of elements would each be diffed on every new trial);
+    // hovering names the nearest.
+    let pts: Vec<(u64, f64, f64, f64)> = d
+        .completed()
+        .filter_map(|t| Some((t.number, ax.coord(t)?, ay.coord(t)?, t.value()?)))
+        .collect();
+    let mut dots = String::new();
+    for &(_, cx, cy, _) in &pts {
+        push_dot(&mut dots, x.px(cx), y.px(cy));
+    }
+    let near = (*hover).and_then(|(hx, hy)| {
+        pts.iter()
+            .map(|p| (p, (x.px(p.1) - hx).powi(2) + (y.px(p.2) - hy).powi(2)))
+            .filter(|(_, d2)| *d2 < 144.0)
+            .min_by(|a, b| a.1.total_cmp(&b.1))
+            .map(|(p, _)| *p)
+    });
+    let many = (pts.len() > MANY_DOTS).then_some("many");
+    let onmove = {
+        let hover = hover.clone();
+        Callback::from(move |e: MouseEvent| hover.set(svg_point(&e, (W, H))))
+    };
+    let onleave = {
+        let hover = hover.clone();
+        Callback::from(move |_| hover.set(None))
+    };
     html! {
         <div class="chart" data-testid="contour">
             <div class="chart-tools">{ "x " }{ select(0, xi) }{ " y " }{ select(1, yi) }</div>
             if same {
                 <div class="chart empty">{ "Choose two different parameters" }</div>
             } else {
-                <svg viewBox={format!("0 0 {W} {H}")} preserveAspectRatio="none">
+                <svg viewBox={format!("0 0 {W} {H}")} preserveAspectRatio="none" onmousemove={onmove} onmouseleave={onleave}>
                     { for cells }
                     <g class="over-heat">{ frame_sized((W, H), &x, &y, &ax.name, &ay.name, 5, ax.labels(), ay.labels()) }</g>
-                    { for d.completed().filter_map(|t| Some((t.number, ax.coord(t)?, ay.coord(t)?, t.value()?))).map(|(n, cx, cy, v)| html! {
-                        <circle class="pt outline" cx={format!("{:.1}", x.px(cx))} cy={format!("{:.1}", y.px(cy))} r="3">
-                            <title>{ format!("trial {n}: {} = {}, {} = {}, value {}", ax.name, precise(cx), ay.name, precise(cy), precise(v)) }</title>
-                        </circle>
-                    }) }
+                    <path class={classes!("dots", "contour-edge", many)} d={dots.clone()} />
+                    <path class={classes!("dots", "contour-dots", many)} d={dots} data-points={pts.len().to_string()} />
+                    if let Some((n, cx, cy, v)) = near {
+                        <g pointer-events="none">
+                            <circle class="pt-hover" cx={px_text(x.px(cx))} cy={px_text(y.px(cy))} r="6" />
+                            <text class="tip-row" x={if x.px(cx) > W / 2.0 { (x.px(cx) - 10.0).to_string() } else { (x.px(cx) + 10.0).to_string() }}
+                                y={(y.px(cy) - 8.0).max(12.0).to_string()} text-anchor={if x.px(cx) > W / 2.0 { "end" } else { "start" }}>
+                                { format!("trial {n}: {} = {}, {} = {}, value {}", ax.name, precise(cx), ay.name, precise(cy), precise(v)) }
+                            </text>
+                        </g>
+                    }
                 </svg>
             }
             <div class="legend"><span class="ramp"></span>{ "worse → better" }</div>
@@ -793,4 +918,37 @@ fn draw_boundary(canvas: &NodeRef, p: &BoundaryProps) -> Option<()> {
 /// A palette colour for live-curve series `i`.
 pub fn series_color(i: usize) -> String {
     palette(i).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{push_dot, px_text};
+
+    #[test]
+    fn coordinates_are_written_with_one_decimal() {
+        let shown: Vec<String> = [0.0, 1.04, 1.06, -0.04, -2.36, 123.96, f64::NAN, 1e12]
+            .iter()
+            .map(|v| px_text(*v))
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                "0.0",
+                "1.0",
+                "1.1",
+                "0.0",
+                "-2.4",
+                "124.0",
+                "0",
+                "1000000000.0"
+            ]
+        );
+        for v in [0.3, 17.26, -9.99, 640.0, 0.05] {
+            assert_eq!(px_text(v), format!("{v:.1}"));
+        }
+        let mut d = String::new();
+        push_dot(&mut d, 1.0, -2.5);
+        push_dot(&mut d, 10.25, 3.0);
+        assert_eq!(d, "M1.0,-2.5h0M10.3,3.0h0");
+    }
 }

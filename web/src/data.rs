@@ -2,6 +2,7 @@
 //! history, interpolated contours and the trials table's ordering. Pure functions over the
 //! core's [`FrozenTrial`]s, tested natively.
 
+use std::collections::BTreeMap;
 use std::rc::Rc;
 
 use sweeplab_core::{Distribution, FrozenTrial, StudyDirection, TrialState};
@@ -16,8 +17,11 @@ pub struct StudyData {
     pub direction: StudyDirection,
     /// The objective's name, for axis labels.
     pub objective: String,
-    /// Every trial, in number order.
-    pub trials: Rc<Vec<FrozenTrial>>,
+    /// Every trial, in number order. Each is shared, so a new snapshot copies only the
+    /// trials that changed.
+    pub trials: Rc<Vec<Rc<FrozenTrial>>>,
+    /// The parameter axes, computed once per snapshot (see [`StudyData::axes`]).
+    axes: Rc<Vec<Axis>>,
 }
 
 impl PartialEq for StudyData {
@@ -33,15 +37,34 @@ impl Default for StudyData {
             direction: StudyDirection::Minimize,
             objective: "objective".into(),
             trials: Rc::new(Vec::new()),
+            axes: Rc::new(Vec::new()),
         }
     }
 }
 
 impl StudyData {
+    /// A snapshot of `trials`.
+    pub fn new(
+        version: u64,
+        direction: StudyDirection,
+        objective: String,
+        trials: Rc<Vec<Rc<FrozenTrial>>>,
+    ) -> Self {
+        let axes = Rc::new(axes_of(&trials));
+        StudyData {
+            version,
+            direction,
+            objective,
+            trials,
+            axes,
+        }
+    }
+
     /// The trials that have a finite objective value (COMPLETE).
     pub fn completed(&self) -> impl Iterator<Item = &FrozenTrial> {
         self.trials
             .iter()
+            .map(|t| &**t)
             .filter(|t| t.state == TrialState::Complete && t.value().is_some_and(f64::is_finite))
     }
 
@@ -73,19 +96,29 @@ impl StudyData {
 
     /// The parameter axes: every parameter any trial has, in name order, with the
     /// distribution of its latest trial.
-    pub fn axes(&self) -> Vec<Axis> {
-        let mut out: Vec<Axis> = Vec::new();
-        for t in self.trials.iter().rev() {
-            for (name, dist, _) in t.params_internal() {
-                if !out.iter().any(|a| a.name == name) {
-                    out.push(Axis {
-                        name: name.to_string(),
-                        dist: dist.clone(),
-                    });
-                }
+    pub fn axes(&self) -> &[Axis] {
+        &self.axes
+    }
+
+    /// The coordinate of `t` on every axis, in axis order (`None` where it lacks the
+    /// parameter): one merge of its parameters and the axes, both in name order, instead
+    /// of a lookup per axis.
+    pub fn coords(&self, t: &FrozenTrial) -> Vec<Option<f64>> {
+        let axes = self.axes();
+        let mut out = vec![None; axes.len()];
+        let mut i = 0;
+        for (name, dist, internal) in t.params_internal() {
+            while i < axes.len() && axes[i].name.as_str() < name {
+                i += 1;
+            }
+            let Some(axis) = axes.get(i) else {
+                break;
+            };
+            if axis.name == name {
+                out[i] = axis.coord_of(dist, internal);
+                i += 1;
             }
         }
-        out.sort_by(|a, b| a.name.cmp(&b.name));
         out
     }
 
@@ -152,8 +185,12 @@ impl Axis {
 
     /// The numeric coordinate of a trial on this axis (the value, or the choice index).
     pub fn coord(&self, t: &FrozenTrial) -> Option<f64> {
-        let internal = t.param_internal(&self.name)?;
-        match (&self.dist, t.distribution(&self.name)?) {
+        self.coord_of(t.distribution(&self.name)?, t.param_internal(&self.name)?)
+    }
+
+    /// The coordinate of a value sampled from `theirs` (internal representation).
+    fn coord_of(&self, theirs: &Distribution, internal: f64) -> Option<f64> {
+        match (&self.dist, theirs) {
             (Distribution::Categorical(mine), Distribution::Categorical(theirs)) => {
                 let value = theirs.choices.get(internal as usize)?;
                 mine.choices
@@ -174,6 +211,23 @@ impl Axis {
             Distribution::Categorical(c) => (0.0, c.choices.len().saturating_sub(1) as f64),
         }
     }
+}
+
+/// Every parameter any of `trials` has, in name order, with the distribution of the latest
+/// trial that has it.
+fn axes_of(trials: &[Rc<FrozenTrial>]) -> Vec<Axis> {
+    let mut seen: BTreeMap<&str, &Distribution> = BTreeMap::new();
+    for t in trials.iter().rev() {
+        for (name, dist, _) in t.params_internal() {
+            seen.entry(name).or_insert(dist);
+        }
+    }
+    seen.into_iter()
+        .map(|(name, dist)| Axis {
+            name: name.to_string(),
+            dist: dist.clone(),
+        })
+        .collect()
 }
 
 /// An interpolated surface over two axes: `n × n` cells (row-major from the bottom-left),
@@ -235,7 +289,7 @@ pub enum Column {
 }
 
 /// Trial indices sorted by `column` (missing values last, whatever the order).
-pub fn sort_trials(trials: &[FrozenTrial], column: &Column, ascending: bool) -> Vec<usize> {
+pub fn sort_trials(trials: &[Rc<FrozenTrial>], column: &Column, ascending: bool) -> Vec<usize> {
     let key = |t: &FrozenTrial| -> Option<SortKey> {
         match column {
             Column::Number => Some(SortKey::Num(t.number as f64)),
@@ -248,12 +302,12 @@ pub fn sort_trials(trials: &[FrozenTrial], column: &Column, ascending: bool) -> 
             }),
         }
     };
+    let keys: Vec<Option<SortKey>> = trials.iter().map(|t| key(t)).collect();
     let mut idx: Vec<usize> = (0..trials.len()).collect();
     idx.sort_by(|&a, &b| {
-        let (ka, kb) = (key(&trials[a]), key(&trials[b]));
-        match (ka, kb) {
+        match (&keys[a], &keys[b]) {
             (Some(x), Some(y)) => {
-                let o = x.cmp(&y);
+                let o = x.cmp(y);
                 if ascending { o } else { o.reverse() }
             }
             (Some(_), None) => std::cmp::Ordering::Less,
@@ -327,12 +381,12 @@ mod tests {
             let v = x * x + if c.as_str() == Some("a") { 0.0 } else { 1.0 };
             s.tell_value(k, v).unwrap();
         }
-        StudyData {
-            version: 1,
-            direction: StudyDirection::Minimize,
-            objective: "v".into(),
-            trials: Rc::new(s.trials().to_vec()),
-        }
+        StudyData::new(
+            1,
+            StudyDirection::Minimize,
+            "v".into(),
+            Rc::new(s.trials().iter().cloned().map(Rc::new).collect()),
+        )
     }
 
     #[test]
@@ -358,6 +412,7 @@ mod tests {
         );
         assert_eq!(axes[0].labels().unwrap(), ["a", "b"]);
         for t in d.trials.iter() {
+            assert_eq!(d.coords(t), [axes[0].coord(t), axes[1].coord(t)]);
             let c = axes[0].coord(t).unwrap();
             assert_eq!(c == 0.0, t.param("c").unwrap().as_str() == Some("a"));
             assert_eq!(axes[1].coord(t), t.param("x").unwrap().as_f64());
@@ -378,11 +433,13 @@ mod tests {
 
     #[test]
     fn sorting_puts_missing_values_last() {
-        let mut d = study(4);
+        let d = study(4);
         let mut trials = (*d.trials).clone();
-        trials[1].values = None;
-        trials[1].state = TrialState::Fail;
-        d.trials = Rc::new(trials);
+        let mut failed = (*trials[1]).clone();
+        failed.values = None;
+        failed.state = TrialState::Fail;
+        trials[1] = Rc::new(failed);
+        let d = StudyData::new(2, d.direction, d.objective.clone(), Rc::new(trials));
         let asc = sort_trials(&d.trials, &Column::Value, true);
         let desc = sort_trials(&d.trials, &Column::Value, false);
         assert_eq!(*asc.last().unwrap(), 1);

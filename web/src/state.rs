@@ -15,7 +15,7 @@ use sweeplab_core::export::{
     ExportFormat, ExportOptions, export_study, journal_for_study, zip_files,
 };
 use sweeplab_core::importance::param_importances;
-use sweeplab_core::storage::journal::{JournalStorage, parse_journal};
+use sweeplab_core::storage::journal::{CompactWriter, JournalStorage, parse_journal};
 use sweeplab_core::store::fail_running;
 use sweeplab_core::vocab::{AdapterProbe, BackendKind, ProgressEvent};
 use sweeplab_core::{FrozenTrial, Json, StudyView, TrialState};
@@ -203,6 +203,66 @@ pub struct Env {
     pub stamp: String,
 }
 
+/// What a save writes of a study's journal. The saved journal is a compact base and the
+/// lines appended after it, so that a study saved after every trial writes each trial's
+/// lines once instead of the whole study every time.
+#[derive(Clone, Debug, PartialEq)]
+pub enum JournalSave {
+    /// The whole journal, compacted: it replaces the saved base and every appended chunk.
+    Whole(String),
+    /// Journal lines appended after the saved ones, as chunk number `seq`.
+    Append {
+        /// The chunk's number (chunks are read back in this order).
+        seq: u64,
+        /// The lines.
+        lines: String,
+    },
+}
+
+impl JournalSave {
+    /// The saved journal `base` with `chunks` appended, as [`crate::store`] reads it back.
+    pub fn read_back(base: &str, chunks: &[String]) -> String {
+        let mut out =
+            String::with_capacity(base.len() + chunks.iter().map(String::len).sum::<usize>());
+        out.push_str(base);
+        for c in chunks {
+            out.push_str(c);
+        }
+        out
+    }
+}
+
+/// Chunks appended after a whole save before the next save is whole again (loading reads
+/// the base and every chunk).
+const MAX_CHUNKS: u64 = 256;
+
+/// Where the study's saves stand.
+#[derive(Clone, Debug, Default)]
+struct Saves {
+    /// A save is being written (its [`Action::Saved`] has not come).
+    in_flight: bool,
+    /// A save was asked for while one was in flight: made when it is answered.
+    pending: bool,
+    /// The study's base has been saved since its storage was last replaced, and every
+    /// chunk since succeeded: the next save may append.
+    base_saved: bool,
+    /// The next chunk's number (chunks since the base).
+    next_seq: u64,
+    /// Journal lines applied since the last save.
+    unsaved: String,
+}
+
+/// Whether `fresh` is still the finished trial `seen` was (a finished trial changes only
+/// when the page fails one a closed tab left running, or a foreign writer adds to it).
+fn unchanged(seen: &FrozenTrial, fresh: &FrozenTrial) -> bool {
+    seen.state == fresh.state
+        && seen.values == fresh.values
+        && seen.datetime_complete == fresh.datetime_complete
+        && seen.intermediate_values.len() == fresh.intermediate_values.len()
+        && seen.user_attrs.len() == fresh.user_attrs.len()
+        && seen.system_attrs.len() == fresh.system_attrs.len()
+}
+
 /// The whole page's state.
 #[derive(Clone, Debug, Default)]
 pub struct State {
@@ -220,6 +280,13 @@ pub struct State {
     pub data: StudyData,
     /// PED-ANOVA importances of the completed trials.
     pub importances: Rc<Vec<(String, f64)>>,
+    /// Writes the study's compact journal for saves, reusing finished trials' lines.
+    compact: CompactWriter,
+    /// Where the study's saves stand.
+    saves: Saves,
+    /// The study and the number of its completed trials [`State::importances`] were
+    /// computed from.
+    importances_of: Option<(String, usize)>,
     /// Where the run is.
     pub run: RunState,
     /// The backend of the running worker.
@@ -356,12 +423,13 @@ pub enum Effect {
     Send(ToWorker),
     /// Terminate the worker (if any) and stop the clock.
     EndWorker,
-    /// Save the study in IndexedDB, then dispatch [`Action::Saved`].
+    /// Save the study in IndexedDB, then dispatch [`Action::Saved`]. One save at a time:
+    /// the next is made when this one is answered.
     Save {
         /// Its summary.
         meta: StudyMeta,
-        /// Its compacted journal.
-        journal: String,
+        /// What of its journal is written.
+        journal: JournalSave,
     },
     /// List the saved studies, then dispatch [`Action::Listed`].
     List,
@@ -464,51 +532,71 @@ impl State {
     /// Rebuilds what the plots see from the journal (and the running trial's live values).
     pub fn refresh(&mut self) {
         let name = self.study_name.clone().unwrap_or_default();
-        let mut trials: Vec<FrozenTrial> = self
-            .storage
-            .study_by_name(&name)
-            .map(|s| s.trials.clone())
-            .unwrap_or_default();
+        let study = self.storage.study_by_name(&name);
+        let fresh: &[FrozenTrial] = study.map_or(&[], |s| s.trials.as_slice());
+        // A finished trial seen before is shared with the last snapshot, not copied: with
+        // thousands of trials a new one costs one copy, not thousands.
+        let old = &self.data.trials;
+        let mut trials: Vec<Rc<FrozenTrial>> = fresh
+            .iter()
+            .enumerate()
+            .map(|(i, t)| match old.get(i) {
+                Some(o) if o.state.is_finished() && unchanged(o, t) => o.clone(),
+                _ => Rc::new(t.clone()),
+            })
+            .collect();
         // The running trial's reports arrive live, before its journal lines.
         if let Some(n) = self.live.trial
             && let Some(t) = trials.get_mut(n as usize)
             && t.state == TrialState::Running
         {
-            t.intermediate_values = self.live.values.clone();
+            Rc::make_mut(t).intermediate_values = self.live.values.clone();
         }
-        let completed_before = self.data.completed().count();
-        let direction = self
-            .storage
-            .study_by_name(&name)
+        let direction = study
             .and_then(|s| s.directions.first().copied())
             .unwrap_or(self.setup.objective.direction());
-        self.data = StudyData {
-            version: self.data.version + 1,
+        self.data = StudyData::new(
+            self.data.version + 1,
             direction,
-            objective: self.setup.objective.series().to_string(),
-            trials: Rc::new(trials),
-        };
+            self.setup.objective.series().to_string(),
+            Rc::new(trials),
+        );
+        self.refresh_importances();
+    }
+
+    /// Recomputes the PED-ANOVA importances when the importance chart is shown and the
+    /// completed trials changed since they were computed (with thousands of trials they
+    /// cost more than every other view together, so no other view waits for them).
+    pub fn refresh_importances(&mut self) {
         let completed = self.data.completed().count();
-        if completed != completed_before || self.importances.is_empty() {
-            self.importances = Rc::new(if completed >= 2 {
-                let trials: Vec<&FrozenTrial> = self.data.trials.iter().collect();
-                let directions = [direction];
-                let view = StudyView {
-                    name: &name,
-                    directions: &directions,
-                    trials,
-                };
-                param_importances(&view)
-            } else {
-                Vec::new()
-            });
+        let name = self.study_name.clone().unwrap_or_default();
+        let of = Some((name.clone(), completed));
+        if self.view.tab != "importance" || self.importances_of == of {
+            return;
         }
+        self.importances_of = of;
+        self.importances = Rc::new(if completed >= 2 {
+            let trials: Vec<&FrozenTrial> = self.data.trials.iter().map(|t| &**t).collect();
+            let directions = [self.data.direction];
+            let view = StudyView {
+                name: &name,
+                directions: &directions,
+                trials,
+            };
+            param_importances(&view)
+        } else {
+            Vec::new()
+        });
     }
 
     /// The effect that saves the study, if it is one to save.
-    fn save(&self, env: &Env) -> Option<Effect> {
+    fn save(&mut self, env: &Env) -> Option<Effect> {
         let name = self.study_name.clone()?;
         if self.synthetic || self.storage.study_by_name(&name).is_none() {
+            return None;
+        }
+        if self.saves.in_flight {
+            self.saves.pending = true;
             return None;
         }
         let setup = self.study_setup().unwrap_or_else(|| self.setup.clone());
@@ -525,8 +613,33 @@ impl State {
         };
         Some(Effect::Save {
             meta,
-            journal: self.storage.to_compact_journal(WORKER_ID),
+            journal: self.journal_save(),
         })
+    }
+
+    /// What the next save writes of the journal (a save is being made).
+    fn journal_save(&mut self) -> JournalSave {
+        self.saves.in_flight = true;
+        if !self.saves.base_saved || self.saves.next_seq >= MAX_CHUNKS {
+            self.saves.base_saved = true;
+            self.saves.next_seq = 0;
+            self.saves.unsaved.clear();
+            JournalSave::Whole(self.compact.write(&self.storage, WORKER_ID))
+        } else {
+            let seq = self.saves.next_seq;
+            self.saves.next_seq += 1;
+            JournalSave::Append {
+                seq,
+                lines: std::mem::take(&mut self.saves.unsaved),
+            }
+        }
+    }
+
+    /// The study's storage was replaced (a new, opened or restarted study): its next save
+    /// writes it whole.
+    fn storage_replaced(&mut self) {
+        self.saves.base_saved = false;
+        self.saves.unsaved.clear();
     }
 
     fn start_worker(&mut self, kind: BackendKind, env: &Env) -> Vec<Effect> {
@@ -536,11 +649,12 @@ impl State {
             .unwrap_or_else(|| format!("{}-{}", self.setup.preset, env.stamp));
         // The page and the worker start from the same journal text.
         let journal = if self.storage.study_by_name(&name).is_some() {
-            self.storage.to_compact_journal(WORKER_ID)
+            self.compact.write(&self.storage, WORKER_ID)
         } else {
             String::new()
         };
         self.storage = JournalStorage::from_text(&journal).unwrap_or_default();
+        self.storage_replaced();
         if self.study_name.is_none() {
             self.created_ms = env.epoch_ms;
         }
@@ -574,10 +688,21 @@ impl State {
     fn apply_ops(&mut self, lines: &str) {
         match parse_journal(lines) {
             Ok(ops) => {
+                let mut applied = true;
                 for (_, op) in ops {
                     if let Err(e) = self.storage.apply(&op) {
+                        applied = false;
                         self.notice("journal", "error", format!("the study's journal: {e}"));
                     }
+                }
+                if applied {
+                    self.saves.unsaved.push_str(lines);
+                    if !lines.is_empty() && !lines.ends_with('\n') {
+                        self.saves.unsaved.push('\n');
+                    }
+                } else {
+                    // Lines that did not all apply are not appended: the next save is whole.
+                    self.storage_replaced();
                 }
             }
             Err(e) => self.notice("journal", "error", format!("the study's journal: {e}")),
@@ -617,6 +742,7 @@ impl State {
         )
         .map_err(|e| format!("the saved study `{}` is corrupt: {e}", meta.id))?;
         self.storage = storage;
+        self.storage_replaced();
         self.study_name = Some(meta.id.clone());
         self.created_ms = meta.created_ms;
         self.setup = meta.setup;
@@ -669,6 +795,7 @@ impl State {
                 let cut = lines.len().saturating_sub(live.min(n));
                 self.storage =
                     JournalStorage::from_text(&lines[..cut].concat()).unwrap_or_default();
+                self.storage_replaced();
                 self.synthetic_pending = lines[cut..].iter().rev().map(|l| l.to_string()).collect();
                 self.study_name = Some(name);
                 self.setup = setup;
@@ -697,10 +824,9 @@ impl State {
             return Vec::new();
         };
         self.apply_ops(&line);
-        let mut effects = Vec::new();
-        if self.synthetic_pending.is_empty() {
-            effects.extend(self.save(env));
-        } else {
+        // Saved after every trial, as a worker's study is (not with `save=0`).
+        let mut effects: Vec<Effect> = self.save(env).into_iter().collect();
+        if !self.synthetic_pending.is_empty() {
             effects.push(Effect::SyntheticNextIn(SYNTHETIC_EVERY_MS));
         }
         effects
@@ -999,7 +1125,7 @@ impl State {
 
     /// The page opened with `hash`: the setup it holds, a synthetic study, or the saved
     /// study to restore.
-    fn opening(&mut self, hash: &str) -> Vec<Effect> {
+    fn opening(&mut self, hash: &str, env: &Env) -> Vec<Effect> {
         match Setup::from_hash(hash) {
             Ok(Some(s)) => self.setup = s,
             Ok(None) => {}
@@ -1046,6 +1172,8 @@ impl State {
         let mut effects = Vec::new();
         if let Some(n) = synthetic {
             self.load_synthetic(n, params, live, save);
+            // Saved as a real study is, as its trials arrive: first the trials it has.
+            effects.extend(self.save(env));
             if !self.synthetic_pending.is_empty() {
                 effects.push(Effect::SyntheticNextIn(SYNTHETIC_EVERY_MS));
             }
@@ -1104,6 +1232,7 @@ pub fn reduce(state: &mut State, action: Action, env: &Env) -> (Vec<Effect>, boo
                 // A different setup starts a new study.
                 s.study_name = None;
                 s.storage = JournalStorage::new();
+                s.storage_replaced();
                 s.synthetic = false;
                 s.boundaries.clear();
                 s.points = Rc::default();
@@ -1208,6 +1337,7 @@ pub fn reduce(state: &mut State, action: Action, env: &Env) -> (Vec<Effect>, boo
             effects.push(s.finish_run());
             s.study_name = None;
             s.storage = JournalStorage::new();
+            s.storage_replaced();
             s.synthetic = false;
             s.live = Live::default();
             s.boundaries.clear();
@@ -1254,6 +1384,14 @@ pub fn reduce(state: &mut State, action: Action, env: &Env) -> (Vec<Effect>, boo
         Action::Delete(id) => effects.push(Effect::Delete(id)),
         Action::SyntheticNext => effects.extend(s.synthetic_next(env)),
         Action::Saved(r) => {
+            s.saves.in_flight = false;
+            if r.is_err() {
+                // What failed is not saved: the next save writes the study whole.
+                s.saves.base_saved = false;
+            }
+            if std::mem::take(&mut s.saves.pending) {
+                effects.extend(s.save(env));
+            }
             return match r {
                 Ok(()) => (effects, false),
                 Err(e) => {
@@ -1274,7 +1412,10 @@ pub fn reduce(state: &mut State, action: Action, env: &Env) -> (Vec<Effect>, boo
             s.share_copied = true;
         }
         Action::Dismiss(id) => s.notices.retain(|n| n.id != id),
-        Action::Tab(t) => s.view.tab = t,
+        Action::Tab(t) => {
+            s.view.tab = t;
+            s.refresh_importances();
+        }
         Action::HashChanged(hash) => match Setup::from_hash(&hash) {
             Ok(Some(setup)) if setup != s.setup => {
                 if s.run == RunState::Idle {
@@ -1295,7 +1436,7 @@ pub fn reduce(state: &mut State, action: Action, env: &Env) -> (Vec<Effect>, boo
                 format!("{e}. The setup was left as it was."),
             ),
         },
-        Action::Opening(hash) => effects.extend(s.opening(&hash)),
+        Action::Opening(hash) => effects.extend(s.opening(&hash, env)),
     }
     (effects, true)
 }

@@ -1,17 +1,37 @@
 //! Saved studies in IndexedDB: database `sweeplab`, store `meta` (one JSON summary per
-//! study, listed on the start screen) and store `journals` (the study's Optuna journal, the
-//! source of truth). Both are written after every trial.
+//! study, listed on the start screen), store `journals` (the study's Optuna journal as a
+//! compact base, the source of truth) and store `journal_chunks` (the lines appended to
+//! that base since, keyed `{study}\u{1}{seq:016}` so that a key range reads them in order).
+//! A save writes the summary and either the whole journal (deleting the chunks) or one
+//! chunk, in one transaction.
 
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{IdbDatabase, IdbRequest, IdbTransaction, IdbTransactionMode};
+use web_sys::{IdbDatabase, IdbKeyRange, IdbRequest, IdbTransaction, IdbTransactionMode};
 
 const DB: &str = "sweeplab";
+/// The database's version: 2 added [`CHUNKS`].
+const DB_VERSION: u32 = 2;
 const META: &str = "meta";
 const JOURNALS: &str = "journals";
+const CHUNKS: &str = "journal_chunks";
 
-pub use crate::state::{Listed, StudyMeta};
+pub use crate::state::{JournalSave, Listed, StudyMeta};
+
+/// The key of chunk `seq` of study `id`.
+fn chunk_key(id: &str, seq: u64) -> String {
+    format!("{id}\u{1}{seq:016}")
+}
+
+/// Every chunk key of study `id` (and no other study's: `\u{1}` ends the name).
+fn chunk_range(id: &str) -> Result<IdbKeyRange, String> {
+    IdbKeyRange::bound(
+        &JsValue::from_str(&format!("{id}\u{1}")),
+        &JsValue::from_str(&format!("{id}\u{2}")),
+    )
+    .map_err(|e| js_err("the chunk range", e))
+}
 
 fn js_err(context: &str, e: JsValue) -> String {
     let detail = e
@@ -84,7 +104,7 @@ async fn open() -> Result<IdbDatabase, String> {
         .and_then(|w| w.indexed_db().ok().flatten())
         .ok_or_else(|| "this browser has no IndexedDB; studies will not be saved".to_string())?;
     let req = factory
-        .open_with_u32(DB, 1)
+        .open_with_u32(DB, DB_VERSION)
         .map_err(|e| js_err("opening the study database", e))?;
     let upgrade = Closure::once_into_js(move |e: web_sys::Event| {
         let db = e
@@ -94,7 +114,7 @@ async fn open() -> Result<IdbDatabase, String> {
             .and_then(|r| r.dyn_into::<IdbDatabase>().ok());
         if let Some(db) = db {
             let names = db.object_store_names();
-            for store in [META, JOURNALS] {
+            for store in [META, JOURNALS, CHUNKS] {
                 if !names.contains(store) {
                     let _ = db.create_object_store(store);
                 }
@@ -121,20 +141,57 @@ async fn get(db: &IdbDatabase, store: &str, key: &str) -> Result<Option<String>,
     Ok(v.as_string())
 }
 
-/// Saves a study's summary and journal.
-pub async fn save(meta: &StudyMeta, journal: &str) -> Result<(), String> {
+/// Saves a study's summary and its journal (whole, or the lines appended since).
+pub async fn save(meta: &StudyMeta, journal: &JournalSave) -> Result<(), String> {
     let db = open().await?;
     let json = serde_json::to_string(meta).map_err(|e| format!("saving: {e}"))?;
-    // One transaction over both stores: the summary and the journal are saved together or
+    // One transaction over the stores: the summary and the journal are saved together or
     // not at all (a tab closed in between leaves no study without its summary).
-    let saved = put_both(&db, &meta.id, journal, &json).await;
+    let saved = match journal {
+        JournalSave::Whole(text) => put_both(&db, &meta.id, text, &json).await,
+        JournalSave::Append { seq, lines } => append(&db, &meta.id, *seq, lines, &json).await,
+    };
     db.close();
     saved
 }
 
-/// Puts `journal` and `meta` under `key` in their stores, in one transaction.
+/// Puts chunk `seq` of study `key` and its summary, in one transaction.
+async fn append(
+    db: &IdbDatabase,
+    key: &str,
+    seq: u64,
+    lines: &str,
+    meta: &str,
+) -> Result<(), String> {
+    let stores = js_sys::Array::of2(&JsValue::from_str(CHUNKS), &JsValue::from_str(META));
+    let tx = db
+        .transaction_with_str_sequence_and_mode(&stores, IdbTransactionMode::Readwrite)
+        .map_err(|e| js_err("saving", e))?;
+    let done = committed(&tx);
+    let c = tx.object_store(CHUNKS).map_err(|e| js_err("saving", e))?;
+    let r1 = c
+        .put_with_key(
+            &JsValue::from_str(lines),
+            &JsValue::from_str(&chunk_key(key, seq)),
+        )
+        .map_err(|e| js_err("saving", e))?;
+    let m = tx.object_store(META).map_err(|e| js_err("saving", e))?;
+    let r2 = m
+        .put_with_key(&JsValue::from_str(meta), &JsValue::from_str(key))
+        .map_err(|e| js_err("saving", e))?;
+    wait(&r1).await.map_err(|e| js_err("saving", e))?;
+    wait(&r2).await.map_err(|e| js_err("saving", e))?;
+    done.await.map(drop).map_err(|e| js_err("saving", e))
+}
+
+/// Puts `journal` and `meta` under `key` in their stores and deletes the study's chunks
+/// (the journal holds them), in one transaction.
 async fn put_both(db: &IdbDatabase, key: &str, journal: &str, meta: &str) -> Result<(), String> {
-    let stores = js_sys::Array::of2(&JsValue::from_str(JOURNALS), &JsValue::from_str(META));
+    let stores = js_sys::Array::of3(
+        &JsValue::from_str(JOURNALS),
+        &JsValue::from_str(META),
+        &JsValue::from_str(CHUNKS),
+    );
     let tx = db
         .transaction_with_str_sequence_and_mode(&stores, IdbTransactionMode::Readwrite)
         .map_err(|e| js_err("saving", e))?;
@@ -148,9 +205,30 @@ async fn put_both(db: &IdbDatabase, key: &str, journal: &str, meta: &str) -> Res
     let r2 = m
         .put_with_key(&JsValue::from_str(meta), &k)
         .map_err(|e| js_err("saving", e))?;
+    let c = tx.object_store(CHUNKS).map_err(|e| js_err("saving", e))?;
+    let r3 = c
+        .delete(&chunk_range(key)?.into())
+        .map_err(|e| js_err("saving", e))?;
     wait(&r1).await.map_err(|e| js_err("saving", e))?;
     wait(&r2).await.map_err(|e| js_err("saving", e))?;
+    wait(&r3).await.map_err(|e| js_err("saving", e))?;
     done.await.map(drop).map_err(|e| js_err("saving", e))
+}
+
+/// The chunks appended to study `id`'s journal, in order.
+async fn chunks(db: &IdbDatabase, id: &str) -> Result<Vec<String>, String> {
+    let tx = db
+        .transaction_with_str(CHUNKS)
+        .map_err(|e| js_err("reading", e))?;
+    let s = tx.object_store(CHUNKS).map_err(|e| js_err("reading", e))?;
+    let req = s
+        .get_all_with_key(&chunk_range(id)?.into())
+        .map_err(|e| js_err("reading", e))?;
+    let all = wait(&req).await.map_err(|e| js_err("reading", e))?;
+    Ok(js_sys::Array::from(&all)
+        .iter()
+        .map(|v| v.as_string().unwrap_or_default())
+        .collect())
 }
 
 /// Loads a study's summary and journal.
@@ -159,8 +237,10 @@ pub async fn load(id: &str) -> Result<(StudyMeta, String), String> {
     let meta = get(&db, META, id)
         .await?
         .ok_or_else(|| format!("no saved study `{id}`"))?;
-    let journal = get(&db, JOURNALS, id).await?.unwrap_or_default();
+    let base = get(&db, JOURNALS, id).await?.unwrap_or_default();
+    let chunks = chunks(&db, id).await;
     db.close();
+    let journal = JournalSave::read_back(&base, &chunks?);
     let meta: StudyMeta = serde_json::from_str(&meta)
         .map_err(|e| format!("the saved study `{id}` is corrupt: {e}"))?;
     Ok((meta, journal))
@@ -208,14 +288,17 @@ pub async fn list() -> Result<Vec<Listed>, String> {
 /// Deletes a saved study.
 pub async fn delete(id: &str) -> Result<(), String> {
     let db = open().await?;
-    for store in [META, JOURNALS] {
+    for store in [META, JOURNALS, CHUNKS] {
         let tx = db
             .transaction_with_str_and_mode(store, IdbTransactionMode::Readwrite)
             .map_err(|e| js_err("deleting", e))?;
         let s = tx.object_store(store).map_err(|e| js_err("deleting", e))?;
-        let req = s
-            .delete(&JsValue::from_str(id))
-            .map_err(|e| js_err("deleting", e))?;
+        let key: JsValue = if store == CHUNKS {
+            chunk_range(id)?.into()
+        } else {
+            JsValue::from_str(id)
+        };
+        let req = s.delete(&key).map_err(|e| js_err("deleting", e))?;
         wait(&req).await.map_err(|e| js_err("deleting", e))?;
     }
     db.close();

@@ -22,8 +22,49 @@ fn cpu_setup() -> Setup {
     }
 }
 
+/// A saved study as IndexedDB holds it (see `store.rs`): the base journal and the chunks
+/// appended since.
+type SavedJournal = (String, BTreeMap<u64, String>);
+
+thread_local! {
+    /// What the page's saves wrote, per study.
+    static SAVED: std::cell::RefCell<BTreeMap<String, SavedJournal>> =
+        std::cell::RefCell::default();
+}
+
+/// The journal saved for study `id`, read back as `store::load` does.
+fn saved_journal(id: &str) -> String {
+    SAVED.with(|db| {
+        let db = db.borrow();
+        let (base, chunks) = db.get(id).expect("the study was saved");
+        let chunks: Vec<String> = chunks.values().cloned().collect();
+        JournalSave::read_back(base, &chunks)
+    })
+}
+
+/// Applies `a`; every save it asks for is written to [`SAVED`] and answered, as the app
+/// does (the answer may ask for the next save). Returns every effect.
 fn act(s: &mut State, a: Action) -> Vec<Effect> {
-    reduce(s, a, &env(1000.0)).0
+    let mut effects = reduce(s, a, &env(1000.0)).0;
+    let mut i = 0;
+    while i < effects.len() {
+        if let Effect::Save { meta, journal } = &effects[i] {
+            SAVED.with(|db| {
+                let mut db = db.borrow_mut();
+                let entry = db.entry(meta.id.clone()).or_default();
+                match journal {
+                    JournalSave::Whole(text) => *entry = (text.clone(), BTreeMap::new()),
+                    JournalSave::Append { seq, lines } => {
+                        entry.1.insert(*seq, lines.clone());
+                    }
+                }
+            });
+            let more = reduce(s, Action::Saved(Ok(())), &env(1000.0)).0;
+            effects.extend(more);
+        }
+        i += 1;
+    }
+    effects
 }
 
 /// Presses Start on the CPU; returns the worker's start message.
@@ -215,7 +256,12 @@ fn a_workers_journal_lines_build_the_study_and_it_is_saved() {
     let (meta, journal) = saved.expect("a finished study is saved");
     assert_eq!(meta.finished, 2);
     assert_eq!(meta.best, Some(0.4));
-    let replayed = JournalStorage::from_text(&journal).unwrap();
+    assert!(
+        matches!(journal, JournalSave::Append { .. }),
+        "after the first save, saves append: {journal:?}"
+    );
+    // The base and the chunks appended to it replay to the study.
+    let replayed = JournalStorage::from_text(&saved_journal(&meta.id)).unwrap();
     assert_eq!(replayed.study_by_name(&meta.id).unwrap().trials.len(), 2);
     assert!(s.notices.iter().any(|n| n.id == "finished"));
 }
@@ -471,12 +517,13 @@ fn opening_a_saved_study_restores_it() {
             reason: "done".into(),
         }),
     );
-    let Some(Effect::Save { meta, journal }) = effects
+    let Some(Effect::Save { meta, .. }) = effects
         .into_iter()
         .find(|e| matches!(e, Effect::Save { .. }))
     else {
         panic!("saved")
     };
+    let journal = saved_journal(&meta.id);
     let mut page = State::new(Setup::preset("xor-mlp"));
     let effects = act(&mut page, Action::Opened(Ok((meta.clone(), journal))));
     assert!(effects.contains(&Effect::EndWorker));
@@ -650,10 +697,14 @@ fn a_trial_a_closed_tab_left_running_opens_as_interrupted_and_is_saved() {
     assert_eq!(page.counted(), 1, "the finished trial is kept and counts");
     assert!(page.notices.iter().any(|n| n.id == "interrupted"));
     let saved = effects.iter().find_map(|e| match e {
-        Effect::Save { journal, .. } => Some(journal.clone()),
+        Effect::Save {
+            journal: JournalSave::Whole(text),
+            ..
+        } => Some(text.clone()),
         _ => None,
     });
-    let replayed = JournalStorage::from_text(&saved.expect("saved so")).unwrap();
+    let replayed =
+        JournalStorage::from_text(&saved.expect("saved whole, as it was changed")).unwrap();
     assert_eq!(
         replayed.study_by_name(name).unwrap().trials[running as usize].state,
         TrialState::Fail
@@ -735,7 +786,7 @@ fn a_live_synthetic_study_streams_its_last_trials_and_is_saved_at_the_end() {
             .iter()
             .filter(|e| matches!(e, Effect::Save { .. }))
             .count();
-        assert_eq!(saves, usize::from(k == 5), "saved once, at the end");
+        assert_eq!(saves, 1, "saved after every trial, as a real study is");
     }
     assert!(act(&mut s, Action::SyntheticNext).is_empty());
     assert!(s.hash().contains("study=synthetic-50"));
@@ -744,4 +795,107 @@ fn a_live_synthetic_study_streams_its_last_trials_and_is_saved_at_the_end() {
     act(&mut s, Action::Opening("#synthetic=10&params=99".into()));
     assert!(s.synthetic);
     assert!(s.notices.iter().any(|n| n.text.contains("params=99")));
+}
+
+#[test]
+fn a_new_trial_shares_the_finished_ones_with_the_last_snapshot() {
+    let mut s = State::new(cpu_setup());
+    act(
+        &mut s,
+        Action::Opening("#synthetic=50&params=4&live=5&save=1".into()),
+    );
+    let before = s.data.clone();
+    act(&mut s, Action::SyntheticNext);
+    assert_eq!(s.data.trials.len(), before.trials.len() + 1);
+    assert_ne!(s.data, before, "a new snapshot, so the charts redraw");
+    for (old, new) in before.trials.iter().zip(s.data.trials.iter()) {
+        assert!(
+            Rc::ptr_eq(old, new),
+            "trial {} was copied although it had finished",
+            old.number
+        );
+    }
+    assert_eq!(s.data.axes().len(), 4);
+}
+
+#[test]
+fn importances_are_computed_for_their_chart_and_follow_new_trials() {
+    let mut s = State::new(cpu_setup());
+    act(
+        &mut s,
+        Action::Opening("#synthetic=60&params=4&live=5&save=1".into()),
+    );
+    assert!(
+        s.importances.is_empty(),
+        "not computed while another chart is shown"
+    );
+    act(&mut s, Action::Tab("importance"));
+    assert_eq!(s.importances.len(), 4);
+    let first = s.importances.clone();
+    let total: f64 = first.iter().map(|(_, v)| v).sum();
+    assert!((total - 1.0).abs() < 1e-9, "{first:?}");
+    act(&mut s, Action::SyntheticNext);
+    assert!(
+        !Rc::ptr_eq(&first, &s.importances),
+        "a new completed trial recomputes them while their chart is shown"
+    );
+    // Switching away and back with no new trial keeps them.
+    act(&mut s, Action::Tab("history"));
+    let kept = s.importances.clone();
+    act(&mut s, Action::Tab("importance"));
+    assert!(Rc::ptr_eq(&kept, &s.importances));
+}
+
+#[test]
+fn saves_go_one_at_a_time_append_what_is_new_and_are_whole_after_a_failure() {
+    let mut s = State::new(cpu_setup());
+    let e = |s: &mut State, a: Action| reduce(s, a, &env(1000.0)).0;
+    let saves = |effects: &[Effect]| -> Vec<JournalSave> {
+        effects
+            .iter()
+            .filter_map(|x| match x {
+                Effect::Save { journal, .. } => Some(journal.clone()),
+                _ => None,
+            })
+            .collect()
+    };
+    let opened = e(
+        &mut s,
+        Action::Opening("#synthetic=20&params=4&live=4&save=1".into()),
+    );
+    let first = saves(&opened);
+    assert!(
+        matches!(first.as_slice(), [JournalSave::Whole(_)]),
+        "{first:?}"
+    );
+    let JournalSave::Whole(base) = &first[0] else {
+        unreachable!()
+    };
+    // Two trials arrive while the first save is written: no second save in flight.
+    assert!(saves(&e(&mut s, Action::SyntheticNext)).is_empty());
+    assert!(saves(&e(&mut s, Action::SyntheticNext)).is_empty());
+    // Its answer makes the pending save: both trials' lines, appended.
+    let next = saves(&e(&mut s, Action::Saved(Ok(()))));
+    let [JournalSave::Append { seq: 0, lines }] = next.as_slice() else {
+        panic!("{next:?}")
+    };
+    assert_eq!(lines.lines().count(), 2);
+    let replayed =
+        JournalStorage::from_text(&JournalSave::read_back(base, std::slice::from_ref(lines)))
+            .unwrap();
+    assert_eq!(
+        replayed.study_by_name("synthetic-20").unwrap().trials.len(),
+        18
+    );
+    // A failed save: the next one writes the study whole.
+    e(&mut s, Action::Saved(Err("QuotaExceededError".into())));
+    let after = saves(&e(&mut s, Action::SyntheticNext));
+    let [JournalSave::Whole(text)] = after.as_slice() else {
+        panic!("{after:?}")
+    };
+    let replayed = JournalStorage::from_text(text).unwrap();
+    assert_eq!(
+        replayed.study_by_name("synthetic-20").unwrap().trials.len(),
+        19
+    );
 }

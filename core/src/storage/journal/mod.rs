@@ -15,7 +15,7 @@ mod op;
 mod replay;
 
 pub use codec::{format_datetime, now, parse_datetime, parse_journal};
-pub use compact::{study_compact_ops, study_to_compact_journal, template_of};
+pub use compact::{CompactWriter, study_compact_ops, study_to_compact_journal, template_of};
 pub use op::{JournalOp, TrialTemplate, op_code};
 pub use replay::{JournalStorage, StudyRecord};
 
