@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! cargo build --release -p sweeplab
-//! cargo run --release -p sweeplab-bench --bin load_bench -- [--trials 100000] [--repeats 3] [--python PY]
+//! cargo run --release -p sweeplab-bench --bin load_bench -- [--trials 100000] [--repeats 3] [--python PY] [--keep]
 //! ```
 //!
 //! The study is made through the core with the random sampler: 5 parameters (float, log
@@ -178,6 +178,10 @@ fn main() -> Result<()> {
             pt / st
         );
     }
-    std::fs::remove_dir_all(&dir).ok();
+    if args.iter().any(|a| a == "--keep") {
+        eprintln!("load_bench: the files are kept in {}", dir.display());
+    } else {
+        std::fs::remove_dir_all(&dir).ok();
+    }
     Ok(())
 }

@@ -103,6 +103,10 @@ pub(crate) struct Loaded {
     pub study_ids: Vec<i64>,
     /// `trials.trial_id` of each local trial id.
     pub trial_ids: Vec<i64>,
+    /// The database is being filled by this writer alone (a new file): trials get the
+    /// numbers the replay gives them instead of counting the study's rows for each one,
+    /// which is quadratic in the number of trials.
+    pub alone: bool,
 }
 
 /// Study `study` as the bytes of an Optuna 5.0 SQLite database file: what
@@ -128,7 +132,10 @@ pub fn sqlite_file_bytes(study: &StudyRecord) -> Result<Vec<u8>, DbError> {
     }
     let ops = study_compact_ops(&as_optuna_stores(study), 0);
     conn.batch("BEGIN IMMEDIATE")?;
-    let mut loaded = Loaded::default();
+    let mut loaded = Loaded {
+        alone: true,
+        ..Loaded::default()
+    };
     if let Err(e) = write::apply(&mut conn, &mut loaded, &ops) {
         let _ = conn.batch("ROLLBACK");
         return Err(e);

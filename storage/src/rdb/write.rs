@@ -231,15 +231,29 @@ fn create_trial(
         .map(|(name, (dist, internal))| (name.as_str(), *internal, dist.to_optuna_json()))
         .collect();
     params.extend(extra_params);
+    let local_id = loaded.trial_ids.len() as u64;
+    let expected = loaded
+        .storage
+        .trial(local_id)
+        .map(|t| t.number as i64)
+        .unwrap_or(-1);
     // The number is the count of the study's earlier trials (`count_past_trials`); the
-    // study row is held, so no other writer adds one meanwhile.
-    let insert = "INSERT INTO trials (number, study_id, state, datetime_start, datetime_complete) VALUES ((SELECT COUNT(*) FROM trials WHERE study_id = $1), $1, $2, $3, $4) RETURNING trial_id, number";
+    // study row is held, so no other writer adds one meanwhile. A database this writer
+    // fills alone takes the number it knows.
+    let insert = if loaded.alone {
+        "INSERT INTO trials (number, study_id, state, datetime_start, datetime_complete) VALUES ($5, $1, $2, $3, $4) RETURNING trial_id, number"
+    } else {
+        "INSERT INTO trials (number, study_id, state, datetime_start, datetime_complete) VALUES ((SELECT COUNT(*) FROM trials WHERE study_id = $1), $1, $2, $3, $4) RETURNING trial_id, number"
+    };
     let mut args = vec![
         Val::Int(study),
         state.name().into(),
         time_val(start),
         time_val(template.datetime_complete),
     ];
+    if loaded.alone {
+        args.push(Val::Int(expected));
+    }
     // On PostgreSQL the trial and its params are one statement (one round trip while the
     // study is held); SQLite has no INSERT in WITH, and no round trips to save.
     let together = conn.dialect() == Dialect::Postgres && !params.is_empty() && params.len() <= 200;
@@ -271,12 +285,6 @@ fn create_trial(
     let (Some(id), Some(number)) = (row[0].int(), row[1].int()) else {
         return Err(DbError::Data("INSERT INTO trials returned no id".into()));
     };
-    let local_id = loaded.trial_ids.len() as u64;
-    let expected = loaded
-        .storage
-        .trial(local_id)
-        .map(|t| t.number as i64)
-        .unwrap_or(-1);
     if number != expected {
         return Err(DbError::Data(format!(
             "the database numbered the new trial {number} where sweeplab expected {expected}: another writer changed the study without holding it"
