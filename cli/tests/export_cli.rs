@@ -13,7 +13,7 @@ const SPACE: &str = r#"{"x": {"name": "FloatDistribution", "attributes": {"low":
 
 /// A new temporary folder holding the study `s` of [`make_study`] in `j.log`: the folder
 /// and the journal's path.
-fn study_dir(name: &str) -> (PathBuf, PathBuf) {
+fn study_dir(name: &str) -> (common::TestDir, PathBuf) {
     let dir = tmpdir(name);
     let journal = dir.join("j.log");
     make_study(&journal);

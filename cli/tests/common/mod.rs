@@ -5,19 +5,31 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-/// A new empty directory under the system's temporary folder, unique to this test process,
-/// `name` and the moment.
-pub fn tmpdir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!(
-        "sweeplab-test-{name}-{}-{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos()
-    ));
-    std::fs::create_dir_all(&d).unwrap();
-    d
+/// A new empty directory under the system's temporary folder, named after `name`; it is
+/// deleted when the value is dropped (a failing test leaves nothing behind either).
+pub fn tmpdir(name: &str) -> TestDir {
+    TestDir(
+        tempfile::Builder::new()
+            .prefix(&format!("sweeplab-test-{name}-"))
+            .tempdir()
+            .unwrap(),
+    )
+}
+
+/// A test's temporary directory (see [`tmpdir`]); it reads as its path.
+pub struct TestDir(tempfile::TempDir);
+
+impl std::ops::Deref for TestDir {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        self.0.path()
+    }
+}
+
+impl AsRef<Path> for TestDir {
+    fn as_ref(&self) -> &Path {
+        self.0.path()
+    }
 }
 
 /// The `sweeplab` binary under test.
