@@ -516,7 +516,7 @@ await test('bad input shows inline errors, never a panic', async () => {
   // Corrupt saved studies: an unreadable summary and an unreadable journal.
   await page.evaluate(async () => {
     const db = await new Promise((res, rej) => {
-      const r = indexedDB.open('sweeplab', 1);
+      const r = indexedDB.open('sweeplab');
       r.onsuccess = () => res(r.result);
       r.onerror = () => rej(r.error);
     });

@@ -17,7 +17,7 @@ use sweeplab_core::export::{ExportFormat, ExportOptions, export_study, import_jo
 use sweeplab_core::{Distribution, RandomSampler, Study, StudyDirection, TrialState};
 use sweeplab_web::browser;
 use sweeplab_web::setup::Setup;
-use sweeplab_web::store::{self, Listed, StudyMeta};
+use sweeplab_web::store::{self, JournalSave, Listed, StudyMeta};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen_futures::JsFuture;
@@ -38,10 +38,11 @@ fn meta(id: &str, updated: f64) -> StudyMeta {
 
 #[wasm_bindgen_test]
 async fn studies_round_trip_through_indexeddb() {
-    store::save(&meta("wbt-a", 10.0), "journal a\n")
+    let whole = |text: &str| JournalSave::Whole(text.into());
+    store::save(&meta("wbt-a", 10.0), &whole("journal a\n"))
         .await
         .unwrap();
-    store::save(&meta("wbt-b", 20.0), "journal b\n")
+    store::save(&meta("wbt-b", 20.0), &whole("journal b\n"))
         .await
         .unwrap();
     let (m, j) = store::load("wbt-a").await.unwrap();
@@ -59,6 +60,51 @@ async fn studies_round_trip_through_indexeddb() {
     store::delete("wbt-a").await.unwrap();
     assert!(store::load("wbt-a").await.is_err());
     store::delete("wbt-b").await.unwrap();
+}
+
+#[wasm_bindgen_test]
+async fn appended_chunks_read_back_in_order_until_a_whole_save_replaces_them() {
+    let append = |seq: u64, lines: &str| JournalSave::Append {
+        seq,
+        lines: lines.into(),
+    };
+    let m = meta("wbt-c", 30.0);
+    store::save(&m, &JournalSave::Whole("base\n".into()))
+        .await
+        .unwrap();
+    // A study whose name starts with this one's keeps its chunks to itself.
+    store::save(&meta("wbt-c2", 31.0), &JournalSave::Whole("other\n".into()))
+        .await
+        .unwrap();
+    store::save(&meta("wbt-c2", 31.0), &append(0, "other 0\n"))
+        .await
+        .unwrap();
+    // Ten chunks, so that their keys must sort as numbers (9 before 10).
+    for seq in 0..11 {
+        store::save(&m, &append(seq, &format!("line {seq}\n")))
+            .await
+            .unwrap();
+    }
+    let (_, j) = store::load("wbt-c").await.unwrap();
+    let want: String = std::iter::once("base\n".to_string())
+        .chain((0..11).map(|s| format!("line {s}\n")))
+        .collect();
+    assert_eq!(j, want);
+    // A whole save replaces the base and drops the chunks; new chunks follow it.
+    store::save(&m, &JournalSave::Whole("compact\n".into()))
+        .await
+        .unwrap();
+    store::save(&m, &append(0, "next\n")).await.unwrap();
+    assert_eq!(store::load("wbt-c").await.unwrap().1, "compact\nnext\n");
+    assert_eq!(store::load("wbt-c2").await.unwrap().1, "other\nother 0\n");
+    // Deleting a study deletes its chunks: a new study of that name starts clean.
+    store::delete("wbt-c").await.unwrap();
+    store::save(&m, &JournalSave::Whole("fresh\n".into()))
+        .await
+        .unwrap();
+    assert_eq!(store::load("wbt-c").await.unwrap().1, "fresh\n");
+    store::delete("wbt-c").await.unwrap();
+    store::delete("wbt-c2").await.unwrap();
 }
 
 #[wasm_bindgen_test]
