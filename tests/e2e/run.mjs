@@ -293,7 +293,8 @@ await test('a tab closed mid-trial reopens with its finished trials and the runn
   const tab = await context.newPage();
   let name;
   try {
-    await tab.goto(BASE + setupHash({ epochs: 300, n_trials: 2 }), { waitUntil: 'load' });
+    // Long enough (several seconds a trial here) that the first is still running when the tab closes.
+    await tab.goto(BASE + setupHash({ epochs: 2000, n_trials: 2 }), { waitUntil: "load" });
     await tab.waitForSelector('body[data-ready]', { timeout: 60_000 });
     await tab.click(tid('new-study'));
     await tab.click(tid('start'));

@@ -99,7 +99,45 @@ fn committed(tx: &IdbTransaction) -> JsFuture {
     JsFuture::from(promise)
 }
 
+thread_local! {
+    /// The page's connection, opened on the first use and kept: a save is then one
+    /// transaction, not an open and a transaction (a busy tab answers every round trip late).
+    static CONNECTION: std::cell::RefCell<Option<IdbDatabase>> = const { std::cell::RefCell::new(None) };
+}
+
+/// The page's connection to the database (see [`CONNECTION`]).
 async fn open() -> Result<IdbDatabase, String> {
+    if let Some(db) = CONNECTION.with(|c| c.borrow().clone()) {
+        return Ok(db);
+    }
+    let db = open_new().await?;
+    // A newer page in another tab that upgrades the database asks this one to let go.
+    let held = db.clone();
+    let on_change = Closure::once_into_js(move |_e: web_sys::Event| {
+        held.close();
+        CONNECTION.with(|c| c.borrow_mut().take());
+    });
+    db.set_onversionchange(Some(on_change.unchecked_ref()));
+    CONNECTION.with(|c| *c.borrow_mut() = Some(db.clone()));
+    Ok(db)
+}
+
+/// Forgets the kept connection after a failure, so that the next use opens a new one.
+fn forget_connection() {
+    if let Some(db) = CONNECTION.with(|c| c.borrow_mut().take()) {
+        db.close();
+    }
+}
+
+/// Keeps `result`; a failure also drops the kept connection (it may be the cause).
+fn kept<T>(result: Result<T, String>) -> Result<T, String> {
+    if result.is_err() {
+        forget_connection();
+    }
+    result
+}
+
+async fn open_new() -> Result<IdbDatabase, String> {
     let factory = web_sys::window()
         .and_then(|w| w.indexed_db().ok().flatten())
         .ok_or_else(|| "this browser has no IndexedDB; studies will not be saved".to_string())?;
@@ -151,8 +189,7 @@ pub async fn save(meta: &StudyMeta, journal: &JournalSave) -> Result<(), String>
         JournalSave::Whole(text) => put_both(&db, &meta.id, text, &json).await,
         JournalSave::Append { seq, lines } => append(&db, &meta.id, *seq, lines, &json).await,
     };
-    db.close();
-    saved
+    kept(saved)
 }
 
 /// Puts chunk `seq` of study `key` and its summary, in one transaction.
@@ -238,8 +275,7 @@ pub async fn load(id: &str) -> Result<(StudyMeta, String), String> {
         .await?
         .ok_or_else(|| format!("no saved study `{id}`"))?;
     let base = get(&db, JOURNALS, id).await?.unwrap_or_default();
-    let chunks = chunks(&db, id).await;
-    db.close();
+    let chunks = kept(chunks(&db, id).await);
     let journal = JournalSave::read_back(&base, &chunks?);
     let meta: StudyMeta = serde_json::from_str(&meta)
         .map_err(|e| format!("the saved study `{id}` is corrupt: {e}"))?;
@@ -261,7 +297,6 @@ pub async fn list() -> Result<Vec<Listed>, String> {
     let values = wait(&s.get_all().map_err(|e| js_err("listing studies", e))?)
         .await
         .map_err(|e| js_err("listing studies", e))?;
-    db.close();
     let keys = js_sys::Array::from(&keys);
     let values = js_sys::Array::from(&values);
     let mut out: Vec<Listed> = keys
@@ -301,14 +336,11 @@ pub async fn delete(id: &str) -> Result<(), String> {
         let req = s.delete(&key).map_err(|e| js_err("deleting", e))?;
         wait(&req).await.map_err(|e| js_err("deleting", e))?;
     }
-    db.close();
     Ok(())
 }
 
 /// Writes raw values under a key (tests use it to plant corrupt entries).
 pub async fn put_raw(id: &str, meta: &str, journal: &str) -> Result<(), String> {
     let db = open().await?;
-    let saved = put_both(&db, id, journal, meta).await;
-    db.close();
-    saved
+    kept(put_both(&db, id, journal, meta).await)
 }
