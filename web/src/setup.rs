@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use sweeplab_core::config::{PrunerConfig, SweepMethod};
 use sweeplab_core::distributions::{CategoricalDistribution, FloatDistribution, IntDistribution};
-use sweeplab_core::vocab::{ModelSpec, TRAIN_KEYS, canonical, is_train_key};
+use sweeplab_core::vocab::{MAX_EPOCHS, ModelSpec, TRAIN_KEYS, canonical, is_train_key};
 use sweeplab_core::{
     Distribution, GridSampler, ParamValue, Pruner, RandomSampler, Sampler, SearchSpace,
     TpeDefaults, TpeSampler,
@@ -662,6 +662,12 @@ impl Setup {
         }
         if self.epochs == 0 {
             out.push((usize::MAX, "epochs must be at least 1".into()));
+        } else if self.epochs as usize > MAX_EPOCHS {
+            // Found here, before a study starts, not by the worker at its first trial.
+            out.push((
+                usize::MAX,
+                format!("epochs must be at most {MAX_EPOCHS}, not {}", self.epochs),
+            ));
         }
         if self.model == ModelKind::Cnn && self.dataset != Dataset::Mnist {
             out.push((usize::MAX, "the CNN needs image data (MNIST)".into()));

@@ -16,7 +16,7 @@ mod progress;
 pub use backend::{AdapterProbe, BackendChoice};
 pub use model::{Activation, ModelSpec};
 pub use objective::{Objective, OptimizerKind};
-pub use plan::{TRAIN_KEYS, TrialPlan, canonical, human_bytes, is_train_key};
+pub use plan::{MAX_EPOCHS, TRAIN_KEYS, TrialPlan, canonical, human_bytes, is_train_key};
 pub use progress::{BackendKind, ProgressEvent};
 
 /// A setting, parameter or name the trainer cannot use; the message names it and says why.

@@ -77,6 +77,9 @@ fn get_f64(m: &BTreeMap<String, Json>, key: &str, default: f64) -> Result<f64, P
     }
 }
 
+/// The most epochs a trial trains.
+pub const MAX_EPOCHS: usize = 10_000;
+
 fn get_usize(
     m: &BTreeMap<String, Json>,
     key: &str,
@@ -202,7 +205,7 @@ impl TrialPlan {
             weight_decay,
             momentum,
             batch_size: get_usize(&m, "batch_size", 32, 1..=65_536)?,
-            epochs: get_usize(&m, "epochs", 10, 1..=10_000)?,
+            epochs: get_usize(&m, "epochs", 10, 1..=MAX_EPOCHS)?,
             seed,
         })
     }

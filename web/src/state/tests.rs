@@ -185,6 +185,21 @@ fn a_setup_with_problems_does_not_start() {
     });
     assert!(act(&mut s, Action::Start).is_empty());
     assert_eq!(s.run, RunState::Idle);
+    // More epochs than a trial may train: said before the start, not by the worker.
+    let mut s = State::new(Setup {
+        epochs: 20_000,
+        ..cpu_setup()
+    });
+    assert!(
+        s.setup
+            .problems()
+            .iter()
+            .any(|(_, p)| p == "epochs must be at most 10000, not 20000"),
+        "{:?}",
+        s.setup.problems()
+    );
+    assert!(act(&mut s, Action::Start).is_empty());
+    assert_eq!(s.run, RunState::Idle);
 }
 
 #[test]
