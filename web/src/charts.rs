@@ -171,6 +171,42 @@ fn path_of(points: &[(f64, f64)], x: &Scale, y: &Scale, log_y: bool) -> String {
     d
 }
 
+/// The item of `items` drawn nearest to `at` (view-box coordinates), within `radius`; `pos`
+/// gives where an item is drawn.
+fn nearest<T: Copy>(
+    items: &[T],
+    at: (f64, f64),
+    radius: f64,
+    pos: impl Fn(&T) -> (f64, f64),
+) -> Option<T> {
+    items
+        .iter()
+        .map(|p| {
+            let (px, py) = pos(p);
+            (p, (px - at.0).powi(2) + (py - at.1).powi(2))
+        })
+        .filter(|(_, d2)| *d2 < radius * radius)
+        .min_by(|a, b| a.1.total_cmp(&b.1))
+        .map(|(p, _)| *p)
+}
+
+/// Mouse-move and mouse-leave handlers that keep the pointer's view-box position (of a
+/// `size` view box) in `hover`.
+fn hover_handlers(
+    hover: &UseStateHandle<Option<(f64, f64)>>,
+    size: (f64, f64),
+) -> (Callback<MouseEvent>, Callback<MouseEvent>) {
+    let on_move = {
+        let hover = hover.clone();
+        Callback::from(move |e: MouseEvent| hover.set(svg_point(&e, size)))
+    };
+    let on_leave = {
+        let hover = hover.clone();
+        Callback::from(move |_| hover.set(None))
+    };
+    (on_move, on_leave)
+}
+
 /// The SVG coordinates of a mouse event over an element drawn with a `W × H` view box.
 fn svg_point(e: &MouseEvent, (w, h): (f64, f64)) -> Option<(f64, f64)> {
     let el: web_sys::Element = e.current_target()?.dyn_into().ok()?;
@@ -382,34 +418,16 @@ pub fn history_chart(props: &StudyChartProps) -> Html {
     // Extend the best line to the last trial.
     best.push('H');
     push_px(&mut best, x.px(n_max - 1.0));
-    let nearest = {
+    let trial_at = {
         let h = h.clone();
-        move |(px, py): (f64, f64)| {
-            h.iter()
-                .map(|p| {
-                    (
-                        p,
-                        (x.px(p.0 as f64) - px).powi(2) + (y.px(p.1) - py).powi(2),
-                    )
-                })
-                .filter(|(_, d2)| *d2 < 144.0)
-                .min_by(|a, b| a.1.total_cmp(&b.1))
-                .map(|(p, _)| *p)
-        }
+        move |at: (f64, f64)| nearest(&h, at, 12.0, |p| (x.px(p.0 as f64), y.px(p.1)))
     };
-    let near = (*hover).and_then(&nearest);
-    let onmove = {
-        let hover = hover.clone();
-        Callback::from(move |e: MouseEvent| hover.set(svg_point(&e, (W, H))))
-    };
-    let onleave = {
-        let hover = hover.clone();
-        Callback::from(move |_| hover.set(None))
-    };
+    let near = (*hover).and_then(&trial_at);
+    let (onmove, onleave) = hover_handlers(&hover, (W, H));
     let onclick = {
         let on_select = props.on_select.clone();
         Callback::from(move |e: MouseEvent| {
-            if let Some(p) = svg_point(&e, (W, H)).and_then(&nearest) {
+            if let Some(p) = svg_point(&e, (W, H)).and_then(&trial_at) {
                 on_select.emit(p.0);
             }
         })
@@ -600,13 +618,7 @@ fn slice(props: &SliceProps) -> Html {
         let hover = hover.clone();
         Callback::from(move |_| hover.set(None))
     };
-    let near = (*hover).and_then(|(hx, hy)| {
-        pts.iter()
-            .map(|p| (p, (x.px(p.1) - hx).powi(2) + (y.px(p.2) - hy).powi(2)))
-            .filter(|(_, d2)| *d2 < 100.0)
-            .min_by(|a, b| a.1.total_cmp(&b.1))
-            .map(|(p, _)| *p)
-    });
+    let near = (*hover).and_then(|at| nearest(pts, at, 10.0, |p| (x.px(p.1), y.px(p.2))));
     let ticks = axis_ticks(&x, a.labels(), 4);
     html! {
         <div class="slice">
@@ -786,22 +798,9 @@ pub fn contour_chart(props: &StudyChartProps) -> Html {
     for &(_, cx, cy, _) in &pts {
         push_dot(&mut dots, x.px(cx), y.px(cy));
     }
-    let near = (*hover).and_then(|(hx, hy)| {
-        pts.iter()
-            .map(|p| (p, (x.px(p.1) - hx).powi(2) + (y.px(p.2) - hy).powi(2)))
-            .filter(|(_, d2)| *d2 < 144.0)
-            .min_by(|a, b| a.1.total_cmp(&b.1))
-            .map(|(p, _)| *p)
-    });
+    let near = (*hover).and_then(|at| nearest(&pts, at, 12.0, |p| (x.px(p.1), y.px(p.2))));
     let many = (pts.len() > MANY_DOTS).then_some("many");
-    let onmove = {
-        let hover = hover.clone();
-        Callback::from(move |e: MouseEvent| hover.set(svg_point(&e, (W, H))))
-    };
-    let onleave = {
-        let hover = hover.clone();
-        Callback::from(move |_| hover.set(None))
-    };
+    let (onmove, onleave) = hover_handlers(&hover, (W, H));
     html! {
         <div class="chart" data-testid="contour">
             <div class="chart-tools">{ "x " }{ select(0, xi) }{ " y " }{ select(1, yi) }</div>
