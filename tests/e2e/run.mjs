@@ -61,6 +61,17 @@ const context = await chromium.launchPersistentContext(userDir, {
   ],
 });
 
+// A browser of its own: a fresh profile and Chromium's own flags (no WebGPU, no emulated GPU).
+function ownBrowser(name) {
+  return chromium.launchPersistentContext(fs.mkdtempSync(path.join(os.tmpdir(), `sweeplab-${name}-`)), {
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    headless: true,
+    acceptDownloads: true,
+    viewport: { width: 1440, height: 1000 },
+    args: ['--no-sandbox', '--disable-dev-shm-usage', '--no-first-run'],
+  });
+}
+
 const problems = []; // console errors and page errors, which fail the run
 function watch(page) {
   page.on('console', (m) => {
@@ -366,13 +377,7 @@ await test('downloads are read by TensorBoard, wandb and Optuna', async () => {
 await test('a full IndexedDB quota: a plain notice, and the study stays in the tab and downloads', async () => {
   // A browser of its own (a fresh profile): Chromium enforces an overridden quota from the
   // origin's first write, not against usage it already counted.
-  const own = await chromium.launchPersistentContext(fs.mkdtempSync(path.join(os.tmpdir(), 'sweeplab-quota-')), {
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    headless: true,
-    acceptDownloads: true,
-    viewport: { width: 1440, height: 1000 },
-    args: ['--no-sandbox', '--disable-dev-shm-usage', '--no-first-run'],
-  });
+  const own = await ownBrowser('quota');
   try {
     const p = own.pages()[0] || (await own.newPage());
     watch(p);
@@ -602,12 +607,7 @@ await test('5,000 trials of 20 parameters: every view follows a new trial, and a
   // through SwiftShader's emulated GPU (for the WebGPU tests), which draws thousands of
   // SVG lines many times slower than either a real GPU or Chromium's software rasteriser.
   const hash = '#synthetic=5000&params=20&live=100&save=1';
-  const own = await chromium.launchPersistentContext(fs.mkdtempSync(path.join(os.tmpdir(), 'sweeplab-load-')), {
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    headless: true,
-    viewport: { width: 1440, height: 1000 },
-    args: ['--no-sandbox', '--disable-dev-shm-usage', '--no-first-run'],
-  });
+  const own = await ownBrowser('load');
   try {
   const page = own.pages()[0] || (await own.newPage());
   watch(page);
