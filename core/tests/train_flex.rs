@@ -266,3 +266,46 @@ fn trial_plans_resolve_from_params() {
         }
     ));
 }
+
+#[test]
+fn the_cost_estimate_measures_the_typical_trial() {
+    use sweeplab_core::train::{SweepSpec, estimate_cost};
+    use sweeplab_core::{Distribution, ParamValue, SearchSpace};
+    let _turn = flex_rng();
+    let backend = block_on(select_backend(BackendChoice::Cpu)).unwrap();
+    let data = generate_toy(Toy2d::Spiral, 500, 0.1, 0.2, 0);
+    let mut space = SearchSpace::new();
+    space.insert("lr".into(), Distribution::float_log(1e-3, 0.1));
+    space.insert(
+        "batch_size".into(),
+        Distribution::categorical([16i64, 32].map(ParamValue::Int)),
+    );
+    let spec = SweepSpec {
+        space,
+        model: Json::Null,
+        settings: vec![("epochs".to_string(), Json::Int(3))],
+        seed: 0,
+        objective: Objective::ValLoss,
+        n_trials: 4,
+        time_limit: None,
+    };
+    let e = block_on(estimate_cost(&spec, &data, &backend.device)).unwrap();
+    assert!(
+        e.samples_per_sec.is_finite() && e.samples_per_sec > 0.0,
+        "{e:?}"
+    );
+    // An epoch is the training split plus the validation split at a third of the cost.
+    let expected = (data.train.len() as f64 + data.valid.len() as f64 / 3.0) / e.samples_per_sec;
+    assert!(
+        (e.secs_per_epoch - expected).abs() < 1e-9 * expected.max(1.0),
+        "{e:?}"
+    );
+    assert!((e.study_secs(4, 3) - 12.0 * e.secs_per_epoch).abs() < 1e-9);
+    // A bad plan is an error naming it, not a panic.
+    let mut bad = spec.clone();
+    bad.space.insert(
+        "activation".into(),
+        Distribution::categorical([ParamValue::Str("nope".into())]),
+    );
+    assert!(block_on(estimate_cost(&bad, &data, &backend.device)).is_err());
+}

@@ -34,6 +34,12 @@ pub struct App {
     state: State,
     dispatch: Callback<Action>,
     worker: Option<WorkerHandle>,
+    /// The worker measuring the setup's cost, while it does.
+    estimator: Option<WorkerHandle>,
+    /// The pending measurement: a new setup change replaces (cancels) it.
+    estimate_timer: Option<gloo::timers::callback::Timeout>,
+    /// A narrow screen (a phone) when the page opened: steps 2 and 3 start collapsed.
+    narrow: bool,
     _ticker: Option<gloo::timers::callback::Interval>,
     _hash_listener: Option<gloo::events::EventListener>,
 }
@@ -146,6 +152,28 @@ impl App {
                 })
                 .forget();
             }
+            Effect::EstimateIn(ms) => {
+                let l = link.clone();
+                self.estimate_timer = Some(gloo::timers::callback::Timeout::new(ms, move || {
+                    l.send_message(Msg::act(Action::EstimateDue))
+                }));
+            }
+            Effect::ProbeForEstimate => link.send_future(async {
+                Msg::act(Action::ProbedForEstimate(browser::probe_gpu().await))
+            }),
+            Effect::SpawnEstimator { kind, start } => {
+                let (l1, l2) = (link.clone(), link.clone());
+                let handle = WorkerHandle::spawn(
+                    kind,
+                    move |m| l1.send_message(Msg::act(Action::Estimator(m))),
+                    move |e| l2.send_message(Msg::act(Action::EstimatorFailed(e))),
+                );
+                match handle.and_then(|h| h.send(&start).map(|()| h)) {
+                    Ok(h) => self.estimator = Some(h),
+                    Err(e) => link.send_message(Msg::act(Action::EstimatorFailed(e))),
+                }
+            }
+            Effect::EndEstimator => self.estimator = None,
             Effect::Download { name, mime, bytes } => {
                 if let Err(e) = browser::download(&name, mime, &bytes) {
                     link.send_message(Msg::act(Action::DownloadFailed(e)));
@@ -165,6 +193,9 @@ impl Component for App {
             state: State::new(Setup::preset("spiral-mlp")),
             dispatch: ctx.link().callback(Msg::act),
             worker: None,
+            estimator: None,
+            estimate_timer: None,
+            narrow: browser::is_narrow(),
             _ticker: None,
             _hash_listener: web_sys::window().map(|w| {
                 gloo::events::EventListener::new(&w, "hashchange", move |_| {
@@ -224,20 +255,21 @@ impl Component for App {
         let total = s.setup.n_trials as usize;
         let resumable = s.continues() && n_done < total && !s.data.trials.is_empty();
         let real_2d = s.setup.dataset.is_2d() && !s.synthetic;
+        let estimate = s.estimate_text();
+        // The run panel comes first in the document, so Start is a few Tab presses from the
+        // top; the grid still shows the setup on the left (and first on a phone).
         html! {
             <div class="app">
                 <Header study_name={s.study_name.clone()} share_copied={s.share_copied}
                     saved_open={s.saved_open} saved={s.saved.clone()} dispatch={dispatch.clone()} />
                 <div class="layout">
-                    <aside class="panel">
-                        <SetupPanel setup={s.setup.clone()} locked={s.run != RunState::Idle} yaml={s.yaml.clone()}
-                            dispatch={dispatch.clone()} on_yaml_file={ctx.link().callback(Msg::YamlFile)} />
-                    </aside>
-                    <main class="main">
-                        <RunPanel run={s.run} progress={s.progress.clone()} live_trial={s.live.trial.is_some()}
+                    <main class="main" id="main">
+                        <RunPanel run={s.run} progress={s.progress.clone()} live_trial={s.live.trial}
                             n_done={n_done} total={total} time_limit_s={s.setup.time_limit_s} resumable={resumable}
                             valid={s.setup.problems().is_empty()} notices={s.notices.clone()}
-                            backend_note={s.backend_note.clone()} engine_note={s.engine_note.clone()}
+                            backend_note={s.backend_note.clone()} cpu_fallback={s.cpu_fallback}
+                            summary={s.setup.summary()} estimate={estimate.clone().map(AttrValue::from)}
+                            engine_note={s.engine_note.clone()}
                             now_ms={browser::now_ms()} dispatch={dispatch.clone()} />
                         <LivePanel selected={s.selected} data={s.data.clone()} live={s.live.clone()}
                             boundaries={s.boundaries.clone()} boundary_n={s.boundary_n} points={s.points.clone()}
@@ -249,6 +281,11 @@ impl Component for App {
                             selected={s.selected} dispatch={dispatch.clone()} />
                         <Downloads enabled={s.study_name.is_some() && !s.data.trials.is_empty()} dispatch={dispatch.clone()} />
                     </main>
+                    <aside class="panel" aria-label="setup">
+                        <SetupPanel setup={s.setup.clone()} locked={s.run != RunState::Idle} yaml={s.yaml.clone()}
+                            estimate={estimate.map(AttrValue::from)} narrow={self.narrow}
+                            dispatch={dispatch.clone()} on_yaml_file={ctx.link().callback(Msg::YamlFile)} />
+                    </aside>
                 </div>
                 <footer class="footer">
                     { "sweeplab runs Optuna's TPE (by default with sweeplab's tuning; Optuna's own defaults are one menu choice away), pruners and PED-ANOVA importances in your browser and trains every trial with burn on WebGPU or the CPU, or many MLPs at once on its own fused WGSL kernels. " }

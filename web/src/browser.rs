@@ -11,6 +11,14 @@ use wasm_bindgen_futures::JsFuture;
 
 use crate::protocol::{FromWorker, ToWorker};
 
+/// Whether the window is as narrow as a phone's (at most 700 CSS pixels wide), as the
+/// style sheet's narrow layout has it.
+pub fn is_narrow() -> bool {
+    web_sys::window()
+        .and_then(|w| w.match_media("(max-width: 700px)").ok().flatten())
+        .is_some_and(|m| m.matches())
+}
+
 /// Milliseconds since the page started (`performance.now()`).
 pub fn now_ms() -> f64 {
     web_sys::window()

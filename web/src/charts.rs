@@ -171,6 +171,28 @@ fn path_of(points: &[(f64, f64)], x: &Scale, y: &Scale, log_y: bool) -> String {
     d
 }
 
+/// A dot on every drawable point of a line when it has at most [`MARKERS_UP_TO`] of them,
+/// otherwise only on isolated points (no drawable neighbour, so no line reaches them).
+fn markers_of(points: &[(f64, f64)], x: &Scale, y: &Scale, log_y: bool) -> String {
+    let ok = |p: &(f64, f64)| p.1.is_finite() && !(log_y && p.1 <= 0.0);
+    let all = points.iter().filter(|p| ok(p)).count() <= MARKERS_UP_TO;
+    let mut d = String::new();
+    for (i, p) in points.iter().enumerate() {
+        if !ok(p) {
+            continue;
+        }
+        let before = i > 0 && ok(&points[i - 1]);
+        let after = points.get(i + 1).is_some_and(ok);
+        if all || !(before || after) {
+            push_dot(&mut d, x.px(p.0), y.px(p.1));
+        }
+    }
+    d
+}
+
+/// Lines with at most this many points get a marker on each.
+const MARKERS_UP_TO: usize = 60;
+
 /// The item of `items` drawn nearest to `at` (view-box coordinates), within `radius`; `pos`
 /// gives where an item is drawn.
 fn nearest<T: Copy>(
@@ -364,6 +386,11 @@ pub fn line_chart(props: &LineChartProps) -> Html {
                             style={s.faint.then(|| format!("stroke-opacity:{faint_opacity:.3}"))} />
                     }) }
                 }
+                // Markers on every point while there are few, and always on a point that
+                // has no neighbour to draw a line to (a series of one epoch).
+                { for smoothed.iter().filter(|_| !many).map(|s| html! {
+                    <path class="dots markers" stroke={s.color.clone()} d={markers_of(&s.points, &x, &y, props.log_y)} />
+                }) }
                 { tooltip.unwrap_or_default() }
             </svg>
             if !many && smoothed.len() > 1 {
@@ -396,12 +423,22 @@ pub struct StudyChartProps {
 pub fn history_chart(props: &StudyChartProps) -> Html {
     let hover = use_state(|| None::<(f64, f64)>);
     let h = use_memo(props.data.clone(), |d| d.history());
-    if h.is_empty() {
-        return html! { <div class="chart empty" data-testid="history">{ "The history appears when a trial completes" }</div> };
+    let pruned = use_memo(props.data.clone(), |d| d.pruned_points());
+    if h.is_empty() && pruned.is_empty() {
+        return html! { <div class="chart empty" data-testid="history">{ "The history appears when a trial completes or is pruned" }</div> };
     }
     let n_max = props.data.trials.len().max(1) as f64;
     let x = Scale::range(0.0, n_max - 1.0, ML, W - MR, false, 0.03);
-    let y = Scale::fit(h.iter().map(|p| p.1), H - MB, MT, props.log_y);
+    let y = Scale::fit(
+        h.iter().map(|p| p.1).chain(pruned.iter().map(|p| p.1)),
+        H - MB,
+        MT,
+        props.log_y,
+    );
+    let mut pruned_dots = String::new();
+    for &(n, v) in pruned.iter() {
+        push_dot(&mut pruned_dots, x.px(n as f64), y.px(v));
+    }
     let mut best = String::new();
     let mut dots = String::new();
     for (i, &(n, v, b)) in h.iter().enumerate() {
@@ -416,8 +453,10 @@ pub fn history_chart(props: &StudyChartProps) -> Html {
         push_dot(&mut dots, x.px(n as f64), y.px(v));
     }
     // Extend the best line to the last trial.
-    best.push('H');
-    push_px(&mut best, x.px(n_max - 1.0));
+    if !best.is_empty() {
+        best.push('H');
+        push_px(&mut best, x.px(n_max - 1.0));
+    }
     let trial_at = {
         let h = h.clone();
         move |at: (f64, f64)| nearest(&h, at, 12.0, |p| (x.px(p.0 as f64), y.px(p.1)))
@@ -433,9 +472,10 @@ pub fn history_chart(props: &StudyChartProps) -> Html {
         })
     };
     html! {
-        <div class="chart" data-testid="history" data-points={h.len().to_string()}>
+        <div class="chart" data-testid="history" data-points={h.len().to_string()} data-pruned={pruned.len().to_string()}>
             <svg viewBox={format!("0 0 {W} {H}")} preserveAspectRatio="none" onmousemove={onmove} onmouseleave={onleave} {onclick}>
                 { frame(&x, &y, "trial", &props.data.objective, 6) }
+                <path class={classes!("dots", "pruned-dots", (pruned.len() > MANY_DOTS).then_some("many"))} d={pruned_dots} />
                 <path class="line best" d={best} />
                 <path class={classes!("dots", "history-dots", (h.len() > MANY_DOTS).then_some("many"))} d={dots} />
                 if let Some((n, v, _)) = near {
@@ -448,7 +488,13 @@ pub fn history_chart(props: &StudyChartProps) -> Html {
                     </g>
                 }
             </svg>
-            <div class="legend"><span><i class="dot"></i>{ "objective value" }</span><span><i style="background:#e8743b"></i>{ "best so far" }</span></div>
+            <div class="legend">
+                <span><i class="dot"></i>{ "objective value" }</span>
+                <span><i style="background:#e8743b"></i>{ "best so far" }</span>
+                if !pruned.is_empty() {
+                    <span><i class="dot pruned"></i>{ "pruned (its last reported value)" }</span>
+                }
+            </div>
         </div>
     }
 }

@@ -94,6 +94,19 @@ impl StudyData {
             .collect()
     }
 
+    /// `(trial number, last reported value)` for every PRUNED trial that reported a finite
+    /// one, in number order: the history shows them beside the completed trials.
+    pub fn pruned_points(&self) -> Vec<(u64, f64)> {
+        self.trials
+            .iter()
+            .filter(|t| t.state == TrialState::Pruned)
+            .filter_map(|t| {
+                let (_, v) = t.intermediate_values.last_key_value()?;
+                v.is_finite().then_some((t.number, *v))
+            })
+            .collect()
+    }
+
     /// The parameter axes: every parameter any trial has, in name order, with the
     /// distribution of its latest trial.
     pub fn axes(&self) -> &[Axis] {
@@ -336,12 +349,44 @@ impl SortKey {
     }
 }
 
+/// A rough duration for an estimate: "under a minute", "38 min", "2 h 10 min".
+pub fn fmt_rough(secs: f64) -> String {
+    if !secs.is_finite() || secs < 0.0 {
+        return "–".into();
+    }
+    if secs < 60.0 {
+        return "under a minute".into();
+    }
+    let min = (secs / 60.0).round() as u64;
+    if min < 60 {
+        format!("{min} min")
+    } else {
+        format!("{} h {:02} min", min / 60, min % 60)
+    }
+}
+
+/// A trial's state as the page names it: Optuna's state in lower case, except that a trial
+/// a Stop or a closed page ended (FAIL with the `interrupted` attribute) is "stopped", not
+/// a failure.
+pub fn shown_state(t: &FrozenTrial) -> &'static str {
+    match t.state {
+        TrialState::Fail if !t.counts() => "stopped",
+        TrialState::Complete => "complete",
+        TrialState::Pruned => "pruned",
+        TrialState::Fail => "fail",
+        TrialState::Running => "running",
+        TrialState::Waiting => "waiting",
+    }
+}
+
 /// Seconds as `1.2 s`, `3 min 04 s`, `1 h 02 min`.
 pub fn fmt_duration(secs: f64) -> String {
     if !secs.is_finite() || secs < 0.0 {
         return "–".into();
     }
-    if secs < 10.0 {
+    if secs < 1.0 {
+        format!("{:.0} ms", secs * 1000.0)
+    } else if secs < 10.0 {
         format!("{secs:.1} s")
     } else if secs < 60.0 {
         format!("{secs:.0} s")
@@ -455,6 +500,11 @@ mod tests {
 
     #[test]
     fn durations_read_well() {
+        assert_eq!(fmt_duration(0.042), "42 ms");
+        assert_eq!(fmt_rough(12.0), "under a minute");
+        assert_eq!(fmt_rough(38.4 * 60.0), "38 min");
+        assert_eq!(fmt_rough(130.0 * 60.0), "2 h 10 min");
+        assert_eq!(fmt_duration(0.0), "0 ms");
         assert_eq!(fmt_duration(1.25), "1.2 s");
         assert_eq!(fmt_duration(125.0), "2 min 05 s");
         assert_eq!(fmt_duration(3725.0), "1 h 02 min");

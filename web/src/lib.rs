@@ -19,7 +19,10 @@ pub mod protocol;
 pub mod scale;
 pub mod setup;
 pub mod state;
+pub mod text;
 pub mod yaml;
+
+pub use text::plain_quotes;
 
 #[cfg(feature = "ui")]
 pub mod app;

@@ -40,6 +40,14 @@ pub enum ToWorker {
     Resume,
     /// Stop: the running trial ends as FAIL (interrupted) and no new trial starts.
     Stop,
+    /// Measure what a study of `setup` would cost on `backend` (a few training steps of its
+    /// typical trial); the answer is [`FromWorker::Estimated`].
+    Estimate {
+        /// The setup.
+        setup: Setup,
+        /// The backend Start would use.
+        backend: BackendKind,
+    },
 }
 
 /// Worker → page.
@@ -105,6 +113,18 @@ pub enum FromWorker {
     Finished {
         /// Why (all trials done, stopped, time limit, grid exhausted).
         reason: String,
+        /// The page's Stop ended it (the study is not done: Resume continues it).
+        #[serde(default)]
+        stopped: bool,
+    },
+    /// What a study of the setup [`ToWorker::Estimate`] named costs on this device.
+    Estimated {
+        /// The backend that was measured.
+        kind: BackendKind,
+        /// Training samples per second of the typical trial.
+        samples_per_sec: f64,
+        /// Seconds per epoch of the typical trial (training and validation).
+        secs_per_epoch: f64,
     },
     /// The GPU device failed; the page should continue on the CPU.
     DeviceLost {

@@ -169,23 +169,6 @@ impl SamplerChoice {
             (SweepMethod::Grid, _) => "Grid",
         }
     }
-
-    /// What the TPE choices are, for the line under the menu.
-    pub fn note(self) -> Option<&'static str> {
-        match (self.method, self.tpe) {
-            (SweepMethod::Bayes, TpeDefaults::Sweeplab) => Some(
-                "sweeplab's tuning of Optuna 5's TPE, two settings changed: a larger \"good\" group (the best \
-                 20% of the trials, up to 25, instead of 10%) and 48 candidates per trial \
-                 instead of 24. It exploits more, and found better optima than Optuna's \
-                 defaults on the benchmark functions.",
-            ),
-            (SweepMethod::Bayes, TpeDefaults::Optuna) => Some(
-                "Exactly Optuna 5.0's TPESampler() defaults: the trials sample as Python \
-                 Optuna's would.",
-            ),
-            _ => None,
-        }
-    }
 }
 
 impl TryFrom<String> for SamplerChoice {
@@ -576,7 +559,70 @@ impl Default for Setup {
     }
 }
 
+/// Epochs the 2-D presets' median pruner lets every trial train before judging it.
+pub const TWO_D_WARMUP_EPOCHS: i64 = 5;
+
+/// The quick variant of a heavy preset: this many trials ...
+pub const QUICK_TRIALS: u32 = 5;
+/// ... of this many epochs.
+pub const QUICK_EPOCHS: u32 = 1;
+
 impl Setup {
+    /// What decides a trial's cost on a device: the data, the model, the search space and
+    /// the backend asked for (not the number of trials or epochs, which only multiply it).
+    pub fn cost_key(&self) -> String {
+        format!(
+            "{}|{:?}|{:?}|{}",
+            self.dataset.id(),
+            self.model,
+            self.params,
+            self.backend.name()
+        )
+    }
+
+    /// Whether the setup trains on MNIST: minutes per trial on a CPU, where the 2-D sets
+    /// take seconds. The page offers a quick variant of such a setup.
+    pub fn is_heavy(&self) -> bool {
+        self.dataset == Dataset::Mnist
+    }
+
+    /// The quick variant: [`QUICK_TRIALS`] trials of [`QUICK_EPOCHS`] epoch, the rest as is.
+    pub fn make_quick(&mut self) {
+        self.n_trials = QUICK_TRIALS;
+        self.epochs = QUICK_EPOCHS;
+    }
+
+    /// Whether this is already the quick variant (or smaller).
+    pub fn is_quick(&self) -> bool {
+        self.n_trials <= QUICK_TRIALS && self.epochs <= QUICK_EPOCHS
+    }
+
+    /// How the study searches, in one line: "TPE (tuned) · Median pruner · 30 trials · auto
+    /// backend".
+    pub fn summary(&self) -> String {
+        let pruner = match self.pruner {
+            PrunerConfig::None => "no pruning".to_string(),
+            ref p => format!("{} pruner", p.label()),
+        };
+        let trials = match self.n_trials {
+            1 => "1 trial".to_string(),
+            n => format!("{n} trials"),
+        };
+        let epochs = match self.epochs {
+            1 => "1 epoch each".to_string(),
+            n => format!("{n} epochs each"),
+        };
+        let backend = match self.backend {
+            BackendChoice::Auto => "GPU if available",
+            BackendChoice::Cpu => "CPU",
+            BackendChoice::Gpu => "WebGPU",
+        };
+        format!(
+            "{} · {pruner} · {trials} · {epochs} · {backend}",
+            self.sampler.label()
+        )
+    }
+
     /// The setup of a preset (`spiral-mlp` for an unknown id).
     pub fn preset(id: &str) -> Setup {
         let two_d = |dataset: Dataset, epochs: u32| Setup {
@@ -588,7 +634,13 @@ impl Setup {
             params: two_d_space(),
             sampler: SamplerChoice::TPE,
             seed: Some(0),
-            pruner: PrunerConfig::with_defaults("median").unwrap_or(PrunerConfig::None),
+            // A warm-up, so the pruner judges a trial on a few epochs, not on its first.
+            pruner: PrunerConfig::Median {
+                n_startup_trials: 5,
+                n_warmup_steps: TWO_D_WARMUP_EPOCHS,
+                interval_steps: 1,
+                n_min_trials: 1,
+            },
             n_trials: 30,
             time_limit_s: 0,
             backend: BackendChoice::Auto,

@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use std::rc::Rc;
 
 use serde::{Deserialize, Serialize};
+use sweeplab_core::config::PrunerConfig;
 use sweeplab_core::export::{
     ExportFormat, ExportOptions, export_study, journal_for_study, zip_files,
 };
@@ -106,9 +107,44 @@ pub struct Progress {
     pub running: BTreeMap<u64, (usize, f64)>,
     /// Trials this run ended.
     pub ended: usize,
+    /// Time spent paused by the pauses that ended (ms): elapsed and remaining times leave
+    /// it out.
+    pub paused_ms: f64,
+    /// When the pause in progress began, if the run is paused.
+    pub paused_at: Option<f64>,
+    /// [`Progress::paused_total`] when the running trial started.
+    pub trial_paused_base: f64,
 }
 
 impl Progress {
+    /// All the time this run has spent paused until `now_ms`.
+    pub fn paused_total(&self, now_ms: f64) -> f64 {
+        self.paused_ms + self.paused_at.map_or(0.0, |t| (now_ms - t).max(0.0))
+    }
+
+    /// Seconds the run has trained (paused time left out).
+    pub fn elapsed_s(&self, now_ms: f64) -> f64 {
+        (now_ms - self.run_started - self.paused_total(now_ms)).max(0.0) / 1000.0
+    }
+
+    /// Seconds the running trial has trained (paused time left out).
+    pub fn trial_elapsed_s(&self, now_ms: f64) -> f64 {
+        let paused = self.paused_total(now_ms) - self.trial_paused_base;
+        (now_ms - self.trial_started - paused).max(0.0) / 1000.0
+    }
+
+    /// A pause began at `now_ms`.
+    pub fn pause(&mut self, now_ms: f64) {
+        self.paused_at.get_or_insert(now_ms);
+    }
+
+    /// The pause in progress ended at `now_ms`.
+    pub fn resume(&mut self, now_ms: f64) {
+        if let Some(t) = self.paused_at.take() {
+            self.paused_ms += (now_ms - t).max(0.0);
+        }
+    }
+
     /// Whether several trials train at once.
     pub fn parallel(&self) -> bool {
         self.slots > 1
@@ -291,8 +327,17 @@ pub struct State {
     pub run: RunState,
     /// The backend of the running worker.
     pub worker: Option<BackendKind>,
-    /// Which backend trains, and why.
+    /// Which backend trains, and why (the technical detail).
     pub backend_note: Option<String>,
+    /// The CPU trains though the setup did not ask for it (no usable GPU, or the GPU
+    /// failed): the page says so in plain words, with the note one click away.
+    pub cpu_fallback: bool,
+    /// What the setup costs on this device, once measured.
+    pub estimate: Option<Estimate>,
+    /// The cost key ([`Setup::cost_key`]) being measured now, if any.
+    pub estimating: Option<String>,
+    /// The last WebGPU probe (an estimate needs the backend Start would pick).
+    pub probe: Option<GpuProbe>,
     /// Which engine trains, and why.
     pub engine_note: Option<String>,
     /// Messages above the charts.
@@ -404,6 +449,14 @@ pub enum Action {
     HashChanged(String),
     /// The page opened with this URL hash.
     Opening(String),
+    /// The setup has been still for a moment: measure what it costs, if not known yet.
+    EstimateDue,
+    /// WebGPU was probed for an estimate.
+    ProbedForEstimate(GpuProbe),
+    /// The estimating worker answered ([`FromWorker::Estimated`], or an error).
+    Estimator(FromWorker),
+    /// The estimating worker could not start or crashed.
+    EstimatorFailed(String),
 }
 
 /// What the shell must do after an action.
@@ -457,6 +510,21 @@ pub enum Effect {
     },
     /// Dispatch [`Action::SyntheticNext`] after this many milliseconds.
     SyntheticNextIn(u32),
+    /// Dispatch [`Action::EstimateDue`] after this many milliseconds.
+    EstimateIn(u32),
+    /// Probe WebGPU, then dispatch [`Action::ProbedForEstimate`].
+    ProbeForEstimate,
+    /// Start a worker for `kind` that measures the setup's cost (`start` is a
+    /// [`ToWorker::Estimate`]); its answer comes as [`Action::Estimator`], a failure as
+    /// [`Action::EstimatorFailed`].
+    SpawnEstimator {
+        /// The backend measured.
+        kind: BackendKind,
+        /// The request.
+        start: ToWorker,
+    },
+    /// Terminate the estimating worker, if any.
+    EndEstimator,
     /// Offer a file for download; dispatch [`Action::DownloadFailed`] on failure.
     Download {
         /// File name.
@@ -468,7 +536,87 @@ pub enum Effect {
     },
 }
 
+/// What a setup costs on this device: a typical trial measured for half a second.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Estimate {
+    /// The setup's [`Setup::cost_key`] when measured.
+    pub key: String,
+    /// The backend measured.
+    pub kind: BackendKind,
+    /// Seconds per epoch of a typical trial.
+    pub secs_per_epoch: f64,
+    /// The measurement failed (the reason); nothing is shown and it is not retried for this
+    /// key.
+    pub failed: Option<String>,
+}
+
+/// How long the setup must stay unchanged before its cost is measured (ms).
+pub const ESTIMATE_DELAY_MS: u32 = 1200;
+
 impl State {
+    /// What the study will take on this device, for the line under the presets and next to
+    /// Start: "≈ 40 min on this CPU", measured for this setup; `None` before it is.
+    pub fn estimate_text(&self) -> Option<String> {
+        if self.synthetic {
+            return None;
+        }
+        let key = self.setup.cost_key();
+        match &self.estimate {
+            Some(e) if e.key == key && e.failed.is_none() => {
+                let secs = e.secs_per_epoch
+                    * f64::from(self.setup.n_trials)
+                    * f64::from(self.setup.epochs);
+                let on = match e.kind {
+                    BackendKind::Flex => "on this CPU",
+                    BackendKind::Wgpu => "on this GPU (WebGPU)",
+                };
+                let pruning = if matches!(self.setup.pruner, PrunerConfig::None) {
+                    ""
+                } else {
+                    ", less when trials are pruned"
+                };
+                Some(format!("≈ {} {on}{pruning}", crate::data::fmt_rough(secs)))
+            }
+            _ if self.estimating.as_deref() == Some(key.as_str()) => {
+                Some("measuring this device…".into())
+            }
+            _ => None,
+        }
+    }
+
+    /// Measures the setup's cost if it is not known: the page is idle, the setup valid and
+    /// real (not a synthetic study).
+    fn estimate_due(&mut self) -> Vec<Effect> {
+        let key = self.setup.cost_key();
+        if self.run != RunState::Idle
+            || self.synthetic
+            || !self.setup.problems().is_empty()
+            || self.estimating.is_some()
+            || self.estimate.as_ref().is_some_and(|e| e.key == key)
+        {
+            return Vec::new();
+        }
+        match self.probe.clone() {
+            Some(p) => self.spawn_estimator(&p),
+            None => {
+                self.estimating = Some(key);
+                vec![Effect::ProbeForEstimate]
+            }
+        }
+    }
+
+    fn spawn_estimator(&mut self, p: &GpuProbe) -> Vec<Effect> {
+        let (kind, _) = self.decide_backend(p);
+        self.estimating = Some(self.setup.cost_key());
+        vec![Effect::SpawnEstimator {
+            kind,
+            start: ToWorker::Estimate {
+                setup: self.setup.clone(),
+                backend: kind,
+            },
+        }]
+    }
+
     /// A fresh page on `setup`.
     pub fn new(setup: Setup) -> State {
         State {
@@ -878,6 +1026,18 @@ impl State {
     /// WebGPU was probed: the core's rule picks the backend ([`BackendChoice::decide`]);
     /// in the browser, WebGPU asked for and not there means the CPU, with a notice.
     fn on_probe(&mut self, p: &GpuProbe, env: &Env) -> Vec<Effect> {
+        self.probe = Some(p.clone());
+        let (kind, note) = self.decide_backend(p);
+        self.backend_note = Some(note);
+        self.cpu_fallback = kind == BackendKind::Flex;
+        self.start_worker(kind, env)
+    }
+
+    /// The backend Start uses after probe `p`, and the note that says why.
+    fn decide_backend(&self, p: &GpuProbe) -> (BackendKind, String) {
+        if self.setup.backend == BackendChoice::Cpu {
+            return (BackendKind::Flex, "CPU backend: you chose CPU.".into());
+        }
         let adapter = (p.api && p.adapter).then(|| AdapterProbe {
             name: p.description.clone(),
             api: "WebGPU".into(),
@@ -887,27 +1047,16 @@ impl State {
             let why = if p.api {
                 "WebGPU gave no adapter"
             } else {
-                "WebGPU is not available in this browser (no navigator.gpu)"
+                "this browser has no WebGPU (no navigator.gpu)"
             };
-            self.notice(
-                "no-webgpu",
-                "warn",
-                format!("{why}: training runs on the CPU backend."),
-            );
-            let short = if p.api {
-                "WebGPU gave no adapter"
-            } else {
-                "this browser has no WebGPU"
-            };
-            (BackendKind::Flex, format!("CPU backend: {short}."))
+            (BackendKind::Flex, format!("CPU backend: {why}."))
         } else {
             self.setup
                 .backend
                 .decide(adapter.as_ref())
                 .unwrap_or_else(|why| (BackendKind::Flex, format!("CPU backend: {why}.")))
         };
-        self.backend_note = Some(note);
-        self.start_worker(kind, env)
+        (kind, note)
     }
 
     /// The GPU worker failed: continue on the CPU (a CPU worker's failure ends the run).
@@ -926,7 +1075,8 @@ impl State {
     fn on_worker(&mut self, m: FromWorker, env: &Env) -> Vec<Effect> {
         let mut effects = Vec::new();
         match m {
-            FromWorker::Ready => {}
+            // The run's worker does not estimate.
+            FromWorker::Ready | FromWorker::Estimated { .. } => {}
             FromWorker::Backend { kind, reason, .. } => {
                 let which = match kind {
                     BackendKind::Wgpu => "WebGPU",
@@ -992,7 +1142,7 @@ impl State {
                         self.selected = Some(next);
                     }
                 } else {
-                    let secs = (env.now_ms - self.progress.trial_started) / 1000.0;
+                    let secs = self.progress.trial_elapsed_s(env.now_ms);
                     self.progress.durations.push(secs);
                 }
                 if state == TrialState::Fail
@@ -1004,9 +1154,17 @@ impl State {
                 self.live.trial = None;
                 self.refresh();
             }
-            FromWorker::Finished { reason } => {
+            FromWorker::Finished { reason, stopped } => {
                 effects.push(self.finish_run());
-                self.notice("finished", "info", format!("Study finished: {reason}."));
+                if stopped {
+                    self.notice(
+                        "finished",
+                        "info",
+                        "You stopped the study; Resume continues it.".into(),
+                    );
+                } else {
+                    self.notice("finished", "info", format!("Study finished: {reason}."));
+                }
                 self.refresh();
                 effects.extend(self.save(env));
             }
@@ -1021,6 +1179,7 @@ impl State {
                         "CPU backend: WebGPU failed or its device was lost, so the CPU took over."
                             .into(),
                     );
+                    self.cpu_fallback = true;
                 }
                 self.refresh();
             }
@@ -1066,6 +1225,7 @@ impl State {
                 self.progress.epoch_step = 0;
                 self.progress.steps_per_epoch = steps_per_epoch;
                 self.progress.trial_started = env.now_ms;
+                self.progress.trial_paused_base = self.progress.paused_total(env.now_ms);
             }
             ProgressEvent::Step {
                 epoch,
@@ -1194,6 +1354,17 @@ impl State {
 /// Applies `action` to `state`; returns what the shell must do. Whether the page must
 /// re-render is the second value (false only for actions that change nothing shown).
 pub fn reduce(state: &mut State, action: Action, env: &Env) -> (Vec<Effect>, bool) {
+    let before = state.setup.cost_key();
+    let opening = matches!(action, Action::Opening(_));
+    let (mut effects, redraw) = reduce_action(state, action, env);
+    // A setup that changed (or the first one) is measured once it has been still a moment.
+    if (opening || state.setup.cost_key() != before) && !state.synthetic {
+        effects.push(Effect::EstimateIn(ESTIMATE_DELAY_MS));
+    }
+    (effects, redraw)
+}
+
+fn reduce_action(state: &mut State, action: Action, env: &Env) -> (Vec<Effect>, bool) {
     let s = state;
     let mut effects = Vec::new();
     match action {
@@ -1217,6 +1388,7 @@ pub fn reduce(state: &mut State, action: Action, env: &Env) -> (Vec<Effect>, boo
         }
         Action::YamlApply => match setup_from_yaml(&s.yaml.text, &s.setup) {
             Ok(setup) => {
+                s.notice("imported", "info", crate::yaml::describe_import(&setup));
                 s.setup = setup;
                 s.yaml.error = None;
                 s.yaml.open = false;
@@ -1242,10 +1414,14 @@ pub fn reduce(state: &mut State, action: Action, env: &Env) -> (Vec<Effect>, boo
             s.live = Live::default();
             s.notices.retain(|n| n.level != "error");
             s.run = RunState::Starting;
+            // The run needs the device to itself.
+            s.estimating = None;
+            effects.push(Effect::EndEstimator);
             s.engine_note = None;
             s.user_selected = false;
             if s.setup.backend == BackendChoice::Cpu {
                 s.backend_note = Some("CPU backend: you chose CPU.".into());
+                s.cpu_fallback = false;
                 effects.extend(s.start_worker(BackendKind::Flex, env));
             } else {
                 effects.push(Effect::ProbeGpu);
@@ -1259,18 +1435,21 @@ pub fn reduce(state: &mut State, action: Action, env: &Env) -> (Vec<Effect>, boo
         Action::Pause => {
             if s.run == RunState::Running {
                 s.run = RunState::Paused;
+                s.progress.pause(env.now_ms);
                 effects.push(Effect::Send(ToWorker::Pause));
             }
         }
         Action::Resume => {
             if s.run == RunState::Paused {
                 s.run = RunState::Running;
+                s.progress.resume(env.now_ms);
                 effects.push(Effect::Send(ToWorker::Resume));
             }
         }
         Action::Stop => {
             if s.worker.is_some() && s.run != RunState::Idle {
                 s.run = RunState::Stopping;
+                s.progress.resume(env.now_ms);
                 effects.push(Effect::Send(ToWorker::Stop));
             }
         }
@@ -1300,6 +1479,7 @@ pub fn reduce(state: &mut State, action: Action, env: &Env) -> (Vec<Effect>, boo
             if s.worker.is_some() {
                 s.backend_note =
                     Some("CPU backend: the WebGPU device failed, so the CPU took over.".into());
+                s.cpu_fallback = true;
             }
         }
         Action::Select(n) => {
@@ -1346,6 +1526,7 @@ pub fn reduce(state: &mut State, action: Action, env: &Env) -> (Vec<Effect>, boo
             s.user_selected = false;
             s.notices.clear();
             s.backend_note = None;
+            s.cpu_fallback = false;
             s.engine_note = None;
             s.refresh();
             effects.push(s.set_hash());
@@ -1437,6 +1618,50 @@ pub fn reduce(state: &mut State, action: Action, env: &Env) -> (Vec<Effect>, boo
             ),
         },
         Action::Opening(hash) => effects.extend(s.opening(&hash, env)),
+        Action::EstimateDue => effects.extend(s.estimate_due()),
+        Action::ProbedForEstimate(p) => {
+            s.probe = Some(p.clone());
+            s.estimating = None;
+            effects.extend(s.estimate_due());
+        }
+        Action::Estimator(m) => {
+            let Some(key) = s.estimating.take() else {
+                return (vec![Effect::EndEstimator], false);
+            };
+            let (kind, secs_per_epoch, failed) = match m {
+                FromWorker::Estimated {
+                    kind,
+                    secs_per_epoch,
+                    ..
+                } => (kind, secs_per_epoch, None),
+                FromWorker::Error { message } => (BackendKind::Flex, f64::NAN, Some(message)),
+                // Ready, and anything else before the answer.
+                _ => {
+                    s.estimating = Some(key);
+                    return (Vec::new(), false);
+                }
+            };
+            s.estimate = Some(Estimate {
+                key,
+                kind,
+                secs_per_epoch,
+                failed,
+            });
+            effects.push(Effect::EndEstimator);
+            // The setup may have changed while it measured.
+            effects.extend(s.estimate_due());
+        }
+        Action::EstimatorFailed(e) => {
+            if let Some(key) = s.estimating.take() {
+                s.estimate = Some(Estimate {
+                    key,
+                    kind: BackendKind::Flex,
+                    secs_per_epoch: f64::NAN,
+                    failed: Some(e),
+                });
+            }
+            effects.push(Effect::EndEstimator);
+        }
     }
     (effects, true)
 }

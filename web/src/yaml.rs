@@ -93,6 +93,40 @@ pub fn setup_from_yaml(text: &str, base: &Setup) -> Result<Setup, String> {
     Ok(s)
 }
 
+/// The sweep YAML box's placeholder: a whole sweep file of the kind it takes.
+pub const SAMPLE: &str = "method: bayes
+metric:
+  name: val_loss
+  goal: minimize
+parameters:
+  lr:
+    distribution: log_uniform_values
+    min: 0.0001
+    max: 0.1
+  hidden_units:
+    values: [16, 32, 64]
+early_terminate:
+  type: hyperband
+  min_iter: 2";
+
+/// What an import put in the setup, for the notice that confirms it: "Imported 3
+/// parameters (lr, hidden_units, batch_size), TPE (tuned), Hyperband pruner: they replace
+/// the search space."
+pub fn describe_import(s: &Setup) -> String {
+    let names: Vec<&str> = s.params.iter().map(|p| p.name.trim()).collect();
+    let pruner = match s.pruner {
+        sweeplab_core::config::PrunerConfig::None => "no pruner".to_string(),
+        ref p => format!("{} pruner", p.label()),
+    };
+    format!(
+        "Imported {} parameter{} ({}), {}, {pruner}: they replace the search space.",
+        names.len(),
+        if names.len() == 1 { "" } else { "s" },
+        names.join(", "),
+        s.sampler.label()
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -200,5 +234,15 @@ mod tests {
         )
         .unwrap();
         assert_eq!(s.objective, Objective::TrainLoss);
+    }
+
+    #[test]
+    fn the_placeholder_is_a_sweep_the_box_takes() {
+        let s = setup_from_yaml(SAMPLE, &Setup::preset("spiral-mlp")).unwrap();
+        assert_eq!(
+            describe_import(&s),
+            "Imported 2 parameters (hidden_units, lr), TPE (tuned), Hyperband pruner: they \
+             replace the search space."
+        );
     }
 }

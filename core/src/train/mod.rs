@@ -20,6 +20,7 @@ pub mod bench;
 mod cnn_cpu;
 mod cpu_adam;
 pub mod data;
+pub mod estimate;
 #[cfg(feature = "fused")]
 pub mod fused;
 pub mod mnist;
@@ -30,6 +31,7 @@ pub mod trainer;
 pub use crate::vocab::{Objective, OptimizerKind, PlanError, TrialPlan};
 pub use backend::{BackendChoice, BackendKind, SelectedBackend, select_backend};
 pub use data::{DataSet, DataSpec, InputShape, Samples, Toy2d};
+pub use estimate::{CostEstimate, estimate_cost, typical_params};
 pub use mnist::Mnist;
 pub use model::{Activation, Model, ModelSpec};
 pub use runner::{

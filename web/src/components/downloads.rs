@@ -21,7 +21,7 @@ pub fn Downloads(props: &DownloadsProps) -> Html {
         (
             ExportFormat::Zip,
             "Everything (zip)",
-            "TensorBoard, W&B, journal and CSV",
+            "all of the formats below in one file",
         ),
         (
             ExportFormat::TensorBoard,

@@ -27,6 +27,27 @@ use crate::scale::precise;
 use crate::setup::Setup;
 use crate::state::Action;
 
+/// Props of [`Info`].
+#[derive(Properties, PartialEq)]
+pub struct InfoProps {
+    /// What it explains, as the button's label says it: "What is {topic}?".
+    pub topic: AttrValue,
+    /// One or two sentences.
+    pub text: AttrValue,
+}
+
+/// An ⓘ button that opens a short plain-language explanation (a `<details>`: it opens by
+/// click, Enter or Space, with no script of its own).
+#[function_component]
+pub fn Info(props: &InfoProps) -> Html {
+    html! {
+        <details class="info">
+            <summary aria-label={format!("What is {}?", props.topic)} title={format!("What is {}?", props.topic)}>{ "ⓘ" }</summary>
+            <div class="info-pop" role="note" data-testid="info-text">{ props.text.clone() }</div>
+        </details>
+    }
+}
+
 /// The value of an input, select or textarea event's target (`"true"`/`"false"` for a
 /// checkbox).
 pub(crate) fn value_of(e: &Event) -> String {

@@ -3,6 +3,7 @@
 use yew::prelude::*;
 
 use crate::data::fmt_duration;
+use crate::plain_quotes;
 use crate::scale::short;
 use crate::state::{Action, Notice, Progress, RunState};
 
@@ -13,8 +14,8 @@ pub struct RunProps {
     pub run: RunState,
     /// The run's progress.
     pub progress: Progress,
-    /// A trial trains one at a time right now.
-    pub live_trial: bool,
+    /// The trial training right now when trials train one at a time.
+    pub live_trial: Option<u64>,
     /// Trials that count so far.
     pub n_done: usize,
     /// The trial budget.
@@ -29,6 +30,12 @@ pub struct RunProps {
     pub notices: Vec<Notice>,
     /// Which backend trains, and why.
     pub backend_note: Option<String>,
+    /// The CPU trains because no usable GPU was there: say it in plain words first.
+    pub cpu_fallback: bool,
+    /// The search settings in one line ("TPE · median pruner · 30 trials · CPU").
+    pub summary: AttrValue,
+    /// What the study will cost on this device, when measured.
+    pub estimate: Option<AttrValue>,
     /// Which engine trains, and why.
     pub engine_note: Option<String>,
     /// `performance.now()` at this render (elapsed and remaining time count from it).
@@ -55,7 +62,7 @@ pub fn RunPanel(props: &RunProps) -> Html {
         RunState::Running | RunState::Paused | RunState::Stopping
     );
     let elapsed = if running {
-        (props.now_ms - p.run_started) / 1000.0
+        p.elapsed_s(props.now_ms)
     } else {
         0.0
     };
@@ -76,7 +83,7 @@ pub fn RunPanel(props: &RunProps) -> Html {
     let in_flight = if p.parallel() {
         p.running.len()
     } else {
-        usize::from(props.live_trial)
+        usize::from(props.live_trial.is_some())
     };
     let epoch_label = match (
         p.parallel(),
@@ -101,7 +108,7 @@ pub fn RunPanel(props: &RunProps) -> Html {
         let left = total.saturating_sub(n_done) as f64;
         let per = if p.durations.is_empty() {
             if epoch_frac > 0.02 {
-                (props.now_ms - p.trial_started) / 1000.0 / epoch_frac
+                p.trial_elapsed_s(props.now_ms) / epoch_frac
             } else {
                 f64::NAN
             }
@@ -113,8 +120,16 @@ pub fn RunPanel(props: &RunProps) -> Html {
     if props.time_limit_s > 0 {
         remaining = remaining.min((f64::from(props.time_limit_s) - elapsed).max(0.0));
     }
+    let count = if total == 0 {
+        "Set the number of trials".to_string()
+    } else {
+        format!("{n_done}/{total} trials done")
+    };
+    let reveal = Callback::from(|_: MouseEvent| reveal_search_settings());
+    let epoch_pct = epoch_frac * 100.0;
+    let study_pct = n_done as f64 / total.max(1) as f64 * 100.0;
     html! {
-        <section class="status card">
+        <section class="status card" aria-label="run">
             <div class="controls">
                 if run == RunState::Idle {
                     <button class="btn primary" data-testid="start" disabled={!props.valid}
@@ -130,9 +145,12 @@ pub fn RunPanel(props: &RunProps) -> Html {
                 }
                 <div class="progress" data-testid="progress">
                     <div class="progress-line">
-                        <span data-testid="trial-count"><strong>{ format!("Trial {}/{}", (n_done + in_flight).min(total.max(1)), total) }</strong></span>
+                        <span data-testid="trial-count"><strong>{ count }</strong></span>
                         if running && p.parallel() {
                             <span data-testid="in-flight">{ format!("{in_flight} at once") }</span>
+                        }
+                        if let (true, Some(n)) = (running, props.live_trial) {
+                            <span data-testid="live-trial">{ format!("trial {n} training") }</span>
                         }
                         if running {
                             <span>{ epoch_label }</span>
@@ -148,12 +166,37 @@ pub fn RunPanel(props: &RunProps) -> Html {
                             RunState::Stopping => "stopping",
                         } }</span>
                     </div>
-                    <div class="bar-outer" title="epoch progress"><div class="bar-inner" style={format!("width:{:.1}%", epoch_frac * 100.0)}></div></div>
-                    <div class="bar-outer thin" title="study progress"><div class="bar-inner alt" style={format!("width:{:.1}%", n_done as f64 / total.max(1) as f64 * 100.0)}></div></div>
+                    <div class="bar-line">
+                        <span class="bar-label">{ if p.parallel() { "these trials" } else { "this trial" } }</span>
+                        <div class="bar-outer" role="progressbar" aria-label="epochs of the training trial" aria-valuemin="0" aria-valuemax="100" aria-valuenow={format!("{epoch_pct:.0}")}>
+                            <div class="bar-inner" style={format!("width:{epoch_pct:.1}%")}></div>
+                        </div>
+                    </div>
+                    <div class="bar-line">
+                        <span class="bar-label">{ "study" }</span>
+                        <div class="bar-outer thin" role="progressbar" aria-label="trials done" aria-valuemin="0" aria-valuemax="100" aria-valuenow={format!("{study_pct:.0}")}>
+                            <div class="bar-inner alt" style={format!("width:{study_pct:.1}%")}></div>
+                        </div>
+                    </div>
                 </div>
             </div>
+            <p class="summary small" data-testid="search-summary">
+                <span>{ props.summary.clone() }</span>
+                if let Some(e) = &props.estimate {
+                    <span class="estimate" data-testid="estimate">{ e.clone() }</span>
+                }
+                <button class="link" data-testid="change-search" onclick={reveal}>{ "change" }</button>
+            </p>
             if let Some(note) = &props.backend_note {
-                <p class="backend-note" data-testid="backend-note">{ note.clone() }</p>
+                if props.cpu_fallback {
+                    <div class="backend-note fallback" data-testid="backend-note">
+                        <span>{ "No GPU available to this browser: training on the CPU, which is slower. " }</span>
+                        <a href="https://developer.chrome.com/docs/web-platform/webgpu/troubleshooting-tips" target="_blank" rel="noopener">{ "How to enable WebGPU →" }</a>
+                        <details><summary>{ "Details" }</summary><span>{ note.clone() }</span></details>
+                    </div>
+                } else {
+                    <p class="backend-note" data-testid="backend-note">{ note.clone() }</p>
+                }
             }
             if let Some(note) = &props.engine_note {
                 <p class="backend-note" data-testid="engine-note">{ note.clone() }</p>
@@ -162,11 +205,35 @@ pub fn RunPanel(props: &RunProps) -> Html {
                 let id = n.id;
                 html! {
                     <div class={classes!("notice", n.level)} role={if n.level == "error" { "alert" } else { "status" }} data-testid={format!("notice-{}", n.id)}>
-                        <span>{ n.text.clone() }</span>
+                        <span>{ plain_quotes(&n.text) }</span>
                         <button class="icon" aria-label="dismiss" onclick={dispatch.reform(move |_| Action::Dismiss(id))}>{ "×" }</button>
                     </div>
                 }
             }) }
         </section>
+    }
+}
+
+/// Opens step 3 of the setup (sampler, pruner, trials, backend), scrolls to it and puts the
+/// focus on its first control.
+fn reveal_search_settings() {
+    use wasm_bindgen::JsCast;
+    let Some(doc) = web_sys::window().and_then(|w| w.document()) else {
+        return;
+    };
+    let Some(step) = doc.get_element_by_id("how-to-search") else {
+        return;
+    };
+    if let Some(d) = step.dyn_ref::<web_sys::HtmlDetailsElement>() {
+        d.set_open(true);
+    }
+    step.scroll_into_view();
+    if let Some(first) = step
+        .query_selector("select")
+        .ok()
+        .flatten()
+        .and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok())
+    {
+        let _ = first.focus();
     }
 }

@@ -6,12 +6,14 @@ use yew::prelude::*;
 
 use sweeplab_core::config::PrunerConfig;
 
-use super::{edit, value_of};
+use super::{Info, edit, value_of};
+use crate::plain_quotes;
 use crate::setup::{
-    BackendChoice, Dataset, ModelKind, Objective, PRESETS, ParamKind, ParamSpec, SamplerChoice,
-    Setup,
+    BackendChoice, Dataset, ModelKind, Objective, PRESETS, ParamKind, ParamSpec, QUICK_EPOCHS,
+    QUICK_TRIALS, SamplerChoice, Setup,
 };
 use crate::state::{Action, YamlBox};
+use crate::text::{objective_info, pruner_info, sampler_info, sampler_note};
 
 /// Props of [`SetupPanel`].
 #[derive(Properties, PartialEq)]
@@ -26,6 +28,12 @@ pub struct SetupProps {
     pub dispatch: Callback<Action>,
     /// A YAML file was chosen (the page reads it and sends its text).
     pub on_yaml_file: Callback<web_sys::File>,
+    /// What the study will take on this device, when measured.
+    #[prop_or_default]
+    pub estimate: Option<AttrValue>,
+    /// A narrow screen: steps 2 and 3 start collapsed.
+    #[prop_or_default]
+    pub narrow: bool,
 }
 
 /// Presets, data set, model, epochs and objective; the search space; sampler, seed,
@@ -61,6 +69,19 @@ pub fn SetupPanel(props: &SetupProps) -> Html {
                     }) }
                 </div>
                 <p class="muted small">{ preset_blurb }</p>
+                if props.estimate.is_some() || (s.is_heavy() && !s.is_quick()) {
+                    <p class="cost small" data-testid="setup-estimate">
+                        if let Some(e) = &props.estimate {
+                            <span>{ format!("{} trials × {} epochs: {e}", s.n_trials, s.epochs) }</span>
+                        }
+                        if s.is_heavy() && !s.is_quick() {
+                            <button class="btn small ghost" data-testid="make-quick"
+                                onclick={dispatch.reform(|_| Action::Edit(Rc::new(|s: &mut Setup| s.make_quick())))}>
+                                { format!("Quick version: {QUICK_TRIALS} trials × {QUICK_EPOCHS} epoch") }
+                            </button>
+                        }
+                    </p>
+                }
                 <div class="grid2">
                     <label>{ "Data set" }
                         <select data-testid="dataset" onchange={edit(dispatch, |s, v| if let Some(d) = Dataset::parse(&v) { s.dataset = d; if !d.is_2d() { s.objective = Objective::ValAccuracy } })}>
@@ -77,20 +98,21 @@ pub fn SetupPanel(props: &SetupProps) -> Html {
                         <input type="number" min="1" max="1000" data-testid="epochs" value={s.epochs.to_string()}
                             oninput={edit(dispatch, |s, v| s.epochs = v.trim().parse().unwrap_or(0))} />
                     </label>
-                    <label>{ "Objective" }
-                        <select data-testid="objective" onchange={edit(dispatch, |s, v| if let Ok(o) = Objective::parse(&v) { s.objective = o })}>
+                    <div class="field">
+                        <div class="field-head"><label for="objective">{ "Objective" }</label><Info topic="the objective" text={objective_info(s.objective)} /></div>
+                        <select id="objective" data-testid="objective" onchange={edit(dispatch, |s, v| if let Ok(o) = Objective::parse(&v) { s.objective = o })}>
                             { for Objective::ALL.iter().map(|o| html! {
                                 <option value={o.series()} selected={s.objective == *o}>{ o.short_label() }</option>
                             }) }
                         </select>
-                    </label>
+                    </div>
                 </div>
                 if s.dataset == Dataset::Mnist {
                     <p class="muted small">{ "MNIST (10,000 digits) by Yann LeCun, Corinna Cortes and Christopher J.C. Burges, CC BY-SA 3.0." }</p>
                 }
             </section>
-            <section>
-                <h2>{ "2 · Define the search space" }</h2>
+            <details class="step" open={!props.narrow} data-testid="step-space">
+                <summary><h2>{ "2 · Define the search space" }</h2></summary>
                 <SpaceEditor params={s.params.clone()} problems={problems.clone()} dispatch={dispatch.clone()} />
                 <div class="row">
                     <button class="btn small" data-testid="add-param" onclick={dispatch.reform(|_| Action::Edit(Rc::new(|s: &mut Setup| {
@@ -103,11 +125,12 @@ pub fn SetupPanel(props: &SetupProps) -> Html {
                 </div>
                 if props.yaml.open {
                     <div class="yaml">
-                        <textarea data-testid="yaml-text" rows="8" placeholder="method: bayes\nmetric: {name: val_loss, goal: minimize}\nparameters:\n  lr: {distribution: log_uniform_values, min: 0.0001, max: 0.1}"
+                        <p class="muted small">{ "Paste a W&B sweep file (or upload one). Its parameters, method and early termination replace the search space and sampler above." }</p>
+                        <textarea data-testid="yaml-text" rows="10" aria-label="W&B sweep YAML" placeholder={crate::yaml::SAMPLE}
                             value={props.yaml.text.clone()}
                             oninput={dispatch.reform(|e: InputEvent| Action::YamlText(value_of(e.as_ref())))} />
                         <div class="row">
-                            <button class="btn small" data-testid="yaml-apply" onclick={dispatch.reform(|_| Action::YamlApply)}>{ "Fill the editor" }</button>
+                            <button class="btn small" data-testid="yaml-apply" onclick={dispatch.reform(|_| Action::YamlApply)}>{ "Replace the setup with this sweep" }</button>
                             <label class="btn small ghost file">{ "Upload .yaml" }
                                 <input type="file" accept=".yaml,.yml,text/yaml" data-testid="yaml-file"
                                     onchange={Callback::from(move |e: Event| {
@@ -120,30 +143,32 @@ pub fn SetupPanel(props: &SetupProps) -> Html {
                             </label>
                         </div>
                         if let Some(e) = &props.yaml.error {
-                            <p class="error-text" role="alert" data-testid="yaml-error">{ e.clone() }</p>
+                            <p class="error-text" role="alert" data-testid="yaml-error">{ plain_quotes(e) }</p>
                         }
                     </div>
                 }
-            </section>
-            <section>
-                <h2>{ "3 · Choose how to search" }</h2>
+            </details>
+            <details class="step" id="how-to-search" open={!props.narrow} data-testid="step-search">
+                <summary><h2>{ "3 · Choose how to search" }</h2></summary>
                 <div class="grid2">
-                    <label>{ "Sampler" }
-                        <select data-testid="sampler" onchange={edit(dispatch, |s, v| s.sampler = SamplerChoice::from_id(&v).unwrap_or(SamplerChoice::TPE))}>
+                    <div class="field">
+                        <div class="field-head"><label for="sampler">{ "Sampler" }</label><Info topic="the sampler" text={sampler_info(s.sampler)} /></div>
+                        <select id="sampler" data-testid="sampler" onchange={edit(dispatch, |s, v| s.sampler = SamplerChoice::from_id(&v).unwrap_or(SamplerChoice::TPE))}>
                             { for SamplerChoice::ALL.iter().map(|k| html! { <option value={k.id()} selected={*k == s.sampler}>{ k.label() }</option> }) }
                         </select>
-                    </label>
+                    </div>
                     <label>{ "Seed" }
                         <input type="number" min="0" data-testid="seed" placeholder="random" value={s.seed.map(|v| v.to_string()).unwrap_or_default()}
                             oninput={edit(dispatch, |s, v| s.seed = v.trim().parse().ok())} />
                     </label>
-                    <label>{ "Pruner" }
-                        <select data-testid="pruner" onchange={edit(dispatch, |s, v| if let Some(p) = PrunerConfig::with_defaults(&v) { s.pruner = p })}>
+                    <div class="field">
+                        <div class="field-head"><label for="pruner">{ "Pruner" }</label><Info topic="the pruner" text={pruner_info(&s.pruner)} /></div>
+                        <select id="pruner" data-testid="pruner" onchange={edit(dispatch, |s, v| if let Some(p) = PrunerConfig::with_defaults(&v) { s.pruner = p })}>
                             { for PrunerConfig::KINDS.iter().filter_map(|k| PrunerConfig::with_defaults(k)).map(|p| html! {
                                 <option value={p.kind()} selected={p.kind() == s.pruner.kind()}>{ p.label() }</option>
                             }) }
                         </select>
-                    </label>
+                    </div>
                     <label>{ "Trials" }
                         <input type="number" min="1" max="10000" data-testid="n-trials" value={s.n_trials.to_string()}
                             oninput={edit(dispatch, |s, v| s.n_trials = v.trim().parse().unwrap_or(0))} />
@@ -159,14 +184,14 @@ pub fn SetupPanel(props: &SetupProps) -> Html {
                     </label>
                 </div>
                 <PrunerArgs pruner={s.pruner.clone()} dispatch={dispatch.clone()} />
-                if let Some(note) = s.sampler.note() {
+                if let Some(note) = sampler_note(s.sampler) {
                     <p class="muted small" data-testid="sampler-note">{ note }</p>
                 }
                 if let Some(n) = s.grid_points() {
                     <p class="muted small">{ format!("The grid has {n} points; the study stops when all are visited.") }</p>
                 }
-            </section>
-            { for global.iter().map(|m| html! { <p class="error-text" role="alert" data-testid="setup-error">{ (*m).clone() }</p> }) }
+            </details>
+            { for global.iter().map(|m| html! { <p class="error-text" role="alert" data-testid="setup-error">{ plain_quotes(m) }</p> }) }
         </fieldset>
     }
 }
@@ -191,12 +216,15 @@ pub fn SpaceEditor(props: &SpaceProps) -> Html {
             { for props.params.iter().enumerate().map(|(i, p)| {
                 let err = props.problems.iter().find(|(k, _)| *k == i).map(|(_, m)| m.clone());
                 let numeric = p.kind != ParamKind::Categorical;
+                // What a screen reader says for each control: "lr, low", not just "low".
+                let who = if p.name.trim().is_empty() { format!("parameter {}", i + 1) } else { p.name.trim().to_string() };
+                let aria = |what: &str| format!("{who}, {what}");
                 html! {
                     <div class={classes!("param", err.is_some().then_some("invalid"))} data-testid="param-row">
                         <div class="param-line">
-                            <input class="pname" aria-label="name" data-testid="param-name" value={p.name.clone()}
+                            <input class="pname" aria-label={format!("parameter {}, name", i + 1)} data-testid="param-name" value={p.name.clone()}
                                 oninput={edit(dispatch, move |s, v| if let Some(p) = s.params.get_mut(i) { p.name = v })} />
-                            <select aria-label="type" data-testid="param-kind" onchange={edit(dispatch, move |s, v| if let (Some(p), Some(k)) = (s.params.get_mut(i), ParamKind::parse(&v)) {
+                            <select aria-label={aria("type")} data-testid="param-kind" onchange={edit(dispatch, move |s, v| if let (Some(p), Some(k)) = (s.params.get_mut(i), ParamKind::parse(&v)) {
                                 p.kind = k;
                                 if k == ParamKind::Categorical && p.choices.is_empty() { p.choices = "a, b".into() }
                                 if k == ParamKind::Int { p.log = p.log && p.low.parse::<i64>().is_ok_and(|l| l >= 1); }
@@ -205,23 +233,23 @@ pub fn SpaceEditor(props: &SpaceProps) -> Html {
                                     <option value={k.id()} selected={*k == p.kind}>{ k.id() }</option>
                                 }) }
                             </select>
-                            <button class="icon" title="remove" aria-label="remove parameter" data-testid="param-remove"
+                            <button class="icon" title="remove" aria-label={format!("remove {who}")} data-testid="param-remove"
                                 onclick={dispatch.reform(move |_| Action::Edit(Rc::new(move |s: &mut Setup| { if i < s.params.len() { s.params.remove(i); } })))}>{ "×" }</button>
                         </div>
                         if numeric {
                             <div class="param-line">
-                                <label class="mini">{ "low" }<input data-testid="param-low" value={p.low.clone()}
+                                <label class="mini">{ "low" }<input aria-label={aria("low")} data-testid="param-low" value={p.low.clone()}
                                     oninput={edit(dispatch, move |s, v| if let Some(p) = s.params.get_mut(i) { p.low = v })} /></label>
-                                <label class="mini">{ "high" }<input data-testid="param-high" value={p.high.clone()}
+                                <label class="mini">{ "high" }<input aria-label={aria("high")} data-testid="param-high" value={p.high.clone()}
                                     oninput={edit(dispatch, move |s, v| if let Some(p) = s.params.get_mut(i) { p.high = v })} /></label>
-                                <label class="mini">{ "step" }<input data-testid="param-step" placeholder={if p.kind == ParamKind::Int { "1" } else { "none" }} value={p.step.clone()}
+                                <label class="mini">{ "step" }<input aria-label={aria("step")} data-testid="param-step" placeholder={if p.kind == ParamKind::Int { "1" } else { "none" }} value={p.step.clone()}
                                     oninput={edit(dispatch, move |s, v| if let Some(p) = s.params.get_mut(i) { p.step = v })} /></label>
-                                <label class="check"><input type="checkbox" data-testid="param-log" checked={p.log}
+                                <label class="check"><input type="checkbox" aria-label={aria("log scale")} data-testid="param-log" checked={p.log}
                                     onchange={edit(dispatch, move |s, v| if let Some(p) = s.params.get_mut(i) { p.log = v == "true" })} />{ "log" }</label>
                             </div>
                         } else {
                             <div class="param-line">
-                                <label class="mini wide">{ "choices" }<input data-testid="param-choices" value={p.choices.clone()} placeholder="adam, sgd"
+                                <label class="mini wide">{ "choices" }<input aria-label={aria("choices")} data-testid="param-choices" value={p.choices.clone()} placeholder="adam, sgd"
                                     oninput={edit(dispatch, move |s, v| if let Some(p) = s.params.get_mut(i) { p.choices = v })} /></label>
                             </div>
                         }

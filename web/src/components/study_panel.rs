@@ -4,18 +4,18 @@
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
-use sweeplab_core::TrialState;
 use sweeplab_core::vocab::Objective;
 use yew::prelude::*;
 
-use super::{fmt_param, value_of};
+use super::{Info, fmt_param, value_of};
 use crate::charts::{
     BoundaryView, ContourChart, HistoryChart, ImportanceChart, IntermediateChart, LineChart,
     ParallelChart, Series, SliceCharts,
 };
-use crate::data::{StudyData, fmt_duration};
+use crate::data::{StudyData, fmt_duration, shown_state};
 use crate::scale::precise;
 use crate::state::{Action, Live};
+use crate::text::tab_info;
 
 /// Props of [`LivePanel`].
 #[derive(Properties, PartialEq)]
@@ -105,7 +105,7 @@ pub fn LivePanel(props: &LiveProps) -> Html {
         .unwrap_or_default();
     let trial = sel.and_then(|n| props.data.trials.get(n as usize));
     let title = match (sel, trial) {
-        (Some(n), Some(t)) => format!("Trial {n} · {}", t.state.name().to_lowercase()),
+        (Some(n), Some(t)) => format!("Trial {n} · {}", shown_state(t)),
         (Some(n), None) => format!("Trial {n}"),
         _ => "No trial yet".into(),
     };
@@ -193,14 +193,17 @@ pub fn StudyPanel(props: &StudyProps) -> Html {
     html! {
         <div class="study-row">
             <section class="card plots">
-                <div class="tabs" role="tablist">
-                    { for tabs.iter().map(|(id, label)| {
-                        let id = *id;
-                        html! {
-                            <button role="tab" class={classes!("tab", (props.tab == id).then_some("active"))} data-testid={format!("tab-{id}")}
-                                aria-selected={(props.tab == id).to_string()} onclick={dispatch.reform(move |_| Action::Tab(id))}>{ *label }</button>
-                        }
-                    }) }
+                <div class="tabs-row">
+                    <div class="tabs" role="tablist" aria-label="study plots">
+                        { for tabs.iter().map(|(id, label)| {
+                            let id = *id;
+                            html! {
+                                <button role="tab" class={classes!("tab", (props.tab == id).then_some("active"))} data-testid={format!("tab-{id}")}
+                                    title={tab_info(id)} aria-selected={(props.tab == id).to_string()} onclick={dispatch.reform(move |_| Action::Tab(id))}>{ *label }</button>
+                            }
+                        }) }
+                    </div>
+                    <Info topic={format!("the {} plot", tabs.iter().find(|(id, _)| *id == props.tab).map_or("History", |t| t.1))} text={tab_info(props.tab)} />
                 </div>
                 { body }
             </section>
@@ -220,9 +223,12 @@ pub fn StudyPanel(props: &StudyProps) -> Html {
                     <p class="muted">{ "The best trial appears when one completes." }</p>
                 }
                 <div class="counts">
-                    { for [TrialState::Complete, TrialState::Pruned, TrialState::Fail, TrialState::Running].iter().map(|st| {
-                        let n = data.trials.iter().filter(|t| t.state == *st).count();
-                        html! { <span class={classes!("pill", st.name().to_lowercase())}>{ format!("{} {}", n, st.name().to_lowercase()) }</span> }
+                    { for ["complete", "pruned", "fail", "stopped", "running"].iter().filter_map(|st| {
+                        let n = data.trials.iter().filter(|t| shown_state(t) == *st).count();
+                        // "stopped" only when a Stop or a closed page ended a trial.
+                        (n > 0 || *st != "stopped").then(|| html! {
+                            <span class={classes!("pill", *st)} data-testid={format!("count-{st}")}>{ format!("{n} {st}") }</span>
+                        })
                     }) }
                 </div>
             </section>

@@ -3,7 +3,7 @@
 use yew::prelude::*;
 
 use super::fmt_param;
-use crate::data::{Column, StudyData, fmt_duration, sort_trials};
+use crate::data::{Column, StudyData, fmt_duration, shown_state, sort_trials};
 use crate::scale::precise;
 use crate::state::{Action, PAGE};
 
@@ -60,7 +60,7 @@ pub fn TrialsTable(props: &TableProps) -> Html {
                                 <tr class={classes!((props.selected == Some(n)).then_some("selected"))} data-testid="trial-row"
                                     onclick={dispatch.reform(move |_| Action::Select(n))}>
                                     <td>{ n }</td>
-                                    <td><span class={classes!("pill", t.state.name().to_lowercase())}>{ t.state.name().to_lowercase() }</span></td>
+                                    <td><span class={classes!("pill", shown_state(t))}>{ shown_state(t) }</span></td>
                                     <td>{ t.value().map_or("–".into(), precise) }</td>
                                     { for axes.iter().map(|a| html! { <td>{ t.param(&a.name).map_or("–".into(), |v| fmt_param(&v)) }</td> }) }
                                     <td>{ t.duration().map_or("–".into(), |d| fmt_duration(d.as_seconds_f64())) }</td>

@@ -215,7 +215,10 @@ fn auto_probes_webgpu_and_picks_by_the_adapter() {
             backend,
             ..cpu_setup()
         });
-        assert_eq!(act(&mut s, Action::Start), vec![Effect::ProbeGpu]);
+        assert_eq!(
+            act(&mut s, Action::Start),
+            vec![Effect::EndEstimator, Effect::ProbeGpu]
+        );
         let effects = act(&mut s, Action::Probed(p));
         let kind = effects.iter().find_map(|e| match e {
             Effect::SpawnWorker { kind, .. } => Some(*kind),
@@ -225,7 +228,11 @@ fn auto_probes_webgpu_and_picks_by_the_adapter() {
     };
     let (k, s) = kind_after(probe(false, false, false), BackendChoice::Auto);
     assert_eq!(k, Some(BackendKind::Flex));
-    assert!(s.notices.iter().any(|n| n.id == "no-webgpu"));
+    assert!(
+        s.cpu_fallback,
+        "no WebGPU: the page says the CPU trains instead"
+    );
+    assert!(s.backend_note.unwrap().contains("no WebGPU"));
     let (k, _) = kind_after(probe(true, false, false), BackendChoice::Gpu);
     assert_eq!(
         k,
@@ -234,8 +241,10 @@ fn auto_probes_webgpu_and_picks_by_the_adapter() {
     );
     let (k, s) = kind_after(probe(true, true, true), BackendChoice::Auto);
     assert_eq!(k, Some(BackendKind::Flex), "auto skips a software adapter");
+    assert!(s.cpu_fallback);
     assert!(s.backend_note.unwrap().contains("software"));
-    let (k, _) = kind_after(probe(true, true, true), BackendChoice::Gpu);
+    let (k, s) = kind_after(probe(true, true, true), BackendChoice::Gpu);
+    assert!(!s.cpu_fallback);
     assert_eq!(
         k,
         Some(BackendKind::Wgpu),
@@ -259,6 +268,7 @@ fn a_workers_journal_lines_build_the_study_and_it_is_saved() {
         &mut s,
         Action::Worker(FromWorker::Finished {
             reason: "all trials done".into(),
+            stopped: false,
         }),
     );
     assert_eq!(s.run, RunState::Idle);
@@ -290,6 +300,7 @@ fn start_again_continues_the_study_with_its_journal() {
         &mut s,
         Action::Worker(FromWorker::Finished {
             reason: "all trials done".into(),
+            stopped: false,
         }),
     );
     // More trials, same setup otherwise: Start resumes.
@@ -319,6 +330,7 @@ fn start_again_continues_the_study_with_its_journal() {
         &mut s,
         Action::Worker(FromWorker::Finished {
             reason: "done".into(),
+            stopped: false,
         }),
     );
     act(&mut s, Action::Edit(Rc::new(|s: &mut Setup| s.epochs = 9)));
@@ -354,6 +366,7 @@ fn pause_resume_and_stop_reach_the_worker() {
         &mut s,
         Action::Worker(FromWorker::Finished {
             reason: "stopped".into(),
+            stopped: false,
         }),
     );
     assert_eq!(s.run, RunState::Idle);
@@ -530,6 +543,7 @@ fn opening_a_saved_study_restores_it() {
         &mut s,
         Action::Worker(FromWorker::Finished {
             reason: "done".into(),
+            stopped: false,
         }),
     );
     let Some(Effect::Save { meta, .. }) = effects
@@ -672,7 +686,122 @@ fn yaml_fills_the_editor_or_says_why_not() {
     assert!(s.yaml.error.is_none());
     assert!(!s.yaml.open);
     assert_eq!(s.setup.params.len(), 1);
-    assert!(matches!(effects.as_slice(), [Effect::SetHash(_)]));
+    // The hash follows, the new space will be measured, and a notice says what came in.
+    assert!(matches!(
+        effects.as_slice(),
+        [Effect::SetHash(_), Effect::EstimateIn(_)]
+    ));
+    let imported = s.notices.iter().find(|n| n.id == "imported").unwrap();
+    assert!(
+        imported
+            .text
+            .starts_with("Imported 1 parameter (lr), Random"),
+        "{}",
+        imported.text
+    );
+}
+
+#[test]
+fn a_still_setup_is_measured_once_and_the_estimate_follows_trials_and_epochs() {
+    let mut s = State::new(cpu_setup());
+    let effects = act(&mut s, Action::Opening(String::new()));
+    assert!(effects.contains(&Effect::EstimateIn(ESTIMATE_DELAY_MS)));
+    // The backend Start would pick decides what is measured: the probe first (kept).
+    let effects = act(&mut s, Action::EstimateDue);
+    assert_eq!(effects, vec![Effect::ProbeForEstimate]);
+    assert_eq!(s.estimate_text().as_deref(), Some("measuring this device…"));
+    let probe = GpuProbe {
+        api: true,
+        adapter: true,
+        software: true,
+        description: "google swiftshader".into(),
+    };
+    let effects = act(&mut s, Action::ProbedForEstimate(probe));
+    let Some(Effect::SpawnEstimator { kind, start }) = effects.first() else {
+        panic!("{effects:?}");
+    };
+    assert_eq!(*kind, BackendKind::Flex);
+    assert!(matches!(start, ToWorker::Estimate { .. }));
+    // A second due while it measures starts nothing.
+    assert!(act(&mut s, Action::EstimateDue).is_empty());
+    let effects = act(
+        &mut s,
+        Action::Estimator(FromWorker::Estimated {
+            kind: BackendKind::Flex,
+            samples_per_sec: 1000.0,
+            secs_per_epoch: 4.0,
+        }),
+    );
+    assert_eq!(effects, vec![Effect::EndEstimator]);
+    let (trials, epochs) = (s.setup.n_trials, s.setup.epochs);
+    let text = s.estimate_text().unwrap();
+    assert!(
+        text.starts_with(&format!(
+            "≈ {} on this CPU",
+            crate::data::fmt_rough(4.0 * f64::from(trials) * f64::from(epochs))
+        )),
+        "{text}"
+    );
+    // More trials: the same measurement, a longer estimate; nothing measured again.
+    let effects = act(
+        &mut s,
+        Action::Edit(Rc::new(|s: &mut Setup| s.n_trials = 600)),
+    );
+    assert!(!effects.iter().any(|e| matches!(e, Effect::EstimateIn(_))));
+    assert!(
+        s.estimate_text().unwrap().starts_with("≈ "),
+        "{:?}",
+        s.estimate_text()
+    );
+    // A different search space is measured again.
+    let effects = act(
+        &mut s,
+        Action::Edit(Rc::new(|s: &mut Setup| s.params.truncate(1))),
+    );
+    assert!(effects.iter().any(|e| matches!(e, Effect::EstimateIn(_))));
+    assert_eq!(s.estimate_text(), None);
+    // The probe is known now: the next measurement spawns at once.
+    let effects = act(&mut s, Action::EstimateDue);
+    assert!(matches!(
+        effects.as_slice(),
+        [Effect::SpawnEstimator { .. }]
+    ));
+    // A failed measurement shows nothing and is not retried for this setup.
+    act(
+        &mut s,
+        Action::Estimator(FromWorker::Error {
+            message: "no".into(),
+        }),
+    );
+    assert_eq!(s.estimate_text(), None);
+    assert!(act(&mut s, Action::EstimateDue).is_empty());
+    // An invalid setup is not measured.
+    act(
+        &mut s,
+        Action::Edit(Rc::new(|s: &mut Setup| s.params.truncate(0))),
+    );
+    assert!(
+        act(&mut s, Action::EstimateDue).is_empty(),
+        "an invalid setup is not measured"
+    );
+}
+
+#[test]
+fn paused_time_is_left_out_of_elapsed_and_remaining() {
+    let mut p = Progress {
+        run_started: 0.0,
+        trial_started: 1000.0,
+        ..Progress::default()
+    };
+    p.pause(3000.0);
+    assert_eq!(p.elapsed_s(5000.0), 3.0, "paused since 3 s");
+    assert_eq!(p.trial_elapsed_s(5000.0), 2.0);
+    p.resume(6000.0);
+    assert_eq!(p.elapsed_s(7000.0), 4.0);
+    // A trial that starts after the pause counts from its own start.
+    p.trial_started = 7000.0;
+    p.trial_paused_base = p.paused_total(7000.0);
+    assert_eq!(p.trial_elapsed_s(9000.0), 2.0);
 }
 
 #[test]

@@ -170,6 +170,14 @@ pub fn worker_handle(text: String) {
         ToWorker::Pause => current.iter().for_each(|c| c.pause(true)),
         ToWorker::Resume => current.iter().for_each(|c| c.pause(false)),
         ToWorker::Stop => current.iter().for_each(Control::stop),
+        ToWorker::Estimate { setup, backend } => wasm_bindgen_futures::spawn_local(async move {
+            post(&match estimate(&setup, backend).await {
+                Ok(m) => m,
+                Err(RunError::Device(message) | RunError::Other(message)) => {
+                    FromWorker::Error { message }
+                }
+            })
+        }),
         ToWorker::Start {
             study,
             setup,
@@ -186,7 +194,10 @@ pub fn worker_handle(text: String) {
             CURRENT.with(|c| *c.borrow_mut() = Some(control.clone()));
             wasm_bindgen_futures::spawn_local(async move {
                 let msg = match run(&study, &setup, &journal, backend, seed, &control).await {
-                    Ok(reason) => FromWorker::Finished { reason },
+                    Ok(reason) => FromWorker::Finished {
+                        reason,
+                        stopped: control.stop_requested(),
+                    },
                     Err(RunError::Device(message)) => FromWorker::DeviceLost { message },
                     Err(RunError::Other(message)) => FromWorker::Error { message },
                 };
@@ -341,6 +352,46 @@ pub(crate) struct RunContext {
     pub spec: SweepSpec,
 }
 
+/// What each trial of `setup` trains.
+fn spec_of(setup: &Setup, space: sweeplab_core::SearchSpace, seed: u64) -> SweepSpec {
+    SweepSpec {
+        space,
+        model: Json::Str(
+            match setup.model {
+                ModelKind::Mlp => "mlp",
+                ModelKind::Cnn => "cnn",
+            }
+            .into(),
+        ),
+        settings: vec![("epochs".to_string(), Json::Int(i64::from(setup.epochs)))],
+        seed,
+        objective: setup.objective,
+        n_trials: setup.n_trials as usize,
+        time_limit: (setup.time_limit_s > 0)
+            .then(|| std::time::Duration::from_secs(u64::from(setup.time_limit_s))),
+    }
+}
+
+/// Measures a typical trial of `setup` on `backend` with burn (the core's
+/// [`estimate_cost`](sweeplab_core::train::estimate_cost)).
+async fn estimate(setup: &Setup, backend: BackendKind) -> Result<FromWorker, RunError> {
+    use sweeplab_core::train::{BackendChoice, estimate_cost, select_backend};
+    let seed = setup.seed.unwrap_or(0);
+    let data = load_data(setup, seed).await?;
+    let spec = spec_of(setup, setup.search_space().map_err(RunError::Other)?, seed);
+    let choice = match backend {
+        BackendKind::Wgpu => BackendChoice::Gpu,
+        BackendKind::Flex => BackendChoice::Cpu,
+    };
+    let selected = select_backend(choice).await?;
+    let e = estimate_cost(&spec, &data, &selected.device).await?;
+    Ok(FromWorker::Estimated {
+        kind: selected.kind,
+        samples_per_sec: e.samples_per_sec,
+        secs_per_epoch: e.secs_per_epoch,
+    })
+}
+
 async fn run(
     name: &str,
     setup: &Setup,
@@ -376,22 +427,7 @@ async fn run(
 
     let ctx = RunContext {
         data,
-        spec: SweepSpec {
-            space,
-            model: Json::Str(
-                match setup.model {
-                    ModelKind::Mlp => "mlp",
-                    ModelKind::Cnn => "cnn",
-                }
-                .into(),
-            ),
-            settings: vec![("epochs".to_string(), Json::Int(i64::from(setup.epochs)))],
-            seed,
-            objective: setup.objective,
-            n_trials: setup.n_trials as usize,
-            time_limit: (setup.time_limit_s > 0)
-                .then(|| std::time::Duration::from_secs(u64::from(setup.time_limit_s))),
-        },
+        spec: spec_of(setup, space, seed),
     };
 
     // On WebGPU, a study whose every trial is an MLP the fused kernels take (small ones on a
