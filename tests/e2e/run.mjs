@@ -113,6 +113,12 @@ async function open(hash = '') {
   await page.waitForSelector('body[data-ready]', { timeout: 60_000 });
 }
 
+// Opens the page anew (a full load, even when only the hash differs from the page shown).
+async function openFresh(hash = '') {
+  await page.goto('about:blank');
+  await open(hash);
+}
+
 async function runStudy(hash, timeoutMs) {
   await open(hash);
   await page.click(tid('new-study'));
@@ -133,9 +139,11 @@ async function expectPauseHolds(settleMs, watchMs) {
   await page.click(tid('pause'));
   await page.waitForSelector(`${tid('run-state')}:text("paused")`);
   await page.waitForTimeout(settleMs);
+  // The elapsed time leaves the pause out, so it holds too (and the remaining time with it).
   const where = async () => [
     await page.textContent(tid('trial-count')),
     await page.getAttribute('.bar-outer:not(.thin) .bar-inner', 'style'),
+    await page.textContent(tid('elapsed')),
   ].join(' ');
   const before = await where();
   await page.waitForTimeout(watchMs);
@@ -152,6 +160,178 @@ await test('page loads and is interactive', async () => {
   expect(await page.isVisible(tid('start')), 'no Start button');
   expect(await page.isVisible(tid('preset-mnist-cnn')), 'no presets');
   await shot('01-start');
+});
+
+await test('a first-time user: explanations, the search in one line, Start within 5 Tab presses, no serious axe violations', async () => {
+  await page.setViewportSize({ width: 1440, height: 900 });
+  try {
+    await open();
+    // Every choice explains itself in plain words.
+    for (const [field, re] of [['sampler', /TPE .* good group/], ['pruner', /Median: .* median/], ['objective', /validation/]]) {
+      const info = page.locator(`.field:has(${tid(field)}) details.info`);
+      await info.locator('summary').click();
+      const text = await info.locator(tid('info-text')).textContent();
+      expect(re.test(text), `${field} explanation: ${text}`);
+      await info.locator('summary').click();
+    }
+    const tabInfo = page.locator('.tabs-row details.info');
+    await page.click(tid('tab-parallel'));
+    await tabInfo.locator('summary').click();
+    const how = await tabInfo.locator(tid('info-text')).textContent();
+    expect(/vertical axis is a parameter/.test(how), `parallel coordinates explained: ${how}`);
+    await shot('00b-info-parallel', await page.$('.plots'));
+    await tabInfo.locator('summary').click();
+    await page.click(tid('tab-history'));
+    const note = await page.textContent(tid('sampler-note'));
+    expect(/^Tuned to settle on good values sooner/.test(note), `sampler note: ${note}`);
+    // The search settings in one line next to Start, and "change" opens them.
+    const summary = await page.textContent(tid('search-summary'));
+    expect(/TPE \(tuned\) · Median pruner · 30 trials · 20 epochs each/.test(summary), `summary: ${summary}`);
+    await page.click(tid('change-search'));
+    expect(await page.evaluate(() => document.activeElement?.dataset.testid) === 'sampler', 'change focuses the sampler');
+    // The 2-D presets give the pruner a warm-up.
+    expect((await page.inputValue(tid('pruner-n_warmup_steps'))) === '5', 'warm-up epochs');
+    // Screen readers hear each parameter's name with its fields.
+    const labels = await page.locator(tid('param-row')).first().locator('[aria-label]')
+      .evaluateAll((els) => els.map((e) => e.getAttribute('aria-label')));
+    for (const want of ['lr, type', 'lr, low', 'lr, high', 'lr, step', 'lr, log scale']) {
+      expect(labels.includes(want), `aria labels ${labels} lack ${want}`);
+    }
+    // Start is at most 5 Tab presses from the top of a freshly opened page.
+    await openFresh();
+    let presses = 0;
+    const seen = [];
+    for (; presses < 5; ) {
+      await page.keyboard.press('Tab');
+      presses += 1;
+      seen.push(await page.evaluate(() => document.activeElement?.dataset.testid || document.activeElement?.tagName));
+      if (seen[seen.length - 1] === 'start') break;
+    }
+    expect(seen[seen.length - 1] === 'start', `Start not reached in 5 Tab presses: ${seen}`);
+    metrics.tabs_to_start = presses;
+    await page.evaluate(() => document.activeElement?.blur());
+    await page.waitForSelector(`${tid('estimate')}:has-text("≈")`, { timeout: 60_000 });
+    await shot('00a-first-screen-1440x900', page);
+    // axe-core on the page as a first-time user sees it, and with a study shown.
+    const axe = async (where) => {
+      await page.addScriptTag({ path: path.join(here, 'node_modules/axe-core/axe.min.js') });
+      const found = await page.evaluate(async () => {
+        const r = await window.axe.run(document, { resultTypes: ['violations'] });
+        return r.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical')
+          .map((v) => `${v.id} (${v.impact}): ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', ')}`);
+      });
+      expect(found.length === 0, `axe, ${where}: ${found.join('; ')}`);
+    };
+    await axe('the first screen');
+    await openFresh('#synthetic=60');
+    await page.waitForSelector(`${tid('history')}[data-points]`, { timeout: 30_000 });
+    await axe('a study');
+  } finally {
+    await page.setViewportSize({ width: 1440, height: 1000 });
+  }
+});
+
+await test('the CNN preset says what it costs before Start, and offers a quick version', async () => {
+  await open();
+  await page.click(tid('new-study'));
+  await page.click(tid('preset-mnist-cnn'));
+  await page.waitForSelector(`${tid('estimate')}:has-text("≈")`, { timeout: 120_000 });
+  const est = await page.textContent(tid('estimate'));
+  expect(/^≈ (under a minute|\d+ min|\d+ h \d+ min) on this (CPU|GPU \(WebGPU\)), less when trials are pruned$/.test(est), `estimate: ${est}`);
+  const under = await page.textContent(tid('setup-estimate'));
+  expect(under.includes(`20 trials × 3 epochs: ${est}`), `under the preset: ${under}`);
+  metrics.cnn_estimate = est;
+  await shot('00c-cnn-estimate', await page.$('aside'));
+  await page.click(tid('make-quick'));
+  expect((await page.inputValue(tid('n-trials'))) === '5' && (await page.inputValue(tid('epochs'))) === '1', 'quick version');
+  // The same measurement, scaled: no new one is needed.
+  const quick = await page.textContent(tid('setup-estimate'));
+  expect(/^5 trials × 1 epochs: ≈ /.test(quick), `quick estimate: ${quick}`);
+  expect(!(await page.$(tid('make-quick'))), 'the quick button stays after it was used');
+});
+
+await test('one-epoch and pruned trials draw every point; the history shows the pruned ones', async () => {
+  // One epoch: every series has a single point, which a line cannot show.
+  await runStudy(setupHash({ epochs: 1, n_trials: 3, pruner: 'none' }), 120_000);
+  await page.click(`${tid('trial-row')} >> nth=0`);
+  for (const chart of ['curve-acc', 'curve-loss']) {
+    const d = await page.getAttribute(`${tid(chart)} path.markers >> nth=-1`, 'd');
+    expect(d && /^M[\d.]+,[\d.]+h0$/.test(d), `${chart} marker of a single point: ${d}`);
+  }
+  const dur = await page.$$eval(`${tid('trial-row')} td:last-child`, (tds) => tds.map((t) => t.textContent));
+  expect(dur.every((t) => !/^0\.0 s$/.test(t)), `durations: ${dur}`);
+  // A pruner with no warm-up cuts trials early: they appear grey in the history.
+  const hash = setupHash({
+    epochs: 6, n_trials: 12,
+    pruner: { type: 'median', n_startup_trials: 1, n_warmup_steps: 0, interval_steps: 1, n_min_trials: 1 },
+    params: [
+      { name: 'lr', kind: 'float', low: '0.0001', high: '0.3', log: true, step: '', choices: '' },
+      { name: 'hidden_units', kind: 'int', low: '2', high: '16', log: false, step: '', choices: '' },
+    ],
+  });
+  await open(hash);
+  await page.click(tid('new-study'));
+  await page.click(tid('start'));
+  await page.waitForSelector(`${tid('notice-finished')}, ${tid('notice-run-error')}`, { timeout: 240_000 });
+  await page.click(tid('tab-history'));
+  const pruned = Number(await page.getAttribute(tid('history'), 'data-pruned'));
+  const prunedRows = Number((await page.textContent(tid('count-pruned'))).split(' ')[0]);
+  expect(pruned > 0 && pruned === prunedRows, `pruned points ${pruned}, pruned trials ${prunedRows}`);
+  const grey = await page.getAttribute(`${tid('history')} path.pruned-dots`, 'd');
+  expect(grey && grey.split('M').length - 1 === pruned, `grey dots: ${grey}`);
+  await shot('04b-history-with-pruned');
+});
+
+await test('a phone: Start and the progress in the first screen, steps 2 and 3 collapsed', async () => {
+  const phone = await ownBrowser('phone');
+  try {
+    const p = phone.pages()[0] || (await phone.newPage());
+    watch(p);
+    await p.setViewportSize({ width: 390, height: 844 });
+    await p.goto(BASE, { waitUntil: 'load' });
+    await p.waitForSelector('body[data-ready]', { timeout: 60_000 });
+    const box = await p.locator(tid('start')).boundingBox();
+    expect(box && box.y >= 0 && box.y + box.height <= 844, `Start at ${JSON.stringify(box)}`);
+    const progress = await p.locator(tid('trial-count')).boundingBox();
+    expect(progress && progress.y + progress.height <= 844, `progress at ${JSON.stringify(progress)}`);
+    for (const step of ['step-space', 'step-search']) {
+      expect(!(await p.getAttribute(tid(step), 'open') !== null), `${step} open on a phone`);
+    }
+    await p.screenshot({ path: path.join(OUT, '00d-phone-390x844.png') });
+    // Start still works from the bar.
+    await p.click(tid('start'));
+    await p.waitForSelector(`${tid('run-state')}:text("training")`, { timeout: 60_000 });
+    const bar = await p.locator(tid('pause')).boundingBox();
+    expect(bar && bar.y + bar.height <= 844, `Pause at ${JSON.stringify(bar)}`);
+    await p.screenshot({ path: path.join(OUT, '00e-phone-running.png') });
+    await p.click(tid('stop'));
+    await p.waitForSelector(tid('notice-finished'), { timeout: 60_000 });
+  } finally {
+    await phone.close();
+  }
+});
+
+await test('dark mode follows the system setting, for the page and the charts', async () => {
+  const bg = async () => page.evaluate(() => [
+    getComputedStyle(document.documentElement).backgroundColor,
+    getComputedStyle(document.querySelector('.card')).backgroundColor,
+    getComputedStyle(document.querySelector('.tick') || document.body).fill,
+  ]);
+  await openFresh('#synthetic=60');
+  await page.waitForSelector(`${tid('history')}[data-points]`, { timeout: 30_000 });
+  const light = await bg();
+  await page.emulateMedia({ colorScheme: 'dark' });
+  try {
+    const dark = await bg();
+    expect(light[0] !== dark[0] && light[1] !== dark[1] && light[2] !== dark[2], `light ${light} vs dark ${dark}`);
+    const lum = (c) => { const [r, g, b] = c.match(/\d+/g).map(Number); return 0.2126 * r + 0.7152 * g + 0.0722 * b; };
+    expect(lum(dark[0]) < 60 && lum(dark[1]) < 60, `dark backgrounds: ${dark}`);
+    await page.setViewportSize({ width: 1440, height: 900 });
+    await page.screenshot({ path: path.join(OUT, '00f-dark-1440x900.png') });
+  } finally {
+    await page.emulateMedia({ colorScheme: 'light' });
+    await page.setViewportSize({ width: 1440, height: 1000 });
+  }
 });
 
 await test('spiral study on WebGPU: the fused kernels train the trials at once', async () => {
@@ -240,9 +420,12 @@ await test('fused kernels: pause holds every trial, stop interrupts them, resume
   await page.waitForSelector(tid('notice-finished'), { timeout: 120_000 });
   const fin = await page.textContent(tid('notice-finished'));
   expect(/stopped/.test(fin), `finished notice: ${fin}`);
-  // The four running trials were interrupted: they are FAIL and do not count.
+  // The four running trials were interrupted: FAIL in the journal, "stopped" on the page, and
+  // they do not count.
   const states = await page.$$eval(tid('trial-row'), (rows) => rows.map((r) => r.textContent));
-  expect(states.length === 4 && states.every((t) => /fail/i.test(t)), `rows after stop: ${states}`);
+  expect(states.length === 4 && states.every((t) => /stopped/.test(t) && !/fail/.test(t)), `rows after stop: ${states}`);
+  expect((await page.textContent(tid('count-stopped'))) === '4 stopped', 'stopped count');
+  expect((await page.textContent(tid('count-fail'))) === '0 fail', 'fail count');
   const start = await page.textContent(tid('start'));
   expect(/Resume study \(0\/6\)/.test(start), `Start after a stop: ${start}`);
   await shot('02c-fused-stopped');
@@ -324,7 +507,8 @@ await test('a tab closed mid-trial reopens with its finished trials and the runn
       throw e;
     });
     const rows = await again.$$eval(tid('trial-row'), (rs) => rs.map((r) => r.textContent));
-    expect(rows.length >= 1 && rows.every((r) => /fail|complete|pruned/i.test(r)) && rows.some((r) => /fail/i.test(r)),
+    // The interrupted trial is FAIL in the journal, "stopped" on the page.
+    expect(rows.length >= 1 && rows.every((r) => /stopped|complete|pruned/.test(r)) && rows.some((r) => /stopped/.test(r)),
       `rows after reopening: ${rows}`);
     const start = await again.textContent(tid('start'));
     expect(/Resume study \(\d\/2\)/.test(start), `Start after reopening: ${start}`);
@@ -405,7 +589,7 @@ await test('a full IndexedDB quota: a plain notice, and the study stays in the t
 
 await test('auto picks the CPU on a software adapter; pause, resume, stop', async () => {
   const hash = setupHash({
-    backend: 'auto', epochs: 40, n_trials: 4,
+    backend: 'auto', epochs: 400, n_trials: 4,
     params: [
       { name: 'lr', kind: 'float', low: '0.003', high: '0.3', log: true, step: '', choices: '' },
       { name: 'batch_size', kind: 'categorical', low: '', high: '', log: false, step: '', choices: '16' },
@@ -425,9 +609,13 @@ await test('auto picks the CPU on a software adapter; pause, resume, stop', asyn
   await page.click(tid('stop'));
   await page.waitForSelector(tid('notice-finished'), { timeout: 60_000 });
   const fin = await page.textContent(tid('notice-finished'));
-  expect(/stopped/.test(fin), `finished notice: ${fin}`);
+  expect(/You stopped the study; Resume continues it/.test(fin), `finished notice: ${fin}`);
   const start = await page.textContent(tid('start'));
   expect(/Resume study/.test(start), `Start after a stop: ${start}`);
+  // The trial Stop ended reads "stopped", never "fail".
+  const rows = await page.$$eval(tid('trial-row'), (rs) => rs.map((r) => r.textContent));
+  expect(rows.some((t) => /stopped/.test(t)) && !rows.some((t) => /fail/.test(t)), `rows: ${rows}`);
+  expect(/stopped/.test(await page.textContent(tid('live-title'))), 'live title after stop');
   await shot('05c-stopped');
 });
 
@@ -443,7 +631,7 @@ await test('a shared URL restores the same setup', async () => {
   expect(/48 candidates/.test(tunedNote), `sampler note: ${tunedNote}`);
   await page.selectOption(tid('sampler'), 'tpe-optuna');
   await page.waitForSelector(`${tid('sampler-note')}:has-text("Optuna 5.0's TPESampler() defaults")`, { timeout: 5_000 });
-  await shot('06b-sampler-optuna-tpe', await page.$('section:has([data-testid="sampler"])'));
+  await shot('06b-sampler-optuna-tpe', await page.$('#how-to-search'));
   const url = page.url();
   expect(url.includes('#setup='), `URL without setup: ${url}`);
   const other = await context.newPage();
@@ -501,7 +689,9 @@ await test('bad input shows inline errors, never a panic', async () => {
   await page.fill(tid('pruner-reduction_factor'), '1');
   await page.waitForSelector(`${tid('setup-error')}:has-text("reduction_factor")`, { timeout: 5_000 });
   expect(await page.isDisabled(tid('start')), 'Start enabled with a bad Hyperband');
-  await shot('08a-pruner-error', await page.$('section:has([data-testid="pruner"])'));
+  const prunerError = await page.textContent(tid('setup-error'));
+  expect(!prunerError.includes('`'), `programmer quotes in: ${prunerError}`);
+  await shot('08a-pruner-error', await page.$('#how-to-search'));
   await page.selectOption(tid('pruner'), 'percentile');
   expect(/^25(\.0)?$/.test(await page.inputValue(tid('pruner-percentile'))), 'percentile default');
   expect(!(await page.isDisabled(tid('start'))), 'Start disabled with a good pruner');
@@ -509,10 +699,14 @@ await test('bad input shows inline errors, never a panic', async () => {
   await page.fill(tid('yaml-text'), 'method: [bayes\nparameters: {');
   await page.click(tid('yaml-apply'));
   await page.waitForSelector(tid('yaml-error'));
+  const yamlError = await page.textContent(tid('yaml-error'));
+  expect(!yamlError.includes('`'), `programmer quotes in: ${yamlError}`);
   await page.fill(tid('yaml-text'),
     'method: random\nmetric: {name: val_accuracy, goal: maximize}\nrun_cap: 5\nparameters:\n  lr: {distribution: log_uniform_values, min: 0.001, max: 0.1}\n  batch_size: {values: [32, 64]}\n');
   await page.click(tid('yaml-apply'));
   expect((await page.inputValue(tid('n-trials'))) === '5', 'YAML did not fill the editor');
+  const imported = await page.textContent(tid('notice-imported'));
+  expect(/^Imported 2 parameters \(batch_size, lr\), Random, .*replace the search space/.test(imported), `import notice: ${imported}`);
   await shot('08-yaml-filled');
   // A broken link.
   await page.goto('about:blank');
@@ -674,7 +868,7 @@ await test('no navigator.gpu: a notice, and the CPU backend trains', async () =>
   await p2.waitForSelector('body[data-ready]', { timeout: 60_000 });
   await p2.click(tid('new-study'));
   await p2.click(tid('start'));
-  await p2.waitForSelector(tid('notice-no-webgpu'), { timeout: 60_000 });
+  await p2.waitForSelector(`${tid('backend-note')}:has-text("No GPU available to this browser")`, { timeout: 60_000 });
   await p2.waitForSelector(`${tid('notice-finished')}, ${tid('notice-run-error')}`, { timeout: 240_000 });
   expect(!(await p2.$(tid('notice-run-error'))), 'run error without WebGPU');
   const note = await p2.textContent(tid('backend-note'));

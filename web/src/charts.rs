@@ -191,7 +191,7 @@ fn markers_of(points: &[(f64, f64)], x: &Scale, y: &Scale, log_y: bool) -> Strin
 }
 
 /// Lines with at most this many points get a marker on each.
-const MARKERS_UP_TO: usize = 60;
+const MARKERS_UP_TO: usize = 24;
 
 /// The item of `items` drawn nearest to `at` (view-box coordinates), within `radius`; `pos`
 /// gives where an item is drawn.

@@ -406,6 +406,29 @@ mod tests {
     use super::*;
     use sweeplab_core::{RandomSampler, Study};
 
+    #[test]
+    fn a_trial_stop_ended_is_stopped_and_pruned_ones_keep_their_last_value() {
+        let mut t = FrozenTrial::new(0, 0, TrialState::Fail);
+        assert_eq!(shown_state(&t), "fail");
+        t.user_attrs.insert(
+            sweeplab_core::trial::INTERRUPTED_ATTR.into(),
+            sweeplab_core::Json::Bool(true),
+        );
+        assert_eq!(shown_state(&t), "stopped");
+        let mut p = FrozenTrial::new(1, 1, TrialState::Pruned);
+        p.intermediate_values.insert(1, 0.9);
+        p.intermediate_values.insert(2, 0.7);
+        let mut q = FrozenTrial::new(2, 2, TrialState::Pruned);
+        q.intermediate_values.insert(1, f64::NAN);
+        let data = StudyData::new(
+            1,
+            StudyDirection::Minimize,
+            "val/loss".into(),
+            Rc::new(vec![Rc::new(t), Rc::new(p), Rc::new(q)]),
+        );
+        assert_eq!(data.pruned_points(), vec![(1, 0.7)]);
+    }
+
     fn study(n: usize) -> StudyData {
         let mut s = Study::create(
             "t",

@@ -18,7 +18,7 @@ pub struct Scale {
 
 impl Scale {
     /// A scale over `values` (ignoring non-finite ones, and non-positive ones when `log`),
-    /// padded by 5% so points do not sit on the frame.
+    /// padded by 8% of the span, so a dot at the lowest or highest value clears the axis.
     pub fn fit(values: impl IntoIterator<Item = f64>, p0: f64, p1: f64, log: bool) -> Scale {
         let mut lo = f64::INFINITY;
         let mut hi = f64::NEG_INFINITY;
@@ -32,7 +32,7 @@ impl Scale {
         if !lo.is_finite() {
             (lo, hi) = if log { (0.1, 10.0) } else { (0.0, 1.0) };
         }
-        Scale::range(lo, hi, p0, p1, log, 0.05)
+        Scale::range(lo, hi, p0, p1, log, 0.08)
     }
 
     /// A scale over `[lo, hi]` padded by `pad` (a fraction of the span).
@@ -265,6 +265,12 @@ mod tests {
         assert!((s.px(1e-3) - 100.0).abs() < 1e-9);
         assert!((s.invert(200.0) - 1e-2).abs() < 1e-12);
         assert_eq!(s.ticks(10), vec![1e-4, 1e-3, 1e-2, 1e-1]);
+    }
+
+    #[test]
+    fn the_extremes_clear_the_frame() {
+        let s = Scale::fit([0.25, 0.75], 200.0, 0.0, false);
+        assert!(s.px(0.25) < 200.0 - 12.0 && s.px(0.75) > 12.0, "{s:?}");
     }
 
     #[test]

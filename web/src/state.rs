@@ -909,7 +909,7 @@ impl State {
                 "interrupted",
                 "info",
                 format!(
-                    "Trial {} was running when the page closed: it is marked failed (interrupted) and does not count; Start resumes the study.",
+                    "Trial {} was running when the page closed: it stopped there and does not count; Resume continues the study.",
                     list.join(", ")
                 ),
             );

@@ -35,10 +35,10 @@ pub fn Header(props: &HeaderProps) -> Html {
                 if let Some(n) = &props.study_name {
                     <span class="study-name" data-testid="study-name" title="the current study">{ n.clone() }</span>
                 }
-                <button class="btn ghost" data-testid="new-study" onclick={dispatch.reform(|_| Action::NewStudy)}>{ "New study" }</button>
-                <button class="btn ghost" data-testid="saved-toggle" onclick={dispatch.reform(|_| Action::ToggleSaved)}>{ "Saved studies" }</button>
+                <button class="btn ghost" data-testid="new-study" onclick={dispatch.reform(|_| Action::NewStudy)}>{ "New" }<span class="long">{ " study" }</span></button>
+                <button class="btn ghost" data-testid="saved-toggle" onclick={dispatch.reform(|_| Action::ToggleSaved)}>{ "Saved" }<span class="long">{ " studies" }</span></button>
                 <button class="btn ghost" data-testid="share" onclick={dispatch.reform(|_| Action::Share)}
-                    title="copy a link that opens this setup">{ if props.share_copied { "Link copied" } else { "Share link" } }</button>
+                    title="copy a link that opens this setup">{ if props.share_copied { "Copied" } else { "Share" } }<span class="long">{ " link" }</span></button>
             </nav>
             if props.saved_open {
                 <SavedStudies saved={props.saved.clone()} dispatch={dispatch.clone()} />

@@ -42,7 +42,7 @@ pub struct InfoProps {
 pub fn Info(props: &InfoProps) -> Html {
     html! {
         <details class="info">
-            <summary aria-label={format!("What is {}?", props.topic)} title={format!("What is {}?", props.topic)}>{ "ⓘ" }</summary>
+            <summary aria-label={format!("What is {}?", props.topic)} title={format!("What is {}?", props.topic)}>{ "i" }</summary>
             <div class="info-pop" role="note" data-testid="info-text">{ props.text.clone() }</div>
         </details>
     }

@@ -66,7 +66,10 @@ pub fn RunPanel(props: &RunProps) -> Html {
     } else {
         0.0
     };
-    let epoch_frac = if p.parallel() {
+    let epoch_frac = if !running {
+        // Between runs no trial trains: the bar is empty, not the last trial's.
+        0.0
+    } else if p.parallel() {
         // The mean progress of the trials training at once.
         let n = p.running.len().max(1) as f64;
         p.running
@@ -154,7 +157,7 @@ pub fn RunPanel(props: &RunProps) -> Html {
                         }
                         if running {
                             <span>{ epoch_label }</span>
-                            <span>{ format!("elapsed {}", fmt_duration(elapsed)) }</span>
+                            <span data-testid="elapsed">{ format!("elapsed {}", fmt_duration(elapsed)) }</span>
                             <span>{ format!("remaining {}", if remaining.is_finite() { fmt_duration(remaining) } else { "–".into() }) }</span>
                             <span data-testid="throughput">{ format!("{} samples/s", short(p.samples_per_sec)) }</span>
                         }

@@ -46,7 +46,7 @@ pub fn SavedStudies(props: &SavedProps) -> Html {
                             <li class="corrupt" data-testid="saved-corrupt">
                                 <div class="saved-main">
                                     <strong>{ id.clone() }</strong>
-                                    <span class="error-text">{ format!("cannot be read: {err}") }</span>
+                                    <span class="error-text">{ format!("cannot be read: {}", crate::plain_quotes(err)) }</span>
                                 </div>
                                 <button class="btn small ghost" onclick={dispatch.reform(move |_| Action::Delete(id2.clone()))}>{ "Delete" }</button>
                             </li>

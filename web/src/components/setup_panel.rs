@@ -254,7 +254,7 @@ pub fn SpaceEditor(props: &SpaceProps) -> Html {
                             </div>
                         }
                         if let Some(e) = err {
-                            <p class="error-text" role="alert" data-testid="param-error">{ e }</p>
+                            <p class="error-text" role="alert" data-testid="param-error">{ plain_quotes(&e) }</p>
                         }
                     </div>
                 }

@@ -255,6 +255,25 @@ fn auto_probes_webgpu_and_picks_by_the_adapter() {
 }
 
 #[test]
+fn stop_says_stopped_and_how_to_go_on_not_finished() {
+    let mut s = State::new(cpu_setup());
+    let m = start(&mut s);
+    worker_runs(&mut s, &m, 1);
+    act(&mut s, Action::Stop);
+    assert_eq!(s.run, RunState::Stopping);
+    act(
+        &mut s,
+        Action::Worker(FromWorker::Finished {
+            reason: "stopped".into(),
+            stopped: true,
+        }),
+    );
+    let n = s.notices.iter().find(|n| n.id == "finished").unwrap();
+    assert_eq!(n.text, "You stopped the study; Resume continues it.");
+    assert_eq!(n.level, "info");
+}
+
+#[test]
 fn a_workers_journal_lines_build_the_study_and_it_is_saved() {
     let mut s = State::new(cpu_setup());
     let m = start(&mut s);

@@ -41,7 +41,10 @@ pub fn e2e() -> Result<()> {
         ..BuildOptions::default()
     })?;
     let e2e_dir = root().join("tests/e2e");
-    if !e2e_dir.join("node_modules/playwright-core").exists() {
+    let installed = ["playwright-core", "axe-core"]
+        .iter()
+        .all(|m| e2e_dir.join("node_modules").join(m).exists());
+    if !installed {
         util::run(Command::new("npm").args([
             "ci",
             "--no-audit",
