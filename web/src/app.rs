@@ -277,7 +277,7 @@ impl Component for App {
                             dispatch={dispatch.clone()} />
                         <StudyPanel data={s.data.clone()} importances={s.importances.clone()} tab={s.view.tab}
                             log_y={s.view.log_y} objective={s.setup.objective} dispatch={dispatch.clone()} />
-                        <TrialsTable data={s.data.clone()} sort={s.view.sort.clone()} page={s.view.page}
+                        <TrialsTable data={s.data.clone()} sort={s.view.sort.clone()} top={s.view.table_top}
                             selected={s.selected} dispatch={dispatch.clone()} />
                         <Downloads enabled={s.study_name.is_some() && !s.data.trials.is_empty()} dispatch={dispatch.clone()} />
                     </main>

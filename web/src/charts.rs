@@ -539,47 +539,29 @@ pub fn intermediate_chart(props: &StudyChartProps) -> Html {
 pub fn parallel_chart(props: &StudyChartProps) -> Html {
     let d = &props.data;
     let axes = d.axes();
-    if d.completed().next().is_none() || axes.is_empty() {
+    let empty = d.completed().next().is_none() || axes.is_empty();
+    let canvas = use_node_ref();
+    let drawn = use_mut_ref(|| None::<DrawnLines>);
+    {
+        let canvas = canvas.clone();
+        use_effect_with((d.clone(), props.log_y), move |(d, log_y)| {
+            let mut held = drawn.borrow_mut();
+            if empty {
+                // The canvas is gone: the next one starts blank.
+                *held = None;
+            } else {
+                draw_parallel_lines(&canvas, d, *log_y, &mut held);
+            }
+        });
+    }
+    if empty {
         return html! { <div class="chart empty" data-testid="parallel">{ "Parallel coordinates appear when a trial completes" }</div> };
     }
     let n_axes = axes.len() + 1;
     let gap = (W - 2.0 * 40.0) / (n_axes - 1).max(1) as f64;
     let ax_x = |i: usize| 40.0 + gap * i as f64;
     let (top, bottom) = (MT + 8.0, H - MB);
-    let obj = Scale::fit(
-        d.completed().filter_map(|t| t.value()),
-        bottom,
-        top,
-        props.log_y,
-    );
-    let scales: Vec<Scale> = axes
-        .iter()
-        .map(|a| {
-            let (lo, hi) = a.bounds();
-            Scale::range(lo, hi, bottom, top, a.log(), 0.04)
-        })
-        .collect();
-    const BUCKETS: usize = 12;
-    let mut paths = vec![String::new(); BUCKETS];
-    let goodness = d.goodness_fn();
-    for t in d.completed() {
-        let v = t.value().unwrap_or(f64::NAN);
-        let b = ((goodness(v) * (BUCKETS - 1) as f64).round() as usize).min(BUCKETS - 1);
-        let p = &mut paths[b];
-        let mut first = true;
-        for (i, (c, s)) in d.coords(t).into_iter().zip(&scales).enumerate() {
-            if let Some(c) = c {
-                push_pt(p, if first { 'M' } else { 'L' }, ax_x(i), s.px(c));
-                first = false;
-            }
-        }
-        push_pt(
-            p,
-            if first { 'M' } else { 'L' },
-            ax_x(n_axes - 1),
-            obj.px(v),
-        );
-    }
+    let (obj, scales) = parallel_scales(d, props.log_y);
     let axis = |i: usize, name: &str, ticks: Vec<(f64, String)>| {
         let xx = ax_x(i);
         html! {
@@ -593,11 +575,9 @@ pub fn parallel_chart(props: &StudyChartProps) -> Html {
         }
     };
     html! {
-        <div class="chart" data-testid="parallel">
+        <div class="chart parallel" data-testid="parallel" data-lines={d.completed().count().to_string()}>
+            <canvas ref={canvas} class="plines" aria-hidden="true"></canvas>
             <svg viewBox={format!("0 0 {W} {H}")} preserveAspectRatio="none">
-                { for paths.iter().enumerate().filter(|(_, p)| !p.is_empty()).map(|(b, p)| html! {
-                    <path class="pline" d={p.clone()} stroke={ramp(b as f64 / (BUCKETS - 1) as f64)} />
-                }) }
                 { for axes.iter().zip(&scales).enumerate().map(|(i, (a, s))| {
                     let ticks = match a.labels() {
                         Some(l) => l.into_iter().enumerate().map(|(k, l)| (s.px(k as f64), l)).collect(),
@@ -609,6 +589,122 @@ pub fn parallel_chart(props: &StudyChartProps) -> Html {
             </svg>
         </div>
     }
+}
+
+/// The objective's scale and each parameter axis's scale of the parallel-coordinates chart
+/// (view-box pixels).
+fn parallel_scales(d: &StudyData, log_y: bool) -> (Scale, Vec<Scale>) {
+    let (top, bottom) = (MT + 8.0, H - MB);
+    let obj = Scale::fit(d.completed().filter_map(|t| t.value()), bottom, top, log_y);
+    let scales = d
+        .axes()
+        .iter()
+        .map(|a| {
+            let (lo, hi) = a.bounds();
+            Scale::range(lo, hi, bottom, top, a.log(), 0.04)
+        })
+        .collect();
+    (obj, scales)
+}
+
+/// What the parallel-coordinates canvas holds: the lines of these trials, drawn with these
+/// scales and colours at this size. A new snapshot with the same scales, colours and size
+/// draws only its new trials' lines; anything else redraws them all.
+struct DrawnLines {
+    /// The canvas's backing size, the scales and the value range the colours come from.
+    signature: String,
+    /// Which trial numbers have their line drawn.
+    drawn: Vec<bool>,
+}
+
+/// Colour buckets of a full redraw (one path each).
+const LINE_BUCKETS: usize = 12;
+
+/// Draws the trials' lines of the parallel-coordinates chart on its canvas: every line when
+/// the canvas is new or its scales, colours or size changed, otherwise only the lines of
+/// trials completed since the last draw (a new trial among 5,000 draws one line).
+fn draw_parallel_lines(
+    canvas: &NodeRef,
+    d: &StudyData,
+    log_y: bool,
+    held: &mut Option<DrawnLines>,
+) -> Option<()> {
+    let c: web_sys::HtmlCanvasElement = canvas.cast()?;
+    let ratio = web_sys::window().map_or(1.0, |w| w.device_pixel_ratio());
+    let (cw, ch) = (
+        (f64::from(c.client_width()) * ratio).round().max(1.0),
+        (f64::from(c.client_height()) * ratio).round().max(1.0),
+    );
+    let ctx: web_sys::CanvasRenderingContext2d = c.get_context("2d").ok()??.dyn_into().ok()?;
+    let (obj, scales) = parallel_scales(d, log_y);
+    let axes = d.axes();
+    let signature = format!(
+        "{cw}x{ch}|{obj:?}|{scales:?}|{:?}|{:?}",
+        d.value_range(),
+        axes.iter().map(|a| &a.name).collect::<Vec<_>>()
+    );
+    // Another study (fewer trials than lines drawn) or other scales: everything again.
+    let full = held
+        .as_ref()
+        .is_none_or(|h| h.signature != signature || h.drawn.len() > d.trials.len());
+    if full {
+        // Setting the size clears the canvas.
+        c.set_width(cw as u32);
+        c.set_height(ch as u32);
+        *held = Some(DrawnLines {
+            signature,
+            drawn: Vec::new(),
+        });
+    }
+    let held = held.as_mut()?;
+    let n_axes = axes.len() + 1;
+    let (sx, sy) = (cw / W, ch / H);
+    let gap = (W - 2.0 * 40.0) / (n_axes - 1).max(1) as f64;
+    let ax_x = |i: usize| (40.0 + gap * i as f64) * sx;
+    let goodness = d.goodness_fn();
+    let mut paths = vec![String::new(); LINE_BUCKETS];
+    let mut new_lines = 0usize;
+    for t in d.completed() {
+        let n = t.number as usize;
+        if held.drawn.get(n).copied().unwrap_or(false) {
+            continue;
+        }
+        if held.drawn.len() <= n {
+            held.drawn.resize(n + 1, false);
+        }
+        held.drawn[n] = true;
+        new_lines += 1;
+        let v = t.value().unwrap_or(f64::NAN);
+        let b = ((goodness(v) * (LINE_BUCKETS - 1) as f64).round() as usize).min(LINE_BUCKETS - 1);
+        let p = &mut paths[b];
+        let mut first = true;
+        for (i, (c, s)) in d.coords(t).into_iter().zip(&scales).enumerate() {
+            if let Some(c) = c {
+                push_pt(p, if first { 'M' } else { 'L' }, ax_x(i), s.px(c) * sy);
+                first = false;
+            }
+        }
+        push_pt(
+            p,
+            if first { 'M' } else { 'L' },
+            ax_x(n_axes - 1),
+            obj.px(v) * sy,
+        );
+    }
+    if new_lines == 0 {
+        return Some(());
+    }
+    // Hairlines, translucent where thousands overlap.
+    ctx.set_line_width(ratio.max(1.0));
+    ctx.set_global_alpha(if d.trials.len() > 1000 { 0.35 } else { 0.6 });
+    ctx.set_line_join("round");
+    for (b, p) in paths.iter().enumerate().filter(|(_, p)| !p.is_empty()) {
+        let path = web_sys::Path2d::new_with_path_string(p).ok()?;
+        ctx.set_stroke_style_str(&ramp(b as f64 / (LINE_BUCKETS - 1) as f64));
+        ctx.stroke_with_path(&path);
+    }
+    ctx.set_global_alpha(1.0);
+    Some(())
 }
 
 /// Props of one slice plot.

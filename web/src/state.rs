@@ -26,9 +26,6 @@ use crate::protocol::{FromWorker, SETUP_ATTR, ToWorker};
 use crate::setup::{BackendChoice, Setup};
 use crate::yaml::setup_from_yaml;
 
-/// Rows of the trials table per page.
-pub const PAGE: usize = 25;
-
 /// How often a live synthetic study's next trial arrives.
 pub const SYNTHETIC_EVERY_MS: u32 = 150;
 
@@ -210,8 +207,8 @@ pub struct ViewOptions {
     pub smoothing: f64,
     /// The table's sort column and whether ascending.
     pub sort: (Column, bool),
-    /// The table's page.
-    pub page: usize,
+    /// The first row of the trials table in view (the table draws the rows around it).
+    pub table_top: usize,
     /// The plot tab.
     pub tab: &'static str,
 }
@@ -222,7 +219,7 @@ impl Default for ViewOptions {
             log_y: false,
             smoothing: 0.0,
             sort: (Column::Number, false),
-            page: 0,
+            table_top: 0,
             tab: "history",
         }
     }
@@ -413,8 +410,8 @@ pub enum Action {
     Smoothing(f64),
     /// Sort the table.
     Sort(Column),
-    /// Table page.
-    Page(usize),
+    /// The trials table was scrolled: the first row in view.
+    TableScroll(usize),
     /// Download an export.
     Download(ExportFormat),
     /// Download the study as an Optuna SQLite database (`study.db`).
@@ -899,7 +896,7 @@ impl State {
         self.boundaries.clear();
         self.points = Rc::default();
         self.selected = None;
-        self.view.page = 0;
+        self.view.table_top = 0;
         self.refresh();
         self.selected = self.data.trials.last().map(|t| t.number);
         let mut effects = vec![end, self.set_hash()];
@@ -1494,9 +1491,14 @@ fn reduce_action(state: &mut State, action: Action, env: &Env) -> (Vec<Effect>, 
             } else {
                 (c, true)
             };
-            s.view.page = 0;
+            s.view.table_top = 0;
         }
-        Action::Page(p) => s.view.page = p,
+        Action::TableScroll(row) => {
+            if s.view.table_top == row {
+                return (effects, false);
+            }
+            s.view.table_top = row;
+        }
         Action::Download(format) => match s.download(format) {
             Ok(e) => effects.push(e),
             Err(e) => s.notice("download", "error", e),

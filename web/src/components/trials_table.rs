@@ -1,11 +1,21 @@
-//! The trials table: sortable, paged, a row selects its trial.
+//! The trials table: sortable, virtualised (it draws only the rows in view and a few
+//! around them, so 5,000 trials cost what 40 do), a row selects its trial.
 
 use yew::prelude::*;
 
 use super::fmt_param;
 use crate::data::{Column, StudyData, fmt_duration, shown_state, sort_trials};
 use crate::scale::precise;
-use crate::state::{Action, PAGE};
+use crate::state::Action;
+
+/// Height of a row in CSS pixels, as the style sheet fixes it (`table.trials tr.trow`).
+const ROW_PX: f64 = 33.0;
+/// Rows in view at once: the table's scrolling area is this many rows high.
+const VISIBLE_ROWS: usize = 14;
+/// Rows drawn beyond the visible ones, above and below, so a scroll shows rows at once.
+const OVERSCAN: usize = 12;
+/// Height of the header row in CSS pixels.
+const HEAD_PX: f64 = 31.0;
 
 /// Props of [`TrialsTable`].
 #[derive(Properties, PartialEq)]
@@ -14,12 +24,20 @@ pub struct TableProps {
     pub data: StudyData,
     /// The sort column and whether ascending.
     pub sort: (Column, bool),
-    /// The page shown.
-    pub page: usize,
+    /// The first row in view.
+    pub top: usize,
     /// The selected trial.
     pub selected: Option<u64>,
     /// Sends actions to the reducer.
     pub dispatch: Callback<Action>,
+}
+
+/// The rows `[first, last)` of `n` that a table scrolled to row `top` draws.
+pub fn window(top: usize, n: usize) -> (usize, usize) {
+    let top = top.min(n.saturating_sub(1));
+    let first = top.saturating_sub(OVERSCAN);
+    let last = (top + VISIBLE_ROWS + OVERSCAN).min(n);
+    (first, last)
 }
 
 /// Every trial: number, state, value, parameters and duration.
@@ -30,8 +48,7 @@ pub fn TrialsTable(props: &TableProps) -> Html {
     let axes = props.data.axes();
     let (sort_col, ascending) = &props.sort;
     let order = sort_trials(trials, sort_col, *ascending);
-    let pages = order.len().div_ceil(PAGE).max(1);
-    let page = props.page.min(pages - 1);
+    let (first, last) = window(props.top, order.len());
     let head = |label: String, col: Column| {
         let arrow = if *sort_col == col {
             if *ascending { " ▲" } else { " ▼" }
@@ -40,11 +57,32 @@ pub fn TrialsTable(props: &TableProps) -> Html {
         };
         html! { <th><button class="th" onclick={dispatch.reform(move |_| Action::Sort(col.clone()))}>{ format!("{label}{arrow}") }</button></th> }
     };
+    let onscroll = {
+        let dispatch = dispatch.clone();
+        Callback::from(move |e: Event| {
+            use wasm_bindgen::JsCast;
+            if let Some(el) = e
+                .target()
+                .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+            {
+                let row = (f64::from(el.scroll_top()) / ROW_PX).floor().max(0.0) as usize;
+                dispatch.emit(Action::TableScroll(row));
+            }
+        })
+    };
+    let spacer = |rows: usize| {
+        (rows > 0).then(|| {
+            html! { <tr class="spacer" aria-hidden="true" style={format!("height:{}px", rows as f64 * ROW_PX)}></tr> }
+        })
+    };
+    // A new order is a new scrolling area, which starts at the top.
+    let key = format!("{sort_col:?}-{ascending}");
     html! {
         <section class="card table-card">
             <h2>{ format!("Trials ({})", trials.len()) }</h2>
-            <div class="table-wrap">
-                <table class="trials" data-testid="trials-table">
+            <div class="table-wrap" {key} tabindex="0" role="region" aria-label="trials table"
+                style={format!("max-height:{}px", HEAD_PX + VISIBLE_ROWS as f64 * ROW_PX + 2.0)} {onscroll}>
+                <table class="trials" data-testid="trials-table" data-rows={order.len().to_string()}>
                     <thead><tr>
                         { head("#".into(), Column::Number) }
                         { head("state".into(), Column::State) }
@@ -53,11 +91,12 @@ pub fn TrialsTable(props: &TableProps) -> Html {
                         { head("duration".into(), Column::Duration) }
                     </tr></thead>
                     <tbody>
-                        { for order.iter().skip(page * PAGE).take(PAGE).map(|&i| {
+                        { spacer(first).unwrap_or_default() }
+                        { for order[first..last].iter().map(|&i| {
                             let t = &trials[i];
                             let n = t.number;
                             html! {
-                                <tr class={classes!((props.selected == Some(n)).then_some("selected"))} data-testid="trial-row"
+                                <tr class={classes!("trow", (props.selected == Some(n)).then_some("selected"))} data-testid="trial-row"
                                     onclick={dispatch.reform(move |_| Action::Select(n))}>
                                     <td>{ n }</td>
                                     <td><span class={classes!("pill", shown_state(t))}>{ shown_state(t) }</span></td>
@@ -67,16 +106,28 @@ pub fn TrialsTable(props: &TableProps) -> Html {
                                 </tr>
                             }
                         }) }
+                        { spacer(order.len() - last).unwrap_or_default() }
                     </tbody>
                 </table>
             </div>
-            if pages > 1 {
-                <div class="pager">
-                    <button class="btn small ghost" disabled={page == 0} onclick={dispatch.reform(move |_| Action::Page(page.saturating_sub(1)))}>{ "‹ prev" }</button>
-                    <span class="muted">{ format!("page {} of {pages}", page + 1) }</span>
-                    <button class="btn small ghost" disabled={page + 1 >= pages} onclick={dispatch.reform(move |_| Action::Page(page + 1))}>{ "next ›" }</button>
-                </div>
-            }
         </section>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_window_covers_the_rows_in_view_and_a_margin() {
+        assert_eq!(window(0, 3), (0, 3));
+        assert_eq!(window(0, 5000), (0, VISIBLE_ROWS + OVERSCAN));
+        assert_eq!(
+            window(100, 5000),
+            (100 - OVERSCAN, 100 + VISIBLE_ROWS + OVERSCAN)
+        );
+        // Scrolled past the end (rows were removed): the last rows.
+        assert_eq!(window(9000, 50), (50 - 1 - OVERSCAN, 50));
+        assert_eq!(window(0, 0), (0, 0));
     }
 }

@@ -513,12 +513,16 @@ fn with_several_trials_at_once_progress_is_counted_quietly() {
 }
 
 #[test]
-fn the_table_sorts_and_pages() {
+fn the_table_sorts_and_scrolls() {
     let mut s = State::new(cpu_setup());
-    act(&mut s, Action::Page(3));
+    let (_, redraw) = reduce(&mut s, Action::TableScroll(300), &env(0.0));
+    assert!(redraw);
+    assert_eq!(s.view.table_top, 300);
+    let (_, redraw) = reduce(&mut s, Action::TableScroll(300), &env(0.0));
+    assert!(!redraw, "scrolling within the same row draws nothing");
     act(&mut s, Action::Sort(Column::Value));
     assert_eq!(s.view.sort, (Column::Value, true));
-    assert_eq!(s.view.page, 0, "a new order starts on the first page");
+    assert_eq!(s.view.table_top, 0, "a new order starts at the top");
     act(&mut s, Action::Sort(Column::Value));
     assert_eq!(s.view.sort, (Column::Value, false));
     act(&mut s, Action::Sort(Column::Number));
