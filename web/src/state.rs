@@ -329,10 +329,10 @@ pub struct State {
     /// The CPU trains though the setup did not ask for it (no usable GPU, or the GPU
     /// failed): the page says so in plain words, with the note one click away.
     pub cpu_fallback: bool,
-    /// What the setup costs on this device, once measured.
-    pub estimate: Option<Estimate>,
-    /// The cost key ([`Setup::cost_key`]) being measured now, if any.
-    pub estimating: Option<String>,
+    /// What setups cost on this device, as measured (per setup and backend).
+    pub estimates: Vec<Estimate>,
+    /// The cost key ([`Setup::cost_key`]) and backend being measured now, if any.
+    pub estimating: Option<(String, BackendKind)>,
     /// The last WebGPU probe (an estimate needs the backend Start would pick).
     pub probe: Option<GpuProbe>,
     /// Which engine trains, and why.
@@ -538,8 +538,10 @@ pub enum Effect {
 pub struct Estimate {
     /// The setup's [`Setup::cost_key`] when measured.
     pub key: String,
-    /// The backend measured.
+    /// The backend it was asked for.
     pub kind: BackendKind,
+    /// The backend that ran (the CPU when a GPU could not start).
+    pub measured: BackendKind,
     /// Seconds per epoch of a typical trial.
     pub secs_per_epoch: f64,
     /// The measurement failed (the reason); nothing is shown and it is not retried for this
@@ -551,6 +553,28 @@ pub struct Estimate {
 pub const ESTIMATE_DELAY_MS: u32 = 1200;
 
 impl State {
+    /// The backends whose cost the page shows for this setup: the one Start would use, and
+    /// WebGPU as well when Start would use the CPU though a hardware GPU is there ("≈ 40 min
+    /// on this CPU; ≈ 4 min with WebGPU"). Empty before WebGPU was probed.
+    fn estimate_kinds(&self) -> Vec<BackendKind> {
+        let Some(p) = &self.probe else {
+            return Vec::new();
+        };
+        let (primary, _) = self.decide_backend(p);
+        let mut kinds = vec![primary];
+        if primary == BackendKind::Flex && p.api && p.adapter && !p.software {
+            kinds.push(BackendKind::Wgpu);
+        }
+        kinds
+    }
+
+    /// The measurement of this setup on `kind`, if there is one.
+    fn estimate_for(&self, key: &str, kind: BackendKind) -> Option<&Estimate> {
+        self.estimates
+            .iter()
+            .find(|e| e.key == key && e.kind == kind)
+    }
+
     /// What the study will take on this device, for the line under the presets and next to
     /// Start: "≈ 40 min on this CPU", measured for this setup; `None` before it is.
     pub fn estimate_text(&self) -> Option<String> {
@@ -558,12 +582,16 @@ impl State {
             return None;
         }
         let key = self.setup.cost_key();
-        match &self.estimate {
-            Some(e) if e.key == key && e.failed.is_none() => {
-                let secs = e.secs_per_epoch
-                    * f64::from(self.setup.n_trials)
-                    * f64::from(self.setup.epochs);
-                let on = match e.kind {
+        let kinds = self.estimate_kinds();
+        let study = |e: &Estimate| {
+            crate::data::fmt_rough(
+                e.secs_per_epoch * f64::from(self.setup.n_trials) * f64::from(self.setup.epochs),
+            )
+        };
+        let measured = |k: &BackendKind| self.estimate_for(&key, *k).filter(|e| e.failed.is_none());
+        match kinds.first().and_then(measured) {
+            Some(e) => {
+                let on = match e.measured {
                     BackendKind::Flex => "on this CPU",
                     BackendKind::Wgpu => "on this GPU (WebGPU)",
                 };
@@ -572,46 +600,60 @@ impl State {
                 } else {
                     ", less when trials are pruned"
                 };
-                Some(format!("≈ {} {on}{pruning}", crate::data::fmt_rough(secs)))
+                let gpu = kinds
+                    .get(1)
+                    .and_then(measured)
+                    .filter(|g| g.measured == BackendKind::Wgpu)
+                    .map(|g| format!("; ≈ {} with WebGPU", study(g)))
+                    .unwrap_or_default();
+                Some(format!("≈ {} {on}{pruning}{gpu}", study(e)))
             }
-            _ if self.estimating.as_deref() == Some(key.as_str()) => {
+            None if self.estimating.as_ref().is_some_and(|(k, _)| *k == key) => {
                 Some("measuring this device…".into())
             }
-            _ => None,
+            None => None,
         }
     }
 
-    /// Measures the setup's cost if it is not known: the page is idle, the setup valid and
-    /// real (not a synthetic study).
+    /// Measures the setup's cost on the next backend it is not known for: the page is idle,
+    /// the setup valid and real (not a synthetic study).
     fn estimate_due(&mut self) -> Vec<Effect> {
         let key = self.setup.cost_key();
         if self.run != RunState::Idle
             || self.synthetic
             || !self.setup.problems().is_empty()
             || self.estimating.is_some()
-            || self.estimate.as_ref().is_some_and(|e| e.key == key)
         {
             return Vec::new();
         }
-        match self.probe.clone() {
-            Some(p) => self.spawn_estimator(&p),
-            None => {
-                self.estimating = Some(key);
-                vec![Effect::ProbeForEstimate]
-            }
+        if self.probe.is_none() {
+            // The backend Start would use decides what is measured.
+            self.estimating = Some((key, BackendKind::Flex));
+            return vec![Effect::ProbeForEstimate];
         }
+        let Some(kind) = self
+            .estimate_kinds()
+            .into_iter()
+            .find(|k| self.estimate_for(&key, *k).is_none())
+        else {
+            return Vec::new();
+        };
+        // Keep the list short: the measurements of recent setups.
+        if self.estimates.len() >= 32 {
+            self.estimates.remove(0);
+        }
+        vec![self.spawn_estimator(key, kind)]
     }
 
-    fn spawn_estimator(&mut self, p: &GpuProbe) -> Vec<Effect> {
-        let (kind, _) = self.decide_backend(p);
-        self.estimating = Some(self.setup.cost_key());
-        vec![Effect::SpawnEstimator {
+    fn spawn_estimator(&mut self, key: String, kind: BackendKind) -> Effect {
+        self.estimating = Some((key, kind));
+        Effect::SpawnEstimator {
             kind,
             start: ToWorker::Estimate {
                 setup: self.setup.clone(),
                 backend: kind,
             },
-        }]
+        }
     }
 
     /// A fresh page on `setup`.
@@ -1627,7 +1669,7 @@ fn reduce_action(state: &mut State, action: Action, env: &Env) -> (Vec<Effect>, 
             effects.extend(s.estimate_due());
         }
         Action::Estimator(m) => {
-            let Some(key) = s.estimating.take() else {
+            let Some((key, asked)) = s.estimating.take() else {
                 return (vec![Effect::EndEstimator], false);
             };
             let (kind, secs_per_epoch, failed) = match m {
@@ -1636,28 +1678,32 @@ fn reduce_action(state: &mut State, action: Action, env: &Env) -> (Vec<Effect>, 
                     secs_per_epoch,
                     ..
                 } => (kind, secs_per_epoch, None),
-                FromWorker::Error { message } => (BackendKind::Flex, f64::NAN, Some(message)),
+                FromWorker::Error { message } => (asked, f64::NAN, Some(message)),
                 // Ready, and anything else before the answer.
                 _ => {
-                    s.estimating = Some(key);
+                    s.estimating = Some((key, asked));
                     return (Vec::new(), false);
                 }
             };
-            s.estimate = Some(Estimate {
+            // Filed under the backend asked for, so it is not asked again (a GPU that could
+            // not start measures as the CPU: shown as such).
+            s.estimates.push(Estimate {
                 key,
-                kind,
+                kind: asked,
+                measured: kind,
                 secs_per_epoch,
                 failed,
             });
             effects.push(Effect::EndEstimator);
-            // The setup may have changed while it measured.
+            // The next backend, or the setup changed while it measured.
             effects.extend(s.estimate_due());
         }
         Action::EstimatorFailed(e) => {
-            if let Some(key) = s.estimating.take() {
-                s.estimate = Some(Estimate {
+            if let Some((key, kind)) = s.estimating.take() {
+                s.estimates.push(Estimate {
                     key,
-                    kind: BackendKind::Flex,
+                    kind,
+                    measured: kind,
                     secs_per_epoch: f64::NAN,
                     failed: Some(e),
                 });

@@ -810,6 +810,65 @@ fn a_still_setup_is_measured_once_and_the_estimate_follows_trials_and_epochs() {
 }
 
 #[test]
+fn with_a_real_gpu_the_cpu_estimate_says_what_webgpu_would_take() {
+    // The CPU was chosen, and a hardware adapter is there: both are measured, the CPU first.
+    let mut s = State::new(cpu_setup());
+    let hardware = GpuProbe {
+        api: true,
+        adapter: true,
+        software: false,
+        description: "nvidia ampere".into(),
+    };
+    act(&mut s, Action::EstimateDue);
+    let effects = act(&mut s, Action::ProbedForEstimate(hardware));
+    assert!(matches!(
+        effects.as_slice(),
+        [Effect::SpawnEstimator {
+            kind: BackendKind::Flex,
+            ..
+        }]
+    ));
+    let effects = act(
+        &mut s,
+        Action::Estimator(FromWorker::Estimated {
+            kind: BackendKind::Flex,
+            samples_per_sec: 100.0,
+            secs_per_epoch: 60.0,
+        }),
+    );
+    assert!(
+        effects.iter().any(|e| matches!(
+            e,
+            Effect::SpawnEstimator {
+                kind: BackendKind::Wgpu,
+                ..
+            }
+        )),
+        "{effects:?}"
+    );
+    act(
+        &mut s,
+        Action::Estimator(FromWorker::Estimated {
+            kind: BackendKind::Wgpu,
+            samples_per_sec: 1000.0,
+            secs_per_epoch: 6.0,
+        }),
+    );
+    let (t, e) = (f64::from(s.setup.n_trials), f64::from(s.setup.epochs));
+    let text = s.estimate_text().unwrap();
+    assert_eq!(
+        text,
+        format!(
+            "≈ {} on this CPU, less when trials are pruned; ≈ {} with WebGPU",
+            crate::data::fmt_rough(60.0 * t * e),
+            crate::data::fmt_rough(6.0 * t * e)
+        )
+    );
+    // Both known: nothing more to measure.
+    assert!(act(&mut s, Action::EstimateDue).is_empty());
+}
+
+#[test]
 fn paused_time_is_left_out_of_elapsed_and_remaining() {
     let mut p = Progress {
         run_started: 0.0,
