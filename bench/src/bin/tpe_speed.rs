@@ -1,10 +1,13 @@
 //! Ask latency (`docs/tpe-benchmark.md`): mean and median milliseconds per `ask` with 5
-//! parameters (2 float, 1 log float, 1 int, 1 categorical) at 100, 500 and 1000 COMPLETE
-//! trials, for sweeplab's TPE natively (with Optuna's defaults, and with sweeplab's tuning: 48 EI
-//! candidates instead of 24) and for Optuna 5.0.0's default TPE in the same run (pinned venv),
-//! three interleaved repetitions of 50 asks each; then each repetition's median.
+//! parameters (2 float, 1 log float, 1 int, 1 categorical) at 100, 500, 1,000, 5,000 and
+//! 10,000 COMPLETE trials, for sweeplab's TPE natively (with Optuna's defaults, and with
+//! sweeplab's tuning: 48 EI candidates, gamma 0.2) and, in the same run, for the strongest
+//! peers: rustuna 0.2.0 (Optuna's TPE in Rust, timed through its Python binding: `ask` and
+//! the five `suggest_*` calls) and Optuna 5.0.0's default TPE (pinned venv); three
+//! interleaved repetitions of 50 asks each; then each repetition's median.
 //!
-//! `cargo run --release -p sweeplab-bench --bin tpe_speed [-- --reps 3 --asks 50]`
+//! `cargo run --release -p sweeplab-bench --bin tpe_speed [-- --reps 3 --asks 50 --max-n 10000]`
+//! `--ours-only` skips the peers (for profiling sweeplab's side).
 
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -62,19 +65,16 @@ fn ours(n: usize, asks: usize, seed: u64, defaults: TpeDefaults) -> Result<Vec<f
     Ok(ms)
 }
 
-fn optuna(
-    python: &str,
-    n: usize,
-    asks: usize,
-    seed: u64,
-    defaults: TpeDefaults,
-) -> Result<Vec<f64>> {
-    let script =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("python/tpe_speed_optuna.py");
+/// Milliseconds per ask of a Python peer's script (`tpe_speed_optuna.py`,
+/// `tpe_speed_rustuna.py`) for a study with `n` random COMPLETE trials.
+fn peer(script: &str, python: &str, n: usize, asks: usize, seed: u64, tuned: bool) -> Result<Vec<f64>> {
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("python")
+        .join(script);
     let out = std::process::Command::new(python)
         .arg(&script)
         .args([n.to_string(), asks.to_string(), seed.to_string()])
-        .args((defaults == TpeDefaults::Sweeplab).then_some("sweeplab"))
+        .args(tuned.then_some("sweeplab"))
         .output()
         .with_context(|| format!("running {}", script.display()))?;
     anyhow::ensure!(
@@ -91,80 +91,93 @@ fn optuna(
         .unwrap_or_default())
 }
 
+/// `mean (median)` of a sample in milliseconds.
+fn cell(v: &[f64]) -> String {
+    format!("{:.3} ({:.3})", mean(v), median(v))
+}
+
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().collect();
     let reps: usize = arg(&args, "--reps", 3)?;
     let asks: usize = arg(&args, "--asks", 50)?;
+    let max_n: usize = arg(&args, "--max-n", 10_000)?;
+    let ours_only = args.iter().any(|a| a == "--ours-only");
+    let sizes: Vec<usize> = [100usize, 500, 1000, 5000, 10_000]
+        .into_iter()
+        .filter(|n| *n <= max_n)
+        .collect();
+    if ours_only {
+        println!("| completed trials | ours, Optuna's defaults | ours, tuned |");
+        println!("|---|---|---|");
+        for &n in &sizes {
+            let (mut a, mut c) = (Vec::new(), Vec::new());
+            for rep in 0..reps {
+                a.extend(ours(n, asks, rep as u64, TpeDefaults::Optuna)?);
+                c.extend(ours(n, asks, rep as u64, TpeDefaults::Sweeplab)?);
+            }
+            println!("| {n} | {} | {} |", cell(&a), cell(&c));
+        }
+        return Ok(());
+    }
     let python = peer_python()?;
     println!(
-        "ask() latency, 5 parameters, default TPE (multivariate, constant liar); {reps} interleaved reps x {asks} asks"
+        "ask() latency in ms, mean (median), 5 parameters, TPE (multivariate, constant liar); {reps} interleaved reps x {asks} asks"
     );
-    println!("ours = sweeplab (native, release); optuna = Optuna 5.0.0 in {python}, same run\n");
     println!(
-        "| completed trials | ours mean ms (median) | optuna mean ms (median) | speed-up (mean) | speed-up (median) |"
+        "ours = sweeplab (native, release); rustuna 0.2.0 and Optuna 5.0.0 in {python}, same run\n"
     );
-    println!("|---|---|---|---|---|");
+    println!(
+        "| completed trials | ours (Optuna's defaults) | ours (tuned) | rustuna | optuna | rustuna / ours | rustuna / ours tuned | optuna / ours |"
+    );
+    println!("|---|---|---|---|---|---|---|---|");
     // Per repetition, the median ask of each side (to see how steady the run was).
-    let mut per_rep: Vec<(usize, Vec<f64>, Vec<f64>)> = Vec::new();
-    type Tuned = (usize, Vec<f64>, Vec<f64>, f64);
-    let mut tuned: Vec<Tuned> = Vec::new();
-    for n in [100usize, 500, 1000] {
-        let mut a = Vec::new();
-        let mut b = Vec::new();
-        let (mut c, mut d) = (Vec::new(), Vec::new());
-        let (mut ra, mut rb) = (Vec::new(), Vec::new());
+    let mut per_rep: Vec<(usize, [Vec<f64>; 4])> = Vec::new();
+    for &n in &sizes {
+        let mut all: [Vec<f64>; 4] = Default::default();
+        let mut reps_median: [Vec<f64>; 4] = Default::default();
         for rep in 0..reps {
-            let x = ours(n, asks, rep as u64, TpeDefaults::Optuna)?;
-            let y = optuna(&python, n, asks, rep as u64, TpeDefaults::Optuna)?;
-            c.extend(ours(n, asks, rep as u64, TpeDefaults::Sweeplab)?);
-            d.extend(optuna(&python, n, asks, rep as u64, TpeDefaults::Sweeplab)?);
-            ra.push(median(&x));
-            rb.push(median(&y));
-            a.extend(x);
-            b.extend(y);
+            let seed = rep as u64;
+            let runs = [
+                ours(n, asks, seed, TpeDefaults::Optuna)?,
+                ours(n, asks, seed, TpeDefaults::Sweeplab)?,
+                peer("tpe_speed_rustuna.py", &python, n, asks, seed, false)?,
+                peer("tpe_speed_optuna.py", &python, n, asks, seed, false)?,
+            ];
+            for (k, r) in runs.into_iter().enumerate() {
+                reps_median[k].push(median(&r));
+                all[k].extend(r);
+            }
         }
-        per_rep.push((n, ra, rb));
+        let m = |k: usize| median(&all[k]);
         println!(
-            "| {n} | {:.3} ({:.3}) | {:.2} ({:.2}) | {:.0}x | {:.0}x |",
-            mean(&a),
-            median(&a),
-            mean(&b),
-            median(&b),
-            mean(&b) / mean(&a),
-            median(&b) / median(&a),
+            "| {n} | {} | {} | {} | {} | {:.1}x | {:.1}x | {:.0}x |",
+            cell(&all[0]),
+            cell(&all[1]),
+            cell(&all[2]),
+            cell(&all[3]),
+            m(2) / m(0),
+            m(2) / m(1),
+            m(3) / m(0),
         );
-        tuned.push((n, c, d, mean(&b)));
+        per_rep.push((n, reps_median));
     }
-    println!(
-        "\nsweeplab's tuning (48 EI candidates, gamma 0.2) on both sides (Optuna: TPESampler(n_ei_candidates=48, gamma=...)), and against Optuna's default:\n"
-    );
-    println!(
-        "| completed trials | ours tuned mean ms (median) | optuna tuned mean ms (median) | speed-up (mean) | speed-up (median) | vs optuna default (mean) |"
-    );
-    println!("|---|---|---|---|---|---|");
-    for (n, c, d, optuna_default) in &tuned {
-        println!(
-            "| {n} | {:.3} ({:.3}) | {:.2} ({:.2}) | {:.0}x | {:.0}x | {:.0}x |",
-            mean(c),
-            median(c),
-            mean(d),
-            median(d),
-            mean(d) / mean(c),
-            median(d) / median(c),
-            optuna_default / mean(c)
-        );
-    }
-    println!("\nmedian ms per repetition (same data):\n");
-    println!("| completed trials | ours | optuna |");
-    println!("|---|---|---|");
-    let list = |v: &[f64], digits: usize| {
+    println!("\nratios of medians; median ms per repetition (same data):\n");
+    println!("| completed trials | ours | ours tuned | rustuna | optuna |");
+    println!("|---|---|---|---|---|");
+    let list = |v: &[f64]| {
         v.iter()
-            .map(|x| format!("{x:.digits$}"))
+            .map(|x| format!("{x:.3}"))
             .collect::<Vec<_>>()
             .join(", ")
     };
-    for (n, ra, rb) in &per_rep {
-        println!("| {n} | {} | {} |", list(ra, 3), list(rb, 2));
+    for (n, r) in &per_rep {
+        println!(
+            "| {n} | {} | {} | {} | {} |",
+            list(&r[0]),
+            list(&r[1]),
+            list(&r[2]),
+            list(&r[3])
+        );
     }
     Ok(())
 }
