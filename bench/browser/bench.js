@@ -497,7 +497,7 @@ function render(summary) {
       [c.status === 'ok' ? fmt(c.samples_per_sec) : c.status, c.status === 'ok' ? '' : 'bad'],
       [String(c.repeats ?? '–')], [fmt(c.final_loss, 4)],
       [ratio(c.vs_best_tfjs), c.backend.startsWith('sweeplab-flex') ? good(c.vs_best_tfjs, 3) : ''],
-      [ratio(c.vs_tfjs_webgpu), /^sweeplab-(webgpu|fused)/.test(c.backend) ? good(c.vs_tfjs_webgpu, 1.5) : ''],
+      [ratio(c.vs_best_tfjs_gpu), /^sweeplab-(webgpu|fused)/.test(c.backend) ? good(c.vs_best_tfjs_gpu, 1.5) : ''],
     ], c.backend.startsWith('sweeplab') ? 'sweeplab' : '');
   }
   const p = document.querySelector('#profile tbody');
