@@ -680,6 +680,12 @@ await test('bad input shows inline errors, never a panic', async () => {
   expect(/log scale needs low > 0/.test(msg), `message: ${msg}`);
   await page.fill(`${tid('param-low')} >> nth=0`, '0.003');
   expect(!(await page.isDisabled(tid('start'))), 'Start still disabled');
+  // An empty number of trials says what to do, not "0/0".
+  const trials = await page.inputValue(tid('n-trials'));
+  await page.fill(tid('n-trials'), '');
+  const empty = await page.textContent(tid('trial-count'));
+  expect(empty === 'Set the number of trials', `progress with no trials: ${empty}`);
+  await page.fill(tid('n-trials'), trials);
   // Every Optuna pruner, with its arguments; one Optuna refuses is shown, not dropped.
   const pruners = await page.$$eval(`${tid('pruner')} option`, (os) => os.map((o) => o.value));
   expect(pruners.join() === 'none,median,percentile,hyperband,successive_halving', `pruners: ${pruners}`);
