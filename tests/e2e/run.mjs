@@ -334,6 +334,34 @@ await test('dark mode follows the system setting, for the page and the charts', 
   }
 });
 
+await test('step mode: Next trial trains exactly one trial per click; the speed control slows training', async () => {
+  await openFresh(setupHash({ epochs: 3, n_trials: 4, pruner: 'none', backend: 'cpu' }));
+  await page.click(tid('new-study'));
+  const finished = async () => (await page.$$eval(tid('trial-row'), (rs) => rs.map((r) => r.textContent)))
+    .filter((t) => /complete|pruned|fail/.test(t)).length;
+  for (let click = 1; click <= 2; click++) {
+    await page.click(tid('next-trial'));
+    await page.waitForSelector(`${tid('run-state')}:text("paused")`, { timeout: 60_000 });
+    // Held before the next trial: nothing more trains.
+    await page.waitForTimeout(1200);
+    const rows = await page.$$eval(tid('trial-row'), (rs) => rs.map((r) => r.textContent));
+    expect((await finished()) === click && rows.length === click, `after ${click} clicks: ${rows}`);
+    expect((await page.textContent(tid('trial-count'))).startsWith(`${click}/4`), 'progress');
+  }
+  await shot('00g-step-mode-paused');
+  // Very slow: every step waits 80 ms, so this MLP trains at most 128 samples per 80 ms.
+  await page.selectOption(tid('speed'), '80');
+  await page.click(tid('resume'));
+  await page.waitForSelector(tid('throughput'), { timeout: 30_000 });
+  await page.waitForTimeout(1500);
+  const sps = await page.textContent(tid('throughput'));
+  const v = parseFloat(sps) * (/k samples/.test(sps) ? 1000 : 1);
+  expect(v > 0 && v < 1700, `samples/s when very slow: ${sps}`);
+  await page.selectOption(tid('speed'), '0');
+  await page.waitForSelector(tid('notice-finished'), { timeout: 120_000 });
+  expect((await finished()) === 4, 'all four trials after Resume');
+});
+
 await test('spiral study on WebGPU: the fused kernels train the trials at once', async () => {
   await open();
   const gpu = await page.evaluate(async () => {

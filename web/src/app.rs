@@ -270,6 +270,7 @@ impl Component for App {
                             backend_note={s.backend_note.clone()} cpu_fallback={s.cpu_fallback}
                             summary={s.setup.summary()} estimate={estimate.clone().map(AttrValue::from)}
                             engine_note={s.engine_note.clone()}
+                            step_delay_ms={s.view.step_delay_ms}
                             now_ms={browser::now_ms()} dispatch={dispatch.clone()} />
                         <LivePanel selected={s.selected} data={s.data.clone()} live={s.live.clone()}
                             boundaries={s.boundaries.clone()} boundary_n={s.boundary_n} points={s.points.clone()}

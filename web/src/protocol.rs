@@ -33,11 +33,26 @@ pub enum ToWorker {
         backend: BackendKind,
         /// The seed used when the setup has none.
         seed: u64,
+        /// Step mode: pause after each trial ([`FromWorker::Paused`]); trials train one at
+        /// a time (not on the fused kernels).
+        #[serde(default)]
+        step: bool,
+        /// Milliseconds to wait after every training step (0: full speed), so a class
+        /// can watch a small model learn.
+        #[serde(default)]
+        step_delay_ms: u32,
     },
     /// Hold training after the current step.
     Pause,
-    /// Continue after a pause.
+    /// Continue after a pause, in continuous mode.
     Resume,
+    /// Run one more trial, then pause again (step mode).
+    Next,
+    /// Wait this many milliseconds after every training step from now on (0: full speed).
+    Speed {
+        /// The delay.
+        step_delay_ms: u32,
+    },
     /// Stop: the running trial ends as FAIL (interrupted) and no new trial starts.
     Stop,
     /// Measure what a study of `setup` would cost on `backend` (a few training steps of its
@@ -98,6 +113,8 @@ pub enum FromWorker {
         /// `n × n` values, row-major from the top.
         grid: Vec<f32>,
     },
+    /// In step mode, a trial ended and the run paused itself before the next one.
+    Paused,
     /// A trial ended.
     TrialEnd {
         /// Trial number.
@@ -176,6 +193,8 @@ mod tests {
             journal: String::new(),
             backend: BackendKind::Flex,
             seed: 3,
+            step: true,
+            step_delay_ms: 20,
         };
         assert_eq!(ToWorker::from_text(&m.to_text().unwrap()).unwrap(), m);
         let f = FromWorker::Progress {

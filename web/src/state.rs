@@ -211,6 +211,8 @@ pub struct ViewOptions {
     pub table_top: usize,
     /// The plot tab.
     pub tab: &'static str,
+    /// Milliseconds the trainer waits after every step, to watch a small model learn.
+    pub step_delay_ms: u32,
 }
 
 impl Default for ViewOptions {
@@ -221,6 +223,7 @@ impl Default for ViewOptions {
             sort: (Column::Number, false),
             table_top: 0,
             tab: "history",
+            step_delay_ms: 0,
         }
     }
 }
@@ -326,6 +329,8 @@ pub struct State {
     pub worker: Option<BackendKind>,
     /// Which backend trains, and why (the technical detail).
     pub backend_note: Option<String>,
+    /// Step mode: the run pauses after each trial ("Next trial" runs one more).
+    pub step_mode: bool,
     /// The CPU trains though the setup did not ask for it (no usable GPU, or the GPU
     /// failed): the page says so in plain words, with the note one click away.
     pub cpu_fallback: bool,
@@ -392,8 +397,12 @@ pub enum Action {
     SpawnFailed(String),
     /// Pause training.
     Pause,
-    /// Resume training.
+    /// Resume training (continuously).
     Resume,
+    /// Step mode: run one more trial, then pause (from idle it starts the study so).
+    NextTrial,
+    /// Milliseconds to wait after every training step (0: full speed).
+    Speed(u32),
     /// Stop training.
     Stop,
     /// A worker message.
@@ -861,6 +870,8 @@ impl State {
             journal,
             backend: kind,
             seed: (env.epoch_ms as u64) & 0xffff_ffff,
+            step: self.step_mode,
+            step_delay_ms: self.view.step_delay_ms,
         };
         self.worker = Some(kind);
         self.run = RunState::Running;
@@ -1116,6 +1127,13 @@ impl State {
         match m {
             // The run's worker does not estimate.
             FromWorker::Ready | FromWorker::Estimated { .. } => {}
+            // Step mode: the trial ended and the run holds before the next one.
+            FromWorker::Paused => {
+                if self.run == RunState::Running {
+                    self.run = RunState::Paused;
+                    self.progress.pause(env.now_ms);
+                }
+            }
             FromWorker::Backend { kind, reason, .. } => {
                 let which = match kind {
                     BackendKind::Wgpu => "WebGPU",
@@ -1435,10 +1453,12 @@ fn reduce_action(state: &mut State, action: Action, env: &Env) -> (Vec<Effect>, 
             }
             Err(e) => s.yaml.error = Some(e),
         },
-        Action::Start => {
-            if !s.setup.problems().is_empty() || s.run != RunState::Idle {
+        Action::Start | Action::NextTrial if s.run == RunState::Idle => {
+            if !s.setup.problems().is_empty() {
                 return (effects, false);
             }
+            // "Next trial" from idle starts the study in step mode.
+            s.step_mode = matches!(action, Action::NextTrial);
             if s.synthetic || !s.continues() {
                 // A different setup starts a new study.
                 s.study_name = None;
@@ -1481,8 +1501,26 @@ fn reduce_action(state: &mut State, action: Action, env: &Env) -> (Vec<Effect>, 
         Action::Resume => {
             if s.run == RunState::Paused {
                 s.run = RunState::Running;
+                s.step_mode = false;
                 s.progress.resume(env.now_ms);
                 effects.push(Effect::Send(ToWorker::Resume));
+            }
+        }
+        Action::Start => return (effects, false),
+        Action::NextTrial => {
+            // Several trials at once (the fused kernels) have no "next" one.
+            if s.run != RunState::Paused || s.progress.parallel() {
+                return (effects, false);
+            }
+            s.run = RunState::Running;
+            s.step_mode = true;
+            s.progress.resume(env.now_ms);
+            effects.push(Effect::Send(ToWorker::Next));
+        }
+        Action::Speed(ms) => {
+            s.view.step_delay_ms = ms;
+            if s.worker.is_some() && s.run != RunState::Idle {
+                effects.push(Effect::Send(ToWorker::Speed { step_delay_ms: ms }));
             }
         }
         Action::Stop => {

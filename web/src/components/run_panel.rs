@@ -40,6 +40,8 @@ pub struct RunProps {
     pub engine_note: Option<String>,
     /// `performance.now()` at this render (elapsed and remaining time count from it).
     pub now_ms: f64,
+    /// Milliseconds the trainer waits after every step (0: full speed).
+    pub step_delay_ms: u32,
     /// Sends actions to the reducer.
     pub dispatch: Callback<Action>,
 }
@@ -138,9 +140,16 @@ pub fn RunPanel(props: &RunProps) -> Html {
                     <button class="btn primary" data-testid="start" disabled={!props.valid}
                         title={if props.valid { "" } else { "fix the setup first" }}
                         onclick={dispatch.reform(|_| Action::Start)}>{ start_label }</button>
+                    <button class="btn step" data-testid="next-trial" disabled={!props.valid}
+                        title="run one trial, then pause: talk it through, then the next"
+                        onclick={dispatch.reform(|_| Action::NextTrial)}>{ "Next trial" }</button>
                 } else {
                     if run == RunState::Paused {
                         <button class="btn primary" data-testid="resume" onclick={dispatch.reform(|_| Action::Resume)}>{ "Resume" }</button>
+                        if !p.parallel() {
+                            <button class="btn step" data-testid="next-trial" title="run one more trial, then pause"
+                                onclick={dispatch.reform(|_| Action::NextTrial)}>{ "Next trial" }</button>
+                        }
                     } else {
                         <button class="btn" data-testid="pause" disabled={run != RunState::Running} onclick={dispatch.reform(|_| Action::Pause)}>{ "Pause" }</button>
                     }
@@ -189,6 +198,14 @@ pub fn RunPanel(props: &RunProps) -> Html {
                     <span class="estimate" data-testid="estimate">{ e.clone() }</span>
                 }
                 <button class="link" data-testid="change-search" onclick={reveal}>{ "change" }</button>
+                <label class="speed">{ "speed" }
+                    <select data-testid="speed" title="slow the training down to watch a model learn"
+                        onchange={dispatch.reform(|e: Event| Action::Speed(super::value_of(&e).parse().unwrap_or(0)))}>
+                        { for [(0u32, "full"), (20, "slow"), (80, "very slow")].iter().map(|(ms, label)| html! {
+                            <option value={ms.to_string()} selected={props.step_delay_ms == *ms}>{ *label }</option>
+                        }) }
+                    </select>
+                </label>
             </p>
             if let Some(note) = &props.backend_note {
                 if props.cpu_fallback {

@@ -255,6 +255,52 @@ fn auto_probes_webgpu_and_picks_by_the_adapter() {
 }
 
 #[test]
+fn step_mode_runs_one_trial_per_click_and_the_speed_reaches_the_worker() {
+    let mut s = State::new(cpu_setup());
+    act(&mut s, Action::Speed(40));
+    let effects = act(&mut s, Action::NextTrial);
+    let start = effects
+        .iter()
+        .find_map(|e| match e {
+            Effect::SpawnWorker { start, .. } => Some(start.clone()),
+            _ => None,
+        })
+        .expect("Next trial from idle starts the study");
+    assert!(matches!(
+        start,
+        ToWorker::Start {
+            step: true,
+            step_delay_ms: 40,
+            ..
+        }
+    ));
+    assert!(s.step_mode);
+    // The worker ran its trial and paused itself.
+    worker_runs(&mut s, &start, 1);
+    act(&mut s, Action::Worker(FromWorker::Paused));
+    assert_eq!(s.run, RunState::Paused);
+    assert_eq!(
+        act(&mut s, Action::NextTrial),
+        vec![Effect::Send(ToWorker::Next)]
+    );
+    assert_eq!(s.run, RunState::Running);
+    // Slower while it runs.
+    assert_eq!(
+        act(&mut s, Action::Speed(0)),
+        vec![Effect::Send(ToWorker::Speed { step_delay_ms: 0 })]
+    );
+    act(&mut s, Action::Worker(FromWorker::Paused));
+    // Resume leaves step mode: the rest of the study runs on.
+    assert_eq!(
+        act(&mut s, Action::Resume),
+        vec![Effect::Send(ToWorker::Resume)]
+    );
+    assert!(!s.step_mode);
+    // Next trial does nothing while it runs.
+    assert!(act(&mut s, Action::NextTrial).is_empty());
+}
+
+#[test]
 fn stop_says_stopped_and_how_to_go_on_not_finished() {
     let mut s = State::new(cpu_setup());
     let m = start(&mut s);

@@ -91,6 +91,8 @@ impl Hooks {
 impl SweepHooks for Hooks {
     fn trial_ended(&mut self, _study: &Study, end: &TrialEnd) -> Result<(), RunnerError> {
         post_trial_end(end);
+        // Step mode: the loop's wait before the next ask holds it.
+        self.control.trial_done();
         Ok(())
     }
 

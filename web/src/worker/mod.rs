@@ -47,11 +47,45 @@ struct ControlState {
     paused: bool,
     stopped: bool,
     cancel: CancelToken,
+    /// Step mode: pause after each trial.
+    step: bool,
+    /// Milliseconds to wait after every training step.
+    delay_ms: u32,
 }
 
 impl Control {
     fn pause(&self, paused: bool) {
         self.0.borrow_mut().paused = paused;
+    }
+
+    /// Continues, in step mode (`true`: one more trial, then a pause) or continuously.
+    fn go_on(&self, step: bool) {
+        let mut c = self.0.borrow_mut();
+        c.step = step;
+        c.paused = false;
+    }
+
+    fn set_delay(&self, ms: u32) {
+        self.0.borrow_mut().delay_ms = ms;
+    }
+
+    /// A trial ended: in step mode the run pauses before the next one and tells the page.
+    pub(crate) fn trial_done(&self) {
+        let pause = {
+            let mut c = self.0.borrow_mut();
+            if c.step && !c.stopped {
+                c.paused = true;
+            }
+            c.paused
+        };
+        if pause {
+            post(&FromWorker::Paused);
+        }
+    }
+
+    /// Whether the run is in step mode.
+    pub(crate) fn step_mode(&self) -> bool {
+        self.0.borrow().step
     }
 
     /// Stops the run: the running trials end as interrupted and no new trial starts.
@@ -79,8 +113,15 @@ impl Control {
         last_yield: &'a mut f64,
     ) -> impl Future<Output = ()> + 'a {
         let due = now_ms() - *last_yield > 8.0;
-        let paused = self.0.borrow().paused;
+        let (paused, delay) = {
+            let c = self.0.borrow();
+            (c.paused, c.delay_ms)
+        };
         async move {
+            if delay > 0 {
+                // Slowed down for watching: every step waits.
+                sleep(delay.min(i32::MAX as u32) as i32).await;
+            }
             if due || paused {
                 sleep(0).await;
                 while {
@@ -168,7 +209,11 @@ pub fn worker_handle(text: String) {
     let current = CURRENT.with(|c| c.borrow().clone());
     match msg {
         ToWorker::Pause => current.iter().for_each(|c| c.pause(true)),
-        ToWorker::Resume => current.iter().for_each(|c| c.pause(false)),
+        ToWorker::Resume => current.iter().for_each(|c| c.go_on(false)),
+        ToWorker::Next => current.iter().for_each(|c| c.go_on(true)),
+        ToWorker::Speed { step_delay_ms } => {
+            current.iter().for_each(|c| c.set_delay(step_delay_ms))
+        }
         ToWorker::Stop => current.iter().for_each(Control::stop),
         ToWorker::Estimate { setup, backend } => wasm_bindgen_futures::spawn_local(async move {
             post(&match estimate(&setup, backend).await {
@@ -184,6 +229,8 @@ pub fn worker_handle(text: String) {
             journal,
             backend,
             seed,
+            step,
+            step_delay_ms,
         } => {
             if current.is_some() {
                 return post(&FromWorker::Error {
@@ -191,6 +238,8 @@ pub fn worker_handle(text: String) {
                 });
             }
             let control = Control::default();
+            control.go_on(step);
+            control.set_delay(step_delay_ms);
             CURRENT.with(|c| *c.borrow_mut() = Some(control.clone()));
             wasm_bindgen_futures::spawn_local(async move {
                 let msg = match run(&study, &setup, &journal, backend, seed, &control).await {
@@ -432,8 +481,9 @@ async fn run(
 
     // On WebGPU, a study whose every trial is an MLP the fused kernels take (small ones on a
     // 2-D set, or MNIST MLPs on the wide kernels) trains on them, many trials at once.
+    // Step mode trains one trial at a time, so each click is one trial.
     #[cfg(feature = "worker-gpu")]
-    if backend == BackendKind::Wgpu {
+    if backend == BackendKind::Wgpu && !control.step_mode() {
         match ctx.spec.fused_eligibility(&ctx.data) {
             Ok(()) => return fused::run(&mut study, setup, &ctx, control).await,
             Err(why) => post(&FromWorker::Engine {
