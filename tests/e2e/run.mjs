@@ -362,6 +362,50 @@ await test('step mode: Next trial trains exactly one trial per click; the speed 
   expect((await finished()) === 4, 'all four trials after Resume');
 });
 
+await test('lessons: each shipped lesson opens by URL, steps through and hides what it says; a bad one is a notice', async () => {
+  const lessons = [
+    ['random-vs-tpe', ['[data-testid="step-space"]', '.downloads'], ['[data-testid="step-search"]']],
+    ['what-pruning-saves', ['[data-testid="step-space"]', '.downloads'], ['[data-testid="step-problem"]']],
+    ['log-scale', ['.downloads'], ['[data-testid="step-space"]']],
+  ];
+  for (const [name, hidden, shown] of lessons) {
+    await openFresh(`#lesson=${name}`);
+    await page.waitForSelector(tid('lesson'));
+    for (const sel of hidden) expect(!(await page.isVisible(sel)), `${name}: ${sel} shown`);
+    for (const sel of shown) expect(await page.isVisible(sel), `${name}: ${sel} hidden`);
+    const first = await page.textContent(tid('lesson-step'));
+    const total = Number(first.match(/of (\d+)/)[1]);
+    expect(first === `Step 1 of ${total}` && total >= 3, `${name}: ${first}`);
+    if (name === 'random-vs-tpe') {
+      expect((await page.inputValue(tid('sampler'))) === 'random', 'the lesson starts with random search');
+      await shot('00h-lesson-random-vs-tpe', page);
+    }
+    for (let k = 2; k <= total; k++) {
+      await page.click(tid('lesson-next'));
+      await page.waitForSelector(`${tid('lesson-step')}:text("Step ${k} of ${total}")`);
+    }
+    expect(await page.isDisabled(tid('lesson-next')), `${name}: Next after the last step`);
+    if (name === 'random-vs-tpe') {
+      expect((await page.inputValue(tid('sampler'))) === 'tpe', 'step 3 switched the sampler to TPE');
+      expect(page.url().includes(`lesson=${name}&step=${total}`), `URL: ${page.url()}`);
+    }
+    await page.click(tid('lesson-back'));
+    await page.waitForSelector(`${tid('lesson-step')}:text("Step ${total - 1} of ${total}")`);
+  }
+  // The page links to them.
+  await openFresh();
+  await page.click(tid('lesson-link-log-scale'));
+  await page.waitForSelector(`${tid('lesson')}:has-text("Why learning rates live on a log scale")`);
+  await page.click(tid('lesson-close'));
+  expect(!(await page.$(tid('lesson'))) && (await page.isVisible('.downloads')), 'closing shows everything again');
+  // A malformed lesson link: a notice, and the normal page.
+  await openFresh('#lesson=title%3A%20x%0Asteps%3A%20%5B');
+  await page.waitForSelector(tid('notice-lesson'));
+  const msg = await page.textContent(tid('notice-lesson'));
+  expect(/^This lesson link could not be read: /.test(msg), `notice: ${msg}`);
+  expect(!(await page.$(tid('lesson'))) && (await page.isVisible(tid('start'))), 'the normal page');
+});
+
 await test('spiral study on WebGPU: the fused kernels train the trials at once', async () => {
   await open();
   const gpu = await page.evaluate(async () => {

@@ -6,7 +6,7 @@ use yew::prelude::*;
 
 use crate::browser::{self, WorkerHandle};
 use crate::components::{
-    Downloads, Header, LivePanel, RunPanel, SetupPanel, StudyPanel, TrialsTable,
+    Downloads, Header, LessonPanel, LivePanel, RunPanel, SetupPanel, StudyPanel, TrialsTable,
 };
 use crate::setup::{Dataset, Setup};
 use crate::state::{Action, Effect, Env, Listed, RunState, State, reduce};
@@ -258,8 +258,13 @@ impl Component for App {
         let estimate = s.estimate_text();
         // The run panel comes first in the document, so Start is a few Tab presses from the
         // top; the grid still shows the setup on the left (and first on a phone).
+        let hidden = s
+            .lesson
+            .as_ref()
+            .map(|l| l.lesson.hide.iter().map(|h| h.class()).collect::<Vec<_>>())
+            .unwrap_or_default();
         html! {
-            <div class="app">
+            <div class={classes!("app", hidden)}>
                 <Header study_name={s.study_name.clone()} share_copied={s.share_copied}
                     saved_open={s.saved_open} saved={s.saved.clone()} dispatch={dispatch.clone()} />
                 <div class="layout">
@@ -283,6 +288,7 @@ impl Component for App {
                         <Downloads enabled={s.study_name.is_some() && !s.data.trials.is_empty()} dispatch={dispatch.clone()} />
                     </main>
                     <aside class="panel" aria-label="setup">
+                        <LessonPanel lesson={s.lesson.clone()} dispatch={dispatch.clone()} />
                         <SetupPanel setup={s.setup.clone()} locked={s.run != RunState::Idle} yaml={s.yaml.clone()}
                             estimate={estimate.map(AttrValue::from)} narrow={self.narrow}
                             dispatch={dispatch.clone()} on_yaml_file={ctx.link().callback(Msg::YamlFile)} />

@@ -240,10 +240,16 @@ mod tests {
         let cases = [
             ("nope", "no lesson \"nope\""),
             ("title: x\nsteps: []", "no steps"),
-            ("title: x\nsteps: [{text: a, setup: {sampler: annealing}}]", "step 1"),
+            (
+                "title: x\nsteps: [{text: a, setup: {sampler: annealing}}]",
+                "step 1",
+            ),
             ("title: x\nsteps: [{text: a, tab: pie}]", "no plot tab"),
             ("title: x\npreset: nope\nsteps: [{text: a}]", "no preset"),
-            ("title: x\nhide: [everything]\nsteps: [{text: a}]", "the lesson"),
+            (
+                "title: x\nhide: [everything]\nsteps: [{text: a}]",
+                "the lesson",
+            ),
             ("title: x\nsteps: [{text: a}]\nextra: 1", "the lesson"),
             ("{title: [", "the lesson"),
         ];
@@ -251,7 +257,11 @@ mod tests {
             let e = Lesson::open(text).unwrap_err();
             assert!(e.contains(want), "{text:?}: {e}");
         }
-        let deep = format!("title: x\nsteps: {}{}", "[".repeat(100_000), "]".repeat(100_000));
+        let deep = format!(
+            "title: x\nsteps: {}{}",
+            "[".repeat(100_000),
+            "]".repeat(100_000)
+        );
         assert!(Lesson::open(&deep).is_err());
         let long = format!("title: x\nsteps: [{{text: \"{}\"}}]", "a".repeat(MAX_TEXT));
         assert!(Lesson::open(&long).unwrap_err().contains("at most"));

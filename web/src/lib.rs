@@ -15,6 +15,7 @@
 //! browser parts with wasm-bindgen-test and the end-to-end tests (`cargo xtask e2e`).
 
 pub mod data;
+pub mod lesson;
 pub mod protocol;
 pub mod scale;
 pub mod setup;

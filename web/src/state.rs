@@ -22,6 +22,7 @@ use sweeplab_core::vocab::{AdapterProbe, BackendKind, ProgressEvent};
 use sweeplab_core::{FrozenTrial, Json, StudyView, TrialState};
 
 use crate::data::{Column, StudyData};
+use crate::lesson::Lesson;
 use crate::protocol::{FromWorker, SETUP_ATTR, ToWorker};
 use crate::setup::{BackendChoice, Setup};
 use crate::yaml::setup_from_yaml;
@@ -331,6 +332,8 @@ pub struct State {
     pub backend_note: Option<String>,
     /// Step mode: the run pauses after each trial ("Next trial" runs one more).
     pub step_mode: bool,
+    /// The lesson open beside the study, if any.
+    pub lesson: Option<OpenLesson>,
     /// The CPU trains though the setup did not ask for it (no usable GPU, or the GPU
     /// failed): the page says so in plain words, with the note one click away.
     pub cpu_fallback: bool,
@@ -455,6 +458,10 @@ pub enum Action {
     HashChanged(String),
     /// The page opened with this URL hash.
     Opening(String),
+    /// Show step N (from 0) of the open lesson, with its setup.
+    LessonStep(usize),
+    /// Close the lesson.
+    LessonClose,
     /// The setup has been still for a moment: measure what it costs, if not known yet.
     EstimateDue,
     /// WebGPU was probed for an estimate.
@@ -556,6 +563,30 @@ pub struct Estimate {
     /// The measurement failed (the reason); nothing is shown and it is not retried for this
     /// key.
     pub failed: Option<String>,
+}
+
+/// A lesson open on the page, and the step it shows.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OpenLesson {
+    /// Its name among the shipped ones; empty for a lesson carried in the link.
+    pub name: String,
+    /// The link's lesson text (for a lesson not shipped), so the URL keeps carrying it.
+    pub source: Option<String>,
+    /// The lesson.
+    pub lesson: Rc<Lesson>,
+    /// The step shown (from 0).
+    pub step: usize,
+}
+
+impl OpenLesson {
+    /// The setup at step `step`: the lesson's, with every step's changes up to it.
+    fn setup_at(&self, step: usize) -> Result<Setup, String> {
+        let mut s = self.lesson.start_setup()?;
+        for st in self.lesson.steps.iter().take(step + 1) {
+            s = st.apply(&s)?;
+        }
+        Ok(s)
+    }
 }
 
 /// How long the setup must stay unchanged before its cost is measured (ms).
@@ -665,6 +696,57 @@ impl State {
         }
     }
 
+    /// Opens the lesson the URL hash names (`lesson=`, at `step=`), if any; with `set_up`
+    /// its setup replaces the page's (a link that also carries a setup keeps that one).
+    /// A lesson that cannot be read leaves the page as it is, with a notice.
+    fn open_lesson_from(&mut self, hash: &str, set_up: bool) {
+        let Some(param) = lesson_of(hash) else {
+            return;
+        };
+        let step: usize = hash
+            .trim_start_matches('#')
+            .split('&')
+            .find_map(|p| p.strip_prefix("step="))
+            .and_then(|v| v.parse::<usize>().ok())
+            .unwrap_or(1)
+            .max(1)
+            - 1;
+        match Lesson::open(&param) {
+            Ok((name, lesson)) => {
+                let step = step.min(lesson.steps.len() - 1);
+                let open = OpenLesson {
+                    source: name.is_empty().then(|| param.clone()),
+                    name,
+                    lesson,
+                    step,
+                };
+                if set_up {
+                    match open.setup_at(step) {
+                        Ok(setup) => self.setup = setup,
+                        Err(e) => self.notice("lesson", "error", format!("The lesson: {e}")),
+                    }
+                }
+                if let Some(t) = open.lesson.steps[step].tab.as_deref().and_then(tab_id) {
+                    self.view.tab = t;
+                }
+                self.notices.retain(|n| n.id != "lesson");
+                self.lesson = Some(open);
+            }
+            Err(e) => self.notice(
+                "lesson",
+                "error",
+                format!("This lesson link could not be read: {e}. The page opened as usual."),
+            ),
+        }
+    }
+
+    /// The `lesson=` value the page's own hash carries now.
+    fn lesson_param(&self) -> Option<String> {
+        self.lesson
+            .as_ref()
+            .map(|l| l.source.clone().unwrap_or_else(|| l.name.clone()))
+    }
+
     /// A fresh page on `setup`.
     pub fn new(setup: Setup) -> State {
         State {
@@ -717,6 +799,14 @@ impl State {
             && !self.synthetic
         {
             h.push_str(&format!("&study={}", crate::setup::encode_component(n)));
+        }
+        if let Some(l) = &self.lesson {
+            let which = l.source.as_deref().unwrap_or(&l.name);
+            h.push_str(&format!(
+                "&lesson={}&step={}",
+                crate::setup::encode_component(which),
+                l.step + 1
+            ));
         }
         h
     }
@@ -1343,15 +1433,22 @@ impl State {
     /// The page opened with `hash`: the setup it holds, a synthetic study, or the saved
     /// study to restore.
     fn opening(&mut self, hash: &str, env: &Env) -> Vec<Effect> {
-        match Setup::from_hash(hash) {
-            Ok(Some(s)) => self.setup = s,
-            Ok(None) => {}
-            Err(e) => self.notice(
-                "link",
-                "error",
-                format!("{e}. Starting from the Spiral preset instead."),
-            ),
-        }
+        let has_setup = match Setup::from_hash(hash) {
+            Ok(Some(s)) => {
+                self.setup = s;
+                true
+            }
+            Ok(None) => false,
+            Err(e) => {
+                self.notice(
+                    "link",
+                    "error",
+                    format!("{e}. Starting from the Spiral preset instead."),
+                );
+                false
+            }
+        };
+        self.open_lesson_from(hash, !has_setup);
         let mut wanted = None;
         let mut synthetic = None;
         let (mut params, mut live, mut save) = (0, 0, false);
@@ -1406,6 +1503,28 @@ impl State {
         effects.push(self.set_hash());
         effects
     }
+}
+
+/// The decoded `lesson=` value of a URL hash, if any.
+fn lesson_of(hash: &str) -> Option<String> {
+    hash.trim_start_matches('#')
+        .split('&')
+        .find_map(|p| p.strip_prefix("lesson="))
+        .map(|v| crate::setup::decode_component(v).unwrap_or_else(|| v.to_string()))
+}
+
+/// The plot tab id for a lesson's tab name.
+fn tab_id(name: &str) -> Option<&'static str> {
+    [
+        "history",
+        "intermediate",
+        "parallel",
+        "slice",
+        "importance",
+        "contour",
+    ]
+    .into_iter()
+    .find(|t| *t == name)
 }
 
 /// Applies `action` to `state`; returns what the shell must do. Whether the page must
@@ -1678,6 +1797,51 @@ fn reduce_action(state: &mut State, action: Action, env: &Env) -> (Vec<Effect>, 
         Action::Tab(t) => {
             s.view.tab = t;
             s.refresh_importances();
+        }
+        Action::LessonStep(step) => {
+            let Some(l) = s.lesson.as_mut() else {
+                return (effects, false);
+            };
+            let step = step.min(l.lesson.steps.len() - 1);
+            l.step = step;
+            let (setup, tab) = (l.setup_at(step), l.lesson.steps[step].tab.clone());
+            if let Some(t) = tab.as_deref().and_then(tab_id) {
+                s.view.tab = t;
+                s.refresh_importances();
+            }
+            match setup {
+                Ok(setup) if s.run == RunState::Idle => s.setup = setup,
+                Ok(_) => s.notice(
+                    "lesson",
+                    "info",
+                    "This step changes the setup: it applies once the running study stops.".into(),
+                ),
+                Err(e) => s.notice("lesson", "error", format!("The lesson: {e}")),
+            }
+            effects.push(s.set_hash());
+        }
+        Action::LessonClose => {
+            s.lesson = None;
+            effects.push(s.set_hash());
+        }
+        Action::HashChanged(hash) if lesson_of(&hash) != s.lesson_param() => {
+            // A lesson link was followed (or one was closed by hand): open it afresh.
+            if s.run == RunState::Idle {
+                s.lesson = None;
+                let setup = Setup::from_hash(&hash).ok().flatten();
+                let has_setup = setup.is_some();
+                if let Some(setup) = setup {
+                    s.setup = setup;
+                }
+                s.open_lesson_from(&hash, !has_setup);
+                effects.push(s.set_hash());
+            } else {
+                s.notice(
+                    "link",
+                    "warn",
+                    "Stop the running study to open this lesson.".into(),
+                );
+            }
         }
         Action::HashChanged(hash) => match Setup::from_hash(&hash) {
             Ok(Some(setup)) if setup != s.setup => {

@@ -20,7 +20,7 @@ use crate::web::target_dir;
 const CARGO_FUZZ_VERSION: &str = "0.13.2";
 
 /// The targets, in `fuzz/Cargo.toml` order.
-const TARGETS: [&str; 8] = [
+const TARGETS: [&str; 9] = [
     "journal_lines",
     "sweep_yaml",
     "search_space_json",
@@ -29,6 +29,7 @@ const TARGETS: [&str; 8] = [
     "indexeddb_records",
     "database_rows",
     "redis_entries",
+    "lesson_files",
 ];
 
 /// libFuzzer's limits for every run: inputs up to 64 KiB, 2 GiB of memory, 10 s per input.

@@ -67,7 +67,14 @@ fn ours(n: usize, asks: usize, seed: u64, defaults: TpeDefaults) -> Result<Vec<f
 
 /// Milliseconds per ask of a Python peer's script (`tpe_speed_optuna.py`,
 /// `tpe_speed_rustuna.py`) for a study with `n` random COMPLETE trials.
-fn peer(script: &str, python: &str, n: usize, asks: usize, seed: u64, tuned: bool) -> Result<Vec<f64>> {
+fn peer(
+    script: &str,
+    python: &str,
+    n: usize,
+    asks: usize,
+    seed: u64,
+    tuned: bool,
+) -> Result<Vec<f64>> {
     let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("python")
         .join(script);

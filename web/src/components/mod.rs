@@ -4,6 +4,7 @@
 
 mod downloads;
 mod header;
+mod lesson_panel;
 mod run_panel;
 mod saved;
 mod setup_panel;
@@ -12,6 +13,7 @@ mod trials_table;
 
 pub use downloads::Downloads;
 pub use header::Header;
+pub use lesson_panel::LessonPanel;
 pub use run_panel::RunPanel;
 pub use saved::SavedStudies;
 pub use setup_panel::SetupPanel;

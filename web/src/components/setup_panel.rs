@@ -56,7 +56,7 @@ pub fn SetupPanel(props: &SetupProps) -> Html {
     let on_yaml_file = props.on_yaml_file.clone();
     html! {
         <fieldset class="setup" disabled={props.locked}>
-            <section>
+            <section data-testid="step-problem">
                 <h2>{ "1 · Pick a problem" }</h2>
                 <div class="presets" role="group" aria-label="presets">
                     { for PRESETS.iter().map(|p| {

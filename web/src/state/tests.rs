@@ -1171,3 +1171,60 @@ fn saves_go_one_at_a_time_append_what_is_new_and_are_whole_after_a_failure() {
         19
     );
 }
+
+#[test]
+fn a_lesson_link_opens_its_setup_and_steps_change_it() {
+    let mut s = State::new(Setup::preset("spiral-mlp"));
+    act(&mut s, Action::Opening("#lesson=random-vs-tpe".into()));
+    let l = s.lesson.clone().expect("the lesson opens");
+    assert_eq!((l.name.as_str(), l.step), ("random-vs-tpe", 0));
+    assert_eq!(s.setup.sampler.id(), "random");
+    assert_eq!(s.setup.n_trials, 20);
+    // Step 3 switches the sampler to TPE, and the URL says where the lesson is.
+    let effects = act(&mut s, Action::LessonStep(2));
+    assert_eq!(s.setup.sampler.id(), "tpe");
+    let hash = s.hash();
+    assert!(hash.ends_with("&lesson=random-vs-tpe&step=3"), "{hash}");
+    assert!(effects.contains(&Effect::SetHash(hash.clone())));
+    // Back to step 1: its setup again.
+    act(&mut s, Action::LessonStep(0));
+    assert_eq!(s.setup.sampler.id(), "random");
+    // A reload of that URL opens the same step with the setup it carries.
+    let mut again = State::new(Setup::preset("xor-mlp"));
+    act(&mut again, Action::Opening(format!("#{}", s.hash())));
+    assert_eq!(again.lesson.as_ref().map(|l| l.step), Some(0));
+    assert_eq!(again.setup, s.setup);
+    act(&mut s, Action::LessonClose);
+    assert!(s.lesson.is_none() && !s.hash().contains("lesson="));
+}
+
+#[test]
+fn a_teachers_lesson_travels_in_the_link_and_a_bad_one_is_a_notice() {
+    let text = "title: Mine\npreset: xor-mlp\nhide: [space]\nsteps:\n  - text: One\n  - text: Two\n    setup: {n_trials: 7}\n";
+    let hash = format!("#lesson={}", crate::setup::encode_component(text));
+    let mut s = State::new(Setup::preset("spiral-mlp"));
+    act(&mut s, Action::Opening(hash));
+    let l = s.lesson.clone().unwrap();
+    assert_eq!(l.source.as_deref(), Some(text));
+    assert_eq!(s.setup.preset, "xor-mlp");
+    act(&mut s, Action::LessonStep(1));
+    assert_eq!(s.setup.n_trials, 7);
+    // The URL carries the text itself.
+    let mut again = State::new(Setup::preset("spiral-mlp"));
+    act(&mut again, Action::Opening(format!("#{}", s.hash())));
+    assert_eq!(again.lesson.map(|l| l.step), Some(1));
+
+    let mut bad = State::new(Setup::preset("spiral-mlp"));
+    act(
+        &mut bad,
+        Action::Opening("#lesson=title%3A%20x%0Asteps%3A%20%5B".into()),
+    );
+    assert!(bad.lesson.is_none());
+    let n = bad.notices.iter().find(|n| n.id == "lesson").unwrap();
+    assert!(
+        n.text.starts_with("This lesson link could not be read:"),
+        "{}",
+        n.text
+    );
+    assert_eq!(bad.setup, Setup::preset("spiral-mlp"), "the normal page");
+}
