@@ -170,6 +170,59 @@ pub fn nanpercentile(values: &[f64], q: f64) -> f64 {
     v[lo] + (v[hi] - v[lo]) * frac
 }
 
+impl PercentilePruner {
+    /// The pruner's percentile of the `completed` trials' values reported at `step` (the
+    /// percentile flipped when maximising), and how many values it is taken over; `None`
+    /// when fewer than `n_min_trials` reported there or the percentile is NaN. A trial whose
+    /// best value so far is worse is pruned at that step.
+    fn percentile_at(
+        &self,
+        completed: &[&FrozenTrial],
+        step: i64,
+        dir: StudyDirection,
+    ) -> Option<(f64, usize)> {
+        let at_step: Vec<f64> = completed
+            .iter()
+            .filter_map(|t| t.intermediate_values.get(&step).copied())
+            .collect();
+        if at_step.len() < self.n_min_trials {
+            return None;
+        }
+        let q = if dir == StudyDirection::Maximize {
+            100.0 - self.percentile
+        } else {
+            self.percentile
+        };
+        let p = nanpercentile(&at_step, q);
+        (!p.is_nan()).then_some((p, at_step.len()))
+    }
+
+    /// The line the pruner judges trials by at `step`, for showing it: the percentile (the
+    /// median for `MedianPruner`) of the `completed` trials' values at that step and how many
+    /// there are, as [`Pruner::prune`] computes it; `None` at a step where the pruner judges
+    /// no trial (before `n_startup_trials` trials completed, during the warm-up, between
+    /// checks, or with fewer than `n_min_trials` values).
+    pub fn threshold(
+        &self,
+        completed: &[&FrozenTrial],
+        step: i64,
+        dir: StudyDirection,
+    ) -> Option<(f64, usize)> {
+        if completed.is_empty() || completed.len() < self.n_startup_trials {
+            return None;
+        }
+        if step < self.n_warmup_steps || (step - self.n_warmup_steps) % self.interval_steps != 0 {
+            return None;
+        }
+        self.percentile_at(completed, step, dir)
+    }
+
+    /// Whether this is `MedianPruner` (the 50th percentile).
+    pub fn is_median(&self) -> bool {
+        self.median
+    }
+}
+
 fn is_first_in_interval_step(step: i64, trial: &FrozenTrial, warmup: i64, interval: i64) -> bool {
     let nearest_lower = (step - warmup).div_euclid(interval) * interval + warmup;
     let second_last = trial
@@ -217,22 +270,9 @@ impl Pruner for PercentilePruner {
         if best.is_nan() {
             return PruneDecision::verdict(true);
         }
-        let at_step: Vec<f64> = completed
-            .iter()
-            .filter_map(|t| t.intermediate_values.get(&step).copied())
-            .collect();
-        if at_step.len() < self.n_min_trials {
+        let Some((p, _)) = self.percentile_at(&completed, step, dir) else {
             return PruneDecision::verdict(false);
-        }
-        let q = if dir == StudyDirection::Maximize {
-            100.0 - self.percentile
-        } else {
-            self.percentile
         };
-        let p = nanpercentile(&at_step, q);
-        if p.is_nan() {
-            return PruneDecision::verdict(false);
-        }
         PruneDecision::verdict(if dir == StudyDirection::Maximize {
             best < p
         } else {

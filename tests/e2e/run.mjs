@@ -280,6 +280,13 @@ await test('one-epoch and pruned trials draw every point; the history shows the 
   const grey = await page.getAttribute(`${tid('history')} path.pruned-dots`, 'd');
   expect(grey && grey.split('M').length - 1 === pruned, `grey dots: ${grey}`);
   await shot('04b-history-with-pruned');
+  // The intermediate values show the median the pruner judged them by, at every epoch.
+  await page.click(tid('tab-intermediate'));
+  const steps = Number(await page.getAttribute(tid('pruner-line'), 'data-steps'));
+  expect(steps === 6, `the pruner's line covers ${steps} epochs`);
+  expect(/median of the completed trials/.test(await page.textContent(tid('pruner-line'))), 'pruner line legend');
+  await shot('04c-intermediate-with-pruner-line', page.locator('.plots'));
+  await page.click(tid('tab-history'));
 });
 
 await test('a phone: Start and the progress in the first screen, steps 2 and 3 collapsed', async () => {

@@ -7,6 +7,7 @@
 use std::rc::Rc;
 
 use sweeplab_core::TrialState;
+use sweeplab_core::config::PrunerConfig;
 use wasm_bindgen::JsCast;
 use yew::prelude::*;
 
@@ -415,6 +416,47 @@ pub struct StudyChartProps {
     /// Called with a trial number when a point is clicked.
     #[prop_or_default]
     pub on_select: Callback<u64>,
+    /// The study's pruner: the intermediate values show the line it judges trials by.
+    #[prop_or_default]
+    pub pruner: Option<PrunerConfig>,
+}
+
+/// The line a median or percentile pruner judges trials by, at every step it checks: the
+/// core pruner's own threshold over the COMPLETE trials ([`PercentilePruner::threshold`]).
+/// Empty for the other pruners and before the pruner judges any trial.
+///
+/// [`PercentilePruner::threshold`]: sweeplab_core::PercentilePruner::threshold
+pub fn pruner_line(d: &StudyData, pruner: Option<&PrunerConfig>) -> Option<Series> {
+    let p = pruner?.percentile_pruner()?;
+    let completed: Vec<&sweeplab_core::FrozenTrial> = d
+        .trials
+        .iter()
+        .map(|t| &**t)
+        .filter(|t| t.state == TrialState::Complete)
+        .collect();
+    let steps: std::collections::BTreeSet<i64> = completed
+        .iter()
+        .flat_map(|t| t.intermediate_values.keys().copied())
+        .collect();
+    let points: Vec<(f64, f64)> = steps
+        .into_iter()
+        .filter_map(|step| {
+            p.threshold(&completed, step, d.direction)
+                .map(|(v, _)| (step as f64, v))
+        })
+        .collect();
+    (!points.is_empty()).then(|| Series {
+        name: if p.is_median() {
+            "the pruner's median".into()
+        } else {
+            "the pruner's percentile".into()
+        },
+        // The text colour: dark on the light page, light on the dark one.
+        color: "currentColor".into(),
+        points,
+        faint: false,
+        dashed: true,
+    })
 }
 
 /// Optimisation history: every COMPLETE trial's value and the best so far. The points are
@@ -502,7 +544,8 @@ pub fn history_chart(props: &StudyChartProps) -> Html {
 /// Intermediate values of every trial (one line each), pruned ones highlighted.
 #[function_component(IntermediateChart)]
 pub fn intermediate_chart(props: &StudyChartProps) -> Html {
-    let series = use_memo(props.data.clone(), |d| {
+    let series = use_memo((props.data.clone(), props.pruner.clone()), |(d, pruner)| {
+        let line = pruner_line(d, pruner.as_ref());
         d.trials
             .iter()
             .filter(|t| !t.intermediate_values.is_empty())
@@ -522,13 +565,28 @@ pub fn intermediate_chart(props: &StudyChartProps) -> Html {
                 faint: d.trials.len() > 8,
                 dashed: t.state == TrialState::Pruned,
             })
+            // The pruner's line last, so it is drawn over the trials.
+            .chain(line)
             .collect::<Vec<_>>()
     });
+    let line = series
+        .last()
+        .filter(|s| s.name.starts_with("the pruner's"))
+        .map(|s| (s.name.clone(), s.points.len()));
     html! {
         <>
             <LineChart series={series} log_y={props.log_y} x_label="epoch" y_label={props.data.objective.clone()}
                 id="intermediate" empty="Intermediate values appear as trials report" />
-            <div class="legend"><span><i style="background:#3b6fd8"></i>{ "complete" }</span><span><i style="background:#c8553d"></i>{ "pruned" }</span><span><i style="background:#19a979"></i>{ "running" }</span></div>
+            <div class="legend">
+                <span><i style="background:#3b6fd8"></i>{ "complete" }</span>
+                <span><i style="background:#c8553d"></i>{ "pruned" }</span>
+                <span><i style="background:#19a979"></i>{ "running" }</span>
+                if let Some((name, n)) = line {
+                    <span data-testid="pruner-line" data-steps={n.to_string()}>
+                        <i class="dashed-key"></i>{ format!("{name} of the completed trials: a trial whose best value so far is worse at a checked epoch is pruned") }
+                    </span>
+                }
+            </div>
         </>
     }
 }

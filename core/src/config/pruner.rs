@@ -427,6 +427,40 @@ pub(super) fn parse_pruner(v: &Yaml) -> Result<PrunerConfig, ConfigError> {
 }
 
 impl PrunerConfig {
+    /// The median or percentile pruner this configures, for showing the line it judges
+    /// trials by ([`PercentilePruner::threshold`]); `None` for the other pruners.
+    pub fn percentile_pruner(&self) -> Option<PercentilePruner> {
+        match *self {
+            PrunerConfig::Median {
+                n_startup_trials,
+                n_warmup_steps,
+                interval_steps,
+                n_min_trials,
+            } => PercentilePruner::median(
+                n_startup_trials,
+                n_warmup_steps,
+                interval_steps,
+                n_min_trials,
+            )
+            .ok(),
+            PrunerConfig::Percentile {
+                percentile,
+                n_startup_trials,
+                n_warmup_steps,
+                interval_steps,
+                n_min_trials,
+            } => PercentilePruner::new(
+                percentile,
+                n_startup_trials,
+                n_warmup_steps,
+                interval_steps,
+                n_min_trials,
+            )
+            .ok(),
+            _ => None,
+        }
+    }
+
     /// Builds the pruner (Optuna's argument checks apply).
     pub fn build(&self) -> Result<Box<dyn Pruner>, PrunerError> {
         Ok(match self {

@@ -262,3 +262,39 @@ fn hyperband_auto_max_resource_and_pruning() {
         "bad trials are pruned in most brackets ({pruned}/10)"
     );
 }
+
+#[test]
+fn the_threshold_shown_is_the_line_the_pruner_judges_by() {
+    let pruner = PercentilePruner::median(2, 1, 2, 1).unwrap();
+    let mut s = median_study(2, 1, 2, 1);
+    complete(&mut s, &[1.0, 1.0, 4.0, 4.0]);
+    let trials = s.trials().to_vec();
+    let completed: Vec<&FrozenTrial> = trials.iter().collect();
+    assert_eq!(
+        pruner.threshold(&completed, 1, StudyDirection::Minimize),
+        None,
+        "fewer than n_startup_trials complete trials"
+    );
+    complete(&mut s, &[3.0, 3.0, 2.0, 2.0]);
+    let trials = s.trials().to_vec();
+    let completed: Vec<&FrozenTrial> = trials.iter().collect();
+    let dir = StudyDirection::Minimize;
+    assert_eq!(pruner.threshold(&completed, 0, dir), None, "warm-up");
+    assert_eq!(pruner.threshold(&completed, 1, dir), Some((2.0, 2)));
+    assert_eq!(pruner.threshold(&completed, 2, dir), None, "between checks");
+    assert_eq!(pruner.threshold(&completed, 3, dir), Some((3.0, 2)));
+    // Maximising flips the percentile; the median stays the median.
+    assert_eq!(
+        pruner.threshold(&completed, 3, StudyDirection::Maximize),
+        Some((3.0, 2))
+    );
+    // A trial above the line at step 1 (its best so far 2.5 > 2) is pruned there; one below
+    // it at every check goes on.
+    let (n, pruned) = verdict(&mut s, &[9.0, 2.5]);
+    assert!(pruned);
+    s.tell(n, TellResult::Pruned).unwrap();
+    let (_, pruned) = verdict(&mut s, &[9.0, 1.5, 9.0, 9.0]);
+    assert!(!pruned);
+    let p = PercentilePruner::new(25.0, 1, 0, 1, 1).unwrap();
+    assert!(!p.is_median() && pruner.is_median());
+}

@@ -158,6 +158,8 @@ pub struct StudyProps {
     pub log_y: bool,
     /// What the study optimises.
     pub objective: Objective,
+    /// The study's pruner (the intermediate values show its line).
+    pub pruner: Option<sweeplab_core::config::PrunerConfig>,
     /// Sends actions to the reducer.
     pub dispatch: Callback<Action>,
 }
@@ -180,7 +182,7 @@ pub fn StudyPanel(props: &StudyProps) -> Html {
     let data = &props.data;
     let body = match props.tab {
         "intermediate" => {
-            html! { <IntermediateChart data={data.clone()} log_y={props.log_y} /> }
+            html! { <IntermediateChart data={data.clone()} log_y={props.log_y} pruner={props.pruner.clone()} /> }
         }
         "parallel" => html! { <ParallelChart data={data.clone()} log_y={props.log_y} /> },
         "slice" => html! { <SliceCharts data={data.clone()} log_y={props.log_y} /> },
