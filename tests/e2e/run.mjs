@@ -286,6 +286,11 @@ await test('one-epoch and pruned trials draw every point; the history shows the 
   expect(steps === 6, `the pruner's line covers ${steps} epochs`);
   expect(/median of the completed trials/.test(await page.textContent(tid('pruner-line'))), 'pruner line legend');
   await shot('04c-intermediate-with-pruner-line', page.locator('.plots'));
+  // A pruned trial says which line it crossed, and where.
+  const prunedRow = page.locator(tid('trial-row'), { hasText: 'pruned' }).first();
+  await prunedRow.click();
+  const why = await page.textContent(tid('prune-reason'));
+  expect(/^Pruned at epoch \d+: its best val\/loss so far, [\d.e-]+, > the median [\d.e-]+ of \d+ completed trials at epoch \d+\.$/.test(why), `prune reason: ${why}`);
   await page.click(tid('tab-history'));
 });
 

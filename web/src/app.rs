@@ -280,7 +280,7 @@ impl Component for App {
                         <LivePanel selected={s.selected} data={s.data.clone()} live={s.live.clone()}
                             boundaries={s.boundaries.clone()} boundary_n={s.boundary_n} points={s.points.clone()}
                             show_boundary={real_2d} log_y={s.view.log_y} smoothing={s.view.smoothing}
-                            dispatch={dispatch.clone()} />
+                            pruner={s.setup.pruner.clone()} dispatch={dispatch.clone()} />
                         <StudyPanel data={s.data.clone()} importances={s.importances.clone()} tab={s.view.tab}
                             log_y={s.view.log_y} objective={s.setup.objective} pruner={Some(s.setup.pruner.clone())} dispatch={dispatch.clone()} />
                         <TrialsTable data={s.data.clone()} sort={s.view.sort.clone()} top={s.view.table_top}

@@ -349,6 +349,54 @@ impl SortKey {
     }
 }
 
+/// Why a PRUNED trial was stopped, by the median or percentile `pruner`: the core pruner's
+/// threshold ([`PercentilePruner::threshold`]) at the trial's last reported step, over the
+/// trials that had completed before it was pruned (as the pruner saw them then). `None` for
+/// other trials and pruners, or when that cannot be told (no completion times).
+///
+/// [`PercentilePruner::threshold`]: sweeplab_core::PercentilePruner::threshold
+pub fn prune_reason(
+    data: &StudyData,
+    t: &FrozenTrial,
+    pruner: &sweeplab_core::config::PrunerConfig,
+) -> Option<String> {
+    if t.state != TrialState::Pruned {
+        return None;
+    }
+    let p = pruner.percentile_pruner()?;
+    let step = t.last_step()?;
+    let pruned_at = t.datetime_complete?;
+    let before: Vec<&FrozenTrial> = data
+        .trials
+        .iter()
+        .map(|o| &**o)
+        .filter(|o| {
+            o.state == TrialState::Complete && o.datetime_complete.is_some_and(|c| c <= pruned_at)
+        })
+        .collect();
+    let (line, n) = p.threshold(&before, step, data.direction)?;
+    let finite = t.intermediate_values.values().copied().filter(|v| !v.is_nan());
+    // The pruner treats any direction but maximise as minimise.
+    let maximize = data.direction == StudyDirection::Maximize;
+    let best = if maximize {
+        finite.fold(f64::NEG_INFINITY, f64::max)
+    } else {
+        finite.fold(f64::INFINITY, f64::min)
+    };
+    let rule = if p.is_median() {
+        "the median"
+    } else {
+        "the pruner's percentile"
+    };
+    let cmp = if maximize { "<" } else { ">" };
+    Some(format!(
+        "Pruned at epoch {step}: its best {} so far, {}, {cmp} {rule} {} of {n} completed trials at epoch {step}.",
+        data.objective,
+        crate::scale::precise(best),
+        crate::scale::precise(line),
+    ))
+}
+
 /// A rough duration for an estimate: "under a minute", "38 min", "2 h 10 min".
 pub fn fmt_rough(secs: f64) -> String {
     if !secs.is_finite() || secs < 0.0 {
@@ -405,6 +453,52 @@ pub fn fmt_duration(secs: f64) -> String {
 mod tests {
     use super::*;
     use sweeplab_core::{RandomSampler, Study};
+
+    #[test]
+    fn a_pruned_trial_says_which_line_it_crossed() {
+        use sweeplab_core::config::PrunerConfig;
+        use time::macros::datetime;
+        let done = |n: u64, vals: &[f64], at| {
+            let mut t = FrozenTrial::new(n, n, TrialState::Complete);
+            for (i, v) in vals.iter().enumerate() {
+                t.intermediate_values.insert(i as i64 + 1, *v);
+            }
+            t.values = Some(vec![*vals.last().unwrap()]);
+            t.datetime_complete = Some(at);
+            Rc::new(t)
+        };
+        let mut p = FrozenTrial::new(3, 3, TrialState::Pruned);
+        p.intermediate_values.insert(1, 0.9);
+        p.intermediate_values.insert(2, 0.8);
+        p.datetime_complete = Some(datetime!(2026-01-01 0:03 UTC));
+        let trials = vec![
+            done(0, &[0.5, 0.4], datetime!(2026-01-01 0:00 UTC)),
+            done(1, &[0.7, 0.6], datetime!(2026-01-01 0:01 UTC)),
+            // Completed after the pruning: the pruner did not see it.
+            done(2, &[0.1, 0.1], datetime!(2026-01-01 0:05 UTC)),
+            Rc::new(p.clone()),
+        ];
+        let data = StudyData::new(1, StudyDirection::Minimize, "val/loss".into(), Rc::new(trials));
+        let median = PrunerConfig::with_defaults("median").unwrap();
+        let median = match median {
+            PrunerConfig::Median { .. } => PrunerConfig::Median {
+                n_startup_trials: 1,
+                n_warmup_steps: 0,
+                interval_steps: 1,
+                n_min_trials: 1,
+            },
+            other => other,
+        };
+        assert_eq!(
+            prune_reason(&data, &p, &median).as_deref(),
+            Some(
+                "Pruned at epoch 2: its best val/loss so far, 0.8, > the median 0.5 of 2 \
+                 completed trials at epoch 2."
+            )
+        );
+        assert_eq!(prune_reason(&data, &p, &PrunerConfig::None), None);
+        assert_eq!(prune_reason(&data, &data.trials[0], &median), None);
+    }
 
     #[test]
     fn a_trial_stop_ended_is_stopped_and_pruned_ones_keep_their_last_value() {

@@ -12,7 +12,7 @@ use crate::charts::{
     BoundaryView, ContourChart, HistoryChart, ImportanceChart, IntermediateChart, LineChart,
     ParallelChart, Series, SliceCharts,
 };
-use crate::data::{StudyData, fmt_duration, shown_state};
+use crate::data::{StudyData, fmt_duration, prune_reason, shown_state};
 use crate::scale::precise;
 use crate::state::{Action, Live};
 use crate::text::tab_info;
@@ -38,6 +38,8 @@ pub struct LiveProps {
     pub log_y: bool,
     /// Smoothing weight.
     pub smoothing: f64,
+    /// The study's pruner (a pruned trial says which line it crossed).
+    pub pruner: sweeplab_core::config::PrunerConfig,
     /// Sends actions to the reducer.
     pub dispatch: Callback<Action>,
 }
@@ -133,6 +135,9 @@ pub fn LivePanel(props: &LiveProps) -> Html {
                 </div>
             </div>
             if !params.is_empty() { <p class="params muted small" data-testid="live-params">{ params }</p> }
+            if let Some(why) = trial.and_then(|t| prune_reason(&props.data, t, &props.pruner)) {
+                <p class="prune-reason small" data-testid="prune-reason">{ why }</p>
+            }
             <div class={classes!("live-grid", (!props.show_boundary).then_some("no-boundary"))}>
                 <LineChart series={Rc::new(loss)} log_y={props.log_y} smoothing={props.smoothing} x_label="epoch" y_label="loss" id="curve-loss" empty="Loss curves appear as the trial trains" compact=true />
                 <LineChart series={Rc::new(acc)} smoothing={props.smoothing} x_label="epoch" y_label="accuracy" id="curve-acc" empty="Validation accuracy appears after the first epoch" compact=true />
