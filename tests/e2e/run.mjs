@@ -232,7 +232,7 @@ await test('a first-time user: explanations, the search in one line, Start withi
 });
 
 await test('the CNN preset says what it costs before Start, and offers a quick version', async () => {
-  await open();
+  await openFresh();
   await page.click(tid('new-study'));
   await page.click(tid('preset-mnist-cnn'));
   await page.waitForSelector(`${tid('estimate')}:has-text("≈")`, { timeout: 120_000 });
@@ -243,7 +243,8 @@ await test('the CNN preset says what it costs before Start, and offers a quick v
   metrics.cnn_estimate = est;
   await shot('00c-cnn-estimate', await page.$('aside'));
   await page.click(tid('make-quick'));
-  expect((await page.inputValue(tid('n-trials'))) === '5' && (await page.inputValue(tid('epochs'))) === '1', 'quick version');
+  await page.waitForFunction(() => document.querySelector('[data-testid="n-trials"]').value === '5'
+    && document.querySelector('[data-testid="epochs"]').value === '1', null, { timeout: 5_000 });
   // The same measurement, scaled: no new one is needed.
   const quick = await page.textContent(tid('setup-estimate'));
   expect(/^5 trials × 1 epochs: ≈ /.test(quick), `quick estimate: ${quick}`);
@@ -673,7 +674,7 @@ await test('a full IndexedDB quota: a plain notice, and the study stays in the t
 
 await test('auto picks the CPU on a software adapter; pause, resume, stop', async () => {
   const hash = setupHash({
-    backend: 'auto', epochs: 400, n_trials: 4,
+    backend: 'auto', epochs: 150, n_trials: 4,
     params: [
       { name: 'lr', kind: 'float', low: '0.003', high: '0.3', log: true, step: '', choices: '' },
       { name: 'batch_size', kind: 'categorical', low: '', high: '', log: false, step: '', choices: '16' },
