@@ -14,29 +14,111 @@ use sweeplab_storage::rdb::sql::Val;
 /// Tables and their columns, in the order the input fills them.
 const TABLES: &[(&str, &[&str])] = &[
     ("studies", &["study_id", "study_name"]),
-    ("study_directions", &["study_direction_id", "direction", "study_id", "objective"]),
-    ("study_user_attributes", &["study_user_attribute_id", "study_id", "key", "value_json"]),
-    ("study_system_attributes", &["study_system_attribute_id", "study_id", "key", "value_json"]),
-    ("trials", &["trial_id", "number", "study_id", "state", "datetime_start", "datetime_complete"]),
-    ("trial_params", &["param_id", "trial_id", "param_name", "param_value", "distribution_json"]),
-    ("trial_values", &["trial_value_id", "trial_id", "objective", "value", "value_type"]),
-    ("trial_intermediate_values", &["trial_intermediate_value_id", "trial_id", "step", "intermediate_value", "intermediate_value_type"]),
-    ("trial_user_attributes", &["trial_user_attribute_id", "trial_id", "key", "value_json"]),
-    ("trial_system_attributes", &["trial_system_attribute_id", "trial_id", "key", "value_json"]),
-    ("trial_heartbeats", &["trial_heartbeat_id", "trial_id", "heartbeat"]),
-    ("version_info", &["version_info_id", "schema_version", "library_version"]),
+    (
+        "study_directions",
+        &["study_direction_id", "direction", "study_id", "objective"],
+    ),
+    (
+        "study_user_attributes",
+        &["study_user_attribute_id", "study_id", "key", "value_json"],
+    ),
+    (
+        "study_system_attributes",
+        &["study_system_attribute_id", "study_id", "key", "value_json"],
+    ),
+    (
+        "trials",
+        &[
+            "trial_id",
+            "number",
+            "study_id",
+            "state",
+            "datetime_start",
+            "datetime_complete",
+        ],
+    ),
+    (
+        "trial_params",
+        &[
+            "param_id",
+            "trial_id",
+            "param_name",
+            "param_value",
+            "distribution_json",
+        ],
+    ),
+    (
+        "trial_values",
+        &[
+            "trial_value_id",
+            "trial_id",
+            "objective",
+            "value",
+            "value_type",
+        ],
+    ),
+    (
+        "trial_intermediate_values",
+        &[
+            "trial_intermediate_value_id",
+            "trial_id",
+            "step",
+            "intermediate_value",
+            "intermediate_value_type",
+        ],
+    ),
+    (
+        "trial_user_attributes",
+        &["trial_user_attribute_id", "trial_id", "key", "value_json"],
+    ),
+    (
+        "trial_system_attributes",
+        &["trial_system_attribute_id", "trial_id", "key", "value_json"],
+    ),
+    (
+        "trial_heartbeats",
+        &["trial_heartbeat_id", "trial_id", "heartbeat"],
+    ),
+    (
+        "version_info",
+        &["version_info_id", "schema_version", "library_version"],
+    ),
 ];
 
 /// Words Optuna's columns hold, and some it never does.
 const WORDS: &[&str] = &[
-    "s", "x", "MINIMIZE", "MAXIMIZE", "NOT_SET", "RUNNING", "COMPLETE", "PRUNED", "FAIL",
-    "WAITING", "FINITE", "INF_POS", "INF_NEG", "NAN", "2024-01-02 03:04:05.123456",
-    "2024-01-02T03:04:05", "1e400", "NaN", "Infinity", "-Infinity", "null", "[1, 2]", "{\"a\": NaN}",
+    "s",
+    "x",
+    "MINIMIZE",
+    "MAXIMIZE",
+    "NOT_SET",
+    "RUNNING",
+    "COMPLETE",
+    "PRUNED",
+    "FAIL",
+    "WAITING",
+    "FINITE",
+    "INF_POS",
+    "INF_NEG",
+    "NAN",
+    "2024-01-02 03:04:05.123456",
+    "2024-01-02T03:04:05",
+    "1e400",
+    "NaN",
+    "Infinity",
+    "-Infinity",
+    "null",
+    "[1, 2]",
+    "{\"a\": NaN}",
     r#"{"name": "FloatDistribution", "attributes": {"low": 0.0, "high": 1.0, "log": false, "step": null}}"#,
     r#"{"name": "IntDistribution", "attributes": {"low": -9223372036854775808, "high": 9223372036854775807, "log": false, "step": 1}}"#,
     r#"{"name": "CategoricalDistribution", "attributes": {"choices": ["a", null, 1.5]}}"#,
     r#"{"name": "FloatDistribution", "attributes": {"low": 1.0, "high": 0.0, "log": true, "step": null}}"#,
-    "\"series:val/loss\"", "[[1, 0.5, 1700000000.0]]", "", "\u{0}", "12",
+    "\"series:val/loss\"",
+    "[[1, 0.5, 1700000000.0]]",
+    "",
+    "\u{0}",
+    "12",
 ];
 
 struct Input<'a>(&'a [u8]);
@@ -122,6 +204,10 @@ fuzz_target!(|data: &[u8]| {
             Err(e) => panic!("a written study.db does not read back: {e}"),
         };
         let again = back.studies().next().expect("the written study");
-        assert_eq!(again.trials.len(), study.trials.len(), "trials lost in study.db");
+        assert_eq!(
+            again.trials.len(),
+            study.trials.len(),
+            "trials lost in study.db"
+        );
     }
 });

@@ -13,9 +13,13 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     if let Ok(lesson) = Lesson::parse(text) {
-        let mut setup = lesson.start_setup().expect("a lesson that reads has a start setup");
+        let mut setup = lesson
+            .start_setup()
+            .expect("a lesson that reads has a start setup");
         for step in &lesson.steps {
-            setup = step.apply(&setup).expect("a lesson that reads applies every step");
+            setup = step
+                .apply(&setup)
+                .expect("a lesson that reads applies every step");
             let _ = setup.problems();
         }
     }

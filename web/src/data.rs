@@ -375,7 +375,11 @@ pub fn prune_reason(
         })
         .collect();
     let (line, n) = p.threshold(&before, step, data.direction)?;
-    let finite = t.intermediate_values.values().copied().filter(|v| !v.is_nan());
+    let finite = t
+        .intermediate_values
+        .values()
+        .copied()
+        .filter(|v| !v.is_nan());
     // The pruner treats any direction but maximise as minimise.
     let maximize = data.direction == StudyDirection::Maximize;
     let best = if maximize {
@@ -478,7 +482,12 @@ mod tests {
             done(2, &[0.1, 0.1], datetime!(2026-01-01 0:05 UTC)),
             Rc::new(p.clone()),
         ];
-        let data = StudyData::new(1, StudyDirection::Minimize, "val/loss".into(), Rc::new(trials));
+        let data = StudyData::new(
+            1,
+            StudyDirection::Minimize,
+            "val/loss".into(),
+            Rc::new(trials),
+        );
         let median = PrunerConfig::with_defaults("median").unwrap();
         let median = match median {
             PrunerConfig::Median { .. } => PrunerConfig::Median {
