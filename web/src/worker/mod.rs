@@ -83,7 +83,8 @@ impl Control {
         }
     }
 
-    /// Whether the run is in step mode.
+    /// Whether the run is in step mode (then the fused engine is not used).
+    #[cfg(feature = "worker-gpu")]
     pub(crate) fn step_mode(&self) -> bool {
         self.0.borrow().step
     }
