@@ -99,16 +99,6 @@ pub struct Lesson {
     pub steps: Vec<LessonStep>,
 }
 
-/// The plot tabs a step may show.
-const TABS: [&str; 6] = [
-    "history",
-    "intermediate",
-    "parallel",
-    "slice",
-    "importance",
-    "contour",
-];
-
 impl Lesson {
     /// Reads a lesson from YAML or JSON text, and checks that its setup and every step's
     /// changes make a valid setup. Errors name what and where.
@@ -136,12 +126,12 @@ impl Lesson {
         let mut setup = lesson.start_setup()?;
         for (i, step) in lesson.steps.iter().enumerate() {
             if let Some(tab) = &step.tab
-                && !TABS.contains(&tab.as_str())
+                && crate::text::plot_tab(tab).is_none()
             {
                 return Err(format!(
                     "step {}: no plot tab \"{tab}\"; use {}",
                     i + 1,
-                    TABS.join(", ")
+                    crate::text::PLOT_TABS.map(|(id, _)| id).join(", ")
                 ));
             }
             setup = step

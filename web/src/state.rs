@@ -726,7 +726,11 @@ impl State {
                         Err(e) => self.notice("lesson", "error", format!("The lesson: {e}")),
                     }
                 }
-                if let Some(t) = open.lesson.steps[step].tab.as_deref().and_then(tab_id) {
+                if let Some(t) = open.lesson.steps[step]
+                    .tab
+                    .as_deref()
+                    .and_then(crate::text::plot_tab)
+                {
                     self.view.tab = t;
                 }
                 self.notices.retain(|n| n.id != "lesson");
@@ -1513,28 +1517,21 @@ fn lesson_of(hash: &str) -> Option<String> {
         .map(|v| crate::setup::decode_component(v).unwrap_or_else(|| v.to_string()))
 }
 
-/// The plot tab id for a lesson's tab name.
-fn tab_id(name: &str) -> Option<&'static str> {
-    [
-        "history",
-        "intermediate",
-        "parallel",
-        "slice",
-        "importance",
-        "contour",
-    ]
-    .into_iter()
-    .find(|t| *t == name)
-}
-
 /// Applies `action` to `state`; returns what the shell must do. Whether the page must
 /// re-render is the second value (false only for actions that change nothing shown).
 pub fn reduce(state: &mut State, action: Action, env: &Env) -> (Vec<Effect>, bool) {
-    let before = state.setup.cost_key();
+    // The worker's messages, the clock and scrolling never change the setup: no key to
+    // compare on that hot path.
+    let before = (!matches!(
+        action,
+        Action::Worker(_) | Action::SyntheticNext | Action::TableScroll(_)
+    ))
+    .then(|| state.setup.cost_key());
     let opening = matches!(action, Action::Opening(_));
     let (mut effects, redraw) = reduce_action(state, action, env);
     // A setup that changed (or the first one) is measured once it has been still a moment.
-    if (opening || state.setup.cost_key() != before) && !state.synthetic {
+    let changed = before.is_some_and(|b| state.setup.cost_key() != b);
+    if (opening || changed) && !state.synthetic {
         effects.push(Effect::EstimateIn(ESTIMATE_DELAY_MS));
     }
     (effects, redraw)
@@ -1805,7 +1802,7 @@ fn reduce_action(state: &mut State, action: Action, env: &Env) -> (Vec<Effect>, 
             let step = step.min(l.lesson.steps.len() - 1);
             l.step = step;
             let (setup, tab) = (l.setup_at(step), l.lesson.steps[step].tab.clone());
-            if let Some(t) = tab.as_deref().and_then(tab_id) {
+            if let Some(t) = tab.as_deref().and_then(crate::text::plot_tab) {
                 s.view.tab = t;
                 s.refresh_importances();
             }

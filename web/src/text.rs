@@ -111,6 +111,21 @@ pub fn objective_info(o: Objective) -> &'static str {
     }
 }
 
+/// The study plot tabs: id (what the state, links and lessons name) and label.
+pub const PLOT_TABS: [(&str, &str); 6] = [
+    ("history", "History"),
+    ("intermediate", "Intermediate values"),
+    ("parallel", "Parallel coordinates"),
+    ("slice", "Slices"),
+    ("importance", "Importances"),
+    ("contour", "Contour"),
+];
+
+/// The `&'static` id of the plot tab named `name`, if there is one.
+pub fn plot_tab(name: &str) -> Option<&'static str> {
+    PLOT_TABS.iter().map(|(id, _)| *id).find(|id| *id == name)
+}
+
 /// How to read each study plot, by tab id.
 pub fn tab_info(tab: &str) -> &'static str {
     match tab {
@@ -170,14 +185,7 @@ mod tests {
         for o in Objective::ALL {
             assert!(objective_info(o).len() > 40);
         }
-        let tabs = [
-            "history",
-            "intermediate",
-            "parallel",
-            "slice",
-            "importance",
-            "contour",
-        ];
+        let tabs: Vec<&str> = PLOT_TABS.iter().map(|(id, _)| *id).collect();
         let texts: std::collections::BTreeSet<_> = tabs.iter().map(|t| tab_info(t)).collect();
         assert_eq!(texts.len(), tabs.len(), "one explanation per tab");
     }

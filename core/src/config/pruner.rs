@@ -428,35 +428,39 @@ pub(super) fn parse_pruner(v: &Yaml) -> Result<PrunerConfig, ConfigError> {
 
 impl PrunerConfig {
     /// The median or percentile pruner this configures, for showing the line it judges
-    /// trials by ([`PercentilePruner::threshold`]); `None` for the other pruners.
+    /// trials by ([`PercentilePruner::threshold`]); `None` for the other pruners (and for
+    /// arguments Optuna refuses).
     pub fn percentile_pruner(&self) -> Option<PercentilePruner> {
+        self.percentile_checked().and_then(Result::ok)
+    }
+
+    /// The median or percentile pruner with Optuna's argument checks; `None` for the others.
+    fn percentile_checked(&self) -> Option<Result<PercentilePruner, PrunerError>> {
         match *self {
             PrunerConfig::Median {
                 n_startup_trials,
                 n_warmup_steps,
                 interval_steps,
                 n_min_trials,
-            } => PercentilePruner::median(
+            } => Some(PercentilePruner::median(
                 n_startup_trials,
                 n_warmup_steps,
                 interval_steps,
                 n_min_trials,
-            )
-            .ok(),
+            )),
             PrunerConfig::Percentile {
                 percentile,
                 n_startup_trials,
                 n_warmup_steps,
                 interval_steps,
                 n_min_trials,
-            } => PercentilePruner::new(
+            } => Some(PercentilePruner::new(
                 percentile,
                 n_startup_trials,
                 n_warmup_steps,
                 interval_steps,
                 n_min_trials,
-            )
-            .ok(),
+            )),
             _ => None,
         }
     }
@@ -465,30 +469,13 @@ impl PrunerConfig {
     pub fn build(&self) -> Result<Box<dyn Pruner>, PrunerError> {
         Ok(match self {
             PrunerConfig::None => Box::new(NopPruner),
-            PrunerConfig::Median {
-                n_startup_trials,
-                n_warmup_steps,
-                interval_steps,
-                n_min_trials,
-            } => Box::new(PercentilePruner::median(
-                *n_startup_trials,
-                *n_warmup_steps,
-                *interval_steps,
-                *n_min_trials,
-            )?),
-            PrunerConfig::Percentile {
-                percentile,
-                n_startup_trials,
-                n_warmup_steps,
-                interval_steps,
-                n_min_trials,
-            } => Box::new(PercentilePruner::new(
-                *percentile,
-                *n_startup_trials,
-                *n_warmup_steps,
-                *interval_steps,
-                *n_min_trials,
-            )?),
+            PrunerConfig::Median { .. } | PrunerConfig::Percentile { .. } => {
+                match self.percentile_checked() {
+                    Some(p) => Box::new(p?),
+                    // Not reached: both kinds are percentile pruners.
+                    None => Box::new(NopPruner),
+                }
+            }
             PrunerConfig::Hyperband {
                 min_resource,
                 max_resource,

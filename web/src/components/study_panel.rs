@@ -15,7 +15,7 @@ use crate::charts::{
 use crate::data::{StudyData, fmt_duration, prune_reason, shown_state};
 use crate::scale::precise;
 use crate::state::{Action, Live};
-use crate::text::tab_info;
+use crate::text::{PLOT_TABS, tab_info};
 
 /// Props of [`LivePanel`].
 #[derive(Properties, PartialEq)]
@@ -176,14 +176,7 @@ pub fn StudyPanel(props: &StudyProps) -> Html {
     let dispatch = &props.dispatch;
     let on_select = dispatch.reform(Action::Select);
     let best = props.data.best();
-    let tabs: [(&'static str, &str); 6] = [
-        ("history", "History"),
-        ("intermediate", "Intermediate values"),
-        ("parallel", "Parallel coordinates"),
-        ("slice", "Slices"),
-        ("importance", "Importances"),
-        ("contour", "Contour"),
-    ];
+    let tabs = PLOT_TABS;
     let data = &props.data;
     let body = match props.tab {
         "intermediate" => {
