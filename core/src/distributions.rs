@@ -492,6 +492,21 @@ impl Distribution {
         }
     }
 
+    /// Whether an external value lies in the distribution: [`Distribution::contains`] of
+    /// its internal value, except that an int is checked in exact integer arithmetic, so a
+    /// grid point of a range beyond ±2^53 (which `f64` cannot hold) still counts.
+    pub fn contains_value(&self, value: &ParamValue) -> bool {
+        match (self, value) {
+            (Distribution::Int(d), ParamValue::Int(v)) => {
+                let (v, low, high) = (i128::from(*v), i128::from(d.low), i128::from(d.high));
+                d.step > 0 && v >= low && v <= high && (v - low) % i128::from(d.step) == 0
+            }
+            _ => self
+                .to_internal("", value)
+                .is_ok_and(|internal| self.contains(internal)),
+        }
+    }
+
     /// Whether an internal value lies in the distribution (Optuna's `_contains`).
     pub fn contains(&self, internal: f64) -> bool {
         match self {

@@ -121,6 +121,7 @@ impl Sampler for RandomSampler {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::distributions::ParamValue;
     use crate::study::{Study, StudyDirection};
 
     #[test]
@@ -149,6 +150,40 @@ mod tests {
                 assert!(d.contains(v), "{v} not in {}", d.describe());
             }
         }
+    }
+
+    #[test]
+    fn int_ranges_wider_than_f64_give_grid_points_in_range() {
+        // Found by the search_space_json fuzz target: on int[i64::MIN, 1024] step 3 the
+        // external value is an exact grid point that `f64` cannot hold, so it must be
+        // checked as an int, not through its rounded internal value.
+        let space: crate::SearchSpace = [
+            ("i", Distribution::int_step(i64::MIN, 1024, 3)),
+            ("j", Distribution::int_step(-(7 << 57), 7 << 57, 7)),
+            ("k", Distribution::int(i64::MIN, i64::MAX)),
+        ]
+        .into_iter()
+        .map(|(n, d)| (n.to_string(), d))
+        .collect();
+        for seed in 0..20 {
+            let mut study = Study::create(
+                "s",
+                StudyDirection::Minimize,
+                Box::new(RandomSampler::new(Some(seed))),
+            )
+            .unwrap();
+            let (_, params) = study.ask_with(&space).unwrap();
+            for (name, d) in &space {
+                let v = &params[name];
+                assert!(d.contains_value(v), "{name} = {v} not in {}", d.describe());
+            }
+        }
+        let d = Distribution::int_step(i64::MIN, 1024, 3);
+        let on_grid = ParamValue::Int(-4_362_690_922_589_860_865);
+        assert!(d.contains_value(&on_grid));
+        assert!(!d.contains_value(&ParamValue::Int(-4_362_690_922_589_860_864)));
+        assert!(!d.contains_value(&ParamValue::Int(1025)));
+        assert!(!d.contains_value(&ParamValue::Str("x".into())));
     }
 
     #[test]
