@@ -561,6 +561,8 @@ impl Study {
             };
             params.map(|params| (space, params))
         })?;
+        let explained = self.sampler.take_explain();
+        self.set_system_attrs(number, explained)?;
         if !params.is_empty() && self.sampler.stores_relative_params() {
             // Constant liar: publish the joint sample so other workers see it (Optuna's
             // `tpe:relative_params:i` chunks of at most 2045 characters).
@@ -633,9 +635,14 @@ impl Study {
             });
             match rel {
                 Some(v) => v,
-                None => self.at_trial(number, |sampler, _, view, trial| {
-                    sampler.sample_independent(view, trial, name, dist)
-                })?,
+                None => {
+                    let v = self.at_trial(number, |sampler, _, view, trial| {
+                        sampler.sample_independent(view, trial, name, dist)
+                    })?;
+                    let explained = self.sampler.take_explain();
+                    self.set_system_attrs(number, explained)?;
+                    v
+                }
             }
         };
         let external = dist.to_external(internal);

@@ -107,6 +107,12 @@ pub trait Sampler {
     fn stores_relative_params(&self) -> bool {
         false
     }
+
+    /// System attributes explaining the values sampled since the last call (for a trial's
+    /// record of why it got its values; see [`tpe::explain`]), taken out of the sampler.
+    fn take_explain(&mut self) -> Vec<(String, Json)> {
+        Vec::new()
+    }
 }
 
 /// SplitMix64: a well-mixed 64-bit hash step.

@@ -80,6 +80,10 @@ impl Sampler for PartialFixedSampler {
     fn stores_relative_params(&self) -> bool {
         self.base.stores_relative_params()
     }
+
+    fn take_explain(&mut self) -> Vec<(String, Json)> {
+        self.base.take_explain()
+    }
 }
 
 #[cfg(test)]

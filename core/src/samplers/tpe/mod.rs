@@ -4,6 +4,7 @@
 //! split with pruned, infeasible and running trials; discrete kernels for ints and steps;
 //! categorical kernels; truncated normals. `multivariate = false` gives Optuna 4.x's default.
 
+pub mod explain;
 pub mod moo;
 pub mod parzen;
 pub mod truncnorm;
@@ -108,13 +109,18 @@ impl TpeDefaults {
         }
     }
 
-    /// The settings, seeded with `seed`.
+    /// The settings, seeded with `seed`, recording why each value was proposed
+    /// ([`TpeConfig::explain`]).
     pub fn config(self, seed: Option<u64>) -> TpeConfig {
         let base = match self {
             TpeDefaults::Sweeplab => TpeConfig::sweeplab(),
             TpeDefaults::Optuna => TpeConfig::default(),
         };
-        TpeConfig { seed, ..base }
+        TpeConfig {
+            seed,
+            explain: true,
+            ..base
+        }
     }
 }
 
@@ -143,6 +149,10 @@ pub struct TpeConfig {
     pub weights: Weights,
     /// Seed; `None` draws one from the clock.
     pub seed: Option<u64>,
+    /// Record why each value was proposed ([`explain::Explain`], stored with the trial).
+    /// Not one of Optuna's arguments: on in sweeps and the playground
+    /// ([`TpeDefaults::config`]), off for `sweeplab ask`, which writes what Optuna writes.
+    pub explain: bool,
 }
 
 impl Default for TpeConfig {
@@ -159,6 +169,7 @@ impl Default for TpeConfig {
             gamma: Gamma::Default,
             weights: Weights::Default,
             seed: None,
+            explain: false,
         }
     }
 }
@@ -297,6 +308,8 @@ pub struct TpeSampler {
     below: Mixture,
     above: Mixture,
     scratch: parzen::LogPdfScratch,
+    /// Explain records of the calls since the last [`Sampler::take_explain`].
+    explained: Vec<explain::Explain>,
 }
 
 /// Per search space: what each finished trial contributes, and the finished trials with
@@ -477,6 +490,7 @@ impl TpeSampler {
             below: Mixture::empty(),
             above: Mixture::empty(),
             scratch: parzen::LogPdfScratch::default(),
+            explained: Vec::new(),
         }
     }
 
@@ -634,6 +648,45 @@ impl TpeSampler {
                 best_score = score;
                 best = i;
             }
+        }
+        if self.config.explain {
+            let threshold = if multi {
+                None
+            } else {
+                let dir = study.direction();
+                below
+                    .iter()
+                    .filter(|t| t.state == TrialState::Complete)
+                    .filter_map(|t| t.value())
+                    .filter(|v| !v.is_nan())
+                    .max_by(|a, b| cmp_f64(dir.loss(*a), dir.loss(*b)))
+            };
+            let liars = above
+                .iter()
+                .filter(|t| t.state == TrialState::Running)
+                .map(|t| t.number)
+                .filter(|n| numbers_above.binary_search(n).is_ok())
+                .collect();
+            let small = |m: &Mixture| {
+                (explain::estimator_numbers(m) <= explain::MAX_ESTIMATOR_NUMBERS).then(|| m.clone())
+            };
+            self.explained
+                .push(explain::Explain::Tpe(Box::new(explain::TpeExplain {
+                    params: dims.iter().map(|(n, _)| (*n).clone()).collect(),
+                    multivariate,
+                    n_finished: n,
+                    n_below,
+                    below: numbers_below.clone(),
+                    above: numbers_above.clone(),
+                    liars,
+                    threshold,
+                    candidates: samples.clone(),
+                    log_l: lb.clone(),
+                    log_g: la.clone(),
+                    chosen: best,
+                    l: small(&self.below),
+                    g: small(&self.above),
+                })));
         }
         Ok(dims
             .iter()
@@ -951,8 +1004,16 @@ impl Sampler for TpeSampler {
         name: &str,
         dist: &Distribution,
     ) -> Result<f64, SamplerError> {
-        if Self::n_finished(study) < self.config.n_startup_trials {
+        let n_finished = Self::n_finished(study);
+        if n_finished < self.config.n_startup_trials {
             self.random_calls += 1;
+            if self.config.explain {
+                self.explained.push(explain::Explain::Startup {
+                    params: vec![name.to_string()],
+                    n_finished,
+                    n_startup_trials: self.config.n_startup_trials,
+                });
+            }
             return self.random.sample_independent(study, trial, name, dist);
         }
         let mut space = SearchSpace::new();
@@ -965,6 +1026,13 @@ impl Sampler for TpeSampler {
 
     fn stores_relative_params(&self) -> bool {
         self.config.constant_liar
+    }
+
+    fn take_explain(&mut self) -> Vec<(String, Json)> {
+        self.explained
+            .drain(..)
+            .map(|e| (e.key(), e.to_json()))
+            .collect()
     }
 }
 

@@ -1178,6 +1178,7 @@ fn sweeplab_tuning_is_optunas_tpe_with_two_settings_changed() {
             "{:?}",
             TpeConfig {
                 seed: Some(7),
+                explain: true,
                 ..TpeConfig::default()
             }
         )
@@ -1207,6 +1208,9 @@ fn gamma_kwarg_gives_the_factor_of_optunas_rule() {
         TpeConfig::from_kwargs(j.as_object().unwrap())
     };
     let c = kw(r#"{"gamma": 0.2, "n_ei_candidates": 48, "seed": 7}"#).unwrap();
+    // `sweeplab ask` (kwargs) records no explanations; sweeps do.
+    assert!(!c.explain);
+    let c = TpeConfig { explain: true, ..c };
     assert_eq!(
         format!("{c:?}"),
         format!("{:?}", TpeDefaults::Sweeplab.config(Some(7)))

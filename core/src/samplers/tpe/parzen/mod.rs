@@ -54,7 +54,7 @@ pub enum ParzenError {
 }
 
 /// Kernels of one dimension, one row per mixture component.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum Kernel {
     /// A categorical dimension: `weights[k * n_choices + c]` is P(choice c | component k).
     Categorical {
@@ -165,7 +165,7 @@ impl Kernel {
 }
 
 /// A mixture of product distributions over the dimensions of a search space.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Mixture {
     /// Normalised component weights (observations first, prior last).
     pub weights: Vec<f64>,
