@@ -4,6 +4,7 @@
 //! Optuna can share one journal. Bad input prints one line on stderr and exits with status 2;
 //! the journal is then left as it was.
 
+mod explain_cmd;
 mod export_cmd;
 mod study_cmds;
 #[cfg(feature = "train")]
@@ -31,6 +32,9 @@ enum Command {
     Tell(study_cmds::TellArgs),
     /// List the studies of a storage with their trial counts and best values.
     Studies(study_cmds::StudiesArgs),
+    /// Why TPE proposed a trial's values: the split into good and other trials, both
+    /// densities, the candidates and the choice, as the sampler recorded them.
+    Explain(explain_cmd::ExplainArgs),
     /// Export a study as a TensorBoard logdir, W&B offline runs, Optuna journal, CSV or zip.
     Export(export_cmd::ExportArgs),
     /// Run a whole study from a W&B sweep YAML, training each trial; writes the Optuna
@@ -92,7 +96,7 @@ fn parse_cli() -> Result<Cli, ExitCode> {
                 }
                 ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
                     eprintln!(
-                        "sweeplab: error: no command given; commands: create-study, ask, tell, studies, export{}; see `sweeplab --help`",
+                        "sweeplab: error: no command given; commands: create-study, ask, tell, studies, explain, export{}; see `sweeplab --help`",
                         if cfg!(feature = "train") {
                             ", sweep"
                         } else {
@@ -140,6 +144,7 @@ fn main() -> ExitCode {
         Command::Ask(a) => study_cmds::ask(a),
         Command::Tell(a) => study_cmds::tell(a),
         Command::Studies(a) => study_cmds::studies(a),
+        Command::Explain(a) => explain_cmd::explain(a),
         Command::Export(a) => export_cmd::export(a),
         #[cfg(feature = "train")]
         Command::Sweep(a) => sweep_cmd::sweep(a),

@@ -516,6 +516,191 @@ impl Explain {
     }
 }
 
+/// Trial numbers as `#2, #7, #9`, at most `max` of them then `…`.
+fn list_numbers(numbers: &[u64], max: usize) -> String {
+    let mut parts: Vec<String> = numbers.iter().take(max).map(|n| format!("#{n}")).collect();
+    if numbers.len() > max {
+        parts.push(format!("… {} more", numbers.len() - max));
+    }
+    parts.join(", ")
+}
+
+/// `1 trial`, `3 trials`.
+fn trials(n: usize) -> String {
+    if n == 1 {
+        "1 trial".into()
+    } else {
+        format!("{n} trials")
+    }
+}
+
+/// A number in a few significant digits.
+fn short(x: f64) -> String {
+    if x == 0.0 || !x.is_finite() {
+        return format!("{x}");
+    }
+    let a = x.abs();
+    if (1e-3..1e5).contains(&a) {
+        let digits = (3 - libm::floor(libm::log10(a)) as i32).clamp(0, 6) as usize;
+        let t = format!("{x:.digits$}");
+        if t.contains('.') {
+            t.trim_end_matches('0').trim_end_matches('.').to_string()
+        } else {
+            t
+        }
+    } else {
+        format!("{x:.3e}")
+    }
+}
+
+/// One line of block characters: `values` scaled by `top` (0 ↦ lowest block).
+fn spark(values: &[f64], top: f64) -> String {
+    const BLOCKS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+    values
+        .iter()
+        .map(|v| {
+            let f = if top > 0.0 {
+                (v / top).clamp(0.0, 1.0)
+            } else {
+                0.0
+            };
+            BLOCKS[((f * 7.0).round() as usize).min(7)]
+        })
+        .collect()
+}
+
+impl Explain {
+    /// A short text rendering for a terminal (`sweeplab explain`): the split, the choice
+    /// and, per parameter, l(x) and g(x) drawn as block characters with the chosen value
+    /// marked. `trial` gives the parameters' distributions and values.
+    pub fn render_text(&self, trial: &crate::trial::FrozenTrial) -> String {
+        let mut out = String::new();
+        let value_of = |name: &str| {
+            trial
+                .param(name)
+                .map_or_else(|| "?".to_string(), |v| v.to_string())
+        };
+        match self {
+            Explain::Startup {
+                params,
+                n_finished,
+                n_startup_trials,
+            } => {
+                for p in params {
+                    out.push_str(&format!(
+                        "{p} = {}: random: n < n_startup_trials ({n_finished} finished < {n_startup_trials})\n",
+                        value_of(p)
+                    ));
+                }
+            }
+            Explain::Tpe(e) => {
+                let how = if e.multivariate && e.params.len() > 1 {
+                    "jointly (multivariate TPE)"
+                } else {
+                    "independently"
+                };
+                out.push_str(&format!(
+                    "{}: TPE, {how}, from {} finished trials\n",
+                    e.params.join(", "),
+                    e.n_finished
+                ));
+                let threshold = e
+                    .threshold
+                    .map(|t| format!(", values up to {}", short(t)))
+                    .unwrap_or_default();
+                out.push_str(&format!(
+                    "  good group l(x): {} ({}){threshold}\n",
+                    trials(e.below.len()),
+                    list_numbers(&e.below, 8)
+                ));
+                let liars = if e.liars.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        "; running, counted as bad (constant liar): {}",
+                        list_numbers(&e.liars, 8)
+                    )
+                };
+                out.push_str(&format!(
+                    "  other group g(x): {}{liars}\n",
+                    trials(e.above.len())
+                ));
+                let scores = e.scores();
+                let chosen = scores.get(e.chosen).copied().unwrap_or(f64::NAN);
+                let next = scores
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, _)| *i != e.chosen)
+                    .map(|(_, s)| *s)
+                    .fold(f64::NEG_INFINITY, f64::max);
+                out.push_str(&format!(
+                    "  chose candidate {} of {}: log l - log g = {} (next best {})\n",
+                    e.chosen + 1,
+                    scores.len(),
+                    short(chosen),
+                    short(next)
+                ));
+                for (d, name) in e.params.iter().enumerate() {
+                    out.push_str(&format!("  {name} = {}\n", value_of(name)));
+                    let Some(c) = e.curve(d, 48) else {
+                        out.push_str("    (estimators too large to record)\n");
+                        continue;
+                    };
+                    let l: Vec<f64> = c.log_l.iter().map(|v| libm::exp(*v)).collect();
+                    let g: Vec<f64> = c.log_g.iter().map(|v| libm::exp(*v)).collect();
+                    let pick = e.chosen_values().get(d).copied().unwrap_or(f64::NAN);
+                    let dist = trial.distribution(name);
+                    let label = |x: f64| {
+                        dist.map_or_else(
+                            || short(x),
+                            |d| match d.to_external(x) {
+                                crate::distributions::ParamValue::Float(f) => short(f),
+                                other => other.to_string(),
+                            },
+                        )
+                    };
+                    if dist.is_some_and(|d| d.is_categorical()) {
+                        // Per choice: its probability under l and g.
+                        for (i, x) in c.x.iter().enumerate() {
+                            let mark = if *x == pick { "  <- chosen" } else { "" };
+                            out.push_str(&format!(
+                                "    {:<12} l {:.2}  g {:.2}{mark}\n",
+                                label(*x),
+                                l[i],
+                                g[i]
+                            ));
+                        }
+                        continue;
+                    }
+                    let top = l.iter().chain(&g).copied().fold(0.0, f64::max);
+                    let at =
+                        c.x.iter()
+                            .enumerate()
+                            .min_by(|a, b| {
+                                let da = (a.1 - pick).abs();
+                                let db = (b.1 - pick).abs();
+                                da.partial_cmp(&db).unwrap_or(std::cmp::Ordering::Equal)
+                            })
+                            .map_or(0, |(i, _)| i);
+                    let (lo, hi) = (
+                        c.x.first().copied().unwrap_or(0.0),
+                        c.x.last().copied().unwrap_or(0.0),
+                    );
+                    out.push_str(&format!(
+                        "    l {}  {} .. {}\n",
+                        spark(&l, top),
+                        label(lo),
+                        label(hi)
+                    ));
+                    out.push_str(&format!("    g {}\n", spark(&g, top)));
+                    out.push_str(&format!("      {}^ chosen\n", " ".repeat(at)));
+                }
+            }
+        }
+        out
+    }
+}
+
 /// How many numbers an estimator holds.
 pub(crate) fn estimator_numbers(m: &Mixture) -> usize {
     m.weights.len()
@@ -682,6 +867,35 @@ mod tests {
             }
             assert_eq!(b.state, TrialState::Complete);
         }
+    }
+
+    #[test]
+    fn text_rendering_names_the_split_and_the_choice() {
+        let study = run(false, true, 8);
+        let t = &study.trials()[7];
+        let text: String = Explain::of_trial(t)
+            .iter()
+            .map(|r| r.render_text(t))
+            .collect();
+        assert!(
+            text.contains("TPE, independently, from 7 finished trials"),
+            "{text}"
+        );
+        assert!(text.contains("good group l(x): 1 trial (#"), "{text}");
+        assert!(text.contains("^ chosen"), "{text}");
+        assert!(
+            text.contains(&format!("x = {}", t.param("x").unwrap())),
+            "{text}"
+        );
+        let t = &study.trials()[0];
+        let text: String = Explain::of_trial(t)
+            .iter()
+            .map(|r| r.render_text(t))
+            .collect();
+        assert!(
+            text.contains("random: n < n_startup_trials (0 finished < 5)"),
+            "{text}"
+        );
     }
 
     #[test]
