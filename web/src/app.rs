@@ -282,7 +282,7 @@ impl Component for App {
                             show_boundary={real_2d} log_y={s.view.log_y} smoothing={s.view.smoothing}
                             pruner={s.setup.pruner.clone()} dispatch={dispatch.clone()} />
                         <StudyPanel data={s.data.clone()} importances={s.importances.clone()} tab={s.view.tab}
-                            log_y={s.view.log_y} objective={s.setup.objective} pruner={Some(s.setup.pruner.clone())} dispatch={dispatch.clone()} />
+                            log_y={s.view.log_y} objective={s.setup.objective} pruner={Some(s.setup.pruner.clone())} selected={s.selected} dispatch={dispatch.clone()} />
                         <TrialsTable data={s.data.clone()} sort={s.view.sort.clone()} top={s.view.table_top}
                             selected={s.selected} dispatch={dispatch.clone()} />
                         <Downloads enabled={s.study_name.is_some() && !s.data.trials.is_empty()} dispatch={dispatch.clone()} />

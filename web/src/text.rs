@@ -112,13 +112,14 @@ pub fn objective_info(o: Objective) -> &'static str {
 }
 
 /// The study plot tabs: id (what the state, links and lessons name) and label.
-pub const PLOT_TABS: [(&str, &str); 6] = [
+pub const PLOT_TABS: [(&str, &str); 7] = [
     ("history", "History"),
     ("intermediate", "Intermediate values"),
     ("parallel", "Parallel coordinates"),
     ("slice", "Slices"),
     ("importance", "Importances"),
     ("contour", "Contour"),
+    ("explain", "Why this trial"),
 ];
 
 /// The `&'static` id of the plot tab named `name`, if there is one.
@@ -145,6 +146,12 @@ pub fn tab_info(tab: &str) -> &'static str {
         "importance" => {
             "How much each parameter explains where the good trials are (PED-ANOVA, as Optuna \
              computes it). Tune the important ones; fix the rest."
+        }
+        "explain" => {
+            "What TPE computed when it proposed the selected trial: it split the finished \
+             trials into a good group (green) and the rest, fitted a density to each, l(x) \
+             and g(x), drew candidates from l(x) and kept the one where l(x) is largest \
+             relative to g(x). The first trials are random: TPE needs some results first."
         }
         "contour" => {
             "Two parameters at once: colour is the objective estimated between the trials \

@@ -3,6 +3,7 @@
 //! [`Action`]s to the reducer. None holds state of its own beyond what the DOM holds.
 
 mod downloads;
+mod explain_view;
 mod header;
 mod lesson_panel;
 mod run_panel;
@@ -12,6 +13,7 @@ mod study_panel;
 mod trials_table;
 
 pub use downloads::Downloads;
+pub use explain_view::ExplainView;
 pub use header::Header;
 pub use lesson_panel::LessonPanel;
 pub use run_panel::RunPanel;

@@ -7,7 +7,7 @@ use std::rc::Rc;
 use sweeplab_core::vocab::Objective;
 use yew::prelude::*;
 
-use super::{Info, fmt_param, value_of};
+use super::{ExplainView, Info, fmt_param, value_of};
 use crate::charts::{
     BoundaryView, ContourChart, HistoryChart, ImportanceChart, IntermediateChart, LineChart,
     ParallelChart, Series, SliceCharts,
@@ -165,12 +165,14 @@ pub struct StudyProps {
     pub objective: Objective,
     /// The study's pruner (the intermediate values show its line).
     pub pruner: Option<sweeplab_core::config::PrunerConfig>,
+    /// The selected trial ("Why this trial" explains it).
+    pub selected: Option<u64>,
     /// Sends actions to the reducer.
     pub dispatch: Callback<Action>,
 }
 
 /// The study's plots (history, intermediate values, parallel coordinates, slices,
-/// importances, contour) and its best trial with the counts by state.
+/// importances, contour, why TPE proposed the selected trial) and its best trial with the counts by state.
 #[function_component]
 pub fn StudyPanel(props: &StudyProps) -> Html {
     let dispatch = &props.dispatch;
@@ -186,6 +188,7 @@ pub fn StudyPanel(props: &StudyProps) -> Html {
         "slice" => html! { <SliceCharts data={data.clone()} log_y={props.log_y} /> },
         "importance" => html! { <ImportanceChart importances={props.importances.clone()} /> },
         "contour" => html! { <ContourChart data={data.clone()} /> },
+        "explain" => html! { <ExplainView data={data.clone()} selected={props.selected} /> },
         _ => {
             html! { <HistoryChart data={data.clone()} log_y={props.log_y} on_select={on_select} /> }
         }
