@@ -14,13 +14,247 @@ pub struct PruneDecision {
     pub prune: bool,
     /// Bookkeeping to store on the trial (SHA's `completed_rung_*`).
     pub system_attrs: Vec<(String, Json)>,
+    /// Why the trial is stopped, when it is: the study records it with the trial
+    /// ([`PRUNE_REASON_KEY`]) at the moment of the decision.
+    pub reason: Option<PruneReason>,
 }
 
 impl PruneDecision {
     fn verdict(prune: bool) -> Self {
         PruneDecision {
             prune,
-            system_attrs: Vec::new(),
+            ..PruneDecision::default()
+        }
+    }
+
+    fn pruned(reason: PruneReason) -> Self {
+        PruneDecision {
+            prune: true,
+            reason: Some(reason),
+            ..PruneDecision::default()
+        }
+    }
+}
+
+/// The system attribute holding a pruned trial's [`PruneReason`].
+pub const PRUNE_REASON_KEY: &str = "sweeplab:prune_reason";
+
+/// Why a pruner stopped a trial, as it saw the study when it decided.
+#[derive(Clone, Debug, PartialEq)]
+pub enum PruneReason {
+    /// The trial reported NaN at `step`.
+    NotANumber {
+        /// The step.
+        step: i64,
+    },
+    /// The trial's best value so far is worse than the percentile (the median for
+    /// `MedianPruner`) of the COMPLETE trials' values at `step`.
+    Percentile {
+        /// `MedianPruner`.
+        median: bool,
+        /// The percentile (before flipping for maximisation).
+        percentile: f64,
+        /// The step.
+        step: i64,
+        /// The trial's best value so far.
+        best: f64,
+        /// The percentile of the completed trials' values at `step`.
+        threshold: f64,
+        /// How many completed trials reported at `step`.
+        n_trials: usize,
+        /// The study maximises.
+        maximize: bool,
+    },
+    /// Successive halving: at rung `rung` (step `step`) the trial's value is not among the
+    /// best `1 / reduction_factor` of the trials that reached the rung.
+    Rung {
+        /// The rung.
+        rung: usize,
+        /// The step.
+        step: i64,
+        /// The trial's value at the step.
+        value: f64,
+        /// The worst value promoted at this rung.
+        cutoff: f64,
+        /// Trials at this rung, this one included.
+        n_trials: usize,
+        /// The reduction factor.
+        reduction_factor: i64,
+        /// The study maximises.
+        maximize: bool,
+    },
+    /// Successive halving's bootstrap: too few trials had reached rung `rung` yet.
+    Bootstrap {
+        /// The rung.
+        rung: usize,
+        /// The step.
+        step: i64,
+        /// Trials at this rung, this one included.
+        n_trials: usize,
+        /// The pruner's `bootstrap_count`.
+        bootstrap_count: usize,
+    },
+}
+
+impl PruneReason {
+    /// The reason as JSON (the system attribute's value).
+    pub fn to_json(&self) -> Json {
+        use crate::json::obj;
+        let int = |v: i64| Json::Int(v);
+        match self {
+            PruneReason::NotANumber { step } => {
+                obj([("rule", Json::Str("nan".into())), ("step", int(*step))])
+            }
+            PruneReason::Percentile {
+                median,
+                percentile,
+                step,
+                best,
+                threshold,
+                n_trials,
+                maximize,
+            } => obj([
+                (
+                    "rule",
+                    Json::Str(if *median { "median" } else { "percentile" }.into()),
+                ),
+                ("percentile", Json::Float(*percentile)),
+                ("step", int(*step)),
+                ("best", Json::Float(*best)),
+                ("threshold", Json::Float(*threshold)),
+                ("n_trials", int(*n_trials as i64)),
+                ("maximize", Json::Bool(*maximize)),
+            ]),
+            PruneReason::Rung {
+                rung,
+                step,
+                value,
+                cutoff,
+                n_trials,
+                reduction_factor,
+                maximize,
+            } => obj([
+                ("rule", Json::Str("rung".into())),
+                ("rung", int(*rung as i64)),
+                ("step", int(*step)),
+                ("value", Json::Float(*value)),
+                ("cutoff", Json::Float(*cutoff)),
+                ("n_trials", int(*n_trials as i64)),
+                ("reduction_factor", int(*reduction_factor)),
+                ("maximize", Json::Bool(*maximize)),
+            ]),
+            PruneReason::Bootstrap {
+                rung,
+                step,
+                n_trials,
+                bootstrap_count,
+            } => obj([
+                ("rule", Json::Str("bootstrap".into())),
+                ("rung", int(*rung as i64)),
+                ("step", int(*step)),
+                ("n_trials", int(*n_trials as i64)),
+                ("bootstrap_count", int(*bootstrap_count as i64)),
+            ]),
+        }
+    }
+
+    /// Reads [`PruneReason::to_json`]; `None` for anything else.
+    pub fn from_json(j: &Json) -> Option<PruneReason> {
+        let f = |k: &str| j.get(k).and_then(Json::as_f64);
+        let i = |k: &str| j.get(k).and_then(Json::as_i64);
+        let u = |k: &str| i(k).and_then(|v| usize::try_from(v).ok());
+        let b = |k: &str| j.get(k).and_then(Json::as_bool);
+        Some(match j.get("rule")?.as_str()? {
+            "nan" => PruneReason::NotANumber { step: i("step")? },
+            rule @ ("median" | "percentile") => PruneReason::Percentile {
+                median: rule == "median",
+                percentile: f("percentile")?,
+                step: i("step")?,
+                best: f("best")?,
+                threshold: f("threshold")?,
+                n_trials: u("n_trials")?,
+                maximize: b("maximize")?,
+            },
+            "rung" => PruneReason::Rung {
+                rung: u("rung")?,
+                step: i("step")?,
+                value: f("value")?,
+                cutoff: f("cutoff")?,
+                n_trials: u("n_trials")?,
+                reduction_factor: i("reduction_factor")?,
+                maximize: b("maximize")?,
+            },
+            "bootstrap" => PruneReason::Bootstrap {
+                rung: u("rung")?,
+                step: i("step")?,
+                n_trials: u("n_trials")?,
+                bootstrap_count: u("bootstrap_count")?,
+            },
+            _ => return None,
+        })
+    }
+
+    /// The reason recorded on `trial`, if any.
+    pub fn of_trial(trial: &FrozenTrial) -> Option<PruneReason> {
+        trial
+            .system_attrs
+            .get(PRUNE_REASON_KEY)
+            .and_then(PruneReason::from_json)
+    }
+
+    /// One sentence for people, e.g. "Pruned at epoch 4: its best val/loss so far, 0.71, >
+    /// the median 0.52 of 14 completed trials at epoch 4."; `objective` names the value and
+    /// `fmt` writes numbers.
+    pub fn describe(&self, objective: &str, fmt: &dyn Fn(f64) -> String) -> String {
+        match self {
+            PruneReason::NotANumber { step } => {
+                format!("Pruned at epoch {step}: it reported NaN (not a number).")
+            }
+            PruneReason::Percentile {
+                median,
+                percentile,
+                step,
+                best,
+                threshold,
+                n_trials,
+                maximize,
+            } => {
+                let rule = if *median {
+                    "the median".to_string()
+                } else {
+                    format!("the {}th percentile", fmt(*percentile))
+                };
+                let cmp = if *maximize { "<" } else { ">" };
+                format!(
+                    "Pruned at epoch {step}: its best {objective} so far, {}, {cmp} {rule} {} of {n_trials} completed trials at epoch {step}.",
+                    fmt(*best),
+                    fmt(*threshold)
+                )
+            }
+            PruneReason::Rung {
+                rung,
+                step,
+                value,
+                cutoff,
+                n_trials,
+                reduction_factor,
+                maximize,
+            } => {
+                let cmp = if *maximize { "<" } else { ">" };
+                format!(
+                    "Pruned at epoch {step}, rung {rung}: its {objective} {} {cmp} {}, the cut for the best 1/{reduction_factor} of the {n_trials} trials that reached this rung.",
+                    fmt(*value),
+                    fmt(*cutoff)
+                )
+            }
+            PruneReason::Bootstrap {
+                rung,
+                step,
+                n_trials,
+                bootstrap_count,
+            } => format!(
+                "Pruned at epoch {step}, rung {rung}: only {n_trials} trials had reached this rung, not more than bootstrap_count = {bootstrap_count}."
+            ),
         }
     }
 }
@@ -268,16 +502,25 @@ impl Pruner for PercentilePruner {
             finite.iter().copied().fold(f64::INFINITY, f64::min)
         };
         if best.is_nan() {
-            return PruneDecision::verdict(true);
+            return PruneDecision::pruned(PruneReason::NotANumber { step });
         }
-        let Some((p, _)) = self.percentile_at(&completed, step, dir) else {
+        let Some((p, n)) = self.percentile_at(&completed, step, dir) else {
             return PruneDecision::verdict(false);
         };
-        PruneDecision::verdict(if dir == StudyDirection::Maximize {
-            best < p
+        let maximize = dir == StudyDirection::Maximize;
+        if (maximize && best < p) || (!maximize && best > p) {
+            PruneDecision::pruned(PruneReason::Percentile {
+                median: self.median,
+                percentile: self.percentile,
+                step,
+                best,
+                threshold: p,
+                n_trials: n,
+                maximize,
+            })
         } else {
-            best > p
-        })
+            PruneDecision::verdict(false)
+        }
     }
 }
 
@@ -375,10 +618,14 @@ impl Pruner for SuccessiveHalvingPruner {
             }
             if value.is_nan() {
                 out.prune = true;
+                out.reason = Some(PruneReason::NotANumber { step });
                 return out;
             }
             let key = rung_key(rung);
             out.system_attrs.push((key.clone(), Json::Float(value)));
+            // sweeplab's own: the step the rung's value is from (for drawing the cut).
+            out.system_attrs
+                .push((format!("{RUNG_STEP_PREFIX}{rung}"), Json::Int(step)));
             let mut competing: Vec<f64> = study
                 .trials
                 .iter()
@@ -388,22 +635,133 @@ impl Pruner for SuccessiveHalvingPruner {
             competing.push(value);
             if competing.len() <= self.bootstrap_count {
                 out.prune = true;
+                out.reason = Some(PruneReason::Bootstrap {
+                    rung,
+                    step,
+                    n_trials: competing.len(),
+                    bootstrap_count: self.bootstrap_count,
+                });
                 return out;
             }
             let idx = (competing.len() as i64 / self.reduction_factor - 1).max(0) as usize;
             competing.sort_by(f64::total_cmp);
-            let promotable = if study.direction() == StudyDirection::Maximize {
-                value >= competing[competing.len() - 1 - idx]
+            let maximize = study.direction() == StudyDirection::Maximize;
+            let cutoff = if maximize {
+                competing[competing.len() - 1 - idx]
             } else {
-                value <= competing[idx]
+                competing[idx]
+            };
+            let promotable = if maximize {
+                value >= cutoff
+            } else {
+                value <= cutoff
             };
             if !promotable {
                 out.prune = true;
+                out.reason = Some(PruneReason::Rung {
+                    rung,
+                    step,
+                    value,
+                    cutoff,
+                    n_trials: competing.len(),
+                    reduction_factor: self.reduction_factor,
+                    maximize,
+                });
                 return out;
             }
             rung += 1;
         }
     }
+}
+
+/// Where successive halving cuts at one rung now: a trial reaching `step` goes on only if
+/// its value is at least as good as `cutoff`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RungCut {
+    /// The bracket (Hyperband), in order of its first rung's step; 0 for successive halving.
+    pub bracket: usize,
+    /// The rung.
+    pub rung: usize,
+    /// The step the rung is decided at.
+    pub step: i64,
+    /// The worst value the next trial may have at `step` and still go on.
+    pub cutoff: f64,
+    /// Trials that reached the rung.
+    pub n_trials: usize,
+}
+
+/// The prefix of sweeplab's system attribute recording the step of a trial's
+/// `completed_rung_<r>` value: `sweeplab:rung_step_<r>`.
+pub const RUNG_STEP_PREFIX: &str = "sweeplab:rung_step_";
+
+/// The step at which `trial` completed `rung`: as sweeplab recorded it, or (a study written
+/// by Optuna) its first report equal to the value in `completed_rung_<rung>`.
+fn rung_step(trial: &FrozenTrial, rung: usize) -> Option<i64> {
+    if let Some(s) = trial
+        .system_attrs
+        .get(&format!("{RUNG_STEP_PREFIX}{rung}"))
+        .and_then(Json::as_i64)
+    {
+        return Some(s);
+    }
+    let v = trial.system_attrs.get(&rung_key(rung))?.as_f64()?;
+    trial
+        .intermediate_values
+        .iter()
+        .find(|(_, x)| x.to_bits() == v.to_bits())
+        .map(|(s, _)| *s)
+}
+
+/// The cut of every rung of successive halving (or of each Hyperband bracket) as the
+/// pruner would apply it to the next trial, from the `completed_rung_*` values `trials`
+/// recorded. Hyperband's brackets are told apart by the step of their first rung
+/// (`min_resource · reduction_factor^bracket`). A rung with no more than `bootstrap_count`
+/// values has no cut yet.
+pub fn rung_cuts(
+    trials: &[&FrozenTrial],
+    reduction_factor: i64,
+    bootstrap_count: usize,
+    dir: StudyDirection,
+) -> Vec<RungCut> {
+    let mut brackets: std::collections::BTreeMap<i64, Vec<&FrozenTrial>> = Default::default();
+    for t in trials {
+        if let Some(s) = rung_step(t, 0) {
+            brackets.entry(s).or_default().push(t);
+        }
+    }
+    let mut out = Vec::new();
+    let rf = reduction_factor.max(1);
+    for (bracket, members) in brackets.values().enumerate() {
+        for rung in 0.. {
+            let key = rung_key(rung);
+            let mut values: Vec<f64> = members
+                .iter()
+                .filter_map(|t| t.system_attrs.get(&key).and_then(Json::as_f64))
+                .filter(|v| !v.is_nan())
+                .collect();
+            let Some(step) = members.iter().filter_map(|t| rung_step(t, rung)).min() else {
+                break;
+            };
+            if values.is_empty() || values.len() < bootstrap_count {
+                continue;
+            }
+            // With the next trial the rung holds n + 1 values; it goes on when it ranks
+            // within the best ((n + 1) / rf) of them.
+            let idx = (((values.len() + 1) as i64 / rf) - 1).max(0) as usize;
+            values.sort_by(f64::total_cmp);
+            if dir == StudyDirection::Maximize {
+                values.reverse();
+            }
+            out.push(RungCut {
+                bracket,
+                rung,
+                step,
+                cutoff: values[idx.min(values.len() - 1)],
+                n_trials: values.len(),
+            });
+        }
+    }
+    out
 }
 
 /// Hyperband: several SHA brackets; each trial is assigned to one by a CRC32 hash of

@@ -746,7 +746,16 @@ impl Study {
     pub fn should_prune(&mut self, number: u64) -> Result<bool, StudyError> {
         self.running(number)?;
         let decision = self.at_trial(number, |_, pruner, view, trial| pruner.prune(view, trial));
-        self.set_system_attrs(number, decision.system_attrs)?;
+        let mut attrs = decision.system_attrs;
+        if decision.prune
+            && let Some(reason) = decision.reason
+        {
+            attrs.push((
+                crate::pruners::PRUNE_REASON_KEY.to_string(),
+                reason.to_json(),
+            ));
+        }
+        self.set_system_attrs(number, attrs)?;
         Ok(decision.prune)
     }
 

@@ -434,6 +434,30 @@ impl PrunerConfig {
         self.percentile_checked().and_then(Result::ok)
     }
 
+    /// The rung cuts of successive halving or Hyperband over `trials` ([`rung_cuts`]);
+    /// empty for the other pruners.
+    ///
+    /// [`rung_cuts`]: crate::pruners::rung_cuts
+    pub fn rung_cuts(
+        &self,
+        trials: &[&crate::trial::FrozenTrial],
+        dir: crate::StudyDirection,
+    ) -> Vec<crate::pruners::RungCut> {
+        match *self {
+            PrunerConfig::Hyperband {
+                reduction_factor,
+                bootstrap_count,
+                ..
+            }
+            | PrunerConfig::SuccessiveHalving {
+                reduction_factor,
+                bootstrap_count,
+                ..
+            } => crate::pruners::rung_cuts(trials, reduction_factor, bootstrap_count, dir),
+            _ => Vec::new(),
+        }
+    }
+
     /// The median or percentile pruner with Optuna's argument checks; `None` for the others.
     fn percentile_checked(&self) -> Option<Result<PercentilePruner, PrunerError>> {
         match *self {

@@ -2,6 +2,7 @@
 //! `_successive_halving.py` and `_hyperband.py`, checked through real studies.
 
 use super::*;
+use crate::config::PrunerConfig;
 use crate::distributions::Distribution;
 use crate::samplers::RandomSampler;
 use crate::study::{Study, TellResult};
@@ -297,4 +298,159 @@ fn the_threshold_shown_is_the_line_the_pruner_judges_by() {
     assert!(!pruned);
     let p = PercentilePruner::new(25.0, 1, 0, 1, 1).unwrap();
     assert!(!p.is_median() && pruner.is_median());
+}
+
+#[test]
+fn a_pruned_trial_records_why_when_the_pruner_decides() {
+    // Median: 2.5 > the median 2 of two completed trials at step 0.
+    let mut s = median_study(2, 0, 1, 1);
+    complete(&mut s, &[1.0, 1.0]);
+    complete(&mut s, &[3.0, 3.0]);
+    let (n, p) = verdict(&mut s, &[2.5]);
+    assert!(p);
+    let t = s.trial(n).unwrap();
+    let reason = PruneReason::of_trial(t).unwrap();
+    assert_eq!(
+        reason,
+        PruneReason::Percentile {
+            median: true,
+            percentile: 50.0,
+            step: 0,
+            best: 2.5,
+            threshold: 2.0,
+            n_trials: 2,
+            maximize: false,
+        }
+    );
+    assert_eq!(
+        reason.describe("val/loss", &|v| format!("{v}")),
+        "Pruned at epoch 0: its best val/loss so far, 2.5, > the median 2 of 2 completed trials at epoch 0."
+    );
+    // Kept as it was decided, though later trials move the median.
+    s.tell(n, TellResult::Pruned).unwrap();
+    complete(&mut s, &[0.1, 0.1]);
+    assert_eq!(PruneReason::of_trial(s.trial(n).unwrap()), Some(reason));
+    // A trial that is not pruned records nothing.
+    let (m, p) = verdict(&mut s, &[0.05]);
+    assert!(!p);
+    assert!(PruneReason::of_trial(s.trial(m).unwrap()).is_none());
+    // NaN.
+    let (k, p) = verdict(&mut s, &[f64::NAN]);
+    assert!(p);
+    assert_eq!(
+        PruneReason::of_trial(s.trial(k).unwrap()),
+        Some(PruneReason::NotANumber { step: 0 })
+    );
+}
+
+#[test]
+fn a_rung_cut_is_recorded_with_its_cutoff() {
+    // SHA with min_resource 1, reduction factor 2: at rung 0 (step 1) the best half goes on.
+    let sha = SuccessiveHalvingPruner::new(Some(1), 2, 0, 0).unwrap();
+    let mut s = study(StudyDirection::Minimize, Box::new(sha));
+    for v in [1.0, 2.0, 3.0] {
+        let (n, _) = verdict(&mut s, &[v, v]);
+        s.tell_value(n, v).unwrap();
+    }
+    let (n, p) = verdict(&mut s, &[9.0, 9.0]);
+    assert!(p);
+    let reason = PruneReason::of_trial(s.trial(n).unwrap()).unwrap();
+    let PruneReason::Rung {
+        rung,
+        step,
+        value,
+        cutoff,
+        n_trials,
+        reduction_factor,
+        maximize,
+    } = reason.clone()
+    else {
+        panic!("{reason:?}")
+    };
+    assert_eq!(
+        (rung, step, value, n_trials, reduction_factor, maximize),
+        (0, 1, 9.0, 4, 2, false)
+    );
+    // Four values at the rung [1, 2, 3, 9]: the best 4/2 = 2 go on, so the cut is 2.
+    assert_eq!(cutoff, 2.0);
+    assert!(
+        reason
+            .describe("loss", &|v| format!("{v}"))
+            .contains("9 > 2, the cut for the best 1/2 of the 4 trials")
+    );
+    assert_eq!(PruneReason::from_json(&reason.to_json()), Some(reason));
+}
+
+#[test]
+fn rung_cuts_are_the_line_successive_halving_judges_by() {
+    let sha = SuccessiveHalvingPruner::new(Some(1), 2, 0, 0).unwrap();
+    let mut s = study(StudyDirection::Minimize, Box::new(sha));
+    for v in [1.0, 2.0, 3.0, 0.5, 4.0] {
+        let (n, p) = verdict(&mut s, &[v, v, v, v]);
+        if p {
+            s.tell(n, TellResult::Pruned).unwrap();
+        } else {
+            s.tell_value(n, v).unwrap();
+        }
+    }
+    let trials: Vec<&FrozenTrial> = s.trials().iter().collect();
+    let cuts = rung_cuts(&trials, 2, 0, StudyDirection::Minimize);
+    let rung0 = cuts.iter().find(|c| c.rung == 0).unwrap();
+    assert_eq!((rung0.bracket, rung0.step, rung0.n_trials), (0, 1, 5));
+    // Five values at rung 0 [0.5, 1, 2, 3, 4]; with the next trial six: the best 3 go on,
+    // so the next trial must be at most the third best, 2.
+    assert_eq!(rung0.cutoff, 2.0);
+    // The cut is the pruner's own: a trial just above it is pruned, one at it goes on.
+    let (_, p) = verdict(&mut s, &[2.01, 2.01]);
+    assert!(p);
+    let trials: Vec<&FrozenTrial> = s.trials().iter().collect();
+    let cut = rung_cuts(&trials, 2, 0, StudyDirection::Minimize)[0].cutoff;
+    let (_, p) = verdict(&mut s, &[cut, cut]);
+    assert!(!p, "at the cut {cut}");
+    // Maximising mirrors it; no rung values, no cut.
+    assert!(rung_cuts(&[], 2, 0, StudyDirection::Maximize).is_empty());
+}
+
+#[test]
+fn hyperband_rung_cuts_come_per_bracket() {
+    let hb = HyperbandPruner::new(1, Some(9), 3, 0).unwrap();
+    let mut s = study(StudyDirection::Minimize, Box::new(hb));
+    for i in 0..40u32 {
+        let v = f64::from((i * 7) % 11) + 0.5;
+        let curve: Vec<f64> = (0..10).map(|k| v - 0.01 * f64::from(k)).collect();
+        let (n, p) = verdict(&mut s, &curve);
+        if p {
+            s.tell(n, TellResult::Pruned).unwrap();
+        } else {
+            s.tell_value(n, *curve.last().unwrap()).unwrap();
+        }
+    }
+    let trials: Vec<&FrozenTrial> = s.trials().iter().collect();
+    let cuts = PrunerConfig::Hyperband {
+        min_resource: 1,
+        max_resource: Some(9),
+        reduction_factor: 3,
+        bootstrap_count: 0,
+    }
+    .rung_cuts(&trials, StudyDirection::Minimize);
+    let brackets: std::collections::BTreeSet<usize> = cuts.iter().map(|c| c.bracket).collect();
+    assert!(brackets.len() >= 2, "{cuts:?}");
+    for b in brackets {
+        let steps: Vec<i64> = cuts
+            .iter()
+            .filter(|c| c.bracket == b)
+            .map(|c| c.step)
+            .collect();
+        assert!(
+            steps.windows(2).all(|w| w[0] < w[1]),
+            "bracket {b}: {steps:?}"
+        );
+    }
+    // Each bracket's first rung lies at min_resource · 3^bracket: 1, 3 or 9.
+    let firsts: Vec<i64> = cuts
+        .iter()
+        .filter(|c| c.rung == 0)
+        .map(|c| c.step)
+        .collect();
+    assert!(firsts.iter().all(|s| [1, 3, 9].contains(s)), "{firsts:?}");
 }

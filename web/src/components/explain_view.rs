@@ -210,12 +210,7 @@ fn SplitChart(props: &SplitProps) -> Html {
         .collect();
     let (w, h) = (560.0, 150.0);
     let x = Scale::range(0.0, props.trial as f64, 44.0, w - 10.0, false, 0.03);
-    let y = Scale::fit(
-        good.iter().chain(&rest).map(|p| p.1),
-        h - 26.0,
-        10.0,
-        false,
-    );
+    let y = Scale::fit(good.iter().chain(&rest).map(|p| p.1), h - 26.0, 10.0, false);
     let dot = |(n, v): &(u64, f64), class: &'static str| {
         html! { <circle class={class} cx={format!("{:.1}", x.px(*n as f64))} cy={format!("{:.1}", y.px(*v))} r="4"><title>{ format!("trial {n}: {}", precise(*v)) }</title></circle> }
     };
@@ -279,7 +274,14 @@ fn Density(props: &DensityProps) -> Html {
     let lo = curve.x.first().copied().unwrap_or(0.0);
     let hi = curve.x.last().copied().unwrap_or(1.0);
     let x = if bars {
-        Scale::range(lo, hi, DL, DW - DR, false, 0.5 / (curve.x.len().max(2) - 1) as f64 + 0.02)
+        Scale::range(
+            lo,
+            hi,
+            DL,
+            DW - DR,
+            false,
+            0.5 / (curve.x.len().max(2) - 1) as f64 + 0.02,
+        )
     } else {
         Scale::range(lo, hi, DL, DW - DR, log, 0.0)
     };
@@ -290,7 +292,9 @@ fn Density(props: &DensityProps) -> Html {
     let (smin, smax) = scores
         .iter()
         .filter(|s| s.is_finite())
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), s| (a.min(*s), b.max(*s)));
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), s| {
+            (a.min(*s), b.max(*s))
+        });
     let shade = |s: f64| {
         if smax > smin && s.is_finite() {
             (s - smin) / (smax - smin)
@@ -329,7 +333,12 @@ fn Density(props: &DensityProps) -> Html {
         let path = |v: &[f64]| {
             let mut s = String::new();
             for (i, xi) in curve.x.iter().enumerate() {
-                s.push_str(&format!("{}{:.1},{:.1}", if i == 0 { 'M' } else { 'L' }, x.px(*xi), y(v[i])));
+                s.push_str(&format!(
+                    "{}{:.1},{:.1}",
+                    if i == 0 { 'M' } else { 'L' },
+                    x.px(*xi),
+                    y(v[i])
+                ));
             }
             s
         };
@@ -359,7 +368,11 @@ fn Density(props: &DensityProps) -> Html {
     };
     // The mixture components: centre and ± one bandwidth, opacity by weight; the prior (the
     // last component) dashed.
-    let strip = |k: Option<&Kernel>, weights: Option<&Vec<f64>>, row: f64, class: &'static str| -> Html {
+    let strip = |k: Option<&Kernel>,
+                 weights: Option<&Vec<f64>>,
+                 row: f64,
+                 class: &'static str|
+     -> Html {
         let (Some(Kernel::Numerical { mu, sigma, log, .. }), Some(w)) = (k, weights) else {
             return html! {};
         };
@@ -454,7 +467,9 @@ fn PairView(props: &PairProps) -> Html {
     let (smin, smax) = score
         .iter()
         .filter(|s| s.is_finite())
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(p, q), s| (p.min(*s), q.max(*s)));
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(p, q), s| {
+            (p.min(*s), q.max(*s))
+        });
     let shade = |s: f64| {
         if smax > smin && s.is_finite() {
             (s - smin) / (smax - smin)
@@ -466,11 +481,15 @@ fn PairView(props: &PairProps) -> Html {
     let px_of = |vals: &[f64], v: f64, p0: f64, step: f64, log: bool| {
         let t = |x: f64| if log && x > 0.0 { x.ln() } else { x };
         let (lo, hi) = (t(vals[0]), t(*vals.last().unwrap_or(&vals[0])));
-        let f = if hi > lo { (t(v) - lo) / (hi - lo) } else { 0.5 };
+        let f = if hi > lo {
+            (t(v) - lo) / (hi - lo)
+        } else {
+            0.5
+        };
         p0 + step * 0.5 + f * step * (vals.len() - 1) as f64
     };
     let cx = |v: f64| px_of(&grid.x, v, ml, cw, is_log(a));
-    let cy = |v: f64| h - mb - px_of(&grid.y, v, 0.0, ch, is_log(b)) ;
+    let cy = |v: f64| h - mb - px_of(&grid.y, v, 0.0, ch, is_log(b));
     let options = |sel: usize, other: usize, set: Rc<dyn Fn(usize)>| {
         html! {
             <select onchange={Callback::from(move |ev: Event| { if let Ok(i) = value_of(&ev).parse() { set(i) } })}>
