@@ -4,6 +4,7 @@
 use anyhow::{Result, anyhow, bail};
 use clap::Args;
 use sweeplab_core::json::{Json, obj};
+use sweeplab_core::StudyDirection;
 use sweeplab_core::samplers::tpe::explain::Explain;
 
 use crate::study_cmds::{STORAGE_HELP, open_storage};
@@ -73,8 +74,9 @@ pub fn explain(a: ExplainArgs) -> Result<()> {
             a.study_name,
             trial.state.name()
         );
+        let maximize = study.directions.first() == Some(&StudyDirection::Maximize);
         for r in &records {
-            print!("{}", r.render_text(trial));
+            print!("{}", r.render_text(trial, maximize));
         }
     }
     Ok(())

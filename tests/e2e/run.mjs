@@ -589,6 +589,10 @@ await test('why this trial: TPE explained on a 2-D study and on MNIST, startup t
   const cells = Number(await page.getAttribute(tid('explain-pair'), 'data-cells'));
   expect(cells > 100, `pair view: ${cells} cells`);
   await shot('04b-explain-spiral', page.locator('.plots'));
+  // The history rings the same good group.
+  await page.click(tid('tab-history'));
+  expect(await page.getAttribute(tid('history-marks'), 'data-marks') === '3', 'history rings the good group');
+  await page.click(tid('tab-explain'));
   // A start-up trial says it was random.
   await page.locator(tid('trial-row')).filter({ has: page.locator('td:first-child', { hasText: /^2$/ }) }).click();
   const startup = await page.textContent(tid('explain-startup'));
@@ -619,6 +623,29 @@ await test('why this trial: TPE explained on a 2-D study and on MNIST, startup t
   await page.click(tid('tab-explain'));
   await page.waitForSelector(tid('explain-record'), { timeout: 5000 });
   expect(await page.getAttribute(tid('explain-density-optimizer'), 'data-chosen') === chosen, 'same choice after a reload');
+});
+
+await test('Hyperband: the intermediate values show each rung cut, and a pruned trial says which cut it missed', async () => {
+  const hash = setupHash({
+    epochs: 9, n_trials: 14, backend: 'cpu',
+    pruner: { type: 'hyperband', min_resource: 1, max_resource: 9, reduction_factor: 3, bootstrap_count: 0 },
+    params: [
+      { name: 'lr', kind: 'float', low: '0.0001', high: '0.3', log: true, step: '', choices: '' },
+      { name: 'hidden_units', kind: 'int', low: '2', high: '16', log: false, step: '', choices: '' },
+    ],
+  });
+  await open(hash);
+  await page.click(tid('new-study'));
+  await page.click(tid('start'));
+  await page.waitForSelector(`${tid('notice-finished')}, ${tid('notice-run-error')}`, { timeout: 300_000 });
+  await page.click(tid('tab-intermediate'));
+  const rungs = Number(await page.getAttribute(tid('rung-cut'), 'data-rungs'));
+  expect(rungs >= 2, `rung cuts drawn: ${rungs}`);
+  await shot('04d-intermediate-rung-cuts', page.locator('.plots'));
+  const prunedRow = page.locator(tid('trial-row'), { hasText: 'pruned' }).first();
+  await prunedRow.click();
+  const why = await page.textContent(tid('prune-reason'));
+  expect(/^Pruned at epoch \d+, rung \d+: its val\/loss [\d.e-]+ > [\d.e-]+, the cut for the best 1\/3 of the \d+ trials that reached this rung\.$/.test(why), `prune reason: ${why}`);
 });
 
 await test('reload restores the study', async () => {

@@ -419,6 +419,12 @@ pub struct StudyChartProps {
     /// The study's pruner: the intermediate values show the line it judges trials by.
     #[prop_or_default]
     pub pruner: Option<PrunerConfig>,
+    /// Trials the history rings: TPE's good group when the selected trial was proposed.
+    #[prop_or_default]
+    pub marked: Rc<Vec<u64>>,
+    /// The trial whose good group `marked` is.
+    #[prop_or_default]
+    pub marked_for: Option<u64>,
 }
 
 /// The line a median or percentile pruner judges trials by, at every step it checks: the
@@ -459,6 +465,36 @@ pub fn pruner_line(d: &StudyData, pruner: Option<&PrunerConfig>) -> Option<Serie
     })
 }
 
+/// Successive halving's or Hyperband's rung cuts (core's [`PrunerConfig::rung_cuts`]): per
+/// bracket, the value a trial must reach at each rung's epoch to go on. Empty for the
+/// other pruners and before a trial completed a rung.
+pub fn rung_cut_lines(d: &StudyData, pruner: Option<&PrunerConfig>) -> Vec<Series> {
+    let Some(p) = pruner else {
+        return Vec::new();
+    };
+    let trials: Vec<&sweeplab_core::FrozenTrial> = d.trials.iter().map(|t| &**t).collect();
+    let cuts = p.rung_cuts(&trials, d.direction);
+    let n_brackets = cuts.iter().map(|c| c.bracket + 1).max().unwrap_or(0);
+    (0..n_brackets)
+        .map(|b| Series {
+            name: if n_brackets > 1 {
+                format!("rung cut, bracket {b}")
+            } else {
+                "rung cut".into()
+            },
+            color: "currentColor".into(),
+            points: cuts
+                .iter()
+                .filter(|c| c.bracket == b)
+                .map(|c| (c.step as f64, c.cutoff))
+                .collect(),
+            faint: false,
+            dashed: true,
+        })
+        .filter(|s| !s.points.is_empty())
+        .collect()
+}
+
 /// Optimisation history: every COMPLETE trial's value and the best so far. The points are
 /// one path (cheap with 1,000 trials); hovering shows the nearest trial, clicking selects it.
 #[function_component(HistoryChart)]
@@ -481,6 +517,18 @@ pub fn history_chart(props: &StudyChartProps) -> Html {
     for &(n, v) in pruned.iter() {
         push_dot(&mut pruned_dots, x.px(n as f64), y.px(v));
     }
+    // TPE's good group of the selected trial, ringed (complete and pruned members).
+    let rings: Vec<(f64, f64)> = props
+        .marked
+        .iter()
+        .filter_map(|m| {
+            h.iter()
+                .find(|p| p.0 == *m)
+                .map(|p| (p.0, p.1))
+                .or_else(|| pruned.iter().find(|p| p.0 == *m).copied())
+        })
+        .map(|(n, v)| (x.px(n as f64), y.px(v)))
+        .collect();
     let mut best = String::new();
     let mut dots = String::new();
     for (i, &(n, v, b)) in h.iter().enumerate() {
@@ -520,6 +568,9 @@ pub fn history_chart(props: &StudyChartProps) -> Html {
                 <path class={classes!("dots", "pruned-dots", (pruned.len() > MANY_DOTS).then_some("many"))} d={pruned_dots} />
                 <path class="line best" d={best} />
                 <path class={classes!("dots", "history-dots", (h.len() > MANY_DOTS).then_some("many"))} d={dots} />
+                <g class="history-marks" data-testid="history-marks" data-marks={rings.len().to_string()}>
+                    { for rings.iter().map(|(cx, cy)| html! { <circle cx={format!("{cx:.1}")} cy={format!("{cy:.1}")} r="6.5" /> }) }
+                </g>
                 if let Some((n, v, _)) = near {
                     <g pointer-events="none">
                         <circle class="pt-hover" cx={format!("{:.1}", x.px(n as f64))} cy={format!("{:.1}", y.px(v))} r="6" />
@@ -536,6 +587,9 @@ pub fn history_chart(props: &StudyChartProps) -> Html {
                 if !pruned.is_empty() {
                     <span><i class="dot pruned"></i>{ "pruned (its last reported value)" }</span>
                 }
+                if let (false, Some(n)) = (rings.is_empty(), props.marked_for) {
+                    <span><i class="dot" style="background:transparent;border:2px solid #19a979"></i>{ format!("TPE's good group when it proposed trial {n} (see Why this trial)") }</span>
+                }
             </div>
         </div>
     }
@@ -546,6 +600,7 @@ pub fn history_chart(props: &StudyChartProps) -> Html {
 pub fn intermediate_chart(props: &StudyChartProps) -> Html {
     let series = use_memo((props.data.clone(), props.pruner.clone()), |(d, pruner)| {
         let line = pruner_line(d, pruner.as_ref());
+        let cuts = rung_cut_lines(d, pruner.as_ref());
         d.trials
             .iter()
             .filter(|t| !t.intermediate_values.is_empty())
@@ -565,14 +620,20 @@ pub fn intermediate_chart(props: &StudyChartProps) -> Html {
                 faint: d.trials.len() > 8,
                 dashed: t.state == TrialState::Pruned,
             })
-            // The pruner's line last, so it is drawn over the trials.
+            // The pruner's lines last, so they are drawn over the trials.
             .chain(line)
+            .chain(cuts)
             .collect::<Vec<_>>()
     });
     let line = series
-        .last()
-        .filter(|s| s.name.starts_with("the pruner's"))
+        .iter()
+        .find(|s| s.name.starts_with("the pruner's"))
         .map(|s| (s.name.clone(), s.points.len()));
+    let rungs: usize = series
+        .iter()
+        .filter(|s| s.name.starts_with("rung cut"))
+        .map(|s| s.points.len())
+        .sum();
     html! {
         <>
             <LineChart series={series} log_y={props.log_y} x_label="epoch" y_label={props.data.objective.clone()}
@@ -584,6 +645,11 @@ pub fn intermediate_chart(props: &StudyChartProps) -> Html {
                 if let Some((name, n)) = line {
                     <span data-testid="pruner-line" data-steps={n.to_string()}>
                         <i class="dashed-key"></i>{ format!("{name} of the completed trials: a trial whose best value so far is worse at a checked epoch is pruned") }
+                    </span>
+                }
+                if rungs > 0 {
+                    <span data-testid="rung-cut" data-rungs={rungs.to_string()}>
+                        <i class="dashed-key"></i>{ "rung cuts: at each rung's epoch a trial must be at least this good to go on (the best 1/reduction factor of the trials there)" }
                     </span>
                 }
             </div>

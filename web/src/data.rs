@@ -349,12 +349,14 @@ impl SortKey {
     }
 }
 
-/// Why a PRUNED trial was stopped, by the median or percentile `pruner`: the core pruner's
-/// threshold ([`PercentilePruner::threshold`]) at the trial's last reported step, over the
+/// Why a PRUNED trial was stopped: the reason the pruner recorded when it decided
+/// ([`PruneReason`]), or for a trial without one, by the median or percentile `pruner`: the
+/// core pruner's threshold ([`PercentilePruner::threshold`]) at the trial's last reported step, over the
 /// trials that had completed before it was pruned (as the pruner saw them then). `None` for
 /// other trials and pruners, or when that cannot be told (no completion times).
 ///
 /// [`PercentilePruner::threshold`]: sweeplab_core::PercentilePruner::threshold
+/// [`PruneReason`]: sweeplab_core::pruners::PruneReason
 pub fn prune_reason(
     data: &StudyData,
     t: &FrozenTrial,
@@ -363,6 +365,12 @@ pub fn prune_reason(
     if t.state != TrialState::Pruned {
         return None;
     }
+    // What the pruner recorded when it decided.
+    if let Some(reason) = sweeplab_core::pruners::PruneReason::of_trial(t) {
+        return Some(reason.describe(&data.objective, &crate::scale::precise));
+    }
+    // A study from before reasons were recorded: the median or percentile line over the
+    // trials completed by then.
     let p = pruner.percentile_pruner()?;
     let step = t.last_step()?;
     let pruned_at = t.datetime_complete?;
@@ -507,6 +515,28 @@ mod tests {
         );
         assert_eq!(prune_reason(&data, &p, &PrunerConfig::None), None);
         assert_eq!(prune_reason(&data, &data.trials[0], &median), None);
+        // A reason recorded at the decision wins, whatever the pruner shown now.
+        let mut recorded = p.clone();
+        recorded.system_attrs.insert(
+            sweeplab_core::pruners::PRUNE_REASON_KEY.into(),
+            sweeplab_core::pruners::PruneReason::Rung {
+                rung: 1,
+                step: 4,
+                value: 0.8,
+                cutoff: 0.61,
+                n_trials: 9,
+                reduction_factor: 3,
+                maximize: false,
+            }
+            .to_json(),
+        );
+        assert_eq!(
+            prune_reason(&data, &recorded, &PrunerConfig::None).as_deref(),
+            Some(
+                "Pruned at epoch 4, rung 1: its val/loss 0.8 > 0.61, the cut for the best 1/3 \
+                 of the 9 trials that reached this rung."
+            )
+        );
     }
 
     #[test]

@@ -134,9 +134,16 @@ fn TpeRecord(props: &RecordProps) -> Html {
     } else {
         e.params.join(", ")
     };
+    let maximize = props.data.direction == sweeplab_core::StudyDirection::Maximize;
     let threshold = e
         .threshold
-        .map(|v| format!(", values up to {}", precise(v)))
+        .map(|v| {
+            if maximize {
+                format!(", values of {} or more", precise(v))
+            } else {
+                format!(", values up to {}", precise(v))
+            }
+        })
         .unwrap_or_default();
     let liars = if e.liars.is_empty() {
         String::new()
@@ -209,6 +216,7 @@ fn SplitChart(props: &SplitProps) -> Html {
         .filter_map(|n| value(*n).map(|v| (*n, v)))
         .collect();
     let (w, h) = (560.0, 150.0);
+    // y: the objective; x: trial numbers, ending at the trial proposed.
     let x = Scale::range(0.0, props.trial as f64, 44.0, w - 10.0, false, 0.03);
     let y = Scale::fit(good.iter().chain(&rest).map(|p| p.1), h - 26.0, 10.0, false);
     let dot = |(n, v): &(u64, f64), class: &'static str| {
@@ -231,8 +239,11 @@ fn SplitChart(props: &SplitProps) -> Html {
                 { for e.liars.iter().map(|n| html! {
                     <g class="liar"><line x1={x.px(*n as f64).to_string()} x2={x.px(*n as f64).to_string()} y1="10" y2={(h - 26.0).to_string()} /><title>{ format!("trial {n}: running, counted as bad") }</title></g>
                 }) }
+                { for x.ticks(6).iter().filter(|v| v.fract() == 0.0 && **v >= 0.0).map(|v| html! {
+                    <text class="tick" x={x.px(*v).to_string()} y={(h - 12.0).to_string()} text-anchor="middle">{ short(*v) }</text>
+                }) }
                 <line class="proposed" x1={x.px(props.trial as f64).to_string()} x2={x.px(props.trial as f64).to_string()} y1="6" y2={(h - 22.0).to_string()} />
-                <text class="tick" x={x.px(props.trial as f64).to_string()} y={(h - 8.0).to_string()} text-anchor="end">{ format!("trial {} proposed here", props.trial) }</text>
+                <text class="tick" x={(x.px(props.trial as f64) - 4.0).to_string()} y="16" text-anchor="end">{ format!("trial {} proposed here", props.trial) }</text>
             </svg>
             <div class="legend">
                 <span><i class="dot" style={format!("background:{L_COLOR}")}></i>{ "good group: builds l(x)" }</span>

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
+use sweeplab_core::samplers::tpe::explain::Explain;
 use sweeplab_core::vocab::Objective;
 use yew::prelude::*;
 
@@ -190,7 +191,18 @@ pub fn StudyPanel(props: &StudyProps) -> Html {
         "contour" => html! { <ContourChart data={data.clone()} /> },
         "explain" => html! { <ExplainView data={data.clone()} selected={props.selected} /> },
         _ => {
-            html! { <HistoryChart data={data.clone()} log_y={props.log_y} on_select={on_select} /> }
+            // The selected trial's TPE split, if it has one: its good group is ringed.
+            let marked: Vec<u64> = props
+                .selected
+                .and_then(|n| data.trials.get(n as usize))
+                .and_then(|t| {
+                    Explain::of_trial(t).into_iter().find_map(|r| match r {
+                        Explain::Tpe(e) => Some(e.below),
+                        Explain::Startup { .. } => None,
+                    })
+                })
+                .unwrap_or_default();
+            html! { <HistoryChart data={data.clone()} log_y={props.log_y} on_select={on_select} marked={Rc::new(marked)} marked_for={props.selected} /> }
         }
     };
     html! {

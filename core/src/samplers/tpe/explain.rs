@@ -572,8 +572,9 @@ fn spark(values: &[f64], top: f64) -> String {
 impl Explain {
     /// A short text rendering for a terminal (`sweeplab explain`): the split, the choice
     /// and, per parameter, l(x) and g(x) drawn as block characters with the chosen value
-    /// marked. `trial` gives the parameters' distributions and values.
-    pub fn render_text(&self, trial: &crate::trial::FrozenTrial) -> String {
+    /// marked. `trial` gives the parameters' distributions and values; `maximize`, the study's
+    /// direction (which side of the threshold is good).
+    pub fn render_text(&self, trial: &crate::trial::FrozenTrial, maximize: bool) -> String {
         let mut out = String::new();
         let value_of = |name: &str| {
             trial
@@ -606,7 +607,13 @@ impl Explain {
                 ));
                 let threshold = e
                     .threshold
-                    .map(|t| format!(", values up to {}", short(t)))
+                    .map(|t| {
+                        if maximize {
+                            format!(", values of {} or more", short(t))
+                        } else {
+                            format!(", values up to {}", short(t))
+                        }
+                    })
                     .unwrap_or_default();
                 out.push_str(&format!(
                     "  good group l(x): {} ({}){threshold}\n",
