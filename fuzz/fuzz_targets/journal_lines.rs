@@ -5,6 +5,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use sweeplab_core::pruners::PruneReason;
+use sweeplab_core::samplers::tpe::explain::Explain;
 use sweeplab_core::storage::journal::{JournalStorage, StudyRecord, parse_journal};
 use time::{OffsetDateTime, UtcOffset};
 
@@ -44,6 +46,24 @@ fn check(text: &str) {
         Ok(s) => s,
         Err(e) => panic!("the compact journal does not load: {e}\n{compact}"),
     };
+    // What the playground and `sweeplab explain` read back from a trial's attributes:
+    // explain records and prune reasons, from anyone's journal, never panic.
+    for study in first.studies() {
+        for t in &study.trials {
+            for r in Explain::of_trial(t) {
+                let _ = r.render_text(t, false);
+                if let Explain::Tpe(e) = &r {
+                    for d in 0..e.params.len() {
+                        let _ = e.curve(d, 16);
+                    }
+                    let _ = e.pair(0, 1, 8);
+                }
+            }
+            if let Some(p) = PruneReason::of_trial(t) {
+                let _ = p.describe("value", &|v| format!("{v}"));
+            }
+        }
+    }
     let a: Vec<String> = first.studies().map(canonical).collect();
     let b: Vec<String> = again.studies().map(canonical).collect();
     assert_eq!(
