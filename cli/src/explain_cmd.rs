@@ -3,8 +3,8 @@
 
 use anyhow::{Result, anyhow, bail};
 use clap::Args;
-use sweeplab_core::json::{Json, obj};
 use sweeplab_core::StudyDirection;
+use sweeplab_core::json::{Json, obj};
 use sweeplab_core::samplers::tpe::explain::Explain;
 
 use crate::study_cmds::{STORAGE_HELP, open_storage};

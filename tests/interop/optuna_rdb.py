@@ -20,7 +20,8 @@ prefix of Optuna's JournalRedisBackend too. Each check prints PASS/FAIL; the las
   4. sweeplab killed with SIGKILL in the middle of tells leaves a database Optuna reads:
      every trial is RUNNING or COMPLETE with its value;
   5. (SQLite) a database rustuna wrote is read and continued, rustuna reads sweeplab's
-     trials, and a study with trials rustuna discarded is refused with a clear message;
+     trials, and trials rustuna discarded keep their rows and numbers, read as rustuna's
+     storages read them by default (apply_discard=False) and as Optuna reads them;
   6. `sweeplab sweep` on three workers at once keeps run_cap together; killed with SIGKILL
      mid-trial, a worker run again fails their trials once their heartbeats are stale and
      finishes the study, which Optuna reads;
@@ -365,9 +366,21 @@ def rustuna_database(backend):
     assert all(str(t.state).endswith("COMPLETE") for t in again.trials)
     listing = sl("studies", "--storage", url).stdout
     assert "ru\tminimize\ttrials=8\tcomplete=8" in listing, listing
-    # Discarded trials are hidden by rustuna; sweeplab says it cannot number around them.
+    # A discarded trial keeps its row and number (rustuna's `trials.discarded_at`): rustuna's
+    # default view, Optuna and sweeplab all read it, and new trials number after it.
     st.discard_trials([again.trials[2]._trial_id])
-    one_line_error(["studies", "--storage", url], "rustuna discarded")
+    listing = sl("studies", "--storage", url).stdout
+    assert "ru\tminimize\ttrials=8\tcomplete=8" in listing, listing
+    out = json.loads(sl("ask", "--storage", url, "--study-name", "ru", "--search-space", space).stdout)
+    assert out["number"] == 8, out
+    sl_tell(url, "ru", 8, (out["params"]["x"] - 1.0) ** 2)
+    default = rustuna.load_study(study_name="ru", storage=rustuna.storages.SQLite3Storage(path))
+    assert [t.number for t in default.trials] == list(range(9)), [t.number for t in default.trials]
+    applied = rustuna.load_study(
+        study_name="ru", storage=rustuna.storages.SQLite3Storage(path, apply_discard=True))
+    assert [t.number for t in applied.trials] == [0, 1, 3, 4, 5, 6, 7, 8], [t.number for t in applied.trials]
+    py = optuna.load_study(study_name="ru", storage=py_storage(url))
+    assert [t.number for t in py.trials] == list(range(9))
 
 
 SWEEP_YAML = """\

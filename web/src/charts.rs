@@ -466,8 +466,8 @@ pub fn pruner_line(d: &StudyData, pruner: Option<&PrunerConfig>) -> Option<Serie
 }
 
 /// Successive halving's or Hyperband's rung cuts (core's [`PrunerConfig::rung_cuts`]): per
-/// bracket, the value a trial must reach at each rung's epoch to go on. Empty for the
-/// other pruners and before a trial completed a rung.
+/// bracket and rung, a short level mark at the rung's epoch at the value a trial must reach
+/// there to go on. Empty for the other pruners and before a trial completed a rung.
 pub fn rung_cut_lines(d: &StudyData, pruner: Option<&PrunerConfig>) -> Vec<Series> {
     let Some(p) = pruner else {
         return Vec::new();
@@ -475,23 +475,29 @@ pub fn rung_cut_lines(d: &StudyData, pruner: Option<&PrunerConfig>) -> Vec<Serie
     let trials: Vec<&sweeplab_core::FrozenTrial> = d.trials.iter().map(|t| &**t).collect();
     let cuts = p.rung_cuts(&trials, d.direction);
     let n_brackets = cuts.iter().map(|c| c.bracket + 1).max().unwrap_or(0);
-    (0..n_brackets)
-        .map(|b| Series {
+    // Each cut is a short level mark at its rung's epoch: between rungs there is no cut.
+    let last = d
+        .trials
+        .iter()
+        .filter_map(|t| t.last_step())
+        .max()
+        .unwrap_or(1) as f64;
+    let half = (last * 0.025).max(0.3);
+    cuts.iter()
+        .map(|c| Series {
             name: if n_brackets > 1 {
-                format!("rung cut, bracket {b}")
+                format!("rung cut, bracket {}, rung {}", c.bracket, c.rung)
             } else {
-                "rung cut".into()
+                format!("rung cut, rung {}", c.rung)
             },
             color: "currentColor".into(),
-            points: cuts
-                .iter()
-                .filter(|c| c.bracket == b)
-                .map(|c| (c.step as f64, c.cutoff))
-                .collect(),
+            points: vec![
+                (c.step as f64 - half, c.cutoff),
+                (c.step as f64 + half, c.cutoff),
+            ],
             faint: false,
-            dashed: true,
+            dashed: false,
         })
-        .filter(|s| !s.points.is_empty())
         .collect()
 }
 
@@ -629,11 +635,10 @@ pub fn intermediate_chart(props: &StudyChartProps) -> Html {
         .iter()
         .find(|s| s.name.starts_with("the pruner's"))
         .map(|s| (s.name.clone(), s.points.len()));
-    let rungs: usize = series
+    let rungs = series
         .iter()
         .filter(|s| s.name.starts_with("rung cut"))
-        .map(|s| s.points.len())
-        .sum();
+        .count();
     html! {
         <>
             <LineChart series={series} log_y={props.log_y} x_label="epoch" y_label={props.data.objective.clone()}
@@ -649,7 +654,7 @@ pub fn intermediate_chart(props: &StudyChartProps) -> Html {
                 }
                 if rungs > 0 {
                     <span data-testid="rung-cut" data-rungs={rungs.to_string()}>
-                        <i class="dashed-key"></i>{ "rung cuts: at each rung's epoch a trial must be at least this good to go on (the best 1/reduction factor of the trials there)" }
+                        <i style="background:currentColor"></i>{ "rung cuts: at each rung's epoch a trial must be at least this good to go on (the best 1/reduction factor of the trials there)" }
                     </span>
                 }
             </div>

@@ -48,35 +48,19 @@ fn utc(v: &Val) -> Option<OffsetDateTime> {
     v.time().map(|t| t.assume_utc())
 }
 
-/// Whether `trials` has rustuna's `discarded_at` column.
-pub(crate) fn has_discarded_at(conn: &mut Conn) -> Result<bool, DbError> {
-    let sql = match conn.dialect() {
-        Dialect::Sqlite => {
-            "SELECT COUNT(*) FROM pragma_table_info('trials') WHERE name = 'discarded_at'"
-        }
-        Dialect::Postgres => {
-            "SELECT COUNT(*) FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = 'trials' AND column_name = 'discarded_at'"
-        }
-    };
-    Ok(conn.query_one(sql, &[])?.and_then(|v| v.int()).unwrap_or(0) > 0)
-}
-
 fn read(conn: &mut Conn, study_ids: &[i64]) -> Result<Loaded, DbError> {
     let mut loaded = Loaded::default();
     if study_ids.is_empty() {
         return Ok(loaded);
     }
-    let live = has_discarded_at(conn)?;
     for &sid in study_ids {
         let local_study = loaded.study_ids.len() as u64;
         let name = study_head(conn, sid, &mut loaded)?;
         for op in study_attrs(conn, sid, local_study)? {
             loaded.storage.apply(&op)?;
         }
-        for (index, (tid, number, template)) in
-            trials_from(conn, sid, 0, live)?.into_iter().enumerate()
-        {
-            check_number(&name, tid, number, index, live)?;
+        for (index, (tid, number, template)) in trials_from(conn, sid, 0)?.into_iter().enumerate() {
+            check_number(&name, tid, number, index)?;
             loaded.storage.apply(&JournalOp::CreateTrial {
                 study_id: local_study,
                 template: Box::new(template),
@@ -87,26 +71,22 @@ fn read(conn: &mut Conn, study_ids: &[i64]) -> Result<Loaded, DbError> {
     Ok(loaded)
 }
 
-/// A trial's stored number must be its position, as Optuna numbers trials.
+/// A trial's stored number must be its position, as Optuna numbers trials. (rustuna's
+/// discarded trials, marked in its `trials.discarded_at` column, keep their rows and
+/// numbers: they are read as rustuna's storages read them by default, with
+/// `apply_discard=False`, and as Optuna reads them.)
 pub(crate) fn check_number(
     name: &str,
     tid: i64,
     number: Option<i64>,
     index: usize,
-    discards: bool,
 ) -> Result<(), DbError> {
     if number == Some(index as i64) {
         return Ok(());
     }
-    Err(DbError::Data(if discards {
-        format!(
-            "study `{name}` has trials that rustuna discarded (trials.discarded_at), which leave gaps in its trial numbers; sweeplab cannot open such a study yet"
-        )
-    } else {
-        format!(
-            "study `{name}`: trial {tid} has number {number:?} where Optuna's numbering gives {index}"
-        )
-    }))
+    Err(DbError::Data(format!(
+        "study `{name}`: trial {tid} has number {number:?} where Optuna's numbering gives {index}"
+    )))
 }
 
 /// Reads study `sid`'s name and directions and creates it in `loaded`; returns its name.
@@ -191,23 +171,21 @@ pub(crate) struct TrialRow {
 }
 
 /// Study `sid`'s trials with `trial_id >= from`, in id order: `(trial_id, number, the
-/// trial as a full template)`. `discards`: the table has rustuna's `discarded_at`, and
-/// discarded trials are left out as rustuna leaves them out.
+/// trial as a full template)`.
 pub(crate) fn trials_from(
     conn: &mut Conn,
     sid: i64,
     from: i64,
-    discards: bool,
 ) -> Result<Vec<(i64, Option<i64>, TrialTemplate)>, DbError> {
     // The trials first, their rows after: each statement may see later commits (READ
     // COMMITTED), and a trial's state and its values, params and attributes are committed
     // together, so a trial read as finished has all of them; one read as running may have
     // more than its state says, and is read again next time.
-    let rows = trial_rows(conn, sid, from, discards)?;
+    let rows = trial_rows(conn, sid, from)?;
     if rows.is_empty() {
         return Ok(Vec::new());
     }
-    let mut children = Children::read(conn, sid, from, discards)?;
+    let mut children = Children::read(conn, sid, from)?;
     rows.into_iter()
         .map(|row| {
             let (tid, number) = (row.tid, row.number);
@@ -224,13 +202,7 @@ pub(crate) fn attrs_and_trial_rows(
     sid: i64,
     local: u64,
     from: i64,
-    discards: bool,
 ) -> Result<(Vec<JournalOp>, Vec<TrialRow>), DbError> {
-    let live = if discards {
-        " AND t.discarded_at IS NULL"
-    } else {
-        ""
-    };
     let d = conn.dialect();
     let (int, txt, ts) = match d {
         Dialect::Sqlite => ("NULL", "NULL", "NULL"),
@@ -243,7 +215,7 @@ pub(crate) fn attrs_and_trial_rows(
     let sql = format!(
         "SELECT 0, {int}, {int}, {txt}, {ts}, {ts}, {key}, {json} FROM study_user_attributes x WHERE x.study_id = $1 \
          UNION ALL SELECT 1, {int}, {int}, {txt}, {ts}, {ts}, {key}, {json} FROM study_system_attributes x WHERE x.study_id = $1 \
-         UNION ALL SELECT 2, t.trial_id, t.number, {state}, t.datetime_start, t.datetime_complete, {txt}, {txt} FROM trials t WHERE t.study_id = $1 AND t.trial_id >= $2{live} \
+         UNION ALL SELECT 2, t.trial_id, t.number, {state}, t.datetime_start, t.datetime_complete, {txt}, {txt} FROM trials t WHERE t.study_id = $1 AND t.trial_id >= $2 \
          ORDER BY 1, 2",
         key = cast_text(d, "x.key"),
         json = cast_text(d, "x.value_json"),
@@ -278,20 +250,10 @@ pub(crate) fn attrs_and_trial_rows(
 
 /// Study `sid`'s rows of `trials` with `trial_id >= from`, in id order (see
 /// [`trials_from`]).
-pub(crate) fn trial_rows(
-    conn: &mut Conn,
-    sid: i64,
-    from: i64,
-    discards: bool,
-) -> Result<Vec<TrialRow>, DbError> {
-    let live = if discards {
-        " AND t.discarded_at IS NULL"
-    } else {
-        ""
-    };
+pub(crate) fn trial_rows(conn: &mut Conn, sid: i64, from: i64) -> Result<Vec<TrialRow>, DbError> {
     let rows = conn.query(
         &format!(
-            "SELECT t.trial_id, t.number, {}, t.datetime_start, t.datetime_complete FROM trials t WHERE t.study_id = $1 AND t.trial_id >= $2{live} ORDER BY t.trial_id",
+            "SELECT t.trial_id, t.number, {}, t.datetime_start, t.datetime_complete FROM trials t WHERE t.study_id = $1 AND t.trial_id >= $2 ORDER BY t.trial_id",
             cast_text(conn.dialect(), "t.state")
         ),
         &[Val::Int(sid), Val::Int(from)],
@@ -328,20 +290,10 @@ pub(crate) struct Children {
 
 impl Children {
     /// Reads them (read after the trial rows: see [`trials_from`]).
-    pub(crate) fn read(
-        conn: &mut Conn,
-        sid: i64,
-        from: i64,
-        discards: bool,
-    ) -> Result<Children, DbError> {
-        let live = if discards {
-            " AND t.discarded_at IS NULL"
-        } else {
-            ""
-        };
+    pub(crate) fn read(conn: &mut Conn, sid: i64, from: i64) -> Result<Children, DbError> {
         let d = conn.dialect();
         let join = format!(
-            "JOIN trials t ON t.trial_id = x.trial_id WHERE t.study_id = $1 AND t.trial_id >= $2{live}"
+            "JOIN trials t ON t.trial_id = x.trial_id WHERE t.study_id = $1 AND t.trial_id >= $2"
         );
         // The five tables in one round trip, as rows of (table, trial_id, name, integer,
         // real, text, order), unsorted: sorting a million rows costs the server more than

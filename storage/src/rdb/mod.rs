@@ -594,7 +594,7 @@ impl RdbStore {
             }
             break (out, ops);
         };
-        let (mut loaded, discards) = match self.replica.take() {
+        let (mut loaded, own) = match self.replica.take() {
             Some(r) => r.into_parts(),
             None => (Loaded::default(), None),
         };
@@ -606,9 +606,9 @@ impl RdbStore {
         }
         if !loaded.study_ids.is_empty() {
             let created = loaded.trial_ids.get(known..).unwrap_or_default().to_vec();
-            let mut replica = match discards {
-                Some(d) => replica::Replica::from_parts(loaded, d),
-                None => replica::Replica::created(&mut self.rdb.conn, loaded)?,
+            let mut replica = match own {
+                Some(own) => replica::Replica::from_parts(loaded, own),
+                None => replica::Replica::created(loaded),
             };
             replica.own(created);
             self.replica = Some(replica);

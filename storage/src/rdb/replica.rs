@@ -8,7 +8,7 @@ use sweeplab_core::storage::journal::{JournalOp, TrialTemplate};
 
 use std::collections::HashSet;
 
-use super::load::{self, Children, attrs_and_trial_rows, check_number, has_discarded_at};
+use super::load::{self, Children, attrs_and_trial_rows, check_number};
 use super::sql::Conn;
 use super::{DbError, Loaded};
 
@@ -17,8 +17,6 @@ use super::{DbError, Loaded};
 pub(crate) struct Replica {
     /// The study (local id 0) and its trials.
     pub loaded: Loaded,
-    /// Whether `trials` has rustuna's `discarded_at` column.
-    discards: bool,
     /// Trials this process created and has not seen finished: only their owner writes
     /// their params, values and attributes, so while their state is unchanged nothing of
     /// them needs reading again (another worker may only fail them as stale, which their
@@ -34,33 +32,27 @@ impl Replica {
             return Ok(None);
         }
         Ok(Some(Replica {
-            discards: has_discarded_at(conn)?,
             loaded,
             own: HashSet::new(),
         }))
     }
 
     /// A replica of a study this process has just created (its rows written in `loaded`).
-    pub fn created(conn: &mut Conn, loaded: Loaded) -> Result<Replica, DbError> {
-        Ok(Replica {
-            discards: has_discarded_at(conn)?,
+    pub fn created(loaded: Loaded) -> Replica {
+        Replica {
             loaded,
             own: HashSet::new(),
-        })
+        }
     }
 
-    /// The study, whether the table has `discarded_at`, and the trials this process owns.
-    pub fn into_parts(self) -> (Loaded, Option<(bool, HashSet<i64>)>) {
-        (self.loaded, Some((self.discards, self.own)))
+    /// The study and the trials this process owns.
+    pub fn into_parts(self) -> (Loaded, Option<HashSet<i64>>) {
+        (self.loaded, Some(self.own))
     }
 
     /// [`Replica::into_parts`] back together.
-    pub fn from_parts(loaded: Loaded, (discards, own): (bool, HashSet<i64>)) -> Replica {
-        Replica {
-            loaded,
-            discards,
-            own,
-        }
+    pub fn from_parts(loaded: Loaded, own: HashSet<i64>) -> Replica {
+        Replica { loaded, own }
     }
 
     /// Records that this process created trials `ids`.
@@ -89,7 +81,7 @@ impl Replica {
         let next_new = self.loaded.trial_ids.last().map_or(0, |id| id + 1);
         let from = first_open.map_or(next_new, |f| f.min(next_new));
         let mut ops = Vec::new();
-        let (attrs, rows) = attrs_and_trial_rows(conn, sid, 0, from, self.discards)?;
+        let (attrs, rows) = attrs_and_trial_rows(conn, sid, 0, from)?;
         for op in attrs {
             let changed = match &op {
                 JournalOp::SetStudyUserAttr { key, value, .. } => {
@@ -128,7 +120,7 @@ impl Replica {
         else {
             return Ok(ops);
         };
-        let mut children = Children::read(conn, sid, first, self.discards)?;
+        let mut children = Children::read(conn, sid, first)?;
         for (row, stale) in rows.into_iter().zip(stale) {
             if !stale {
                 continue;
@@ -155,7 +147,7 @@ impl Replica {
                 }
                 Err(_) => {
                     let index = self.loaded.trial_ids.len();
-                    check_number(&name, tid, number, index, self.discards)?;
+                    check_number(&name, tid, number, index)?;
                     let op = JournalOp::CreateTrial {
                         study_id: 0,
                         template: Box::new(template),
