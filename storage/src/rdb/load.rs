@@ -292,9 +292,8 @@ impl Children {
     /// Reads them (read after the trial rows: see [`trials_from`]).
     pub(crate) fn read(conn: &mut Conn, sid: i64, from: i64) -> Result<Children, DbError> {
         let d = conn.dialect();
-        let join = format!(
-            "JOIN trials t ON t.trial_id = x.trial_id WHERE t.study_id = $1 AND t.trial_id >= $2"
-        );
+        let join =
+            "JOIN trials t ON t.trial_id = x.trial_id WHERE t.study_id = $1 AND t.trial_id >= $2";
         // The five tables in one round trip, as rows of (table, trial_id, name, integer,
         // real, text, order), unsorted: sorting a million rows costs the server more than
         // putting each trial's few in order here (see `template`).

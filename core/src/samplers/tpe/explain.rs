@@ -882,7 +882,7 @@ mod tests {
         let t = &study.trials()[7];
         let text: String = Explain::of_trial(t)
             .iter()
-            .map(|r| r.render_text(t))
+            .map(|r| r.render_text(t, false))
             .collect();
         assert!(
             text.contains("TPE, independently, from 7 finished trials"),
@@ -897,7 +897,7 @@ mod tests {
         let t = &study.trials()[0];
         let text: String = Explain::of_trial(t)
             .iter()
-            .map(|r| r.render_text(t))
+            .map(|r| r.render_text(t, false))
             .collect();
         assert!(
             text.contains("random: n < n_startup_trials (0 finished < 5)"),
