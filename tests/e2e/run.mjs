@@ -549,105 +549,6 @@ await test('spiral study on the CPU, curves and plots render', async () => {
   await shot('05-table-sorted', page.locator('.table-card'));
 });
 
-// Runs a study to its end and opens "Why this trial" on trial `n`; returns the view's facts.
-async function explainTrial(hash, total, n, timeoutMs) {
-  await open(hash);
-  await page.click(tid('new-study'));
-  await page.click(tid('start'));
-  await page.waitForSelector(`${tid('notice-finished')}, ${tid('notice-run-error')}`, { timeout: timeoutMs });
-  const err = await page.$(tid('notice-run-error'));
-  if (err) throw new Error(await err.textContent());
-  const count = await page.textContent(tid('trial-count'));
-  expect(count.includes(`${total}/${total}`), `trial count: ${count}`);
-  await page.locator(tid('trial-row')).filter({ has: page.locator('td:first-child', { hasText: new RegExp(`^${n}$`) }) }).click();
-  await page.click(tid('tab-explain'));
-  await page.waitForSelector(tid('explain'), { timeout: 5000 });
-  const params = await page.textContent(tid('live-params'));
-  return { params };
-}
-
-await test('why this trial: TPE explained on a 2-D study and on MNIST, startup trials say random', async () => {
-  // Spiral, 12 trials of one epoch on the CPU: TPE proposes trials 10 and 11.
-  const { params } = await explainTrial(setupHash({ backend: 'cpu', epochs: 1, n_trials: 12 }), 12, 11, 300_000);
-  await page.waitForSelector(tid('explain-record'), { timeout: 5000 });
-  const head = await page.textContent('.explain-head');
-  expect(/TPE proposed hidden_units, lr jointly \(multivariate TPE\) from 11 finished trials/.test(head), `head: ${head}`);
-  expect(/Good group l\(x\): 3 trials/.test(head), `head: ${head}`);
-  // The split: 3 good trials, 8 others, drawn on the history the sampler saw.
-  expect(await page.getAttribute(tid('explain-split'), 'data-good') === '3', 'good trials');
-  expect(await page.getAttribute(tid('explain-split'), 'data-rest') === '8', 'other trials');
-  // One density per parameter; the chosen value is the trial's value.
-  for (const name of ['lr', 'hidden_units']) {
-    const chosen = await page.getAttribute(tid(`explain-density-${name}`), 'data-chosen');
-    const pts = Number(await page.getAttribute(tid(`explain-density-${name}`), 'data-points'));
-    expect(pts >= 10, `${name}: ${pts} points`);
-    const shown = params.match(new RegExp(`${name} = ([^ ]+)`))[1];
-    expect(Number(chosen).toPrecision(3) === Number(shown).toPrecision(3), `${name}: chosen ${chosen}, trial ${shown}`);
-  }
-  expect(await page.$$eval(`${tid('explain-density-lr')} line.cand`, (l) => l.length) === 48, '48 candidates');
-  expect(await page.$$eval(`${tid('explain-density-lr')} .components.l g`, (l) => l.length) === 4, 'l: 3 components and the prior');
-  const cells = Number(await page.getAttribute(tid('explain-pair'), 'data-cells'));
-  expect(cells > 100, `pair view: ${cells} cells`);
-  await shot('04b-explain-spiral', page.locator('.plots'));
-  // The history rings the same good group.
-  await page.click(tid('tab-history'));
-  expect(await page.getAttribute(tid('history-marks'), 'data-marks') === '3', 'history rings the good group');
-  await page.click(tid('tab-explain'));
-  // A start-up trial says it was random.
-  await page.locator(tid('trial-row')).filter({ has: page.locator('td:first-child', { hasText: /^2$/ }) }).click();
-  const startup = await page.textContent(tid('explain-startup'));
-  expect(/Random: n < n_startup_trials/.test(startup) && /2 trials had finished/.test(startup), `startup: ${startup}`);
-
-  // MNIST MLP on the CPU, 12 one-epoch trials: a log, an int and a categorical parameter.
-  const mnist = setupHash({
-    preset: 'mnist-mlp', dataset: 'mnist', model: 'mlp', epochs: 1, objective: 'val_accuracy',
-    backend: 'cpu', pruner: 'none', n_trials: 12,
-    params: [
-      { name: 'lr', kind: 'float', low: '0.001', high: '0.03', log: true, step: '', choices: '' },
-      { name: 'hidden_units', kind: 'int', low: '8', high: '16', log: false, step: '', choices: '' },
-      { name: 'optimizer', kind: 'categorical', low: '', high: '', log: false, step: '', choices: 'adam, sgd' },
-    ],
-  });
-  const m = await explainTrial(mnist, 12, 11, 600_000);
-  await page.waitForSelector(tid('explain-record'), { timeout: 5000 });
-  const chosen = await page.getAttribute(tid('explain-density-optimizer'), 'data-chosen');
-  expect(m.params.includes(`optimizer = ${chosen}`), `optimizer: chosen ${chosen}, trial ${m.params}`);
-  expect(await page.$$eval(`${tid('explain-density-optimizer')} .bar-pair`, (b) => b.length) === 2, 'two choices, two bar pairs');
-  expect(await page.$$eval(`${tid('explain-density-optimizer')} .bar-pair.chosen`, (b) => b.length) === 1, 'one chosen choice');
-  await shot('04c-explain-mnist', page.locator('.plots'));
-  // The record survives a reload.
-  await page.reload({ waitUntil: 'load' });
-  await page.waitForSelector('body[data-ready]', { timeout: 60_000 });
-  await page.waitForSelector(tid('trial-row'), { timeout: 30_000 });
-  await page.locator(tid('trial-row')).filter({ has: page.locator('td:first-child', { hasText: /^11$/ }) }).click();
-  await page.click(tid('tab-explain'));
-  await page.waitForSelector(tid('explain-record'), { timeout: 5000 });
-  expect(await page.getAttribute(tid('explain-density-optimizer'), 'data-chosen') === chosen, 'same choice after a reload');
-});
-
-await test('Hyperband: the intermediate values show each rung cut, and a pruned trial says which cut it missed', async () => {
-  const hash = setupHash({
-    epochs: 9, n_trials: 14, backend: 'cpu',
-    pruner: { type: 'hyperband', min_resource: 1, max_resource: 9, reduction_factor: 3, bootstrap_count: 0 },
-    params: [
-      { name: 'lr', kind: 'float', low: '0.0001', high: '0.3', log: true, step: '', choices: '' },
-      { name: 'hidden_units', kind: 'int', low: '2', high: '16', log: false, step: '', choices: '' },
-    ],
-  });
-  await open(hash);
-  await page.click(tid('new-study'));
-  await page.click(tid('start'));
-  await page.waitForSelector(`${tid('notice-finished')}, ${tid('notice-run-error')}`, { timeout: 300_000 });
-  await page.click(tid('tab-intermediate'));
-  const rungs = Number(await page.getAttribute(tid('rung-cut'), 'data-rungs'));
-  expect(rungs >= 2, `rung cuts drawn: ${rungs}`);
-  await shot('04d-intermediate-rung-cuts', page.locator('.plots'));
-  const prunedRow = page.locator(tid('trial-row'), { hasText: 'pruned' }).first();
-  await prunedRow.click();
-  const why = await page.textContent(tid('prune-reason'));
-  expect(/^Pruned at epoch \d+, rung \d+: its val\/loss [\d.e-]+ > [\d.e-]+, the cut for the best 1\/3 of the \d+ trials that reached this rung\.$/.test(why), `prune reason: ${why}`);
-});
-
 await test('reload restores the study', async () => {
   const name = await page.textContent(tid('study-name'));
   await page.reload({ waitUntil: 'load' });
@@ -933,6 +834,105 @@ await test('bad input shows inline errors, never a panic', async () => {
   await page.waitForSelector(tid('notice-corrupt'));
   await shot('09-corrupt-study');
   expect(!(await page.$('#fatal')), 'a panic reached the page');
+});
+
+// Runs a study to its end and opens "Why this trial" on trial `n`; returns the view's facts.
+async function explainTrial(hash, total, n, timeoutMs) {
+  await open(hash);
+  await page.click(tid('new-study'));
+  await page.click(tid('start'));
+  await page.waitForSelector(`${tid('notice-finished')}, ${tid('notice-run-error')}`, { timeout: timeoutMs });
+  const err = await page.$(tid('notice-run-error'));
+  if (err) throw new Error(await err.textContent());
+  const count = await page.textContent(tid('trial-count'));
+  expect(count.includes(`${total}/${total}`), `trial count: ${count}`);
+  await page.locator(tid('trial-row')).filter({ has: page.locator('td:first-child', { hasText: new RegExp(`^${n}$`) }) }).click();
+  await page.click(tid('tab-explain'));
+  await page.waitForSelector(tid('explain'), { timeout: 5000 });
+  const params = await page.textContent(tid('live-params'));
+  return { params };
+}
+
+await test('why this trial: TPE explained on a 2-D study and on MNIST, startup trials say random', async () => {
+  // Spiral, 12 trials of one epoch on the CPU: TPE proposes trials 10 and 11.
+  const { params } = await explainTrial(setupHash({ backend: 'cpu', epochs: 1, n_trials: 12 }), 12, 11, 300_000);
+  await page.waitForSelector(tid('explain-record'), { timeout: 5000 });
+  const head = await page.textContent('.explain-head');
+  expect(/TPE proposed hidden_units, lr jointly \(multivariate TPE\) from 11 finished trials/.test(head), `head: ${head}`);
+  expect(/Good group l\(x\): 3 trials/.test(head), `head: ${head}`);
+  // The split: 3 good trials, 8 others, drawn on the history the sampler saw.
+  expect(await page.getAttribute(tid('explain-split'), 'data-good') === '3', 'good trials');
+  expect(await page.getAttribute(tid('explain-split'), 'data-rest') === '8', 'other trials');
+  // One density per parameter; the chosen value is the trial's value.
+  for (const name of ['lr', 'hidden_units']) {
+    const chosen = await page.getAttribute(tid(`explain-density-${name}`), 'data-chosen');
+    const pts = Number(await page.getAttribute(tid(`explain-density-${name}`), 'data-points'));
+    expect(pts >= 10, `${name}: ${pts} points`);
+    const shown = params.match(new RegExp(`${name} = ([^ ]+)`))[1];
+    expect(Number(chosen).toPrecision(3) === Number(shown).toPrecision(3), `${name}: chosen ${chosen}, trial ${shown}`);
+  }
+  expect(await page.$$eval(`${tid('explain-density-lr')} line.cand`, (l) => l.length) === 48, '48 candidates');
+  expect(await page.$$eval(`${tid('explain-density-lr')} .components.l g`, (l) => l.length) === 4, 'l: 3 components and the prior');
+  const cells = Number(await page.getAttribute(tid('explain-pair'), 'data-cells'));
+  expect(cells > 100, `pair view: ${cells} cells`);
+  await shot('04b-explain-spiral', page.locator('.plots'));
+  // The history rings the same good group.
+  await page.click(tid('tab-history'));
+  expect(await page.getAttribute(tid('history-marks'), 'data-marks') === '3', 'history rings the good group');
+  await page.click(tid('tab-explain'));
+  // A start-up trial says it was random.
+  await page.locator(tid('trial-row')).filter({ has: page.locator('td:first-child', { hasText: /^2$/ }) }).click();
+  const startup = await page.textContent(tid('explain-startup'));
+  expect(/Random: n < n_startup_trials/.test(startup) && /2 trials had finished/.test(startup), `startup: ${startup}`);
+
+  // MNIST MLP on the CPU, 12 one-epoch trials: a log, an int and a categorical parameter.
+  const mnist = setupHash({
+    preset: 'mnist-mlp', dataset: 'mnist', model: 'mlp', epochs: 1, objective: 'val_accuracy',
+    backend: 'cpu', pruner: 'none', n_trials: 12,
+    params: [
+      { name: 'lr', kind: 'float', low: '0.001', high: '0.03', log: true, step: '', choices: '' },
+      { name: 'hidden_units', kind: 'int', low: '8', high: '16', log: false, step: '', choices: '' },
+      { name: 'optimizer', kind: 'categorical', low: '', high: '', log: false, step: '', choices: 'adam, sgd' },
+    ],
+  });
+  const m = await explainTrial(mnist, 12, 11, 600_000);
+  await page.waitForSelector(tid('explain-record'), { timeout: 5000 });
+  const chosen = await page.getAttribute(tid('explain-density-optimizer'), 'data-chosen');
+  expect(m.params.includes(`optimizer = ${chosen}`), `optimizer: chosen ${chosen}, trial ${m.params}`);
+  expect(await page.$$eval(`${tid('explain-density-optimizer')} .bar-pair`, (b) => b.length) === 2, 'two choices, two bar pairs');
+  expect(await page.$$eval(`${tid('explain-density-optimizer')} .bar-pair.chosen`, (b) => b.length) === 1, 'one chosen choice');
+  await shot('04c-explain-mnist', page.locator('.plots'));
+  // The record survives a reload.
+  await page.reload({ waitUntil: 'load' });
+  await page.waitForSelector('body[data-ready]', { timeout: 60_000 });
+  await page.waitForSelector(tid('trial-row'), { timeout: 30_000 });
+  await page.locator(tid('trial-row')).filter({ has: page.locator('td:first-child', { hasText: /^11$/ }) }).click();
+  await page.click(tid('tab-explain'));
+  await page.waitForSelector(tid('explain-record'), { timeout: 5000 });
+  expect(await page.getAttribute(tid('explain-density-optimizer'), 'data-chosen') === chosen, 'same choice after a reload');
+});
+
+await test('Hyperband: the intermediate values show each rung cut, and a pruned trial says which cut it missed', async () => {
+  const hash = setupHash({
+    epochs: 9, n_trials: 14, backend: 'cpu',
+    pruner: { type: 'hyperband', min_resource: 1, max_resource: 9, reduction_factor: 3, bootstrap_count: 0 },
+    params: [
+      { name: 'lr', kind: 'float', low: '0.0001', high: '0.3', log: true, step: '', choices: '' },
+      { name: 'hidden_units', kind: 'int', low: '2', high: '16', log: false, step: '', choices: '' },
+    ],
+  });
+  await open(hash);
+  await page.click(tid('new-study'));
+  await page.click(tid('start'));
+  await page.waitForSelector(`${tid('notice-finished')}, ${tid('notice-run-error')}`, { timeout: 300_000 });
+  await page.click(tid('tab-intermediate'));
+  const rungs = Number(await page.getAttribute(tid('rung-cut'), 'data-rungs'));
+  expect(rungs >= 2, `rung cuts drawn: ${rungs}`);
+  await shot('04d-intermediate-rung-cuts', page.locator('.plots'));
+  const prunedRow = page.locator(tid('trial-row'), { hasText: 'pruned' }).first();
+  await prunedRow.click();
+  const why = await page.textContent(tid('prune-reason'));
+  expect(/^Pruned at epoch \d+, rung \d+: its val\/loss [\d.e-]+ > [\d.e-]+, the cut for the best 1\/3 of the \d+ trials that reached this rung\.$/.test(why), `prune reason: ${why}`);
 });
 
 await test('1,000-trial synthetic study stays smooth', async () => {
