@@ -17,12 +17,12 @@ pub struct ExportArgs {
     /// The study to export.
     #[arg(long)]
     study_name: String,
-    /// tensorboard (a logdir), wandb (a directory holding wandb/offline-run-*), optuna (a
-    /// journal file), sqlite (an Optuna SQLite database: `sqlite:///FILE`, optuna-dashboard),
+    /// tensorboard (a logdir), wandb (a directory holding wandb/offline-run-*), mlflow (a
+    /// directory holding MLflow's file store, mlruns/), optuna (a journal file), sqlite (an Optuna SQLite database: `sqlite:///FILE`, optuna-dashboard),
     /// csv (a file) or zip (one archive with all of them).
     #[arg(long)]
     format: String,
-    /// Where to write: a directory for tensorboard and wandb, a file otherwise. Files are
+    /// Where to write: a directory for tensorboard, wandb and mlflow, a file otherwise. Files are
     /// written to a temporary name and renamed, so nothing half-written is left behind.
     #[arg(long)]
     out: PathBuf,
@@ -40,7 +40,7 @@ pub fn export(a: ExportArgs) -> Result<()> {
         Some(f) => Some(f),
         None if sqlite => None,
         None => bail!(
-            "unknown --format `{}`; use tensorboard, wandb, optuna, sqlite, csv or zip",
+            "unknown --format `{}`; use tensorboard, wandb, mlflow, optuna, sqlite, csv or zip",
             a.format
         ),
     };
@@ -59,8 +59,13 @@ pub fn export(a: ExportArgs) -> Result<()> {
     let storage = opened.load_all()?;
     let study = find_study(&storage, &a.study_name)
         .with_context(|| format!("--storage {}", opened.shown()))?;
+    // MLflow records where its store lives: the absolute path of OUT/mlruns.
+    let mlflow_root = (format == Some(ExportFormat::Mlflow))
+        .then(|| absolute(&a.out.join("mlruns")))
+        .transpose()?;
     let options = ExportOptions {
         wandb_project: a.wandb_project.clone(),
+        mlflow_root,
         ..ExportOptions::default()
     };
     let (files, shown) = match format {
@@ -116,6 +121,12 @@ pub fn export(a: ExportArgs) -> Result<()> {
         if files.len() == 1 { "" } else { "s" }
     );
     Ok(())
+}
+
+/// `path` (which need not exist) as an absolute `file://` URI.
+fn absolute(path: &std::path::Path) -> Result<String> {
+    let abs = std::path::absolute(path).with_context(|| format!("resolving {}", path.display()))?;
+    Ok(format!("file://{}", abs.display()))
 }
 
 /// Whether `a` and `b` name the same existing file (through links and relative paths).

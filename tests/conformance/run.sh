@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Export conformance: a real study made with the sweeplab CLI is exported in every format and
-# each export is read by the real tool (TensorBoard, wandb, Optuna, optuna-dashboard), through
+# each export is read by the real tool (TensorBoard, wandb, Optuna, optuna-dashboard, MLflow), through
 # the checker scripts in this directory.
 #
 #   tests/conformance/run.sh SWEEPLAB_BIN
@@ -98,6 +98,7 @@ check export-wandb 60 export_as wandb "$out/wb"
 check export-optuna 60 export_as optuna "$out/study.log"
 check export-csv 60 export_as csv "$out/trials.csv"
 check export-zip 60 export_as zip "$out/all.zip"
+check export-mlflow 60 export_as mlflow "$out/ml"
 
 # ---------------------------------------------------------------- the real readers
 check tensorboard 300 "$python" "$here/check_tensorboard.py" "$out/tb" "$journal" "$study"
@@ -111,6 +112,23 @@ check zip/optuna 300 "$python" "$here/check_optuna.py" "$out/unzipped/optuna/jou
 check zip/csv 120 "$python" "$here/check_csv.py" "$out/unzipped/trials.csv" "$journal" "$study"
 
 # ---------------------------------------------------------------- bad input
+# MLflow reads the file store (and imports it into SQLite) in its own venv; the truth it is
+# compared with is Optuna's view of the journal, written as JSON here.
+mlflow_checks() {
+    set -e
+    local mlpython
+    mlpython="$(timeout 1200 "$here/venv.sh" mlflow 2>"$work/venv-mlflow.log" | tail -n 1)" || {
+        tail -n 20 "$work/venv-mlflow.log"
+        return 1
+    }
+    "$python" "$here/dump_truth.py" "$journal" "$study" "$work/truth.json"
+    MLFLOW_ALLOW_FILE_STORE=true "$mlpython" "$here/check_mlflow.py" "$out/ml" "$work/truth.json" --migrate
+    MLFLOW_ALLOW_FILE_STORE=true "$mlpython" "$here/check_mlflow.py" "$out/unzipped" "$work/truth.json"
+}
+export out
+export -f mlflow_checks
+check mlflow 1500 mlflow_checks
+
 bad_input() {
     local err rc
     err="$("$bin" export --storage "$journal" --study-name nope --format csv --out "$work/x.csv" 2>&1)"

@@ -1141,7 +1141,7 @@ impl State {
                 .unwrap_or_default()
         };
         let (name, mime, bytes) = match format {
-            ExportFormat::TensorBoard | ExportFormat::Wandb => (
+            ExportFormat::TensorBoard | ExportFormat::Wandb | ExportFormat::Mlflow => (
                 format!("{name}-{}.zip", format.name()),
                 "application/zip",
                 zip_files(&files).map_err(|e| format!("export failed: {e}"))?,

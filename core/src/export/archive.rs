@@ -19,6 +19,11 @@ pub fn zip_files(files: &[ExportFile]) -> Result<Vec<u8>, ExportError> {
         .unix_permissions(0o644);
     for f in files {
         super::check_relative_path(&f.path)?;
+        if f.path.ends_with('/') {
+            zip.add_directory(f.path.as_str(), options)
+                .map_err(|e| err("adding", &f.path, &e))?;
+            continue;
+        }
         zip.start_file(f.path.as_str(), options)
             .map_err(|e| err("adding", &f.path, &e))?;
         zip.write_all(&f.bytes)

@@ -132,6 +132,23 @@ pub fn write_files_atomic(root: &Path, files: &[ExportFile]) -> Result<(), Expor
     let mut created_dirs: Vec<PathBuf> = Vec::new();
     let result = (|| {
         for f in files {
+            // A directory entry (`…/`): the directory, even if nothing goes in it.
+            if let Some(dir) = f.path.strip_suffix('/') {
+                let path = dir
+                    .split('/')
+                    .fold(root.to_path_buf(), |p, part| p.join(part));
+                let mut missing = Vec::new();
+                let mut d = path.clone();
+                while !d.exists() {
+                    missing.push(d.clone());
+                    if !d.pop() {
+                        break;
+                    }
+                }
+                fs::create_dir_all(&path).map_err(|e| io(&path, e))?;
+                created_dirs.extend(missing.into_iter().rev());
+                continue;
+            }
             let path = f
                 .path
                 .split('/')

@@ -31,6 +31,7 @@ use crate::trial::{FrozenTrial, TrialState};
 mod archive;
 mod csv;
 mod journal;
+pub mod mlflow;
 pub mod proto;
 pub mod tensorboard;
 pub mod wandb;
@@ -50,7 +51,8 @@ pub use journal::{as_optuna_stores, import_journal, journal_for_study};
 /// One exported file: a `/`-separated path relative to the export root, and its bytes.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ExportFile {
-    /// Relative path, `/`-separated (e.g. `trial-000/events.out.tfevents.…`).
+    /// Relative path, `/`-separated (e.g. `trial-000/events.out.tfevents.…`); one ending in
+    /// `/` (with no bytes) is a directory that exists even when empty.
     pub path: String,
     /// The file's content.
     pub bytes: Vec<u8>,
@@ -133,19 +135,22 @@ pub enum ExportFormat {
     Csv,
     /// A zip archive with all of the above.
     Zip,
+    /// MLflow's file store: a directory holding `mlruns/`.
+    Mlflow,
 }
 
 impl ExportFormat {
     /// Every format, in the order the CLI lists them.
-    pub const ALL: [ExportFormat; 5] = [
+    pub const ALL: [ExportFormat; 6] = [
         ExportFormat::TensorBoard,
         ExportFormat::Wandb,
+        ExportFormat::Mlflow,
         ExportFormat::Optuna,
         ExportFormat::Csv,
         ExportFormat::Zip,
     ];
 
-    /// The CLI name (`tensorboard`, `wandb`, `optuna`, `csv`, `zip`).
+    /// The CLI name (`tensorboard`, `wandb`, `mlflow`, `optuna`, `csv`, `zip`).
     pub fn name(self) -> &'static str {
         match self {
             ExportFormat::TensorBoard => "tensorboard",
@@ -153,6 +158,7 @@ impl ExportFormat {
             ExportFormat::Optuna => "optuna",
             ExportFormat::Csv => "csv",
             ExportFormat::Zip => "zip",
+            ExportFormat::Mlflow => "mlflow",
         }
     }
 
@@ -164,6 +170,7 @@ impl ExportFormat {
             "optuna" | "journal" => ExportFormat::Optuna,
             "csv" => ExportFormat::Csv,
             "zip" => ExportFormat::Zip,
+            "mlflow" | "mlruns" => ExportFormat::Mlflow,
             _ => return None,
         })
     }
@@ -194,6 +201,9 @@ pub struct ExportOptions {
     pub producer: String,
     /// The `worker_id` of exported journal lines.
     pub worker_id: String,
+    /// Where an MLflow file store will live, as a `file://` URI of its `mlruns` directory
+    /// (the artifact locations MLflow records); `None`: relative (`mlruns`).
+    pub mlflow_root: Option<String>,
 }
 
 impl Default for ExportOptions {
@@ -203,6 +213,7 @@ impl Default for ExportOptions {
             wandb_project: "sweeplab".to_string(),
             producer: format!("sweeplab/{}", env!("CARGO_PKG_VERSION")),
             worker_id: "sweeplab-exporter-0".to_string(),
+            mlflow_root: None,
         }
     }
 }
@@ -228,6 +239,7 @@ pub fn export_study(
 ) -> Result<Vec<ExportFile>, ExportError> {
     Ok(match format {
         ExportFormat::TensorBoard => tensorboard::logdir(study, options),
+        ExportFormat::Mlflow => mlflow::file_store(study, options),
         ExportFormat::Wandb => wandb::offline_runs(study, options),
         ExportFormat::Optuna => vec![ExportFile {
             path: names::JOURNAL.to_string(),
@@ -246,6 +258,7 @@ pub fn export_study(
                 });
             }
             all.extend(wandb::offline_runs(study, options));
+            all.extend(mlflow::file_store(study, options));
             all.push(ExportFile {
                 path: names::JOURNAL.to_string(),
                 bytes: journal_for_study(study, &options.worker_id).into_bytes(),
@@ -282,6 +295,8 @@ pub fn find_study<'a>(
 
 /// Checks that an export path is relative, `/`-separated and stays inside the export root.
 pub(crate) fn check_relative_path(path: &str) -> Result<(), ExportError> {
+    // A trailing `/` marks an empty directory (see `ExportFile`).
+    let path = path.strip_suffix('/').unwrap_or(path);
     let bad = path.is_empty()
         || path.starts_with('/')
         || path.contains(['\\', '\0'])

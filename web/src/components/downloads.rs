@@ -17,7 +17,7 @@ pub struct DownloadsProps {
 /// One button per export format.
 #[function_component]
 pub fn Downloads(props: &DownloadsProps) -> Html {
-    let items: [(ExportFormat, &str, &str); 5] = [
+    let items: [(ExportFormat, &str, &str); 6] = [
         (
             ExportFormat::Zip,
             "Everything (zip)",
@@ -29,6 +29,11 @@ pub fn Downloads(props: &DownloadsProps) -> Html {
             "tensorboard --logdir",
         ),
         (ExportFormat::Wandb, "W&B offline runs", "wandb sync"),
+        (
+            ExportFormat::Mlflow,
+            "MLflow runs (mlruns/)",
+            "mlflow migrate-filestore, or MLFLOW_ALLOW_FILE_STORE=true",
+        ),
         (
             ExportFormat::Optuna,
             "Optuna journal",
