@@ -6,6 +6,8 @@
 
 mod explain_cmd;
 mod export_cmd;
+#[cfg(feature = "train")]
+mod mlflow_live;
 mod study_cmds;
 #[cfg(feature = "train")]
 mod sweep_cmd;

@@ -67,6 +67,13 @@ pub struct SweepArgs {
     /// and at most 32, so the sampler still learns from finished trials).
     #[arg(long)]
     slots: Option<usize>,
+    /// Also log every trial to an MLflow tracking server as it runs (http://HOST:PORT or
+    /// https://…): one experiment named after the study, one run per trial with its params,
+    /// every metric's history, Optuna's tags and its status (a pruned trial ends KILLED).
+    /// The study keeps everything: a server that fails gets a warning and is caught up
+    /// later, and `sweeplab export --format mlflow` writes the same runs as files.
+    #[arg(long)]
+    mlflow_uri: Option<String>,
 }
 
 /// Which training engine runs the trials.
@@ -411,6 +418,7 @@ struct Host<'a> {
     setup: &'a Setup,
     out: &'a Path,
     heartbeat: Option<Heartbeat>,
+    mlflow: Option<crate::mlflow_live::MlflowLive>,
 }
 
 /// Heartbeats of this worker's running trials on a database storage (Optuna's
@@ -469,11 +477,26 @@ impl Heartbeat {
 impl TrainHooks for Host<'_> {
     fn progress(&mut self, event: &ProgressEvent) {
         self.display.progress(event);
+        if let (
+            Some(m),
+            ProgressEvent::Epoch {
+                trial,
+                epoch,
+                value,
+                ..
+            },
+        ) = (&mut self.mlflow, event)
+        {
+            m.epoch(*trial, *epoch as i64, *value);
+        }
     }
 }
 
 impl SweepHooks for Host<'_> {
     fn trial_started(&mut self, number: u64) {
+        if let Some(m) = &mut self.mlflow {
+            m.trial_started(number);
+        }
         if let Some(hb) = &self.heartbeat {
             if let Ok(mut r) = hb.running.lock() {
                 r.insert(number);
@@ -533,6 +556,10 @@ impl SweepHooks for Host<'_> {
         export_logs(study, self.out).map_err(|e| {
             RunnerError::Host(format!("writing the logs of trial {}: {e:#}", end.number))
         })?;
+        if let (Some(m), Some(record)) = (&mut self.mlflow, study.storage().study(study.study_id()))
+        {
+            m.sync(record);
+        }
         self.display
             .trials
             .set_position(counted(study).min(self.setup.n_trials) as u64);
@@ -670,7 +697,16 @@ pub fn sweep(a: SweepArgs) -> Result<()> {
         setup: &setup,
         out: &a.out,
         heartbeat,
+        mlflow: a
+            .mlflow_uri
+            .as_deref()
+            .map(|uri| crate::mlflow_live::MlflowLive::new(uri, study.name()))
+            .transpose()?,
     };
+    // Trials finished before this run (a resumed sweep) that the server lacks.
+    if let (Some(m), Some(record)) = (&mut host.mlflow, study.storage().study(study.study_id())) {
+        m.sync(record);
+    }
     host.display.set_best(study.best_value());
     if fused {
         host.display.fused = true;

@@ -1,6 +1,6 @@
 """Checks a sweeplab MLflow export (a directory holding `mlruns/`) with MLflow itself.
 
-usage: check_mlflow.py EXPORT_DIR TRUTH_JSON [--migrate]
+usage: check_mlflow.py EXPORT_DIR|http://SERVER TRUTH_JSON [--migrate]
 
 Run with MLFLOW_ALLOW_FILE_STORE=true (MLflow 3.13 refuses the file store without it), in
 the MLflow venv (`tests/conformance/venv.sh mlflow`). TRUTH_JSON is the study as Optuna reads
@@ -8,7 +8,9 @@ it (dump_truth.py). Through `MlflowClient` on the file store: one experiment nam
 study; one run per started trial, named `trial-NNN`, with status FINISHED / KILLED / FAILED /
 RUNNING for COMPLETE / PRUNED / FAIL / RUNNING; params as `str()` of Optuna's values; tags
 number, state, direction and `<param>_distribution` (Optuna's repr); and the full history of
-every metric series, the intermediate values and the objective, step by step. With
+every metric series, the intermediate values and the objective, step by step. Given a
+tracking server's URL instead of a directory, the same is checked on the server (what
+`sweeplab sweep --mlflow-uri` logged). With
 `--migrate`, `mlflow migrate-filestore` imports the store into SQLite and the same runs,
 params and metric histories read back from there.
 """
@@ -83,7 +85,10 @@ def main():
     migrate = "--migrate" in sys.argv[3:]
     with open(truth_path) as f:
         truth = json.load(f)
-    store = "file://" + os.path.abspath(os.path.join(out, "mlruns"))
+    if out.startswith("http://") or out.startswith("https://"):
+        store = out
+    else:
+        store = "file://" + os.path.abspath(os.path.join(out, "mlruns"))
     try:
         n, points = check_runs(MlflowClient(tracking_uri=store), truth, "file store")
         msg = f"mlflow {mlflow.__version__}: {n} runs, {points} metric points"

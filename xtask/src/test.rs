@@ -192,6 +192,16 @@ pub fn run(args: &[String]) -> Result<()> {
             },
         ),
         stage(
+            "MLflow: a sweep logs to a real tracking server as it runs, and catches up after an outage",
+            || {
+                util::run(
+                    Command::new("bash")
+                        .arg("tests/conformance/mlflow_live.sh")
+                        .arg(sweeplab_bin()),
+                )
+            },
+        ),
+        stage(
             "interop: Python Optuna 5.0 and sweeplab on one journal",
             || {
                 let py = python()?;
@@ -230,8 +240,8 @@ pub fn run(args: &[String]) -> Result<()> {
         ),
     ];
     // Skips itself, with a printed line, where the nightly toolchain is missing.
-    stages.push(stage("fuzz: a 20-second smoke pass per target", || {
-        crate::fuzz::run(&["--seconds".into(), "20".into()])
+    stages.push(stage("fuzz: a 10-second smoke pass per target", || {
+        crate::fuzz::run(&["--seconds".into(), "10".into()])
     }));
     if !quick {
         stages.push(stage(

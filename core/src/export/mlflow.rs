@@ -209,40 +209,134 @@ pub fn file_store(study: &StudyRecord, options: &ExportOptions) -> Vec<ExportFil
             bytes: experiment_meta(EXPERIMENT_ID, &study.name, &root, created).into_bytes(),
         },
     ];
+    for t in started_trials(study) {
+        files.extend(run_files(study, t, &root, origin));
+    }
+    files
+}
+
+/// One trial's run as MLflow holds it: what [`file_store`] writes under `mlruns/1/<id>/`
+/// and what `sweep --mlflow-uri` sends to a tracking server.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunParts {
+    /// The run's name (`trial-003`).
+    pub name: String,
+    /// Start, in milliseconds since the epoch.
+    pub start_ms: i64,
+    /// End, for a finished trial.
+    pub end_ms: Option<i64>,
+    /// MLflow's status: `FINISHED`, `KILLED` (pruned), `FAILED`, `RUNNING` or `SCHEDULED`.
+    pub status: &'static str,
+    /// Params, by MLflow key, as Python's `str` writes the values.
+    pub params: Vec<(String, String)>,
+    /// Tags, by MLflow key: Optuna's integration's and `mlflow.runName`.
+    pub tags: Vec<(String, String)>,
+    /// Every point of every metric, in step order.
+    pub points: Vec<RunPoint>,
+}
+
+/// One metric point of a run.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunPoint {
+    /// The metric's MLflow key.
+    pub key: String,
+    /// The value.
+    pub value: f64,
+    /// Milliseconds since the epoch.
+    pub timestamp_ms: i64,
+    /// The step.
+    pub step: i64,
+}
+
+/// MLflow's `RunStatus` name of a trial state.
+fn status_name(state: TrialState) -> &'static str {
+    match state {
+        TrialState::Running => "RUNNING",
+        TrialState::Waiting => "SCHEDULED",
+        TrialState::Complete => "FINISHED",
+        TrialState::Fail => "FAILED",
+        TrialState::Pruned => "KILLED",
+    }
+}
+
+/// Trial `number`'s run; `None` if the study has no such trial.
+pub fn run_file_parts(study: &StudyRecord, number: u64) -> Option<RunParts> {
+    let t = study.trials.get(usize::try_from(number).ok()?)?;
+    Some(run_parts(study, t, study_start(study)))
+}
+
+fn run_parts(study: &StudyRecord, t: &FrozenTrial, origin: f64) -> RunParts {
+    let name = trial_run_name(t);
+    let start = trial_start(t, origin);
+    let end = trial_end(t, start);
     let direction = study
         .directions
         .iter()
         .map(|d| d.name().to_ascii_uppercase())
         .collect::<Vec<_>>()
         .join(", ");
-    for t in started_trials(study) {
-        files.extend(run_files(study, t, &root, &direction, origin));
+    let mut seen = std::collections::BTreeSet::new();
+    let mut params = Vec::new();
+    for (pname, value) in t.params() {
+        let key = mlflow_key(&pname);
+        if seen.insert(key.clone()) {
+            params.push((
+                key,
+                param_str(&value).chars().take(MAX_PARAM_VALUE).collect(),
+            ));
+        }
     }
-    files
+    let mut raw_tags: Vec<(String, String)> = vec![
+        ("mlflow.runName".into(), name.clone()),
+        ("number".into(), t.number.to_string()),
+        ("state".into(), t.state.name().to_string()),
+        ("direction".into(), direction),
+        ("datetime_start".into(), py_datetime(t.datetime_start)),
+        ("datetime_complete".into(), py_datetime(t.datetime_complete)),
+    ];
+    for (pname, dist) in t.distributions() {
+        raw_tags.push((format!("{pname}_distribution"), distribution_repr(&dist)));
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    let mut tags = Vec::new();
+    for (k, v) in raw_tags {
+        let key = mlflow_key(&k);
+        if seen.insert(key.clone()) {
+            tags.push((key, v.chars().take(MAX_TAG_VALUE).collect()));
+        }
+    }
+    let points = trial_points(study, t, start, end)
+        .into_iter()
+        .map(|p| RunPoint {
+            key: mlflow_key(&p.tag),
+            value: p.value,
+            timestamp_ms: millis(p.wall),
+            step: p.step,
+        })
+        .collect();
+    RunParts {
+        name,
+        start_ms: millis(start),
+        end_ms: t.state.is_finished().then(|| millis(end)),
+        status: status_name(t.state),
+        params,
+        tags,
+        points,
+    }
 }
 
-fn run_files(
-    study: &StudyRecord,
-    t: &FrozenTrial,
-    root: &str,
-    direction: &str,
-    origin: f64,
-) -> Vec<ExportFile> {
+fn run_files(study: &StudyRecord, t: &FrozenTrial, root: &str, origin: f64) -> Vec<ExportFile> {
     let id = run_id(&study.name, t.number);
     let dir = format!("mlruns/{EXPERIMENT_ID}/{id}");
-    let name = trial_run_name(t);
-    let start = trial_start(t, origin);
-    let end = trial_end(t, start);
-    let end_time = if t.state.is_finished() {
-        millis(end).to_string()
-    } else {
-        "null".into()
-    };
+    let parts = run_parts(study, t, origin);
+    let end_time = parts
+        .end_ms
+        .map_or_else(|| "null".to_string(), |e| e.to_string());
     let meta = format!(
         "artifact_uri: {}\nend_time: {end_time}\nentry_point_name: ''\nexperiment_id: '{EXPERIMENT_ID}'\nlifecycle_stage: active\nrun_id: {id}\nrun_name: {}\nsource_name: ''\nsource_type: 4\nsource_version: ''\nstart_time: {}\nstatus: {}\ntags: []\nuser_id: sweeplab\n",
         yaml_str(&format!("{root}/{EXPERIMENT_ID}/{id}/artifacts")),
-        yaml_str(&name),
-        millis(start),
+        yaml_str(&parts.name),
+        parts.start_ms,
         run_status(t.state)
     );
     let mut files = vec![ExportFile {
@@ -256,35 +350,13 @@ fn run_files(
             bytes: Vec::new(),
         });
     }
-    let mut seen = std::collections::BTreeSet::new();
-    for (pname, value) in t.params() {
-        let key = mlflow_key(&pname);
-        if !seen.insert(format!("p{key}")) {
-            continue;
-        }
-        let v: String = param_str(&value).chars().take(MAX_PARAM_VALUE).collect();
+    for (key, v) in parts.params {
         files.push(ExportFile {
             path: format!("{dir}/params/{key}"),
             bytes: v.into_bytes(),
         });
     }
-    let mut tags: Vec<(String, String)> = vec![
-        ("mlflow.runName".into(), name.clone()),
-        ("number".into(), t.number.to_string()),
-        ("state".into(), t.state.name().to_string()),
-        ("direction".into(), direction.to_string()),
-        ("datetime_start".into(), py_datetime(t.datetime_start)),
-        ("datetime_complete".into(), py_datetime(t.datetime_complete)),
-    ];
-    for (pname, dist) in t.distributions() {
-        tags.push((format!("{pname}_distribution"), distribution_repr(&dist)));
-    }
-    for (k, v) in tags {
-        let key = mlflow_key(&k);
-        if !seen.insert(format!("t{key}")) {
-            continue;
-        }
-        let v: String = v.chars().take(MAX_TAG_VALUE).collect();
+    for (key, v) in parts.tags {
         files.push(ExportFile {
             path: format!("{dir}/tags/{key}"),
             bytes: v.into_bytes(),
@@ -292,12 +364,9 @@ fn run_files(
     }
     // Every logged point, grouped by metric, in step order.
     let mut metrics: std::collections::BTreeMap<String, String> = Default::default();
-    for p in trial_points(study, t, start, end) {
-        let line = format!("{} {} {}\n", millis(p.wall), py_str(p.value), p.step);
-        metrics
-            .entry(mlflow_key(&p.tag))
-            .or_default()
-            .push_str(&line);
+    for p in parts.points {
+        let line = format!("{} {} {}\n", p.timestamp_ms, py_str(p.value), p.step);
+        metrics.entry(p.key).or_default().push_str(&line);
     }
     for (key, lines) in metrics {
         files.push(ExportFile {
