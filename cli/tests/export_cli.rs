@@ -118,7 +118,39 @@ fn every_format_is_written() {
     let z = dir.join("all.zip");
     export("zip", &z);
     let archive = zip::ZipArchive::new(std::fs::File::open(&z).unwrap()).unwrap();
-    assert_eq!(archive.len(), 4 + 3 + 2);
+    let names: Vec<String> = archive
+        .file_names()
+        .map(|n| n.unwrap().into_owned())
+        .collect();
+    let mlruns = names.iter().filter(|n| n.starts_with("mlruns/")).count();
+    // TensorBoard (4), W&B (3), journal and CSV, and MLflow's store: two experiments and,
+    // per run, its meta.yaml and three directories at least.
+    assert_eq!(names.len() - mlruns, 4 + 3 + 2, "{names:?}");
+    assert!(
+        names.iter().any(|n| n == "mlruns/1/meta.yaml") && mlruns >= 2 + 3 * 4,
+        "{names:?}"
+    );
+
+    let ml = dir.join("out/ml");
+    export("mlflow", &ml);
+    let meta = std::fs::read_to_string(ml.join("mlruns/1/meta.yaml")).unwrap();
+    assert!(meta.contains("name: \"s\""), "{meta}");
+    // The artifact location is where the store was written.
+    assert!(
+        meta.contains(&format!("file://{}", ml.join("mlruns").display())),
+        "{meta}"
+    );
+    let runs: Vec<_> = std::fs::read_dir(ml.join("mlruns/1"))
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().is_dir())
+        .collect();
+    assert_eq!(runs.len(), 3);
+    for r in &runs {
+        for sub in ["artifacts", "metrics", "params", "tags"] {
+            assert!(r.path().join(sub).is_dir(), "{}/{sub}", r.path().display());
+        }
+    }
 
     // No temporary files anywhere.
     for f in files_under(&dir) {

@@ -603,7 +603,7 @@ await test('a tab closed mid-trial reopens with its finished trials and the runn
   }
 });
 
-await test('downloads are read by TensorBoard, wandb and Optuna', async () => {
+await test('downloads are read by TensorBoard, wandb, Optuna and MLflow', async () => {
   const dir = path.join(OUT, 'download');
   fs.rmSync(dir, { recursive: true, force: true });
   fs.mkdirSync(dir, { recursive: true });
@@ -618,6 +618,7 @@ await test('downloads are read by TensorBoard, wandb and Optuna', async () => {
   await save('download-csv', 'trials.csv');
   await save('download-tensorboard', 'tb.zip');
   await save('download-wandb', 'wandb.zip');
+  const mlzip = await save('download-mlflow', 'mlflow.zip');
   // study.db comes from a module the page imports on the first click.
   const db = await save('download-sqlite', 'study.db');
   await page.waitForSelector(`${tid('notice-download')}:has-text("optuna-dashboard")`, { timeout: 30_000 });
@@ -641,6 +642,21 @@ await test('downloads are read by TensorBoard, wandb and Optuna', async () => {
   py('check_optuna.py', path.join(unz, 'optuna/journal.log'), journal, study);
   py('check_csv.py', path.join(unz, 'trials.csv'), journal, study);
   py('check_optuna.py', db, journal, study, '--dashboard');
+  // MLflow reads the file store, from its own download and from the zip, in its own venv.
+  const mlpython = execFileSync('bash', [path.join(conf, 'venv.sh'), 'mlflow'], {
+    env: { ...process.env, CARGO_TARGET_DIR: process.env.TARGET_DIR || path.join(root, 'target') },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  }).toString().trim().split('\n').pop();
+  const mldir = path.join(dir, 'mlflow');
+  execFileSync(python, ['-c', 'import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extractall(sys.argv[2])', mlzip, mldir]);
+  const truth = path.join(dir, 'truth.json');
+  py('dump_truth.py', journal, study, truth);
+  for (const store of [mldir, unz]) {
+    const out = execFileSync(mlpython, [path.join(conf, 'check_mlflow.py'), store, truth], {
+      cwd: conf, env: { ...process.env, TZ: 'UTC', MLFLOW_ALLOW_FILE_STORE: 'true' }, stdio: ['ignore', 'pipe', 'pipe'],
+    }).toString();
+    console.log(`     check_mlflow.py: ${out.trim().split('\n').pop()}`);
+  }
 });
 
 await test('a full IndexedDB quota: a plain notice, and the study stays in the tab and downloads', async () => {
