@@ -558,7 +558,12 @@ fn zip_holds_every_format() {
     for f in export::export_study(rec, ExportFormat::TensorBoard, &opts).unwrap() {
         expected.insert(format!("tensorboard/{}", f.path), f.bytes);
     }
-    for format in [ExportFormat::Wandb, ExportFormat::Optuna, ExportFormat::Csv] {
+    for format in [
+        ExportFormat::Wandb,
+        ExportFormat::Mlflow,
+        ExportFormat::Optuna,
+        ExportFormat::Csv,
+    ] {
         for f in export::export_study(rec, format, &opts).unwrap() {
             expected.insert(f.path, f.bytes);
         }

@@ -16,9 +16,11 @@ use crate::json::{Json, obj};
 /// The system-attribute key prefix of explain records: `sweeplab:explain:<first parameter>`.
 pub const EXPLAIN_KEY: &str = "sweeplab:explain";
 
-/// Records whose estimators hold more numbers than this keep the split, candidates and
-/// scores but not the estimators (a journal must not grow by megabytes per trial).
-pub const MAX_ESTIMATOR_NUMBERS: usize = 20_000;
+/// An estimator holding more numbers than this (weights, centres, bandwidths,
+/// probabilities: about 100 to 300 trials, by the number of parameters) is left out of the
+/// record, which keeps the split, the candidates and the scores: a record stays under
+/// about 40 KB, and a long sweep's journal does not grow by megabytes per trial.
+pub const MAX_ESTIMATOR_NUMBERS: usize = 1_000;
 
 /// The explain record of one sampling call.
 #[derive(Clone, Debug, PartialEq)]
@@ -727,7 +729,7 @@ mod tests {
     use crate::samplers::{TpeConfig, TpeSampler};
     use crate::storage::journal::JournalStorage;
     use crate::study::{Study, StudyDirection};
-    use crate::trial::TrialState;
+    use crate::trial::{FrozenTrial, TrialState};
 
     fn space() -> SearchSpace {
         [
@@ -903,6 +905,51 @@ mod tests {
             text.contains("random: n < n_startup_trials (0 finished < 5)"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn a_large_study_records_the_split_and_scores_without_the_big_estimator() {
+        let cfg = TpeConfig {
+            seed: Some(5),
+            multivariate: Some(false),
+            explain: true,
+            ..TpeConfig::default()
+        };
+        let mut study = Study::create(
+            "big",
+            StudyDirection::Minimize,
+            Box::new(TpeSampler::new(cfg)),
+        )
+        .unwrap();
+        let d = Distribution::float(-5.0, 5.0);
+        // 400 finished trials: g(x) holds 376 of them, 3 × 377 numbers, over the cap.
+        for i in 0..400u32 {
+            let mut t = FrozenTrial::new(u64::from(i), 0, TrialState::Complete);
+            let x = -5.0 + 10.0 * f64::from(i) / 400.0;
+            t.set_param_internal("x", d.clone(), x);
+            t.values = Some(vec![x * x]);
+            study.add_trial(&t).unwrap();
+        }
+        let (n, _) = study
+            .ask_with(&[("x".to_string(), d)].into_iter().collect())
+            .unwrap();
+        let t = &study.trials()[n as usize];
+        let [Explain::Tpe(e)] = &Explain::of_trial(t)[..] else {
+            panic!("one TPE record")
+        };
+        assert_eq!(e.below.len() + e.above.len(), 400);
+        assert!(e.l.is_some(), "l(x): 25 trials, under the cap");
+        assert!(e.g.is_none(), "g(x): over the cap");
+        assert_eq!(e.chosen_values()[0], t.param_internal("x").unwrap());
+        assert!(e.curve(0, 10).is_none());
+        let text = Explain::of_trial(t)[0].render_text(t, false);
+        assert!(text.contains("too large to record"), "{text}");
+        let size = t
+            .system_attrs
+            .values()
+            .map(|v| v.to_compact().len())
+            .sum::<usize>();
+        assert!(size < 40_000, "{size} bytes");
     }
 
     #[test]
