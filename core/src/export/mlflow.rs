@@ -173,7 +173,8 @@ fn py_datetime(t: Option<time::OffsetDateTime>) -> String {
     let Some(t) = t else {
         return "None".into();
     };
-    let t = t.to_offset(time::UtcOffset::UTC);
+    // In UTC where UTC can name the instant (9999-12-31T23:30-01:00 it cannot).
+    let t = t.checked_to_offset(time::UtcOffset::UTC).unwrap_or(t);
     let mut s = format!(
         "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
         t.year(),

@@ -9,9 +9,10 @@ use time::{OffsetDateTime, PrimitiveDateTime, UtcOffset};
 use super::sql::{Conn, Dialect, Val};
 use super::{DbError, Loaded};
 
-/// Naive UTC, as Optuna 5's `TrialModel` stores datetimes.
+/// Naive UTC, as Optuna 5's `TrialModel` stores datetimes (the time as written where UTC
+/// cannot name the instant: 9999-12-31T23:30-01:00 is in year 10000).
 fn naive_utc(t: OffsetDateTime) -> PrimitiveDateTime {
-    let u = t.to_offset(UtcOffset::UTC);
+    let u = t.checked_to_offset(UtcOffset::UTC).unwrap_or(t);
     PrimitiveDateTime::new(u.date(), u.time())
 }
 
@@ -498,4 +499,26 @@ fn one(conn: &mut Conn, loaded: &mut Loaded, op: &JournalOp) -> Result<(), DbErr
         JournalOp::DiscardTrials(_) => {}
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_beyond_utcs_years_are_stored_as_written_not_a_panic() {
+        let t = OffsetDateTime::parse(
+            "9999-12-31T23:30:00-01:00",
+            &time::format_description::well_known::Rfc3339,
+        )
+        .unwrap();
+        let n = naive_utc(t);
+        assert_eq!((n.year(), n.hour(), n.minute()), (9999, 23, 30));
+        let ordinary = OffsetDateTime::parse(
+            "2026-01-02T03:04:05+02:00",
+            &time::format_description::well_known::Rfc3339,
+        )
+        .unwrap();
+        assert_eq!(naive_utc(ordinary).hour(), 1);
+    }
 }
