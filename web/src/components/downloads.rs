@@ -32,7 +32,7 @@ pub fn Downloads(props: &DownloadsProps) -> Html {
         (
             ExportFormat::Mlflow,
             "MLflow runs (mlruns/)",
-            "mlflow migrate-filestore, or MLFLOW_ALLOW_FILE_STORE=true",
+            "mlflow migrate-filestore",
         ),
         (
             ExportFormat::Optuna,
