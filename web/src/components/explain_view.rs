@@ -6,7 +6,9 @@
 use std::rc::Rc;
 
 use sweeplab_core::distributions::Distribution;
-use sweeplab_core::samplers::tpe::explain::{Explain, TpeExplain};
+use sweeplab_core::samplers::tpe::explain::{
+    Explain, TpeExplain, list_numbers as numbers, trials as trials_word,
+};
 use sweeplab_core::samplers::tpe::parzen::Kernel;
 use sweeplab_core::{FrozenTrial, ParamValue, TrialState};
 use yew::prelude::*;
@@ -40,23 +42,6 @@ fn label(dist: Option<&Distribution>, x: f64) -> String {
         Some(ParamValue::Float(f)) => short(f),
         Some(v) => v.to_string(),
         None => short(x),
-    }
-}
-
-/// `#2, #7, #9`, at most `max` then "…".
-fn numbers(ns: &[u64], max: usize) -> String {
-    let mut s: Vec<String> = ns.iter().take(max).map(|n| format!("#{n}")).collect();
-    if ns.len() > max {
-        s.push(format!("and {} more", ns.len() - max));
-    }
-    s.join(", ")
-}
-
-fn trials_word(n: usize) -> String {
-    if n == 1 {
-        "1 trial".into()
-    } else {
-        format!("{n} trials")
     }
 }
 

@@ -518,8 +518,9 @@ impl Explain {
     }
 }
 
-/// Trial numbers as `#2, #7, #9`, at most `max` of them then `…`.
-fn list_numbers(numbers: &[u64], max: usize) -> String {
+/// Trial numbers as `#2, #7, #9`, at most `max` of them then `… 4 more` (for the text
+/// rendering and the playground's explain view).
+pub fn list_numbers(numbers: &[u64], max: usize) -> String {
     let mut parts: Vec<String> = numbers.iter().take(max).map(|n| format!("#{n}")).collect();
     if numbers.len() > max {
         parts.push(format!("… {} more", numbers.len() - max));
@@ -528,7 +529,7 @@ fn list_numbers(numbers: &[u64], max: usize) -> String {
 }
 
 /// `1 trial`, `3 trials`.
-fn trials(n: usize) -> String {
+pub fn trials(n: usize) -> String {
     if n == 1 {
         "1 trial".into()
     } else {
