@@ -106,30 +106,14 @@ struct RecordProps {
 fn TpeRecord(props: &RecordProps) -> Html {
     let e = &props.record;
     let t = &props.trial;
-    let scores = e.scores();
-    let chosen = scores.get(e.chosen).copied().unwrap_or(f64::NAN);
-    let next = scores
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| *i != e.chosen)
-        .map(|(_, s)| *s)
-        .fold(f64::NEG_INFINITY, f64::max);
+    let (chosen, next) = e.chosen_and_next_best();
     let how = if e.multivariate && e.params.len() > 1 {
         format!("{} jointly (multivariate TPE)", e.params.join(", "))
     } else {
         e.params.join(", ")
     };
     let maximize = props.data.direction == sweeplab_core::StudyDirection::Maximize;
-    let threshold = e
-        .threshold
-        .map(|v| {
-            if maximize {
-                format!(", values of {} or more", precise(v))
-            } else {
-                format!(", values up to {}", precise(v))
-            }
-        })
-        .unwrap_or_default();
+    let threshold = e.threshold_phrase(maximize, &precise);
     let liars = if e.liars.is_empty() {
         String::new()
     } else {
@@ -146,7 +130,7 @@ fn TpeRecord(props: &RecordProps) -> Html {
                 { "; " }
                 <span class="g-word">{ format!("the other {} build g(x){liars}.", trials_word(e.above.len())) }</span>
                 { format!(" It drew {} candidates from l(x) and kept the one with the largest log l(x) − log g(x): {} (next best {}).",
-                    scores.len(), short(chosen), short(next)) }
+                    e.log_l.len(), short(chosen), short(next)) }
             </p>
             if props.first {
                 <SplitChart data={props.data.clone()} record={e.clone()} trial={t.number} />

@@ -113,6 +113,34 @@ impl TpeExplain {
             .collect()
     }
 
+    /// The chosen candidate's score and the best score of the others (−∞ when it was the
+    /// only candidate).
+    pub fn chosen_and_next_best(&self) -> (f64, f64) {
+        let scores = self.scores();
+        let chosen = scores.get(self.chosen).copied().unwrap_or(f64::NAN);
+        let next = scores
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i != self.chosen)
+            .map(|(_, s)| *s)
+            .fold(f64::NEG_INFINITY, f64::max);
+        (chosen, next)
+    }
+
+    /// The threshold as a phrase after the good group: `, values up to 0.68` (minimising) or
+    /// `, values of 0.86 or more` (maximising); empty without one. `fmt` writes the number.
+    pub fn threshold_phrase(&self, maximize: bool, fmt: &dyn Fn(f64) -> String) -> String {
+        self.threshold
+            .map(|t| {
+                if maximize {
+                    format!(", values of {} or more", fmt(t))
+                } else {
+                    format!(", values up to {}", fmt(t))
+                }
+            })
+            .unwrap_or_default()
+    }
+
     /// The marginal of a recorded estimator over the dimensions `dims`.
     fn marginal(m: &Mixture, dims: &[usize]) -> Option<Mixture> {
         let kernels = dims
@@ -608,16 +636,7 @@ impl Explain {
                     e.params.join(", "),
                     e.n_finished
                 ));
-                let threshold = e
-                    .threshold
-                    .map(|t| {
-                        if maximize {
-                            format!(", values of {} or more", short(t))
-                        } else {
-                            format!(", values up to {}", short(t))
-                        }
-                    })
-                    .unwrap_or_default();
+                let threshold = e.threshold_phrase(maximize, &short);
                 out.push_str(&format!(
                     "  good group l(x): {} ({}){threshold}\n",
                     trials(e.below.len()),
@@ -635,18 +654,12 @@ impl Explain {
                     "  other group g(x): {}{liars}\n",
                     trials(e.above.len())
                 ));
-                let scores = e.scores();
-                let chosen = scores.get(e.chosen).copied().unwrap_or(f64::NAN);
-                let next = scores
-                    .iter()
-                    .enumerate()
-                    .filter(|(i, _)| *i != e.chosen)
-                    .map(|(_, s)| *s)
-                    .fold(f64::NEG_INFINITY, f64::max);
+                let n_candidates = e.log_l.len();
+                let (chosen, next) = e.chosen_and_next_best();
                 out.push_str(&format!(
                     "  chose candidate {} of {}: log l - log g = {} (next best {})\n",
                     e.chosen + 1,
-                    scores.len(),
+                    n_candidates,
                     short(chosen),
                     short(next)
                 ));
