@@ -419,6 +419,8 @@ struct Host<'a> {
     out: &'a Path,
     heartbeat: Option<Heartbeat>,
     mlflow: Option<crate::mlflow_live::MlflowLive>,
+    /// The other workers' trials this worker last said it waits for.
+    waiting_for: Vec<u64>,
 }
 
 /// Heartbeats of this worker's running trials on a database storage (Optuna's
@@ -505,7 +507,26 @@ impl SweepHooks for Host<'_> {
         }
     }
 
-    fn wait_for_workers(&mut self) -> impl std::future::Future<Output = ()> {
+    fn wait_for_workers(&mut self, running: &[u64]) -> impl std::future::Future<Output = ()> {
+        // Say once what this worker waits for (and again when that changes).
+        if self.waiting_for.as_slice() != running {
+            self.waiting_for = running.to_vec();
+            let grace = self.heartbeat.as_ref().map_or(String::new(), |hb| {
+                format!(
+                    "; a trial whose worker stops sending heartbeats is failed {} s after its last one",
+                    hb.grace.as_secs()
+                )
+            });
+            self.display.println(format!(
+                "sweeplab: run_cap reached counting {} trial(s) other workers are running ({}): waiting for them to finish{grace}",
+                running.len(),
+                running
+                    .iter()
+                    .map(|n| n.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
         // Other workers' trials hold the rest of the cap: look again in a moment (a stale
         // one is failed by the next ask, and its place taken).
         let pause = self
@@ -618,6 +639,9 @@ pub fn sweep(a: SweepArgs) -> Result<()> {
     // The new study's CreateStudy reaches the storage here, after what others wrote.
     store.write(&mut study, |_| Ok::<(), anyhow::Error>(()))?;
     let heartbeat = if is_db {
+        // A trial is never RUNNING in the database without a heartbeat, even when this
+        // worker dies right after asking it.
+        store.beat_new_trials();
         let interval = a.heartbeat_interval.unwrap_or(60);
         let grace = a.grace_period.unwrap_or(2 * interval);
         Some(Heartbeat::start(
@@ -702,6 +726,7 @@ pub fn sweep(a: SweepArgs) -> Result<()> {
             .as_deref()
             .map(|uri| crate::mlflow_live::MlflowLive::new(uri, study.name()))
             .transpose()?,
+        waiting_for: Vec::new(),
     };
     // Trials finished before this run (a resumed sweep) that the server lacks.
     if let (Some(m), Some(record)) = (&mut host.mlflow, study.storage().study(study.study_id())) {

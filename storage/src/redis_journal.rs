@@ -59,19 +59,29 @@ const HOLDER_CHECK: Duration = Duration::from_millis(20);
 /// How long a worker waits for the lock before giving up.
 const LOCK_WAIT: Duration = Duration::from_secs(120);
 
-/// Appends ARGV[2..] as logs if `{prefix}:log_number` is still ARGV[1]; returns
-/// `{1, last}` when it did and `{0, current}` when another writer got in first.
+/// Appends ARGV[4 .. 4 + ARGV[3]) as logs if `{prefix}:log_number` is still ARGV[2]
+/// (ARGV[1] is the prefix); returns `{1, last}` when it did and `{0, current}` when
+/// another writer got in first. The arguments after the logs are fields of the heartbeat
+/// hash to set to the server's time in the same step (the trials the logs create).
 const APPEND_IF: &str = r#"
 local key = ARGV[1] .. ':log_number'
 local cur = tonumber(redis.call('get', key) or '-1')
 if cur ~= tonumber(ARGV[2]) then
   return {0, cur}
 end
-for i = 3, #ARGV do
+local n = tonumber(ARGV[3])
+for i = 4, 3 + n do
   cur = cur + 1
   redis.call('set', ARGV[1] .. ':log:' .. cur, ARGV[i])
 end
 redis.call('set', key, cur)
+if #ARGV > 3 + n then
+  local t = redis.call('time')
+  local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+  for i = 4 + n, #ARGV do
+    redis.call('hset', ARGV[1] .. ':sweeplab:heartbeats', ARGV[i], string.format('%.6f', now))
+  end
+end
 return {1, cur}
 "#;
 
@@ -94,6 +104,9 @@ pub struct RedisJournal {
     /// This process's lock token.
     token: String,
     shown: String,
+    /// Every RUNNING trial this process creates gets its first heartbeat in the script
+    /// that appends it (see [`RedisJournal::beat_new_trials`]).
+    beat_new_trials: bool,
 }
 
 impl std::fmt::Debug for RedisJournal {
@@ -129,6 +142,7 @@ impl RedisJournal {
                 client_id.map(|id| id.to_string()).unwrap_or_default()
             ),
             shown: shown.to_string(),
+            beat_new_trials: false,
         };
         j.read_new()?;
         Ok(j)
@@ -277,9 +291,14 @@ impl RedisJournal {
         }
         let append = redis::Script::new(APPEND_IF);
         let mut script = append.prepare_invoke();
-        script.arg(&self.prefix).arg(self.last);
+        script.arg(&self.prefix).arg(self.last).arg(ops.len());
         for op in ops {
             script.arg(op.to_json(worker).to_python_default());
+        }
+        if self.beat_new_trials {
+            for field in self.created_running(ops) {
+                script.arg(field);
+            }
         }
         let (ok, end): (i64, i64) = script.invoke(&mut self.conn)?;
         if ok == 1 {
@@ -347,6 +366,40 @@ impl RedisJournal {
     fn server_time(&mut self) -> Result<f64, RedisError> {
         let (secs, micros): (i64, i64) = redis::cmd("TIME").query(&mut self.conn)?;
         Ok(secs as f64 + micros as f64 / 1e6)
+    }
+
+    /// Gives every RUNNING trial this process creates from now on its first heartbeat in
+    /// the script that appends it. A worker that keeps heartbeats asks for this: killed
+    /// between its ask and its first separate heartbeat, it would otherwise leave a
+    /// RUNNING trial without one, which is never stale, and a resumed sweep would wait for
+    /// it for ever.
+    pub fn beat_new_trials(&mut self) {
+        self.beat_new_trials = true;
+    }
+
+    /// The heartbeat fields of the RUNNING trials `ops` create in studies the replica
+    /// (up to date: the append is conditional on it) already holds.
+    fn created_running(&self, ops: &[JournalOp]) -> Vec<String> {
+        let mut added: std::collections::BTreeMap<u64, u64> = std::collections::BTreeMap::new();
+        let mut fields = Vec::new();
+        for op in ops {
+            let JournalOp::CreateTrial { study_id, template } = op else {
+                continue;
+            };
+            let Some(study) = self.replica.study(*study_id) else {
+                continue;
+            };
+            let earlier = added.entry(*study_id).or_default();
+            let number = study.trials.len() as u64 + *earlier;
+            *earlier += 1;
+            if template
+                .state
+                .is_none_or(|s| s == sweeplab_core::TrialState::Running)
+            {
+                fields.push(format!("{}\u{1f}{number}", study.name));
+            }
+        }
+        fields
     }
 
     /// Records a heartbeat of trial `number` of study `name` now (the server's clock).

@@ -237,6 +237,18 @@ pub enum AnyStore {
 }
 
 impl AnyStore {
+    /// Gives every RUNNING trial this store creates from now on its first heartbeat in
+    /// the write that creates it ([`Rdb::beat_new_trials`],
+    /// [`RedisJournal::beat_new_trials`]); nothing on a journal file, which has no
+    /// heartbeats.
+    pub fn beat_new_trials(&mut self) {
+        match self {
+            AnyStore::Journal(_) => {}
+            AnyStore::Rdb(s) => s.rdb().beat_new_trials(),
+            AnyStore::Redis(s) => s.beat_new_trials(),
+        }
+    }
+
     /// The RDB storage, for heartbeats; `None` on a journal file.
     pub fn rdb(&mut self) -> Option<&mut Rdb> {
         match self {

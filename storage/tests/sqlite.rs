@@ -159,6 +159,39 @@ fn heartbeats_make_a_silent_trial_stale() {
     );
 }
 
+#[test]
+fn a_worker_killed_right_after_its_ask_leaves_a_trial_that_goes_stale() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = url(&dir);
+    create(&url, "killed");
+    let (mut a, mut sa) = open(&url, "killed");
+    a.beat_new_trials();
+    let space = space();
+    // The ask, and nothing after it: no heartbeat of its own (the worker died here).
+    let (n, _) = a
+        .write(&mut sa, |s| s.ask_with(&space).map_err(anyhow_like))
+        .unwrap();
+    // Trials asked with a write that is not the first of a batch get theirs too.
+    let (m, _) = a
+        .write(&mut sa, |s| s.ask_with(&space).map_err(anyhow_like))
+        .unwrap();
+    drop(a);
+    let Storage::Rdb(mut rdb) = Storage::open(&url, None).unwrap() else {
+        panic!("an SQLite URL opens an RDB storage")
+    };
+    assert!(
+        rdb.stale_trials("killed", Duration::from_secs(60))
+            .unwrap()
+            .is_empty()
+    );
+    std::thread::sleep(Duration::from_millis(1100));
+    assert_eq!(
+        rdb.stale_trials("killed", Duration::from_millis(500))
+            .unwrap(),
+        vec![n, m]
+    );
+}
+
 /// The error type of the changes in these tests.
 #[derive(Debug)]
 struct Failure(#[allow(dead_code)] String);

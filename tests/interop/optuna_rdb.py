@@ -447,6 +447,10 @@ def sweep_workers(backend):
             if t.state == optuna.trial.TrialState.RUNNING]
     # (A worker may finish its trial between the look and the kill.)
     assert left, left
+    # Each has a heartbeat, even one a worker asked just before the kill (the ask writes
+    # it): a trial without one would never be stale, and the resumed worker would wait.
+    beats = heartbeat_times(url, "killed", left)
+    assert all(b is not None for b in beats), list(zip(left, beats))
     p = sweep_worker(cfg, os.path.join(d, "again"), url, *hb)
     _, err = p.communicate(timeout=900)
     assert p.returncode == 0 and "stale trial" in err, err
@@ -456,6 +460,27 @@ def sweep_workers(backend):
     for n in left:
         t = study.trials[n]
         assert t.state == optuna.trial.TrialState.FAIL and t.user_attrs.get("interrupted"), t
+
+
+def heartbeat_times(url, study, numbers):
+    """The last heartbeat of each trial (None: none), read the way the storage keeps it."""
+    if url.startswith("redis://"):
+        import redis
+        base, _, query = url.partition("?")
+        prefix = dict(p.split("=", 1) for p in query.split("&") if p).get("prefix", "")
+        r = redis.Redis.from_url(base)
+        return [r.hget(f"{prefix}:sweeplab:heartbeats", f"{study}\x1f{n}") for n in numbers]
+    storage = optuna.storages.RDBStorage(url)
+    import sqlalchemy
+    out = []
+    with storage.engine.connect() as c:
+        for n in numbers:
+            out.append(c.execute(sqlalchemy.text(
+                "SELECT h.heartbeat FROM trial_heartbeats h JOIN trials t ON t.trial_id = h.trial_id "
+                "JOIN studies s ON s.study_id = t.study_id WHERE s.study_name = :s AND t.number = :n"),
+                {"s": study, "n": n}).scalar())
+    storage.remove_session()
+    return out
 
 
 def one_line_error(args, *needles):

@@ -343,7 +343,8 @@ pub trait SweepHooks: TrainHooks {
     /// Awaited when the trial cap is reached only counting trials other workers are
     /// running: this worker starts no trial and waits (a native host sleeps a moment) before
     /// it looks again, since one of those may fail (a killed worker's, once stale).
-    fn wait_for_workers(&mut self) -> impl Future<Output = ()> {
+    /// `running` holds the numbers of the trials it waits for.
+    fn wait_for_workers(&mut self, _running: &[u64]) -> impl Future<Output = ()> {
         std::future::ready(())
     }
 
@@ -504,7 +505,13 @@ pub async fn run_study<S: StudyStore, H: SweepHooks>(
                 if counted(study) >= spec.n_trials {
                     return Ok(StudyEnd::AllDone);
                 }
-                hooks.wait_for_workers().await;
+                let others: Vec<u64> = study
+                    .trials()
+                    .iter()
+                    .filter(|t| t.state == TrialState::Running)
+                    .map(|t| t.number)
+                    .collect();
+                hooks.wait_for_workers(&others).await;
                 continue;
             };
             hooks.trial_started(number);

@@ -136,7 +136,7 @@ pub fn sqlite_file_bytes(study: &StudyRecord) -> Result<Vec<u8>, DbError> {
         alone: true,
         ..Loaded::default()
     };
-    if let Err(e) = write::apply(&mut conn, &mut loaded, &ops) {
+    if let Err(e) = write::apply(&mut conn, &mut loaded, &ops, false) {
         let _ = conn.batch("ROLLBACK");
         return Err(e);
     }
@@ -164,6 +164,7 @@ pub fn load_sqlite_bytes(bytes: &[u8]) -> Result<JournalStorage, DbError> {
     let mut rdb = Rdb {
         conn: Conn::Sqlite(c),
         shown: "study.db".into(),
+        beat_new_trials: false,
     };
     schema::ensure(&mut rdb.conn)?;
     rdb.load_all()
@@ -180,6 +181,7 @@ impl Rdb {
         Ok(Rdb {
             conn,
             shown: "fuzz".into(),
+            beat_new_trials: false,
         })
     }
 
@@ -203,6 +205,9 @@ pub struct Rdb {
     conn: Conn,
     /// The database as messages name it.
     shown: String,
+    /// Every RUNNING trial this connection creates gets its first heartbeat in the same
+    /// transaction (see [`Rdb::beat_new_trials`]).
+    beat_new_trials: bool,
 }
 
 /// How long SQLite writers wait for each other before giving up.
@@ -227,6 +232,7 @@ impl Rdb {
         Ok(Rdb {
             conn,
             shown: format!("sqlite:///{}", path.display()),
+            beat_new_trials: false,
         })
     }
 
@@ -238,6 +244,7 @@ impl Rdb {
         Ok(Rdb {
             conn,
             shown: shown.to_string(),
+            beat_new_trials: false,
         })
     }
 
@@ -332,7 +339,7 @@ impl Rdb {
 
     /// Writes `ops` (made on `loaded.storage`'s local ids) and commits; rolls back on error.
     fn finish_write(&mut self, loaded: &mut Loaded, ops: &[JournalOp]) -> Result<(), DbError> {
-        let r = write::apply(&mut self.conn, loaded, ops);
+        let r = write::apply(&mut self.conn, loaded, ops, self.beat_new_trials);
         match r {
             Ok(()) => self.conn.batch("COMMIT"),
             Err(e) => {
@@ -366,6 +373,15 @@ impl Rdb {
                 Err(e)
             }
         }
+    }
+
+    /// Gives every RUNNING trial this connection creates from now on its first heartbeat
+    /// in the transaction that creates it. A worker that keeps heartbeats asks for this:
+    /// killed between its ask and its first separate heartbeat, it would otherwise leave a
+    /// RUNNING trial without one, which is never stale, and a resumed sweep would wait for
+    /// it for ever.
+    pub fn beat_new_trials(&mut self) {
+        self.beat_new_trials = true;
     }
 
     /// Records a heartbeat of trial `number` of study `name` now (the database's clock),

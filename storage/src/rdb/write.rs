@@ -66,6 +66,7 @@ pub(crate) fn apply(
     conn: &mut Conn,
     loaded: &mut Loaded,
     ops: &[JournalOp],
+    beat: bool,
 ) -> Result<(), DbError> {
     let mut i = 0;
     while i < ops.len() {
@@ -128,7 +129,7 @@ pub(crate) fn apply(
                 extra.push((name.as_str(), *internal, distribution.to_optuna_json()));
                 i += 1;
             }
-            create_trial(conn, loaded, *study_id, template, extra)?;
+            create_trial(conn, loaded, *study_id, template, extra, beat)?;
             continue;
         }
         match op {
@@ -147,7 +148,7 @@ pub(crate) fn apply(
             .storage
             .apply(op)
             .map_err(|e| DbError::Data(format!("{e} (writing {op:?})")))?;
-        one(conn, loaded, op)?;
+        one(conn, loaded, op, beat)?;
     }
     Ok(())
 }
@@ -217,6 +218,7 @@ fn create_trial(
     local_study: u64,
     template: &TrialTemplate,
     extra_params: Vec<(&str, f64, String)>,
+    beat: bool,
 ) -> Result<(), DbError> {
     let study = db_study(loaded, local_study)?;
     let state = template.state.unwrap_or(TrialState::Running);
@@ -313,10 +315,16 @@ fn create_trial(
     for (step, v) in &template.intermediate_values {
         set_intermediate(conn, id, *step, *v)?;
     }
+    if beat && state == TrialState::Running {
+        conn.execute(
+            "INSERT INTO trial_heartbeats (trial_id, heartbeat) VALUES ($1, CURRENT_TIMESTAMP)",
+            &[Val::Int(id)],
+        )?;
+    }
     Ok(())
 }
 
-fn one(conn: &mut Conn, loaded: &mut Loaded, op: &JournalOp) -> Result<(), DbError> {
+fn one(conn: &mut Conn, loaded: &mut Loaded, op: &JournalOp, beat: bool) -> Result<(), DbError> {
     match op {
         JournalOp::CreateStudy {
             study_name,
@@ -388,7 +396,7 @@ fn one(conn: &mut Conn, loaded: &mut Loaded, op: &JournalOp) -> Result<(), DbErr
             upsert_attr(conn, "study_system_attributes", "study_id", id, key, value)?;
         }
         JournalOp::CreateTrial { study_id, template } => {
-            create_trial(conn, loaded, *study_id, template, Vec::new())?;
+            create_trial(conn, loaded, *study_id, template, Vec::new(), beat)?;
         }
         JournalOp::SetTrialParam {
             trial_id,
