@@ -409,6 +409,17 @@ def sweep_worker(cfg, out, url, *extra):
                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
+def finish(p, timeout=300):
+    """A sweep worker's stderr once it exits; one that hangs is killed, and what it printed
+    is the failure."""
+    try:
+        return p.communicate(timeout=timeout)[1]
+    except subprocess.TimeoutExpired:
+        p.kill()
+        _, err = p.communicate()
+        raise AssertionError(f"a sweep worker still ran after {timeout} s; it printed:\n{err}")
+
+
 def sweep_workers(backend):
     url = backend.fresh()
     d = tempfile.mkdtemp()
@@ -417,7 +428,7 @@ def sweep_workers(backend):
         f.write(SWEEP_YAML.format(name="together", cap=6, epochs=6))
     procs = [sweep_worker(cfg, os.path.join(d, f"out{i}"), url) for i in range(3)]
     for p in procs:
-        _, err = p.communicate(timeout=900)
+        err = finish(p)
         assert p.returncode == 0, err
     study = optuna.load_study(study_name="together", storage=py_storage(url))
     assert [t.number for t in study.trials] == list(range(6)), [t.number for t in study.trials]
@@ -452,7 +463,7 @@ def sweep_workers(backend):
     beats = heartbeat_times(url, "killed", left)
     assert all(b is not None for b in beats), list(zip(left, beats))
     p = sweep_worker(cfg, os.path.join(d, "again"), url, *hb)
-    _, err = p.communicate(timeout=900)
+    err = finish(p)
     assert p.returncode == 0 and "stale trial" in err, err
     study = optuna.load_study(study_name="killed", storage=py_storage(url))
     counted = [t for t in study.trials if t.state.is_finished() and "interrupted" not in t.user_attrs]
