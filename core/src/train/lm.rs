@@ -1,0 +1,744 @@
+//! A small decoder-only language model with LoRA adapters: the model of the "LoRA
+//! fine-tune" study, where TPE tunes LoRA's rank `r`, its scale `alpha` and the learning
+//! rate of a pretrained base.
+//!
+//! - Byte-level tokens (vocabulary 256: any text is input, nothing to ship beside the
+//!   weights), learned positions, pre-norm blocks (RMSNorm, causal multi-head
+//!   self-attention, a SwiGLU MLP) and an output head. Parameters carry llama-style names
+//!   (`layers.N.self_attn.q_proj`, `layers.N.mlp.gate_proj`, …).
+//! - [`LoraLinear`]: a projection whose base weight `W` is frozen and that adds
+//!   `dropout(x) · Aᵀ · Bᵀ · alpha / r`, with `A` (r × in) drawn like a linear layer's weight
+//!   and `B` (out × r) zero, so that a new adapter computes exactly the base (as in
+//!   Hugging Face PEFT's `LoraLayer`, `peft/tuners/lora/layer.py`).
+//! - [`LoraSpec::targets`]: which projections get adapters: `qv` (the default of PEFT and
+//!   of the LoRA paper's GPT-3 experiments), `qkvo`, or `all` (the MLP too).
+//!
+//! The frozen base gets no gradient and therefore no optimiser state: only the adapters
+//! train ([`TinyLm::trainable_params`]).
+
+use burn::module::{Module, Param};
+use burn::nn::{
+    Dropout, DropoutConfig, Embedding, EmbeddingConfig, Initializer, Linear, LinearConfig, RmsNorm,
+    RmsNormConfig,
+};
+use burn::tensor::activation::{log_softmax, silu, softmax};
+use burn::tensor::module::linear;
+use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
+
+use super::TrainError;
+
+/// Tokens are bytes.
+pub const VOCAB: usize = 256;
+
+/// The shape of a [`TinyLm`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LmConfig {
+    /// Width of the residual stream.
+    pub d_model: usize,
+    /// Number of blocks.
+    pub layers: usize,
+    /// Attention heads (dividing `d_model`).
+    pub heads: usize,
+    /// Width of the MLP's hidden layer.
+    pub d_ff: usize,
+    /// The longest input, in tokens (learned positions).
+    pub context: usize,
+}
+
+impl LmConfig {
+    /// Checks the sizes: each from 1 to a bound that keeps a model in a browser tab's
+    /// memory, and heads dividing the width.
+    pub fn validate(&self) -> Result<(), TrainError> {
+        let bounded = [
+            ("d_model", self.d_model, 1024),
+            ("layers", self.layers, 24),
+            ("heads", self.heads, 64),
+            ("d_ff", self.d_ff, 8192),
+            ("context", self.context, 4096),
+        ];
+        for (name, v, max) in bounded {
+            if !(1..=max).contains(&v) {
+                return Err(TrainError::Config(format!(
+                    "{name} must be from 1 to {max}, not {v}"
+                )));
+            }
+        }
+        if !self.d_model.is_multiple_of(self.heads) {
+            return Err(TrainError::Config(format!(
+                "heads ({}) must divide d_model ({})",
+                self.heads, self.d_model
+            )));
+        }
+        Ok(())
+    }
+
+    /// A model with freshly initialised weights on `device` (from its RNG), no adapters.
+    pub fn init(&self, device: &Device) -> Result<TinyLm, TrainError> {
+        self.validate()?;
+        let proj = |d_in: usize, d_out: usize| LoraLinear {
+            base: LinearConfig::new(d_in, d_out).with_bias(false).init(device),
+            adapter: None,
+        };
+        let (d, f) = (self.d_model, self.d_ff);
+        let layers = (0..self.layers)
+            .map(|_| Layer {
+                input_layernorm: RmsNormConfig::new(d).init(device),
+                self_attn: Attention {
+                    q_proj: proj(d, d),
+                    k_proj: proj(d, d),
+                    v_proj: proj(d, d),
+                    o_proj: proj(d, d),
+                    heads: self.heads,
+                },
+                post_attention_layernorm: RmsNormConfig::new(d).init(device),
+                mlp: FeedForward {
+                    gate_proj: proj(d, f),
+                    up_proj: proj(d, f),
+                    down_proj: proj(f, d),
+                },
+            })
+            .collect();
+        let embed = |n: usize| {
+            EmbeddingConfig::new(n, d)
+                .with_initializer(Initializer::Normal {
+                    mean: 0.0,
+                    std: 0.02,
+                })
+                .init(device)
+        };
+        Ok(TinyLm {
+            embed_tokens: embed(VOCAB),
+            embed_positions: embed(self.context),
+            layers,
+            norm: RmsNormConfig::new(d).init(device),
+            lm_head: LinearConfig::new(d, VOCAB).with_bias(false).init(device),
+            context: self.context,
+        })
+    }
+}
+
+/// Which projections get LoRA adapters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum LoraTargets {
+    /// The query and value projections (PEFT's default for llama-style models).
+    #[default]
+    Qv,
+    /// Every attention projection: query, key, value and output.
+    Qkvo,
+    /// Every attention projection and the MLP's three.
+    All,
+}
+
+impl LoraTargets {
+    /// Every choice, by name.
+    pub const ALL: [LoraTargets; 3] = [LoraTargets::Qv, LoraTargets::Qkvo, LoraTargets::All];
+
+    /// The name in configurations (`qv`, `qkvo`, `all`).
+    pub fn name(self) -> &'static str {
+        match self {
+            LoraTargets::Qv => "qv",
+            LoraTargets::Qkvo => "qkvo",
+            LoraTargets::All => "all",
+        }
+    }
+
+    /// The targets named `name`.
+    pub fn parse(name: &str) -> Result<LoraTargets, TrainError> {
+        Self::ALL
+            .into_iter()
+            .find(|t| t.name() == name)
+            .ok_or_else(|| {
+                TrainError::Config(format!(
+                    "lora_targets must be one of qv, qkvo, all, not `{name}`"
+                ))
+            })
+    }
+
+    fn covers(self, proj: &str) -> bool {
+        match self {
+            LoraTargets::Qv => matches!(proj, "q_proj" | "v_proj"),
+            LoraTargets::Qkvo => proj.ends_with("_proj") && !Self::is_mlp(proj),
+            LoraTargets::All => true,
+        }
+    }
+
+    fn is_mlp(proj: &str) -> bool {
+        matches!(proj, "gate_proj" | "up_proj" | "down_proj")
+    }
+}
+
+/// A LoRA adapter's settings.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct LoraSpec {
+    /// The rank `r` (1 to 256).
+    pub r: usize,
+    /// The scale's numerator: the update is multiplied by `alpha / r`.
+    pub alpha: f64,
+    /// Dropout on the adapter's input, in [0, 1).
+    pub dropout: f64,
+    /// Which projections get adapters.
+    pub targets: LoraTargets,
+}
+
+impl LoraSpec {
+    /// Checks the settings.
+    pub fn validate(&self) -> Result<(), TrainError> {
+        if !(1..=256).contains(&self.r) {
+            return Err(TrainError::Config(format!(
+                "lora_r must be from 1 to 256, not {}",
+                self.r
+            )));
+        }
+        if !(self.alpha.is_finite() && self.alpha > 0.0) {
+            return Err(TrainError::Config(format!(
+                "lora_alpha must be a positive number, not {}",
+                self.alpha
+            )));
+        }
+        if !(0.0..1.0).contains(&self.dropout) {
+            return Err(TrainError::Config(format!(
+                "lora_dropout must be in [0, 1), not {}",
+                self.dropout
+            )));
+        }
+        Ok(())
+    }
+
+    /// `alpha / r`.
+    pub fn scale(&self) -> f64 {
+        self.alpha / self.r as f64
+    }
+}
+
+/// A linear projection (no bias) with an optional LoRA adapter.
+#[derive(Module, Debug)]
+pub struct LoraLinear {
+    /// The base weight, `[in, out]` (burn's row layout).
+    pub base: Linear,
+    /// The adapter, where the projection is a target.
+    pub adapter: Option<Adapter>,
+}
+
+/// A LoRA adapter: `A` (`[r, in]`) and `B` (`[out, r]`), as PEFT stores them.
+#[derive(Module, Debug)]
+pub struct Adapter {
+    /// `lora_A.weight`, `[r, in]`.
+    pub a: Param<Tensor<2>>,
+    /// `lora_B.weight`, `[out, r]`, zero when new.
+    pub b: Param<Tensor<2>>,
+    dropout: Dropout,
+    /// `alpha / r`.
+    scale: f64,
+}
+
+impl LoraLinear {
+    /// `x · W (+ dropout(x) · Aᵀ · Bᵀ · scale)` on the last dimension.
+    pub fn forward<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
+        let y = self.base.forward(x.clone());
+        let Some(ad) = &self.adapter else {
+            return y;
+        };
+        let h = linear(ad.dropout.forward(x), ad.a.val().transpose(), None);
+        let update = linear(h, ad.b.val().transpose(), None);
+        y + update.mul_scalar(ad.scale)
+    }
+
+    /// The projection with its adapter merged into the weight: `W + (B · A)ᵀ · scale`
+    /// (what serving a fine-tuned model without the adapter path computes).
+    pub fn merged(&self) -> Linear {
+        let weight = self.base.weight.val();
+        let weight = match &self.adapter {
+            Some(ad) => {
+                weight
+                    + ad.a
+                        .val()
+                        .transpose()
+                        .matmul(ad.b.val().transpose())
+                        .mul_scalar(ad.scale)
+            }
+            None => weight,
+        };
+        Linear {
+            weight: Param::from_tensor(weight),
+            bias: None,
+        }
+    }
+
+    /// `(in, out)`.
+    fn dims(&self) -> (usize, usize) {
+        let [d_in, d_out] = self.base.weight.dims();
+        (d_in, d_out)
+    }
+
+    /// A new adapter on this projection: `A` drawn as burn draws a linear layer's weight
+    /// (Kaiming-uniform, PEFT's default for `lora_A`), `B` zero.
+    fn with_adapter(self, spec: &LoraSpec, device: &Device) -> LoraLinear {
+        let (d_in, d_out) = self.dims();
+        let a = Initializer::KaimingUniform {
+            gain: 1.0 / 3f64.sqrt(),
+            fan_out_only: false,
+        }
+        .init_with([spec.r, d_in], Some(d_in), Some(spec.r), device);
+        let b = Initializer::Zeros.init([d_out, spec.r], device);
+        LoraLinear {
+            base: self.base,
+            adapter: Some(Adapter {
+                a,
+                b,
+                dropout: DropoutConfig::new(spec.dropout).init(),
+                scale: spec.scale(),
+            }),
+        }
+    }
+}
+
+/// Causal multi-head self-attention.
+#[derive(Module, Debug)]
+pub struct Attention {
+    /// Query projection.
+    pub q_proj: LoraLinear,
+    /// Key projection.
+    pub k_proj: LoraLinear,
+    /// Value projection.
+    pub v_proj: LoraLinear,
+    /// Output projection.
+    pub o_proj: LoraLinear,
+    heads: usize,
+}
+
+impl Attention {
+    fn forward(&self, x: Tensor<3>) -> Tensor<3> {
+        let [b, t, d] = x.dims();
+        let (h, dh) = (self.heads, d / self.heads);
+        let split = |p: &LoraLinear| p.forward(x.clone()).reshape([b, t, h, dh]).swap_dims(1, 2);
+        let (q, k, v) = (
+            split(&self.q_proj),
+            split(&self.k_proj),
+            split(&self.v_proj),
+        );
+        let scores = q
+            .matmul(k.swap_dims(2, 3))
+            .mul_scalar(1.0 / (dh as f64).sqrt());
+        // True above the diagonal: a position sees itself and what came before.
+        let future = Tensor::<2, Bool>::tril_mask([t, t], 0, &x.device())
+            .unsqueeze::<4>()
+            .expand([b, h, t, t]);
+        let weights = softmax(scores.mask_fill(future, -1.0e9), 3);
+        let out = weights.matmul(v).swap_dims(1, 2).reshape([b, t, d]);
+        self.o_proj.forward(out)
+    }
+}
+
+/// The MLP: `down(silu(gate(x)) * up(x))`.
+#[derive(Module, Debug)]
+pub struct FeedForward {
+    /// Gate projection.
+    pub gate_proj: LoraLinear,
+    /// Up projection.
+    pub up_proj: LoraLinear,
+    /// Down projection.
+    pub down_proj: LoraLinear,
+}
+
+impl FeedForward {
+    fn forward(&self, x: Tensor<3>) -> Tensor<3> {
+        let gate = silu(self.gate_proj.forward(x.clone()));
+        self.down_proj.forward(gate * self.up_proj.forward(x))
+    }
+}
+
+/// A pre-norm block.
+#[derive(Module, Debug)]
+pub struct Layer {
+    /// Norm before attention.
+    pub input_layernorm: RmsNorm,
+    /// Attention.
+    pub self_attn: Attention,
+    /// Norm before the MLP.
+    pub post_attention_layernorm: RmsNorm,
+    /// The MLP.
+    pub mlp: FeedForward,
+}
+
+impl Layer {
+    fn forward(&self, x: Tensor<3>) -> Tensor<3> {
+        let x = x.clone() + self.self_attn.forward(self.input_layernorm.forward(x));
+        x.clone() + self.mlp.forward(self.post_attention_layernorm.forward(x))
+    }
+
+    /// Every projection of the block, with its name inside the block.
+    fn projections_mut(&mut self) -> [(&'static str, &mut LoraLinear); 7] {
+        [
+            ("q_proj", &mut self.self_attn.q_proj),
+            ("k_proj", &mut self.self_attn.k_proj),
+            ("v_proj", &mut self.self_attn.v_proj),
+            ("o_proj", &mut self.self_attn.o_proj),
+            ("gate_proj", &mut self.mlp.gate_proj),
+            ("up_proj", &mut self.mlp.up_proj),
+            ("down_proj", &mut self.mlp.down_proj),
+        ]
+    }
+
+    fn projections(&self) -> [(&'static str, &LoraLinear); 7] {
+        [
+            ("q_proj", &self.self_attn.q_proj),
+            ("k_proj", &self.self_attn.k_proj),
+            ("v_proj", &self.self_attn.v_proj),
+            ("o_proj", &self.self_attn.o_proj),
+            ("gate_proj", &self.mlp.gate_proj),
+            ("up_proj", &self.mlp.up_proj),
+            ("down_proj", &self.mlp.down_proj),
+        ]
+    }
+}
+
+/// The language model.
+#[derive(Module, Debug)]
+pub struct TinyLm {
+    /// Token embeddings, `[256, d_model]`.
+    pub embed_tokens: Embedding,
+    /// Learned position embeddings, `[context, d_model]`.
+    pub embed_positions: Embedding,
+    /// The blocks.
+    pub layers: Vec<Layer>,
+    /// The final norm.
+    pub norm: RmsNorm,
+    /// The output head, `[d_model, 256]`.
+    pub lm_head: Linear,
+    context: usize,
+}
+
+impl TinyLm {
+    /// The longest input, in tokens.
+    pub fn context(&self) -> usize {
+        self.context
+    }
+
+    /// `[batch, time]` tokens → logits `[batch, time, 256]`. `time` must be at most
+    /// [`TinyLm::context`].
+    pub fn forward(&self, tokens: Tensor<2, Int>) -> Tensor<3> {
+        let [b, t] = tokens.dims();
+        let positions = Tensor::<1, Int>::arange(0..t as i64, &tokens.device())
+            .unsqueeze::<2>()
+            .expand([b, t]);
+        let mut x = self.embed_tokens.forward(tokens) + self.embed_positions.forward(positions);
+        for layer in &self.layers {
+            x = layer.forward(x);
+        }
+        self.lm_head.forward(self.norm.forward(x))
+    }
+
+    /// Mean cross-entropy (nats per token) of predicting `tokens[:, 1..]` from
+    /// `tokens[:, ..t-1]`, as a one-element tensor. `tokens` is `[batch, time + 1]`.
+    pub fn loss(&self, tokens: Tensor<2, Int>) -> Tensor<1> {
+        let [b, t1] = tokens.dims();
+        let t = t1 - 1;
+        let input = tokens.clone().narrow(1, 0, t);
+        let target = tokens.narrow(1, 1, t).reshape([b * t, 1]);
+        let logits = self.forward(input).reshape([b * t, VOCAB]);
+        log_softmax(logits, 1).gather(1, target).mean().neg()
+    }
+
+    /// The base frozen (no gradients, so no optimiser state) and adapters added to the
+    /// projections `spec` targets. Adapters already present are replaced.
+    pub fn with_lora(self, spec: &LoraSpec, device: &Device) -> Result<TinyLm, TrainError> {
+        spec.validate()?;
+        let mut model = self.no_grad();
+        for layer in &mut model.layers {
+            for (name, proj) in layer.projections_mut() {
+                let plain = LoraLinear {
+                    base: proj.base.clone(),
+                    adapter: None,
+                };
+                *proj = if spec.targets.covers(name) {
+                    plain.with_adapter(spec, device)
+                } else {
+                    plain
+                };
+            }
+        }
+        Ok(model)
+    }
+
+    /// The model with every adapter merged into its projection's weight (no adapters
+    /// left).
+    pub fn merged(&self) -> TinyLm {
+        let mut model = self.clone();
+        for layer in &mut model.layers {
+            for (_, proj) in layer.projections_mut() {
+                *proj = LoraLinear {
+                    base: proj.merged(),
+                    adapter: None,
+                };
+            }
+        }
+        model
+    }
+
+    /// The number of parameters that train: the adapters' with LoRA, every one without.
+    pub fn trainable_params(&self) -> usize {
+        let adapters: usize = self
+            .layers
+            .iter()
+            .flat_map(|l| l.projections())
+            .filter_map(|(_, p)| p.adapter.as_ref())
+            .map(|a| {
+                a.a.val().dims().iter().product::<usize>()
+                    + a.b.val().dims().iter().product::<usize>()
+            })
+            .sum();
+        if adapters > 0 {
+            adapters
+        } else {
+            self.num_params()
+        }
+    }
+
+    /// The adapters' names (PEFT's, e.g. `layers.0.self_attn.q_proj.lora_A.weight`) with
+    /// their tensors.
+    pub fn adapter_tensors(&self) -> Vec<(String, Tensor<2>)> {
+        let mut out = Vec::new();
+        for (i, layer) in self.layers.iter().enumerate() {
+            for (name, proj) in layer.projections() {
+                if let Some(ad) = &proj.adapter {
+                    let kind = if LoraTargets::is_mlp(name) {
+                        "mlp"
+                    } else {
+                        "self_attn"
+                    };
+                    let prefix = format!("layers.{i}.{kind}.{name}");
+                    out.push((format!("{prefix}.lora_A.weight"), ad.a.val()));
+                    out.push((format!("{prefix}.lora_B.weight"), ad.b.val()));
+                }
+            }
+        }
+        out
+    }
+}
+
+/// Byte tokens of `text`.
+pub fn tokenize(text: &str) -> Vec<i64> {
+    text.bytes().map(i64::from).collect()
+}
+
+/// A batch of `starts.len()` windows of `len + 1` tokens of `tokens`, each beginning at its
+/// start (which must leave room for the window).
+pub fn windows(tokens: &[i64], starts: &[usize], len: usize, device: &Device) -> Tensor<2, Int> {
+    let mut data = Vec::with_capacity(starts.len() * (len + 1));
+    for &s in starts {
+        data.extend_from_slice(&tokens[s..s + len + 1]);
+    }
+    Tensor::from_data(TensorData::new(data, [starts.len(), len + 1]), device)
+}
+
+#[cfg(all(test, feature = "flex"))]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic
+
+    use super::*;
+    use burn::optim::{AdamConfig, GradientsParams};
+
+    fn small() -> LmConfig {
+        LmConfig {
+            d_model: 16,
+            layers: 2,
+            heads: 2,
+            d_ff: 32,
+            context: 12,
+        }
+    }
+
+    fn spec(targets: LoraTargets) -> LoraSpec {
+        LoraSpec {
+            r: 4,
+            alpha: 8.0,
+            dropout: 0.0,
+            targets,
+        }
+    }
+
+    fn to_vec<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+        t.into_data().try_to_vec::<f32>().unwrap()
+    }
+
+    fn max_diff(a: &[f32], b: &[f32]) -> f32 {
+        assert_eq!(a.len(), b.len());
+        a.iter()
+            .zip(b)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0.0, f32::max)
+    }
+
+    fn tokens(device: &Device) -> Tensor<2, Int> {
+        let t = tokenize("the quick brown fox jumps over the lazy dog!");
+        windows(&t, &[0, 5, 17], 11, device)
+    }
+
+    /// Gives every adapter's B random values, so that the adapters change the output.
+    fn perturb(model: TinyLm, device: &Device) -> TinyLm {
+        let mut model = model;
+        for layer in &mut model.layers {
+            for (_, proj) in layer.projections_mut() {
+                if let Some(ad) = &mut proj.adapter {
+                    let dims = ad.b.val().dims();
+                    ad.b = Param::from_tensor(Tensor::random(
+                        dims,
+                        burn::tensor::Distribution::Normal(0.0, 0.3),
+                        device,
+                    ));
+                }
+            }
+        }
+        model
+    }
+
+    #[test]
+    fn a_new_adapter_computes_exactly_the_base() {
+        let device = Device::flex();
+        device.seed(1);
+        let base = small().init(&device).unwrap();
+        let x = tokens(&device).narrow(1, 0, 11);
+        let want = to_vec(base.forward(x.clone()));
+        for targets in LoraTargets::ALL {
+            let adapted = base.clone().with_lora(&spec(targets), &device).unwrap();
+            assert!(!adapted.adapter_tensors().is_empty());
+            assert_eq!(to_vec(adapted.forward(x.clone())), want, "{targets:?}");
+        }
+    }
+
+    #[test]
+    fn merged_weights_compute_what_the_adapter_path_does() {
+        let device = Device::flex();
+        device.seed(2);
+        let base = small().init(&device).unwrap();
+        let x = tokens(&device).narrow(1, 0, 11);
+        let base_out = to_vec(base.forward(x.clone()));
+        for targets in LoraTargets::ALL {
+            let adapted = perturb(
+                base.clone().with_lora(&spec(targets), &device).unwrap(),
+                &device,
+            );
+            let path = to_vec(adapted.forward(x.clone()));
+            assert!(
+                max_diff(&path, &base_out) > 1e-3,
+                "the adapters change the output"
+            );
+            let merged = to_vec(adapted.merged().forward(x.clone()));
+            assert!(
+                max_diff(&path, &merged) < 1e-4,
+                "{targets:?}: {}",
+                max_diff(&path, &merged)
+            );
+        }
+    }
+
+    #[test]
+    fn gradients_reach_only_the_adapters() {
+        let device = Device::flex().autodiff();
+        device.seed(3);
+        let base = small().init(&device).unwrap();
+        let full = base.num_params();
+        for (targets, projections) in [
+            (LoraTargets::Qv, 2),
+            (LoraTargets::Qkvo, 4),
+            (LoraTargets::All, 7),
+        ] {
+            let model = perturb(
+                base.clone().with_lora(&spec(targets), &device).unwrap(),
+                &device,
+            );
+            let grads = GradientsParams::from_grads(model.loss(tokens(&device)).backward(), &model);
+            let adapters = model.adapter_tensors();
+            assert_eq!(adapters.len(), 2 * projections * 2, "{targets:?}");
+            // Exactly the adapters' A and B have gradients, and the counts agree.
+            assert_eq!(grads.len(), adapters.len(), "{targets:?}");
+            for layer in &model.layers {
+                for (name, proj) in layer.projections() {
+                    assert!(
+                        grads.get::<2>(proj.base.weight.id).is_none(),
+                        "{name} is frozen"
+                    );
+                    if let Some(ad) = &proj.adapter {
+                        let g = grads.get::<2>(ad.a.id).expect("A has a gradient");
+                        assert!(to_vec(g).iter().any(|v| *v != 0.0), "{name}: A's gradient");
+                        assert!(grads.get::<2>(ad.b.id).is_some(), "{name}: B's gradient");
+                    }
+                }
+            }
+            let d = 16;
+            let per_layer = match targets {
+                LoraTargets::Qv => 2 * (4 * d + d * 4),
+                LoraTargets::Qkvo => 4 * (4 * d + d * 4),
+                LoraTargets::All => 4 * (4 * d + d * 4) + 2 * (4 * d + 32 * 4) + (4 * 32 + d * 4),
+            };
+            assert_eq!(model.trainable_params(), 2 * per_layer, "{targets:?}");
+            assert!(model.trainable_params() < full / 4);
+        }
+        assert_eq!(base.trainable_params(), full);
+    }
+
+    #[test]
+    fn a_position_sees_only_what_came_before() {
+        let device = Device::flex();
+        device.seed(4);
+        let model = small().init(&device).unwrap();
+        let a = tokenize("abcdefghij");
+        let mut b = a.clone();
+        b[7] = i64::from(b'Z');
+        let la = to_vec(model.forward(windows(&a, &[0], 9, &device).narrow(1, 0, 10)));
+        let lb = to_vec(model.forward(windows(&b, &[0], 9, &device).narrow(1, 0, 10)));
+        let before = 7 * VOCAB;
+        assert_eq!(
+            la[..before],
+            lb[..before],
+            "positions 0..7 do not see position 7"
+        );
+        assert!(max_diff(&la[before..], &lb[before..]) > 1e-4);
+    }
+
+    /// Trains `model` on `batch` for `steps` Adam steps at `lr`; returns it with the loss
+    /// before and after.
+    fn fit(model: TinyLm, batch: &Tensor<2, Int>, steps: usize, lr: f64) -> (TinyLm, f32, f32) {
+        let mut model = model;
+        let mut optim = AdamConfig::new().init();
+        let first = to_vec(model.loss(batch.clone()).inner())[0];
+        for _ in 0..steps {
+            let loss = model.loss(batch.clone());
+            let grads = GradientsParams::from_grads(loss.backward(), &model);
+            model = optim.step(lr, model, grads);
+        }
+        let last = to_vec(model.loss(batch.clone()).inner())[0];
+        (model, first, last)
+    }
+
+    #[test]
+    fn a_tiny_corpus_is_overfit_and_lora_adapts_the_base_to_another() {
+        let device = Device::flex().autodiff();
+        device.seed(5);
+        let config = LmConfig {
+            d_model: 32,
+            d_ff: 64,
+            ..small()
+        };
+        // Full training: from about ln 256 = 5.5 nats per byte to near zero.
+        let text = tokenize("hello world, hello lora. ");
+        let batch = windows(&text, &[0, 4, 9, 13], 11, &device);
+        let (base, first, last) = fit(config.init(&device).unwrap(), &batch, 200, 1e-2);
+        assert!(first > 4.0 && last < 0.1, "{first} -> {last}");
+        // LoRA on that base learns another text of the same letters; the base does not move.
+        let other = tokenize("world, hello lora hello. ");
+        let other = windows(&other, &[0, 4, 9, 13], 11, &device);
+        let q_before = to_vec(base.layers[0].self_attn.q_proj.base.weight.val());
+        let spec = LoraSpec {
+            r: 8,
+            alpha: 16.0,
+            dropout: 0.0,
+            targets: LoraTargets::All,
+        };
+        let adapted = base.with_lora(&spec, &device).unwrap();
+        let (adapted, first, last) = fit(adapted, &other, 300, 2e-2);
+        assert!(first > 3.0 && last < first / 4.0, "{first} -> {last}");
+        let q_after = to_vec(adapted.layers[0].self_attn.q_proj.base.weight.val());
+        assert_eq!(q_before, q_after, "the base is frozen");
+    }
+}
