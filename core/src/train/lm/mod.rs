@@ -27,6 +27,8 @@ use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
 
 use super::TrainError;
 
+pub mod weights;
+
 /// Tokens are bytes.
 pub const VOCAB: usize = 256;
 
