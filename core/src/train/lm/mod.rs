@@ -27,6 +27,7 @@ use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
 
 use super::TrainError;
 
+pub mod train;
 pub mod weights;
 
 /// Tokens are bytes.
