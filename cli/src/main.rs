@@ -7,6 +7,8 @@
 mod explain_cmd;
 mod export_cmd;
 #[cfg(feature = "train")]
+mod lm_cmd;
+#[cfg(feature = "train")]
 mod mlflow_live;
 mod study_cmds;
 #[cfg(feature = "train")]
@@ -43,6 +45,10 @@ enum Command {
     /// journal, TensorBoard and W&B offline runs as trials end, and resumes when run again.
     #[cfg(feature = "train")]
     Sweep(sweep_cmd::SweepArgs),
+    /// Pretrain the base language model of the LoRA fine-tune study on a text corpus and
+    /// write it as safetensors.
+    #[cfg(feature = "train")]
+    PretrainLm(lm_cmd::PretrainLmArgs),
 }
 
 /// Rewrites `--values A B …` as `--values=A --values=B …` for every value that parses as a
@@ -100,7 +106,7 @@ fn parse_cli() -> Result<Cli, ExitCode> {
                     eprintln!(
                         "sweeplab: error: no command given; commands: create-study, ask, tell, studies, explain, export{}; see `sweeplab --help`",
                         if cfg!(feature = "train") {
-                            ", sweep"
+                            ", sweep, pretrain-lm"
                         } else {
                             ""
                         }
@@ -150,6 +156,8 @@ fn main() -> ExitCode {
         Command::Export(a) => export_cmd::export(a),
         #[cfg(feature = "train")]
         Command::Sweep(a) => sweep_cmd::sweep(a),
+        #[cfg(feature = "train")]
+        Command::PretrainLm(a) => lm_cmd::pretrain_lm(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

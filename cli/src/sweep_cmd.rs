@@ -178,14 +178,16 @@ fn load_setup(path: &Path) -> Result<Setup> {
     })
 }
 
-/// Where the MNIST files are: next to the binary's project (static/data/mnist10k), or
-/// `SWEEPLAB_DATA_DIR`.
-fn mnist_dir() -> PathBuf {
+/// Where the data folder `sub` is: `SWEEPLAB_DATA_DIR/sub`, or the project's
+/// `static/data/sub` (from the project root, or next to the binary's project).
+pub(crate) fn data_dir(sub: &str) -> PathBuf {
     if let Some(d) = std::env::var_os("SWEEPLAB_DATA_DIR") {
-        return PathBuf::from(d).join("mnist10k");
+        return PathBuf::from(d).join(sub);
     }
-    let here = PathBuf::from("static/data/mnist10k");
-    let project = Path::new(env!("CARGO_MANIFEST_DIR")).join("../static/data/mnist10k");
+    let here = PathBuf::from("static/data").join(sub);
+    let project = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../static/data")
+        .join(sub);
     if !here.is_dir() && project.is_dir() {
         project
     } else {
@@ -194,11 +196,23 @@ fn mnist_dir() -> PathBuf {
 }
 
 fn load_data(spec: &DataSpec) -> Result<DataSet> {
+    const WHERE: &str = "run from the project root, or set SWEEPLAB_DATA_DIR to the folder holding mnist10k/ and lm/";
     let mnist = match spec {
-        DataSpec::Mnist => Some(Mnist::load_dir(&mnist_dir()).context(
-            "loading MNIST-10k (run from the project root, or set SWEEPLAB_DATA_DIR to the folder holding mnist10k/)",
-        )?),
+        DataSpec::Mnist => Some(
+            Mnist::load_dir(&data_dir("mnist10k"))
+                .with_context(|| format!("loading MNIST-10k ({WHERE})"))?,
+        ),
         DataSpec::Toy { .. } => None,
+        DataSpec::Text(c) => {
+            let dir = data_dir("lm");
+            let text_path = dir.join(c.file());
+            let text = std::fs::read_to_string(&text_path)
+                .with_context(|| format!("reading {} ({WHERE})", text_path.display()))?;
+            let base_path = dir.join(sweeplab_core::train::lm::BASE_FILE);
+            let base = std::fs::read(&base_path)
+                .with_context(|| format!("reading {} ({WHERE})", base_path.display()))?;
+            return Ok(spec.load_text(&text, base, sweeplab_core::train::lm::BASE_SHA256)?);
+        }
     };
     Ok(spec.load(mnist.as_ref())?)
 }
@@ -271,7 +285,9 @@ impl Display {
     }
 
     fn println(&self, line: String) {
-        if self.quiet {
+        // Without a terminal (a pipe, a log file) the bars are hidden, and so would be
+        // what they print: write the line itself.
+        if self.quiet || self.trials.is_hidden() {
             eprintln!("{line}");
         } else {
             self.trials.println(line);
@@ -327,6 +343,18 @@ impl TrainHooks for Display {
                 self.current = Some(*value);
                 self.refresh();
             }
+            ProgressEvent::TextSample {
+                trial,
+                epoch,
+                prompt,
+                text,
+            } => {
+                if !self.quiet {
+                    // One line: the sample's line breaks shown as ⏎.
+                    let sample = format!("{prompt}{text}").replace('\n', "⏎");
+                    self.println(format!("trial {trial} epoch {epoch}: {sample}"));
+                }
+            }
             ProgressEvent::TrialEnd { .. } => {}
         }
     }
@@ -358,8 +386,14 @@ fn trial_line(
         })
         .collect::<Vec<_>>()
         .join(" ");
+    // A language model's samples are the bytes it predicted.
+    let unit = if matches!(setup.data, DataSpec::Text(_)) {
+        "tokens/s"
+    } else {
+        "samples/s"
+    };
     format!(
-        "trial {number} {}{} after {} epoch(s), {:.0} samples/s: {}{}",
+        "trial {number} {}{} after {} epoch(s), {:.0} {unit}: {}{}",
         outcome.state,
         outcome.value.map_or(String::new(), |v| format!(
             " {}={v:.4}",

@@ -243,6 +243,27 @@ pub const FAIL_REASON_ATTR: &str = "fail_reason";
 /// a crash); such trials do not count towards a sweep's number of trials.
 pub const INTERRUPTED_ATTR: &str = "interrupted";
 
+/// The user attribute of a language-model trial that holds its text samples: a list of
+/// `{"epoch": E, "prompt": P, "text": T}`, one per evaluation.
+pub const TEXT_SAMPLES_ATTR: &str = "text_samples";
+
+/// A trial's text samples (see [`TEXT_SAMPLES_ATTR`]) as `(epoch, prompt, text)`, in order;
+/// entries that are not of that shape are left out.
+pub fn text_samples(t: &FrozenTrial) -> Vec<(i64, String, String)> {
+    let Some(Json::Array(items)) = t.user_attrs.get(TEXT_SAMPLES_ATTR) else {
+        return Vec::new();
+    };
+    items
+        .iter()
+        .filter_map(|s| {
+            let epoch = s.get("epoch")?.as_f64()? as i64;
+            let prompt = s.get("prompt").and_then(Json::as_str).unwrap_or("");
+            let text = s.get("text")?.as_str()?;
+            Some((epoch, prompt.to_string(), text.to_string()))
+        })
+        .collect()
+}
+
 /// Encodes a metric series as `{"step": [...], "value": [...], "wall_time": [...]}`.
 pub fn series_to_json(points: &[MetricPoint]) -> Json {
     crate::json::obj([

@@ -599,3 +599,83 @@ fn formats_parse_and_unknown_studies_list_what_exists() {
         assert_eq!(files.is_empty(), f == ExportFormat::Wandb, "{f}");
     }
 }
+
+#[test]
+fn text_samples_are_tensorboard_text_and_wandb_history() {
+    let mut study = common::random_study("lm", StudyDirection::Minimize, 1);
+    let n = study.ask().unwrap();
+    let samples = Json::Array(
+        [(1, "is a fault"), (2, "is a virtue")]
+            .into_iter()
+            .map(|(epoch, text)| {
+                Json::Object(vec![
+                    ("epoch".into(), Json::Int(epoch)),
+                    ("prompt".into(), Json::Str("LEARNING, n.  ".into())),
+                    ("text".into(), Json::Str(text.into())),
+                ])
+            })
+            .collect(),
+    );
+    for epoch in 1..=2 {
+        study
+            .log_metric(n, "val/loss", epoch, 2.0 / epoch as f64)
+            .unwrap();
+    }
+    study.set_user_attr(n, "text_samples", samples).unwrap();
+    study.tell(n, TellResult::Values(vec![1.0])).unwrap();
+    let rec = record(&study);
+
+    let files = by_path(&tensorboard::logdir(rec, &ExportOptions::default()));
+    let (path, bytes) = files
+        .iter()
+        .find(|(p, _)| p.starts_with("trial-000/"))
+        .unwrap();
+    let texts: Vec<(i64, String)> = tensorboard::read_events(path, bytes)
+        .unwrap()
+        .iter()
+        .filter_map(|e| match &e.what {
+            Some(tb::EventWhat::Summary(s)) => Some((e.step, s)),
+            _ => None,
+        })
+        .flat_map(|(step, s)| s.value.iter().map(move |v| (step, v)))
+        .filter(|(_, v)| v.tag == tensorboard::SAMPLES_TEXT_TAG)
+        .map(|(step, v)| {
+            let Some(tb::ValueKind::Tensor(t)) = &v.value else {
+                panic!("a text tensor")
+            };
+            assert_eq!(t.dtype, tb::DT_STRING);
+            let md = v.metadata.as_ref().unwrap().plugin_data.as_ref().unwrap();
+            assert_eq!(md.plugin_name, "text");
+            (step, String::from_utf8(t.string_val[0].clone()).unwrap())
+        })
+        .collect();
+    assert_eq!(
+        texts,
+        [
+            (1, "```\nLEARNING, n.  is a fault\n```".to_string()),
+            (2, "```\nLEARNING, n.  is a virtue\n```".to_string())
+        ]
+    );
+
+    let files = wandb::offline_runs(rec, &ExportOptions::default());
+    let log = wandb::read_log(&files[0].path, &files[0].bytes).unwrap();
+    let rows: Vec<(i64, String)> = log
+        .iter()
+        .filter_map(|r| match &r.record_type {
+            Some(wb::RecordType::History(h)) => Some(h),
+            _ => None,
+        })
+        .filter_map(|h| {
+            let step = h.step.as_ref()?.num;
+            let item = h.item.iter().find(|i| i.key == "samples/text")?;
+            Some((step, item.value_json.clone()))
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            (1, "\"LEARNING, n.  is a fault\"".to_string()),
+            (2, "\"LEARNING, n.  is a virtue\"".to_string())
+        ]
+    );
+}

@@ -1346,6 +1346,9 @@ impl State {
     fn on_progress(&mut self, event: ProgressEvent, env: &Env) {
         let parallel = self.progress.parallel();
         match event {
+            // The page offers no language-model study yet; the samples stay in the study
+            // (the trial's `text_samples` attribute).
+            ProgressEvent::TextSample { .. } => {}
             // Several trials train at once: their curves come with the journal lines after
             // every round; the page keeps showing the trial it shows.
             ProgressEvent::TrialStart {

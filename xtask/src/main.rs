@@ -9,6 +9,7 @@
 
 mod bench_browser;
 mod fuzz;
+mod lm;
 mod servers;
 mod test;
 mod util;
@@ -39,6 +40,8 @@ fn run() -> Result<()> {
         "e2e" => web::e2e(),
         "bench-browser" => bench_browser::run(rest),
         "fuzz" => fuzz::run(rest),
+        "lm-data" => lm::lm_data(),
+        "pretrain-lm" => lm::pretrain_lm(),
         "help" | "--help" | "-h" => {
             println!("usage: cargo xtask <test|serve> [options]\n");
             println!("  test [--quick]   run every check and test (installs what it needs)");
@@ -51,6 +54,12 @@ fn run() -> Result<()> {
             );
             println!(
                 "  fuzz [--seconds N] [--target NAME]  run the fuzz targets, N s each (default 60; nightly)"
+            );
+            println!(
+                "  lm-data          the language model's public-domain corpora, from Debian's archive"
+            );
+            println!(
+                "  pretrain-lm      lm-data, then pretrain static/data/lm/base.safetensors (release, minutes)"
             );
             Ok(())
         }

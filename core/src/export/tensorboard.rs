@@ -32,6 +32,8 @@ pub const SESSION_START_TAG: &str = "_hparams_/session_start_info";
 pub const SESSION_END_TAG: &str = "_hparams_/session_end_info";
 /// Tag of the text summary holding a trial's Optuna state.
 pub const STATE_TEXT_TAG: &str = "trial/state";
+/// The tag of a language-model trial's text samples.
+pub const SAMPLES_TEXT_TAG: &str = "samples/text";
 
 /// LevelDB's CRC mask, as TFRecord uses it: rotate right by 15, add `0xa282ead8`.
 pub fn masked_crc32c(data: &[u8]) -> u32 {
@@ -481,6 +483,16 @@ pub fn logdir(study: &StudyRecord, options: &ExportOptions) -> Vec<ExportFile> {
             if !metric_tags.contains(&p.tag) {
                 metric_tags.push(p.tag.clone());
             }
+        }
+        // A language-model trial's text samples, at the evaluation that wrote each (its
+        // val/loss point's time), in the Text tab.
+        for (epoch, prompt, text) in crate::trial::text_samples(t) {
+            let wall = points
+                .iter()
+                .find(|p| p.step == epoch && p.tag == "val/loss")
+                .map_or(end, |p| p.wall);
+            let markdown = format!("```\n{prompt}{text}\n```");
+            f.push_summary(wall, epoch, vec![text_value(SAMPLES_TEXT_TAG, &markdown)]);
         }
         f.push_summary(end, 0, vec![text_value(STATE_TEXT_TAG, t.state.name())]);
         let end_time_secs = if t.state.is_finished() { end } else { 0.0 };

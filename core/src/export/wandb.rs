@@ -429,6 +429,19 @@ pub fn offline_runs(study: &StudyRecord, options: &ExportOptions) -> Vec<ExportF
                 None => row.items.push((p.tag, Json::Float(p.value))),
             }
         }
+        // A language-model trial's text samples, in the row of the evaluation that wrote each.
+        for (epoch, prompt, text) in crate::trial::text_samples(t) {
+            let row = rows.entry(epoch).or_insert_with(|| HistoryRow {
+                step: epoch,
+                runtime: end - start,
+                timestamp: end,
+                items: Vec::new(),
+            });
+            row.items.push((
+                crate::export::tensorboard::SAMPLES_TEXT_TAG.to_string(),
+                Json::Str(format!("{prompt}{text}")),
+            ));
+        }
         let history: Vec<HistoryRow> = rows.into_values().collect();
         let mut summary: Vec<(String, Json)> = Vec::new();
         for row in &history {

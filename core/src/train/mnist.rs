@@ -213,6 +213,7 @@ impl Mnist {
                 width: self.cols,
             },
             classes: 10,
+            text: None,
         }
     }
 }

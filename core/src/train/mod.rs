@@ -31,7 +31,7 @@ pub mod trainer;
 
 pub use crate::vocab::{Objective, OptimizerKind, PlanError, TrialPlan};
 pub use backend::{BackendChoice, BackendKind, SelectedBackend, select_backend};
-pub use data::{DataSet, DataSpec, InputShape, Samples, Toy2d};
+pub use data::{DataSet, DataSpec, InputShape, Samples, TextCorpus, TextSet, Toy2d};
 pub use estimate::{CostEstimate, estimate_cost, typical_params};
 pub use mnist::Mnist;
 pub use model::{Activation, Model, ModelSpec};

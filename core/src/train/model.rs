@@ -64,6 +64,8 @@ impl ModelSpec {
                 }
                 *dropout
             }
+            // Checked when its plan was resolved; it trains on text (`train::lm`).
+            ModelSpec::Lm { .. } => 0.0,
         };
         if !(0.0..1.0).contains(&dropout) {
             return Err(TrainError::Config(format!(
@@ -82,6 +84,12 @@ impl ModelSpec {
     ) -> Result<Model, TrainError> {
         self.validate(shape)?;
         Ok(match self {
+            ModelSpec::Lm { .. } => {
+                return Err(TrainError::Config(
+                    "the language model is loaded from its pretrained base (train::lm), not built here"
+                        .into(),
+                ));
+            }
             ModelSpec::Mlp {
                 layers,
                 width,

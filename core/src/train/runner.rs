@@ -88,7 +88,19 @@ impl SweepSpec {
     /// the cnn needs images) with a dropout below 1.
     pub fn check_for(&self, data: &DataSet) -> Result<(), TrainError> {
         let shape = data.shape;
-        self.check_each(|plan| plan.model.validate(shape))?;
+        let text = data.text.is_some();
+        self.check_each(|plan| match (plan.model.is_lm(), text) {
+            (true, false) => Err(TrainError::Config(format!(
+                "the {} model fine-tunes the language model on a text data set; use dataset: devils-dictionary",
+                plan.model.kind()
+            ))),
+            (false, true) => Err(TrainError::Config(format!(
+                "the {} data set is text: use model: lora or finetune",
+                data.name
+            ))),
+            (true, true) => Ok(()),
+            (false, false) => plan.model.validate(shape),
+        })?;
         self.check_memory(data, memory_budget())
     }
 

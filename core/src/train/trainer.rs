@@ -326,6 +326,18 @@ pub async fn train_trial<H: TrainHooks>(
     hooks: &mut H,
     cancel: &CancelToken,
 ) -> Result<TrialOutcome, TrainError> {
+    if let Some(text) = &data.text {
+        return super::lm::trial::train_lm_trial(
+            study, number, plan, text, device, objective, hooks, cancel,
+        )
+        .await;
+    }
+    if plan.model.is_lm() {
+        return Err(TrainError::Config(format!(
+            "the {} model fine-tunes the language model on a text data set; use dataset: devils-dictionary",
+            plan.model.kind()
+        )));
+    }
     // The trial's model, optimiser state and device tensors live in this block: dropped
     // before the device's memory is given back.
     let outcome: Result<TrialOutcome, TrainError> = async {

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Activation, ModelSpec, OptimizerKind, PlanError};
+use super::{Activation, LoraSettings, LoraTargets, ModelSpec, OptimizerKind, PlanError};
 use crate::distributions::ParamValue;
 use crate::json::Json;
 
@@ -43,6 +43,11 @@ pub const TRAIN_KEYS: &[&str] = &[
     "momentum",
     "batch_size",
     "epochs",
+    "lora_r",
+    "lora_alpha",
+    "lora_dropout",
+    "lora_targets",
+    "steps",
 ];
 
 /// The canonical name of a trainer key: the alternative spellings accepted for some keys map
@@ -56,6 +61,9 @@ pub fn canonical(key: &str) -> &str {
         "optim" => "optimizer",
         "epoch" | "num_epochs" => "epochs",
         "batch" => "batch_size",
+        "r" | "rank" | "lora_rank" => "lora_r",
+        "alpha" => "lora_alpha",
+        "max_steps" | "train_steps" => "steps",
         other => other,
     }
 }
@@ -157,7 +165,15 @@ impl TrialPlan {
             )));
         }
         let dropout = get_f64(&m, "dropout", 0.0)?;
-        let model = match get_str(&m, "model", "mlp")?.to_ascii_lowercase().as_str() {
+        let kind = get_str(&m, "model", "mlp")?.to_ascii_lowercase();
+        if !matches!(kind.as_str(), "lora" | "finetune") {
+            if let Some(k) = ModelSpec::LM_ONLY_KEYS.iter().find(|k| m.contains_key(**k)) {
+                return Err(PlanError(format!(
+                    "`{k}` applies to the language models only (model: lora or finetune)"
+                )));
+            }
+        }
+        let model = match kind.as_str() {
             "mlp" => ModelSpec::Mlp {
                 layers: get_usize(&m, "layers", 2, 0..=16)?,
                 width: get_usize(&m, "width", 64, 1..=4096)?,
@@ -174,9 +190,42 @@ impl TrialPlan {
                 }
                 ModelSpec::Cnn { dropout }
             }
+            "lora" | "finetune" => {
+                for k in ModelSpec::MLP_ONLY_KEYS.iter().chain(&["dropout"]) {
+                    if m.contains_key(*k) {
+                        return Err(PlanError(format!(
+                            "`{k}` does not apply to the language model (its architecture is the pretrained base's; LoRA's dropout is lora_dropout)"
+                        )));
+                    }
+                }
+                let lora = if kind == "lora" {
+                    let lora = LoraSettings {
+                        r: get_usize(&m, "lora_r", 8, 1..=256)?,
+                        alpha: get_f64(&m, "lora_alpha", 16.0)?,
+                        dropout: get_f64(&m, "lora_dropout", 0.05)?,
+                        targets: LoraTargets::parse(get_str(&m, "lora_targets", "qv")?)?,
+                    };
+                    lora.validate()?;
+                    Some(lora)
+                } else {
+                    if let Some(k) = ModelSpec::LM_ONLY_KEYS[..4]
+                        .iter()
+                        .find(|k| m.contains_key(**k))
+                    {
+                        return Err(PlanError(format!(
+                            "`{k}` applies to LoRA (model: lora), not to full fine-tuning"
+                        )));
+                    }
+                    None
+                };
+                ModelSpec::Lm {
+                    lora,
+                    steps: get_usize(&m, "steps", 200, 1..=1_000_000)?,
+                }
+            }
             other => {
                 return Err(PlanError(format!(
-                    "model `{other}` is not supported; use mlp or cnn"
+                    "model `{other}` is not supported; use mlp, cnn, lora or finetune"
                 )));
             }
         };
@@ -198,9 +247,10 @@ impl TrialPlan {
                 "`momentum` must be in [0, 1), not {momentum}"
             )));
         }
+        let default_optimizer = if model.is_lm() { "adamw" } else { "adam" };
         Ok(TrialPlan {
             model,
-            optimizer: OptimizerKind::parse(get_str(&m, "optimizer", "adam")?)?,
+            optimizer: OptimizerKind::parse(get_str(&m, "optimizer", default_optimizer)?)?,
             lr,
             weight_decay,
             momentum,
@@ -238,6 +288,9 @@ impl TrialPlan {
                     (inputs as u64) * (1 + 32 + 64) + pooled + 128 + classes as u64,
                 )
             }
+            // The shipped base: about 390,000 weights, 64 positions of about 3,000
+            // activations each a window (attention and MLP of three blocks).
+            ModelSpec::Lm { .. } => (390_000, 64 * 3_000),
         };
         let batch = self.batch_size as u64;
         params

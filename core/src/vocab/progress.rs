@@ -74,6 +74,17 @@ pub enum ProgressEvent {
         /// Training throughput of the epoch.
         samples_per_sec: f64,
     },
+    /// A language-model trial continued its prompt after an evaluation.
+    TextSample {
+        /// Trial number.
+        trial: u64,
+        /// Epoch (evaluation), from 1.
+        epoch: usize,
+        /// The prompt.
+        prompt: String,
+        /// What the model wrote after it.
+        text: String,
+    },
     /// The trial ended.
     TrialEnd {
         /// Trial number.
@@ -92,6 +103,7 @@ impl ProgressEvent {
             ProgressEvent::TrialStart { trial, .. }
             | ProgressEvent::Step { trial, .. }
             | ProgressEvent::Epoch { trial, .. }
+            | ProgressEvent::TextSample { trial, .. }
             | ProgressEvent::TrialEnd { trial, .. } => *trial,
         }
     }

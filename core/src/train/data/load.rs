@@ -2,7 +2,10 @@
 //! files ([`Mnist`]). Kept apart from the data-set types so that they need nothing of
 //! `mnist`, which builds its [`DataSet`] from them.
 
-use super::{DataSet, DataSpec, generate_toy};
+use super::{DataSet, DataSpec, InputShape, Samples, TextSet, generate_toy};
+
+/// The longest context a text set must hold more than, in each part.
+const LM_CONTEXT_MAX: usize = 512;
 use crate::train::TrainError;
 use crate::train::mnist::Mnist;
 
@@ -30,6 +33,41 @@ impl DataSpec {
                 })?;
                 Ok(m.split(8_000))
             }
+            DataSpec::Text(c) => Err(TrainError::Data(format!(
+                "the {} data set needs its text and the base weights (DataSpec::load_text)",
+                c.name()
+            ))),
         }
+    }
+
+    /// Builds a text data set from the corpus's `text` and the base's safetensors file
+    /// `base` (checked against `base_sha256` by each trial that loads it).
+    pub fn load_text(
+        &self,
+        text: &str,
+        base: Vec<u8>,
+        base_sha256: &str,
+    ) -> Result<DataSet, TrainError> {
+        let DataSpec::Text(c) = self else {
+            return Err(TrainError::Data(format!(
+                "{} is not a text data set",
+                self.name()
+            )));
+        };
+        let corpus =
+            crate::train::lm::train::Corpus::split(text, c.valid_fraction(), LM_CONTEXT_MAX)?;
+        Ok(DataSet {
+            name: c.name().to_string(),
+            train: Samples::empty(),
+            valid: Samples::empty(),
+            shape: InputShape::Flat(0),
+            classes: crate::train::lm::VOCAB,
+            text: Some(std::sync::Arc::new(TextSet {
+                corpus,
+                base,
+                base_sha256: base_sha256.to_string(),
+                prompt: c.prompt().to_string(),
+            })),
+        })
     }
 }

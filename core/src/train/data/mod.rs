@@ -26,6 +26,15 @@ pub struct Samples {
 }
 
 impl Samples {
+    /// No samples.
+    pub fn empty() -> Samples {
+        Samples {
+            features: Vec::new(),
+            labels: Vec::new(),
+            dim: 0,
+        }
+    }
+
     /// Number of samples.
     pub fn len(&self) -> usize {
         self.labels.len()
@@ -79,6 +88,22 @@ pub struct DataSet {
     pub shape: InputShape,
     /// Number of classes.
     pub classes: usize,
+    /// A text set's corpus and the pretrained base it fine-tunes (then `train` and `valid`
+    /// are empty).
+    pub text: Option<std::sync::Arc<TextSet>>,
+}
+
+/// A text data set: the corpus as byte tokens and the language model's pretrained base.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TextSet {
+    /// The corpus, split into training and validation text.
+    pub corpus: crate::train::lm::train::Corpus,
+    /// The base's safetensors file.
+    pub base: Vec<u8>,
+    /// Its SHA-256, checked when a trial loads it.
+    pub base_sha256: String,
+    /// The prompt each evaluation's text sample continues.
+    pub prompt: String,
 }
 
 /// The 2-D classification problems of TensorFlow Playground.
@@ -134,6 +159,44 @@ pub enum DataSpec {
     },
     /// MNIST-10k: the first 8,000 samples train, the last 2,000 validate.
     Mnist,
+    /// A text corpus for the language model (see [`TextCorpus`]).
+    Text(TextCorpus),
+}
+
+/// The text corpora the language model fine-tunes on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum TextCorpus {
+    /// Ambrose Bierce's *The Devil's Dictionary* (1911; public domain), the entries from
+    /// ABASEMENT to ZOOLOGY: the last 10% validate.
+    DevilsDictionary,
+}
+
+impl TextCorpus {
+    /// The name in configurations.
+    pub fn name(self) -> &'static str {
+        match self {
+            TextCorpus::DevilsDictionary => "devils-dictionary",
+        }
+    }
+
+    /// The file `static/data/lm/` holds it in.
+    pub fn file(self) -> &'static str {
+        match self {
+            TextCorpus::DevilsDictionary => "devils-dictionary.txt",
+        }
+    }
+
+    /// The prompt of the text samples: the start of an entry.
+    pub fn prompt(self) -> &'static str {
+        match self {
+            TextCorpus::DevilsDictionary => "LEARNING, n.  ",
+        }
+    }
+
+    /// The fraction of the text that validates.
+    pub fn valid_fraction(self) -> f64 {
+        0.1
+    }
 }
 
 /// The settings a data set entry of a sweep config may carry.
@@ -156,6 +219,7 @@ impl DataSpec {
         match self {
             DataSpec::Toy { kind, .. } => kind.name(),
             DataSpec::Mnist => "mnist",
+            DataSpec::Text(c) => c.name(),
         }
     }
 
@@ -168,7 +232,7 @@ impl DataSpec {
             Json::Object(m) => {
                 let name = v.get("name").and_then(Json::as_str).ok_or_else(|| {
                     TrainError::Config(
-                        "dataset: an object needs a `name` (circle, xor, gauss, spiral or mnist)"
+                        "dataset: an object needs a `name` (circle, xor, gauss, spiral, mnist or devils-dictionary)"
                             .into(),
                     )
                 })?;
@@ -197,9 +261,17 @@ impl DataSpec {
             }
             return Ok(DataSpec::Mnist);
         }
+        if name.eq_ignore_ascii_case("devils-dictionary") {
+            if let Some(k) = opts.keys().find(|k| k.as_str() != "name") {
+                return Err(TrainError::Config(format!(
+                    "dataset: `{k}` does not apply to devils-dictionary (its split is fixed: the last 10% validates)"
+                )));
+            }
+            return Ok(DataSpec::Text(TextCorpus::DevilsDictionary));
+        }
         let kind = Toy2d::parse(name).ok_or_else(|| {
             TrainError::Config(format!(
-                "dataset: unknown data set `{name}`; supported: circle, xor, gauss, spiral, mnist"
+                "dataset: unknown data set `{name}`; supported: circle, xor, gauss, spiral, mnist, devils-dictionary"
             ))
         })?;
         let num = |key: &str| -> Result<Option<f64>, TrainError> {
@@ -338,6 +410,7 @@ pub fn generate_toy(
         valid: to_samples(&points[n_train..]),
         shape: InputShape::Flat(2),
         classes: 2,
+        text: None,
     }
 }
 

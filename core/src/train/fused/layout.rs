@@ -144,6 +144,12 @@ pub fn kernels_note(data: &DataSet) -> String {
 /// (an image is flattened, as the MLP does), 2 to 32 classes, labels in range, at least one
 /// training sample.
 pub fn check_data(data: &DataSet) -> Result<(), TrainError> {
+    if data.text.is_some() {
+        return Err(TrainError::Config(format!(
+            "the fused engine trains MLPs; data set `{}` is text for the language model",
+            data.name
+        )));
+    }
     let dim = data.shape.numel();
     if !(1..=WIDE_MAX_INPUTS).contains(&dim) {
         return Err(TrainError::Config(format!(
@@ -440,6 +446,7 @@ mod tests {
                 width: 28,
             },
             classes: 10,
+            text: None,
         };
         assert!(uses_wide_kernels(&mnist_like));
         assert!(!uses_wide_kernels(&generate_toy(

@@ -10,7 +10,7 @@
 //!   `dropout(x) · Aᵀ · Bᵀ · alpha / r`, with `A` (r × in) drawn like a linear layer's weight
 //!   and `B` (out × r) zero, so that a new adapter computes exactly the base (as in
 //!   Hugging Face PEFT's `LoraLayer`, `peft/tuners/lora/layer.py`).
-//! - [`LoraSpec::targets`]: which projections get adapters: `qv` (the default of PEFT and
+//! - [`LoraSettings::targets`]: which projections get adapters: `qv` (the default of PEFT and
 //!   of the LoRA paper's GPT-3 experiments), `qkvo`, or `all` (the MLP too).
 //!
 //! The frozen base gets no gradient and therefore no optimiser state: only the adapters
@@ -28,10 +28,21 @@ use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
 use super::TrainError;
 
 pub mod train;
+pub mod trial;
 pub mod weights;
 
 /// Tokens are bytes.
 pub const VOCAB: usize = 256;
+
+/// The shipped base's file name in `static/data/lm/`.
+pub const BASE_FILE: &str = "base.safetensors";
+/// The SHA-256 of the shipped base (`cargo xtask pretrain-lm` makes it; a file with any
+/// other checksum is refused).
+pub const BASE_SHA256: &str = "8e6987408eeb436567336d21c393d03e125325d38f87a914fc82f66dc24ec221";
+/// The shipped base's validation loss on the Devil's Dictionary before any fine-tuning
+/// (nats per byte, [`trial::evaluate_lm`] over [`trial::EVAL_WINDOWS`] windows): the
+/// frozen-base baseline of the LoRA study.
+pub const BASE_DEVILS_VAL_LOSS: f64 = 2.0444;
 
 /// The shape of a [`TinyLm`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -120,97 +131,11 @@ impl LmConfig {
     }
 }
 
-/// Which projections get LoRA adapters.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum LoraTargets {
-    /// The query and value projections (PEFT's default for llama-style models).
-    #[default]
-    Qv,
-    /// Every attention projection: query, key, value and output.
-    Qkvo,
-    /// Every attention projection and the MLP's three.
-    All,
-}
+pub use crate::vocab::{LoraSettings, LoraTargets};
 
-impl LoraTargets {
-    /// Every choice, by name.
-    pub const ALL: [LoraTargets; 3] = [LoraTargets::Qv, LoraTargets::Qkvo, LoraTargets::All];
-
-    /// The name in configurations (`qv`, `qkvo`, `all`).
-    pub fn name(self) -> &'static str {
-        match self {
-            LoraTargets::Qv => "qv",
-            LoraTargets::Qkvo => "qkvo",
-            LoraTargets::All => "all",
-        }
-    }
-
-    /// The targets named `name`.
-    pub fn parse(name: &str) -> Result<LoraTargets, TrainError> {
-        Self::ALL
-            .into_iter()
-            .find(|t| t.name() == name)
-            .ok_or_else(|| {
-                TrainError::Config(format!(
-                    "lora_targets must be one of qv, qkvo, all, not `{name}`"
-                ))
-            })
-    }
-
-    fn covers(self, proj: &str) -> bool {
-        match self {
-            LoraTargets::Qv => matches!(proj, "q_proj" | "v_proj"),
-            LoraTargets::Qkvo => proj.ends_with("_proj") && !Self::is_mlp(proj),
-            LoraTargets::All => true,
-        }
-    }
-
-    fn is_mlp(proj: &str) -> bool {
-        matches!(proj, "gate_proj" | "up_proj" | "down_proj")
-    }
-}
-
-/// A LoRA adapter's settings.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct LoraSpec {
-    /// The rank `r` (1 to 256).
-    pub r: usize,
-    /// The scale's numerator: the update is multiplied by `alpha / r`.
-    pub alpha: f64,
-    /// Dropout on the adapter's input, in [0, 1).
-    pub dropout: f64,
-    /// Which projections get adapters.
-    pub targets: LoraTargets,
-}
-
-impl LoraSpec {
-    /// Checks the settings.
-    pub fn validate(&self) -> Result<(), TrainError> {
-        if !(1..=256).contains(&self.r) {
-            return Err(TrainError::Config(format!(
-                "lora_r must be from 1 to 256, not {}",
-                self.r
-            )));
-        }
-        if !(self.alpha.is_finite() && self.alpha > 0.0) {
-            return Err(TrainError::Config(format!(
-                "lora_alpha must be a positive number, not {}",
-                self.alpha
-            )));
-        }
-        if !(0.0..1.0).contains(&self.dropout) {
-            return Err(TrainError::Config(format!(
-                "lora_dropout must be in [0, 1), not {}",
-                self.dropout
-            )));
-        }
-        Ok(())
-    }
-
-    /// `alpha / r`.
-    pub fn scale(&self) -> f64 {
-        self.alpha / self.r as f64
-    }
+/// Whether projection `proj` belongs to the MLP (its adapters' names say `mlp`).
+fn is_mlp(proj: &str) -> bool {
+    matches!(proj, "gate_proj" | "up_proj" | "down_proj")
 }
 
 /// A linear projection (no bias) with an optional LoRA adapter.
@@ -275,7 +200,7 @@ impl LoraLinear {
 
     /// A new adapter on this projection: `A` drawn as burn draws a linear layer's weight
     /// (Kaiming-uniform, PEFT's default for `lora_A`), `B` zero.
-    fn with_adapter(self, spec: &LoraSpec, device: &Device) -> LoraLinear {
+    fn with_adapter(self, spec: &LoraSettings, device: &Device) -> LoraLinear {
         let (d_in, d_out) = self.dims();
         let a = Initializer::KaimingUniform {
             gain: 1.0 / 3f64.sqrt(),
@@ -439,12 +364,12 @@ impl TinyLm {
         let input = tokens.clone().narrow(1, 0, t);
         let target = tokens.narrow(1, 1, t).reshape([b * t, 1]);
         let logits = self.forward(input).reshape([b * t, VOCAB]);
-        log_softmax(logits, 1).gather(1, target).mean().neg()
+        next_byte_loss(logits, target.reshape([b * t]))
     }
 
     /// The base frozen (no gradients, so no optimiser state) and adapters added to the
     /// projections `spec` targets. Adapters already present are replaced.
-    pub fn with_lora(self, spec: &LoraSpec, device: &Device) -> Result<TinyLm, TrainError> {
+    pub fn with_lora(self, spec: &LoraSettings, device: &Device) -> Result<TinyLm, TrainError> {
         spec.validate()?;
         let mut model = self.no_grad();
         for layer in &mut model.layers {
@@ -504,11 +429,7 @@ impl TinyLm {
         for (i, layer) in self.layers.iter().enumerate() {
             for (name, proj) in layer.projections() {
                 if let Some(ad) = &proj.adapter {
-                    let kind = if LoraTargets::is_mlp(name) {
-                        "mlp"
-                    } else {
-                        "self_attn"
-                    };
+                    let kind = if is_mlp(name) { "mlp" } else { "self_attn" };
                     let prefix = format!("layers.{i}.{kind}.{name}");
                     out.push((format!("{prefix}.lora_A.weight"), ad.a.val()));
                     out.push((format!("{prefix}.lora_B.weight"), ad.b.val()));
@@ -517,6 +438,76 @@ impl TinyLm {
         }
         out
     }
+}
+
+/// `n` bytes sampled from `model` after `prompt` (temperature `temperature`; 0 takes the
+/// most likely byte), from `seed`: the same model, prompt and seed give the same text. Each
+/// byte is one forward pass over the last [`TinyLm::context`] bytes, read back
+/// asynchronously. Returns the new text only (bytes that are not UTF-8 shown as U+FFFD).
+pub async fn generate(
+    model: &TinyLm,
+    prompt: &str,
+    n: usize,
+    temperature: f64,
+    seed: u64,
+    device: &Device,
+) -> Result<String, TrainError> {
+    use rand::{RngExt, SeedableRng};
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let mut tokens = tokenize(prompt);
+    if tokens.is_empty() {
+        tokens.push(i64::from(b'\n'));
+    }
+    let start = tokens.len();
+    for _ in 0..n {
+        let from = tokens.len().saturating_sub(model.context());
+        let window = &tokens[from..];
+        let t = window.len();
+        let input = Tensor::<2, Int>::from_data(TensorData::new(window.to_vec(), [1, t]), device);
+        let logits = model.forward(input).narrow(1, t - 1, 1).reshape([VOCAB]);
+        let logits = logits
+            .into_data_async()
+            .await
+            .map_err(|e| TrainError::Device(format!("{e:?}")))?
+            .try_to_vec::<f32>()
+            .map_err(|e| TrainError::Device(format!("{e:?}")))?;
+        let next = if temperature <= 0.0 {
+            logits
+                .iter()
+                .enumerate()
+                .max_by(|a, b| a.1.total_cmp(b.1))
+                .map_or(0, |(i, _)| i)
+        } else {
+            let top = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+            let weights: Vec<f64> = logits
+                .iter()
+                .map(|l| (f64::from(l - top) / temperature).exp())
+                .collect();
+            let total: f64 = weights.iter().sum();
+            let mut u = rng.random_range(0.0..total.max(f64::MIN_POSITIVE));
+            let mut pick = VOCAB - 1;
+            for (i, w) in weights.iter().enumerate() {
+                if u < *w {
+                    pick = i;
+                    break;
+                }
+                u -= w;
+            }
+            pick
+        };
+        tokens.push(next as i64);
+    }
+    let bytes: Vec<u8> = tokens[start..].iter().map(|b| *b as u8).collect();
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// Mean cross-entropy of `logits` (`[n, 256]`) against the bytes `target` (`[n]`).
+pub fn next_byte_loss(logits: Tensor<2>, target: Tensor<1, Int>) -> Tensor<1> {
+    let [n, _] = logits.dims();
+    log_softmax(logits, 1)
+        .gather(1, target.reshape([n, 1]))
+        .mean()
+        .neg()
 }
 
 /// Byte tokens of `text`.
@@ -551,8 +542,8 @@ mod tests {
         }
     }
 
-    fn spec(targets: LoraTargets) -> LoraSpec {
-        LoraSpec {
+    fn spec(targets: LoraTargets) -> LoraSettings {
+        LoraSettings {
             r: 4,
             alpha: 8.0,
             dropout: 0.0,
@@ -732,7 +723,7 @@ mod tests {
         let other = tokenize("world, hello lora hello. ");
         let other = windows(&other, &[0, 4, 9, 13], 11, &device);
         let q_before = to_vec(base.layers[0].self_attn.q_proj.base.weight.val());
-        let spec = LoraSpec {
+        let spec = LoraSettings {
             r: 8,
             alpha: 16.0,
             dropout: 0.0,

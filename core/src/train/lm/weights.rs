@@ -23,7 +23,7 @@ use safetensors::{Dtype, SafeTensors, tensor::TensorView};
 use sha2::{Digest, Sha256};
 
 use super::{
-    Attention, FeedForward, Layer, LmConfig, LoraLinear, LoraSpec, LoraTargets, TinyLm, VOCAB,
+    Attention, FeedForward, Layer, LmConfig, LoraLinear, LoraSettings, LoraTargets, TinyLm, VOCAB,
 };
 use crate::train::TrainError;
 
@@ -156,7 +156,7 @@ fn base_entries(model: &TinyLm) -> Vec<(String, Tensor<2>)> {
 
 /// `self_attn` or `mlp`: the group a projection belongs to.
 fn group(proj: &str) -> &'static str {
-    if LoraTargets::is_mlp(proj) {
+    if super::is_mlp(proj) {
         "mlp"
     } else {
         "self_attn"
@@ -408,7 +408,7 @@ pub struct AdapterConfig {
 
 impl AdapterConfig {
     /// The config of `spec`'s adapters on the base with checksum `base_sha256`.
-    pub fn new(spec: &LoraSpec, base_sha256: &str) -> AdapterConfig {
+    pub fn new(spec: &LoraSettings, base_sha256: &str) -> AdapterConfig {
         let target_modules = [
             "q_proj",
             "k_proj",
@@ -435,14 +435,14 @@ impl AdapterConfig {
     }
 
     /// The settings, checked.
-    pub fn spec(&self) -> Result<LoraSpec, TrainError> {
+    pub fn spec(&self) -> Result<LoraSettings, TrainError> {
         if self.peft_type != "LORA" {
             return Err(TrainError::Data(format!(
                 "adapter config: peft_type is `{}`, not LORA",
                 self.peft_type
             )));
         }
-        let spec = LoraSpec {
+        let spec = LoraSettings {
             r: self.r,
             alpha: self.lora_alpha,
             dropout: self.lora_dropout,
@@ -457,7 +457,7 @@ impl AdapterConfig {
 /// An error when the model has no adapters.
 pub async fn save_adapter(
     model: &TinyLm,
-    spec: &LoraSpec,
+    spec: &LoraSettings,
     base_sha256: &str,
 ) -> Result<(Vec<u8>, String), TrainError> {
     let entries = model.adapter_tensors();
@@ -682,7 +682,7 @@ mod tests {
         let base = config().init(&device).unwrap();
         let bytes = block_on(save_base(&base, &config(), &[])).unwrap();
         let sum = sha256_hex(&bytes);
-        let spec = LoraSpec {
+        let spec = LoraSettings {
             r: 2,
             alpha: 5.0,
             dropout: 0.1,

@@ -1,0 +1,120 @@
+//! `sweeplab sweep` on the language model: a small LoRA study on the Devil's Dictionary from
+//! the shipped base, with each trial's metrics, trainable-parameter count and text samples
+//! in the journal and the samples in TensorBoard's Text tab; a mismatched model and data set
+//! is a setup error before any trial.
+#![cfg(feature = "train")]
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers may panic
+
+mod common;
+use common::tmpdir as tmp;
+
+use std::path::Path;
+use std::process::Command;
+
+use sweeplab_core::TrialState;
+use sweeplab_core::json::Json;
+use sweeplab_core::storage::file::JournalFile;
+
+const CONFIG: &str = "\
+name: lora-test
+method: bayes
+metric: {name: val/loss, goal: minimize}
+run_cap: 2
+parameters:
+  lora_r: {values: [2, 4]}
+  lr: {distribution: log_uniform_values, min: 0.001, max: 0.01}
+  lora_targets: {values: [qv, all]}
+  steps: {value: 6}
+  epochs: {value: 2}
+sweeplab:
+  dataset: devils-dictionary
+  model: lora
+  seed: 3
+  batch_size: 4
+";
+
+fn sweep(config: &Path, out: &Path) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_sweeplab"))
+        .arg("sweep")
+        .arg(config)
+        .arg("--out")
+        .arg(out)
+        .args(["--backend", "cpu"])
+        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join(".."))
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn a_lora_study_logs_metrics_and_text_samples() {
+    let dir = tmp("sweep-lm");
+    let config = dir.join("lora.yaml");
+    std::fs::write(&config, CONFIG).unwrap();
+    let out = dir.join("out");
+    let run = sweep(&config, &out);
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(run.status.success(), "{stdout}\n{stderr}");
+    // The samples show as the trials train (the progress display's lines).
+    assert!(
+        format!("{stdout}{stderr}").contains("trial 0 epoch 1: LEARNING, n.  "),
+        "{stdout}\n{stderr}"
+    );
+
+    let st = JournalFile::new(out.join("journal.log")).load().unwrap();
+    let study = st.study_by_name("lora-test").unwrap();
+    assert_eq!(study.trials.len(), 2);
+    for t in &study.trials {
+        assert_eq!(t.state, TrialState::Complete, "{t:?}");
+        assert_eq!(t.series["val/loss"].len(), 2);
+        let Json::Int(params) = t.user_attrs["trainable_params"] else {
+            panic!("a count")
+        };
+        assert!(params > 0 && params < 100_000, "{params}");
+        let samples = sweeplab_core::trial::text_samples(t);
+        assert_eq!(samples.len(), 2);
+        assert_eq!(samples[0].1, "LEARNING, n.  ");
+    }
+    // The Text tab's summaries are in each trial's event file.
+    let events: Vec<_> = common::files_under(&out.join("tensorboard"))
+        .into_iter()
+        .filter(|p| p.to_string_lossy().contains("trial-000"))
+        .collect();
+    let bytes = std::fs::read(&events[0]).unwrap();
+    assert!(
+        bytes.windows(12).any(|w| w == b"samples/text"),
+        "{}",
+        events[0].display()
+    );
+}
+
+#[test]
+fn a_classifier_on_text_or_the_lm_on_a_classifier_set_is_a_setup_error() {
+    let dir = tmp("sweep-lm-bad");
+    let out = dir.join("out");
+    for (from, to, needle) in [
+        (
+            "model: lora",
+            "model: mlp",
+            "is text: use model: lora or finetune",
+        ),
+        (
+            "dataset: devils-dictionary",
+            "dataset: spiral",
+            "use dataset: devils-dictionary",
+        ),
+    ] {
+        let config = dir.join("bad.yaml");
+        let text = CONFIG
+            .replace(from, to)
+            .replace("  lora_r: {values: [2, 4]}\n", "")
+            .replace("  lora_targets: {values: [qv, all]}\n", "")
+            .replace("  steps: {value: 6}\n", "");
+        std::fs::write(&config, text).unwrap();
+        let run = sweep(&config, &out);
+        let stderr = String::from_utf8_lossy(&run.stderr);
+        assert_eq!(run.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains(needle), "{stderr}");
+        assert!(!out.join("journal.log").exists(), "nothing was written");
+    }
+}

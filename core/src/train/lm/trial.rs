@@ -1,0 +1,258 @@
+//! One trial of a language-model study: the pretrained base loaded from its file (checksum
+//! checked), LoRA adapters added (or every weight trained), `steps` optimiser steps on random
+//! windows of the corpus in `epochs` evaluation rounds, each ending with the validation loss
+//! (reported to the pruner), the next-byte accuracy and a text sample from a fixed prompt.
+
+use burn::module::Module;
+use burn::optim::GradientsParams;
+use burn::tensor::{Device, Tensor};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use web_time::Instant;
+
+use super::train::{random_starts, read_scalar};
+use super::weights::load_base;
+use super::{TinyLm, generate, windows};
+use crate::json::Json;
+use crate::study::Study;
+use crate::train::TrainError;
+use crate::train::data::TextSet;
+use crate::train::trainer::{CancelToken, TrainHooks, TrialOutcome, build_optimizer, tell_outcome};
+use crate::trial::TrialState;
+use crate::vocab::{ModelSpec, Objective, ProgressEvent, TrialPlan};
+
+pub use crate::trial::TEXT_SAMPLES_ATTR;
+/// The trial's user attribute holding its number of trained parameters.
+pub const TRAINABLE_PARAMS_ATTR: &str = "trainable_params";
+/// Bytes each text sample writes after the prompt.
+pub const SAMPLE_BYTES: usize = 80;
+/// Sampling temperature of the text samples.
+pub const SAMPLE_TEMPERATURE: f64 = 0.7;
+/// Validation windows each evaluation reads (evenly spread, the same every time).
+pub const EVAL_WINDOWS: usize = 96;
+
+/// The mean loss and next-byte accuracy of `model` over up to `max_windows` fixed windows
+/// of `tokens`.
+pub async fn evaluate_lm(
+    model: &TinyLm,
+    tokens: &[i64],
+    max_windows: usize,
+    device: &Device,
+) -> Result<(f64, f64), TrainError> {
+    let len = model.context();
+    let room = tokens.len().saturating_sub(len + 1);
+    let count = max_windows.min(room / len + 1).max(1);
+    let starts: Vec<usize> = (0..count).map(|i| i * room / count).collect();
+    let mut parts = Vec::new();
+    for chunk in starts.chunks(32) {
+        let batch = windows(tokens, chunk, len, device);
+        let [b, t1] = batch.dims();
+        let t = t1 - 1;
+        let input = batch.clone().narrow(1, 0, t);
+        let target = batch.narrow(1, 1, t).reshape([b * t]);
+        let logits = model.forward(input).reshape([b * t, super::VOCAB]);
+        let loss = super::next_byte_loss(logits.clone(), target.clone());
+        let hits = logits
+            .argmax(1)
+            .reshape([b * t])
+            .equal(target)
+            .float()
+            .mean();
+        parts.push(Tensor::cat(
+            vec![loss.mul_scalar(b as f64), hits.mul_scalar(b as f64)],
+            0,
+        ));
+    }
+    let sums = Tensor::stack::<2>(parts, 0).sum_dim(0).reshape([2]);
+    let v = sums
+        .into_data_async()
+        .await
+        .map_err(|e| TrainError::Device(format!("{e:?}")))?
+        .try_to_vec::<f32>()
+        .map_err(|e| TrainError::Device(format!("{e:?}")))?;
+    let n = count as f64;
+    Ok((f64::from(v[0]) / n, f64::from(v[1]) / n))
+}
+
+/// Trains trial `number` as `plan` says on the text set `text`; see the module's text.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn train_lm_trial<H: TrainHooks>(
+    study: &mut Study,
+    number: u64,
+    plan: &TrialPlan,
+    text: &TextSet,
+    device: &Device,
+    objective: Objective,
+    hooks: &mut H,
+    cancel: &CancelToken,
+) -> Result<TrialOutcome, TrainError> {
+    let ModelSpec::Lm { lora, steps } = &plan.model else {
+        return Err(TrainError::Config(format!(
+            "the {} model does not train on a text data set; use model: lora or finetune",
+            plan.model.kind()
+        )));
+    };
+    let outcome: Result<TrialOutcome, TrainError> = async {
+        let ad = device.clone().autodiff();
+        ad.seed(plan.seed);
+        let (base, _, _) = load_base(&text.base, "the base weights", Some(&text.base_sha256), &ad)?;
+        let mut model = match lora {
+            Some(l) => base.with_lora(l, &ad)?,
+            None => base,
+        };
+        study.set_user_attr(
+            number,
+            TRAINABLE_PARAMS_ATTR,
+            Json::Int(model.trainable_params() as i64),
+        )?;
+        let mut optim = build_optimizer(plan);
+        let corpus = &text.corpus;
+        let len = model.context();
+        let batch = plan.batch_size.max(1);
+        let epochs = plan.epochs.min(*steps).max(1);
+        let mut rng = ChaCha8Rng::seed_from_u64(plan.seed ^ 0x7e47_5a3e);
+        hooks.progress(&ProgressEvent::TrialStart {
+            trial: number,
+            epochs,
+            steps_per_epoch: steps.div_ceil(epochs),
+        });
+        let started = Instant::now();
+        let mut trained = 0usize;
+        let mut step = 0usize;
+        let mut value = None;
+        let mut samples: Vec<Json> = Vec::new();
+        let done = |state, value, epochs, why: Option<String>, cancelled, trained: usize| {
+            let secs = started.elapsed().as_secs_f64();
+            TrialOutcome {
+                state,
+                value,
+                epochs,
+                fail_reason: why,
+                cancelled,
+                // Tokens (predicted bytes) per second.
+                samples_per_sec: if secs > 0.0 {
+                    trained as f64 / secs
+                } else {
+                    0.0
+                },
+            }
+        };
+        for epoch in 1..=epochs {
+            let epoch_started = Instant::now();
+            let until = steps * epoch / epochs;
+            let first = step;
+            let mut losses = Vec::with_capacity(until - first);
+            while step < until {
+                if cancel.is_cancelled() {
+                    return Ok(done(
+                        TrialState::Fail,
+                        value,
+                        epoch - 1,
+                        Some("cancelled".into()),
+                        true,
+                        trained,
+                    ));
+                }
+                let starts = random_starts(&mut rng, corpus.train.len(), len, batch);
+                let loss = model.loss(windows(&corpus.train, &starts, len, &ad));
+                losses.push(loss.clone().detach().inner());
+                let grads = GradientsParams::from_grads(loss.backward(), &model);
+                model = optim.step(plan.lr, model, grads);
+                step += 1;
+                trained += batch * len;
+                hooks.progress(&ProgressEvent::Step {
+                    trial: number,
+                    epoch,
+                    epoch_step: step - first,
+                    steps_per_epoch: until - first,
+                    step: step as u64,
+                    loss: None,
+                    samples_per_sec: trained as f64 / started.elapsed().as_secs_f64().max(1e-9),
+                });
+                hooks.yield_now().await;
+            }
+            let n = losses.len().max(1);
+            let train_loss = read_scalar(Tensor::cat(losses, 0).sum()).await? / n as f64;
+            study.log_metric(number, "train/loss", step as i64, train_loss)?;
+            let eval = model.valid();
+            let (val_loss, val_accuracy) =
+                evaluate_lm(&eval, &corpus.valid, EVAL_WINDOWS, device).await?;
+            let at = epoch as i64;
+            study.log_metric(number, "val/loss", at, val_loss)?;
+            study.log_metric(number, "val/accuracy", at, val_accuracy)?;
+            let v = match objective {
+                Objective::ValLoss => val_loss,
+                Objective::ValAccuracy => val_accuracy,
+                Objective::TrainLoss => train_loss,
+            };
+            let secs = epoch_started.elapsed().as_secs_f64();
+            hooks.progress(&ProgressEvent::Epoch {
+                trial: number,
+                epoch,
+                epochs,
+                train_loss,
+                val_loss,
+                val_accuracy,
+                value: v,
+                samples_per_sec: if secs > 0.0 {
+                    ((until - first) * batch * len) as f64 / secs
+                } else {
+                    0.0
+                },
+            });
+            if !(v.is_finite() && train_loss.is_finite()) {
+                let reason = format!(
+                    "{} became {v} at epoch {epoch}; the learning rate {} may be too high",
+                    objective.series(),
+                    plan.lr
+                );
+                return Ok(done(
+                    TrialState::Fail,
+                    None,
+                    epoch,
+                    Some(reason),
+                    false,
+                    trained,
+                ));
+            }
+            let sample = generate(
+                &eval,
+                &text.prompt,
+                SAMPLE_BYTES,
+                SAMPLE_TEMPERATURE,
+                plan.seed ^ epoch as u64,
+                device,
+            )
+            .await?;
+            samples.push(Json::Object(vec![
+                ("epoch".into(), Json::Int(epoch as i64)),
+                ("prompt".into(), Json::Str(text.prompt.clone())),
+                ("text".into(), Json::Str(sample.clone())),
+            ]));
+            study.set_user_attr(number, TEXT_SAMPLES_ATTR, Json::Array(samples.clone()))?;
+            hooks.progress(&ProgressEvent::TextSample {
+                trial: number,
+                epoch,
+                prompt: text.prompt.clone(),
+                text: sample,
+            });
+            drop(eval);
+            value = Some(v);
+            study.report(number, at, v)?;
+            if study.should_prune(number)? {
+                return Ok(done(TrialState::Pruned, value, epoch, None, false, trained));
+            }
+        }
+        Ok(done(
+            TrialState::Complete,
+            value,
+            epochs,
+            None,
+            false,
+            trained,
+        ))
+    }
+    .await;
+    device.memory_cleanup();
+    tell_outcome(study, number, outcome?, hooks)
+}

@@ -1,0 +1,231 @@
+//! The language model on the CPU backend (Flex): reproducible pretraining, LoRA and full
+//! fine-tuning trials of a study on the Devil's Dictionary (metrics, text samples, the
+//! trainable-parameter count), a base with the wrong checksum refused, and the shipped base
+//! reaching its recorded loss.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers may panic
+#![cfg(all(feature = "train", feature = "flex"))]
+
+mod common;
+use common::{plan_of, random_study};
+
+use std::path::PathBuf;
+use std::sync::{Mutex, MutexGuard};
+
+use burn::tensor::Device;
+use futures_lite::future::block_on;
+use sweeplab_core::json::Json;
+use sweeplab_core::train::lm::train::{Corpus, PretrainSpec, pretrain};
+use sweeplab_core::train::lm::trial::{
+    EVAL_WINDOWS, TEXT_SAMPLES_ATTR, TRAINABLE_PARAMS_ATTR, evaluate_lm,
+};
+use sweeplab_core::train::lm::weights::{load_base, save_base, sha256_hex};
+use sweeplab_core::train::lm::{
+    BASE_DEVILS_VAL_LOSS, BASE_FILE, BASE_SHA256, LmConfig, LoraSettings, LoraTargets,
+};
+use sweeplab_core::train::{
+    CancelToken, DataSet, DataSpec, ModelSpec, Objective, OptimizerKind, ProgressEvent, TextCorpus,
+    TrialPlan, train_trial,
+};
+use sweeplab_core::{StudyDirection, TrialState};
+
+/// Flex has one random number generator per process: the tests here train one at a time,
+/// so that each is reproducible.
+fn flex_rng() -> MutexGuard<'static, ()> {
+    static FLEX_RNG: Mutex<()> = Mutex::new(());
+    FLEX_RNG.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn lm_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../static/data/lm")
+}
+
+fn devils() -> String {
+    std::fs::read_to_string(lm_dir().join(TextCorpus::DevilsDictionary.file())).unwrap()
+}
+
+fn tiny_spec(steps: usize) -> PretrainSpec {
+    PretrainSpec {
+        config: LmConfig {
+            d_model: 16,
+            layers: 1,
+            heads: 2,
+            d_ff: 32,
+            context: 16,
+        },
+        steps,
+        batch: 8,
+        lr: 1e-2,
+        warmup: 5,
+        weight_decay: 0.01,
+        seed: 7,
+        eval_every: 30,
+    }
+}
+
+#[test]
+fn pretraining_is_reproducible_and_learns() {
+    let _turn = flex_rng();
+    let device = Device::flex();
+    let text = "the cat sat on the mat. the dog sat on the log.\n".repeat(20);
+    let corpus = Corpus::split(&text, 0.2, 16).unwrap();
+    let spec = tiny_spec(60);
+    let mut seen = Vec::new();
+    let (a, loss_a) = block_on(pretrain(&spec, &corpus, &device, |p| seen.push(p))).unwrap();
+    let (b, loss_b) = block_on(pretrain(&spec, &corpus, &device, |_| {})).unwrap();
+    assert_eq!(seen.len(), 2);
+    assert_eq!(loss_a, loss_b);
+    let config = spec.config;
+    let (fa, fb) = (
+        block_on(save_base(&a, &config, &[])).unwrap(),
+        block_on(save_base(&b, &config, &[])).unwrap(),
+    );
+    assert_eq!(
+        sha256_hex(&fa),
+        sha256_hex(&fb),
+        "the same seed makes the same file"
+    );
+    assert!(seen[0].val_loss < 5.0 && loss_a < 2.0, "{seen:?}");
+}
+
+/// A text set of the Devil's Dictionary on a tiny base pretrained here for a few steps.
+fn tiny_text_set(device: &Device) -> DataSet {
+    let text = devils();
+    let corpus = Corpus::split(&text[..20_000], 0.1, 16).unwrap();
+    let spec = tiny_spec(20);
+    let (base, _) = block_on(pretrain(&spec, &corpus, device, |_| {})).unwrap();
+    let bytes = block_on(save_base(&base, &spec.config, &[])).unwrap();
+    let sum = sha256_hex(&bytes);
+    DataSpec::Text(TextCorpus::DevilsDictionary)
+        .load_text(&text, bytes, &sum)
+        .unwrap()
+}
+
+fn lm_plan(lora: Option<LoraSettings>, steps: usize, epochs: usize) -> TrialPlan {
+    plan_of(
+        ModelSpec::Lm { lora, steps },
+        OptimizerKind::AdamW,
+        3e-3,
+        4,
+        epochs,
+        3,
+    )
+}
+
+fn run(
+    study: &mut sweeplab_core::Study,
+    plan: &TrialPlan,
+    data: &DataSet,
+) -> (u64, Vec<ProgressEvent>) {
+    let number = study.ask().unwrap();
+    let mut events = Vec::new();
+    let mut hooks = |e: &ProgressEvent| events.push(e.clone());
+    block_on(train_trial(
+        study,
+        number,
+        plan,
+        data,
+        &Device::flex(),
+        Objective::ValLoss,
+        &mut hooks,
+        &CancelToken::new(),
+    ))
+    .unwrap();
+    (number, events)
+}
+
+#[test]
+fn lora_and_full_fine_tuning_trials_log_metrics_and_text_samples() {
+    let _turn = flex_rng();
+    let device = Device::flex();
+    let data = tiny_text_set(&device);
+    let mut study = random_study("lm", StudyDirection::Minimize, 0);
+    let lora = LoraSettings {
+        r: 4,
+        alpha: 8.0,
+        dropout: 0.1,
+        targets: LoraTargets::Qv,
+    };
+    let (n, events) = run(&mut study, &lm_plan(Some(lora), 12, 3), &data);
+    let t = &study.trials()[n as usize];
+    assert_eq!(t.state, TrialState::Complete);
+    assert_eq!(t.series["val/loss"].len(), 3);
+    assert_eq!(t.series["val/accuracy"].len(), 3);
+    assert_eq!(t.series["train/loss"].len(), 3);
+    assert_eq!(t.values, Some(vec![t.series["val/loss"][2].value]));
+    // Adapters on q and v of one block of width 16: 2 × (4·16 + 16·4).
+    assert_eq!(t.user_attrs[TRAINABLE_PARAMS_ATTR], Json::Int(256));
+    let Json::Array(samples) = &t.user_attrs[TEXT_SAMPLES_ATTR] else {
+        panic!("text samples are a list")
+    };
+    assert_eq!(samples.len(), 3);
+    let texts: Vec<&ProgressEvent> = events
+        .iter()
+        .filter(|e| matches!(e, ProgressEvent::TextSample { .. }))
+        .collect();
+    assert_eq!(texts.len(), 3);
+    let ProgressEvent::TextSample { prompt, text, .. } = texts[2] else {
+        unreachable!()
+    };
+    assert_eq!(prompt, "LEARNING, n.  ");
+    assert!(!text.is_empty());
+    assert_eq!(samples[2].get("text"), Some(&Json::Str(text.clone())));
+
+    // Full fine-tuning trains every weight.
+    let (m, _) = run(&mut study, &lm_plan(None, 6, 2), &data);
+    let t = &study.trials()[m as usize];
+    assert_eq!(t.state, TrialState::Complete);
+    let Json::Int(all) = t.user_attrs[TRAINABLE_PARAMS_ATTR] else {
+        panic!("a count")
+    };
+    assert!(all > 10_000, "{all}");
+}
+
+#[test]
+fn a_base_with_another_checksum_is_refused_with_a_clear_error() {
+    let _turn = flex_rng();
+    let device = Device::flex();
+    let good = tiny_text_set(&device);
+    let text = good.text.as_ref().unwrap();
+    let mut bytes = text.base.clone();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0x40;
+    let data = DataSpec::Text(TextCorpus::DevilsDictionary)
+        .load_text(&devils(), bytes, &text.base_sha256)
+        .unwrap();
+    let mut study = random_study("lm", StudyDirection::Minimize, 0);
+    let number = study.ask().unwrap();
+    let e = block_on(train_trial(
+        &mut study,
+        number,
+        &lm_plan(None, 2, 1),
+        &data,
+        &device,
+        Objective::ValLoss,
+        &mut |_: &ProgressEvent| {},
+        &CancelToken::new(),
+    ))
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("checksum mismatch"), "{e}");
+}
+
+#[test]
+fn the_shipped_base_reaches_its_recorded_loss_on_the_fine_tuning_text() {
+    let _turn = flex_rng();
+    let device = Device::flex();
+    let bytes = std::fs::read(lm_dir().join(BASE_FILE)).unwrap();
+    let (base, config, meta) = load_base(&bytes, BASE_FILE, Some(BASE_SHA256), &device).unwrap();
+    assert_eq!(config.context, 64);
+    assert!(meta.contains_key("val_loss"));
+    let corpus = Corpus::split(
+        &devils(),
+        TextCorpus::DevilsDictionary.valid_fraction(),
+        512,
+    )
+    .unwrap();
+    let (loss, _) = block_on(evaluate_lm(&base, &corpus.valid, EVAL_WINDOWS, &device)).unwrap();
+    assert!(
+        (loss - BASE_DEVILS_VAL_LOSS).abs() < 1e-3,
+        "{loss} vs {BASE_DEVILS_VAL_LOSS}"
+    );
+}
