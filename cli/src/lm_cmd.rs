@@ -123,3 +123,70 @@ pub fn pretrain_lm(a: PretrainLmArgs) -> Result<()> {
     );
     Ok(())
 }
+
+/// Arguments of `sweeplab generate`.
+#[derive(Args, Debug)]
+pub struct GenerateArgs {
+    /// A LoRA trial's adapter folder (`OUT/adapters/trial-NNN` of a sweep), holding
+    /// `adapter_model.safetensors` and `adapter_config.json`; without it the base writes.
+    #[arg(long)]
+    adapter: Option<PathBuf>,
+    /// The base weights (default: the shipped base, `static/data/lm/base.safetensors`).
+    #[arg(long)]
+    base: Option<PathBuf>,
+    /// The text to continue.
+    #[arg(long, default_value = "LEARNING, n.  ")]
+    prompt: String,
+    /// Bytes to write after the prompt.
+    #[arg(long, default_value_t = 200)]
+    bytes: usize,
+    /// Sampling temperature (0: always the most likely byte).
+    #[arg(long, default_value_t = 0.7)]
+    temperature: f64,
+    /// Seed of the sampling.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+}
+
+/// `sweeplab generate`
+pub fn generate(a: GenerateArgs) -> Result<()> {
+    use sweeplab_core::train::lm::weights::{load_adapter, load_base};
+    use sweeplab_core::train::lm::{BASE_FILE, BASE_SHA256};
+    if !(a.temperature.is_finite() && a.temperature >= 0.0) {
+        anyhow::bail!("--temperature must be 0 or more, not {}", a.temperature);
+    }
+    let (base_path, expected) = match &a.base {
+        Some(p) => (p.clone(), None),
+        None => (
+            crate::sweep_cmd::data_dir("lm").join(BASE_FILE),
+            Some(BASE_SHA256),
+        ),
+    };
+    let base_bytes = std::fs::read(&base_path)
+        .with_context(|| format!("reading the base weights {}", base_path.display()))?;
+    let sum = sha256_hex(&base_bytes);
+    let device = block_on(select_backend(BackendChoice::Cpu))?.device;
+    let shown = base_path.display().to_string();
+    let (mut model, _, _) = load_base(&base_bytes, &shown, expected, &device)?;
+    if let Some(dir) = &a.adapter {
+        let read = |name: &str| {
+            let p = dir.join(name);
+            std::fs::read(&p).with_context(|| format!("reading {}", p.display()))
+        };
+        let weights = read("adapter_model.safetensors")?;
+        let config = String::from_utf8(read("adapter_config.json")?)
+            .with_context(|| format!("{}: adapter_config.json is not UTF-8", dir.display()))?;
+        model = load_adapter(model, &sum, &weights, &config, &device)
+            .with_context(|| dir.display().to_string())?;
+    }
+    let text = block_on(sweeplab_core::train::lm::generate(
+        &model,
+        &a.prompt,
+        a.bytes,
+        a.temperature,
+        a.seed,
+        &device,
+    ))?;
+    println!("{}{text}", a.prompt);
+    Ok(())
+}

@@ -49,6 +49,10 @@ enum Command {
     /// write it as safetensors.
     #[cfg(feature = "train")]
     PretrainLm(lm_cmd::PretrainLmArgs),
+    /// Continue a prompt with the language model: the shipped base, or the base with a LoRA
+    /// trial's adapters (`--adapter OUT/adapters/trial-NNN`).
+    #[cfg(feature = "train")]
+    Generate(lm_cmd::GenerateArgs),
 }
 
 /// Rewrites `--values A B …` as `--values=A --values=B …` for every value that parses as a
@@ -106,7 +110,7 @@ fn parse_cli() -> Result<Cli, ExitCode> {
                     eprintln!(
                         "sweeplab: error: no command given; commands: create-study, ask, tell, studies, explain, export{}; see `sweeplab --help`",
                         if cfg!(feature = "train") {
-                            ", sweep, pretrain-lm"
+                            ", sweep, pretrain-lm, generate"
                         } else {
                             ""
                         }
@@ -158,6 +162,8 @@ fn main() -> ExitCode {
         Command::Sweep(a) => sweep_cmd::sweep(a),
         #[cfg(feature = "train")]
         Command::PretrainLm(a) => lm_cmd::pretrain_lm(a),
+        #[cfg(feature = "train")]
+        Command::Generate(a) => lm_cmd::generate(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -395,10 +395,15 @@ fn trial_line(
     format!(
         "trial {number} {}{} after {} epoch(s), {:.0} {unit}: {}{}",
         outcome.state,
-        outcome.value.map_or(String::new(), |v| format!(
-            " {}={v:.4}",
-            setup.objective.series()
-        )),
+        outcome.value.map_or(String::new(), |v| {
+            // A language model's loss in nats per byte, with its perplexity beside it.
+            let ppl = if unit == "tokens/s" && setup.objective == Objective::ValLoss {
+                format!(" (perplexity {:.2})", v.exp())
+            } else {
+                String::new()
+            };
+            format!(" {}={v:.4}{ppl}", setup.objective.series())
+        }),
         outcome.epochs,
         outcome.samples_per_sec,
         params_text,
@@ -511,6 +516,34 @@ impl Heartbeat {
 }
 
 impl TrainHooks for Host<'_> {
+    fn wants_lm_adapter(&self) -> bool {
+        true
+    }
+
+    /// Writes a LoRA trial's adapters to `OUT/adapters/trial-NNN/` (PEFT's two files, each to
+    /// a temporary name and renamed), for `sweeplab generate --adapter`.
+    fn lm_adapter(&mut self, trial: u64, safetensors: &[u8], config_json: &str) {
+        let dir = self.out.join("adapters").join(format!("trial-{trial:03}"));
+        let write = || -> std::io::Result<()> {
+            std::fs::create_dir_all(&dir)?;
+            for (name, bytes) in [
+                ("adapter_model.safetensors", safetensors),
+                ("adapter_config.json", config_json.as_bytes()),
+            ] {
+                let tmp = dir.join(format!("{name}.tmp"));
+                std::fs::write(&tmp, bytes)?;
+                std::fs::rename(&tmp, dir.join(name))?;
+            }
+            Ok(())
+        };
+        if let Err(e) = write() {
+            eprintln!(
+                "sweeplab: writing the adapters of trial {trial} to {}: {e}",
+                dir.display()
+            );
+        }
+    }
+
     fn progress(&mut self, event: &ProgressEvent) {
         self.display.progress(event);
         if let (

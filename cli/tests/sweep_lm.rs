@@ -86,6 +86,52 @@ fn a_lora_study_logs_metrics_and_text_samples() {
         "{}",
         events[0].display()
     );
+
+    // Each trial's adapters, and `sweeplab generate` with them: the same seed writes the
+    // same text; an adapter for another base is refused in one line.
+    let adapter = out.join("adapters/trial-001");
+    for name in ["adapter_model.safetensors", "adapter_config.json"] {
+        assert!(adapter.join(name).is_file(), "{name}");
+    }
+    let generate = |dir: &Path| {
+        Command::new(env!("CARGO_BIN_EXE_sweeplab"))
+            .arg("generate")
+            .arg("--adapter")
+            .arg(dir)
+            .args(["--bytes", "24", "--seed", "5"])
+            .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join(".."))
+            .output()
+            .unwrap()
+    };
+    let (a, b) = (generate(&adapter), generate(&adapter));
+    assert!(a.status.success(), "{}", String::from_utf8_lossy(&a.stderr));
+    assert_eq!(a.stdout, b.stdout);
+    let text = String::from_utf8_lossy(&a.stdout);
+    assert!(
+        text.starts_with("LEARNING, n.  ") && text.len() > 24,
+        "{text}"
+    );
+    let other = dir.join("other-base");
+    std::fs::create_dir_all(&other).unwrap();
+    std::fs::copy(
+        adapter.join("adapter_model.safetensors"),
+        other.join("adapter_model.safetensors"),
+    )
+    .unwrap();
+    let config = std::fs::read_to_string(adapter.join("adapter_config.json")).unwrap();
+    let sum = sweeplab_core::train::lm::BASE_SHA256;
+    std::fs::write(
+        other.join("adapter_config.json"),
+        config.replace(sum, &"1".repeat(64)),
+    )
+    .unwrap();
+    let bad = generate(&other);
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert_eq!(bad.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("trained on the base") && err.lines().count() == 1,
+        "{err}"
+    );
 }
 
 #[test]

@@ -79,6 +79,16 @@ pub trait TrainHooks {
     ) -> impl Future<Output = ()> {
         std::future::ready(())
     }
+
+    /// Whether the host wants each LoRA trial's adapters ([`TrainHooks::lm_adapter`]).
+    fn wants_lm_adapter(&self) -> bool {
+        false
+    }
+
+    /// A LoRA trial of the language model ended COMPLETE or PRUNED: its adapters as PEFT's
+    /// `adapter_model.safetensors` bytes and `adapter_config.json` text (called only when
+    /// [`TrainHooks::wants_lm_adapter`]).
+    fn lm_adapter(&mut self, _trial: u64, _safetensors: &[u8], _config_json: &str) {}
 }
 
 impl<F: FnMut(&ProgressEvent)> TrainHooks for F {

@@ -11,7 +11,7 @@ use rand_chacha::ChaCha8Rng;
 use web_time::Instant;
 
 use super::train::{random_starts, read_scalar};
-use super::weights::load_base;
+use super::weights::{load_base, save_adapter};
 use super::{TinyLm, generate, windows};
 use crate::json::Json;
 use crate::study::Study;
@@ -121,6 +121,8 @@ pub(crate) async fn train_lm_trial<H: TrainHooks>(
         let mut step = 0usize;
         let mut value = None;
         let mut samples: Vec<Json> = Vec::new();
+        // How the trial ends when nothing fails: COMPLETE after every epoch, or PRUNED.
+        let mut end = (TrialState::Complete, epochs);
         let done = |state, value, epochs, why: Option<String>, cancelled, trained: usize| {
             let secs = started.elapsed().as_secs_f64();
             TrialOutcome {
@@ -240,17 +242,17 @@ pub(crate) async fn train_lm_trial<H: TrainHooks>(
             value = Some(v);
             study.report(number, at, v)?;
             if study.should_prune(number)? {
-                return Ok(done(TrialState::Pruned, value, epoch, None, false, trained));
+                end = (TrialState::Pruned, epoch);
+                break;
             }
         }
-        Ok(done(
-            TrialState::Complete,
-            value,
-            epochs,
-            None,
-            false,
-            trained,
-        ))
+        if let Some(l) = lora
+            && hooks.wants_lm_adapter()
+        {
+            let (bytes, json) = save_adapter(&model.valid(), l, &text.base_sha256).await?;
+            hooks.lm_adapter(number, &bytes, &json);
+        }
+        Ok(done(end.0, value, end.1, None, false, trained))
     }
     .await;
     device.memory_cleanup();
