@@ -166,12 +166,12 @@ impl TrialPlan {
         }
         let dropout = get_f64(&m, "dropout", 0.0)?;
         let kind = get_str(&m, "model", "mlp")?.to_ascii_lowercase();
-        if !matches!(kind.as_str(), "lora" | "finetune") {
-            if let Some(k) = ModelSpec::LM_ONLY_KEYS.iter().find(|k| m.contains_key(**k)) {
-                return Err(PlanError(format!(
-                    "`{k}` applies to the language models only (model: lora or finetune)"
-                )));
-            }
+        if !matches!(kind.as_str(), "lora" | "finetune")
+            && let Some(k) = ModelSpec::LM_ONLY_KEYS.iter().find(|k| m.contains_key(**k))
+        {
+            return Err(PlanError(format!(
+                "`{k}` applies to the language models only (model: lora or finetune)"
+            )));
         }
         let model = match kind.as_str() {
             "mlp" => ModelSpec::Mlp {
