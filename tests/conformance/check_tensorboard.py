@@ -99,6 +99,18 @@ def main():
             n_points += len(pts)
     print(f"data provider: {len(runs)} runs, {n_points} scalar points equal what was logged")
 
+    # A language-model trial's text samples, as the Text plugin's data reads them.
+    texts = provider.read_tensors(ctx, experiment_id="", plugin_name="text", downsample=10**6)
+    n_texts = 0
+    for t in started:
+        run = f"trial-{t.number:03d}"
+        got = [(d.step, d.numpy.item().decode("utf-8")) for d in texts.get(run, {}).get("samples/text", [])]
+        want = [(s["epoch"], "```\n" + s["prompt"] + s["text"] + "\n```") for s in t.user_attrs.get("text_samples", [])]
+        expect(got == want, f"{run}: samples/text {got} != {want}")
+        n_texts += len(want)
+    expect(n_texts > 0, "no text samples to check")
+    print(f"text plugin: {n_texts} text samples equal what the trials recorded")
+
     tb_ctx = base_plugin.TBContext(logdir=logdir, multiplexer=mux, data_provider=provider)
     bctx = backend_context.Context(tb_ctx)
     exp = get_experiment.Handler(ctx, bctx, "", api_pb2.GetExperimentRequest()).run()

@@ -140,6 +140,12 @@ def main():
         for s, v in t.intermediate_values.items():
             expect(same_float(at[s]["intermediate_value"], v), f"{path}: intermediate@{s}")
             logged += 1
+        for sample in t.user_attrs.get("text_samples", []):
+            e = sample["epoch"]
+            want = sample["prompt"] + sample["text"]
+            expect(e in at and at[e].get("samples/text") == want,
+                   f"{path}: samples/text@{e} = {at.get(e, {}).get('samples/text')!r} != {want!r}")
+            logged += 1
         summary = {}
         for r in records:
             if r.WhichOneof("record_type") == "summary":

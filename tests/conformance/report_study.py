@@ -46,6 +46,15 @@ def main():
             {"step": [1, 3, 5], "value": acc, "wall_time": wall_acc},
         )
         storage.set_trial_user_attr(t._trial_id, "note", f"trial {k}")
+        if k % 2 == 0:
+            # A language-model trial's text samples (sweeplab's `text_samples` attribute):
+            # TensorBoard's Text tab and the W&B history show them.
+            storage.set_trial_user_attr(
+                t._trial_id,
+                "text_samples",
+                [{"epoch": e, "prompt": "LEARNING, n.  ", "text": f"trial {k} at {e}: a *fault*\n  and \"more\""}
+                 for e in (1, 3)],
+            )
         n += 1
     print(f"reported for {n} running trials")
 
