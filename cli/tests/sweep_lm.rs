@@ -26,6 +26,7 @@ parameters:
   lora_targets: {values: [qv, all]}
   steps: {value: 6}
   epochs: {value: 2}
+  base_quant: {value: int8}
 sweeplab:
   dataset: devils-dictionary
   model: lora
@@ -71,6 +72,8 @@ fn a_lora_study_logs_metrics_and_text_samples() {
             panic!("a count")
         };
         assert!(params > 0 && params < 100_000, "{params}");
+        // The int8 base: its projections at a byte a weight plus a scale per 32.
+        assert_eq!(t.user_attrs["base_memory_bytes"], Json::Int(597_120));
         let samples = sweeplab_core::trial::text_samples(t);
         assert_eq!(samples.len(), 2);
         assert_eq!(samples[0].1, "LEARNING, n.  ");
@@ -155,7 +158,8 @@ fn a_classifier_on_text_or_the_lm_on_a_classifier_set_is_a_setup_error() {
             .replace(from, to)
             .replace("  lora_r: {values: [2, 4]}\n", "")
             .replace("  lora_targets: {values: [qv, all]}\n", "")
-            .replace("  steps: {value: 6}\n", "");
+            .replace("  steps: {value: 6}\n", "")
+            .replace("  base_quant: {value: int8}\n", "");
         std::fs::write(&config, text).unwrap();
         let run = sweep(&config, &out);
         let stderr = String::from_utf8_lossy(&run.stderr);

@@ -20,7 +20,7 @@ use sweeplab_core::train::lm::trial::{
 };
 use sweeplab_core::train::lm::weights::{load_base, save_base, sha256_hex};
 use sweeplab_core::train::lm::{
-    BASE_DEVILS_VAL_LOSS, BASE_FILE, BASE_SHA256, LmConfig, LoraSettings, LoraTargets,
+    BASE_DEVILS_VAL_LOSS, BASE_FILE, BASE_SHA256, BaseQuant, LmConfig, LoraSettings, LoraTargets,
 };
 use sweeplab_core::train::{
     CancelToken, DataSet, DataSpec, ModelSpec, Objective, OptimizerKind, ProgressEvent, TextCorpus,
@@ -102,7 +102,11 @@ fn tiny_text_set(device: &Device) -> DataSet {
 
 fn lm_plan(lora: Option<LoraSettings>, steps: usize, epochs: usize) -> TrialPlan {
     plan_of(
-        ModelSpec::Lm { lora, steps },
+        ModelSpec::Lm {
+            lora,
+            steps,
+            quant: None,
+        },
         OptimizerKind::AdamW,
         3e-3,
         4,
@@ -228,4 +232,27 @@ fn the_shipped_base_reaches_its_recorded_loss_on_the_fine_tuning_text() {
         (loss - BASE_DEVILS_VAL_LOSS).abs() < 1e-3,
         "{loss} vs {BASE_DEVILS_VAL_LOSS}"
     );
+    // Held quantized (QLoRA's frozen base), the base loses little: the stated tolerances of
+    // the int8 and int4 bases, in nats per byte, against f32.
+    for (q, tolerance) in [(BaseQuant::Int8, 0.005), (BaseQuant::Int4, 0.05)] {
+        let quantized = load_base(&bytes, BASE_FILE, Some(BASE_SHA256), &device)
+            .unwrap()
+            .0
+            .quantize_base(q)
+            .unwrap();
+        let (qloss, _) = block_on(evaluate_lm(
+            &quantized,
+            &corpus.valid,
+            EVAL_WINDOWS,
+            &device,
+        ))
+        .unwrap();
+        eprintln!(
+            "{q:?}: val/loss {qloss:.4} (f32 {loss:.4}), base {} bytes (f32 {})",
+            quantized.base_bytes(),
+            base.base_bytes()
+        );
+        assert!((qloss - loss).abs() < tolerance, "{q:?}: {qloss} vs {loss}");
+        assert!(quantized.base_bytes() < base.base_bytes() / 2, "{q:?}");
+    }
 }

@@ -129,6 +129,38 @@ export out
 export -f mlflow_checks
 check mlflow 1500 mlflow_checks
 
+# ---------------------------------------------------------------- the language model's files
+# A one-trial LoRA sweep from the shipped base; Hugging Face's safetensors reads the base and the
+# trial's adapters, and NumPy's own forward pass of the merged weights writes what `sweeplab
+# generate` writes.
+lm_files() {
+    set -e
+    cat >"$work/lora.yaml" <<'YAML'
+name: lora-files
+method: random
+metric: {name: val/loss, goal: minimize}
+run_cap: 1
+parameters:
+  lr: {value: 0.01}
+  lora_r: {value: 4}
+  lora_alpha: {value: 8}
+  lora_targets: {value: qkvo}
+  steps: {value: 8}
+  epochs: {value: 1}
+sweeplab:
+  dataset: devils-dictionary
+  model: lora
+  seed: 2
+  batch_size: 4
+YAML
+    SWEEPLAB_DATA_DIR="$here/../../static/data" "$bin" sweep "$work/lora.yaml" --out "$work/lora" \
+        --backend cpu --quiet
+    SWEEPLAB_DATA_DIR="$here/../../static/data" "$python" "$here/check_lm.py" "$bin" \
+        "$here/../../static/data/lm/base.safetensors" "$work/lora/adapters/trial-000"
+}
+export -f lm_files
+check lm-safetensors 600 lm_files
+
 bad_input() {
     local err rc
     err="$("$bin" export --storage "$journal" --study-name nope --format csv --out "$work/x.csv" 2>&1)"

@@ -14,7 +14,7 @@ mod plan;
 mod progress;
 
 pub use backend::{AdapterProbe, BackendChoice};
-pub use model::{Activation, LoraSettings, LoraTargets, ModelSpec};
+pub use model::{Activation, BaseQuant, LoraSettings, LoraTargets, ModelSpec};
 pub use objective::{Objective, OptimizerKind};
 pub use plan::{MAX_EPOCHS, TRAIN_KEYS, TrialPlan, canonical, human_bytes, is_train_key};
 pub use progress::{BackendKind, ProgressEvent};

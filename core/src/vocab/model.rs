@@ -146,6 +146,48 @@ impl LoraSettings {
     }
 }
 
+/// How the language model's frozen base is held under LoRA (QLoRA's idea): its projections'
+/// weights quantized in blocks of 32 values with an f32 scale each, dequantized on the fly
+/// in every forward pass, while the adapters train in f32.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BaseQuant {
+    /// 8-bit integers (symmetric).
+    Int8,
+    /// 4-bit integers (symmetric), two to a byte.
+    Int4,
+}
+
+impl BaseQuant {
+    /// The name in configurations (`int8`, `int4`).
+    pub fn name(self) -> &'static str {
+        match self {
+            BaseQuant::Int8 => "int8",
+            BaseQuant::Int4 => "int4",
+        }
+    }
+
+    /// The quantization named `name` (`none`, `f32`: no quantization).
+    pub fn parse(name: &str) -> Result<Option<BaseQuant>, PlanError> {
+        match name.to_ascii_lowercase().as_str() {
+            "none" | "f32" => Ok(None),
+            "int8" => Ok(Some(BaseQuant::Int8)),
+            "int4" => Ok(Some(BaseQuant::Int4)),
+            _ => Err(PlanError(format!(
+                "base_quant must be none, int8 or int4, not `{name}`"
+            ))),
+        }
+    }
+
+    /// Bits per value.
+    pub fn bits(self) -> u64 {
+        match self {
+            BaseQuant::Int8 => 8,
+            BaseQuant::Int4 => 4,
+        }
+    }
+}
+
 /// Which model to build, with its architecture settings.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "name", rename_all = "lowercase")]
@@ -174,6 +216,9 @@ pub enum ModelSpec {
         lora: Option<LoraSettings>,
         /// Optimiser steps in all, spread evenly over the trial's evaluations (`epochs`).
         steps: usize,
+        /// The frozen base quantized (LoRA only); `None` keeps it in f32.
+        #[serde(default)]
+        quant: Option<BaseQuant>,
     },
 }
 

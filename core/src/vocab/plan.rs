@@ -5,7 +5,9 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Activation, LoraSettings, LoraTargets, ModelSpec, OptimizerKind, PlanError};
+use super::{
+    Activation, BaseQuant, LoraSettings, LoraTargets, ModelSpec, OptimizerKind, PlanError,
+};
 use crate::distributions::ParamValue;
 use crate::json::Json;
 
@@ -47,6 +49,7 @@ pub const TRAIN_KEYS: &[&str] = &[
     "lora_alpha",
     "lora_dropout",
     "lora_targets",
+    "base_quant",
     "steps",
 ];
 
@@ -64,6 +67,7 @@ pub fn canonical(key: &str) -> &str {
         "r" | "rank" | "lora_rank" => "lora_r",
         "alpha" => "lora_alpha",
         "max_steps" | "train_steps" => "steps",
+        "quantization" | "quant" => "base_quant",
         other => other,
     }
 }
@@ -208,7 +212,7 @@ impl TrialPlan {
                     lora.validate()?;
                     Some(lora)
                 } else {
-                    if let Some(k) = ModelSpec::LM_ONLY_KEYS[..4]
+                    if let Some(k) = ModelSpec::LM_ONLY_KEYS[..5]
                         .iter()
                         .find(|k| m.contains_key(**k))
                     {
@@ -221,6 +225,7 @@ impl TrialPlan {
                 ModelSpec::Lm {
                     lora,
                     steps: get_usize(&m, "steps", 200, 1..=1_000_000)?,
+                    quant: BaseQuant::parse(get_str(&m, "base_quant", "none")?)?,
                 }
             }
             other => {

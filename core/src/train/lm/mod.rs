@@ -131,7 +131,22 @@ impl LmConfig {
     }
 }
 
-pub use crate::vocab::{LoraSettings, LoraTargets};
+pub use crate::vocab::{BaseQuant, LoraSettings, LoraTargets};
+
+/// Values per scale of the quantized base.
+pub const QUANT_BLOCK: usize = 32;
+
+/// burn's quantization scheme for `q`: symmetric integers of its width, one f32 scale per
+/// block of [`QUANT_BLOCK`] values, packed into `u32`s.
+pub fn quant_scheme(q: BaseQuant) -> burn::tensor::quantization::QuantScheme {
+    use burn::tensor::quantization::{QuantScheme, QuantValue, ScaleDtype};
+    QuantScheme::default()
+        .with_value(match q {
+            BaseQuant::Int8 => QuantValue::Q8S,
+            BaseQuant::Int4 => QuantValue::Q4S,
+        })
+        .per_block([QUANT_BLOCK as u8], ScaleDtype::F32)
+}
 
 /// Whether projection `proj` belongs to the MLP (its adapters' names say `mlp`).
 fn is_mlp(proj: &str) -> bool {
@@ -162,7 +177,7 @@ pub struct Adapter {
 impl LoraLinear {
     /// `x · W (+ dropout(x) · Aᵀ · Bᵀ · scale)` on the last dimension.
     pub fn forward<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
-        let y = self.base.forward(x.clone());
+        let y = linear(x.clone(), self.base_weight(), None);
         let Some(ad) = &self.adapter else {
             return y;
         };
@@ -174,7 +189,7 @@ impl LoraLinear {
     /// The projection with its adapter merged into the weight: `W + (B · A)ᵀ · scale`
     /// (what serving a fine-tuned model without the adapter path computes).
     pub fn merged(&self) -> Linear {
-        let weight = self.base.weight.val();
+        let weight = self.base_weight();
         let weight = match &self.adapter {
             Some(ad) => {
                 weight
@@ -189,6 +204,17 @@ impl LoraLinear {
         Linear {
             weight: Param::from_tensor(weight),
             bias: None,
+        }
+    }
+
+    /// The base weight in f32, `[in, out]`: dequantized (a new leaf without gradients) when
+    /// the base is held quantized.
+    pub fn base_weight(&self) -> Tensor<2> {
+        let w = self.base.weight.val();
+        if matches!(w.dtype(), burn::tensor::DType::QFloat(_)) {
+            w.dequantize()
+        } else {
+            w
         }
     }
 
@@ -386,6 +412,57 @@ impl TinyLm {
             }
         }
         Ok(model)
+    }
+
+    /// The base's projections held quantized as `q` says (QLoRA's frozen base; embeddings,
+    /// norms and the head stay f32, as there). Call after [`TinyLm::with_lora`]: the
+    /// quantized weights take no gradients.
+    pub fn quantize_base(mut self, q: BaseQuant) -> Result<TinyLm, TrainError> {
+        let scheme = quant_scheme(q);
+        for layer in &self.layers {
+            for (name, proj) in layer.projections() {
+                let (d_in, d_out) = proj.dims();
+                if !d_in.is_multiple_of(QUANT_BLOCK) || !d_out.is_multiple_of(QUANT_BLOCK) {
+                    return Err(TrainError::Config(format!(
+                        "base_quant needs every projection's sizes to be multiples of {QUANT_BLOCK}; {name} is {d_in} x {d_out}"
+                    )));
+                }
+            }
+        }
+        for layer in &mut self.layers {
+            for (_, proj) in layer.projections_mut() {
+                let w = proj.base.weight.val().quantize_dynamic(&scheme);
+                proj.base.weight = Param::from_tensor(w).set_require_grad(false);
+            }
+        }
+        Ok(self)
+    }
+
+    /// Bytes the base's weights take as held: f32 parameters at 4 bytes, quantized ones at
+    /// their packed width plus an f32 scale per block (adapters not counted).
+    pub fn base_bytes(&self) -> u64 {
+        let mut quantized = 0u64;
+        let mut quantized_f32 = 0u64;
+        for layer in &self.layers {
+            for (_, proj) in layer.projections() {
+                let w = proj.base.weight.val();
+                if let burn::tensor::DType::QFloat(scheme) = w.dtype() {
+                    let n = w.dims().iter().product::<usize>() as u64;
+                    let bits = scheme.value.size_bits() as u64;
+                    quantized += n * bits / 8 + n.div_ceil(QUANT_BLOCK as u64) * 4;
+                    quantized_f32 += n * 4;
+                }
+            }
+        }
+        let adapters: u64 = self
+            .adapter_tensors()
+            .iter()
+            .map(|(_, t)| t.dims().iter().product::<usize>() as u64 * 4)
+            .sum();
+        (self.num_params() as u64 * 4)
+            .saturating_sub(adapters)
+            .saturating_sub(quantized_f32)
+            + quantized
     }
 
     /// The model with every adapter merged into its projection's weight (no adapters
@@ -669,6 +746,74 @@ mod tests {
             assert!(model.trainable_params() < full / 4);
         }
         assert_eq!(base.trainable_params(), full);
+    }
+
+    #[test]
+    fn a_quantized_base_stays_close_to_f32_is_smaller_and_trains_only_adapters() {
+        let device = Device::flex().autodiff();
+        device.seed(6);
+        let config = LmConfig {
+            d_model: 32,
+            d_ff: 64,
+            ..small()
+        };
+        let base = config.init(&device).unwrap();
+        let adapted = perturb(
+            base.clone()
+                .with_lora(&spec(LoraTargets::All), &device)
+                .unwrap(),
+            &device,
+        );
+        let x = tokens(&device).narrow(1, 0, 11);
+        let want = to_vec(adapted.forward(x.clone()).inner());
+        let f32_bytes = adapted.base_bytes();
+        assert_eq!(f32_bytes, (base.num_params() * 4) as u64);
+        for (q, tolerance, ratio) in [(BaseQuant::Int8, 0.02, 0.3), (BaseQuant::Int4, 0.3, 0.2)] {
+            let quantized = perturb(
+                base.clone()
+                    .with_lora(&spec(LoraTargets::All), &device)
+                    .unwrap(),
+                &device,
+            );
+            // The same adapters as `adapted`, on a quantized base.
+            let mut quantized = quantized.quantize_base(q).unwrap();
+            for (l, r) in quantized.layers.iter_mut().zip(&adapted.layers) {
+                for ((_, p), (_, o)) in l.projections_mut().into_iter().zip(r.projections()) {
+                    if let (Some(a), Some(b)) = (&mut p.adapter, &o.adapter) {
+                        a.a = Param::from_tensor(b.a.val());
+                        a.b = Param::from_tensor(b.b.val());
+                    }
+                }
+            }
+            let got = to_vec(quantized.forward(x.clone()).inner());
+            let scale = want.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+            let diff = max_diff(&got, &want);
+            eprintln!("{q:?}: max |logit diff| {diff} (largest logit {scale})");
+            assert!(diff < tolerance * scale, "{q:?}: {diff} vs {scale}");
+            // The projections' weights shrink to their width (plus a scale per 32 values);
+            // embeddings, norms and the head stay f32.
+            let projections: u64 = quantized
+                .layers
+                .iter()
+                .flat_map(|l| l.projections())
+                .map(|(_, p)| p.base.weight.val().dims().iter().product::<usize>() as u64)
+                .sum();
+            let want_bytes = f32_bytes - projections * 4
+                + projections * q.bits() / 8
+                + projections.div_ceil(QUANT_BLOCK as u64) * 4;
+            assert_eq!(quantized.base_bytes(), want_bytes, "{q:?}");
+            assert!(projections * q.bits() / 8 < (ratio * (projections * 4) as f64) as u64);
+            // Only the adapters get gradients.
+            let grads =
+                GradientsParams::from_grads(quantized.loss(tokens(&device)).backward(), &quantized);
+            assert_eq!(grads.len(), quantized.adapter_tensors().len(), "{q:?}");
+        }
+        let e = small()
+            .init(&device)
+            .unwrap()
+            .quantize_base(BaseQuant::Int8)
+            .unwrap_err();
+        assert!(e.to_string().contains("multiples of 32"), "{e}");
     }
 
     #[test]

@@ -22,6 +22,9 @@ use crate::trial::TrialState;
 use crate::vocab::{ModelSpec, Objective, ProgressEvent, TrialPlan};
 
 pub use crate::trial::TEXT_SAMPLES_ATTR;
+/// The trial's user attribute holding the bytes its base's weights take as held (f32, or
+/// quantized with `base_quant`).
+pub const BASE_MEMORY_ATTR: &str = "base_memory_bytes";
 /// The trial's user attribute holding its number of trained parameters.
 pub const TRAINABLE_PARAMS_ATTR: &str = "trainable_params";
 /// Bytes each text sample writes after the prompt.
@@ -86,7 +89,7 @@ pub(crate) async fn train_lm_trial<H: TrainHooks>(
     hooks: &mut H,
     cancel: &CancelToken,
 ) -> Result<TrialOutcome, TrainError> {
-    let ModelSpec::Lm { lora, steps } = &plan.model else {
+    let ModelSpec::Lm { lora, steps, quant } = &plan.model else {
         return Err(TrainError::Config(format!(
             "the {} model does not train on a text data set; use model: lora or finetune",
             plan.model.kind()
@@ -100,6 +103,14 @@ pub(crate) async fn train_lm_trial<H: TrainHooks>(
             Some(l) => base.with_lora(l, &ad)?,
             None => base,
         };
+        if let Some(q) = quant {
+            model = model.quantize_base(*q)?;
+        }
+        study.set_user_attr(
+            number,
+            BASE_MEMORY_ATTR,
+            Json::Int(model.base_bytes() as i64),
+        )?;
         study.set_user_attr(
             number,
             TRAINABLE_PARAMS_ATTR,
