@@ -251,6 +251,45 @@ await test('the CNN preset says what it costs before Start, and offers a quick v
   expect(!(await page.$(tid('make-quick'))), 'the quick button stays after it was used');
 });
 
+await test('the LoRA preset fine-tunes the language model in the page and shows what it writes', async () => {
+  await openFresh();
+  await page.click(tid('new-study'));
+  await page.click(tid('preset-lora-finetune'));
+  expect(await page.isVisible(tid('lm-credit')), 'no word on the base and the text');
+  await page.waitForSelector(`${tid('estimate')}:has-text("≈")`, { timeout: 120_000 });
+  metrics.lora_estimate = await page.textContent(tid('estimate'));
+  // Two short trials on the CPU: each writes a sample after each of its 2 evaluations.
+  const hash = setupHash({
+    preset: 'lora-finetune', dataset: 'devils-dictionary', model: 'lora', epochs: 2, n_trials: 2,
+    params: [
+      { name: 'lora_r', kind: 'categorical', low: '', high: '', log: false, step: '', choices: '4, 8' },
+      { name: 'lr', kind: 'float', low: '0.005', high: '0.02', log: true, step: '', choices: '' },
+    ],
+  });
+  await openFresh(hash);
+  await page.click(tid('new-study'));
+  const t0 = Date.now();
+  await page.click(tid('start'));
+  await page.waitForSelector(`${tid('run-state')}:text("training")`, { timeout: 60_000 });
+  await page.waitForSelector(tid('text-sample'), { timeout: 300_000 });
+  const live = await page.textContent(`${tid('text-sample')} pre`);
+  expect(live.startsWith('LEARNING, n.  ') && live.length > 40, `live sample: ${live}`);
+  await shot('40-lora-live');
+  await page.waitForSelector(`${tid('notice-finished')}, ${tid('notice-run-error')}`, { timeout: 600_000 });
+  const err = await page.$(tid('notice-run-error'));
+  if (err) throw new Error(await err.textContent());
+  metrics.lora_study_s = (Date.now() - t0) / 1000;
+  const rows = await page.$$(tid('trial-row'));
+  expect(rows.length === 2, `${rows.length} rows`);
+  // A finished trial keeps its samples in the study: selecting it shows its last one.
+  await page.click(`${tid('trial-row')} >> nth=0`);
+  const kept = await page.textContent(`${tid('text-sample')} pre`);
+  expect(kept.startsWith('LEARNING, n.  '), `kept sample: ${kept}`);
+  const note = await page.textContent(`${tid('text-sample')} p`);
+  expect(note.includes('evaluation 2'), `sample note: ${note}`);
+  await shot('41-lora-done');
+});
+
 await test('one-epoch and pruned trials draw every point; the history shows the pruned ones', async () => {
   // One epoch: every series has a single point, which a line cannot show.
   await runStudy(setupHash({ epochs: 1, n_trials: 3, pruner: 'none' }), 120_000);

@@ -28,16 +28,19 @@ pub enum Dataset {
     Gauss,
     /// 10,000 MNIST digits (28×28, 10 classes).
     Mnist,
+    /// Ambrose Bierce's *The Devil's Dictionary*: text for the language model.
+    DevilsDictionary,
 }
 
 impl Dataset {
     /// Every data set, in menu order.
-    pub const ALL: [Dataset; 5] = [
+    pub const ALL: [Dataset; 6] = [
         Dataset::Spiral,
         Dataset::Xor,
         Dataset::Circle,
         Dataset::Gauss,
         Dataset::Mnist,
+        Dataset::DevilsDictionary,
     ];
 
     /// The identifier used in URLs and files.
@@ -48,6 +51,7 @@ impl Dataset {
             Dataset::Circle => "circle",
             Dataset::Gauss => "gauss",
             Dataset::Mnist => "mnist",
+            Dataset::DevilsDictionary => "devils-dictionary",
         }
     }
 
@@ -59,12 +63,18 @@ impl Dataset {
             Dataset::Circle => "Circle",
             Dataset::Gauss => "Gaussian blobs",
             Dataset::Mnist => "MNIST (10k digits)",
+            Dataset::DevilsDictionary => "The Devil's Dictionary (text)",
         }
+    }
+
+    /// Whether the set is text, for the language model.
+    pub fn is_text(self) -> bool {
+        self == Dataset::DevilsDictionary
     }
 
     /// Whether points are 2-D (the decision boundary can be drawn).
     pub fn is_2d(self) -> bool {
-        !matches!(self, Dataset::Mnist)
+        !matches!(self, Dataset::Mnist | Dataset::DevilsDictionary)
     }
 
     /// Parses [`Dataset::id`].
@@ -81,6 +91,8 @@ pub enum ModelKind {
     Mlp,
     /// A small convolutional network (MNIST).
     Cnn,
+    /// The pretrained language model with LoRA adapters.
+    Lora,
 }
 
 impl ModelKind {
@@ -89,7 +101,24 @@ impl ModelKind {
         match self {
             ModelKind::Mlp => "MLP",
             ModelKind::Cnn => "CNN",
+            ModelKind::Lora => "LoRA (language model)",
         }
+    }
+
+    /// The core's name of the model (`mlp`, `cnn`, `lora`).
+    pub fn id(self) -> &'static str {
+        match self {
+            ModelKind::Mlp => "mlp",
+            ModelKind::Cnn => "cnn",
+            ModelKind::Lora => "lora",
+        }
+    }
+
+    /// The model named `id`.
+    pub fn parse(id: &str) -> Option<ModelKind> {
+        [ModelKind::Mlp, ModelKind::Cnn, ModelKind::Lora]
+            .into_iter()
+            .find(|m| m.id() == id)
     }
 }
 
@@ -497,7 +526,7 @@ pub struct Preset {
 }
 
 /// The presets, in menu order.
-pub const PRESETS: [Preset; 6] = [
+pub const PRESETS: [Preset; 7] = [
     Preset {
         id: "spiral-mlp",
         title: "Spiral · MLP",
@@ -528,7 +557,32 @@ pub const PRESETS: [Preset; 6] = [
         title: "MNIST · CNN",
         blurb: "The classic Optuna study: lr, batch size, dropout and optimizer for a small CNN.",
     },
+    Preset {
+        id: "lora-finetune",
+        title: "LoRA fine-tune · language model",
+        blurb: "Adapt a small model pretrained on Jane Austen to The Devil's Dictionary: rank, alpha and learning rate.",
+    },
 ];
+
+/// The LoRA fine-tune's search space: LoRA's rank and scale, the learning rate and which
+/// projections get adapters.
+fn lora_space() -> Vec<ParamSpec> {
+    vec![
+        ParamSpec {
+            kind: ParamKind::Categorical,
+            choices: "2, 4, 8, 16".into(),
+            ..ParamSpec::categorical("lora_r", &[])
+        },
+        ParamSpec::int("lora_alpha", 1, 64, true),
+        ParamSpec::float("lr", 1e-3, 3e-2, true),
+        ParamSpec::categorical("lora_targets", &["qv", "qkvo", "all"]),
+    ]
+}
+
+/// Optimiser steps of a LoRA trial in the page, spread over its epochs (evaluations).
+pub const LORA_STEPS: i64 = 120;
+/// Windows of 64 bytes per step of a LoRA trial in the page.
+pub const LORA_BATCH: i64 = 8;
 
 fn two_d_space() -> Vec<ParamSpec> {
     vec![
@@ -583,7 +637,7 @@ impl Setup {
     /// Whether the setup trains on MNIST: minutes per trial on a CPU, where the 2-D sets
     /// take seconds. The page offers a quick variant of such a setup.
     pub fn is_heavy(&self) -> bool {
-        self.dataset == Dataset::Mnist
+        matches!(self.dataset, Dataset::Mnist | Dataset::DevilsDictionary)
     }
 
     /// The quick variant: [`QUICK_TRIALS`] trials of [`QUICK_EPOCHS`] epoch, the rest as is.
@@ -660,6 +714,25 @@ impl Setup {
             backend: BackendChoice::Auto,
         };
         match id {
+            "lora-finetune" => Setup {
+                preset: id.to_string(),
+                dataset: Dataset::DevilsDictionary,
+                model: ModelKind::Lora,
+                epochs: 4,
+                objective: Objective::ValLoss,
+                params: lora_space(),
+                sampler: SamplerChoice::TPE,
+                seed: Some(0),
+                pruner: PrunerConfig::Median {
+                    n_startup_trials: 3,
+                    n_warmup_steps: 1,
+                    interval_steps: 1,
+                    n_min_trials: 1,
+                },
+                n_trials: 10,
+                time_limit_s: 0,
+                backend: BackendChoice::Auto,
+            },
             "xor-mlp" => two_d(Dataset::Xor, 15),
             "circle-mlp" => two_d(Dataset::Circle, 15),
             "gauss-mlp" => two_d(Dataset::Gauss, 10),
@@ -696,12 +769,26 @@ impl Setup {
                         keys.join(", ")
                     ),
                 ));
-            } else if self.model == ModelKind::Cnn
+            } else if self.model != ModelKind::Mlp
                 && ModelSpec::MLP_ONLY_KEYS.contains(&canonical(name))
             {
                 out.push((
                     i,
-                    format!("`{name}` does not apply to the CNN (its architecture is fixed)"),
+                    format!(
+                        "`{name}` does not apply to the {} (its architecture is fixed)",
+                        if self.model == ModelKind::Cnn {
+                            "CNN"
+                        } else {
+                            "language model"
+                        }
+                    ),
+                ));
+            } else if self.model != ModelKind::Lora
+                && ModelSpec::LM_ONLY_KEYS.contains(&canonical(name))
+            {
+                out.push((
+                    i,
+                    format!("`{name}` applies to the LoRA language model only"),
                 ));
             }
             names.push(p.name.trim());
@@ -723,6 +810,13 @@ impl Setup {
         }
         if self.model == ModelKind::Cnn && self.dataset != Dataset::Mnist {
             out.push((usize::MAX, "the CNN needs image data (MNIST)".into()));
+        }
+        if (self.model == ModelKind::Lora) != self.dataset.is_text() {
+            out.push((
+                usize::MAX,
+                "the LoRA language model and the text data set (The Devil's Dictionary) go together"
+                    .into(),
+            ));
         }
         if out.is_empty()
             && let Err(e) = self.sampler(0)

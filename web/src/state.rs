@@ -78,6 +78,8 @@ pub struct Live {
     pub values: BTreeMap<i64, f64>,
     /// Steps per epoch.
     pub steps_per_epoch: usize,
+    /// A language-model trial's latest text sample: `(epoch, prompt, text)`.
+    pub sample: Option<(usize, String, String)>,
 }
 
 /// Progress of the run.
@@ -1346,9 +1348,18 @@ impl State {
     fn on_progress(&mut self, event: ProgressEvent, env: &Env) {
         let parallel = self.progress.parallel();
         match event {
-            // The page offers no language-model study yet; the samples stay in the study
-            // (the trial's `text_samples` attribute).
-            ProgressEvent::TextSample { .. } => {}
+            // The running trial's latest sample; finished trials keep theirs in the study
+            // (the `text_samples` attribute).
+            ProgressEvent::TextSample {
+                trial,
+                epoch,
+                prompt,
+                text,
+            } => {
+                if self.live.trial == Some(trial) {
+                    self.live.sample = Some((epoch, prompt, text));
+                }
+            }
             // Several trials train at once: their curves come with the journal lines after
             // every round; the page keeps showing the trial it shows.
             ProgressEvent::TrialStart {

@@ -36,20 +36,15 @@ pub fn setup_from_yaml(text: &str, base: &Setup) -> Result<Setup, String> {
     if let Some(d) = &cfg.sweeplab.dataset {
         s.dataset = Dataset::parse(&d.to_ascii_lowercase()).ok_or_else(|| {
             format!(
-                "sweep YAML: sweeplab.dataset `{d}` is not one of spiral, xor, circle, gauss, mnist"
+                "sweep YAML: sweeplab.dataset `{d}` is not one of spiral, xor, circle, gauss, mnist, devils-dictionary"
             )
         })?;
     }
     if let Some(m) = &cfg.sweeplab.model {
-        s.model = match m.to_ascii_lowercase().as_str() {
-            "mlp" => ModelKind::Mlp,
-            "cnn" => ModelKind::Cnn,
-            other => {
-                return Err(format!(
-                    "sweep YAML: sweeplab.model `{other}` is not mlp or cnn"
-                ));
-            }
-        };
+        let lower = m.to_ascii_lowercase();
+        s.model = ModelKind::parse(&lower).ok_or_else(|| {
+            format!("sweep YAML: sweeplab.model `{lower}` is not mlp, cnn or lora")
+        })?;
     }
     // Every pruner with its arguments, as the CLI would run it.
     s.pruner = cfg.pruner_config();

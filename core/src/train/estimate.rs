@@ -84,6 +84,14 @@ pub async fn estimate_cost(
     device: &Device,
 ) -> Result<CostEstimate, TrainError> {
     let plan = spec.plan(0, &typical_params(&spec.space))?;
+    if let Some(text) = &data.text {
+        let (tokens_per_sec, secs_per_epoch) =
+            super::lm::trial::measure_lm(&plan, text, device, 1, 3).await?;
+        return Ok(CostEstimate {
+            samples_per_sec: tokens_per_sec,
+            secs_per_epoch,
+        });
+    }
     let n_train = data.train.len();
     let batch = plan.batch_size.clamp(1, n_train.max(1));
     // A first, short measurement sizes the second.

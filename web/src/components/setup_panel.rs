@@ -89,9 +89,10 @@ pub fn SetupPanel(props: &SetupProps) -> Html {
                         </select>
                     </label>
                     <label>{ "Model" }
-                        <select data-testid="model" onchange={edit(dispatch, |s, v| s.model = if v == "cnn" { ModelKind::Cnn } else { ModelKind::Mlp })}>
-                            <option value="mlp" selected={s.model == ModelKind::Mlp}>{ ModelKind::Mlp.label() }</option>
-                            <option value="cnn" selected={s.model == ModelKind::Cnn}>{ ModelKind::Cnn.label() }</option>
+                        <select data-testid="model" onchange={edit(dispatch, |s, v| s.model = ModelKind::parse(&v).unwrap_or(ModelKind::Mlp))}>
+                            { for [ModelKind::Mlp, ModelKind::Cnn, ModelKind::Lora].iter().map(|m| html! {
+                                <option value={m.id()} selected={s.model == *m}>{ m.label() }</option>
+                            }) }
                         </select>
                     </label>
                     <label>{ "Epochs per trial" }
@@ -109,6 +110,9 @@ pub fn SetupPanel(props: &SetupProps) -> Html {
                 </div>
                 if s.dataset == Dataset::Mnist {
                     <p class="muted small">{ "MNIST (10,000 digits) by Yann LeCun, Corinna Cortes and Christopher J.C. Burges, CC BY-SA 3.0." }</p>
+                }
+                if s.dataset.is_text() {
+                    <p class="muted small" data-testid="lm-credit">{ "A byte-level transformer pretrained on Jane Austen's novels (public domain) learns Ambrose Bierce's The Devil's Dictionary (1911, public domain). val/loss is in nats per byte; the frozen base scores 2.04." }</p>
                 }
             </section>
             <details class="step" open={!props.narrow} data-testid="step-space">

@@ -122,6 +122,17 @@ pub fn LivePanel(props: &LiveProps) -> Html {
         })
         .unwrap_or_default();
     let boundary = sel.and_then(|n| props.boundaries.get(&n).cloned());
+    // A language-model trial's latest text sample: live while it trains, then from the study.
+    let sample = sel.and_then(
+        |n| match (&props.live.sample, props.live.trial == Some(n)) {
+            (Some(live), true) => Some(live.clone()),
+            _ => trial.and_then(|t| {
+                sweeplab_core::trial::text_samples(t)
+                    .pop()
+                    .map(|(e, p, x)| (e.max(0) as usize, p, x))
+            }),
+        },
+    );
     html! {
         <section class="card live">
             <div class="card-head">
@@ -138,6 +149,12 @@ pub fn LivePanel(props: &LiveProps) -> Html {
             if !params.is_empty() { <p class="params muted small" data-testid="live-params">{ params }</p> }
             if let Some(why) = trial.and_then(|t| prune_reason(&props.data, t, &props.pruner)) {
                 <p class="prune-reason small" data-testid="prune-reason">{ why }</p>
+            }
+            if let Some((epoch, prompt, text)) = sample {
+                <div class="text-sample" data-testid="text-sample">
+                    <p class="muted small">{ format!("what the model writes after evaluation {epoch}") }</p>
+                    <pre><strong>{ prompt }</strong>{ text }</pre>
+                </div>
             }
             <div class={classes!("live-grid", (!props.show_boundary).then_some("no-boundary"))}>
                 <LineChart series={Rc::new(loss)} log_y={props.log_y} smoothing={props.smoothing} x_label="epoch" y_label="loss" id="curve-loss" empty="Loss curves appear as the trial trains" compact=true />

@@ -333,6 +333,23 @@ async fn load_data(setup: &Setup, seed: u64) -> Result<DataSet, RunError> {
             let m = Mnist::parse(images_name, &images, labels_name, &labels)?;
             DataSpec::Mnist.load(Some(&m)).map_err(RunError::from)
         }
+        Dataset::DevilsDictionary => {
+            use sweeplab_core::train::TextCorpus;
+            use sweeplab_core::train::lm::{BASE_FILE, BASE_SHA256};
+            let corpus = TextCorpus::DevilsDictionary;
+            let load = |what: &str, e: String| RunError::Other(format!("loading {what}: {e}"));
+            let text = fetch_bytes(&format!("data/lm/{}", corpus.file()))
+                .await
+                .map_err(|e| load("the Devil's Dictionary", e))?;
+            let text = String::from_utf8(text)
+                .map_err(|e| load("the Devil's Dictionary", e.to_string()))?;
+            let base = fetch_bytes(&format!("data/lm/{BASE_FILE}"))
+                .await
+                .map_err(|e| load("the language model's base", e))?;
+            DataSpec::Text(corpus)
+                .load_text(&text, base, BASE_SHA256)
+                .map_err(RunError::from)
+        }
     }
 }
 
@@ -406,14 +423,16 @@ pub(crate) struct RunContext {
 fn spec_of(setup: &Setup, space: sweeplab_core::SearchSpace, seed: u64) -> SweepSpec {
     SweepSpec {
         space,
-        model: Json::Str(
-            match setup.model {
-                ModelKind::Mlp => "mlp",
-                ModelKind::Cnn => "cnn",
+        model: Json::Str(setup.model.id().into()),
+        settings: {
+            let mut settings = vec![("epochs".to_string(), Json::Int(i64::from(setup.epochs)))];
+            // The language model's step budget and batch, sized for a browser tab.
+            if setup.model == ModelKind::Lora {
+                settings.push(("steps".into(), Json::Int(crate::setup::LORA_STEPS)));
+                settings.push(("batch_size".into(), Json::Int(crate::setup::LORA_BATCH)));
             }
-            .into(),
-        ),
-        settings: vec![("epochs".to_string(), Json::Int(i64::from(setup.epochs)))],
+            settings
+        },
         seed,
         objective: setup.objective,
         n_trials: setup.n_trials as usize,

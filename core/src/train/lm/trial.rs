@@ -77,6 +77,66 @@ pub async fn evaluate_lm(
     Ok((f64::from(v[0]) / n, f64::from(v[1]) / n))
 }
 
+/// The training throughput of `plan` on `text`, in predicted bytes per second: `warmup`
+/// steps, then `steps` timed ones (their losses read back once, at the end). With the
+/// seconds one epoch of the plan takes, evaluation and text sample included (each about as
+/// costly as a step).
+pub async fn measure_lm(
+    plan: &TrialPlan,
+    text: &TextSet,
+    device: &Device,
+    warmup: usize,
+    steps: usize,
+) -> Result<(f64, f64), TrainError> {
+    let ModelSpec::Lm {
+        lora,
+        steps: plan_steps,
+        quant,
+    } = &plan.model
+    else {
+        return Err(TrainError::Config("not a language-model plan".into()));
+    };
+    let ad = device.clone().autodiff();
+    ad.seed(plan.seed);
+    let (base, _, _) = load_base(&text.base, "the base weights", Some(&text.base_sha256), &ad)?;
+    let mut model = match lora {
+        Some(l) => base.with_lora(l, &ad)?,
+        None => base,
+    };
+    if let Some(q) = quant {
+        model = model.quantize_base(*q)?;
+    }
+    let mut optim = build_optimizer(plan);
+    let mut rng = ChaCha8Rng::seed_from_u64(plan.seed);
+    let (len, batch) = (model.context(), plan.batch_size.max(1));
+    let mut started = Instant::now();
+    let mut losses = Vec::new();
+    for i in 0..warmup + steps.max(1) {
+        if i == warmup {
+            if !losses.is_empty() {
+                read_scalar(Tensor::cat(std::mem::take(&mut losses), 0).sum()).await?;
+            }
+            started = Instant::now();
+        }
+        let starts = random_starts(&mut rng, text.corpus.train.len(), len, batch);
+        let loss = model.loss(windows(&text.corpus.train, &starts, len, &ad));
+        losses.push(loss.clone().detach().inner());
+        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        model = optim.step(plan.lr, model, grads);
+    }
+    read_scalar(Tensor::cat(losses, 0).sum()).await?;
+    let secs = started.elapsed().as_secs_f64().max(1e-9);
+    let per_step = secs / steps.max(1) as f64;
+    let tokens_per_sec = (steps.max(1) * batch * len) as f64 / secs;
+    let epochs = plan.epochs.min(*plan_steps).max(1);
+    // An evaluation reads EVAL_WINDOWS windows forward only (about a third of a training
+    // window's cost) and a sample runs SAMPLE_BYTES one-window forward passes.
+    let eval_steps =
+        (EVAL_WINDOWS as f64 / batch as f64) / 3.0 + SAMPLE_BYTES as f64 / (3.0 * batch as f64);
+    let secs_per_epoch = per_step * (plan_steps.div_ceil(epochs) as f64 + eval_steps);
+    Ok((tokens_per_sec, secs_per_epoch))
+}
+
 /// Trains trial `number` as `plan` says on the text set `text`; see the module's text.
 #[allow(clippy::too_many_arguments)]
 pub(crate) async fn train_lm_trial<H: TrainHooks>(
