@@ -122,6 +122,8 @@ fn a_lora_study_logs_metrics_and_text_samples() {
     )
     .unwrap();
     let config = std::fs::read_to_string(adapter.join("adapter_config.json")).unwrap();
+    // Trained on the int8 base: the adapter says so, and generate holds the base the same way.
+    assert!(config.contains("\"base_quant\": \"int8\""), "{config}");
     let sum = sweeplab_core::train::lm::BASE_SHA256;
     std::fs::write(
         other.join("adapter_config.json"),

@@ -256,3 +256,38 @@ fn the_shipped_base_reaches_its_recorded_loss_on_the_fine_tuning_text() {
         assert!(quantized.base_bytes() < base.base_bytes() / 2, "{q:?}");
     }
 }
+
+#[test]
+fn a_lora_study_is_estimated_from_measured_steps_evaluations_and_samples() {
+    let _turn = flex_rng();
+    let device = Device::flex();
+    let bytes = std::fs::read(lm_dir().join(BASE_FILE)).unwrap();
+    let data = DataSpec::Text(TextCorpus::DevilsDictionary)
+        .load_text(&devils(), bytes, BASE_SHA256)
+        .unwrap();
+    let lora = LoraSettings {
+        r: 4,
+        alpha: 8.0,
+        dropout: 0.0,
+        targets: LoraTargets::Qv,
+    };
+    let plan = lm_plan(Some(lora), 40, 4);
+    let (tokens_per_sec, secs_per_epoch) = block_on(sweeplab_core::train::lm::trial::measure_lm(
+        &plan,
+        data.text.as_ref().unwrap(),
+        &device,
+        1,
+        2,
+    ))
+    .unwrap();
+    assert!(
+        tokens_per_sec > 0.0 && tokens_per_sec.is_finite(),
+        "{tokens_per_sec}"
+    );
+    // An epoch: 10 steps of 4 windows of 64 bytes, an evaluation and a sample.
+    let steps_alone = 10.0 * 4.0 * 64.0 / tokens_per_sec;
+    assert!(
+        secs_per_epoch > steps_alone && secs_per_epoch.is_finite(),
+        "{secs_per_epoch} vs {steps_alone}"
+    );
+}

@@ -29,6 +29,7 @@ pub enum Dataset {
     /// 10,000 MNIST digits (28×28, 10 classes).
     Mnist,
     /// Ambrose Bierce's *The Devil's Dictionary*: text for the language model.
+    #[serde(rename = "devils-dictionary")]
     DevilsDictionary,
 }
 
@@ -944,6 +945,19 @@ pub fn decode_component(s: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_lora_preset_survives_a_link() {
+        let s = Setup::preset("lora-finetune");
+        assert!(
+            s.to_json().contains("\"devils-dictionary\""),
+            "{}",
+            s.to_json()
+        );
+        let back = Setup::from_hash(&s.to_hash()).unwrap().unwrap();
+        assert_eq!(back, s);
+        assert_eq!(Dataset::parse(s.dataset.id()), Some(s.dataset));
+    }
 
     #[test]
     fn every_preset_is_valid() {

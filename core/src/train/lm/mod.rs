@@ -438,6 +438,20 @@ impl TinyLm {
         Ok(self)
     }
 
+    /// How the base's projections are held: quantized as [`TinyLm::quantize_base`] made
+    /// them, or `None` in f32.
+    pub fn base_quant(&self) -> Option<BaseQuant> {
+        let w = self.layers.first()?.self_attn.q_proj.base.weight.val();
+        match w.dtype() {
+            burn::tensor::DType::QFloat(scheme) => match scheme.value.size_bits() {
+                8 => Some(BaseQuant::Int8),
+                4 => Some(BaseQuant::Int4),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
     /// Bytes the base's weights take as held: f32 parameters at 4 bytes, quantized ones at
     /// their packed width plus an f32 scale per block (adapters not counted).
     pub fn base_bytes(&self) -> u64 {

@@ -129,11 +129,16 @@ pub async fn measure_lm(
     let per_step = secs / steps.max(1) as f64;
     let tokens_per_sec = (steps.max(1) * batch * len) as f64 / secs;
     let epochs = plan.epochs.min(*plan_steps).max(1);
-    // An evaluation reads EVAL_WINDOWS windows forward only (about a third of a training
-    // window's cost) and a sample runs SAMPLE_BYTES one-window forward passes.
-    let eval_steps =
-        (EVAL_WINDOWS as f64 / batch as f64) / 3.0 + SAMPLE_BYTES as f64 / (3.0 * batch as f64);
-    let secs_per_epoch = per_step * (plan_steps.div_ceil(epochs) as f64 + eval_steps);
+    // An evaluation and a text sample, timed on a part of each and scaled: a third of the
+    // validation windows, and 8 of the sample's bytes.
+    let eval = model.valid();
+    let t = Instant::now();
+    evaluate_lm(&eval, &text.corpus.valid, EVAL_WINDOWS / 3, device).await?;
+    let eval_secs = t.elapsed().as_secs_f64() * 3.0;
+    let t = Instant::now();
+    generate(&eval, &text.prompt, 8, SAMPLE_TEMPERATURE, 0, device).await?;
+    let sample_secs = t.elapsed().as_secs_f64() * SAMPLE_BYTES as f64 / 8.0;
+    let secs_per_epoch = per_step * plan_steps.div_ceil(epochs) as f64 + eval_secs + sample_secs;
     Ok((tokens_per_sec, secs_per_epoch))
 }
 

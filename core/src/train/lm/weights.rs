@@ -404,6 +404,10 @@ pub struct AdapterConfig {
     pub lora_targets: String,
     /// The SHA-256 of the base file the adapter was trained on.
     pub base_sha256: String,
+    /// How that base was held while the adapter trained (`int8`, `int4`; absent: f32), so
+    /// that the adapter runs on the same weights it learned on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_quant: Option<String>,
 }
 
 impl AdapterConfig {
@@ -431,6 +435,7 @@ impl AdapterConfig {
             target_modules,
             lora_targets: spec.targets.name().into(),
             base_sha256: base_sha256.into(),
+            base_quant: None,
         }
     }
 
@@ -474,7 +479,8 @@ pub async fn save_adapter(
         ));
     }
     let bytes = serialize(&tensors, HashMap::new(), "adapter")?;
-    let config = AdapterConfig::new(spec, base_sha256);
+    let mut config = AdapterConfig::new(spec, base_sha256);
+    config.base_quant = model.base_quant().map(|q| q.name().to_string());
     let json = serde_json::to_string_pretty(&config)
         .map_err(|e| TrainError::Data(format!("adapter config: {e}")))?;
     Ok((bytes, json))
@@ -500,6 +506,14 @@ pub fn load_adapter(
     }
     let spec = config.spec()?;
     let mut model = base.with_lora(&spec, device)?;
+    if let Some(q) = &config.base_quant {
+        let q = crate::vocab::BaseQuant::parse(q)?.ok_or_else(|| {
+            TrainError::Data(format!(
+                "adapter config: base_quant `{q}` is not int8 or int4"
+            ))
+        })?;
+        model = model.quantize_base(q)?;
+    }
     let p = Parsed::new(bytes, "adapter")?;
     let mut names = Vec::new();
     for (i, layer) in model.layers.iter_mut().enumerate() {
