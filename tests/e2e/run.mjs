@@ -290,30 +290,6 @@ await test('the LoRA preset fine-tunes the language model in the page and shows 
   await shot('41-lora-done');
 });
 
-await test('the LoRA study trains on WebGPU too', async () => {
-  const hash = setupHash({
-    preset: 'lora-finetune', dataset: 'devils-dictionary', model: 'lora', epochs: 1, n_trials: 2,
-    backend: 'gpu',
-    params: [
-      { name: 'lora_r', kind: 'categorical', low: '', high: '', log: false, step: '', choices: '4' },
-      { name: 'lr', kind: 'float', low: '0.005', high: '0.02', log: true, step: '', choices: '' },
-    ],
-  });
-  await openFresh(hash);
-  await page.click(tid('new-study'));
-  const t0 = Date.now();
-  await page.click(tid('start'));
-  await page.waitForSelector(`${tid('notice-finished')}, ${tid('notice-run-error')}`, { timeout: 600_000 });
-  const err = await page.$(tid('notice-run-error'));
-  if (err) throw new Error(await err.textContent());
-  metrics.lora_webgpu_study_s = (Date.now() - t0) / 1000;
-  const note = await page.textContent(tid('backend-note'));
-  expect(/WebGPU/.test(note), `backend: ${note}`);
-  await page.click(`${tid('trial-row')} >> nth=0`);
-  const kept = await page.textContent(`${tid('text-sample')} pre`);
-  expect(kept.startsWith('LEARNING, n.  '), `sample: ${kept}`);
-  await shot('42-lora-webgpu');
-});
 
 await test('one-epoch and pruned trials draw every point; the history shows the pruned ones', async () => {
   // One epoch: every series has a single point, which a line cannot show.
