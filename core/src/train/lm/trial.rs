@@ -77,6 +77,28 @@ pub async fn evaluate_lm(
     Ok((f64::from(v[0]) / n, f64::from(v[1]) / n))
 }
 
+/// A trial's model on the autodiff device `ad` (seeded with `seed`): the base loaded from
+/// its file (checksum checked), with `lora`'s adapters or every weight trainable, the base
+/// quantized as `quant` says.
+fn trial_model(
+    seed: u64,
+    lora: Option<&crate::vocab::LoraSettings>,
+    quant: Option<crate::vocab::BaseQuant>,
+    text: &TextSet,
+    ad: &Device,
+) -> Result<TinyLm, TrainError> {
+    ad.seed(seed);
+    let (base, _, _) = load_base(&text.base, "the base weights", Some(&text.base_sha256), ad)?;
+    let model = match lora {
+        Some(l) => base.with_lora(l, ad)?,
+        None => base,
+    };
+    match quant {
+        Some(q) => model.quantize_base(q),
+        None => Ok(model),
+    }
+}
+
 /// The training throughput of `plan` on `text`, in predicted bytes per second: `warmup`
 /// steps, then `steps` timed ones (their losses read back once, at the end). With the
 /// seconds one epoch of the plan takes, evaluation and text sample included (each about as
@@ -97,15 +119,7 @@ pub async fn measure_lm(
         return Err(TrainError::Config("not a language-model plan".into()));
     };
     let ad = device.clone().autodiff();
-    ad.seed(plan.seed);
-    let (base, _, _) = load_base(&text.base, "the base weights", Some(&text.base_sha256), &ad)?;
-    let mut model = match lora {
-        Some(l) => base.with_lora(l, &ad)?,
-        None => base,
-    };
-    if let Some(q) = quant {
-        model = model.quantize_base(*q)?;
-    }
+    let mut model = trial_model(plan.seed, lora.as_ref(), *quant, text, &ad)?;
     let mut optim = build_optimizer(plan);
     let mut rng = ChaCha8Rng::seed_from_u64(plan.seed);
     let (len, batch) = (model.context(), plan.batch_size.max(1));
@@ -162,15 +176,7 @@ pub(crate) async fn train_lm_trial<H: TrainHooks>(
     };
     let outcome: Result<TrialOutcome, TrainError> = async {
         let ad = device.clone().autodiff();
-        ad.seed(plan.seed);
-        let (base, _, _) = load_base(&text.base, "the base weights", Some(&text.base_sha256), &ad)?;
-        let mut model = match lora {
-            Some(l) => base.with_lora(l, &ad)?,
-            None => base,
-        };
-        if let Some(q) = quant {
-            model = model.quantize_base(*q)?;
-        }
+        let mut model = trial_model(plan.seed, lora.as_ref(), *quant, text, &ad)?;
         study.set_user_attr(
             number,
             BASE_MEMORY_ATTR,
