@@ -272,6 +272,8 @@ await test('the LoRA preset fine-tunes the language model in the page and shows 
   await page.click(tid('start'));
   await page.waitForSelector(`${tid('run-state')}:text("training")`, { timeout: 60_000 });
   await page.waitForSelector(tid('text-sample'), { timeout: 300_000 });
+  const speed = await page.textContent(tid('throughput'));
+  expect(/ tokens\/s$/.test(speed), `a language model counts tokens: ${speed}`);
   const live = await page.textContent(`${tid('text-sample')} pre`);
   expect(live.startsWith('LEARNING, n.  ') && live.length > 40, `live sample: ${live}`);
   await shot('40-lora-live');

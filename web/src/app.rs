@@ -276,6 +276,7 @@ impl Component for App {
                             summary={s.setup.summary()} estimate={estimate.clone().map(AttrValue::from)}
                             engine_note={s.engine_note.clone()}
                             step_delay_ms={s.view.step_delay_ms}
+                            throughput_unit={if s.setup.dataset.is_text() { "tokens/s" } else { "samples/s" }}
                             now_ms={browser::now_ms()} dispatch={dispatch.clone()} />
                         <LivePanel selected={s.selected} data={s.data.clone()} live={s.live.clone()}
                             boundaries={s.boundaries.clone()} boundary_n={s.boundary_n} points={s.points.clone()}

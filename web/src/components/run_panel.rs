@@ -42,6 +42,9 @@ pub struct RunProps {
     pub now_ms: f64,
     /// Milliseconds the trainer waits after every step (0: full speed).
     pub step_delay_ms: u32,
+    /// What the throughput counts: `samples/s`, or `tokens/s` for the language model.
+    #[prop_or(AttrValue::Static("samples/s"))]
+    pub throughput_unit: AttrValue,
     /// Sends actions to the reducer.
     pub dispatch: Callback<Action>,
 }
@@ -168,7 +171,7 @@ pub fn RunPanel(props: &RunProps) -> Html {
                             <span>{ epoch_label }</span>
                             <span data-testid="elapsed">{ format!("elapsed {}", fmt_duration(elapsed)) }</span>
                             <span>{ format!("remaining {}", if remaining.is_finite() { fmt_duration(remaining) } else { "–".into() }) }</span>
-                            <span data-testid="throughput">{ format!("{} samples/s", short(p.samples_per_sec)) }</span>
+                            <span data-testid="throughput">{ format!("{} {}", short(p.samples_per_sec), props.throughput_unit) }</span>
                         }
                         <span class={classes!("state", format!("state-{run:?}").to_lowercase())} data-testid="run-state">{ match run {
                             RunState::Idle => "idle",
