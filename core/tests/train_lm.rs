@@ -154,7 +154,14 @@ fn lora_and_full_fine_tuning_trials_log_metrics_and_text_samples() {
     assert_eq!(t.state, TrialState::Complete);
     assert_eq!(t.series["val/loss"].len(), 3);
     assert_eq!(t.series["val/accuracy"].len(), 3);
-    assert_eq!(t.series["train/loss"].len(), 3);
+    // Every step's training loss, read back every few steps (and shown live).
+    let steps: Vec<i64> = t.series["train/loss"].iter().map(|p| p.step).collect();
+    assert_eq!(steps, (1..=12).collect::<Vec<i64>>());
+    let live_losses = events
+        .iter()
+        .filter(|e| matches!(e, ProgressEvent::Step { loss: Some(_), .. }))
+        .count();
+    assert!(live_losses >= 3, "{live_losses} steps carried a loss");
     assert_eq!(t.values, Some(vec![t.series["val/loss"][2].value]));
     // Adapters on q and v of one block of width 16: 2 × (4·16 + 16·4).
     assert_eq!(t.user_attrs[TRAINABLE_PARAMS_ATTR], Json::Int(256));

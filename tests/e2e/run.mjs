@@ -264,6 +264,7 @@ await test('the LoRA preset fine-tunes the language model in the page and shows 
     params: [
       { name: 'lora_r', kind: 'categorical', low: '', high: '', log: false, step: '', choices: '4, 8' },
       { name: 'lr', kind: 'float', low: '0.005', high: '0.02', log: true, step: '', choices: '' },
+      { name: 'steps', kind: 'categorical', low: '', high: '', log: false, step: '', choices: '48' },
     ],
   });
   await openFresh(hash);
@@ -290,6 +291,33 @@ await test('the LoRA preset fine-tunes the language model in the page and shows 
   const note = await page.textContent(`${tid('text-sample')} p`);
   expect(note.includes('evaluation 2'), `sample note: ${note}`);
   await shot('41-lora-done');
+});
+
+await test('the LoRA study trains on WebGPU too', async () => {
+  // SwiftShader is a software GPU: one trial of a few steps, with its evaluation and sample.
+  const hash = setupHash({
+    preset: 'lora-finetune', dataset: 'devils-dictionary', model: 'lora', epochs: 1, n_trials: 1,
+    backend: 'gpu',
+    params: [
+      { name: 'lora_r', kind: 'categorical', low: '', high: '', log: false, step: '', choices: '4' },
+      { name: 'lr', kind: 'float', low: '0.005', high: '0.02', log: true, step: '', choices: '' },
+      { name: 'steps', kind: 'categorical', low: '', high: '', log: false, step: '', choices: '8' },
+    ],
+  });
+  await openFresh(hash);
+  await page.click(tid('new-study'));
+  const t0 = Date.now();
+  await page.click(tid('start'));
+  await page.waitForSelector(`${tid('notice-finished')}, ${tid('notice-run-error')}`, { timeout: 480_000 });
+  const err = await page.$(tid('notice-run-error'));
+  if (err) throw new Error(await err.textContent());
+  metrics.lora_webgpu_study_s = (Date.now() - t0) / 1000;
+  const note = await page.textContent(tid('backend-note'));
+  expect(/WebGPU/.test(note), `backend: ${note}`);
+  await page.click(`${tid('trial-row')} >> nth=0`);
+  const kept = await page.textContent(`${tid('text-sample')} pre`);
+  expect(kept.startsWith('LEARNING, n.  '), `sample: ${kept}`);
+  await shot('42-lora-webgpu');
 });
 
 

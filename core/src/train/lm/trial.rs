@@ -31,8 +31,23 @@ pub const TRAINABLE_PARAMS_ATTR: &str = "trainable_params";
 pub const SAMPLE_BYTES: usize = 80;
 /// Sampling temperature of the text samples.
 pub const SAMPLE_TEMPERATURE: f64 = 0.7;
+/// Training steps between two read-backs of their losses.
+pub const READ_EVERY: usize = 16;
 /// Validation windows each evaluation reads (evenly spread, the same every time).
 pub const EVAL_WINDOWS: usize = 96;
+
+/// The values of one-element loss tensors, in one read-back.
+async fn read_losses(losses: Vec<Tensor<1>>) -> Result<Vec<f64>, TrainError> {
+    Ok(Tensor::cat(losses, 0)
+        .into_data_async()
+        .await
+        .map_err(|e| TrainError::Device(format!("{e:?}")))?
+        .try_to_vec::<f32>()
+        .map_err(|e| TrainError::Device(format!("{e:?}")))?
+        .into_iter()
+        .map(f64::from)
+        .collect())
+}
 
 /// The mean loss and next-byte accuracy of `model` over up to `max_windows` fixed windows
 /// of `tokens`.
@@ -225,7 +240,12 @@ pub(crate) async fn train_lm_trial<H: TrainHooks>(
             let epoch_started = Instant::now();
             let until = steps * epoch / epochs;
             let first = step;
-            let mut losses = Vec::with_capacity(until - first);
+            // Losses are read back every READ_EVERY steps: the device's queue stays short
+            // (a GPU, a software one above all, runs far behind the steps queued), each is
+            // logged, and the live curve and a diverging loss show as they happen.
+            let mut pending = Vec::with_capacity(READ_EVERY);
+            let (mut sum, mut count) = (0.0, 0usize);
+            let mut last = None;
             while step < until {
                 if cancel.is_cancelled() {
                     return Ok(done(
@@ -239,25 +259,42 @@ pub(crate) async fn train_lm_trial<H: TrainHooks>(
                 }
                 let starts = random_starts(&mut rng, corpus.train.len(), len, batch);
                 let loss = model.loss(windows(&corpus.train, &starts, len, &ad));
-                losses.push(loss.clone().detach().inner());
+                pending.push(loss.clone().detach().inner());
                 let grads = GradientsParams::from_grads(loss.backward(), &model);
                 model = optim.step(plan.lr, model, grads);
                 step += 1;
                 trained += batch * len;
+                if pending.len() >= READ_EVERY || step == until {
+                    let from = step - pending.len();
+                    let read = read_losses(std::mem::take(&mut pending)).await?;
+                    for (i, l) in read.into_iter().enumerate() {
+                        let at = from + i + 1;
+                        if !l.is_finite() {
+                            let reason = format!(
+                                "train/loss became {} at step {at} (epoch {epoch}); the learning rate {} may be too high",
+                                if l.is_nan() { "NaN" } else { "infinite" },
+                                plan.lr
+                            );
+                            return Ok(done(TrialState::Fail, None, epoch, Some(reason), false, trained));
+                        }
+                        study.log_metric(number, "train/loss", at as i64, l)?;
+                        sum += l;
+                        count += 1;
+                        last = Some(l);
+                    }
+                }
                 hooks.progress(&ProgressEvent::Step {
                     trial: number,
                     epoch,
                     epoch_step: step - first,
                     steps_per_epoch: until - first,
                     step: step as u64,
-                    loss: None,
+                    loss: last,
                     samples_per_sec: trained as f64 / started.elapsed().as_secs_f64().max(1e-9),
                 });
                 hooks.yield_now().await;
             }
-            let n = losses.len().max(1);
-            let train_loss = read_scalar(Tensor::cat(losses, 0).sum()).await? / n as f64;
-            study.log_metric(number, "train/loss", step as i64, train_loss)?;
+            let train_loss = sum / count.max(1) as f64;
             let eval = model.valid();
             let (val_loss, val_accuracy) =
                 evaluate_lm(&eval, &corpus.valid, EVAL_WINDOWS, device).await?;
