@@ -164,7 +164,17 @@ pub fn build_optimizer(plan: &TrialPlan) -> ModuleOptimizer {
     }
 }
 
-async fn read_f32(t: Tensor<1>) -> Result<Vec<f32>, TrainError> {
+/// Why a trial failed when its training loss `l` at `step` (of `epoch`) is not finite.
+pub(crate) fn diverged_loss(l: f64, step: impl std::fmt::Display, epoch: usize, lr: f64) -> String {
+    format!(
+        "train/loss became {} at step {step} (epoch {epoch}); the learning rate {lr} may be too high",
+        if l.is_nan() { "NaN" } else { "infinite" }
+    )
+}
+
+/// A tensor's values read back asynchronously (the only read-back wasm's WebGPU allows),
+/// as f32 in row-major order.
+pub(crate) async fn read_f32<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>, TrainError> {
     let data = t
         .into_data_async()
         .await
@@ -437,11 +447,7 @@ pub async fn train_trial<H: TrainHooks>(
                         let l = f64::from(*l);
                         let step = pending_first_step + i as u64;
                         if !l.is_finite() {
-                            let reason = format!(
-                                "train/loss became {} at step {step} (epoch {epoch}); the learning rate {} may be too high",
-                                if l.is_nan() { "NaN" } else { "infinite" },
-                                plan.lr
-                            );
+                            let reason = diverged_loss(l, step, epoch, plan.lr);
                             return Ok(diverged(epoch, reason, trained_samples));
                         }
                         study.log_metric(number, "train/loss", step as i64, l)?;

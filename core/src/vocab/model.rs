@@ -230,6 +230,15 @@ impl ModelSpec {
     /// architecture is fixed).
     pub const MLP_ONLY_KEYS: [&'static str; 3] = ["layers", "width", "activation"];
 
+    /// The settings only LoRA reads (not full fine-tuning).
+    pub const LORA_ONLY_KEYS: [&'static str; 5] = [
+        "lora_r",
+        "lora_alpha",
+        "lora_dropout",
+        "lora_targets",
+        "base_quant",
+    ];
+
     /// The settings that only the language models read.
     pub const LM_ONLY_KEYS: [&'static str; 5] = [
         "lora_r",

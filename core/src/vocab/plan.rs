@@ -212,7 +212,7 @@ impl TrialPlan {
                     lora.validate()?;
                     Some(lora)
                 } else {
-                    if let Some(k) = ModelSpec::LM_ONLY_KEYS[..5]
+                    if let Some(k) = ModelSpec::LORA_ONLY_KEYS
                         .iter()
                         .find(|k| m.contains_key(**k))
                     {

@@ -53,39 +53,11 @@ pub fn random_starts(rng: &mut ChaCha8Rng, n: usize, len: usize, batch: usize) -
     (0..batch).map(|_| rng.random_range(0..n - len)).collect()
 }
 
-/// The mean loss (nats per byte) over up to `max_windows` windows of `context + 1` tokens
-/// of `tokens`, evenly spread and the same every time, in batches of `batch`.
-pub async fn eval_loss(
-    model: &TinyLm,
-    tokens: &[i64],
-    max_windows: usize,
-    batch: usize,
-    device: &Device,
-) -> Result<f64, TrainError> {
-    let len = model.context();
-    let room = tokens.len().saturating_sub(len + 1);
-    let count = max_windows.min(room / len + 1).max(1);
-    let starts: Vec<usize> = (0..count).map(|i| i * room / count.max(1)).collect();
-    let mut sum = 0.0;
-    let mut parts = Vec::new();
-    for chunk in starts.chunks(batch.max(1)) {
-        let loss = model.loss(windows(tokens, chunk, len, device));
-        parts.push(loss.mul_scalar(chunk.len() as f64));
-    }
-    let total = read_scalar(Tensor::cat(parts, 0).sum()).await?;
-    sum += total;
-    Ok(sum / count as f64)
-}
-
 /// A one-element tensor's value, read back asynchronously.
 pub async fn read_scalar(t: Tensor<1>) -> Result<f64, TrainError> {
-    let v = t
-        .into_data_async()
-        .await
-        .map_err(|e| TrainError::Device(format!("{e:?}")))?
-        .try_to_vec::<f32>()
-        .map_err(|e| TrainError::Device(format!("{e:?}")))?;
-    v.first()
+    crate::train::trainer::read_f32(t)
+        .await?
+        .first()
         .map(|x| f64::from(*x))
         .ok_or_else(|| TrainError::Device("an empty loss".into()))
 }
@@ -165,7 +137,9 @@ pub async fn pretrain(
             let n = pending.len();
             let train_loss =
                 read_scalar(Tensor::cat(std::mem::take(&mut pending), 0).sum()).await? / n as f64;
-            val_loss = eval_loss(&model.valid(), &corpus.valid, 64, 16, device).await?;
+            val_loss = super::trial::evaluate_lm(&model.valid(), &corpus.valid, 64, device)
+                .await?
+                .0;
             if !(train_loss.is_finite() && val_loss.is_finite()) {
                 return Err(TrainError::Config(format!(
                     "pretraining diverged at step {done} (train/loss {train_loss}); lower the learning rate"

@@ -17,7 +17,9 @@ use crate::json::Json;
 use crate::study::Study;
 use crate::train::TrainError;
 use crate::train::data::TextSet;
-use crate::train::trainer::{CancelToken, TrainHooks, TrialOutcome, build_optimizer, tell_outcome};
+use crate::train::trainer::{
+    CancelToken, TrainHooks, TrialOutcome, build_optimizer, diverged_loss, read_f32, tell_outcome,
+};
 use crate::trial::TrialState;
 use crate::vocab::{ModelSpec, Objective, ProgressEvent, TrialPlan};
 
@@ -38,12 +40,8 @@ pub const EVAL_WINDOWS: usize = 96;
 
 /// The values of one-element loss tensors, in one read-back.
 async fn read_losses(losses: Vec<Tensor<1>>) -> Result<Vec<f64>, TrainError> {
-    Ok(Tensor::cat(losses, 0)
-        .into_data_async()
-        .await
-        .map_err(|e| TrainError::Device(format!("{e:?}")))?
-        .try_to_vec::<f32>()
-        .map_err(|e| TrainError::Device(format!("{e:?}")))?
+    Ok(read_f32(Tensor::cat(losses, 0))
+        .await?
         .into_iter()
         .map(f64::from)
         .collect())
@@ -82,12 +80,7 @@ pub async fn evaluate_lm(
         ));
     }
     let sums = Tensor::stack::<2>(parts, 0).sum_dim(0).reshape([2]);
-    let v = sums
-        .into_data_async()
-        .await
-        .map_err(|e| TrainError::Device(format!("{e:?}")))?
-        .try_to_vec::<f32>()
-        .map_err(|e| TrainError::Device(format!("{e:?}")))?;
+    let v = read_f32(sums).await?;
     let n = count as f64;
     Ok((f64::from(v[0]) / n, f64::from(v[1]) / n))
 }
@@ -270,12 +263,15 @@ pub(crate) async fn train_lm_trial<H: TrainHooks>(
                     for (i, l) in read.into_iter().enumerate() {
                         let at = from + i + 1;
                         if !l.is_finite() {
-                            let reason = format!(
-                                "train/loss became {} at step {at} (epoch {epoch}); the learning rate {} may be too high",
-                                if l.is_nan() { "NaN" } else { "infinite" },
-                                plan.lr
-                            );
-                            return Ok(done(TrialState::Fail, None, epoch, Some(reason), false, trained));
+                            let reason = diverged_loss(l, at, epoch, plan.lr);
+                            return Ok(done(
+                                TrialState::Fail,
+                                None,
+                                epoch,
+                                Some(reason),
+                                false,
+                                trained,
+                            ));
                         }
                         study.log_metric(number, "train/loss", at as i64, l)?;
                         sum += l;

@@ -46,15 +46,6 @@ fn bad(file: &str, why: impl std::fmt::Display) -> TrainError {
     TrainError::Data(format!("{file}: {why}"))
 }
 
-/// A tensor read back from the device as f32 values.
-async fn values<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>, TrainError> {
-    t.into_data_async()
-        .await
-        .map_err(|e| TrainError::Device(format!("{e:?}")))?
-        .try_to_vec::<f32>()
-        .map_err(|e| TrainError::Device(format!("{e:?}")))
-}
-
 /// Little-endian bytes of `v`.
 fn le_bytes(v: &[f32]) -> Vec<u8> {
     v.iter().flat_map(|x| x.to_le_bytes()).collect()
@@ -176,7 +167,11 @@ pub async fn save_base(
         if name.ends_with("norm.weight") {
             shape = vec![shape[1]];
         }
-        tensors.push((name, shape, le_bytes(&values(t).await?)));
+        tensors.push((
+            name,
+            shape,
+            le_bytes(&crate::train::trainer::read_f32(t).await?),
+        ));
     }
     let mut meta: HashMap<String, String> = extra
         .iter()
@@ -475,7 +470,7 @@ pub async fn save_adapter(
         tensors.push((
             format!("{PEFT_PREFIX}{name}"),
             shape,
-            le_bytes(&values(t).await?),
+            le_bytes(&crate::train::trainer::read_f32(t).await?),
         ));
     }
     let bytes = serialize(&tensors, HashMap::new(), "adapter")?;
