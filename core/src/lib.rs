@@ -22,6 +22,7 @@ pub mod config;
 pub mod demo;
 pub mod distributions;
 pub mod export;
+pub mod histogram;
 pub mod importance;
 pub mod json;
 pub mod pruners;

@@ -539,6 +539,29 @@ impl Study {
         })
     }
 
+    /// Records trial `number`'s weight and gradient histograms of one epoch (see
+    /// [`crate::histogram`]) as its system attribute `sweeplab:histograms:<epoch>`. Nothing
+    /// is written for an empty list.
+    pub fn log_histograms(
+        &mut self,
+        number: u64,
+        epoch: i64,
+        histograms: &[(String, crate::histogram::Histogram)],
+    ) -> Result<(), StudyError> {
+        self.running(number)?;
+        if histograms.is_empty() {
+            return Ok(());
+        }
+        let wall = now().unix_timestamp_nanos() as f64 / 1e9;
+        self.set_system_attrs(
+            number,
+            vec![(
+                format!("{}{epoch}", crate::histogram::HISTOGRAMS_PREFIX),
+                crate::histogram::epoch_to_json(wall, histograms),
+            )],
+        )
+    }
+
     /// Sets a study user attribute.
     pub fn set_study_user_attr(&mut self, key: &str, value: Json) -> Result<(), StudyError> {
         self.apply(JournalOp::SetStudyUserAttr {

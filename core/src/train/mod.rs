@@ -23,6 +23,7 @@ pub mod data;
 pub mod estimate;
 #[cfg(feature = "fused")]
 pub mod fused;
+mod histograms;
 pub mod lm;
 pub mod mnist;
 pub mod model;

@@ -22,6 +22,7 @@ use web_time::Instant;
 
 use super::TrainError;
 use super::data::{DataSet, Samples, shuffle};
+use super::histograms::{ParamValues, epoch_histograms, gradients_of, weights_of};
 use super::model::Model;
 use crate::json::Json;
 use crate::study::{Study, TellResult};
@@ -78,6 +79,12 @@ pub trait TrainHooks {
         _model: &Model,
     ) -> impl Future<Output = ()> {
         std::future::ready(())
+    }
+
+    /// Whether each epoch's weight and gradient histograms are recorded in the trial
+    /// ([`Study::log_histograms`]; the gradients are the epoch's last step's).
+    fn wants_histograms(&self) -> bool {
+        false
     }
 
     /// Whether the host wants each LoRA trial's adapters ([`TrainHooks::lm_adapter`]).
@@ -183,22 +190,25 @@ pub(crate) async fn read_f32<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>, T
         .map_err(|e| TrainError::Device(format!("{e:?}")))
 }
 
-/// One optimiser step on the samples `idx` of `split`; returns the updated model and the
-/// batch's loss (detached, still on the device).
+/// One optimiser step on the samples `idx` of `split`; returns the updated model, the
+/// batch's loss (detached, still on the device) and, when `keep_gradients`, the step's
+/// gradients (for the histograms).
 fn train_step(
     model: Model,
     optim: &mut ModuleOptimizer,
     split: &DeviceSplit,
     idx: Tensor<1, Int>,
     lr: f64,
-) -> (Model, Tensor<1>) {
+    keep_gradients: bool,
+) -> (Model, Tensor<1>, Option<ParamValues>) {
     let x = split.x.clone().select(0, idx.clone()).autodiff();
     let y = split.y.clone().select(0, idx);
     let (logits, tape) = model.forward_train(x);
     let loss = cross_entropy(logits, y);
     let grads = model.gradients(loss.backward(), tape);
+    let kept = keep_gradients.then(|| gradients_of(&model, &grads));
     let model = optim.step(lr, model, grads);
-    (model, loss.detach().without_autodiff())
+    (model, loss.detach().without_autodiff(), kept)
 }
 
 /// The order [`measure_training`] draws its batches from: the training split's indices
@@ -267,7 +277,7 @@ pub async fn measure_training(
             started = Instant::now();
         }
         let idx = perm.clone().narrow(0, batch_start(s, batch, n), batch);
-        let (next, loss) = train_step(model, &mut optim, &train, idx, plan.lr);
+        let (next, loss, _) = train_step(model, &mut optim, &train, idx, plan.lr, false);
         model = next;
         pending.push(loss);
         if pending.len() >= read_every.max(1) {
@@ -391,6 +401,8 @@ pub async fn train_trial<H: TrainHooks>(
         let mut global_step: u64 = 0;
         let mut last_loss: Option<f64> = None;
         let mut value = None;
+        let histograms = hooks.wants_histograms();
+        let mut last_gradients: Option<ParamValues> = None;
         let outcome =
             |state, value, epochs, fail_reason: Option<String>, cancelled, samples: usize| {
                 let secs = started.elapsed().as_secs_f64();
@@ -435,8 +447,13 @@ pub async fn train_trial<H: TrainHooks>(
                 let start = s * batch;
                 let len = batch.min(n - start);
                 let idx = perm.clone().narrow(0, start, len);
-                let (next, loss) = train_step(model, &mut optim, &train, idx, plan.lr);
+                let keep = histograms && s + 1 == steps_per_epoch;
+                let (next, loss, gradients) =
+                    train_step(model, &mut optim, &train, idx, plan.lr, keep);
                 model = next;
+                if gradients.is_some() {
+                    last_gradients = gradients;
+                }
                 pending.push(loss);
                 global_step += 1;
                 trained_samples += len;
@@ -502,6 +519,10 @@ pub async fn train_trial<H: TrainHooks>(
             });
             hooks.epoch_end(number, epoch, &eval_model).await;
             drop(eval_model);
+            if histograms {
+                let h = epoch_histograms(weights_of(&model), last_gradients.take()).await?;
+                study.log_histograms(number, step, &h)?;
+            }
             if !v.is_finite() {
                 let reason = format!(
                     "{} became {v} at epoch {epoch}; the learning rate {} may be too high",

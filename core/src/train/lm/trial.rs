@@ -16,6 +16,7 @@ use super::{TinyLm, generate, windows};
 use crate::json::Json;
 use crate::study::Study;
 use crate::train::TrainError;
+use crate::train::histograms::{ParamValues, epoch_histograms, gradients_of, weights_of};
 use crate::train::data::TextSet;
 use crate::train::trainer::{
     CancelToken, TrainHooks, TrialOutcome, build_optimizer, diverged_loss, read_f32, tell_outcome,
@@ -211,6 +212,8 @@ pub(crate) async fn train_lm_trial<H: TrainHooks>(
         let mut step = 0usize;
         let mut value = None;
         let mut samples: Vec<Json> = Vec::new();
+        let histograms = hooks.wants_histograms();
+        let mut last_gradients: Option<ParamValues> = None;
         // How the trial ends when nothing fails: COMPLETE after every epoch, or PRUNED.
         let mut end = (TrialState::Complete, epochs);
         let done = |state, value, epochs, why: Option<String>, cancelled, trained: usize| {
@@ -254,6 +257,9 @@ pub(crate) async fn train_lm_trial<H: TrainHooks>(
                 let loss = model.loss(windows(&corpus.train, &starts, len, &ad));
                 pending.push(loss.clone().detach().inner());
                 let grads = GradientsParams::from_grads(loss.backward(), &model);
+                if histograms && step + 1 == until {
+                    last_gradients = Some(gradients_of(&model, &grads));
+                }
                 model = optim.step(plan.lr, model, grads);
                 step += 1;
                 trained += batch * len;
@@ -354,6 +360,10 @@ pub(crate) async fn train_lm_trial<H: TrainHooks>(
                 text: sample,
             });
             drop(eval);
+            if histograms {
+                let h = epoch_histograms(weights_of(&model), last_gradients.take()).await?;
+                study.log_histograms(number, at, &h)?;
+            }
             value = Some(v);
             study.report(number, at, v)?;
             if study.should_prune(number)? {
