@@ -74,6 +74,11 @@ pub struct SweepArgs {
     /// later, and `sweeplab export --format mlflow` writes the same runs as files.
     #[arg(long)]
     mlflow_uri: Option<String>,
+    /// Do not record each layer's weight and gradient histograms after every epoch (kept in
+    /// the study by default; TensorBoard's Histograms and Distributions tabs and W&B's
+    /// histogram charts show them).
+    #[arg(long)]
+    no_histograms: bool,
 }
 
 /// Which training engine runs the trials.
@@ -460,6 +465,8 @@ struct Host<'a> {
     mlflow: Option<crate::mlflow_live::MlflowLive>,
     /// The other workers' trials this worker last said it waits for.
     waiting_for: Vec<u64>,
+    /// Whether trials record weight and gradient histograms.
+    histograms: bool,
 }
 
 /// Heartbeats of this worker's running trials on a database storage (Optuna's
@@ -516,6 +523,10 @@ impl Heartbeat {
 }
 
 impl TrainHooks for Host<'_> {
+    fn wants_histograms(&self) -> bool {
+        self.histograms
+    }
+
     fn wants_lm_adapter(&self) -> bool {
         true
     }
@@ -794,6 +805,7 @@ pub fn sweep(a: SweepArgs) -> Result<()> {
             .map(|uri| crate::mlflow_live::MlflowLive::new(uri, study.name()))
             .transpose()?,
         waiting_for: Vec::new(),
+        histograms: !a.no_histograms,
     };
     // Trials finished before this run (a resumed sweep) that the server lacks.
     if let (Some(m), Some(record)) = (&mut host.mlflow, study.storage().study(study.study_id())) {

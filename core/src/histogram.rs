@@ -115,7 +115,13 @@ impl Histogram {
         let n = self.counts.len();
         let w = (self.hi - self.lo) / n.max(1) as f64;
         (0..=n)
-            .map(|i| if i == n { self.hi } else { self.lo + w * i as f64 })
+            .map(|i| {
+                if i == n {
+                    self.hi
+                } else {
+                    self.lo + w * i as f64
+                }
+            })
             .collect()
     }
 
@@ -318,14 +324,21 @@ mod tests {
         );
         // A first bin with values keeps one empty bucket in front at the lowest edge.
         let h = Histogram::from_values(&[0.0, 0.0, 1.0], 2).unwrap();
-        assert_eq!(h.bucket_limits(), (vec![0.0, 0.5, 1.0], vec![0.0, 2.0, 1.0]));
+        assert_eq!(
+            h.bucket_limits(),
+            (vec![0.0, 0.5, 1.0], vec![0.0, 2.0, 1.0])
+        );
     }
 
     #[test]
     fn quantiles_interpolate_within_bins() {
         let values: Vec<f32> = (0..1000).map(|i| i as f32).collect();
         let h = Histogram::from_values(&values, 64).unwrap();
-        assert!((h.quantile(0.5) - 499.5).abs() < 16.0, "{}", h.quantile(0.5));
+        assert!(
+            (h.quantile(0.5) - 499.5).abs() < 16.0,
+            "{}",
+            h.quantile(0.5)
+        );
         assert_eq!(h.quantile(0.0), 0.0);
         assert_eq!(h.quantile(1.0), 999.0);
     }
@@ -343,7 +356,11 @@ mod tests {
                 }
             }
         }
-        assert_eq!(Histogram::from_json(&bad), None, "counts add up to 4, not 5");
+        assert_eq!(
+            Histogram::from_json(&bad),
+            None,
+            "counts add up to 4, not 5"
+        );
         assert_eq!(Histogram::from_json(&Json::Int(1)), None);
     }
 

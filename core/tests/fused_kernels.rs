@@ -14,7 +14,7 @@
 #![cfg(all(feature = "fused", feature = "flex"))]
 
 mod common;
-use common::{ask_and_train, mlp, plan_of, random_study};
+use common::{Recording, ask_and_train, mlp, plan_of, random_study};
 
 use std::collections::BTreeMap;
 
@@ -734,4 +734,57 @@ fn a_stop_during_a_round_of_the_study_loop_interrupts_every_running_trial() {
         })
         .count();
     assert_eq!(finished, 4, "the store got the four FAIL tells: {stored:?}");
+}
+
+/// With histograms wanted, a fused round records each trial's weights as read back (equal to
+/// the round's weights) and the gradients of its epoch's last batch, for every layer.
+#[test]
+fn fused_trials_record_weight_and_gradient_histograms_when_wanted() {
+    use sweeplab_core::histogram::{BINS, Histogram, trial_histograms};
+    let Some(engine) = engine() else { return };
+    let data = generate_toy(Toy2d::Xor, 200, 0.1, 0.2, 6);
+    let mut study = random_study("hist", StudyDirection::Minimize, 3);
+    let cancel = CancelToken::new();
+    let mut sweep = sweep_of(&engine, &data, 2, 2);
+    let settings = vec![("epochs".to_string(), Json::Int(2))];
+    let mut plan_for = |number: u64, params: &BTreeMap<String, ParamValue>| {
+        Ok(TrialPlan::resolve(&Json::Null, &settings, params, number)?)
+    };
+    let mut hooks = Recording {
+        histograms: true,
+        ..Recording::default()
+    };
+    let mut ask = |s: &mut Study| Ok(s.ask_with(&space())?);
+    let mut rounds = 0;
+    while !sweep.is_done() && rounds < 5 {
+        block_on(sweep.round(&mut study, &mut ask, &mut plan_for, &mut hooks, &cancel)).unwrap();
+        rounds += 1;
+        if rounds == 1 {
+            // After the first epoch the recorded weights are the round's weights.
+            for (&n, w) in sweep.round_weights() {
+                let h = trial_histograms(&study.trials()[n as usize]);
+                for (name, r) in w.named_ranges() {
+                    let want = Histogram::from_values(&w.params[r], BINS).unwrap();
+                    assert_eq!(
+                        h[&format!("weights/{name}")][0].histogram,
+                        want,
+                        "{n} {name}"
+                    );
+                }
+            }
+        }
+    }
+    assert_eq!(study.trials().len(), 2);
+    for t in study.trials() {
+        let h = trial_histograms(t);
+        let layers = h.keys().filter(|k| k.starts_with("weights/")).count();
+        assert!(layers >= 2, "trial {}: {:?}", t.number, h.keys());
+        assert_eq!(
+            h.keys().filter(|k| k.starts_with("gradients/")).count(),
+            layers
+        );
+        let epochs: Vec<i64> = h["gradients/out.weight"].iter().map(|p| p.step).collect();
+        assert_eq!(epochs, [1, 2], "trial {}", t.number);
+        assert!(h["gradients/out.weight"][0].histogram.sum_squares > 0.0);
+    }
 }

@@ -5,13 +5,14 @@
 #![cfg(all(feature = "train", feature = "flex"))]
 
 mod common;
-use common::{ask_and_train, plan_of, random_study};
+use common::{Recording, ask_and_train, ask_and_train_with, plan_of, random_study};
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::{Mutex, MutexGuard};
 
 use futures_lite::future::block_on;
+use sweeplab_core::histogram::{has_histograms, trial_histograms};
 use sweeplab_core::json::Json;
 use sweeplab_core::train::data::generate_toy;
 use sweeplab_core::train::{
@@ -308,4 +309,59 @@ fn the_cost_estimate_measures_the_typical_trial() {
         Distribution::categorical([ParamValue::Str("nope".into())]),
     );
     assert!(block_on(estimate_cost(&bad, &data, &backend.device)).is_err());
+}
+
+/// With histograms wanted, every epoch records each parameter's weights and the epoch's last
+/// step's gradients (names as PyTorch's, every value counted); without, nothing is recorded.
+#[test]
+fn histograms_record_every_parameter_after_every_epoch_when_wanted() {
+    let data = generate_toy(Toy2d::Circle, 200, 0.1, 0.2, 3);
+    let p = plan(mlp(1, 8, 0.0), OptimizerKind::Adam, 0.05, 32, 3);
+    let mut s = study(StudyDirection::Minimize);
+    let backend = block_on(select_backend(BackendChoice::Cpu)).unwrap();
+    {
+        let _turn = flex_rng();
+        let mut hooks = Recording {
+            histograms: true,
+            ..Recording::default()
+        };
+        let out = ask_and_train_with(&mut s, &p, &data, &backend.device, &mut hooks);
+        assert_eq!(out.state, TrialState::Complete);
+        let _ = ask_and_train(&mut s, &p, &data, &backend.device, Objective::ValLoss);
+    }
+    let t = &s.trials()[0];
+    let h = trial_histograms(t);
+    let sizes = [
+        ("hidden.0.weight", 16),
+        ("hidden.0.bias", 8),
+        ("out.weight", 16),
+        ("out.bias", 2),
+    ];
+    let mut want: Vec<String> = sizes
+        .iter()
+        .flat_map(|(n, _)| [format!("weights/{n}"), format!("gradients/{n}")])
+        .collect();
+    want.sort();
+    assert_eq!(h.keys().cloned().collect::<Vec<_>>(), want);
+    for (name, size) in sizes {
+        for kind in ["weights", "gradients"] {
+            let points = &h[&format!("{kind}/{name}")];
+            let steps: Vec<i64> = points.iter().map(|p| p.step).collect();
+            assert_eq!(steps, [1, 2, 3], "{kind}/{name}");
+            for p in points {
+                assert_eq!(p.histogram.num, size, "{kind}/{name}");
+                assert_eq!(p.histogram.counts.iter().sum::<u64>(), size);
+                assert!(p.wall_time > 1.7e9, "a Unix time");
+            }
+        }
+    }
+    // The weights move between epochs; the last step's gradients are not all zero.
+    let w = &h["weights/hidden.0.weight"];
+    assert_ne!(w[0].histogram, w[2].histogram);
+    assert!(h["gradients/out.weight"][2].histogram.sum_squares > 0.0);
+    // The output bias's gradient (softmax − one-hot, averaged) sums to zero.
+    for p in &h["gradients/out.bias"] {
+        assert!(p.histogram.sum.abs() < 1e-6, "{}", p.histogram.sum);
+    }
+    assert!(!has_histograms(&s.trials()[1]), "not wanted, not recorded");
 }

@@ -6,7 +6,7 @@
 #![cfg(all(feature = "train", feature = "flex"))]
 
 mod common;
-use common::{plan_of, random_study};
+use common::{Recording, ask_and_train_with, plan_of, random_study};
 
 use std::path::PathBuf;
 use std::sync::{Mutex, MutexGuard};
@@ -296,5 +296,61 @@ fn a_lora_study_is_estimated_from_measured_steps_evaluations_and_samples() {
     assert!(
         secs_per_epoch > steps_alone && secs_per_epoch.is_finite(),
         "{secs_per_epoch} vs {steps_alone}"
+    );
+}
+
+/// A LoRA trial's histograms cover its adapters only (PEFT's names), after every evaluation.
+#[test]
+fn a_lora_trial_histograms_its_adapters_after_each_evaluation() {
+    let _turn = flex_rng();
+    let device = Device::flex();
+    let data = tiny_text_set(&device);
+    let mut study = random_study("lm-hist", StudyDirection::Minimize, 0);
+    let lora = LoraSettings {
+        r: 2,
+        alpha: 4.0,
+        dropout: 0.0,
+        targets: LoraTargets::Qv,
+    };
+    let mut hooks = Recording {
+        histograms: true,
+        ..Recording::default()
+    };
+    ask_and_train_with(
+        &mut study,
+        &lm_plan(Some(lora), 6, 2),
+        &data,
+        &device,
+        &mut hooks,
+    );
+    let t = &study.trials()[0];
+    assert_eq!(t.state, TrialState::Complete);
+    let h = sweeplab_core::histogram::trial_histograms(t);
+    let mut want = Vec::new();
+    for kind in ["gradients", "weights"] {
+        for proj in ["q_proj", "v_proj"] {
+            for m in ["lora_A", "lora_B"] {
+                want.push(format!("{kind}/layers.0.self_attn.{proj}.{m}.weight"));
+            }
+        }
+    }
+    assert_eq!(h.keys().cloned().collect::<Vec<_>>(), want);
+    for (tag, points) in &h {
+        assert_eq!(
+            points.iter().map(|p| p.step).collect::<Vec<_>>(),
+            [1, 2],
+            "{tag}"
+        );
+        // A is [2, 16] and B is [16, 2]: 32 values each.
+        assert!(points.iter().all(|p| p.histogram.num == 32), "{tag}");
+    }
+    // B starts at zero and moves away from it; its gradients are not all zero.
+    let b = &h["weights/layers.0.self_attn.q_proj.lora_B.weight"];
+    assert!(b[1].histogram.sum_squares > 0.0);
+    assert!(
+        h["gradients/layers.0.self_attn.q_proj.lora_B.weight"][0]
+            .histogram
+            .sum_squares
+            > 0.0
     );
 }

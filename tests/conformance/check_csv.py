@@ -13,7 +13,7 @@ import datetime as dt
 import math
 import sys
 
-from truth import SERIES_PREFIX, expect, load_study, run_checks, same_float
+from truth import HISTOGRAMS_PREFIX, SERIES_PREFIX, expect, load_study, run_checks, same_float
 
 
 def fmt_time(t, fraction):
@@ -36,7 +36,8 @@ def main():
     header, body = rows[0], rows[1:]
     params = sorted({p for t in trials for p in t.params})
     user = sorted({k for t in trials for k in t.user_attrs if not k.startswith(SERIES_PREFIX)})
-    system = sorted({k for t in trials for k in t.system_attrs})
+    # Histograms (system attributes `sweeplab:histograms:<epoch>`) are not cells either.
+    system = sorted({k for t in trials for k in t.system_attrs if not k.startswith(HISTOGRAMS_PREFIX)})
     want = (["number", "value", "datetime_start", "datetime_complete", "duration"]
             + [f"params_{p}" for p in params] + [f"user_attrs_{k}" for k in user]
             + [f"system_attrs_{k}" for k in system] + ["state"])

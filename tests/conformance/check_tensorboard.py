@@ -28,7 +28,7 @@ from tensorboard.plugins import base_plugin
 from tensorboard.plugins.hparams import api_pb2, backend_context, get_experiment, list_session_groups
 from tensorboard.plugins.scalar import metadata as scalar_md
 
-from truth import expect, fail, load_study, run_checks, same_float, series_of
+from truth import expect, fail, histogram_edges, histograms_of, load_study, run_checks, same_float, series_of
 
 STATUS = {"COMPLETE": api_pb2.STATUS_SUCCESS, "FAIL": api_pb2.STATUS_FAILURE,
           "PRUNED": api_pb2.STATUS_UNKNOWN, "RUNNING": api_pb2.STATUS_RUNNING}
@@ -70,7 +70,7 @@ def main():
     records = sum(check_framing(f) for f in files)
     print(f"framing: {len(files)} files, {records} records, CRCs OK")
 
-    mux = pem.EventMultiplexer(tensor_size_guidance={"scalars": 0, "text": 0, "hparams": 0})
+    mux = pem.EventMultiplexer(tensor_size_guidance={"scalars": 0, "text": 0, "hparams": 0, "histograms": 0})
     mux.AddRunsFromDirectory(logdir)
     mux.Reload()
     provider = dp.MultiplexerDataProvider(mux, logdir)
@@ -109,6 +109,36 @@ def main():
         expect(got == want, f"{run}: samples/text {got} != {want}")
         n_texts += len(want)
     print(f"text plugin: {n_texts} text samples equal what the trials recorded")
+
+    # Weight and gradient histograms, as the Histograms (and Distributions) tabs read them:
+    # each legacy HistogramProto converted by TensorBoard's data_compat into rows of
+    # (left edge, right edge, count) over the non-empty range, min and max as outer edges
+    # (TensorBoard holds them as float32).
+    hists = provider.read_tensors(ctx, experiment_id="", plugin_name="histograms", downsample=10**6)
+    n_hists = 0
+    for t in started:
+        run = f"trial-{t.number:03d}"
+        want = histograms_of(t)
+        got = hists.get(run, {})
+        expect(sorted(got) == sorted(want), f"{run}: histogram tags {sorted(got)} != {sorted(want)}")
+        for tag, pts in want.items():
+            data = {d.step: np.asarray(d.numpy, dtype=np.float64) for d in got[tag]}
+            expect(sorted(data) == [e for e, _ in pts], f"{run}/{tag}: steps {sorted(data)}")
+            for epoch, h in pts:
+                rows, counts, edges = data[epoch], h["counts"], histogram_edges(h)
+                filled = [i for i, c in enumerate(counts) if c > 0]
+                first, last = filled[0], filled[-1]
+                where = f"{run}/{tag}@{epoch}"
+                expect(rows.shape == (last - first + 1, 3), f"{where}: shape {rows.shape}")
+                expect([int(c) for c in rows[:, 2]] == counts[first:last + 1], f"{where}: counts {rows[:, 2]}")
+                expect(int(rows[:, 2].sum()) == h["num"], f"{where}: {rows[:, 2].sum()} values, want {h['num']}")
+                expect(rows[0, 0] == f32(h["min"]) and rows[-1, 1] == f32(h["max"]),
+                       f"{where}: outer edges {rows[0, 0]}, {rows[-1, 1]}")
+                inner = edges[first + 1:last + 1].astype(np.float32).astype(np.float64)
+                expect(np.array_equal(rows[1:, 0], inner) and np.array_equal(rows[:-1, 1], inner),
+                       f"{where}: inner edges {rows[1:, 0]} != NumPy's {inner}")
+                n_hists += 1
+    print(f"histograms plugin: {n_hists} histograms with NumPy's counts and edges")
 
     tb_ctx = base_plugin.TBContext(logdir=logdir, multiplexer=mux, data_provider=provider)
     bctx = backend_context.Context(tb_ctx)

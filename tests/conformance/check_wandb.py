@@ -24,7 +24,8 @@ import zlib
 
 from wandb.proto import wandb_internal_pb2 as pb
 
-from truth import expect, load_study, run_checks, same_float, series_of
+import wandb
+from truth import expect, histogram_edges, histograms_of, load_study, run_checks, same_float, series_of
 
 WANDB = os.path.join(os.path.dirname(sys.executable), "wandb")
 
@@ -146,6 +147,19 @@ def main():
             expect(e in at and at[e].get("samples/text") == want,
                    f"{path}: samples/text@{e} = {at.get(e, {}).get('samples/text')!r} != {want!r}")
             logged += 1
+        # Weight and gradient histograms, as wandb.watch logs them: equal to what the SDK's
+        # own wandb.Histogram writes for the same NumPy histogram.
+        for tag, pts in histograms_of(t).items():
+            for epoch, h in pts:
+                item = at.get(epoch, {}).get(tag)
+                edges = histogram_edges(h)
+                sdk = wandb.Histogram(np_histogram=(h["counts"], edges.tolist())).to_json()
+                expect(isinstance(item, dict) and item.get("_type") == "histogram",
+                       f"{path}: {tag}@{epoch} is {item!r}")
+                expect(item["values"] == sdk["values"] and len(item["bins"]) == len(sdk["bins"]) == 65
+                       and all(abs(a - b) <= 1e-12 * max(1.0, abs(b)) for a, b in zip(item["bins"], sdk["bins"])),
+                       f"{path}: {tag}@{epoch} {item} != wandb.Histogram's {sdk}")
+                logged += 1
         summary = {}
         for r in records:
             if r.WhichOneof("record_type") == "summary":

@@ -1,6 +1,7 @@
 """Plays the trainer of a sweeplab study: for every RUNNING trial of STUDY in JOURNAL it
-reports intermediate values and logs metric series (user attributes `series:<name>`, the form
-sweeplab keeps them in) through Python Optuna's own journal storage, as a training script
+reports intermediate values, logs metric series (user attributes `series:<name>`, the form
+sweeplab keeps them in) and weight/gradient histograms (system attributes
+`sweeplab:histograms:<epoch>`) through Python Optuna's own journal storage, as a training script
 sharing the journal with `sweeplab ask`/`tell` would.
 
 usage: report_study.py JOURNAL STUDY
@@ -9,10 +10,22 @@ usage: report_study.py JOURNAL STUDY
 import sys
 import time
 
+import numpy as np
 import optuna
 from optuna.storages import JournalStorage
 from optuna.storages.journal import JournalFileBackend
 from optuna.trial import TrialState
+
+
+def histogram(values):
+    """sweeplab's JSON form of a histogram: 64 equal bins over the values' range."""
+    values = np.asarray(values, dtype=np.float32).astype(np.float64)
+    counts, edges = np.histogram(values, bins=64)
+    return {
+        "min": float(values.min()), "max": float(values.max()), "num": int(values.size),
+        "sum": float(values.sum()), "sum_squares": float((values * values).sum()),
+        "lo": float(edges[0]), "hi": float(edges[-1]), "counts": [int(c) for c in counts],
+    }
 
 
 def main():
@@ -54,6 +67,20 @@ def main():
                 "text_samples",
                 [{"epoch": e, "prompt": "LEARNING, n.  ", "text": f"trial {k} at {e}: a *fault*\n  and \"more\""}
                  for e in (1, 3)],
+            )
+        # Weight and gradient histograms after each of three epochs, in sweeplab's form (the
+        # system attribute `sweeplab:histograms:<epoch>`), binned by NumPy's own histogram.
+        for epoch in (1, 2, 3):
+            rng = np.random.default_rng(100 * k + epoch)
+            tensors = {
+                "weights/fc1.weight": rng.normal(0.0, 0.1 * epoch, 300),
+                "weights/fc1.bias": np.zeros(8) if k == 1 else rng.normal(0.0, 0.05, 8),
+                "gradients/fc1.weight": rng.normal(0.0, 0.01 / epoch, 300),
+            }
+            storage.set_trial_system_attr(
+                t._trial_id,
+                f"sweeplab:histograms:{epoch}",
+                {"wall_time": base + k * 10 + epoch, "histograms": {tag: histogram(v) for tag, v in tensors.items()}},
             )
         n += 1
     print(f"reported for {n} running trials")

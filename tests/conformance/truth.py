@@ -83,3 +83,24 @@ def run_checks(name, fn):
         sys.exit(1)
     print(f"{name}: OK")
     sys.exit(0)
+
+
+HISTOGRAMS_PREFIX = "sweeplab:histograms:"
+
+
+def histograms_of(trial):
+    """A trial's histograms as {tag: [(epoch, histogram dict)]} in epoch order."""
+    out = {}
+    for key, rec in trial.system_attrs.items():
+        if not key.startswith(HISTOGRAMS_PREFIX):
+            continue
+        epoch = int(key[len(HISTOGRAMS_PREFIX):])
+        for tag, h in rec["histograms"].items():
+            out.setdefault(tag, []).append((epoch, h))
+    return {tag: sorted(pts, key=lambda p: p[0]) for tag, pts in out.items()}
+
+
+def histogram_edges(h):
+    """The 65 bin edges of a histogram dict, as NumPy's linspace makes them."""
+    import numpy as np
+    return np.linspace(h["lo"], h["hi"], len(h["counts"]) + 1)

@@ -285,7 +285,12 @@ pub fn trials_csv(study: &StudyRecord) -> String {
         |t| &t.user_attrs,
         |k| !k.starts_with(SERIES_ATTR_PREFIX),
     );
-    attr_columns("system_attrs", |t| &t.system_attrs, |_| true);
+    // So do histograms, in system attributes.
+    attr_columns(
+        "system_attrs",
+        |t| &t.system_attrs,
+        |k| !k.starts_with(crate::histogram::HISTOGRAMS_PREFIX),
+    );
     columns.push((
         "state".into(),
         trials.iter().map(|t| t.state.name().to_string()).collect(),

@@ -15,6 +15,7 @@
 //! | metric series | one scalar tag per series | history keys | user attr `series:<name>` | — |
 //! | intermediate values | scalar `intermediate_value` | history key `intermediate_value` | intermediate values | — |
 //! | objective value(s) | scalar `objective` (`objective_<i>`) | history + summary `objective` | value(s) | `value` (`values_<i>`) |
+//! | weight/gradient histograms | `HistogramProto` per epoch (Histograms, Distributions) | `{"_type": "histogram"}` history items | system attr `sweeplab:histograms:<epoch>` | — |
 //! | state | `session_end_info` status + text `trial/state` | exit code + summary `trial_state` | state | `state` |
 //!
 //! WAITING trials (enqueued, never started) have no run yet: they appear in the journal and

@@ -189,6 +189,21 @@ pub fn text_value(tag: &str, markdown: &str) -> tb::SummaryValue {
     }
 }
 
+/// `h` as a `HistogramProto` with PyTorch's right-edge buckets
+/// ([`crate::histogram::Histogram::bucket_limits`]).
+pub fn histogram_proto(h: &crate::histogram::Histogram) -> tb::HistogramProto {
+    let (bucket_limit, bucket) = h.bucket_limits();
+    tb::HistogramProto {
+        min: h.min,
+        max: h.max,
+        num: h.num as f64,
+        sum: h.sum,
+        sum_squares: h.sum_squares,
+        bucket_limit,
+        bucket,
+    }
+}
+
 /// A legacy histogram value (`Summary.Value.histo`), which both loaders convert.
 pub fn histogram_value(tag: &str, histo: tb::HistogramProto) -> tb::SummaryValue {
     tb::SummaryValue {
@@ -493,6 +508,21 @@ pub fn logdir(study: &StudyRecord, options: &ExportOptions) -> Vec<ExportFile> {
                 .map_or(end, |p| p.wall);
             let markdown = format!("```\n{prompt}{text}\n```");
             f.push_summary(wall, epoch, vec![text_value(SAMPLES_TEXT_TAG, &markdown)]);
+        }
+        // Weight and gradient histograms, one event per epoch, as PyTorch's SummaryWriter
+        // writes them (the Histograms and Distributions tabs).
+        let mut epochs: BTreeMap<i64, (f64, Vec<tb::SummaryValue>)> = BTreeMap::new();
+        for (tag, points) in crate::histogram::trial_histograms(t) {
+            for p in points {
+                let wall = if p.wall_time > 0.0 { p.wall_time } else { end };
+                let entry = epochs.entry(p.step).or_insert((wall, Vec::new()));
+                entry
+                    .1
+                    .push(histogram_value(&tag, histogram_proto(&p.histogram)));
+            }
+        }
+        for (step, (wall, values)) in epochs {
+            f.push_summary(wall, step, values);
         }
         f.push_summary(end, 0, vec![text_value(STATE_TEXT_TAG, t.state.name())]);
         let end_time_secs = if t.state.is_finished() { end } else { 0.0 };

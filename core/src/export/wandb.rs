@@ -406,6 +406,22 @@ pub fn run_id(study_name: &str, number: u64) -> String {
     format!("{s}-trial{number:03}")
 }
 
+/// `h` as a W&B histogram item: `{"_type": "histogram", "values": counts, "bins": edges}`
+/// (what `wandb.Histogram` writes; `bins` has one edge more than `values`).
+pub fn histogram_json(h: &crate::histogram::Histogram) -> Json {
+    crate::json::obj([
+        ("_type", Json::Str("histogram".into())),
+        (
+            "values",
+            Json::Array(h.counts.iter().map(|&c| Json::Int(c as i64)).collect()),
+        ),
+        (
+            "bins",
+            Json::Array(h.edges().into_iter().map(Json::Float).collect()),
+        ),
+    ])
+}
+
 /// A study's trials as W&B offline runs (see the module documentation).
 pub fn offline_runs(study: &StudyRecord, options: &ExportOptions) -> Vec<ExportFile> {
     let t0 = study_start(study);
@@ -441,6 +457,20 @@ pub fn offline_runs(study: &StudyRecord, options: &ExportOptions) -> Vec<ExportF
                 crate::export::tensorboard::SAMPLES_TEXT_TAG.to_string(),
                 Json::Str(format!("{prompt}{text}")),
             ));
+        }
+        // Weight and gradient histograms in the row of their epoch, as `wandb.watch` logs
+        // them (`{"_type": "histogram", "values", "bins"}`, 64 bins).
+        for (tag, points) in crate::histogram::trial_histograms(t) {
+            for p in points {
+                let wall = if p.wall_time > 0.0 { p.wall_time } else { end };
+                let row = rows.entry(p.step).or_insert_with(|| HistoryRow {
+                    step: p.step,
+                    runtime: wall - start,
+                    timestamp: wall,
+                    items: Vec::new(),
+                });
+                row.items.push((tag.clone(), histogram_json(&p.histogram)));
+            }
         }
         let history: Vec<HistoryRow> = rows.into_values().collect();
         let mut summary: Vec<(String, Json)> = Vec::new();

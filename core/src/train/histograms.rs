@@ -285,7 +285,10 @@ mod tests {
         let lora = base.with_lora(&spec, &device).unwrap();
         let names = weights_of(&lora).names();
         let peft: Vec<String> = lora.adapter_tensors().into_iter().map(|(n, _)| n).collect();
-        assert_eq!(names, peft, "the adapters, under the names PEFT's file gives them");
+        assert_eq!(
+            names, peft,
+            "the adapters, under the names PEFT's file gives them"
+        );
         assert_eq!(names.len(), 4, "{names:?}");
     }
 }

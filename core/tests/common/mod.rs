@@ -19,10 +19,52 @@ mod train {
     use burn::tensor::Device;
     use futures_lite::future::block_on;
     use sweeplab_core::Study;
+    use sweeplab_core::train::trainer::TrainHooks;
     use sweeplab_core::train::{
         Activation, CancelToken, DataSet, ModelSpec, Objective, OptimizerKind, ProgressEvent,
         TrialOutcome, TrialPlan, train_trial,
     };
+
+    /// Hooks that keep every progress event and ask for histograms when `histograms`.
+    #[derive(Default)]
+    pub struct Recording {
+        /// The events, in order.
+        pub events: Vec<ProgressEvent>,
+        /// Whether trials record weight and gradient histograms.
+        pub histograms: bool,
+    }
+
+    impl TrainHooks for Recording {
+        fn progress(&mut self, event: &ProgressEvent) {
+            self.events.push(event.clone());
+        }
+
+        fn wants_histograms(&self) -> bool {
+            self.histograms
+        }
+    }
+
+    /// Like [`ask_and_train`], with `hooks`.
+    pub fn ask_and_train_with(
+        study: &mut Study,
+        plan: &TrialPlan,
+        data: &DataSet,
+        device: &Device,
+        hooks: &mut Recording,
+    ) -> TrialOutcome {
+        let number = study.ask().unwrap();
+        block_on(train_trial(
+            study,
+            number,
+            plan,
+            data,
+            device,
+            Objective::ValLoss,
+            hooks,
+            &CancelToken::new(),
+        ))
+        .unwrap()
+    }
 
     /// An MLP of `layers` hidden layers of `width` units.
     pub fn mlp(layers: usize, width: usize, activation: Activation, dropout: f64) -> ModelSpec {

@@ -276,6 +276,9 @@ pub struct SlotEpoch {
     /// The slot's parameters after the epoch, when [`FusedRun::set_read_weights`] is on
     /// (read back with the metrics, in the same copy).
     pub weights: Option<FusedWeights>,
+    /// The training samples of the epoch's last step (indices into the training split),
+    /// when the weights are read.
+    pub last_batch: Vec<u32>,
 }
 
 /// Host-side state of an occupied slot.
@@ -831,6 +834,13 @@ impl FusedRun {
                         .unwrap_or_default(),
                 }
             });
+            let last_batch = if self.read_weights {
+                let from = (lane.steps.saturating_sub(1) * lane.batch).min(lane.order.len());
+                let to = (lane.steps * lane.batch).min(lane.order.len());
+                lane.order[from..to].to_vec()
+            } else {
+                Vec::new()
+            };
             results.push(SlotEpoch {
                 slot,
                 epoch: lane.epoch,
@@ -839,6 +849,7 @@ impl FusedRun {
                 val_loss,
                 val_accuracy,
                 weights,
+                last_batch,
             });
         }
         Ok(results)

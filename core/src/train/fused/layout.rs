@@ -5,7 +5,7 @@ use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use super::super::TrainError;
-use super::super::data::DataSet;
+use super::super::data::{DataSet, Samples};
 use crate::vocab::{Activation, ModelSpec, OptimizerKind, TrialPlan};
 
 /// Most hidden layers a fused trial may have.
@@ -334,6 +334,129 @@ impl FusedWeights {
     }
 }
 
+impl FusedWeights {
+    /// Each parameter tensor's name (as the trainer's MLP names them: `hidden.<l>.weight`,
+    /// `hidden.<l>.bias`, `out.weight`, `out.bias`) and its range in [`FusedWeights::params`].
+    pub fn named_ranges(&self) -> Vec<(String, std::ops::Range<usize>)> {
+        let dims = self.shape.layer_dims();
+        let mut out = Vec::with_capacity(2 * dims.len());
+        let mut off = 0;
+        for (l, (fi, fo)) in dims.iter().copied().enumerate() {
+            let layer = if l + 1 == dims.len() {
+                "out".to_string()
+            } else {
+                format!("hidden.{l}")
+            };
+            out.push((format!("{layer}.weight"), off..off + fi * fo));
+            out.push((format!("{layer}.bias"), off + fi * fo..off + fi * fo + fo));
+            off += fi * fo + fo;
+        }
+        out
+    }
+
+    /// The gradient of the mean cross-entropy over the samples `idx` of `data` with respect
+    /// to every parameter (in [`FusedWeights::params`] order), computed on the CPU in
+    /// evaluation mode (no dropout): what the histograms show for a fused trial.
+    pub fn gradients(&self, data: &Samples, idx: &[u32]) -> Result<Vec<f32>, TrainError> {
+        let dims = self.shape.layer_dims();
+        if self.params.len() != self.shape.param_count() || data.dim != self.shape.in_dim {
+            return Err(TrainError::Config(format!(
+                "{} parameters and {} features do not fit the network ({} parameters, {} features)",
+                self.params.len(),
+                data.dim,
+                self.shape.param_count(),
+                self.shape.in_dim
+            )));
+        }
+        let mut grad = vec![0f32; self.params.len()];
+        let scale = 1.0 / idx.len().max(1) as f32;
+        for &i in idx {
+            let i = i as usize;
+            let (Some(x), Some(&label)) = (
+                data.features.get(i * data.dim..(i + 1) * data.dim),
+                data.labels.get(i),
+            ) else {
+                return Err(TrainError::Data(format!("no training sample {i}")));
+            };
+            let label = usize::try_from(label)
+                .ok()
+                .filter(|&c| c < self.shape.classes)
+                .ok_or_else(|| TrainError::Data(format!("sample {i} has label {label}")))?;
+            // Forward, keeping each layer's input and pre-activation.
+            let mut inputs: Vec<Vec<f32>> = vec![x.to_vec()];
+            let mut pre: Vec<Vec<f32>> = Vec::with_capacity(dims.len());
+            let mut off = 0;
+            for (l, (fi, fo)) in dims.iter().copied().enumerate() {
+                let a = &inputs[l];
+                let w = &self.params[off..off + fi * fo];
+                let b = &self.params[off + fi * fo..off + fi * fo + fo];
+                let z: Vec<f32> = (0..fo)
+                    .map(|j| (0..fi).map(|k| a[k] * w[k * fo + j]).sum::<f32>() + b[j])
+                    .collect();
+                if l + 1 < dims.len() {
+                    inputs.push(z.iter().map(|&v| activate(self.activation, v)).collect());
+                }
+                pre.push(z);
+                off += fi * fo + fo;
+            }
+            // Softmax cross-entropy: dL/dlogits = softmax − one-hot, over the batch's mean.
+            let logits = pre.last().map(Vec::as_slice).unwrap_or(&[]);
+            let m = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+            let exps: Vec<f32> = logits.iter().map(|&v| (v - m).exp()).collect();
+            let total: f32 = exps.iter().sum();
+            let mut delta: Vec<f32> = exps.iter().map(|&e| e / total * scale).collect();
+            delta[label] -= scale;
+            // Backward, layer by layer.
+            for l in (0..dims.len()).rev() {
+                let (fi, fo) = dims[l];
+                off -= fi * fo + fo;
+                let a = &inputs[l];
+                for k in 0..fi {
+                    for j in 0..fo {
+                        grad[off + k * fo + j] += a[k] * delta[j];
+                    }
+                }
+                for j in 0..fo {
+                    grad[off + fi * fo + j] += delta[j];
+                }
+                if l > 0 {
+                    let w = &self.params[off..off + fi * fo];
+                    delta = (0..fi)
+                        .map(|k| {
+                            let back: f32 = (0..fo).map(|j| w[k * fo + j] * delta[j]).sum();
+                            back * activation_slope(self.activation, pre[l - 1][k])
+                        })
+                        .collect();
+                }
+            }
+        }
+        Ok(grad)
+    }
+}
+
+/// The derivative of the hidden activation at `z`.
+fn activation_slope(act: Activation, z: f32) -> f32 {
+    match act {
+        Activation::Relu => {
+            if z > 0.0 {
+                1.0
+            } else {
+                0.0
+            }
+        }
+        Activation::Tanh => 1.0 - z.tanh() * z.tanh(),
+        Activation::Sigmoid => {
+            let s = 1.0 / (1.0 + (-z).exp());
+            s * (1.0 - s)
+        }
+        Activation::Gelu => {
+            let cdf = 0.5 * (1.0 + libm::erff(z * std::f32::consts::FRAC_1_SQRT_2));
+            let pdf = (-0.5 * z * z).exp() / (2.0 * std::f32::consts::PI).sqrt();
+            cdf + z * pdf
+        }
+    }
+}
+
 /// The hidden activations, as the kernels compute them (f32).
 pub(crate) fn activate(act: Activation, z: f32) -> f32 {
     match act {
@@ -367,6 +490,81 @@ pub(crate) fn optimizer_code(opt: OptimizerKind) -> u32 {
 mod tests {
     use super::*;
     use crate::train::data::{InputShape, Samples, Toy2d, generate_toy};
+
+    /// The CPU gradient equals central finite differences of the mean loss, for every
+    /// activation, and the names cover every parameter once.
+    #[test]
+    fn fused_weights_gradients_match_finite_differences() {
+        let data = Samples {
+            features: vec![0.5, -1.0, 0.25, 2.0, -0.75, 0.1],
+            labels: vec![0, 2, 1],
+            dim: 2,
+        };
+        let shape = NetShape {
+            layers: 2,
+            width: 3,
+            in_dim: 2,
+            classes: 3,
+        };
+        let loss = |w: &FusedWeights| -> f64 {
+            (0..3)
+                .map(|i| {
+                    let z = w.logits(&data.features[i * 2..i * 2 + 2]).unwrap();
+                    let m = z.iter().copied().fold(f32::NEG_INFINITY, f32::max) as f64;
+                    let lse = m + z.iter().map(|&v| (v as f64 - m).exp()).sum::<f64>().ln();
+                    lse - z[data.labels[i] as usize] as f64
+                })
+                .sum::<f64>()
+                / 3.0
+        };
+        for act in [
+            Activation::Relu,
+            Activation::Tanh,
+            Activation::Sigmoid,
+            Activation::Gelu,
+        ] {
+            let w = FusedWeights {
+                shape,
+                activation: act,
+                params: shape.init_params(5),
+            };
+            let g = w.gradients(&data, &[0, 1, 2]).unwrap();
+            for p in 0..w.params.len() {
+                let h = 1e-3f32;
+                let (mut up, mut down) = (w.clone(), w.clone());
+                up.params[p] += h;
+                down.params[p] -= h;
+                let numeric = (loss(&up) - loss(&down)) / (2.0 * f64::from(h));
+                assert!(
+                    (numeric - f64::from(g[p])).abs() < 2e-3,
+                    "{act:?} parameter {p}: {} vs {numeric}",
+                    g[p]
+                );
+            }
+            let covered: usize = w.named_ranges().iter().map(|(_, r)| r.len()).sum();
+            assert_eq!(covered, w.params.len());
+        }
+        let names: Vec<String> = FusedWeights {
+            shape,
+            activation: Activation::Relu,
+            params: Vec::new(),
+        }
+        .named_ranges()
+        .into_iter()
+        .map(|(n, _)| n)
+        .collect();
+        assert_eq!(
+            names,
+            [
+                "hidden.0.weight",
+                "hidden.0.bias",
+                "hidden.1.weight",
+                "hidden.1.bias",
+                "out.weight",
+                "out.bias"
+            ]
+        );
+    }
 
     fn plan(layers: usize, width: usize, batch: usize) -> TrialPlan {
         TrialPlan {

@@ -13,6 +13,7 @@ use super::super::trainer::{CancelToken, ProgressEvent, TrainHooks, TrialOutcome
 use super::engine::{FusedEngine, FusedRun, SlotEpoch};
 use super::layout::{check_data, check_plan};
 use crate::distributions::{ParamValue, SearchSpace};
+use crate::histogram::{BINS, Histogram, gradients_tag, weights_tag};
 use crate::json::Json;
 use crate::study::Study;
 use crate::trial::TrialState;
@@ -263,6 +264,11 @@ impl FusedSweep {
             return Ok(ended);
         }
 
+        let histograms = hooks.wants_histograms();
+        if histograms {
+            // The histograms need every trial's weights after each epoch.
+            self.run.set_read_weights(true);
+        }
         let round_started = Instant::now();
         let epochs = self.run.run_epoch().await?;
         let secs = round_started.elapsed().as_secs_f64();
@@ -383,6 +389,15 @@ impl FusedSweep {
         let step = e.epoch as i64;
         study.log_metric(number, "val/loss", step, e.val_loss)?;
         study.log_metric(number, "val/accuracy", step, e.val_accuracy)?;
+        if hooks.wants_histograms()
+            && let Some(w) = &e.weights
+        {
+            study.log_histograms(
+                number,
+                step,
+                &fused_histograms(w, &self.data, &e.last_batch)?,
+            )?;
+        }
         let v = match objective {
             Objective::ValLoss => e.val_loss,
             Objective::ValAccuracy => e.val_accuracy,
@@ -431,6 +446,42 @@ impl FusedSweep {
         }
         Ok(None)
     }
+}
+
+/// A fused trial's histograms after an epoch: its weights as read back, and the gradients
+/// of its epoch's last batch at those weights (computed on the CPU, without dropout).
+fn fused_histograms(
+    w: &super::FusedWeights,
+    data: &DataSet,
+    last_batch: &[u32],
+) -> Result<Vec<(String, Histogram)>, TrainError> {
+    let ranges = w.named_ranges();
+    let grads = if last_batch.is_empty() {
+        None
+    } else {
+        Some(w.gradients(&data.train, last_batch)?)
+    };
+    let mut out = Vec::with_capacity(2 * ranges.len());
+    for (name, r) in &ranges {
+        if let Some(h) = w
+            .params
+            .get(r.clone())
+            .and_then(|v| Histogram::from_values(v, BINS))
+        {
+            out.push((weights_tag(name), h));
+        }
+    }
+    if let Some(g) = &grads {
+        for (name, r) in &ranges {
+            if let Some(h) = g
+                .get(r.clone())
+                .and_then(|v| Histogram::from_values(v, BINS))
+            {
+                out.push((gradients_tag(name), h));
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// Ends a fused trial through the trainer's shared [`tell_outcome`].

@@ -16,8 +16,8 @@ use super::{TinyLm, generate, windows};
 use crate::json::Json;
 use crate::study::Study;
 use crate::train::TrainError;
-use crate::train::histograms::{ParamValues, epoch_histograms, gradients_of, weights_of};
 use crate::train::data::TextSet;
+use crate::train::histograms::{ParamValues, epoch_histograms, gradients_of, weights_of};
 use crate::train::trainer::{
     CancelToken, TrainHooks, TrialOutcome, build_optimizer, diverged_loss, read_f32, tell_outcome,
 };
