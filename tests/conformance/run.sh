@@ -111,6 +111,35 @@ check zip/wandb 300 "$python" "$here/check_wandb.py" "$out/unzipped" "$journal" 
 check zip/optuna 300 "$python" "$here/check_optuna.py" "$out/unzipped/optuna/journal.log" "$journal" "$study"
 check zip/csv 120 "$python" "$here/check_csv.py" "$out/unzipped/trials.csv" "$journal" "$study"
 
+# ---------------------------------------------------------------- a real sweep's histograms
+# The trainer's own weight and gradient histograms (on by default) in the logs `sweep` keeps:
+# TensorBoard's histograms plugin and W&B's reader get NumPy's counts and edges back.
+hist_sweep() {
+    set -e
+    cat >"$work/hist.yaml" <<'YAML'
+name: hist
+method: random
+metric: {name: val/loss, goal: minimize}
+run_cap: 2
+parameters:
+  lr: {distribution: log_uniform_values, min: 0.003, max: 0.03}
+  epochs: {value: 2}
+sweeplab:
+  dataset: xor
+  samples: 200
+  model: mlp
+  layers: 1
+  width: 8
+  seed: 3
+  batch_size: 32
+YAML
+    "$bin" sweep "$work/hist.yaml" --out "$work/hist" --backend cpu --quiet
+}
+export -f hist_sweep
+check hist-sweep 300 hist_sweep
+check hist/tensorboard 300 "$python" "$here/check_tensorboard.py" "$work/hist/tensorboard" "$work/hist/journal.log" hist
+check hist/wandb 300 "$python" "$here/check_wandb.py" "$work/hist" "$work/hist/journal.log" hist
+
 # ---------------------------------------------------------------- bad input
 # MLflow reads the file store (and imports it into SQLite) in its own venv; the truth it is
 # compared with is Optuna's view of the journal, written as JSON here.

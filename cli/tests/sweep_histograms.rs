@@ -1,0 +1,109 @@
+//! `sweeplab sweep` records every layer's weight and gradient histograms after each epoch by
+//! default, writes them into the TensorBoard and W&B logs it keeps, and records none with
+//! `--no-histograms`.
+#![cfg(feature = "train")]
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers may panic
+
+mod common;
+use common::files_under;
+use common::tmpdir as tmp;
+
+use std::path::Path;
+use std::process::Stdio;
+
+use sweeplab_core::histogram::{has_histograms, trial_histograms};
+use sweeplab_core::storage::file::JournalFile;
+use sweeplab_core::{FrozenTrial, TrialState};
+
+const CONFIG: &str = "\
+name: hist
+method: random
+metric: {name: val/loss, goal: minimize}
+run_cap: 2
+parameters:
+  lr: {distribution: log_uniform_values, min: 0.003, max: 0.03}
+  epochs: {value: 2}
+sweeplab:
+  dataset: xor
+  samples: 200
+  model: mlp
+  layers: 1
+  width: 8
+  seed: 3
+  batch_size: 32
+";
+
+fn run(out: &Path, extra: &[&str]) -> Vec<FrozenTrial> {
+    let config = out.with_extension("yaml");
+    std::fs::write(&config, CONFIG).unwrap();
+    let o = common::sweeplab()
+        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join(".."))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .arg("sweep")
+        .arg(&config)
+        .arg("--out")
+        .arg(out)
+        .args(["--backend", "cpu", "--quiet"])
+        .args(extra)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let st = JournalFile::new(&out.join("journal.log")).load().unwrap();
+    st.study_by_name("hist").unwrap().trials.clone()
+}
+
+fn contains(haystack: &[u8], needle: &str) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|w| w == needle.as_bytes())
+}
+
+#[test]
+fn a_sweep_records_histograms_by_default_and_none_when_told_not_to() {
+    let dir = tmp("histograms");
+    let trials = run(&dir.join("on"), &[]);
+    assert_eq!(trials.len(), 2);
+    for t in &trials {
+        assert_eq!(t.state, TrialState::Complete);
+        let h = trial_histograms(t);
+        for name in ["hidden.0.weight", "hidden.0.bias", "out.weight", "out.bias"] {
+            for kind in ["weights", "gradients"] {
+                let steps: Vec<i64> = h[&format!("{kind}/{name}")]
+                    .iter()
+                    .map(|p| p.step)
+                    .collect();
+                assert_eq!(steps, [1, 2], "trial {} {kind}/{name}", t.number);
+            }
+        }
+    }
+    // The logs the sweep keeps carry them: TensorBoard's event files and W&B's runs.
+    let files = files_under(&dir.join("on"));
+    let tb: Vec<_> = files
+        .iter()
+        .filter(|p| {
+            p.to_string_lossy().contains("tfevents") && p.to_string_lossy().contains("trial-")
+        })
+        .collect();
+    assert_eq!(tb.len(), 2, "{files:?}");
+    for f in tb {
+        assert!(
+            contains(&std::fs::read(f).unwrap(), "gradients/out.weight"),
+            "{f:?}"
+        );
+    }
+    let wb: Vec<_> = files
+        .iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "wandb"))
+        .collect();
+    assert_eq!(wb.len(), 2, "{files:?}");
+    for f in wb {
+        let bytes = std::fs::read(f).unwrap();
+        assert!(contains(&bytes, "weights/hidden.0.weight"), "{f:?}");
+        assert!(contains(&bytes, "histogram"), "{f:?}");
+    }
+
+    let off = run(&dir.join("off"), &["--no-histograms"]);
+    assert_eq!(off.len(), 2);
+    assert!(off.iter().all(|t| !has_histograms(t)));
+}
