@@ -23,6 +23,13 @@ pub const HISTOGRAMS_PREFIX: &str = "sweeplab:histograms:";
 /// Bins per histogram (as `wandb.watch`).
 pub const BINS: usize = 64;
 
+/// The fractions TensorBoard's Distributions tab draws as bands (its basis points 0, 668,
+/// 1587, 3085, 5000, 6915, 8413, 9332 and 10000: the minimum, ±1.5σ, ±1σ, ±0.5σ of a normal
+/// distribution, the median and the maximum).
+pub const DISTRIBUTION_QUANTILES: [f64; 9] = [
+    0.0, 0.0668, 0.1587, 0.3085, 0.5, 0.6915, 0.8413, 0.9332, 1.0,
+];
+
 /// The tag of a parameter's weight histogram, e.g. `weights/fc1.weight`.
 pub fn weights_tag(param: &str) -> String {
     format!("weights/{param}")
@@ -165,6 +172,11 @@ impl Histogram {
             below += c;
         }
         self.max
+    }
+
+    /// The values at [`DISTRIBUTION_QUANTILES`], smallest first.
+    pub fn distribution(&self) -> [f64; 9] {
+        DISTRIBUTION_QUANTILES.map(|q| self.quantile(q))
     }
 
     /// The JSON form kept in the trial: `{"min", "max", "num", "sum", "sum_squares", "lo",
@@ -341,6 +353,10 @@ mod tests {
         );
         assert_eq!(h.quantile(0.0), 0.0);
         assert_eq!(h.quantile(1.0), 999.0);
+        let d = h.distribution();
+        assert_eq!((d[0], d[8]), (0.0, 999.0));
+        assert!(d.windows(2).all(|w| w[0] <= w[1]), "{d:?}");
+        assert!((d[2] - 158.7).abs() < 16.0, "{d:?}");
     }
 
     #[test]

@@ -291,7 +291,7 @@ impl Component for App {
                     <aside class="panel" aria-label="setup">
                         <LessonPanel lesson={s.lesson.clone()} dispatch={dispatch.clone()} />
                         <SetupPanel setup={s.setup.clone()} locked={s.run != RunState::Idle} yaml={s.yaml.clone()}
-                            estimate={estimate.map(AttrValue::from)} narrow={self.narrow}
+                            estimate={estimate.map(AttrValue::from)} narrow={self.narrow} histograms={s.histograms}
                             dispatch={dispatch.clone()} on_yaml_file={ctx.link().callback(Msg::YamlFile)} />
                     </aside>
                 </div>

@@ -41,6 +41,9 @@ pub enum ToWorker {
         /// can watch a small model learn.
         #[serde(default)]
         step_delay_ms: u32,
+        /// Record each layer's weight and gradient histograms after every epoch.
+        #[serde(default)]
+        histograms: bool,
     },
     /// Hold training after the current step.
     Pause,
@@ -195,6 +198,7 @@ mod tests {
             seed: 3,
             step: true,
             step_delay_ms: 20,
+            histograms: true,
         };
         assert_eq!(ToWorker::from_text(&m.to_text().unwrap()).unwrap(), m);
         let f = FromWorker::Progress {

@@ -334,6 +334,8 @@ pub struct State {
     pub backend_note: Option<String>,
     /// Step mode: the run pauses after each trial ("Next trial" runs one more).
     pub step_mode: bool,
+    /// Trials record each layer's weight and gradient histograms (the Weights tab).
+    pub histograms: bool,
     /// The lesson open beside the study, if any.
     pub lesson: Option<OpenLesson>,
     /// The CPU trains though the setup did not ask for it (no usable GPU, or the GPU
@@ -386,6 +388,8 @@ pub struct State {
 pub enum Action {
     /// Change the setup.
     Edit(Edit),
+    /// Record weight and gradient histograms in the next run (or not).
+    Histograms(bool),
     /// Load a preset.
     Preset(&'static str),
     /// Show or hide the YAML box.
@@ -757,6 +761,7 @@ impl State {
     pub fn new(setup: Setup) -> State {
         State {
             setup,
+            histograms: true,
             ..State::default()
         }
     }
@@ -968,6 +973,7 @@ impl State {
             seed: (env.epoch_ms as u64) & 0xffff_ffff,
             step: self.step_mode,
             step_delay_ms: self.view.step_delay_ms,
+            histograms: self.histograms,
         };
         self.worker = Some(kind);
         self.run = RunState::Running;
@@ -1647,6 +1653,7 @@ fn reduce_action(state: &mut State, action: Action, env: &Env) -> (Vec<Effect>, 
             s.progress.resume(env.now_ms);
             effects.push(Effect::Send(ToWorker::Next));
         }
+        Action::Histograms(on) => s.histograms = on,
         Action::Speed(ms) => {
             s.view.step_delay_ms = ms;
             if s.worker.is_some() && s.run != RunState::Idle {

@@ -112,7 +112,7 @@ pub fn objective_info(o: Objective) -> &'static str {
 }
 
 /// The study plot tabs: id (what the state, links and lessons name) and label.
-pub const PLOT_TABS: [(&str, &str); 7] = [
+pub const PLOT_TABS: [(&str, &str); 8] = [
     ("history", "History"),
     ("intermediate", "Intermediate values"),
     ("parallel", "Parallel coordinates"),
@@ -120,6 +120,7 @@ pub const PLOT_TABS: [(&str, &str); 7] = [
     ("importance", "Importances"),
     ("contour", "Contour"),
     ("explain", "Why this trial"),
+    ("weights", "Weights"),
 ];
 
 /// The `&'static` id of the plot tab named `name`, if there is one.
@@ -152,6 +153,13 @@ pub fn tab_info(tab: &str) -> &'static str {
              trials into a good group (green) and the rest, fitted a density to each, l(x) \
              and g(x), drew candidates from l(x) and kept the one where l(x) is largest \
              relative to g(x). The first trials are random: TPE needs some results first."
+        }
+        "weights" => {
+            "The selected trial's weights and gradients, one layer at a time, after every \
+             epoch (as TensorBoard's Distributions and Histograms tabs show them): weights that \
+             spread out are learning; gradients that shrink towards zero mean that layer has \
+             stopped learning (vanishing gradients), ones that blow up mean the learning rate \
+             is too high."
         }
         "contour" => {
             "Two parameters at once: colour is the objective estimated between the trials \

@@ -5,6 +5,7 @@
 mod downloads;
 mod explain_view;
 mod header;
+mod histogram_view;
 mod lesson_panel;
 mod run_panel;
 mod saved;
@@ -15,6 +16,7 @@ mod trials_table;
 pub use downloads::Downloads;
 pub use explain_view::ExplainView;
 pub use header::Header;
+pub use histogram_view::HistogramView;
 pub use lesson_panel::LessonPanel;
 pub use run_panel::RunPanel;
 pub use saved::SavedStudies;

@@ -34,6 +34,9 @@ pub struct SetupProps {
     /// A narrow screen: steps 2 and 3 start collapsed.
     #[prop_or_default]
     pub narrow: bool,
+    /// Trials record weight and gradient histograms.
+    #[prop_or_default]
+    pub histograms: bool,
 }
 
 /// Presets, data set, model, epochs and objective; the search space; sampler, seed,
@@ -187,6 +190,11 @@ pub fn SetupPanel(props: &SetupProps) -> Html {
                         </select>
                     </label>
                 </div>
+                <label class="check" title="After every epoch, each layer's weights and gradients as histograms: the Weights tab, TensorBoard's Histograms and Distributions, W&B's histogram charts">
+                    <input type="checkbox" data-testid="histograms" checked={props.histograms} disabled={props.locked}
+                        onchange={dispatch.reform(|e: Event| Action::Histograms(super::value_of(&e) == "true"))} />
+                    { "Record weight and gradient histograms" }
+                </label>
                 <PrunerArgs pruner={s.pruner.clone()} dispatch={dispatch.clone()} />
                 if let Some(note) = sampler_note(s.sampler) {
                     <p class="muted small" data-testid="sampler-note">{ note }</p>

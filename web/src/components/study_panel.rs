@@ -8,7 +8,7 @@ use sweeplab_core::samplers::tpe::explain::Explain;
 use sweeplab_core::vocab::Objective;
 use yew::prelude::*;
 
-use super::{ExplainView, Info, fmt_param, value_of};
+use super::{ExplainView, HistogramView, Info, fmt_param, value_of};
 use crate::charts::{
     BoundaryView, ContourChart, HistoryChart, ImportanceChart, IntermediateChart, LineChart,
     ParallelChart, Series, SliceCharts,
@@ -207,6 +207,7 @@ pub fn StudyPanel(props: &StudyProps) -> Html {
         "importance" => html! { <ImportanceChart importances={props.importances.clone()} /> },
         "contour" => html! { <ContourChart data={data.clone()} /> },
         "explain" => html! { <ExplainView data={data.clone()} selected={props.selected} /> },
+        "weights" => html! { <HistogramView data={data.clone()} selected={props.selected} /> },
         _ => {
             // The selected trial's TPE split, if it has one: its good group is ringed.
             let marked: Vec<u64> = props

@@ -1228,3 +1228,37 @@ fn a_teachers_lesson_travels_in_the_link_and_a_bad_one_is_a_notice() {
     );
     assert_eq!(bad.setup, Setup::preset("spiral-mlp"), "the normal page");
 }
+
+#[test]
+fn histograms_are_recorded_unless_turned_off_and_the_choice_reaches_the_worker() {
+    let start_of = |effects: Vec<Effect>| {
+        effects
+            .into_iter()
+            .find_map(|e| match e {
+                Effect::SpawnWorker { start, .. } => Some(start),
+                _ => None,
+            })
+            .expect("Start spawns a worker")
+    };
+    let mut s = State::new(cpu_setup());
+    assert!(s.histograms, "on by default");
+    let start = start_of(act(&mut s, Action::Start));
+    assert!(matches!(
+        start,
+        ToWorker::Start {
+            histograms: true,
+            ..
+        }
+    ));
+
+    let mut s = State::new(cpu_setup());
+    act(&mut s, Action::Histograms(false));
+    let start = start_of(act(&mut s, Action::Start));
+    assert!(matches!(
+        start,
+        ToWorker::Start {
+            histograms: false,
+            ..
+        }
+    ));
+}

@@ -102,6 +102,10 @@ impl SweepHooks for Hooks {
 }
 
 impl TrainHooks for Hooks {
+    fn wants_histograms(&self) -> bool {
+        self.control.histograms()
+    }
+
     fn progress(&mut self, event: &ProgressEvent) {
         match event {
             ProgressEvent::TrialStart { .. } => self.last_loss = None,

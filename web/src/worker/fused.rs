@@ -46,6 +46,10 @@ struct FusedHooks {
 }
 
 impl TrainHooks for FusedHooks {
+    fn wants_histograms(&self) -> bool {
+        self.control.histograms()
+    }
+
     fn progress(&mut self, event: &ProgressEvent) {
         post_progress(event);
     }

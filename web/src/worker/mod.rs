@@ -51,6 +51,8 @@ struct ControlState {
     step: bool,
     /// Milliseconds to wait after every training step.
     delay_ms: u32,
+    /// Trials record weight and gradient histograms.
+    histograms: bool,
 }
 
 impl Control {
@@ -67,6 +69,15 @@ impl Control {
 
     fn set_delay(&self, ms: u32) {
         self.0.borrow_mut().delay_ms = ms;
+    }
+
+    fn set_histograms(&self, on: bool) {
+        self.0.borrow_mut().histograms = on;
+    }
+
+    /// Whether trials record weight and gradient histograms.
+    pub(crate) fn histograms(&self) -> bool {
+        self.0.borrow().histograms
     }
 
     /// A trial ended: in step mode the run pauses before the next one and tells the page.
@@ -232,6 +243,7 @@ pub fn worker_handle(text: String) {
             seed,
             step,
             step_delay_ms,
+            histograms,
         } => {
             if current.is_some() {
                 return post(&FromWorker::Error {
@@ -241,6 +253,7 @@ pub fn worker_handle(text: String) {
             let control = Control::default();
             control.go_on(step);
             control.set_delay(step_delay_ms);
+            control.set_histograms(histograms);
             CURRENT.with(|c| *c.borrow_mut() = Some(control.clone()));
             wasm_bindgen_futures::spawn_local(async move {
                 let msg = match run(&study, &setup, &journal, backend, seed, &control).await {
