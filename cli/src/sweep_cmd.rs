@@ -467,6 +467,68 @@ struct Host<'a> {
     waiting_for: Vec<u64>,
     /// Whether trials record weight and gradient histograms.
     histograms: bool,
+    /// This process's CPU and memory, read after every epoch.
+    system: SystemProbe,
+    /// Where trials train (W&B's run config).
+    run_config: Vec<(&'static str, String)>,
+}
+
+/// The system metrics `sweep` logs after every epoch (W&B's `system/` charts): this
+/// process's CPU use and resident memory, the machine's memory in use, and the GPU memory
+/// burn's wgpu allocator holds.
+struct SystemProbe {
+    sys: sysinfo::System,
+    pid: Option<sysinfo::Pid>,
+    /// Bytes the GPU backend's allocator holds, where it says.
+    gpu_bytes: Option<GpuBytes>,
+}
+
+type GpuBytes = Box<dyn Fn() -> Option<u64>>;
+
+impl SystemProbe {
+    fn new(gpu_bytes: Option<GpuBytes>) -> SystemProbe {
+        let mut probe = SystemProbe {
+            sys: sysinfo::System::new(),
+            pid: sysinfo::get_current_pid().ok(),
+            gpu_bytes,
+        };
+        // CPU use is measured between two refreshes: the first one starts the count.
+        probe.refresh();
+        probe
+    }
+
+    fn refresh(&mut self) {
+        if let Some(pid) = self.pid {
+            self.sys.refresh_processes_specifics(
+                sysinfo::ProcessesToUpdate::Some(&[pid]),
+                false,
+                sysinfo::ProcessRefreshKind::nothing()
+                    .with_cpu()
+                    .with_memory(),
+            );
+        }
+        self.sys.refresh_memory();
+    }
+
+    fn read(&mut self) -> Vec<(&'static str, f64)> {
+        self.refresh();
+        let mut out = Vec::new();
+        if let Some(p) = self.pid.and_then(|pid| self.sys.process(pid)) {
+            out.push(("cpu_percent", f64::from(p.cpu_usage())));
+            out.push(("memory_rss_mb", p.memory() as f64 / 1e6));
+        }
+        let total = self.sys.total_memory();
+        if total > 0 {
+            out.push((
+                "memory_percent",
+                self.sys.used_memory() as f64 / total as f64 * 100.0,
+            ));
+        }
+        if let Some(bytes) = self.gpu_bytes.as_ref().and_then(|f| f()) {
+            out.push(("gpu_memory_mb", bytes as f64 / 1e6));
+        }
+        out
+    }
 }
 
 /// Heartbeats of this worker's running trials on a database storage (Optuna's
@@ -527,6 +589,10 @@ impl TrainHooks for Host<'_> {
         self.histograms
     }
 
+    fn system_metrics(&mut self) -> Vec<(&'static str, f64)> {
+        self.system.read()
+    }
+
     fn wants_lm_adapter(&self) -> bool {
         true
     }
@@ -573,6 +639,10 @@ impl TrainHooks for Host<'_> {
 }
 
 impl SweepHooks for Host<'_> {
+    fn run_config(&self) -> Vec<(&'static str, String)> {
+        self.run_config.clone()
+    }
+
     fn trial_started(&mut self, number: u64) {
         if let Some(m) = &mut self.mlflow {
             m.trial_started(number);
@@ -806,6 +876,18 @@ pub fn sweep(a: SweepArgs) -> Result<()> {
             .transpose()?,
         waiting_for: Vec::new(),
         histograms: !a.no_histograms,
+        system: SystemProbe::new((backend.kind == BackendKind::Wgpu).then(|| {
+            let device = backend.device.clone();
+            Box::new(move || device.memory_pool_usage().map(|u| u.bytes_reserved)) as GpuBytes
+        })),
+        run_config: vec![
+            ("backend", backend.kind.name().to_string()),
+            (
+                "adapter",
+                backend.adapter.clone().unwrap_or_else(|| "CPU".to_string()),
+            ),
+            ("platform", format!("native ({})", std::env::consts::OS)),
+        ],
     };
     // Trials finished before this run (a resumed sweep) that the server lacks.
     if let (Some(m), Some(record)) = (&mut host.mlflow, study.storage().study(study.study_id())) {

@@ -1,6 +1,7 @@
 //! `sweeplab sweep` records every layer's weight and gradient histograms after each epoch by
 //! default, writes them into the TensorBoard and W&B logs it keeps, and records none with
-//! `--no-histograms`.
+//! `--no-histograms`; each epoch logs the process's CPU and memory, and each trial where it
+//! trained.
 #![cfg(feature = "train")]
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers may panic
 
@@ -76,6 +77,33 @@ fn a_sweep_records_histograms_by_default_and_none_when_told_not_to() {
                 assert_eq!(steps, [1, 2], "trial {} {kind}/{name}", t.number);
             }
         }
+    }
+    // Each epoch also logs this process's CPU and memory (W&B's `system/` charts), and each
+    // trial records where it trained (W&B's run config).
+    for t in &trials {
+        for name in [
+            "system/cpu_percent",
+            "system/memory_rss_mb",
+            "system/memory_percent",
+        ] {
+            let steps: Vec<i64> = t.series[name].iter().map(|p| p.step).collect();
+            assert_eq!(steps, [1, 2], "trial {} {name}", t.number);
+        }
+        assert!(
+            t.series["system/memory_rss_mb"]
+                .iter()
+                .all(|p| p.value > 1.0)
+        );
+        let config = sweeplab_core::trial::run_config(t);
+        let get = |k: &str| {
+            config
+                .iter()
+                .find(|(key, _)| key == k)
+                .map(|(_, v)| v.as_str())
+        };
+        assert_eq!(get("backend"), Some("flex"), "{config:?}");
+        assert_eq!(get("engine"), Some("burn"));
+        assert!(get("platform").is_some_and(|p| p.starts_with("native")));
     }
     // The logs the sweep keeps carry them: TensorBoard's event files and W&B's runs.
     let files = files_under(&dir.join("on"));

@@ -174,6 +174,38 @@ impl Histogram {
         self.max
     }
 
+    /// The same values in at most `bins` bins: neighbouring bins merged in groups, so a
+    /// small tensor's histogram reads as a shape rather than single spikes. Asking for at
+    /// least as many bins as there are returns the histogram as it is.
+    pub fn coarsen(&self, bins: usize) -> Histogram {
+        let n = self.counts.len();
+        if bins == 0 || bins >= n {
+            return self.clone();
+        }
+        let group = n.div_ceil(bins);
+        let counts: Vec<u64> = self.counts.chunks(group).map(|c| c.iter().sum()).collect();
+        // The last group may be short: its right edge stays `hi`, and the edges of the
+        // merged bins are the original edges at multiples of `group`.
+        let width = (self.hi - self.lo) / n as f64;
+        let hi = if n % group == 0 {
+            self.hi
+        } else {
+            self.lo + width * (counts.len() * group) as f64
+        };
+        Histogram {
+            counts,
+            hi,
+            ..self.clone()
+        }
+    }
+
+    /// The bins a display shows for this histogram: about twice the square root of the
+    /// number of values, from 8 to all of them.
+    pub fn display_bins(&self) -> usize {
+        let n = self.counts.len();
+        ((2.0 * (self.num as f64).sqrt()).ceil() as usize).clamp(8.min(n), n)
+    }
+
     /// The values at [`DISTRIBUTION_QUANTILES`], smallest first.
     pub fn distribution(&self) -> [f64; 9] {
         DISTRIBUTION_QUANTILES.map(|q| self.quantile(q))
@@ -339,6 +371,35 @@ mod tests {
         assert_eq!(
             h.bucket_limits(),
             (vec![0.0, 0.5, 1.0], vec![0.0, 2.0, 1.0])
+        );
+    }
+
+    #[test]
+    fn coarsening_merges_neighbouring_bins_and_keeps_every_value() {
+        let values: Vec<f32> = (0..64).map(|i| i as f32).collect();
+        let h = Histogram::from_values(&values, 64).unwrap();
+        let c = h.coarsen(16);
+        assert_eq!(c.counts, vec![4; 16]);
+        assert_eq!((c.lo, c.hi, c.num), (h.lo, h.hi, 64));
+        assert_eq!(h.coarsen(64), h);
+        assert_eq!(h.coarsen(100), h);
+        // 64 bins in groups of 3: 22 bins, the last one short and its edge moved out.
+        let c = h.coarsen(22);
+        assert_eq!(c.counts.len(), 22);
+        assert_eq!(c.counts.iter().sum::<u64>(), 64);
+        assert!((c.hi - (h.lo + (h.hi - h.lo) / 64.0 * 66.0)).abs() < 1e-9);
+        assert_eq!(
+            Histogram::from_values(&values[..14], 64)
+                .unwrap()
+                .display_bins(),
+            8
+        );
+        assert_eq!(h.display_bins(), 16);
+        assert_eq!(
+            Histogram::from_values(&vec![0.5; 5000], 64)
+                .unwrap()
+                .display_bins(),
+            64
         );
     }
 

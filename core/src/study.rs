@@ -539,6 +539,16 @@ impl Study {
         })
     }
 
+    /// Sets a system attribute of trial `number` (Optuna's `set_trial_system_attr`).
+    pub fn set_system_attr(
+        &mut self,
+        number: u64,
+        key: &str,
+        value: Json,
+    ) -> Result<(), StudyError> {
+        self.set_system_attrs(number, vec![(key.to_string(), value)])
+    }
+
     /// Records trial `number`'s weight and gradient histograms of one epoch (see
     /// [`crate::histogram`]) as its system attribute `sweeplab:histograms:<epoch>`. Nothing
     /// is written for an empty list.

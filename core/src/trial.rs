@@ -243,6 +243,24 @@ pub const FAIL_REASON_ATTR: &str = "fail_reason";
 /// a crash); such trials do not count towards a sweep's number of trials.
 pub const INTERRUPTED_ATTR: &str = "interrupted";
 
+/// The system attribute where a trial records where it trained: an object of strings
+/// (`backend`, `adapter`, `platform`, `engine`; see `train::SweepHooks::run_config`).
+pub const RUN_CONFIG_ATTR: &str = "sweeplab:run_config";
+
+/// A trial's run config ([`RUN_CONFIG_ATTR`]) as `(key, value)` pairs, in order.
+pub fn run_config(t: &FrozenTrial) -> Vec<(String, String)> {
+    t.system_attrs
+        .get(RUN_CONFIG_ATTR)
+        .and_then(Json::as_object)
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// The user attribute of a language-model trial that holds its text samples: a list of
 /// `{"epoch": E, "prompt": P, "text": T}`, one per evaluation.
 pub const TEXT_SAMPLES_ATTR: &str = "text_samples";

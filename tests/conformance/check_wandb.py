@@ -7,7 +7,7 @@ usage: check_wandb.py DIR SOURCE_JOURNAL STUDY      (DIR holds wandb/offline-run
 2. the wandb-core reader (`wandb leet inspect --json`, the transaction-log code `wandb sync`
    uses) reads every record of every run;
 3. `wandb sync --dry-run` (WANDB_MODE=offline, no network) accepts the directory;
-4. per trial: config = params, group = study name, one history row per step whose values equal
+4. per trial: config = params (and where it trained, `sweeplab/*`), group = study name, one history row per step whose values equal
    what the trial logged (series, intermediate values), the summary's objective, and the exit
    code of its outcome.
 """
@@ -121,7 +121,9 @@ def main():
         run = records[1].run
         expect(run.run_group == name, f"{path}: group {run.run_group!r} != {name!r}")
         config = {c.key: json.loads(c.value_json) for c in run.config.update}
-        expect(config == t.params, f"{path}: config {config} != params {t.params}")
+        # Where the trial trained (sweeplab's `sweeplab:run_config`), as `sweeplab/<key>`.
+        where = {f"sweeplab/{k}": v for k, v in t.system_attrs.get("sweeplab:run_config", {}).items()}
+        expect(config == {**t.params, **where}, f"{path}: config {config} != params {t.params} + {where}")
         rows = []
         for r in records:
             if r.WhichOneof("record_type") == "history":

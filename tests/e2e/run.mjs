@@ -518,6 +518,12 @@ await test('spiral study on WebGPU: the fused kernels train the trials at once',
   const pts = await page.getAttribute(tid('history'), 'data-points');
   expect(pts === '3', `history has ${pts} points`);
   await shot('02-webgpu-fused-study');
+  // The fused trials' weights and gradients, after each of their 3 epochs.
+  await page.click(tid('tab-weights'));
+  const tags = Number(await page.getAttribute(tid('weights'), 'data-tags'));
+  expect(tags >= 8, `fused trial: ${tags} histogram tags`);
+  expect(await page.getAttribute(tid('weights'), 'data-epochs') === '3', 'fused trial: 3 epochs');
+  await page.click(tid('tab-history'));
 });
 
 await test('MNIST MLP study on WebGPU: the wide fused kernels train the trials at once', async () => {
@@ -604,13 +610,29 @@ await test('spiral study on the CPU, curves and plots render', async () => {
   });
   expect(painted.join() !== '243,244,246', `boundary not painted: ${painted}`);
   await shot('03-cpu-study');
-  for (const tab of ['history', 'intermediate', 'parallel', 'slice', 'importance', 'contour']) {
+  for (const tab of ['history', 'intermediate', 'parallel', 'slice', 'importance', 'contour', 'weights']) {
     await page.click(tid(`tab-${tab}`));
     await page.waitForSelector(`${tid(tab)}`, { timeout: 5000 });
     const empty = await page.$(`${tid(tab)}.empty`);
     expect(!empty, `${tab} chart is empty`);
     await shot(`04-tab-${tab}`, page.locator('.plots'));
   }
+  // Weights: the latest trial's histograms (recorded by default), every layer's weights and
+  // gradients after each of its 4 epochs; another parameter redraws both charts.
+  await page.click(tid('tab-weights'));
+  const tags = Number(await page.getAttribute(tid('weights'), 'data-tags'));
+  expect(tags >= 8 && tags % 4 === 0, `weights: ${tags} tags (weights and gradients, weight and bias per layer)`);
+  expect(await page.getAttribute(tid('weights'), 'data-epochs') === '4', 'weights: 4 epochs');
+  expect(await page.$$eval(`${tid('weights-distribution')} path.dist-band`, (p) => p.length) === 4, 'four bands');
+  expect(await page.getAttribute(tid('weights-histograms'), 'data-ridges') === '4', 'one histogram per epoch');
+  const before = await page.getAttribute(`${tid('weights-distribution')} path.dist-median`, 'd');
+  const grad = await page.$eval(`${tid('weights-tag')} option[value^="gradients/"]`, (o) => o.value);
+  await page.selectOption(tid('weights-tag'), grad);
+  await page.waitForFunction(([sel, d]) => document.querySelector(sel)?.getAttribute('d') !== d,
+    [`${tid('weights-distribution')} path.dist-median`, before], { timeout: 5000 });
+  const summary = await page.textContent(tid('weights-summary'));
+  expect(/^epoch 4: \d+ values, mean/.test(summary), `summary: ${summary}`);
+  await shot('04-tab-weights-gradients', page.locator('.plots'));
   await page.click(tid('tab-history'));
   const pts = await page.getAttribute(tid('history'), 'data-points');
   expect(pts === '3', `history has ${pts} points`);

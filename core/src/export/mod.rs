@@ -12,6 +12,7 @@
 //! | trial data | TensorBoard | W&B | Optuna journal | CSV |
 //! |---|---|---|---|---|
 //! | params | `session_start_info` hparams | run config | params | `params_*` |
+//! | where it trained (backend, adapter, engine) | — | run config `sweeplab/<key>` | system attr `sweeplab:run_config` | `system_attrs_*` |
 //! | metric series | one scalar tag per series | history keys | user attr `series:<name>` | — |
 //! | intermediate values | scalar `intermediate_value` | history key `intermediate_value` | intermediate values | — |
 //! | objective value(s) | scalar `objective` (`objective_<i>`) | history + summary `objective` | value(s) | `value` (`values_<i>`) |

@@ -506,10 +506,16 @@ pub fn offline_runs(study: &StudyRecord, options: &ExportOptions) -> Vec<ExportF
             display_name: trial_run_name(t),
             tags: vec!["sweeplab".to_string()],
             start_time: start,
+            // The trial's parameters, then where it trained (`sweeplab/backend`, …).
             config: t
                 .params()
                 .keys()
                 .map(|k| (k.clone(), param_json(t, k)))
+                .chain(
+                    crate::trial::run_config(t)
+                        .into_iter()
+                        .map(|(k, v)| (format!("sweeplab/{k}"), Json::Str(v))),
+                )
                 .collect(),
             history,
             summary,

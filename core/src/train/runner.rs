@@ -26,7 +26,7 @@ use crate::storage::JournalStorage;
 use crate::store::StudyStore;
 pub use crate::store::fail_interrupted;
 use crate::study::{Study, StudyError, TellResult};
-use crate::trial::TrialState;
+use crate::trial::{RUN_CONFIG_ATTR, TrialState};
 use crate::view::StudyDirection;
 use crate::vocab::{Objective, TrialPlan, human_bytes};
 
@@ -360,6 +360,14 @@ pub trait SweepHooks: TrainHooks {
         std::future::ready(())
     }
 
+    /// Where trials train, as `(key, value)` (e.g. `("backend", "wgpu")`, `("adapter",
+    /// "NVIDIA …")`, `("platform", "browser")`): recorded with every trial this worker
+    /// starts, with the engine, as its system attribute [`RUN_CONFIG_ATTR`]; W&B's export
+    /// shows it in each run's config.
+    fn run_config(&self) -> Vec<(&'static str, String)> {
+        Vec::new()
+    }
+
     /// Polled between trials (and fused rounds): whether the user asked to stop.
     fn stop_requested(&self) -> bool {
         false
@@ -369,6 +377,17 @@ pub trait SweepHooks: TrainHooks {
     /// sweep reads them back (for decision boundaries).
     #[cfg(feature = "fused")]
     fn round_ended(&mut self, _weights: &BTreeMap<u64, super::fused::FusedWeights>) {}
+}
+
+/// The run config a trial of `hooks`'s worker records (see [`SweepHooks::run_config`]).
+fn run_config<H: SweepHooks>(hooks: &H, engine: &str) -> Json {
+    let mut items: Vec<(String, Json)> = hooks
+        .run_config()
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), Json::Str(v)))
+        .collect();
+    items.push(("engine".to_string(), Json::Str(engine.to_string())));
+    Json::Object(items)
 }
 
 /// Opens study `name` in `storage`, or creates it there with `direction`: the study loop's
@@ -527,6 +546,7 @@ pub async fn run_study<S: StudyStore, H: SweepHooks>(
                 continue;
             };
             hooks.trial_started(number);
+            study.set_system_attr(number, RUN_CONFIG_ATTR, run_config(hooks, "burn"))?;
             let plan = match spec.plan(number, &params) {
                 Ok(p) => p,
                 Err(e) => {
@@ -585,9 +605,13 @@ pub async fn run_study<S: StudyStore, H: SweepHooks>(
                 if hooks.stop_requested() {
                     cancel.cancel();
                 }
+                let config = run_config(hooks, "fused");
                 let round = {
                     let mut ask = |s: &mut Study| {
-                        store.create(s, |s| s.ask_with(&spec.space).map_err(RunnerError::from))
+                        let (number, params) = store
+                            .create(s, |s| s.ask_with(&spec.space).map_err(RunnerError::from))?;
+                        s.set_system_attr(number, RUN_CONFIG_ATTR, config.clone())?;
+                        Ok((number, params))
                     };
                     let mut plan_for = |n: u64, p: &BTreeMap<String, ParamValue>| spec.plan(n, p);
                     sweep

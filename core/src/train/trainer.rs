@@ -87,6 +87,13 @@ pub trait TrainHooks {
         false
     }
 
+    /// The host's system metrics after an epoch, as `(name, value)`: the trainer logs each
+    /// as the trial's series `system/<name>` at the epoch (e.g. `cpu_percent`,
+    /// `memory_rss_mb`, `gpu_memory_mb`), which W&B, TensorBoard and MLflow show.
+    fn system_metrics(&mut self) -> Vec<(&'static str, f64)> {
+        Vec::new()
+    }
+
     /// Whether the host wants each LoRA trial's adapters ([`TrainHooks::lm_adapter`]).
     fn wants_lm_adapter(&self) -> bool {
         false
@@ -177,6 +184,22 @@ pub(crate) fn diverged_loss(l: f64, step: impl std::fmt::Display, epoch: usize, 
         "train/loss became {} at step {step} (epoch {epoch}); the learning rate {lr} may be too high",
         if l.is_nan() { "NaN" } else { "infinite" }
     )
+}
+
+/// Logs the host's system metrics ([`TrainHooks::system_metrics`]) for trial `number` at
+/// epoch `epoch` as series `system/<name>`; non-finite values are left out.
+pub(crate) fn log_system_metrics<H: TrainHooks>(
+    study: &mut Study,
+    number: u64,
+    epoch: i64,
+    hooks: &mut H,
+) -> Result<(), crate::StudyError> {
+    for (name, v) in hooks.system_metrics() {
+        if v.is_finite() {
+            study.log_metric(number, &format!("system/{name}"), epoch, v)?;
+        }
+    }
+    Ok(())
 }
 
 /// A tensor's values read back asynchronously (the only read-back wasm's WebGPU allows),
@@ -523,6 +546,7 @@ pub async fn train_trial<H: TrainHooks>(
                 let h = epoch_histograms(weights_of(&model), last_gradients.take()).await?;
                 study.log_histograms(number, step, &h)?;
             }
+            log_system_metrics(study, number, step, hooks)?;
             if !v.is_finite() {
                 let reason = format!(
                     "{} became {v} at epoch {epoch}; the learning rate {} may be too high",

@@ -67,6 +67,12 @@ pub fn HistogramView(props: &HistogramProps) -> Html {
         .as_ref()
         .filter(|t| all.contains_key(*t))
         .cloned()
+        // A layer's weight matrix first, as a person looks at a model.
+        .or_else(|| {
+            all.keys()
+                .find(|k| k.starts_with("weights/") && k.ends_with(".weight"))
+                .cloned()
+        })
         .or_else(|| all.keys().find(|k| k.starts_with("weights/")).cloned())
         .or_else(|| all.keys().next().cloned())
         .unwrap_or_default();
@@ -84,7 +90,7 @@ pub fn HistogramView(props: &HistogramProps) -> Html {
                     { for group(&all).into_iter().map(|(kind, tags)| html! {
                         <optgroup label={kind}>
                             { for tags.into_iter().map(|t| html! {
-                                <option value={t.clone()} selected={t == tag}>{ t.split_once('/').map_or(t.as_str(), |(_, n)| n).to_string() }</option>
+                                <option value={t.clone()} selected={t == tag}>{ t.clone() }</option>
                             }) }
                         </optgroup>
                     }) }
@@ -209,22 +215,22 @@ fn ridges_chart(points: &[HistogramPoint]) -> Html {
     let n = shown.len().max(1) as f64;
     let step = (H - MB - MT) * 0.55 / n;
     let ridge_h = (H - MB - MT) * 0.45;
-    let peak = shown
+    // Small tensors in fewer bins, so each epoch reads as a shape.
+    let coarse: Vec<Histogram> = shown
         .iter()
-        .flat_map(|p| {
-            p.histogram
-                .counts
-                .iter()
-                .map(|&c| c as f64 / p.histogram.num.max(1) as f64)
-        })
+        .map(|p| p.histogram.coarsen(p.histogram.display_bins()))
+        .collect();
+    let peak = coarse
+        .iter()
+        .flat_map(|h| h.counts.iter().map(|&c| c as f64 / h.num.max(1) as f64))
         .fold(0.0f64, f64::max)
         .max(1e-12);
-    let ridge = |k: usize, p: &HistogramPoint| -> String {
+    let ridge = |k: usize, h: &Histogram| -> String {
         let base = H - MB - (shown.len() - 1 - k) as f64 * step;
-        let edges = p.histogram.edges();
-        let total = p.histogram.num.max(1) as f64;
+        let edges = h.edges();
+        let total = h.num.max(1) as f64;
         let mut d = format!("M{:.1},{:.1}", xs.px(edges[0]), base);
-        for (i, &c) in p.histogram.counts.iter().enumerate() {
+        for (i, &c) in h.counts.iter().enumerate() {
             let y = base - c as f64 / total / peak * ridge_h;
             let mid = (edges[i] + edges[i + 1]) / 2.0;
             d.push_str(&format!("L{:.1},{:.1}", xs.px(mid), y));
@@ -243,7 +249,7 @@ fn ridges_chart(points: &[HistogramPoint]) -> Html {
                 { for shown.iter().enumerate().map(|(k, p)| {
                     // Older epochs fade.
                     let age = (shown.len() - 1 - k) as f64 / n;
-                    html! { <path class="ridge" style={format!("opacity:{:.2}", 1.0 - 0.6 * age)} d={ridge(k, p)}><title>{ format!("epoch {}", p.step) }</title></path> }
+                    html! { <path class="ridge" style={format!("opacity:{:.2}", 1.0 - 0.6 * age)} d={ridge(k, &coarse[k])}><title>{ format!("epoch {}", p.step) }</title></path> }
                 }) }
                 { for xs.ticks(5).into_iter().map(|v| html! {
                     <text class="tick" x={xs.px(v).to_string()} y={(H - MB + 14.0).to_string()} text-anchor="middle">{ short(v) }</text>

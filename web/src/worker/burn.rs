@@ -50,6 +50,8 @@ pub(super) async fn run(
         device: selected.device.clone(),
         grid_input: None,
         last_loss: None,
+        run_config: super::run_config(selected.kind, selected.adapter.as_deref().unwrap_or("CPU")),
+        gpu: selected.kind == BackendKind::Wgpu,
     };
     let end = run_study(
         study,
@@ -72,6 +74,10 @@ struct Hooks {
     device: Device,
     grid_input: Option<Tensor<2>>,
     last_loss: Option<f64>,
+    /// Where trials train (W&B's run config).
+    run_config: Vec<(&'static str, String)>,
+    /// Trials train on WebGPU.
+    gpu: bool,
 }
 
 impl Hooks {
@@ -89,6 +95,10 @@ impl Hooks {
 }
 
 impl SweepHooks for Hooks {
+    fn run_config(&self) -> Vec<(&'static str, String)> {
+        self.run_config.clone()
+    }
+
     fn trial_ended(&mut self, _study: &Study, end: &TrialEnd) -> Result<(), RunnerError> {
         post_trial_end(end);
         // Step mode: the loop's wait before the next ask holds it.
@@ -104,6 +114,16 @@ impl SweepHooks for Hooks {
 impl TrainHooks for Hooks {
     fn wants_histograms(&self) -> bool {
         self.control.histograms()
+    }
+
+    /// The GPU memory burn's wgpu allocator holds (W&B's `system/` charts), where it says.
+    fn system_metrics(&mut self) -> Vec<(&'static str, f64)> {
+        match self.device.memory_pool_usage() {
+            Some(u) if self.gpu => {
+                vec![("gpu_memory_mb", u.bytes_reserved as f64 / 1e6)]
+            }
+            _ => Vec::new(),
+        }
     }
 
     fn progress(&mut self, event: &ProgressEvent) {

@@ -43,6 +43,8 @@ struct FusedHooks {
     last_yield: f64,
     /// The decision-boundary grid, for studies on a 2-D set.
     grid: Option<Vec<f32>>,
+    /// Where trials train (W&B's run config).
+    run_config: Vec<(&'static str, String)>,
 }
 
 impl TrainHooks for FusedHooks {
@@ -60,6 +62,10 @@ impl TrainHooks for FusedHooks {
 }
 
 impl SweepHooks for FusedHooks {
+    fn run_config(&self) -> Vec<(&'static str, String)> {
+        self.run_config.clone()
+    }
+
     fn trial_ended(&mut self, _study: &Study, end: &TrialEnd) -> Result<(), RunnerError> {
         post_trial_end(end);
         Ok(())
@@ -147,6 +153,7 @@ pub(super) async fn run(
         control: control.clone(),
         last_yield: now_ms(),
         grid: boundary.then(grid_points),
+        run_config: super::run_config(BackendKind::Wgpu, engine.adapter_name()),
     };
     let end = run_study(
         study,

@@ -271,6 +271,16 @@ pub fn worker_handle(text: String) {
     }
 }
 
+/// Where a browser's trials train, for the run config each trial records: the backend, the
+/// adapter's name and the platform.
+pub(crate) fn run_config(kind: BackendKind, adapter: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("backend", kind.name().to_string()),
+        ("adapter", adapter.to_string()),
+        ("platform", "browser".to_string()),
+    ]
+}
+
 pub(crate) enum RunError {
     Device(String),
     Other(String),

@@ -9,7 +9,9 @@ use web_time::Instant;
 use super::super::TrainError;
 use super::super::data::DataSet;
 use super::super::runner::{RunnerError, TrialEnd, plan_candidates};
-use super::super::trainer::{CancelToken, ProgressEvent, TrainHooks, TrialOutcome, tell_outcome};
+use super::super::trainer::{
+    CancelToken, ProgressEvent, TrainHooks, TrialOutcome, log_system_metrics, tell_outcome,
+};
 use super::engine::{FusedEngine, FusedRun, SlotEpoch};
 use super::layout::{check_data, check_plan};
 use crate::distributions::{ParamValue, SearchSpace};
@@ -398,6 +400,7 @@ impl FusedSweep {
                 &fused_histograms(w, &self.data, &e.last_batch)?,
             )?;
         }
+        log_system_metrics(study, number, step, hooks)?;
         let v = match objective {
             Objective::ValLoss => e.val_loss,
             Objective::ValAccuracy => e.val_accuracy,

@@ -19,7 +19,8 @@ use crate::train::TrainError;
 use crate::train::data::TextSet;
 use crate::train::histograms::{ParamValues, epoch_histograms, gradients_of, weights_of};
 use crate::train::trainer::{
-    CancelToken, TrainHooks, TrialOutcome, build_optimizer, diverged_loss, read_f32, tell_outcome,
+    CancelToken, TrainHooks, TrialOutcome, build_optimizer, diverged_loss, log_system_metrics,
+    read_f32, tell_outcome,
 };
 use crate::trial::TrialState;
 use crate::vocab::{ModelSpec, Objective, ProgressEvent, TrialPlan};
@@ -364,6 +365,7 @@ pub(crate) async fn train_lm_trial<H: TrainHooks>(
                 let h = epoch_histograms(weights_of(&model), last_gradients.take()).await?;
                 study.log_histograms(number, at, &h)?;
             }
+            log_system_metrics(study, number, at, hooks)?;
             value = Some(v);
             study.report(number, at, v)?;
             if study.should_prune(number)? {
