@@ -1,6 +1,7 @@
 //! Arbitrary bytes as an Optuna journal (a file another tool wrote, or one a crash tore):
 //! parsing and replay never panic, and a journal that loads compacts to one that replays to
-//! the same studies and trials. The input is also cut at an arbitrary point (a torn write)
+//! the same studies and trials. What the page reads back from trials' attributes (explain
+//! records, prune reasons, histograms) never panics. The input is also cut at an arbitrary point (a torn write)
 //! and its two parts replayed alone and with their lines interleaved (two writers).
 #![no_main]
 
@@ -50,6 +51,13 @@ fn check(text: &str) {
     // explain records and prune reasons, from anyone's journal, never panic.
     for study in first.studies() {
         for t in &study.trials {
+            // Histograms: read back, binned for display, quantiles and TensorBoard's buckets.
+            for points in sweeplab_core::histogram::trial_histograms(t).values() {
+                for p in points {
+                    let h = &p.histogram;
+                    let _ = (h.distribution(), h.bucket_limits(), h.coarsen(h.display_bins()));
+                }
+            }
             for r in Explain::of_trial(t) {
                 let _ = r.render_text(t, false);
                 if let Explain::Tpe(e) = &r {

@@ -291,6 +291,40 @@ await test('the LoRA preset fine-tunes the language model in the page and shows 
   const note = await page.textContent(`${tid('text-sample')} p`);
   expect(note.includes('evaluation 2'), `sample note: ${note}`);
   await shot('41-lora-done');
+  // The Weights tab shows a LoRA trial's adapters (PEFT's names), weights and gradients.
+  await page.click(tid('tab-weights'));
+  const loraTags = await page.$$eval(`${tid('weights-tag')} option`, (o) => o.map((x) => x.value));
+  expect(loraTags.length > 0 && loraTags.every((t) => /lora_[AB]\.weight$/.test(t)), `LoRA tags: ${loraTags}`);
+  await page.click(tid('tab-history'));
+  // The best trial's adapter downloads as PEFT's two files; Hugging Face's safetensors reads
+  // them, and the config names the shipped base's checksum and the trial's rank.
+  const best = (await page.textContent(`${tid('download-adapter')} small`)).match(/trial (\d+)/)[1];
+  const dir = path.join(OUT, 'adapter');
+  fs.rmSync(dir, { recursive: true, force: true });
+  fs.mkdirSync(dir, { recursive: true });
+  const [dl] = await Promise.all([page.waitForEvent('download'), page.click(tid('download-adapter'))]);
+  const zipPath = path.join(dir, dl.suggestedFilename());
+  await dl.saveAs(zipPath);
+  expect(zipPath.endsWith(`-trial-${best.padStart(3, '0')}-adapter.zip`), `adapter file ${zipPath}`);
+  const conf = path.join(root, 'tests/conformance');
+  const python = execFileSync('bash', [path.join(conf, 'venv.sh')], {
+    env: { ...process.env, CARGO_TARGET_DIR: process.env.TARGET_DIR || path.join(root, 'target') },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  }).toString().trim().split('\n').pop();
+  const sha = fs.readFileSync(path.join(root, 'static/data/lm/README.md'), 'utf8').match(/[0-9a-f]{64}/)[0];
+  const read = execFileSync(python, ['-c', `
+import json, sys, zipfile
+from safetensors.numpy import load
+z = zipfile.ZipFile(sys.argv[1])
+t = load(z.read("adapter_model.safetensors"))
+c = json.loads(z.read("adapter_config.json"))
+assert c["base_sha256"] == sys.argv[2], c
+a = [k for k in t if k.endswith("lora_A.weight")]
+assert a and all(t[k].shape[0] == c["r"] for k in a), (c["r"], {k: t[k].shape for k in a})
+print(f"{len(t)} tensors, r={c['r']}, targets {c['target_modules']}")
+`, zipPath, sha]).toString().trim();
+  console.log(`     adapter: ${read}`);
+  expect(/r=(4|8),/.test(read), `the adapter's rank is one the search space offers: ${read}`);
 });
 
 await test('the LoRA study trains on WebGPU too', async () => {

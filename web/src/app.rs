@@ -286,7 +286,7 @@ impl Component for App {
                             log_y={s.view.log_y} objective={s.setup.objective} pruner={Some(s.setup.pruner.clone())} selected={s.selected} dispatch={dispatch.clone()} />
                         <TrialsTable data={s.data.clone()} sort={s.view.sort.clone()} top={s.view.table_top}
                             selected={s.selected} dispatch={dispatch.clone()} />
-                        <Downloads enabled={s.study_name.is_some() && !s.data.trials.is_empty()} dispatch={dispatch.clone()} />
+                        <Downloads enabled={s.study_name.is_some() && !s.data.trials.is_empty()} adapter={s.best_adapter().map(|(n, _)| n)} dispatch={dispatch.clone()} />
                     </main>
                     <aside class="panel" aria-label="setup">
                         <LessonPanel lesson={s.lesson.clone()} dispatch={dispatch.clone()} />

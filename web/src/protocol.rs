@@ -146,6 +146,16 @@ pub enum FromWorker {
         /// Seconds per epoch of the typical trial (training and validation).
         secs_per_epoch: f64,
     },
+    /// A LoRA trial ended COMPLETE or PRUNED: its adapters as PEFT writes them.
+    Adapter {
+        /// Trial number.
+        trial: u64,
+        /// `adapter_model.safetensors` (base64 in the message).
+        #[serde(with = "base64_bytes")]
+        safetensors: Vec<u8>,
+        /// `adapter_config.json`.
+        config: String,
+    },
     /// The GPU device failed; the page should continue on the CPU.
     DeviceLost {
         /// What happened.
@@ -184,6 +194,22 @@ impl FromWorker {
     }
 }
 
+/// Bytes as standard base64 text in a message.
+mod base64_bytes {
+    use base64::Engine;
+    use base64::engine::general_purpose::STANDARD;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&STANDARD.encode(bytes))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        let text = String::deserialize(d)?;
+        STANDARD.decode(text).map_err(serde::de::Error::custom)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -201,6 +227,15 @@ mod tests {
             histograms: true,
         };
         assert_eq!(ToWorker::from_text(&m.to_text().unwrap()).unwrap(), m);
+        // An adapter's bytes travel as base64 and come back the same.
+        let a = FromWorker::Adapter {
+            trial: 3,
+            safetensors: (0..=255u8).collect(),
+            config: "{\"r\": 8}".into(),
+        };
+        let text = a.to_text().unwrap();
+        assert!(text.contains("\"AAECAwQF"), "{text}");
+        assert_eq!(FromWorker::from_text(&text).unwrap(), a);
         let f = FromWorker::Progress {
             event: ProgressEvent::Epoch {
                 trial: 1,

@@ -302,6 +302,15 @@ fn unchanged(seen: &FrozenTrial, fresh: &FrozenTrial) -> bool {
         && seen.system_attrs.len() == fresh.system_attrs.len()
 }
 
+/// A LoRA trial's adapters as PEFT writes them.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LmAdapter {
+    /// `adapter_model.safetensors`.
+    pub safetensors: Vec<u8>,
+    /// `adapter_config.json`.
+    pub config: String,
+}
+
 /// The whole page's state.
 #[derive(Clone, Debug, Default)]
 pub struct State {
@@ -336,6 +345,9 @@ pub struct State {
     pub step_mode: bool,
     /// Trials record each layer's weight and gradient histograms (the Weights tab).
     pub histograms: bool,
+    /// The LoRA adapters of the trials this page trained, by study name and trial number
+    /// (kept while the page is open; the download offers the best trial's).
+    pub adapters: BTreeMap<(String, u64), Rc<LmAdapter>>,
     /// The lesson open beside the study, if any.
     pub lesson: Option<OpenLesson>,
     /// The CPU trains though the setup did not ask for it (no usable GPU, or the GPU
@@ -434,6 +446,8 @@ pub enum Action {
     Download(ExportFormat),
     /// Download the study as an Optuna SQLite database (`study.db`).
     DownloadSqlite,
+    /// Download the best trial's LoRA adapters (PEFT's files, zipped).
+    DownloadAdapter,
     /// A download that took a while to make (`study.db`) was offered under this name.
     Downloaded(String),
     /// A download failed.
@@ -1161,6 +1175,38 @@ impl State {
         Ok(Effect::Download { name, mime, bytes })
     }
 
+    /// The best trial of the current study when this page holds its LoRA adapters.
+    pub fn best_adapter(&self) -> Option<(u64, Rc<LmAdapter>)> {
+        let name = self.study_name.as_ref()?;
+        let best = self.data.best()?.number;
+        let a = self.adapters.get(&(name.clone(), best))?;
+        Some((best, a.clone()))
+    }
+
+    /// The best trial's adapters as a zip of PEFT's two files, named after the study and
+    /// the trial.
+    fn download_adapter(&self) -> Result<Effect, String> {
+        let name = self.study_name.clone().ok_or("run or open a study first")?;
+        let (trial, a) = self.best_adapter().ok_or(
+            "the best trial's adapter is kept only by the page that trained it, while it is open",
+        )?;
+        let files = [
+            sweeplab_core::export::ExportFile {
+                path: "adapter_model.safetensors".into(),
+                bytes: a.safetensors.clone(),
+            },
+            sweeplab_core::export::ExportFile {
+                path: "adapter_config.json".into(),
+                bytes: a.config.clone().into_bytes(),
+            },
+        ];
+        Ok(Effect::Download {
+            name: format!("{name}-trial-{trial:03}-adapter.zip"),
+            mime: "application/zip",
+            bytes: zip_files(&files).map_err(|e| format!("export failed: {e}"))?,
+        })
+    }
+
     /// The `study.db` download: the study as the journal the SQLite module turns into
     /// Optuna's database.
     fn download_sqlite(&self) -> Result<Effect, String> {
@@ -1229,6 +1275,21 @@ impl State {
         match m {
             // The run's worker does not estimate.
             FromWorker::Ready | FromWorker::Estimated { .. } => {}
+            FromWorker::Adapter {
+                trial,
+                safetensors,
+                config,
+            } => {
+                if let Some(name) = &self.study_name {
+                    self.adapters.insert(
+                        (name.clone(), trial),
+                        Rc::new(LmAdapter {
+                            safetensors,
+                            config,
+                        }),
+                    );
+                }
+            }
             // Step mode: the trial ended and the run holds before the next one.
             FromWorker::Paused => {
                 if self.run == RunState::Running {
@@ -1717,6 +1778,10 @@ fn reduce_action(state: &mut State, action: Action, env: &Env) -> (Vec<Effect>, 
             s.view.table_top = row;
         }
         Action::Download(format) => match s.download(format) {
+            Ok(e) => effects.push(e),
+            Err(e) => s.notice("download", "error", e),
+        },
+        Action::DownloadAdapter => match s.download_adapter() {
             Ok(e) => effects.push(e),
             Err(e) => s.notice("download", "error", e),
         },

@@ -21,7 +21,7 @@ use sweeplab_core::train::bench::{mnist_plan, spiral_data};
 use sweeplab_core::train::trainer::TrainHooks;
 use sweeplab_core::train::{
     Activation, BackendChoice, CancelToken, DataSet, Mnist, ModelSpec, Objective, OptimizerKind,
-    TrialPlan, select_backend, train_trial,
+    SelectedBackend, TrialPlan, select_backend, train_trial,
 };
 use sweeplab_core::{RandomSampler, Study, StudyDirection};
 
@@ -56,10 +56,9 @@ impl TrainHooks for Hooks {
 fn epoch_secs(
     plan: &TrialPlan,
     data: &DataSet,
-    choice: BackendChoice,
+    backend: &SelectedBackend,
     histograms: bool,
 ) -> Result<f64> {
-    let backend = block_on(select_backend(choice))?;
     let mut study = Study::create(
         "overhead",
         StudyDirection::Minimize,
@@ -88,6 +87,24 @@ fn epoch_secs(
         );
     }
     Ok(secs / plan.epochs as f64)
+}
+
+/// Median seconds per epoch without and with histograms, after one untimed trial each way
+/// (allocations, kernels).
+fn cell(
+    plan: &TrialPlan,
+    data: &DataSet,
+    backend: &SelectedBackend,
+    repeats: usize,
+) -> Result<(f64, f64)> {
+    let (mut off, mut on) = (Vec::new(), Vec::new());
+    epoch_secs(plan, data, backend, false)?;
+    epoch_secs(plan, data, backend, true)?;
+    for _ in 0..repeats {
+        off.push(epoch_secs(plan, data, backend, false)?);
+        on.push(epoch_secs(plan, data, backend, true)?);
+    }
+    Ok((median(&off), median(&on)))
 }
 
 fn main() -> Result<()> {
@@ -132,9 +149,16 @@ fn main() -> Result<()> {
             mnist.split(2_000),
         ),
     ];
-    let mut backends = vec![("cpu (Flex)", BackendChoice::Cpu)];
-    if !a.no_wgpu && block_on(select_backend(BackendChoice::Gpu)).is_ok() {
-        backends.push(("wgpu", BackendChoice::Gpu));
+    // Each backend is selected once (wgpu's runtime registers once per process).
+    let mut backends = vec![(
+        "cpu (Flex)".to_string(),
+        block_on(select_backend(BackendChoice::Cpu))?,
+    )];
+    if !a.no_wgpu
+        && let Ok(gpu) = block_on(select_backend(BackendChoice::Gpu))
+    {
+        let name = format!("wgpu ({})", gpu.adapter.clone().unwrap_or_default());
+        backends.push((name, gpu));
     }
     println!(
         "histogram overhead: medians of {} trials of {} epochs each way, alternating\n",
@@ -144,21 +168,20 @@ fn main() -> Result<()> {
         "| workload | backend | s/epoch, off | s/epoch, on | + per epoch | overhead |\n|---|---|---:|---:|---:|---:|"
     );
     for (name, plan, data) in &workloads {
-        for (bname, choice) in &backends {
-            let (mut off, mut on) = (Vec::new(), Vec::new());
-            // One untimed trial each way first (allocations, kernels).
-            epoch_secs(plan, data, *choice, false)?;
-            epoch_secs(plan, data, *choice, true)?;
-            for _ in 0..a.repeats {
-                off.push(epoch_secs(plan, data, *choice, false)?);
-                on.push(epoch_secs(plan, data, *choice, true)?);
+        for (bname, backend) in &backends {
+            match cell(plan, data, backend, a.repeats) {
+                Ok((off, on)) => println!(
+                    "| {name} | {bname} | {off:.4} | {on:.4} | {:+.1} ms | {:+.1}% |",
+                    (on - off) * 1e3,
+                    (on / off - 1.0) * 100.0
+                ),
+                // A device that cannot run a workload (a software adapter's buffer limit)
+                // leaves its row, with the reason, and the table goes on.
+                Err(e) => println!(
+                    "| {name} | {bname} | — | — | — | {} |",
+                    format!("{e}").lines().next().unwrap_or("failed")
+                ),
             }
-            let (off, on) = (median(&off), median(&on));
-            println!(
-                "| {name} | {bname} | {off:.4} | {on:.4} | {:+.1} ms | {:+.1}% |",
-                (on - off) * 1e3,
-                (on / off - 1.0) * 100.0
-            );
         }
     }
     Ok(())

@@ -4,7 +4,7 @@
 //! Parameters are found with burn's [`ModuleVisitor`] and named by their module path as
 //! PyTorch names them (`hidden.0.weight`, `conv1.bias`; LoRA adapters as PEFT's
 //! `layers.0.self_attn.q_proj.lora_A.weight`). Only parameters that train are included (a LoRA
-//! trial's frozen base is not). Each group (weights, gradients) is read back in one transfer.
+//! trial's frozen base is not). Weights and gradients are read back together, in one transfer.
 
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::optim::GradientsParams;
@@ -102,50 +102,45 @@ impl ParamValues {
     pub(crate) fn names(&self) -> Vec<String> {
         self.entries.iter().map(|(n, _)| n.clone()).collect()
     }
-
-    /// Reads the values back in one transfer and makes one histogram per parameter, tagged
-    /// with `tag` (e.g. [`weights_tag`]).
-    async fn histograms(
-        self,
-        tag: fn(&str) -> String,
-    ) -> Result<Vec<(String, Histogram)>, TrainError> {
-        if self.entries.is_empty() {
-            return Ok(Vec::new());
-        }
-        let lens: Vec<usize> = self
-            .entries
-            .iter()
-            .map(|(_, t)| t.shape().num_elements())
-            .collect();
-        let (names, tensors): (Vec<String>, Vec<Tensor<1>>) = self.entries.into_iter().unzip();
-        let values = read_f32(Tensor::cat(tensors, 0)).await?;
-        let mut out = Vec::with_capacity(names.len());
-        let mut at = 0;
-        for (name, len) in names.iter().zip(lens) {
-            let Some(part) = values.get(at..at + len) else {
-                return Err(TrainError::Device(format!(
-                    "read {} values back for the histograms, fewer than the parameters hold",
-                    values.len()
-                )));
-            };
-            at += len;
-            if let Some(h) = Histogram::from_values(part, BINS) {
-                out.push((tag(name), h));
-            }
-        }
-        Ok(out)
-    }
 }
 
 /// The histograms of one epoch: `weights/<param>` for every trainable parameter, then
-/// `gradients/<param>` where gradients were kept.
+/// `gradients/<param>` where gradients were kept; every value read back in one transfer (a
+/// GPU read-back waits for the device, so one is cheaper than two).
 pub(crate) async fn epoch_histograms(
     weights: ParamValues,
     gradients: Option<ParamValues>,
 ) -> Result<Vec<(String, Histogram)>, TrainError> {
-    let mut out = weights.histograms(weights_tag).await?;
+    let mut tagged: Vec<(String, Tensor<1>)> = weights
+        .entries
+        .into_iter()
+        .map(|(n, t)| (weights_tag(&n), t))
+        .collect();
     if let Some(g) = gradients {
-        out.extend(g.histograms(gradients_tag).await?);
+        tagged.extend(g.entries.into_iter().map(|(n, t)| (gradients_tag(&n), t)));
+    }
+    if tagged.is_empty() {
+        return Ok(Vec::new());
+    }
+    let lens: Vec<usize> = tagged
+        .iter()
+        .map(|(_, t)| t.shape().num_elements())
+        .collect();
+    let (tags, tensors): (Vec<String>, Vec<Tensor<1>>) = tagged.into_iter().unzip();
+    let values = read_f32(Tensor::cat(tensors, 0)).await?;
+    let mut out = Vec::with_capacity(tags.len());
+    let mut at = 0;
+    for (tag, len) in tags.into_iter().zip(lens) {
+        let Some(part) = values.get(at..at + len) else {
+            return Err(TrainError::Device(format!(
+                "read {} values back for the histograms, fewer than the parameters hold",
+                values.len()
+            )));
+        };
+        at += len;
+        if let Some(h) = Histogram::from_values(part, BINS) {
+            out.push((tag, h));
+        }
     }
     Ok(out)
 }

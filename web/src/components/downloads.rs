@@ -10,6 +10,9 @@ use crate::state::Action;
 pub struct DownloadsProps {
     /// There is a study with trials to download.
     pub enabled: bool,
+    /// The best trial's number when this page holds its LoRA adapters.
+    #[prop_or_default]
+    pub adapter: Option<u64>,
     /// Sends actions to the reducer.
     pub dispatch: Callback<Action>,
 }
@@ -58,6 +61,13 @@ pub fn Downloads(props: &DownloadsProps) -> Html {
                     onclick={props.dispatch.reform(|_| Action::DownloadSqlite)}>
                     <span>{ "Optuna SQLite (study.db)" }</span><small>{ "optuna-dashboard, load_study" }</small>
                 </button>
+                if let Some(trial) = props.adapter {
+                    <button class="btn dl" data-testid="download-adapter"
+                        title="adapter_model.safetensors and adapter_config.json, as PEFT writes them; sweeplab generate --adapter, or PeftModel.from_pretrained on the same base"
+                        onclick={props.dispatch.reform(|_| Action::DownloadAdapter)}>
+                        <span>{ "Best LoRA adapter (PEFT)" }</span><small>{ format!("trial {trial} · sweeplab generate --adapter") }</small>
+                    </button>
+                }
             </div>
             <p class="muted small">{ "Studies are saved in this browser after every trial; Share link copies a URL with the whole setup." }</p>
         </section>

@@ -1262,3 +1262,62 @@ fn histograms_are_recorded_unless_turned_off_and_the_choice_reaches_the_worker()
         }
     ));
 }
+
+#[test]
+fn the_best_trials_lora_adapter_downloads_as_a_zip_of_pefts_files() {
+    let mut s = State::new(cpu_setup());
+    let start = match act(&mut s, Action::Start)
+        .into_iter()
+        .find_map(|e| match e {
+            Effect::SpawnWorker { start, .. } => Some(start),
+            _ => None,
+        }) {
+        Some(start) => start,
+        None => panic!("Start spawns a worker"),
+    };
+    worker_runs(&mut s, &start, 2);
+    let best = s.data.best().expect("a best trial").number;
+    // No adapter yet: a clear notice, no download.
+    assert!(s.best_adapter().is_none());
+    assert!(act(&mut s, Action::DownloadAdapter).is_empty());
+    assert!(
+        s.notices
+            .iter()
+            .any(|n| n.id == "download" && n.text.contains("kept only by the page"))
+    );
+    let other = if best == 0 { 1 } else { 0 };
+    for trial in [other, best] {
+        act(
+            &mut s,
+            Action::Worker(FromWorker::Adapter {
+                trial,
+                safetensors: vec![trial as u8; 4],
+                config: format!("{{\"trial\": {trial}}}"),
+            }),
+        );
+    }
+    assert_eq!(s.best_adapter().map(|(n, _)| n), Some(best));
+    let effects = act(&mut s, Action::DownloadAdapter);
+    let [Effect::Download { name, bytes, .. }] = effects.as_slice() else {
+        panic!("one download: {effects:?}")
+    };
+    assert!(
+        name.ends_with(&format!("-trial-{best:03}-adapter.zip")),
+        "{name}"
+    );
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes.clone())).unwrap();
+    let mut names: Vec<String> = zip.file_names().map(|n| n.unwrap().to_string()).collect();
+    names.sort();
+    assert_eq!(names, ["adapter_config.json", "adapter_model.safetensors"]);
+    let mut weights = Vec::new();
+    std::io::Read::read_to_end(
+        &mut zip.by_name("adapter_model.safetensors").unwrap(),
+        &mut weights,
+    )
+    .unwrap();
+    assert_eq!(
+        weights,
+        vec![best as u8; 4],
+        "the best trial's, not the other's"
+    );
+}

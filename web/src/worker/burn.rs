@@ -116,6 +116,19 @@ impl TrainHooks for Hooks {
         self.control.histograms()
     }
 
+    fn wants_lm_adapter(&self) -> bool {
+        true
+    }
+
+    /// Sends a LoRA trial's adapters to the page (its download of the best trial's).
+    fn lm_adapter(&mut self, trial: u64, safetensors: &[u8], config_json: &str) {
+        post(&FromWorker::Adapter {
+            trial,
+            safetensors: safetensors.to_vec(),
+            config: config_json.to_string(),
+        });
+    }
+
     /// The GPU memory burn's wgpu allocator holds (W&B's `system/` charts), where it says.
     fn system_metrics(&mut self) -> Vec<(&'static str, f64)> {
         match self.device.memory_pool_usage() {
