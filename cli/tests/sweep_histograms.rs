@@ -50,7 +50,7 @@ fn run(out: &Path, extra: &[&str]) -> Vec<FrozenTrial> {
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let st = JournalFile::new(&out.join("journal.log")).load().unwrap();
+    let st = JournalFile::new(out.join("journal.log")).load().unwrap();
     st.study_by_name("hist").unwrap().trials.clone()
 }
 

@@ -187,7 +187,7 @@ impl Histogram {
         // The last group may be short: its right edge stays `hi`, and the edges of the
         // merged bins are the original edges at multiples of `group`.
         let width = (self.hi - self.lo) / n as f64;
-        let hi = if n % group == 0 {
+        let hi = if n.is_multiple_of(group) {
             self.hi
         } else {
             self.lo + width * (counts.len() * group) as f64

@@ -529,16 +529,16 @@ mod tests {
                 params: shape.init_params(5),
             };
             let g = w.gradients(&data, &[0, 1, 2]).unwrap();
-            for p in 0..w.params.len() {
+            assert_eq!(g.len(), w.params.len());
+            for (p, &gp) in g.iter().enumerate() {
                 let h = 1e-3f32;
                 let (mut up, mut down) = (w.clone(), w.clone());
                 up.params[p] += h;
                 down.params[p] -= h;
                 let numeric = (loss(&up) - loss(&down)) / (2.0 * f64::from(h));
                 assert!(
-                    (numeric - f64::from(g[p])).abs() < 2e-3,
-                    "{act:?} parameter {p}: {} vs {numeric}",
-                    g[p]
+                    (numeric - f64::from(gp)).abs() < 2e-3,
+                    "{act:?} parameter {p}: {gp} vs {numeric}"
                 );
             }
             let covered: usize = w.named_ranges().iter().map(|(_, r)| r.len()).sum();
