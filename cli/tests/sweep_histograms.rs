@@ -16,23 +16,8 @@ use sweeplab_core::histogram::{has_histograms, trial_histograms};
 use sweeplab_core::storage::file::JournalFile;
 use sweeplab_core::{FrozenTrial, TrialState};
 
-const CONFIG: &str = "\
-name: hist
-method: random
-metric: {name: val/loss, goal: minimize}
-run_cap: 2
-parameters:
-  lr: {distribution: log_uniform_values, min: 0.003, max: 0.03}
-  epochs: {value: 2}
-sweeplab:
-  dataset: xor
-  samples: 200
-  model: mlp
-  layers: 1
-  width: 8
-  seed: 3
-  batch_size: 32
-";
+/// The sweep conformance checks with TensorBoard and wandb (two trials of two epochs).
+const CONFIG: &str = include_str!("../../tests/conformance/hist-sweep.yaml");
 
 fn run(out: &Path, extra: &[&str]) -> Vec<FrozenTrial> {
     let config = out.with_extension("yaml");

@@ -116,24 +116,7 @@ check zip/csv 120 "$python" "$here/check_csv.py" "$out/unzipped/trials.csv" "$jo
 # TensorBoard's histograms plugin and W&B's reader get NumPy's counts and edges back.
 hist_sweep() {
     set -e
-    cat >"$work/hist.yaml" <<'YAML'
-name: hist
-method: random
-metric: {name: val/loss, goal: minimize}
-run_cap: 2
-parameters:
-  lr: {distribution: log_uniform_values, min: 0.003, max: 0.03}
-  epochs: {value: 2}
-sweeplab:
-  dataset: xor
-  samples: 200
-  model: mlp
-  layers: 1
-  width: 8
-  seed: 3
-  batch_size: 32
-YAML
-    "$bin" sweep "$work/hist.yaml" --out "$work/hist" --backend cpu --quiet
+    "$bin" sweep "$here/hist-sweep.yaml" --out "$work/hist" --backend cpu --quiet
 }
 export -f hist_sweep
 check hist-sweep 300 hist_sweep

@@ -15,6 +15,14 @@ import { fileURLToPath } from 'node:url';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '../..');
+
+/** The python of the conformance checkers' pinned venv (`venv.sh [which]`, made on first use). */
+function venvPython(...which) {
+  return execFileSync('bash', [path.join(root, 'tests/conformance/venv.sh'), ...which], {
+    env: { ...process.env, CARGO_TARGET_DIR: process.env.TARGET_DIR || path.join(root, 'target') },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  }).toString().trim().split('\n').pop();
+}
 const BASE = process.env.BASE_URL || 'http://127.0.0.1:8080/';
 const OUT = path.resolve(process.env.E2E_OUT || path.join(root, 'tests/out/e2e'));
 const FILTER = process.argv[2] || '';
@@ -306,11 +314,7 @@ await test('the LoRA preset fine-tunes the language model in the page and shows 
   const zipPath = path.join(dir, dl.suggestedFilename());
   await dl.saveAs(zipPath);
   expect(zipPath.endsWith(`-trial-${best.padStart(3, '0')}-adapter.zip`), `adapter file ${zipPath}`);
-  const conf = path.join(root, 'tests/conformance');
-  const python = execFileSync('bash', [path.join(conf, 'venv.sh')], {
-    env: { ...process.env, CARGO_TARGET_DIR: process.env.TARGET_DIR || path.join(root, 'target') },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  }).toString().trim().split('\n').pop();
+  const python = venvPython();
   const sha = fs.readFileSync(path.join(root, 'static/data/lm/README.md'), 'utf8').match(/[0-9a-f]{64}/)[0];
   const read = execFileSync(python, ['-c', `
 import json, sys, zipfile
@@ -751,10 +755,7 @@ await test('downloads are read by TensorBoard, wandb, Optuna and MLflow', async 
   const study = (await page.textContent(tid('study-name'))).trim();
   const conf = path.join(root, 'tests/conformance');
   if (!fs.existsSync(path.join(conf, 'check_zip.py'))) throw new Error('tests/conformance checkers missing');
-  const python = execFileSync('bash', [path.join(conf, 'venv.sh')], {
-    env: { ...process.env, CARGO_TARGET_DIR: process.env.TARGET_DIR || path.join(root, 'target') },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  }).toString().trim().split('\n').pop();
+  const python = venvPython();
   const py = (script, ...args) => {
     const out = execFileSync(python, [path.join(conf, script), ...args], {
       cwd: conf, env: { ...process.env, TZ: 'UTC' }, stdio: ['ignore', 'pipe', 'pipe'],
@@ -769,10 +770,7 @@ await test('downloads are read by TensorBoard, wandb, Optuna and MLflow', async 
   py('check_csv.py', path.join(unz, 'trials.csv'), journal, study);
   py('check_optuna.py', db, journal, study, '--dashboard');
   // MLflow reads the file store, from its own download and from the zip, in its own venv.
-  const mlpython = execFileSync('bash', [path.join(conf, 'venv.sh'), 'mlflow'], {
-    env: { ...process.env, CARGO_TARGET_DIR: process.env.TARGET_DIR || path.join(root, 'target') },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  }).toString().trim().split('\n').pop();
+  const mlpython = venvPython('mlflow');
   const mldir = path.join(dir, 'mlflow');
   execFileSync(python, ['-c', 'import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extractall(sys.argv[2])', mlzip, mldir]);
   const truth = path.join(dir, 'truth.json');
