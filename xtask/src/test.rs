@@ -275,7 +275,8 @@ pub fn run(args: &[String]) -> Result<()> {
         println!("{line}");
     }
     let passed = report.len() - failed;
-    println!("stages: {passed} passed, {} failed", total - passed);
+    let not_run = total - report.len();
+    println!("stages: {passed} passed, {failed} failed, {not_run} not run (after a failure)");
     if failed > 0 || passed != total {
         bail!("{} of {total} stages did not pass", total - passed);
     }
