@@ -79,6 +79,12 @@ pub struct SweepArgs {
     /// histogram charts show them).
     #[arg(long)]
     no_histograms: bool,
+    /// After the search, train the baselines of a language-model study with the best
+    /// trial's budget: the frozen base evaluated, full fine-tuning, and the best trial's
+    /// adapters over the base in each other precision (f32, int8, int4). Kept in the study's
+    /// user attribute `baselines`, printed as a table.
+    #[arg(long)]
+    baselines: bool,
 }
 
 /// Which training engine runs the trials.
@@ -752,6 +758,13 @@ pub fn sweep(a: SweepArgs) -> Result<()> {
         bail!("--slots must be at least 1");
     }
     let data = load_data(&setup.data)?;
+    if a.baselines && data.text.is_none() {
+        bail!(
+            "--baselines is for language-model studies (dataset: devils-dictionary, model: lora or finetune); {} trains on {}",
+            a.config.display(),
+            data.name
+        );
+    }
     // Every value a parameter can take suits this data set: checked before anything is
     // written or any trial runs.
     setup
@@ -957,5 +970,72 @@ pub fn sweep(a: SweepArgs) -> Result<()> {
         ),
         None => eprintln!("done: {} trials; none completed", counted(&study)),
     }
+    if a.baselines {
+        let mut quiet = |_: &sweeplab_core::train::ProgressEvent| {};
+        let baselines = block_on(sweeplab_core::train::run_baselines(
+            &mut study,
+            &mut store,
+            &mut quiet,
+            spec,
+            &data,
+            &backend.device,
+            &cancel,
+            |name, i, n| {
+                if !a.quiet {
+                    eprintln!("baseline {} of {n}: {name}", i + 1);
+                }
+            },
+        ))?;
+        print_baselines(&baselines);
+    }
     Ok(())
+}
+
+/// The baselines as a table on stderr, each with its val/loss against the frozen base's.
+fn print_baselines(baselines: &[sweeplab_core::train::lm::baselines::Baseline]) {
+    let frozen = baselines
+        .iter()
+        .find(|b| b.kind == "frozen")
+        .and_then(|b| b.val_loss);
+    eprintln!(
+        "{:<18} {:>9} {:>10} {:>10} {:>11} {:>6} {:>6} {:>9} {:>8}",
+        "baseline",
+        "val/loss",
+        "perplexity",
+        "vs frozen",
+        "base memory",
+        "base",
+        "steps",
+        "lr",
+        "seconds"
+    );
+    for b in baselines {
+        let (loss, ppl, delta) = match (b.val_loss, b.perplexity()) {
+            (Some(l), Some(p)) => (
+                format!("{l:.4}"),
+                format!("{p:.2}"),
+                frozen.map_or("-".into(), |f| format!("{:+.4}", l - f)),
+            ),
+            _ => ("-".into(), "-".into(), "-".into()),
+        };
+        eprintln!(
+            "{:<18} {:>9} {:>10} {:>10} {:>11} {:>6} {:>6} {:>9} {:>8.1}{}",
+            b.name,
+            loss,
+            ppl,
+            delta,
+            sweeplab_core::baselines::memory_text(b.base_memory_bytes),
+            b.base,
+            b.steps,
+            if b.steps == 0 {
+                "-".to_string()
+            } else {
+                format!("{:.4}", b.lr)
+            },
+            b.seconds,
+            b.note
+                .as_ref()
+                .map_or(String::new(), |n| format!("  ({n})"))
+        );
+    }
 }

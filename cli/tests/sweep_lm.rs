@@ -34,13 +34,14 @@ sweeplab:
   batch_size: 4
 ";
 
-fn sweep(config: &Path, out: &Path) -> std::process::Output {
+fn sweep(config: &Path, out: &Path, extra: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_sweeplab"))
         .arg("sweep")
         .arg(config)
         .arg("--out")
         .arg(out)
         .args(["--backend", "cpu"])
+        .args(extra)
         .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join(".."))
         .output()
         .unwrap()
@@ -52,7 +53,7 @@ fn a_lora_study_logs_metrics_and_text_samples() {
     let config = dir.join("lora.yaml");
     std::fs::write(&config, CONFIG).unwrap();
     let out = dir.join("out");
-    let run = sweep(&config, &out);
+    let run = sweep(&config, &out, &["--baselines"]);
     let stdout = String::from_utf8_lossy(&run.stdout);
     let stderr = String::from_utf8_lossy(&run.stderr);
     assert!(run.status.success(), "{stdout}\n{stderr}");
@@ -78,6 +79,56 @@ fn a_lora_study_logs_metrics_and_text_samples() {
         assert_eq!(samples.len(), 2);
         assert_eq!(samples[0].1, "LEARNING, n.  ");
     }
+    // --baselines: after the two trials (on an int8 base), the frozen base, full
+    // fine-tuning, and the best trial's adapters over the f32 and int4 bases, printed and
+    // kept in the study's `baselines` attribute.
+    for name in [
+        "frozen base",
+        "full fine-tuning",
+        "LoRA, f32 base",
+        "LoRA, int4 base",
+    ] {
+        assert!(
+            stderr.lines().any(|l| l.starts_with(name)),
+            "{name}: {stderr}"
+        );
+    }
+    let baselines = sweeplab_core::baselines::baselines_of(&study.user_attrs);
+    let kinds: Vec<(&str, &str)> = baselines
+        .iter()
+        .map(|b| (b.kind.as_str(), b.base.as_str()))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("frozen", "f32"),
+            ("finetune", "f32"),
+            ("lora", "f32"),
+            ("lora", "int4")
+        ]
+    );
+    let frozen = baselines[0].val_loss.unwrap();
+    assert!(
+        (frozen - sweeplab_core::train::lm::BASE_DEVILS_VAL_LOSS).abs() < 1e-3,
+        "{frozen}"
+    );
+    for b in &baselines[1..] {
+        assert_eq!(
+            (b.steps, b.batch_size),
+            (6, 4),
+            "the best trial's budget: {b:?}"
+        );
+        assert!(b.val_loss.is_some_and(f64::is_finite), "{b:?}");
+    }
+    assert_eq!(baselines[1].trainable_params, 387_744);
+    assert_eq!(baselines[2].base_memory_bytes, 1_550_976);
+    assert_eq!(baselines[3].base_memory_bytes, 431_232);
+    assert_eq!(
+        study.trials.len(),
+        2,
+        "the baselines are not the study's trials"
+    );
+
     // The Text tab's summaries are in each trial's event file.
     let events: Vec<_> = common::files_under(&out.join("tensorboard"))
         .into_iter()
@@ -163,10 +214,26 @@ fn a_classifier_on_text_or_the_lm_on_a_classifier_set_is_a_setup_error() {
             .replace("  steps: {value: 6}\n", "")
             .replace("  base_quant: {value: int8}\n", "");
         std::fs::write(&config, text).unwrap();
-        let run = sweep(&config, &out);
+        let run = sweep(&config, &out, &[]);
         let stderr = String::from_utf8_lossy(&run.stderr);
         assert_eq!(run.status.code(), Some(2), "{stderr}");
         assert!(stderr.contains(needle), "{stderr}");
         assert!(!out.join("journal.log").exists(), "nothing was written");
     }
+    // Baselines are the language model's: asked of a classifier study, a clear error first.
+    let config = dir.join("spiral.yaml");
+    std::fs::write(
+        &config,
+        "name: s\nmethod: random\nmetric: {name: val/loss, goal: minimize}\nrun_cap: 1\n\
+         parameters:\n  lr: {value: 0.01}\nsweeplab:\n  dataset: spiral\n",
+    )
+    .unwrap();
+    let run = sweep(&config, &out, &["--baselines"]);
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("--baselines is for language-model studies"),
+        "{stderr}"
+    );
+    assert!(!out.join("journal.log").exists(), "nothing was written");
 }

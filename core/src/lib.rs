@@ -18,6 +18,7 @@
 //! # Ok::<(), sweeplab_core::StudyError>(())
 //! ```
 
+pub mod baselines;
 pub mod config;
 pub mod demo;
 pub mod distributions;

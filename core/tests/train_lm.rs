@@ -354,3 +354,147 @@ fn a_lora_trial_histograms_its_adapters_after_each_evaluation() {
             > 0.0
     );
 }
+
+/// Front-end hooks that do nothing (the study loop's defaults).
+struct Silent;
+impl sweeplab_core::train::TrainHooks for Silent {}
+impl sweeplab_core::train::SweepHooks for Silent {}
+
+/// After a LoRA study on the shipped base, the baselines train with its best trial's budget
+/// in studies of their own, and are stored in the study's user attribute through the store.
+#[test]
+fn baselines_train_with_the_best_trials_budget_and_are_kept_in_the_study() {
+    use sweeplab_core::store::Forward;
+    use sweeplab_core::train::lm::baselines::{BASELINES_ATTR, baselines_of, baselines_to_json};
+    use sweeplab_core::train::lm::trial::BASE_MEMORY_ATTR;
+    use sweeplab_core::train::{Engine, SweepSpec, run_baselines, run_study};
+    use sweeplab_core::{Distribution, SearchSpace};
+
+    let _turn = flex_rng();
+    let device = Device::flex();
+    let bytes = std::fs::read(lm_dir().join(BASE_FILE)).unwrap();
+    let data = DataSpec::Text(TextCorpus::DevilsDictionary)
+        .load_text(&devils(), bytes, BASE_SHA256)
+        .unwrap();
+    let mut space = SearchSpace::new();
+    space.insert("lr".into(), Distribution::float_log(1e-3, 2e-2));
+    let spec = SweepSpec {
+        space,
+        model: Json::Str("lora".into()),
+        settings: [
+            ("steps", Json::Int(4)),
+            ("batch_size", Json::Int(2)),
+            ("epochs", Json::Int(1)),
+            ("lora_r", Json::Int(4)),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect(),
+        seed: 0,
+        objective: Objective::ValLoss,
+        n_trials: 2,
+        time_limit: None,
+    };
+    let mut study = random_study("lora", StudyDirection::Minimize, 1);
+    let mut stored = Vec::new();
+    let mut store = Forward(|s: &mut sweeplab_core::Study| stored.extend(s.take_pending()));
+    let cancel = CancelToken::new();
+
+    // Before any trial completed there is no budget to take.
+    let early = block_on(run_baselines(
+        &mut study,
+        &mut store,
+        &mut Silent,
+        &spec,
+        &data,
+        &device,
+        &cancel,
+        |_, _, _| {},
+    ));
+    let why = early.err().map(|e| e.to_string()).unwrap_or_default();
+    assert!(why.contains("no COMPLETE trial"), "{why}");
+
+    block_on(run_study(
+        &mut study,
+        &mut store,
+        &mut Silent,
+        &spec,
+        &data,
+        Engine::Burn(&device),
+        &cancel,
+    ))
+    .unwrap();
+    let best = study.best_trial().unwrap().clone();
+    let mut announced = Vec::new();
+    let baselines = block_on(run_baselines(
+        &mut study,
+        &mut store,
+        &mut Silent,
+        &spec,
+        &data,
+        &device,
+        &cancel,
+        |name, i, n| announced.push((name.to_string(), i, n)),
+    ))
+    .unwrap();
+    let names: Vec<&str> = baselines.iter().map(|b| b.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "frozen base",
+            "full fine-tuning",
+            "LoRA, int8 base",
+            "LoRA, int4 base"
+        ]
+    );
+    assert_eq!(announced.len(), 4);
+    assert_eq!(announced[3], ("LoRA, int4 base".to_string(), 3, 4));
+    assert_eq!(
+        study.trials().len(),
+        2,
+        "the baselines are not the study's trials"
+    );
+
+    let frozen = &baselines[0];
+    assert!(
+        (frozen.val_loss.unwrap() - BASE_DEVILS_VAL_LOSS).abs() < 1e-3,
+        "{frozen:?}"
+    );
+    assert_eq!((frozen.trainable_params, frozen.steps), (0, 0));
+    let f32_bytes = best.user_attrs[BASE_MEMORY_ATTR].as_i64().unwrap() as u64;
+    assert_eq!(frozen.base_memory_bytes, f32_bytes);
+
+    let full = &baselines[1];
+    assert_eq!(
+        (full.kind.as_str(), full.base.as_str()),
+        ("finetune", "f32")
+    );
+    assert_eq!(full.trainable_params, 387_744, "every weight of the base");
+    assert_eq!(
+        (full.steps, full.batch_size),
+        (4, 2),
+        "the best trial's budget"
+    );
+    assert!(full.lr <= 0.003 + 1e-12, "{}", full.lr);
+    assert!(full.val_loss.is_some_and(f64::is_finite), "{full:?}");
+
+    let lora_params = best.user_attrs[TRAINABLE_PARAMS_ATTR].as_i64().unwrap() as u64;
+    let best_lr = best.params()["lr"].as_f64().unwrap();
+    for (b, base) in baselines[2..].iter().zip(["int8", "int4"]) {
+        assert_eq!((b.kind.as_str(), b.base.as_str()), ("lora", base));
+        assert_eq!(b.trainable_params, lora_params, "{b:?}");
+        assert_eq!(b.lr, best_lr);
+        assert!(b.val_loss.is_some_and(f64::is_finite), "{b:?}");
+        assert!(b.base_memory_bytes < f32_bytes / 2, "{b:?}");
+    }
+    assert!(baselines[3].base_memory_bytes < baselines[2].base_memory_bytes);
+
+    // The store got them: a replay of its operations holds the attribute.
+    let mut replay = sweeplab_core::storage::JournalStorage::new();
+    for op in &stored {
+        replay.apply(op).unwrap();
+    }
+    let attrs = &replay.study(0).unwrap().user_attrs;
+    assert_eq!(attrs[BASELINES_ATTR], baselines_to_json(&baselines));
+    assert_eq!(baselines_of(attrs), baselines);
+}

@@ -299,6 +299,20 @@ await test('the LoRA preset fine-tunes the language model in the page and shows 
   const note = await page.textContent(`${tid('text-sample')} p`);
   expect(note.includes('evaluation 2'), `sample note: ${note}`);
   await shot('41-lora-done');
+  // Once both trials were done the baselines trained with the best trial's budget: the
+  // frozen base (its recorded score, evaluated in wasm), full fine-tuning, and the best
+  // trial's adapters over the base held in int8 and in int4 (less memory each).
+  const kinds = await page.$$eval(tid('baseline-row'), (r) => r.map((x) => x.dataset.kind));
+  expect(kinds.join(',') === 'best,frozen,finetune,lora,lora', `baseline rows: ${kinds}`);
+  const losses = await page.$$eval(tid('baseline-loss'), (c) => c.map((x) => parseFloat(x.textContent)));
+  expect(losses.every((v) => Number.isFinite(v)), `every row has a val/loss: ${losses}`);
+  expect(Math.abs(losses[1] - 2.0444) < 0.002, `the frozen base's val/loss: ${losses[1]}`);
+  expect(losses[0] < losses[1], `the best trial beats the frozen base: ${losses}`);
+  const mem = await page.$$eval(tid('baseline-memory'), (c) => c.map((x) => x.textContent));
+  expect(mem[1] === mem[2] && new Set([mem[1], mem[3], mem[4]]).size === 3, `base memory: ${mem}`);
+  console.log(`     baselines: ${kinds.map((k, i) => `${k} ${losses[i]} (${mem[i]})`).join(', ')}`);
+  await page.$eval(tid('baselines'), (e) => e.scrollIntoView());
+  await shot('41b-lora-baselines');
   // The Weights tab shows a LoRA trial's adapters (PEFT's names), weights and gradients.
   await page.click(tid('tab-weights'));
   const loraTags = await page.$$eval(`${tid('weights-tag')} option`, (o) => o.map((x) => x.value));
@@ -344,6 +358,8 @@ await test('the LoRA study trains on WebGPU too', async () => {
   });
   await openFresh(hash);
   await page.click(tid('new-study'));
+  // The baselines train on the CPU test's study; this one stays one trial long.
+  await page.$eval(tid('baselines-check'), (e) => { if (e.checked) e.click(); });
   const t0 = Date.now();
   await page.click(tid('start'));
   await page.waitForSelector(`${tid('notice-finished')}, ${tid('notice-run-error')}`, { timeout: 480_000 });

@@ -2,11 +2,14 @@
 //! [`reduce`], carries out the [`Effect`]s the reducer returns (the worker, IndexedDB, the
 //! URL hash, downloads, the clipboard) and lays out the components.
 
+use std::rc::Rc;
+
 use yew::prelude::*;
 
 use crate::browser::{self, WorkerHandle};
 use crate::components::{
-    Downloads, Header, LessonPanel, LivePanel, RunPanel, SetupPanel, StudyPanel, TrialsTable,
+    BaselinesCard, Downloads, Header, LessonPanel, LivePanel, RunPanel, SetupPanel, StudyPanel,
+    TrialsTable,
 };
 use crate::setup::{Dataset, Setup};
 use crate::state::{Action, Effect, Env, Listed, RunState, State, reduce};
@@ -284,6 +287,10 @@ impl Component for App {
                             pruner={s.setup.pruner.clone()} dispatch={dispatch.clone()} />
                         <StudyPanel data={s.data.clone()} importances={s.importances.clone()} tab={s.view.tab}
                             log_y={s.view.log_y} objective={s.setup.objective} pruner={Some(s.setup.pruner.clone())} selected={s.selected} dispatch={dispatch.clone()} />
+                        if s.setup.dataset.is_text() {
+                            <BaselinesCard data={s.data.clone()} baselines={Rc::new(s.study_baselines())}
+                                phase={s.baseline_phase.clone()} enabled={s.baselines} />
+                        }
                         <TrialsTable data={s.data.clone()} sort={s.view.sort.clone()} top={s.view.table_top}
                             selected={s.selected} dispatch={dispatch.clone()} />
                         <Downloads enabled={s.study_name.is_some() && !s.data.trials.is_empty()} adapter={s.best_adapter().map(|(n, _)| n)} dispatch={dispatch.clone()} />
@@ -291,7 +298,7 @@ impl Component for App {
                     <aside class="panel" aria-label="setup">
                         <LessonPanel lesson={s.lesson.clone()} dispatch={dispatch.clone()} />
                         <SetupPanel setup={s.setup.clone()} locked={s.run != RunState::Idle} yaml={s.yaml.clone()}
-                            estimate={estimate.map(AttrValue::from)} narrow={self.narrow} histograms={s.histograms}
+                            estimate={estimate.map(AttrValue::from)} narrow={self.narrow} histograms={s.histograms} baselines={s.baselines}
                             dispatch={dispatch.clone()} on_yaml_file={ctx.link().callback(Msg::YamlFile)} />
                     </aside>
                 </div>

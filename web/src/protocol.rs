@@ -44,6 +44,10 @@ pub enum ToWorker {
         /// Record each layer's weight and gradient histograms after every epoch.
         #[serde(default)]
         histograms: bool,
+        /// A language-model study: once every trial ran, train its baselines with the best
+        /// trial's budget (the core's `run_baselines`).
+        #[serde(default)]
+        baselines: bool,
     },
     /// Hold training after the current step.
     Pause,
@@ -156,6 +160,17 @@ pub enum FromWorker {
         /// `adapter_config.json`.
         config: String,
     },
+    /// The study's trials are done and baseline `index` of `count` starts training
+    /// (`index` 0 is the frozen base's evaluation). The results reach the page as the
+    /// study's `baselines` user attribute, in [`FromWorker::Ops`].
+    Baseline {
+        /// What it is ("full fine-tuning", "LoRA, int8 base", …).
+        name: String,
+        /// Which, from 0.
+        index: usize,
+        /// How many.
+        count: usize,
+    },
     /// The GPU device failed; the page should continue on the CPU.
     DeviceLost {
         /// What happened.
@@ -225,8 +240,15 @@ mod tests {
             step: true,
             step_delay_ms: 20,
             histograms: true,
+            baselines: true,
         };
         assert_eq!(ToWorker::from_text(&m.to_text().unwrap()).unwrap(), m);
+        let b = FromWorker::Baseline {
+            name: "full fine-tuning".into(),
+            index: 1,
+            count: 4,
+        };
+        assert_eq!(FromWorker::from_text(&b.to_text().unwrap()).unwrap(), b);
         // An adapter's bytes travel as base64 and come back the same.
         let a = FromWorker::Adapter {
             trial: 3,

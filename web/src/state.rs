@@ -345,6 +345,11 @@ pub struct State {
     pub step_mode: bool,
     /// Trials record each layer's weight and gradient histograms (the Weights tab).
     pub histograms: bool,
+    /// A language-model study trains its baselines once its trials are done (the
+    /// Baselines card).
+    pub baselines: bool,
+    /// The baseline training now, once the trials are done: its name, index and the count.
+    pub baseline_phase: Option<(String, usize, usize)>,
     /// The LoRA adapters of the trials this page trained, by study name and trial number
     /// (kept while the page is open; the download offers the best trial's).
     pub adapters: BTreeMap<(String, u64), Rc<LmAdapter>>,
@@ -402,6 +407,8 @@ pub enum Action {
     Edit(Edit),
     /// Record weight and gradient histograms in the next run (or not).
     Histograms(bool),
+    /// Train a language-model study's baselines after its trials (or not).
+    Baselines(bool),
     /// Load a preset.
     Preset(&'static str),
     /// Show or hide the YAML box.
@@ -776,6 +783,7 @@ impl State {
         State {
             setup,
             histograms: true,
+            baselines: true,
             ..State::default()
         }
     }
@@ -789,6 +797,16 @@ impl State {
     /// The trials that count toward the study's budget: finished, not interrupted.
     pub fn counted(&self) -> usize {
         self.data.trials.iter().filter(|t| t.counts()).count()
+    }
+
+    /// The baselines the current study keeps (its `baselines` user attribute; none until
+    /// they trained).
+    pub fn study_baselines(&self) -> Vec<sweeplab_core::baselines::Baseline> {
+        self.study_name
+            .as_ref()
+            .and_then(|name| self.storage.study_by_name(name))
+            .map(|s| sweeplab_core::baselines::baselines_of(&s.user_attrs))
+            .unwrap_or_default()
     }
 
     /// The setup stored with the current study.
@@ -988,6 +1006,7 @@ impl State {
             step: self.step_mode,
             step_delay_ms: self.view.step_delay_ms,
             histograms: self.histograms,
+            baselines: self.baselines,
         };
         self.worker = Some(kind);
         self.run = RunState::Running;
@@ -1025,6 +1044,7 @@ impl State {
     }
 
     fn finish_run(&mut self) -> Effect {
+        self.baseline_phase = None;
         self.worker = None;
         self.run = RunState::Idle;
         self.live.trial = None;
@@ -1289,6 +1309,9 @@ impl State {
                         }),
                     );
                 }
+            }
+            FromWorker::Baseline { name, index, count } => {
+                self.baseline_phase = Some((name, index, count));
             }
             // Step mode: the trial ended and the run holds before the next one.
             FromWorker::Paused => {
@@ -1715,6 +1738,7 @@ fn reduce_action(state: &mut State, action: Action, env: &Env) -> (Vec<Effect>, 
             effects.push(Effect::Send(ToWorker::Next));
         }
         Action::Histograms(on) => s.histograms = on,
+        Action::Baselines(on) => s.baselines = on,
         Action::Speed(ms) => {
             s.view.step_delay_ms = ms;
             if s.worker.is_some() && s.run != RunState::Idle {

@@ -5,7 +5,9 @@
 //! - the spiral study of the trials-per-second benchmark ([`spiral_space`], [`spiral_data`],
 //!   [`spiral_study`]), run with burn one trial at a time ([`spiral_burn`]) or on the fused
 //!   WGSL engine (`spiral_fused`, feature `fused`);
-//! - the MNIST models of the training-throughput benchmark ([`mnist_plan`]).
+//! - the MNIST models of the training-throughput benchmark ([`mnist_plan`]);
+//! - the language model's LoRA and full fine-tuning runs of the LoRA benchmark
+//!   ([`lm_plan`], [`LM_VARIANTS`]).
 
 use burn::tensor::Device;
 use web_time::Instant;
@@ -170,6 +172,61 @@ pub fn mnist_plan(model: &str, batch: usize) -> Result<TrialPlan, TrainError> {
     })
 }
 
+/// The LoRA benchmark's variants, each the name [`lm_plan`] takes: LoRA on the query and
+/// value projections, LoRA on every projection, the same with the frozen base in int8
+/// (QLoRA-style; sweeplab only), and full fine-tuning.
+pub const LM_VARIANTS: [&str; 4] = ["lora-qv", "lora-all", "lora-qv-int8", "finetune"];
+
+/// The plan of the LoRA benchmark's `variant` (one of [`LM_VARIANTS`]): LoRA with rank `r`,
+/// scale `alpha / r` and adapter dropout `dropout`, or every weight trained; Adam at
+/// learning rate 1e-3, `batch` windows a step, seed 0.
+pub fn lm_plan(
+    variant: &str,
+    batch: usize,
+    r: usize,
+    alpha: f64,
+    dropout: f64,
+) -> Result<TrialPlan, TrainError> {
+    use crate::vocab::{BaseQuant, LoraSettings, LoraTargets};
+    let lora = |targets| {
+        Some(LoraSettings {
+            r,
+            alpha,
+            dropout,
+            targets,
+        })
+    };
+    let (lora, quant) = match variant {
+        "lora-qv" => (lora(LoraTargets::Qv), None),
+        "lora-all" => (lora(LoraTargets::All), None),
+        "lora-qv-int8" => (lora(LoraTargets::Qv), Some(BaseQuant::Int8)),
+        "finetune" => (None, None),
+        other => {
+            return Err(TrainError::Config(format!(
+                "unknown variant `{other}`; use one of {}",
+                LM_VARIANTS.join(", ")
+            )));
+        }
+    };
+    if let Some(l) = &lora {
+        l.validate()?;
+    }
+    Ok(TrialPlan {
+        model: ModelSpec::Lm {
+            lora,
+            steps: 1_000,
+            quant,
+        },
+        optimizer: OptimizerKind::Adam,
+        lr: 1e-3,
+        weight_decay: 0.0,
+        momentum: 0.9,
+        batch_size: batch,
+        epochs: 1,
+        seed: 0,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -189,5 +246,48 @@ mod tests {
         assert_eq!(mnist_plan("cnn", 32).map(|p| p.batch_size).ok(), Some(32));
         let e = mnist_plan("rnn", 8).err().map(|e| e.to_string());
         assert_eq!(e.as_deref(), Some("unknown model `rnn`; use mlp or cnn"));
+    }
+
+    #[test]
+    fn the_lora_variants_are_the_plans_they_name() {
+        for v in LM_VARIANTS {
+            let p = lm_plan(v, 16, 8, 16.0, 0.05).unwrap_or_else(|e| panic!("{v}: {e}"));
+            assert_eq!(
+                p.model.kind(),
+                if v == "finetune" { "finetune" } else { "lora" }
+            );
+            assert_eq!(p.batch_size, 16);
+        }
+        let Ok(TrialPlan {
+            model:
+                ModelSpec::Lm {
+                    lora: Some(l),
+                    quant,
+                    ..
+                },
+            ..
+        }) = lm_plan("lora-all", 16, 4, 8.0, 0.0)
+        else {
+            panic!("lora-all is a LoRA plan");
+        };
+        assert_eq!(
+            (l.r, l.targets, quant),
+            (4, crate::vocab::LoraTargets::All, None)
+        );
+        assert!(matches!(
+            lm_plan("lora-qv-int8", 8, 8, 16.0, 0.0).map(|p| p.model),
+            Ok(ModelSpec::Lm {
+                quant: Some(crate::vocab::BaseQuant::Int8),
+                ..
+            })
+        ));
+        let e = lm_plan("lora-qv", 8, 0, 16.0, 0.0)
+            .err()
+            .map(|e| e.to_string());
+        assert!(e.is_some_and(|e| e.contains("lora_r")));
+        let e = lm_plan("prefix", 8, 8, 16.0, 0.0)
+            .err()
+            .map(|e| e.to_string());
+        assert!(e.is_some_and(|e| e.contains("unknown variant `prefix`")));
     }
 }

@@ -38,7 +38,7 @@ pub use mnist::Mnist;
 pub use model::{Activation, Model, ModelSpec};
 pub use runner::{
     Engine, RunnerError, StudyEnd, SweepHooks, SweepSpec, TrialEnd, counted, fail_interrupted,
-    open_study, resume, run_study,
+    open_study, resume, run_baselines, run_study,
 };
 pub use trainer::{
     CancelToken, FAIL_REASON_ATTR, INTERRUPTED_ATTR, ProgressEvent, TrainHooks, TrialOutcome,

@@ -653,6 +653,138 @@ pub async fn run_study<S: StudyStore, H: SweepHooks>(
     }
 }
 
+/// Hooks that pass on only the pause between steps: a baseline trains in a study of its own,
+/// whose trial numbers the front end's progress and adapter hooks must not see.
+struct Quiet<'a, H>(&'a mut H);
+
+impl<H: TrainHooks> TrainHooks for Quiet<'_, H> {
+    fn yield_now(&mut self) -> impl Future<Output = ()> {
+        self.0.yield_now()
+    }
+}
+
+/// Trains the baselines of a language-model study once its search is over (see
+/// [`super::lm::baselines`]): the frozen base evaluated, then each plan of
+/// [`baseline_plans`](super::lm::baselines::baseline_plans) for the best COMPLETE trial,
+/// each in a study of its own (the searched study's trials, sampler and pruner never see
+/// them), and stores the results in the study's user attribute
+/// [`BASELINES_ATTR`](super::lm::baselines::BASELINES_ATTR) through `store`.
+/// `started(name, i, n)` is called before baseline `i` of `n` trains. A stop ends the run
+/// without storing a baseline it interrupted; those finished are stored.
+#[allow(clippy::too_many_arguments)]
+pub async fn run_baselines<S: StudyStore, H: TrainHooks>(
+    study: &mut Study,
+    store: &mut S,
+    hooks: &mut H,
+    spec: &SweepSpec,
+    data: &DataSet,
+    device: &burn::tensor::Device,
+    cancel: &CancelToken,
+    mut started: impl FnMut(&str, usize, usize),
+) -> Result<Vec<super::lm::baselines::Baseline>, RunnerError> {
+    use super::lm::baselines::{
+        BASELINES_ATTR, Baseline, base_name, baseline_plans, baselines_to_json, frozen_base,
+    };
+    use super::lm::trial::{BASE_MEMORY_ATTR, TRAINABLE_PARAMS_ATTR};
+    use crate::vocab::ModelSpec;
+    let Some(text) = data.text.as_deref() else {
+        return Err(TrainError::Config(
+            "baselines are for language-model studies (model: lora or finetune)".into(),
+        )
+        .into());
+    };
+    let Some(best) = study.best_trial() else {
+        return Err(TrainError::Config(
+            "the study has no COMPLETE trial yet, whose budget the baselines would train with"
+                .into(),
+        )
+        .into());
+    };
+    let best_plan = spec.plan(best.number, &best.params())?;
+    let plans = baseline_plans(&best_plan);
+    let n = plans.len() + 1;
+    started("frozen base", 0, n);
+    let mut out = vec![frozen_base(text, device).await?];
+    for (i, (name, plan)) in plans.into_iter().enumerate() {
+        if cancel.is_cancelled() {
+            break;
+        }
+        started(&name, i + 1, n);
+        let mut scratch = Study::create(
+            &format!("{} baseline", study.name()),
+            study.direction(),
+            Box::new(crate::samplers::RandomSampler::new(Some(0))),
+        )?
+        .with_pruner(Box::new(crate::pruners::NopPruner));
+        let (number, _) = scratch.ask_with(&SearchSpace::new())?;
+        let t0 = Instant::now();
+        let trained = train_trial(
+            &mut scratch,
+            number,
+            &plan,
+            data,
+            device,
+            spec.objective,
+            &mut Quiet(&mut *hooks),
+            cancel,
+        )
+        .await;
+        // A baseline that cannot train (a base whose sizes do not quantize, a device
+        // error) is recorded with the reason; the others still train.
+        let outcome = match trained {
+            Ok(o) if o.cancelled => break,
+            Ok(o) => o,
+            Err(e) => TrialOutcome {
+                state: TrialState::Fail,
+                value: None,
+                epochs: 0,
+                fail_reason: Some(e.to_string()),
+                cancelled: false,
+                samples_per_sec: 0.0,
+            },
+        };
+        let t = scratch.trials().get(number as usize);
+        let last = |name: &str| {
+            t.and_then(|t| t.series.get(name))
+                .and_then(|s| s.last())
+                .map(|p| p.value)
+        };
+        let attr = |key: &str| {
+            t.and_then(|t| t.user_attrs.get(key))
+                .and_then(Json::as_i64)
+                .map_or(0, |v| v.max(0) as u64)
+        };
+        let (kind, quant, steps) = match &plan.model {
+            ModelSpec::Lm { lora, quant, steps } => (
+                if lora.is_some() { "lora" } else { "finetune" },
+                *quant,
+                *steps,
+            ),
+            _ => ("finetune", None, 0),
+        };
+        let failed = outcome.state == TrialState::Fail;
+        out.push(Baseline {
+            name,
+            kind: kind.into(),
+            base: base_name(quant).into(),
+            val_loss: if failed { None } else { last("val/loss") },
+            val_accuracy: if failed { None } else { last("val/accuracy") },
+            base_memory_bytes: attr(BASE_MEMORY_ATTR),
+            trainable_params: attr(TRAINABLE_PARAMS_ATTR),
+            steps,
+            batch_size: plan.batch_size,
+            lr: plan.lr,
+            seconds: t0.elapsed().as_secs_f64(),
+            note: outcome.fail_reason,
+        });
+    }
+    let json = baselines_to_json(&out);
+    Store(store).write(study, |s| {
+        Ok(s.set_study_user_attr(BASELINES_ATTR, json.clone())?)
+    })?;
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

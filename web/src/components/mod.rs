@@ -2,6 +2,7 @@
 //! [`State`](crate::state::State) it shows as props, and a `dispatch` callback that sends
 //! [`Action`]s to the reducer. None holds state of its own beyond what the DOM holds.
 
+mod baselines_view;
 mod downloads;
 mod explain_view;
 mod header;
@@ -13,6 +14,7 @@ mod setup_panel;
 mod study_panel;
 mod trials_table;
 
+pub use baselines_view::BaselinesCard;
 pub use downloads::Downloads;
 pub use explain_view::ExplainView;
 pub use header::Header;

@@ -37,6 +37,9 @@ pub struct SetupProps {
     /// Trials record weight and gradient histograms.
     #[prop_or_default]
     pub histograms: bool,
+    /// A language-model study trains its baselines after its trials.
+    #[prop_or_default]
+    pub baselines: bool,
 }
 
 /// Presets, data set, model, epochs and objective; the search space; sampler, seed,
@@ -195,6 +198,13 @@ pub fn SetupPanel(props: &SetupProps) -> Html {
                         onchange={dispatch.reform(|e: Event| Action::Histograms(super::value_of(&e) == "true"))} />
                     { "Record weight and gradient histograms" }
                 </label>
+                if s.dataset.is_text() {
+                    <label class="check" title="With the best trial's budget: the frozen base evaluated, full fine-tuning of every weight, and the best trial's adapters over the base in the other precisions (f32, int8, int4); the Baselines card shows them">
+                        <input type="checkbox" data-testid="baselines-check" checked={props.baselines} disabled={props.locked}
+                            onchange={dispatch.reform(|e: Event| Action::Baselines(super::value_of(&e) == "true"))} />
+                        { "Train the baselines after the trials (about three trials more)" }
+                    </label>
+                }
                 <PrunerArgs pruner={s.pruner.clone()} dispatch={dispatch.clone()} />
                 if let Some(note) = sampler_note(s.sampler) {
                     <p class="muted small" data-testid="sampler-note">{ note }</p>

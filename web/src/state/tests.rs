@@ -1264,6 +1264,109 @@ fn histograms_are_recorded_unless_turned_off_and_the_choice_reaches_the_worker()
 }
 
 #[test]
+fn a_language_model_study_trains_its_baselines_unless_turned_off_and_shows_them() {
+    use sweeplab_core::baselines::{BASELINES_ATTR, Baseline, baselines_to_json};
+    use sweeplab_core::storage::journal::JournalOp;
+    let start_of = |effects: Vec<Effect>| {
+        effects
+            .into_iter()
+            .find_map(|e| match e {
+                Effect::SpawnWorker { start, .. } => Some(start),
+                _ => None,
+            })
+            .expect("Start spawns a worker")
+    };
+    let lora = || Setup {
+        backend: BackendChoice::Cpu,
+        n_trials: 2,
+        ..Setup::preset("lora-finetune")
+    };
+    let mut s = State::new(lora());
+    assert!(s.baselines, "on by default");
+    act(&mut s, Action::Baselines(false));
+    let start = start_of(act(&mut s, Action::Start));
+    assert!(matches!(
+        start,
+        ToWorker::Start {
+            baselines: false,
+            ..
+        }
+    ));
+
+    let mut s = State::new(lora());
+    let start = start_of(act(&mut s, Action::Start));
+    assert!(matches!(
+        start,
+        ToWorker::Start {
+            baselines: true,
+            ..
+        }
+    ));
+    worker_runs(&mut s, &start, 2);
+    assert!(s.study_baselines().is_empty(), "none before they train");
+    act(
+        &mut s,
+        Action::Worker(FromWorker::Baseline {
+            name: "full fine-tuning".into(),
+            index: 1,
+            count: 4,
+        }),
+    );
+    assert_eq!(
+        s.baseline_phase,
+        Some(("full fine-tuning".to_string(), 1, 4))
+    );
+    // The results arrive as the study's attribute, in the worker's journal lines.
+    let baselines = vec![
+        Baseline {
+            name: "frozen base".into(),
+            kind: "frozen".into(),
+            base: "f32".into(),
+            val_loss: Some(2.0444),
+            val_accuracy: Some(0.41),
+            base_memory_bytes: 1_550_976,
+            trainable_params: 0,
+            steps: 0,
+            batch_size: 0,
+            lr: 0.0,
+            seconds: 1.2,
+            note: None,
+        },
+        Baseline {
+            name: "full fine-tuning".into(),
+            kind: "finetune".into(),
+            base: "f32".into(),
+            val_loss: Some(1.91),
+            val_accuracy: Some(0.45),
+            base_memory_bytes: 1_550_976,
+            trainable_params: 387_744,
+            steps: 120,
+            batch_size: 8,
+            lr: 0.003,
+            seconds: 40.0,
+            note: None,
+        },
+    ];
+    let line = JournalOp::SetStudyUserAttr {
+        study_id: 0,
+        key: BASELINES_ATTR.into(),
+        value: baselines_to_json(&baselines),
+    }
+    .to_line(WORKER_ID);
+    act(&mut s, Action::Worker(FromWorker::Ops { lines: line }));
+    assert_eq!(s.study_baselines(), baselines);
+    act(
+        &mut s,
+        Action::Worker(FromWorker::Finished {
+            reason: "all trials done; 2 baselines trained".into(),
+            stopped: false,
+        }),
+    );
+    assert_eq!(s.baseline_phase, None, "the run is over");
+    assert_eq!(s.study_baselines(), baselines, "kept with the study");
+}
+
+#[test]
 fn the_best_trials_lora_adapter_downloads_as_a_zip_of_pefts_files() {
     let mut s = State::new(cpu_setup());
     let start = match act(&mut s, Action::Start)

@@ -6,8 +6,8 @@ use std::future::Future;
 use burn::tensor::{Device, Tensor, TensorData};
 use sweeplab_core::Study;
 use sweeplab_core::train::{
-    BackendChoice, Engine, Model, ProgressEvent, RunnerError, SweepHooks, TrainHooks, TrialEnd,
-    run_study, select_backend,
+    BackendChoice, Engine, Model, ProgressEvent, RunnerError, StudyEnd, SweepHooks, TrainHooks,
+    TrialEnd, run_baselines, run_study, select_backend,
 };
 use sweeplab_core::vocab::BackendKind;
 
@@ -63,6 +63,36 @@ pub(super) async fn run(
         &control.cancel_token(),
     )
     .await?;
+    // A language-model study whose trials are all done trains its baselines with the best
+    // trial's budget; the results reach the page as the study's `baselines` attribute.
+    if end == StudyEnd::AllDone
+        && control.baselines()
+        && ctx.data.text.is_some()
+        && study.best_trial().is_some()
+    {
+        let baselines = run_baselines(
+            study,
+            &mut page_store(),
+            &mut hooks,
+            &ctx.spec,
+            &ctx.data,
+            &selected.device,
+            &control.cancel_token(),
+            |name, index, count| {
+                post(&FromWorker::Baseline {
+                    name: name.to_string(),
+                    index,
+                    count,
+                })
+            },
+        )
+        .await?;
+        return Ok(format!(
+            "{}; {} baselines trained",
+            end.describe(),
+            baselines.len()
+        ));
+    }
     Ok(end.describe().to_string())
 }
 

@@ -53,6 +53,8 @@ struct ControlState {
     delay_ms: u32,
     /// Trials record weight and gradient histograms.
     histograms: bool,
+    /// A language-model study trains its baselines once its trials are done.
+    baselines: bool,
 }
 
 impl Control {
@@ -78,6 +80,15 @@ impl Control {
     /// Whether trials record weight and gradient histograms.
     pub(crate) fn histograms(&self) -> bool {
         self.0.borrow().histograms
+    }
+
+    fn set_baselines(&self, on: bool) {
+        self.0.borrow_mut().baselines = on;
+    }
+
+    /// Whether a language-model study trains its baselines once its trials are done.
+    pub(crate) fn baselines(&self) -> bool {
+        self.0.borrow().baselines
     }
 
     /// A trial ended: in step mode the run pauses before the next one and tells the page.
@@ -244,6 +255,7 @@ pub fn worker_handle(text: String) {
             step,
             step_delay_ms,
             histograms,
+            baselines,
         } => {
             if current.is_some() {
                 return post(&FromWorker::Error {
@@ -254,6 +266,7 @@ pub fn worker_handle(text: String) {
             control.go_on(step);
             control.set_delay(step_delay_ms);
             control.set_histograms(histograms);
+            control.set_baselines(baselines);
             CURRENT.with(|c| *c.borrow_mut() = Some(control.clone()));
             wasm_bindgen_futures::spawn_local(async move {
                 let msg = match run(&study, &setup, &journal, backend, seed, &control).await {

@@ -27,6 +27,7 @@ use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
 
 use super::TrainError;
 
+pub mod baselines;
 pub mod train;
 pub mod trial;
 pub mod weights;

@@ -1,0 +1,283 @@
+//! LoRA fine-tuning throughput: sweeplab's language model (the "LoRA fine-tune" study's
+//! model and shipped base) trained with LoRA adapters and fully fine-tuned, on burn Flex
+//! and wgpu where an adapter exists, against PyTorch with Hugging Face PEFT on the CPU,
+//! same model, base weights, batch, context, optimiser and threads, in one run. Prints a
+//! table of medians (predicted bytes per second) and ratios.
+//!
+//! ```text
+//! cargo run --release -p sweeplab-bench --features train --bin lora_bench -- [--threads 2]
+//!     [--batch 16] [--r 8] [--alpha 16] [--dropout 0.05] [--steps 40] [--repeats 5]
+//!     [--variants lora-qv,lora-all,lora-qv-int8,finetune] [--python bench/python/.venv/bin/python]
+//!     [--no-wgpu]
+//! ```
+//!
+//! The PyTorch side needs `bench/python/.venv` (see bench/python/requirements.txt); without it
+//! the table shows ours only. It also scores the frozen base on the validation windows
+//! sweeplab's trials read, which must match sweeplab's recorded score: the two sides train
+//! the same model. This is a benchmark, never a test.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, Result, anyhow, bail};
+use clap::Parser;
+use futures_lite::future::block_on;
+use sweeplab_bench::{init_threads, median};
+use sweeplab_core::train::backend::probe_adapter;
+use sweeplab_core::train::bench::{LM_VARIANTS, lm_plan};
+use sweeplab_core::train::lm::trial::measure_lm;
+use sweeplab_core::train::lm::{BASE_DEVILS_VAL_LOSS, BASE_SHA256};
+use sweeplab_core::train::{
+    BackendChoice, DataSpec, ModelSpec, TextCorpus, TextSet, TrialPlan, select_backend,
+};
+
+/// LoRA fine-tuning throughput: burn Flex and wgpu against PyTorch + PEFT on the CPU.
+#[derive(Parser, Debug)]
+struct Args {
+    /// CPU threads for Flex and PyTorch.
+    #[arg(long, default_value_t = 2)]
+    threads: usize,
+    /// Windows (of the model's 64-byte context) per step.
+    #[arg(long, default_value_t = 16)]
+    batch: usize,
+    /// LoRA rank.
+    #[arg(long, default_value_t = 8)]
+    r: usize,
+    /// LoRA alpha (the update is scaled by alpha / r).
+    #[arg(long, default_value_t = 16.0)]
+    alpha: f64,
+    /// LoRA dropout.
+    #[arg(long, default_value_t = 0.05)]
+    dropout: f64,
+    /// Timed optimiser steps per run (after a tenth as many untimed).
+    #[arg(long, default_value_t = 40)]
+    steps: usize,
+    /// Runs per cell (the table shows the median).
+    #[arg(long, default_value_t = 5)]
+    repeats: usize,
+    /// Variants to run, comma-separated.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "lora-qv,lora-all,lora-qv-int8,finetune"
+    )]
+    variants: Vec<String>,
+    /// The PyTorch venv's python (default: bench/python/.venv/bin/python).
+    #[arg(long)]
+    python: Option<PathBuf>,
+    /// Skip the wgpu column.
+    #[arg(long)]
+    no_wgpu: bool,
+}
+
+/// What one PyTorch run printed.
+struct Torch {
+    tokens_per_sec: f64,
+    trainable: i64,
+    base_val_loss: f64,
+}
+
+fn data_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../static/data/lm")
+}
+
+fn torch(a: &Args, python: &Path, variant: &str) -> Result<Vec<Torch>> {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("python/lora_peft.py");
+    let dir = data_dir();
+    let out = Command::new(python)
+        .arg(&script)
+        .args([
+            "--base",
+            &dir.join("base.safetensors").display().to_string(),
+        ])
+        .args([
+            "--corpus",
+            &dir.join("devils-dictionary.txt").display().to_string(),
+        ])
+        .args(["--variant", variant])
+        .args(["--threads", &a.threads.to_string()])
+        .args(["--batch", &a.batch.to_string()])
+        .args(["--r", &a.r.to_string()])
+        .args(["--alpha", &a.alpha.to_string()])
+        .args(["--dropout", &a.dropout.to_string()])
+        .args(["--steps", &a.steps.to_string()])
+        .args(["--warmup", &(a.steps / 10).max(3).to_string()])
+        .env("OMP_NUM_THREADS", a.threads.to_string())
+        .output()
+        .with_context(|| format!("running {}", python.display()))?;
+    if !out.status.success() {
+        bail!(
+            "the PyTorch + PEFT run failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let mut v = Vec::new();
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let j = sweeplab_core::json::Json::parse(line)
+            .map_err(|e| anyhow!("PyTorch printed `{line}`: {e}"))?;
+        let num = |k: &str| {
+            j.get(k)
+                .and_then(|x| x.as_f64())
+                .ok_or_else(|| anyhow!("PyTorch's line `{line}` has no number `{k}`"))
+        };
+        v.push(Torch {
+            tokens_per_sec: num("tokens_per_sec")?,
+            trainable: num("trainable")? as i64,
+            base_val_loss: num("base_val_loss")?,
+        });
+    }
+    Ok(v)
+}
+
+fn ours(
+    plan: &TrialPlan,
+    text: &TextSet,
+    steps: usize,
+    device: &burn::tensor::Device,
+) -> Result<f64> {
+    let warmup = (steps / 10).max(3);
+    let (tokens_per_sec, _) = block_on(measure_lm(plan, text, device, warmup, steps))?;
+    Ok(tokens_per_sec)
+}
+
+/// The number of parameters `plan` trains (the adapters', or every one).
+fn trainable(plan: &TrialPlan, text: &TextSet, device: &burn::tensor::Device) -> Result<usize> {
+    let (base, _, _) = sweeplab_core::train::lm::weights::load_base(
+        &text.base,
+        "the base weights",
+        Some(&text.base_sha256),
+        device,
+    )?;
+    Ok(match &plan.model {
+        ModelSpec::Lm { lora: Some(l), .. } => base.with_lora(l, device)?.trainable_params(),
+        _ => base.trainable_params(),
+    })
+}
+
+fn main() -> Result<()> {
+    let a = Args::parse();
+    if a.threads == 0 || a.batch == 0 || a.repeats == 0 || a.steps == 0 {
+        bail!("--threads, --batch, --steps and --repeats must be at least 1");
+    }
+    for v in &a.variants {
+        if !LM_VARIANTS.contains(&v.as_str()) {
+            bail!("unknown variant `{v}`; use {}", LM_VARIANTS.join(", "));
+        }
+    }
+    init_threads(a.threads)?;
+    let dir = data_dir();
+    let corpus = std::fs::read_to_string(dir.join("devils-dictionary.txt"))
+        .with_context(|| format!("reading {}", dir.display()))?;
+    let base = std::fs::read(dir.join("base.safetensors"))
+        .with_context(|| format!("reading {}", dir.display()))?;
+    let data =
+        DataSpec::Text(TextCorpus::DevilsDictionary).load_text(&corpus, base, BASE_SHA256)?;
+    let text = data
+        .text
+        .ok_or_else(|| anyhow!("the text data set came without its text"))?;
+    let flex = block_on(select_backend(BackendChoice::Cpu))?;
+    let gpu = if a.no_wgpu {
+        None
+    } else {
+        match block_on(probe_adapter()) {
+            Some(_) => Some(block_on(select_backend(BackendChoice::Gpu))?),
+            None => {
+                eprintln!(
+                    "no wgpu adapter: skipping wgpu (install mesa-vulkan-drivers for lavapipe)"
+                );
+                None
+            }
+        }
+    };
+    if let Some(g) = &gpu {
+        eprintln!("{}", g.reason);
+    }
+    let python = a.python.clone().unwrap_or_else(|| {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../bench/python/.venv/bin/python")
+    });
+    let have_torch = python.exists();
+    if !have_torch {
+        eprintln!(
+            "{} not found: PyTorch + PEFT column skipped (see bench/python/requirements.txt)",
+            python.display()
+        );
+    }
+    println!(
+        "LoRA fine-tuning throughput, predicted bytes/s (median of {} runs of {} steps; {} threads; \
+         batch {} x 64 bytes; r {}, alpha {}, dropout {}; Adam)",
+        a.repeats, a.steps, a.threads, a.batch, a.r, a.alpha, a.dropout
+    );
+    println!(
+        "{:<14} {:>10} {:>11} {:>11} {:>14} {:>9} {:>9}",
+        "variant", "trainable", "burn Flex", "burn wgpu", "PyTorch+PEFT", "Flex/PT", "wgpu/PT"
+    );
+    let mut base_scores = Vec::new();
+    for variant in &a.variants {
+        let plan = lm_plan(variant, a.batch, a.r, a.alpha, a.dropout)?;
+        let params = trainable(&plan, &text, &flex.device)?;
+        // PyTorch has no int8 frozen base for training in its core; that row is ours only.
+        let torch_row = have_torch && !variant.ends_with("int8");
+        let (mut f, mut g, mut t) = (Vec::new(), Vec::new(), Vec::new());
+        let mut torch_params = None;
+        // Interleave the contenders so machine noise hits all of them alike.
+        for _ in 0..a.repeats {
+            f.push(ours(&plan, &text, a.steps, &flex.device)?);
+            if let Some(gb) = &gpu {
+                g.push(ours(&plan, &text, a.steps, &gb.device)?);
+            }
+            if torch_row {
+                for run in torch(&a, &python, variant)? {
+                    t.push(run.tokens_per_sec);
+                    torch_params = Some(run.trainable);
+                    base_scores.push(run.base_val_loss);
+                }
+            }
+        }
+        if let Some(tp) = torch_params
+            && tp != params as i64
+        {
+            bail!("{variant}: PyTorch + PEFT trains {tp} parameters, sweeplab {params}");
+        }
+        for v in [&mut f, &mut g, &mut t] {
+            v.sort_by(f64::total_cmp);
+        }
+        let (mf, mg, mt) = (median(&f), median(&g), median(&t));
+        let cell = |v: f64| {
+            if v.is_nan() {
+                "-".to_string()
+            } else {
+                format!("{v:.0}")
+            }
+        };
+        let ratio = |x: f64| {
+            if x.is_nan() || mt.is_nan() {
+                "-".to_string()
+            } else {
+                format!("{:.2}x", x / mt)
+            }
+        };
+        println!(
+            "{:<14} {:>10} {:>11} {:>11} {:>14} {:>9} {:>9}",
+            variant,
+            params,
+            cell(mf),
+            cell(mg),
+            cell(mt),
+            ratio(mf),
+            ratio(mg)
+        );
+        eprintln!("  runs: flex {f:.0?} wgpu {g:.0?} torch {t:.0?}");
+    }
+    if let Some(score) = base_scores.first() {
+        println!(
+            "the frozen base's val/loss on sweeplab's validation windows: PyTorch {score:.4}, \
+             sweeplab {BASE_DEVILS_VAL_LOSS:.4} (nats per byte)"
+        );
+        if (score - BASE_DEVILS_VAL_LOSS).abs() > 1e-3 {
+            bail!(
+                "PyTorch's model is not sweeplab's: the frozen base scores {score:.4}, not {BASE_DEVILS_VAL_LOSS}"
+            );
+        }
+    }
+    Ok(())
+}
