@@ -116,26 +116,34 @@ fn killed_workers_are_resumed_after_their_heartbeats_go_stale() {
     let dir = tmp("db-kill");
     let url = format!("sqlite:///{}", dir.join("study.db").display());
     let cfg = dir.join("sweep.yaml");
-    std::fs::write(&cfg, config("killed", 8, 60)).unwrap();
+    std::fs::write(&cfg, config("killed", 8, 200)).unwrap();
     let hb = ["--heartbeat-interval", "1", "--grace-period", "3"];
     let mut workers: Vec<Child> = (0..3)
         .map(|i| worker(&cfg, &dir.join(format!("out{i}")), &url, &hb))
         .collect();
-    // Kill all three once each has a trial running and at least one trial finished.
+    // Kill all three while a trial asked after the first one finished runs: it has its
+    // whole 200 epochs ahead of it, so it is still running when the kill lands. (The
+    // workers' first trials start together and end within moments of each other, so a
+    // kill aimed at them can land after all of them told.)
     let start = Instant::now();
-    loop {
+    let fresh: Vec<u64> = loop {
         let ts = trials(&url, "killed");
-        let running = ts.iter().filter(|t| t.state == TrialState::Running).count();
-        let done = ts.iter().filter(|t| t.state.is_finished()).count();
-        if running >= 3 && done >= 1 {
-            break;
+        let first_end = ts.iter().filter_map(|t| t.datetime_complete).min();
+        let fresh: Vec<u64> = ts
+            .iter()
+            .filter(|t| t.state == TrialState::Running)
+            .filter(|t| first_end.is_some_and(|e| t.datetime_start.is_some_and(|s| s >= e)))
+            .map(|t| t.number)
+            .collect();
+        if !fresh.is_empty() {
+            break fresh;
         }
         assert!(
             start.elapsed() < Duration::from_secs(300),
             "the workers did not get going: {ts:#?}"
         );
         std::thread::sleep(Duration::from_millis(100));
-    }
+    };
     for w in &mut workers {
         Command::new("kill")
             .args(["-KILL", &w.id().to_string()])
@@ -143,12 +151,16 @@ fn killed_workers_are_resumed_after_their_heartbeats_go_stale() {
             .unwrap();
         w.wait().unwrap();
     }
-    let left = trials(&url, "killed")
+    let running: Vec<u64> = trials(&url, "killed")
         .iter()
         .filter(|t| t.state == TrialState::Running)
-        .count();
-    // (A worker may finish its trial between the look and the kill.)
-    assert!(left >= 1, "the kills left running trials");
+        .map(|t| t.number)
+        .collect();
+    assert!(
+        fresh.iter().all(|n| running.contains(n)),
+        "the kills left the fresh trials {fresh:?} running: {running:?}"
+    );
+    let left = running.len();
     // One worker finishes the study: the killed trials go stale and are failed.
     let out = worker(&cfg, &dir.join("again"), &url, &hb)
         .wait_with_output()
