@@ -170,6 +170,24 @@ pub fn init_threads(threads: usize) -> anyhow::Result<()> {
         .context("configuring the thread pool")
 }
 
+/// A table cell of a rate: rounded, or `-` where the run had none.
+pub fn rate_cell(v: f64) -> String {
+    if v.is_nan() {
+        "-".to_string()
+    } else {
+        format!("{v:.0}")
+    }
+}
+
+/// A table cell of `ours / peer` as `1.23x`, or `-` where either is missing.
+pub fn ratio_cell(ours: f64, peer: f64) -> String {
+    if ours.is_nan() || peer.is_nan() {
+        "-".to_string()
+    } else {
+        format!("{:.2}x", ours / peer)
+    }
+}
+
 /// The arithmetic mean.
 pub fn mean(v: &[f64]) -> f64 {
     v.iter().sum::<f64>() / v.len().max(1) as f64

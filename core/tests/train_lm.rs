@@ -100,6 +100,14 @@ fn tiny_text_set(device: &Device) -> DataSet {
         .unwrap()
 }
 
+/// The Devil's Dictionary on the shipped base, as the study trains it.
+fn shipped_text_set() -> DataSet {
+    let bytes = std::fs::read(lm_dir().join(BASE_FILE)).unwrap();
+    DataSpec::Text(TextCorpus::DevilsDictionary)
+        .load_text(&devils(), bytes, BASE_SHA256)
+        .unwrap()
+}
+
 fn lm_plan(lora: Option<LoraSettings>, steps: usize, epochs: usize) -> TrialPlan {
     plan_of(
         ModelSpec::Lm {
@@ -268,10 +276,7 @@ fn the_shipped_base_reaches_its_recorded_loss_on_the_fine_tuning_text() {
 fn a_lora_study_is_estimated_from_measured_steps_evaluations_and_samples() {
     let _turn = flex_rng();
     let device = Device::flex();
-    let bytes = std::fs::read(lm_dir().join(BASE_FILE)).unwrap();
-    let data = DataSpec::Text(TextCorpus::DevilsDictionary)
-        .load_text(&devils(), bytes, BASE_SHA256)
-        .unwrap();
+    let data = shipped_text_set();
     let lora = LoraSettings {
         r: 4,
         alpha: 8.0,
@@ -372,10 +377,7 @@ fn baselines_train_with_the_best_trials_budget_and_are_kept_in_the_study() {
 
     let _turn = flex_rng();
     let device = Device::flex();
-    let bytes = std::fs::read(lm_dir().join(BASE_FILE)).unwrap();
-    let data = DataSpec::Text(TextCorpus::DevilsDictionary)
-        .load_text(&devils(), bytes, BASE_SHA256)
-        .unwrap();
+    let data = shipped_text_set();
     let mut space = SearchSpace::new();
     space.insert("lr".into(), Distribution::float_log(1e-3, 2e-2));
     let spec = SweepSpec {

@@ -22,7 +22,7 @@ use std::process::Command;
 use anyhow::{Context, Result, anyhow, bail};
 use clap::Parser;
 use futures_lite::future::block_on;
-use sweeplab_bench::{init_threads, median};
+use sweeplab_bench::{init_threads, median, rate_cell, ratio_cell};
 use sweeplab_core::train::backend::probe_adapter;
 use sweeplab_core::train::bench::{LM_VARIANTS, lm_plan};
 use sweeplab_core::train::lm::trial::measure_lm;
@@ -242,29 +242,15 @@ fn main() -> Result<()> {
             v.sort_by(f64::total_cmp);
         }
         let (mf, mg, mt) = (median(&f), median(&g), median(&t));
-        let cell = |v: f64| {
-            if v.is_nan() {
-                "-".to_string()
-            } else {
-                format!("{v:.0}")
-            }
-        };
-        let ratio = |x: f64| {
-            if x.is_nan() || mt.is_nan() {
-                "-".to_string()
-            } else {
-                format!("{:.2}x", x / mt)
-            }
-        };
         println!(
             "{:<14} {:>10} {:>11} {:>11} {:>14} {:>9} {:>9}",
             variant,
             params,
-            cell(mf),
-            cell(mg),
-            cell(mt),
-            ratio(mf),
-            ratio(mg)
+            rate_cell(mf),
+            rate_cell(mg),
+            rate_cell(mt),
+            ratio_cell(mf, mt),
+            ratio_cell(mg, mt)
         );
         eprintln!("  runs: flex {f:.0?} wgpu {g:.0?} torch {t:.0?}");
     }

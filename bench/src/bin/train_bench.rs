@@ -17,7 +17,7 @@ use std::process::Command;
 use anyhow::{Context, Result, anyhow, bail};
 use clap::Parser;
 use futures_lite::future::block_on;
-use sweeplab_bench::{init_threads, median};
+use sweeplab_bench::{init_threads, median, rate_cell, ratio_cell};
 use sweeplab_core::train::backend::probe_adapter;
 use sweeplab_core::train::bench::mnist_plan;
 use sweeplab_core::train::trainer::measure_training;
@@ -186,28 +186,14 @@ fn main() -> Result<()> {
             v.sort_by(f64::total_cmp);
         }
         let (mf, mg, mt) = (median(&f), median(&g), median(&t));
-        let cell = |v: f64| {
-            if v.is_nan() {
-                "-".to_string()
-            } else {
-                format!("{v:.0}")
-            }
-        };
-        let ratio = |a: f64| {
-            if a.is_nan() || mt.is_nan() {
-                "-".to_string()
-            } else {
-                format!("{:.2}x", a / mt)
-            }
-        };
         println!(
             "{:<18} {:>12} {:>12} {:>12} {:>10} {:>10}",
             name,
-            cell(mf),
-            cell(mg),
-            cell(mt),
-            ratio(mf),
-            ratio(mg)
+            rate_cell(mf),
+            rate_cell(mg),
+            rate_cell(mt),
+            ratio_cell(mf, mt),
+            ratio_cell(mg, mt)
         );
         eprintln!("  runs: flex {f:.0?} wgpu {g:.0?} torch {t:.0?}");
     }

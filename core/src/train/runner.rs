@@ -734,14 +734,7 @@ pub async fn run_baselines<S: StudyStore, H: TrainHooks>(
         let outcome = match trained {
             Ok(o) if o.cancelled => break,
             Ok(o) => o,
-            Err(e) => TrialOutcome {
-                state: TrialState::Fail,
-                value: None,
-                epochs: 0,
-                fail_reason: Some(e.to_string()),
-                cancelled: false,
-                samples_per_sec: 0.0,
-            },
+            Err(e) => TrialOutcome::failed(e.to_string()),
         };
         let t = scratch.trials().get(number as usize);
         let last = |name: &str| {

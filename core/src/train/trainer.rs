@@ -128,6 +128,20 @@ pub struct TrialOutcome {
     pub samples_per_sec: f64,
 }
 
+impl TrialOutcome {
+    /// A trial that failed before it trained, for `why`.
+    pub fn failed(why: String) -> TrialOutcome {
+        TrialOutcome {
+            state: TrialState::Fail,
+            value: None,
+            epochs: 0,
+            fail_reason: Some(why),
+            cancelled: false,
+            samples_per_sec: 0.0,
+        }
+    }
+}
+
 /// A data split on the device.
 struct DeviceSplit {
     x: Tensor<2>,

@@ -81,6 +81,17 @@ fn start(s: &mut State) -> ToWorker {
 
 /// What a worker does: runs `n` trials of the study `start` names through the core and
 /// sends the page its journal lines and trial ends.
+/// The start message of the worker `effects` spawn (a Start's effects).
+fn spawned(effects: Vec<Effect>) -> ToWorker {
+    effects
+        .into_iter()
+        .find_map(|e| match e {
+            Effect::SpawnWorker { start, .. } => Some(start),
+            _ => None,
+        })
+        .expect("Start spawns a worker")
+}
+
 fn worker_runs(s: &mut State, start: &ToWorker, n: usize) {
     let ToWorker::Start {
         study: name,
@@ -1231,18 +1242,9 @@ fn a_teachers_lesson_travels_in_the_link_and_a_bad_one_is_a_notice() {
 
 #[test]
 fn histograms_are_recorded_unless_turned_off_and_the_choice_reaches_the_worker() {
-    let start_of = |effects: Vec<Effect>| {
-        effects
-            .into_iter()
-            .find_map(|e| match e {
-                Effect::SpawnWorker { start, .. } => Some(start),
-                _ => None,
-            })
-            .expect("Start spawns a worker")
-    };
     let mut s = State::new(cpu_setup());
     assert!(s.histograms, "on by default");
-    let start = start_of(act(&mut s, Action::Start));
+    let start = spawned(act(&mut s, Action::Start));
     assert!(matches!(
         start,
         ToWorker::Start {
@@ -1253,7 +1255,7 @@ fn histograms_are_recorded_unless_turned_off_and_the_choice_reaches_the_worker()
 
     let mut s = State::new(cpu_setup());
     act(&mut s, Action::Histograms(false));
-    let start = start_of(act(&mut s, Action::Start));
+    let start = spawned(act(&mut s, Action::Start));
     assert!(matches!(
         start,
         ToWorker::Start {
@@ -1267,15 +1269,6 @@ fn histograms_are_recorded_unless_turned_off_and_the_choice_reaches_the_worker()
 fn a_language_model_study_trains_its_baselines_unless_turned_off_and_shows_them() {
     use sweeplab_core::baselines::{BASELINES_ATTR, Baseline, baselines_to_json};
     use sweeplab_core::storage::journal::JournalOp;
-    let start_of = |effects: Vec<Effect>| {
-        effects
-            .into_iter()
-            .find_map(|e| match e {
-                Effect::SpawnWorker { start, .. } => Some(start),
-                _ => None,
-            })
-            .expect("Start spawns a worker")
-    };
     let lora = || Setup {
         backend: BackendChoice::Cpu,
         n_trials: 2,
@@ -1284,7 +1277,7 @@ fn a_language_model_study_trains_its_baselines_unless_turned_off_and_shows_them(
     let mut s = State::new(lora());
     assert!(s.baselines, "on by default");
     act(&mut s, Action::Baselines(false));
-    let start = start_of(act(&mut s, Action::Start));
+    let start = spawned(act(&mut s, Action::Start));
     assert!(matches!(
         start,
         ToWorker::Start {
@@ -1294,7 +1287,7 @@ fn a_language_model_study_trains_its_baselines_unless_turned_off_and_shows_them(
     ));
 
     let mut s = State::new(lora());
-    let start = start_of(act(&mut s, Action::Start));
+    let start = spawned(act(&mut s, Action::Start));
     assert!(matches!(
         start,
         ToWorker::Start {
@@ -1369,15 +1362,7 @@ fn a_language_model_study_trains_its_baselines_unless_turned_off_and_shows_them(
 #[test]
 fn the_best_trials_lora_adapter_downloads_as_a_zip_of_pefts_files() {
     let mut s = State::new(cpu_setup());
-    let start = match act(&mut s, Action::Start)
-        .into_iter()
-        .find_map(|e| match e {
-            Effect::SpawnWorker { start, .. } => Some(start),
-            _ => None,
-        }) {
-        Some(start) => start,
-        None => panic!("Start spawns a worker"),
-    };
+    let start = spawned(act(&mut s, Action::Start));
     worker_runs(&mut s, &start, 2);
     let best = s.data.best().expect("a best trial").number;
     // No adapter yet: a clear notice, no download.

@@ -337,14 +337,7 @@ impl FusedSweep {
                     Err(e) => {
                         // A bad combination is this trial's failure, not the sweep's; it
                         // never trains.
-                        let outcome = TrialOutcome {
-                            state: TrialState::Fail,
-                            value: None,
-                            epochs: 0,
-                            fail_reason: Some(e.to_string()),
-                            cancelled: false,
-                            samples_per_sec: 0.0,
-                        };
+                        let outcome = TrialOutcome::failed(e.to_string());
                         ended.push(TrialEnd {
                             number,
                             outcome: tell_outcome(study, number, outcome, hooks)?,
