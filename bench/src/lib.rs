@@ -170,6 +170,24 @@ pub fn init_threads(threads: usize) -> anyhow::Result<()> {
         .context("configuring the thread pool")
 }
 
+/// The wgpu backend for a benchmark's wgpu column, when `wanted` and an adapter exists
+/// (saying which on stderr), else `None` (saying why where one was wanted).
+#[cfg(feature = "train")]
+pub fn wgpu_column(wanted: bool) -> anyhow::Result<Option<sweeplab_core::train::SelectedBackend>> {
+    use futures_lite::future::block_on;
+    use sweeplab_core::train::{BackendChoice, backend::probe_adapter, select_backend};
+    if !wanted {
+        return Ok(None);
+    }
+    if block_on(probe_adapter()).is_none() {
+        eprintln!("no wgpu adapter: skipping wgpu (install mesa-vulkan-drivers for lavapipe)");
+        return Ok(None);
+    }
+    let gpu = block_on(select_backend(BackendChoice::Gpu))?;
+    eprintln!("{}", gpu.reason);
+    Ok(Some(gpu))
+}
+
 /// A table cell of a rate: rounded, or `-` where the run had none.
 pub fn rate_cell(v: f64) -> String {
     if v.is_nan() {

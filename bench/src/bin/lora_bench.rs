@@ -22,8 +22,7 @@ use std::process::Command;
 use anyhow::{Context, Result, anyhow, bail};
 use clap::Parser;
 use futures_lite::future::block_on;
-use sweeplab_bench::{init_threads, median, rate_cell, ratio_cell};
-use sweeplab_core::train::backend::probe_adapter;
+use sweeplab_bench::{init_threads, median, rate_cell, ratio_cell, wgpu_column};
 use sweeplab_core::train::bench::{LM_VARIANTS, lm_plan};
 use sweeplab_core::train::lm::trial::measure_lm;
 use sweeplab_core::train::lm::{BASE_DEVILS_VAL_LOSS, BASE_SHA256};
@@ -176,22 +175,7 @@ fn main() -> Result<()> {
         .text
         .ok_or_else(|| anyhow!("the text data set came without its text"))?;
     let flex = block_on(select_backend(BackendChoice::Cpu))?;
-    let gpu = if a.no_wgpu {
-        None
-    } else {
-        match block_on(probe_adapter()) {
-            Some(_) => Some(block_on(select_backend(BackendChoice::Gpu))?),
-            None => {
-                eprintln!(
-                    "no wgpu adapter: skipping wgpu (install mesa-vulkan-drivers for lavapipe)"
-                );
-                None
-            }
-        }
-    };
-    if let Some(g) = &gpu {
-        eprintln!("{}", g.reason);
-    }
+    let gpu = wgpu_column(!a.no_wgpu)?;
     let python = a.python.clone().unwrap_or_else(|| {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../bench/python/.venv/bin/python")
     });

@@ -17,8 +17,7 @@ use std::process::Command;
 use anyhow::{Context, Result, anyhow, bail};
 use clap::Parser;
 use futures_lite::future::block_on;
-use sweeplab_bench::{init_threads, median, rate_cell, ratio_cell};
-use sweeplab_core::train::backend::probe_adapter;
+use sweeplab_bench::{init_threads, median, rate_cell, ratio_cell, wgpu_column};
 use sweeplab_core::train::bench::mnist_plan;
 use sweeplab_core::train::trainer::measure_training;
 use sweeplab_core::train::{BackendChoice, DataSet, Mnist, select_backend};
@@ -133,22 +132,7 @@ fn main() -> Result<()> {
     let data_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../static/data/mnist10k");
     let data = Mnist::load_dir(&data_dir)?.split(8_000);
     let flex = block_on(select_backend(BackendChoice::Cpu))?;
-    let gpu = if o.wgpu {
-        match block_on(probe_adapter()) {
-            Some(_) => Some(block_on(select_backend(BackendChoice::Gpu))?),
-            None => {
-                eprintln!(
-                    "no wgpu adapter: skipping wgpu (install mesa-vulkan-drivers for lavapipe)"
-                );
-                None
-            }
-        }
-    } else {
-        None
-    };
-    if let Some(g) = &gpu {
-        eprintln!("{}", g.reason);
-    }
+    let gpu = wgpu_column(o.wgpu)?;
     let have_torch = o.python.exists();
     if !have_torch {
         eprintln!(
