@@ -74,9 +74,9 @@ pub struct SweepArgs {
     /// later, and `sweeplab export --format mlflow` writes the same runs as files.
     #[arg(long)]
     mlflow_uri: Option<String>,
-    /// Do not record each layer's weight and gradient histograms after every epoch (kept in
-    /// the study by default; TensorBoard's Histograms and Distributions tabs and W&B's
-    /// histogram charts show them).
+    /// Do not record each layer's weight and gradient histograms after every epoch (100
+    /// evenly spaced epochs of a longer trial; kept in the study by default; TensorBoard's
+    /// Histograms and Distributions tabs and W&B's histogram charts show them).
     #[arg(long)]
     no_histograms: bool,
     /// After the search, train the baselines of a language-model study with the best
@@ -374,12 +374,14 @@ impl TrainHooks for Display {
 /// Writes the study's TensorBoard logdir (`OUT/tensorboard/`, one run per trial plus the
 /// HParams experiment) and W&B offline runs (`OUT/wandb/`), each file atomically. File names
 /// are stable, so rewriting after each trial replaces files rather than adding any.
-fn export_logs(study: &Study, out: &Path) -> Result<()> {
+/// Writes the study's TensorBoard and W&B logs where they changed since `logs` last wrote.
+fn export_logs(study: &Study, logs: &mut export::SweepLogs) -> Result<()> {
     let record = study
         .storage()
         .study(study.study_id())
         .ok_or_else(|| anyhow!("study `{}` vanished from storage", study.name()))?;
-    Ok(export::write_sweep_logs(record, out)?)
+    logs.write(record)?;
+    Ok(())
 }
 
 /// One line for a finished trial.
@@ -467,6 +469,8 @@ struct Host<'a> {
     display: Display,
     setup: &'a Setup,
     out: &'a Path,
+    /// The TensorBoard and W&B logs under `out`, written after every trial.
+    logs: export::SweepLogs,
     heartbeat: Option<Heartbeat>,
     mlflow: Option<crate::mlflow_live::MlflowLive>,
     /// The other workers' trials this worker last said it waits for.
@@ -728,7 +732,7 @@ impl SweepHooks for Host<'_> {
         {
             r.remove(&end.number);
         }
-        export_logs(study, self.out).map_err(|e| {
+        export_logs(study, &mut self.logs).map_err(|e| {
             RunnerError::Host(format!("writing the logs of trial {}: {e:#}", end.number))
         })?;
         if let (Some(m), Some(record)) = (&mut self.mlflow, study.storage().study(study.study_id()))
@@ -839,8 +843,9 @@ pub fn sweep(a: SweepArgs) -> Result<()> {
     if removed > 0 {
         eprintln!("resuming: removed {removed} temporary file(s) a stopped sweep left");
     }
+    let mut logs = export::SweepLogs::new(&a.out);
     if study.trials().iter().any(|t| t.state.is_finished()) {
-        export_logs(&study, &a.out).context("writing the logs of the finished trials")?;
+        export_logs(&study, &mut logs).context("writing the logs of the finished trials")?;
     }
 
     let backend = block_on(select_backend(choice))?;
@@ -881,6 +886,7 @@ pub fn sweep(a: SweepArgs) -> Result<()> {
         ),
         setup: &setup,
         out: &a.out,
+        logs,
         heartbeat,
         mlflow: a
             .mlflow_uri

@@ -1,7 +1,7 @@
 //! `sweeplab sweep` records every layer's weight and gradient histograms after each epoch by
 //! default, writes them into the TensorBoard and W&B logs it keeps, and records none with
-//! `--no-histograms`; each epoch logs the process's CPU and memory, and each trial where it
-//! trained.
+//! `--no-histograms` (a trial of over 100 epochs records 100 evenly spaced ones); each epoch
+//! logs the process's CPU and memory, and each trial where it trained.
 #![cfg(feature = "train")]
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers may panic
 
@@ -20,8 +20,12 @@ use sweeplab_core::{FrozenTrial, TrialState};
 const CONFIG: &str = include_str!("../../tests/conformance/hist-sweep.yaml");
 
 fn run(out: &Path, extra: &[&str]) -> Vec<FrozenTrial> {
+    run_config(CONFIG, out, extra)
+}
+
+fn run_config(yaml: &str, out: &Path, extra: &[&str]) -> Vec<FrozenTrial> {
     let config = out.with_extension("yaml");
-    std::fs::write(&config, CONFIG).unwrap();
+    std::fs::write(&config, yaml).unwrap();
     let o = common::sweeplab()
         .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join(".."))
         .stdout(Stdio::piped())
@@ -119,4 +123,28 @@ fn a_sweep_records_histograms_by_default_and_none_when_told_not_to() {
     let off = run(&dir.join("off"), &["--no-histograms"]);
     assert_eq!(off.len(), 2);
     assert!(off.iter().all(|t| !has_histograms(t)));
+}
+
+#[test]
+fn a_long_trial_records_histograms_at_evenly_spaced_epochs_and_its_last() {
+    let yaml = CONFIG
+        .replace("run_cap: 2", "run_cap: 1")
+        .replace("epochs: {value: 2}", "epochs: {value: 150}");
+    assert_ne!(yaml, CONFIG);
+    let dir = tmp("histograms-long");
+    let trials = run_config(&yaml, &dir.join("long"), &[]);
+    assert_eq!(trials.len(), 1);
+    let t = &trials[0];
+    assert_eq!(t.state, TrialState::Complete);
+    let h = trial_histograms(t);
+    // ceil(150 / 100) = every second epoch: 75 sets, the last one the trial's end.
+    let want: Vec<i64> = (1..=75).map(|i| 2 * i).collect();
+    for (tag, points) in &h {
+        let steps: Vec<i64> = points.iter().map(|p| p.step).collect();
+        assert_eq!(steps, want, "{tag}");
+    }
+    assert_eq!(h.len(), 8, "{:?}", h.keys().collect::<Vec<_>>());
+    // The system metrics and the validation loss keep every epoch.
+    assert_eq!(t.series["system/cpu_percent"].len(), 150);
+    assert_eq!(t.intermediate_values.len(), 150);
 }

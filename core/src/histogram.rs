@@ -2,7 +2,8 @@
 //! `wandb.watch` charts and the playground's distribution view show for each layer of a trial.
 //!
 //! A trial's trainer computes one [`Histogram`] per parameter tensor and kind (`weights/…`,
-//! `gradients/…`) after each epoch and records the epoch's set with
+//! `gradients/…`) after an epoch ([`records_epoch`]: each epoch of a trial of up to
+//! [`MAX_HISTOGRAM_EPOCHS`], evenly spaced ones and the last of a longer one) and records the epoch's set with
 //! [`crate::Study::log_histograms`] as one system attribute, `sweeplab:histograms:<epoch>`
 //! (see [`epoch_to_json`]), so it travels with the trial through every storage (journal,
 //! SQLite, PostgreSQL, Redis) and reaches the page live. [`trial_histograms`] reads them back.
@@ -19,6 +20,20 @@ use crate::trial::FrozenTrial;
 
 /// The prefix of the system attributes that hold a trial's histograms, one per epoch.
 pub const HISTOGRAMS_PREFIX: &str = "sweeplab:histograms:";
+
+/// The most epochs of one trial that record histograms. A histogram set is a few KiB per
+/// epoch, so a 400-epoch trial would otherwise keep several MiB of them in the study (most
+/// of its journal, read by every worker and page); TensorBoard shows at most 500 steps of a
+/// histogram tag anyway (its event loader's default sampling).
+pub const MAX_HISTOGRAM_EPOCHS: usize = 100;
+
+/// Whether epoch `epoch` (1-based) of a trial of `epochs` records its histograms: every
+/// epoch of a trial of up to [`MAX_HISTOGRAM_EPOCHS`]; for a longer one every
+/// `ceil(epochs / MAX_HISTOGRAM_EPOCHS)`-th epoch and the last.
+pub fn records_epoch(epoch: usize, epochs: usize) -> bool {
+    let stride = epochs.div_ceil(MAX_HISTOGRAM_EPOCHS).max(1);
+    epoch == epochs || epoch.is_multiple_of(stride)
+}
 
 /// Bins per histogram (as `wandb.watch`).
 pub const BINS: usize = 64;
@@ -401,6 +416,23 @@ mod tests {
                 .display_bins(),
             64
         );
+    }
+
+    #[test]
+    fn long_trials_record_at_most_the_cap_of_evenly_spaced_epochs() {
+        let recorded = |epochs: usize| -> Vec<usize> {
+            (1..=epochs).filter(|&e| records_epoch(e, epochs)).collect()
+        };
+        assert_eq!(recorded(7), (1..=7).collect::<Vec<_>>());
+        assert_eq!(recorded(MAX_HISTOGRAM_EPOCHS).len(), MAX_HISTOGRAM_EPOCHS);
+        let r = recorded(400);
+        assert_eq!(r.len(), 100);
+        assert_eq!((r[0], r[1], r[99]), (4, 8, 400));
+        // 250 epochs: every third, and the last (250 is not a multiple of 3).
+        let r = recorded(250);
+        assert_eq!((r[0], r.len(), r[r.len() - 1]), (3, 84, 250));
+        assert!(r.len() <= MAX_HISTOGRAM_EPOCHS);
+        assert!(recorded(0).is_empty());
     }
 
     #[test]

@@ -41,7 +41,8 @@ pub enum ToWorker {
         /// can watch a small model learn.
         #[serde(default)]
         step_delay_ms: u32,
-        /// Record each layer's weight and gradient histograms after every epoch.
+        /// Record each layer's weight and gradient histograms after every epoch (at most
+        /// [`sweeplab_core::histogram::MAX_HISTOGRAM_EPOCHS`] evenly spaced epochs of a trial).
         #[serde(default)]
         histograms: bool,
         /// A language-model study: once every trial ran, train its baselines with the best

@@ -5,14 +5,18 @@
 //! file of a set fails, the temporary files and the files this call already put in place
 //! (that did not exist before) are removed again.
 
+use std::collections::HashMap;
 use std::fs::{self, File};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use super::tensorboard::LogdirContext;
 use super::{
-    ExportError, ExportFile, ExportFormat, ExportOptions, check_relative_path, export_study,
+    ExportError, ExportFile, ExportOptions, check_relative_path, objective_tags, started_trials,
+    study_start, wandb,
 };
 use crate::storage::journal::StudyRecord;
+use crate::trial::FrozenTrial;
 
 fn io(path: &Path, error: std::io::Error) -> ExportError {
     ExportError::Io {
@@ -185,14 +189,231 @@ pub fn write_files_atomic(root: &Path, files: &[ExportFile]) -> Result<(), Expor
 }
 
 /// Writes a sweep's logs under `out` as they stand: TensorBoard runs in `out/tensorboard`,
-/// W&B offline runs in `out/wandb`, each file atomically. Called after every trial, it
-/// rewrites what changed, so a reader (TensorBoard, `wandb sync`) follows the sweep.
+/// W&B offline runs in `out/wandb`, each file atomically, so a reader (TensorBoard, `wandb
+/// sync`) follows the sweep. A sweep that writes them after every trial keeps a
+/// [`SweepLogs`], which writes only what changed.
 pub fn write_sweep_logs(study: &StudyRecord, out: &Path) -> Result<(), ExportError> {
-    let options = ExportOptions::default();
-    let tb = export_study(study, ExportFormat::TensorBoard, &options)?;
-    write_files_atomic(&out.join("tensorboard"), &tb)?;
-    let wb = export_study(study, ExportFormat::Wandb, &options)?;
-    write_files_atomic(out, &wb)
+    SweepLogs::new(out).write(study).map(|_| ())
+}
+
+/// A sweep's live logs (see [`write_sweep_logs`]), written again after every trial: only the
+/// files of the trials that changed since the last write are encoded and written (with the
+/// logdir's top file), as long as what every file depends on (the study's start, the
+/// hparams' domains, its objective) is unchanged; else all of them. Without it, every trial
+/// re-encoded every earlier trial's runs: a sweep's time grew with the square of its trials.
+///
+/// What was written is also kept on disk, in [`MANIFEST`] beside the TensorBoard runs
+/// (written after the files it lists), so that a resumed sweep writes only the logs that are
+/// missing or stale instead of all of them.
+#[derive(Debug)]
+pub struct SweepLogs {
+    out: PathBuf,
+    options: ExportOptions,
+    /// A hash of the context of the files written last; `None`: nothing written yet.
+    context: Option<u64>,
+    /// Per trial number: what its files were written from (a hash of its [`TrialStamp`],
+    /// `None` for an unfinished trial), the metric tags of its TensorBoard run, and its
+    /// files' paths under `out`.
+    written: HashMap<u64, Written>,
+}
+
+/// What [`SweepLogs`] wrote for one trial.
+#[derive(Clone, Debug, PartialEq)]
+struct Written {
+    stamp: Option<u64>,
+    tags: Vec<String>,
+    paths: Vec<String>,
+}
+
+/// The file (in `out/tensorboard/`, which TensorBoard does not read: no `tfevents` in its
+/// name) where [`SweepLogs`] records what it wrote.
+pub const MANIFEST: &str = ".sweeplab-logs.json";
+
+/// What a trial's files were written from, as far as it can change: a finished trial's
+/// state and how much it holds (a finished trial does not change again).
+#[derive(Debug, Hash)]
+struct TrialStamp<'a> {
+    state: &'a str,
+    sizes: [usize; 5],
+    complete: Option<String>,
+}
+
+/// A hash that is the same in every run of this build (std's SipHash with fixed keys).
+fn stable_hash(v: &impl std::hash::Hash) -> u64 {
+    use std::hash::{BuildHasher, BuildHasherDefault};
+    BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default().hash_one(v)
+}
+
+/// The stamp of `t`'s files: `None` while it is unfinished (its files are written every
+/// time).
+fn stamp(t: &FrozenTrial) -> Option<u64> {
+    t.state.is_finished().then(|| {
+        stable_hash(&TrialStamp {
+            state: t.state.name(),
+            sizes: [
+                t.params_internal().count(),
+                t.intermediate_values.len(),
+                t.series.values().map(Vec::len).sum(),
+                t.user_attrs.len(),
+                t.system_attrs.len(),
+            ],
+            complete: t.datetime_complete.map(|d| d.to_string()),
+        })
+    })
+}
+
+impl SweepLogs {
+    /// Logs under `out`: what [`MANIFEST`] says was written there already, as far as its
+    /// files are still there; nothing if it is missing or unreadable.
+    pub fn new(out: &Path) -> Self {
+        let mut logs = SweepLogs {
+            out: out.to_path_buf(),
+            options: ExportOptions::default(),
+            context: None,
+            written: HashMap::new(),
+        };
+        logs.load_manifest();
+        logs
+    }
+
+    fn manifest_path(&self) -> PathBuf {
+        self.out.join("tensorboard").join(MANIFEST)
+    }
+
+    fn load_manifest(&mut self) {
+        let Ok(text) = fs::read_to_string(self.manifest_path()) else {
+            return;
+        };
+        let Ok(json) = crate::json::Json::parse(&text) else {
+            return;
+        };
+        let hex = |v: Option<&crate::json::Json>| {
+            v.and_then(|v| v.as_str())
+                .and_then(|s| u64::from_str_radix(s, 16).ok())
+        };
+        let strings = |v: Option<&crate::json::Json>| -> Option<Vec<String>> {
+            v?.as_array()?
+                .iter()
+                .map(|s| s.as_str().map(str::to_string))
+                .collect()
+        };
+        let Some(context) = hex(json.get("context")) else {
+            return;
+        };
+        let Some(trials) = json.get("trials").and_then(|t| t.as_object()) else {
+            return;
+        };
+        for (number, entry) in trials {
+            let (Ok(number), Some(stamp), Some(tags), Some(paths)) = (
+                number.parse::<u64>(),
+                hex(entry.get("stamp")),
+                strings(entry.get("tags")),
+                strings(entry.get("paths")),
+            ) else {
+                continue;
+            };
+            if paths.iter().all(|p| self.out.join(p).is_file()) {
+                self.written.insert(
+                    number,
+                    Written {
+                        stamp: Some(stamp),
+                        tags,
+                        paths,
+                    },
+                );
+            }
+        }
+        self.context = Some(context);
+    }
+
+    fn manifest(&self, context: u64) -> Vec<u8> {
+        use crate::json::Json;
+        let strings = |v: &[String]| Json::Array(v.iter().cloned().map(Json::Str).collect());
+        let mut trials: Vec<(&u64, &Written)> = self
+            .written
+            .iter()
+            .filter(|(_, w)| w.stamp.is_some())
+            .collect();
+        trials.sort_by_key(|(n, _)| **n);
+        let trials = trials
+            .into_iter()
+            .filter_map(|(n, w)| {
+                Some((
+                    n.to_string(),
+                    Json::Object(vec![
+                        ("stamp".into(), Json::Str(format!("{:x}", w.stamp?))),
+                        ("tags".into(), strings(&w.tags)),
+                        ("paths".into(), strings(&w.paths)),
+                    ]),
+                ))
+            })
+            .collect();
+        Json::Object(vec![
+            ("context".into(), Json::Str(format!("{context:x}"))),
+            ("trials".into(), Json::Object(trials)),
+        ])
+        .to_compact()
+        .into_bytes()
+    }
+
+    /// Writes the files of the trials that changed since the last call (all of them the
+    /// first time, or when the logs' context changed); returns how many trials' files were
+    /// written.
+    pub fn write(&mut self, study: &StudyRecord) -> Result<usize, ExportError> {
+        let tb_context = LogdirContext::new(study, &self.options);
+        let t0 = study_start(study);
+        let objective = objective_tags(study);
+        let context = stable_hash(&format!(
+            "{tb_context:?} {t0:?} {objective:?} {}",
+            study.name
+        ));
+        if self.context != Some(context) {
+            self.written.clear();
+        }
+        let mut tb = Vec::new();
+        let mut wb = Vec::new();
+        let mut fresh = Vec::new();
+        for t in started_trials(study) {
+            let now = stamp(t);
+            if now.is_some() && self.written.get(&t.number).is_some_and(|w| w.stamp == now) {
+                continue;
+            }
+            let (file, tags) = tb_context.trial_file(study, t);
+            let run = wandb::run_file(study, t, t0, &objective, &self.options);
+            let paths = vec![format!("tensorboard/{}", file.path), run.path.clone()];
+            tb.push(file);
+            wb.push(run);
+            fresh.push((
+                t.number,
+                Written {
+                    stamp: now,
+                    tags,
+                    paths,
+                },
+            ));
+        }
+        let count = fresh.len();
+        // The top file lists the metric tags of every trial: the ones written now and the
+        // ones written before.
+        let mut tags: Vec<&String> = fresh.iter().flat_map(|(_, w)| &w.tags).collect();
+        tags.extend(
+            self.written
+                .iter()
+                .filter(|(n, _)| !fresh.iter().any(|(f, _)| f == *n))
+                .flat_map(|(_, w)| &w.tags),
+        );
+        tb.insert(0, tb_context.root_file(tags));
+        // Recorded only once written: a failed write is tried again next time.
+        self.context = None;
+        write_files_atomic(&self.out.join("tensorboard"), &tb)?;
+        write_files_atomic(&self.out, &wb)?;
+        self.written.extend(fresh);
+        // Written after the files it lists: a kill before it leaves an older manifest, whose
+        // trials are written again on resume.
+        write_file_atomic(&self.manifest_path(), &self.manifest(context))?;
+        self.context = Some(context);
+        Ok(count)
+    }
 }
 
 /// Removes the temporary files a killed writer left in [`write_sweep_logs`]'s folders
@@ -327,5 +548,101 @@ mod tests {
             );
         }
         assert!(!root.exists());
+    }
+
+    /// Every file under `root`, by relative path.
+    fn tree(root: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+        let mut files = std::collections::BTreeMap::new();
+        let mut dirs = vec![root.to_path_buf()];
+        while let Some(d) = dirs.pop() {
+            for e in fs::read_dir(&d).unwrap() {
+                let p = e.unwrap().path();
+                if p.is_dir() {
+                    dirs.push(p);
+                } else {
+                    let rel = p.strip_prefix(root).unwrap().display().to_string();
+                    files.insert(rel, fs::read(&p).unwrap());
+                }
+            }
+        }
+        files
+    }
+
+    #[test]
+    fn sweep_logs_written_trial_by_trial_equal_the_whole_export() {
+        use crate::{Distribution, RandomSampler, SearchSpace, Study, StudyDirection, TellResult};
+        let live = scratch("live");
+        let whole = scratch("whole");
+        let mut study = Study::create(
+            "live",
+            StudyDirection::Minimize,
+            Box::new(RandomSampler::new(Some(3))),
+        )
+        .unwrap();
+        let mut space = SearchSpace::new();
+        space.insert("lr".into(), Distribution::float_log(1e-4, 1.0));
+        space.insert("width".into(), Distribution::categorical(["8", "16"]));
+        let mut logs = SweepLogs::new(&live);
+        let mut written = Vec::new();
+        for i in 0..6u64 {
+            let (n, _) = study.ask_with(&space).unwrap();
+            for step in 0..3 {
+                study
+                    .report(n, step, 1.0 / (step + 1 + i as i64) as f64)
+                    .unwrap();
+                study
+                    .log_metric(n, "train/loss", step, 0.5 + step as f64)
+                    .unwrap();
+            }
+            // The running trial is written, then written again once it is told.
+            let record = study.storage().study(study.study_id()).unwrap();
+            written.push(logs.write(record).unwrap());
+            let result = if i == 2 {
+                TellResult::Pruned
+            } else {
+                TellResult::Values(vec![1.0 / (i + 1) as f64])
+            };
+            study.tell(n, result).unwrap();
+            let record = study.storage().study(study.study_id()).unwrap();
+            written.push(logs.write(record).unwrap());
+            let _ = fs::remove_dir_all(&whole);
+            write_sweep_logs(record, &whole).unwrap();
+            assert_eq!(tree(&live), tree(&whole), "after trial {i}");
+        }
+        // Each write encodes only the trial that is running or just finished.
+        assert_eq!(written[0], 1);
+        assert!(written[1..].iter().all(|w| *w == 1), "{written:?}");
+        // A resumed sweep (a new writer on the same folder) writes nothing again, unless a
+        // file is missing.
+        let record = study.storage().study(study.study_id()).unwrap();
+        assert_eq!(SweepLogs::new(&live).write(record).unwrap(), 0);
+        let run = fs::read_dir(live.join("tensorboard/trial-003"))
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .path();
+        fs::remove_file(&run).unwrap();
+        assert_eq!(SweepLogs::new(&live).write(record).unwrap(), 1);
+        let mut expected = tree(&whole);
+        let manifest = format!("tensorboard/{MANIFEST}");
+        let ours = tree(&live);
+        // The manifests differ only in which writer wrote which trial; the logs are equal.
+        expected.remove(&manifest);
+        let mut without = ours.clone();
+        without.remove(&manifest);
+        assert_eq!(without, expected);
+        // A new search-space value (the hparams' domain) rewrites every trial.
+        let mut wider = space.clone();
+        wider.insert("depth".into(), Distribution::int(1, 4));
+        let (n, _) = study.ask_with(&wider).unwrap();
+        study.tell(n, TellResult::Values(vec![0.1])).unwrap();
+        let record = study.storage().study(study.study_id()).unwrap();
+        assert_eq!(logs.write(record).unwrap(), 7);
+        let _ = fs::remove_dir_all(&whole);
+        write_sweep_logs(record, &whole).unwrap();
+        assert_eq!(tree(&live), tree(&whole));
+        fs::remove_dir_all(&live).unwrap();
+        fs::remove_dir_all(&whole).unwrap();
     }
 }

@@ -45,8 +45,8 @@ pub use archive::zip_files;
 pub use csv::trials_csv;
 #[cfg(not(target_arch = "wasm32"))]
 pub use fs::{
-    remove_stale_sweep_temps, remove_stale_temp_files, write_file_atomic, write_files_atomic,
-    write_sweep_logs,
+    SweepLogs, remove_stale_sweep_temps, remove_stale_temp_files, write_file_atomic,
+    write_files_atomic, write_sweep_logs,
 };
 pub use journal::{as_optuna_stores, import_journal, journal_for_study};
 

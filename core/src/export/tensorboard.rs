@@ -313,7 +313,7 @@ pub fn event_file_name(wall_time: f64, host: &str) -> String {
 }
 
 /// An hparam's type and domain, merged over the trials' distributions.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 enum Domain {
     Interval(f64, f64),
     Strings(Vec<String>),
@@ -442,29 +442,51 @@ pub fn status_of(state: TrialState) -> i32 {
     }
 }
 
-/// A study as a TensorBoard logdir (see the module documentation).
-pub fn logdir(study: &StudyRecord, options: &ExportOptions) -> Vec<ExportFile> {
-    let t0 = study_start(study);
-    let file_name = event_file_name(t0, &options.host);
-    let trials: Vec<&FrozenTrial> = started_trials(study).collect();
+/// What every file of a study's logdir depends on besides its own trial: the study's start
+/// (the event files' name and first record), the hparams' domains over all trials, and the
+/// objective's tags. [`LogdirContext::trial_file`] and [`LogdirContext::root_file`] build
+/// the logdir piece by piece, so that a live writer re-encodes only the trials that changed
+/// while the context stays the same (`export::fs::SweepLogs`).
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct LogdirContext {
+    t0: f64,
+    file_name: String,
+    domains: BTreeMap<String, Domain>,
+    objective: Vec<String>,
+}
 
-    let mut domains: BTreeMap<String, Domain> = BTreeMap::new();
-    for t in &trials {
-        for (name, dist, _) in t.params_internal() {
-            let merged = merge_domain(domains.remove(name), dist);
-            domains.insert(name.to_string(), merged);
+impl LogdirContext {
+    /// The context of `study`'s logdir.
+    pub(crate) fn new(study: &StudyRecord, options: &ExportOptions) -> Self {
+        let t0 = study_start(study);
+        let mut domains: BTreeMap<String, Domain> = BTreeMap::new();
+        for t in started_trials(study) {
+            for (name, dist, _) in t.params_internal() {
+                let merged = merge_domain(domains.remove(name), dist);
+                domains.insert(name.to_string(), merged);
+            }
+        }
+        LogdirContext {
+            t0,
+            file_name: event_file_name(t0, &options.host),
+            domains,
+            objective: objective_tags(study),
         }
     }
 
-    let mut files = Vec::new();
-    let mut metric_tags: Vec<String> = Vec::new();
-    let objective = objective_tags(study);
-    for t in &trials {
+    /// Trial `t`'s event file (in its run's folder), and the metric tags it logs.
+    pub(crate) fn trial_file(
+        &self,
+        study: &StudyRecord,
+        t: &FrozenTrial,
+    ) -> (ExportFile, Vec<String>) {
+        let t0 = self.t0;
         let start = trial_start(t, t0);
         let end = trial_end(t, start);
         let run = trial_run_name(t);
         let mut f = EventFile::new(t0);
-        let hparams = domains
+        let hparams = self
+            .domains
             .iter()
             .filter_map(|(name, dom)| Some((name.clone(), hparam_value(dom, &t.param(name)?))))
             .collect();
@@ -494,6 +516,7 @@ pub fn logdir(study: &StudyRecord, options: &ExportOptions) -> Vec<ExportFile> {
             f.push_scalars(wall, step, &group);
             i = j;
         }
+        let mut metric_tags: Vec<String> = Vec::new();
         for p in &points {
             if !metric_tags.contains(&p.tag) {
                 metric_tags.push(p.tag.clone());
@@ -535,41 +558,64 @@ pub fn logdir(study: &StudyRecord, options: &ExportOptions) -> Vec<ExportFile> {
             SESSION_END_TAG,
             hp::PluginDataKind::SessionEndInfo(session),
         );
-        files.push(ExportFile {
-            path: format!("{run}/{file_name}"),
+        let file = ExportFile {
+            path: format!("{run}/{}", self.file_name),
             bytes: f.into_bytes(),
-        });
+        };
+        (file, metric_tags)
     }
 
-    // Metrics: the objective(s) first, then the intermediate values, then the series.
-    metric_tags.sort_by_key(|tag| {
-        let rank = match objective.iter().position(|o| o == tag) {
-            Some(i) => i,
-            None if tag == INTERMEDIATE_TAG => objective.len(),
-            None => objective.len() + 1,
-        };
-        (rank, tag.clone())
-    });
-    let infos = domains
-        .iter()
-        .map(|(name, dom)| hparam_info(name, dom))
-        .collect();
-    let mut root = EventFile::new(t0);
-    root.push_summary(
-        t0,
-        0,
-        vec![hparams_value(
-            EXPERIMENT_TAG,
-            experiment(t0, infos, &metric_tags),
-        )],
-    );
-    files.insert(
-        0,
+    /// The logdir's top event file: the hparams experiment, over the metric tags the
+    /// trials log (each at most once, in any order).
+    pub(crate) fn root_file<'a>(&self, tags: impl IntoIterator<Item = &'a String>) -> ExportFile {
+        // Metrics: the objective(s) first, then the intermediate values, then the series.
+        let objective = &self.objective;
+        let mut metric_tags: Vec<String> = tags.into_iter().cloned().collect();
+        metric_tags.sort_by_key(|tag| {
+            let rank = match objective.iter().position(|o| o == tag) {
+                Some(i) => i,
+                None if tag == INTERMEDIATE_TAG => objective.len(),
+                None => objective.len() + 1,
+            };
+            (rank, tag.clone())
+        });
+        metric_tags.dedup();
+        let infos = self
+            .domains
+            .iter()
+            .map(|(name, dom)| hparam_info(name, dom))
+            .collect();
+        let mut root = EventFile::new(self.t0);
+        root.push_summary(
+            self.t0,
+            0,
+            vec![hparams_value(
+                EXPERIMENT_TAG,
+                experiment(self.t0, infos, &metric_tags),
+            )],
+        );
         ExportFile {
-            path: file_name,
+            path: self.file_name.clone(),
             bytes: root.into_bytes(),
-        },
-    );
+        }
+    }
+}
+
+/// A study as a TensorBoard logdir (see the module documentation).
+pub fn logdir(study: &StudyRecord, options: &ExportOptions) -> Vec<ExportFile> {
+    let context = LogdirContext::new(study, options);
+    let mut files = Vec::new();
+    let mut metric_tags: Vec<String> = Vec::new();
+    for t in started_trials(study) {
+        let (file, tags) = context.trial_file(study, t);
+        files.push(file);
+        for tag in tags {
+            if !metric_tags.contains(&tag) {
+                metric_tags.push(tag);
+            }
+        }
+    }
+    files.insert(0, context.root_file(&metric_tags));
     files
 }
 

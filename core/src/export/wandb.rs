@@ -23,7 +23,7 @@ use super::{
 };
 use crate::json::Json;
 use crate::storage::journal::StudyRecord;
-use crate::trial::TrialState;
+use crate::trial::{FrozenTrial, TrialState};
 
 /// Size of a block of the log.
 pub const BLOCK_SIZE: usize = 32768;
@@ -426,107 +426,117 @@ pub fn histogram_json(h: &crate::histogram::Histogram) -> Json {
 pub fn offline_runs(study: &StudyRecord, options: &ExportOptions) -> Vec<ExportFile> {
     let t0 = study_start(study);
     let objective = objective_tags(study);
-    let mut files = Vec::new();
-    for t in started_trials(study) {
-        let start = trial_start(t, t0);
-        let end = trial_end(t, start);
-        let mut rows: BTreeMap<i64, HistoryRow> = BTreeMap::new();
-        for p in trial_points(study, t, start, end) {
+    started_trials(study)
+        .map(|t| run_file(study, t, t0, &objective, options))
+        .collect()
+}
+
+/// Trial `t`'s offline run, in a study that started at `t0` (Unix seconds) and whose
+/// objective logs as `objective`.
+pub(crate) fn run_file(
+    study: &StudyRecord,
+    t: &FrozenTrial,
+    t0: f64,
+    objective: &[String],
+    options: &ExportOptions,
+) -> ExportFile {
+    let start = trial_start(t, t0);
+    let end = trial_end(t, start);
+    let mut rows: BTreeMap<i64, HistoryRow> = BTreeMap::new();
+    for p in trial_points(study, t, start, end) {
+        let row = rows.entry(p.step).or_insert_with(|| HistoryRow {
+            step: p.step,
+            runtime: 0.0,
+            timestamp: p.wall,
+            items: Vec::new(),
+        });
+        row.timestamp = row.timestamp.max(p.wall);
+        row.runtime = row.timestamp - start;
+        match row.items.iter_mut().find(|(k, _)| *k == p.tag) {
+            Some(slot) => slot.1 = Json::Float(p.value),
+            None => row.items.push((p.tag, Json::Float(p.value))),
+        }
+    }
+    // A language-model trial's text samples, in the row of the evaluation that wrote each.
+    for (epoch, prompt, text) in crate::trial::text_samples(t) {
+        let row = rows.entry(epoch).or_insert_with(|| HistoryRow {
+            step: epoch,
+            runtime: end - start,
+            timestamp: end,
+            items: Vec::new(),
+        });
+        row.items.push((
+            crate::export::tensorboard::SAMPLES_TEXT_TAG.to_string(),
+            Json::Str(format!("{prompt}{text}")),
+        ));
+    }
+    // Weight and gradient histograms in the row of their epoch, as `wandb.watch` logs
+    // them (`{"_type": "histogram", "values", "bins"}`, 64 bins).
+    for (tag, points) in crate::histogram::trial_histograms(t) {
+        for p in points {
+            let wall = if p.wall_time > 0.0 { p.wall_time } else { end };
             let row = rows.entry(p.step).or_insert_with(|| HistoryRow {
                 step: p.step,
-                runtime: 0.0,
-                timestamp: p.wall,
+                runtime: wall - start,
+                timestamp: wall,
                 items: Vec::new(),
             });
-            row.timestamp = row.timestamp.max(p.wall);
-            row.runtime = row.timestamp - start;
-            match row.items.iter_mut().find(|(k, _)| *k == p.tag) {
-                Some(slot) => slot.1 = Json::Float(p.value),
-                None => row.items.push((p.tag, Json::Float(p.value))),
-            }
+            row.items.push((tag.clone(), histogram_json(&p.histogram)));
         }
-        // A language-model trial's text samples, in the row of the evaluation that wrote each.
-        for (epoch, prompt, text) in crate::trial::text_samples(t) {
-            let row = rows.entry(epoch).or_insert_with(|| HistoryRow {
-                step: epoch,
-                runtime: end - start,
-                timestamp: end,
-                items: Vec::new(),
-            });
-            row.items.push((
-                crate::export::tensorboard::SAMPLES_TEXT_TAG.to_string(),
-                Json::Str(format!("{prompt}{text}")),
-            ));
-        }
-        // Weight and gradient histograms in the row of their epoch, as `wandb.watch` logs
-        // them (`{"_type": "histogram", "values", "bins"}`, 64 bins).
-        for (tag, points) in crate::histogram::trial_histograms(t) {
-            for p in points {
-                let wall = if p.wall_time > 0.0 { p.wall_time } else { end };
-                let row = rows.entry(p.step).or_insert_with(|| HistoryRow {
-                    step: p.step,
-                    runtime: wall - start,
-                    timestamp: wall,
-                    items: Vec::new(),
-                });
-                row.items.push((tag.clone(), histogram_json(&p.histogram)));
-            }
-        }
-        let history: Vec<HistoryRow> = rows.into_values().collect();
-        let mut summary: Vec<(String, Json)> = Vec::new();
-        for row in &history {
-            for (k, v) in row.all_items() {
-                match summary.iter_mut().find(|(key, _)| *key == k) {
-                    Some(slot) => slot.1 = v,
-                    None => summary.push((k, v)),
-                }
-            }
-        }
-        if let Some(values) = &t.values {
-            for (tag, v) in objective.iter().zip(values) {
-                if !summary.iter().any(|(k, _)| k == tag) {
-                    summary.push((tag.clone(), Json::Float(*v)));
-                }
-            }
-        }
-        summary.push(("trial_state".to_string(), Json::Str(t.state.name().into())));
-        let exit = match t.state {
-            TrialState::Complete | TrialState::Pruned => Some(0),
-            TrialState::Fail => Some(1),
-            TrialState::Running | TrialState::Waiting => None,
-        }
-        .map(|code| (code, (end - start).max(0.0).round() as i32));
-        let id = run_id(&study.name, t.number);
-        let run = RunLog {
-            producer: options.producer.clone(),
-            run_id: id.clone(),
-            project: options.wandb_project.clone(),
-            group: study.name.clone(),
-            job_type: "trial".to_string(),
-            display_name: trial_run_name(t),
-            tags: vec!["sweeplab".to_string()],
-            start_time: start,
-            // The trial's parameters, then where it trained (`sweeplab/backend`, …).
-            config: t
-                .params()
-                .keys()
-                .map(|k| (k.clone(), param_json(t, k)))
-                .chain(
-                    crate::trial::run_config(t)
-                        .into_iter()
-                        .map(|(k, v)| (format!("sweeplab/{k}"), Json::Str(v))),
-                )
-                .collect(),
-            history,
-            summary,
-            exit,
-        };
-        files.push(ExportFile {
-            path: format!("wandb/{}/run-{id}.wandb", run_dir_name(start, &id)),
-            bytes: encode_run(&run),
-        });
     }
-    files
+    let history: Vec<HistoryRow> = rows.into_values().collect();
+    let mut summary: Vec<(String, Json)> = Vec::new();
+    for row in &history {
+        for (k, v) in row.all_items() {
+            match summary.iter_mut().find(|(key, _)| *key == k) {
+                Some(slot) => slot.1 = v,
+                None => summary.push((k, v)),
+            }
+        }
+    }
+    if let Some(values) = &t.values {
+        for (tag, v) in objective.iter().zip(values) {
+            if !summary.iter().any(|(k, _)| k == tag) {
+                summary.push((tag.clone(), Json::Float(*v)));
+            }
+        }
+    }
+    summary.push(("trial_state".to_string(), Json::Str(t.state.name().into())));
+    let exit = match t.state {
+        TrialState::Complete | TrialState::Pruned => Some(0),
+        TrialState::Fail => Some(1),
+        TrialState::Running | TrialState::Waiting => None,
+    }
+    .map(|code| (code, (end - start).max(0.0).round() as i32));
+    let id = run_id(&study.name, t.number);
+    let run = RunLog {
+        producer: options.producer.clone(),
+        run_id: id.clone(),
+        project: options.wandb_project.clone(),
+        group: study.name.clone(),
+        job_type: "trial".to_string(),
+        display_name: trial_run_name(t),
+        tags: vec!["sweeplab".to_string()],
+        start_time: start,
+        // The trial's parameters, then where it trained (`sweeplab/backend`, …).
+        config: t
+            .params()
+            .keys()
+            .map(|k| (k.clone(), param_json(t, k)))
+            .chain(
+                crate::trial::run_config(t)
+                    .into_iter()
+                    .map(|(k, v)| (format!("sweeplab/{k}"), Json::Str(v))),
+            )
+            .collect(),
+        history,
+        summary,
+        exit,
+    };
+    ExportFile {
+        path: format!("wandb/{}/run-{id}.wandb", run_dir_name(start, &id)),
+        bytes: encode_run(&run),
+    }
 }
 
 #[cfg(test)]

@@ -24,6 +24,7 @@ use super::TrainError;
 use super::data::{DataSet, Samples, shuffle};
 use super::histograms::{ParamValues, epoch_histograms, gradients_of, weights_of};
 use super::model::Model;
+use crate::histogram::records_epoch;
 use crate::json::Json;
 use crate::study::{Study, TellResult};
 use crate::trial::TrialState;
@@ -81,8 +82,9 @@ pub trait TrainHooks {
         std::future::ready(())
     }
 
-    /// Whether each epoch's weight and gradient histograms are recorded in the trial
-    /// ([`Study::log_histograms`]; the gradients are the epoch's last step's).
+    /// Whether weight and gradient histograms are recorded in the trial after the epochs
+    /// [`crate::histogram::records_epoch`] picks ([`Study::log_histograms`]; the gradients
+    /// are the epoch's last step's).
     fn wants_histograms(&self) -> bool {
         false
     }
@@ -463,6 +465,7 @@ pub async fn train_trial<H: TrainHooks>(
 
         for epoch in 1..=plan.epochs {
             let epoch_started = Instant::now();
+            let record = histograms && records_epoch(epoch, plan.epochs);
             shuffle(&mut order, &mut rng);
             let perm: Tensor<1, Int> =
                 Tensor::from_data(TensorData::new(order.clone(), [n]), device);
@@ -484,7 +487,7 @@ pub async fn train_trial<H: TrainHooks>(
                 let start = s * batch;
                 let len = batch.min(n - start);
                 let idx = perm.clone().narrow(0, start, len);
-                let keep = histograms && s + 1 == steps_per_epoch;
+                let keep = record && s + 1 == steps_per_epoch;
                 let (next, loss, gradients) =
                     train_step(model, &mut optim, &train, idx, plan.lr, keep);
                 model = next;
@@ -556,7 +559,7 @@ pub async fn train_trial<H: TrainHooks>(
             });
             hooks.epoch_end(number, epoch, &eval_model).await;
             drop(eval_model);
-            if histograms {
+            if record {
                 let h = epoch_histograms(weights_of(&model), last_gradients.take()).await?;
                 study.log_histograms(number, step, &h)?;
             }

@@ -59,7 +59,7 @@ pub fn HistogramView(props: &HistogramProps) -> Html {
     if all.is_empty() {
         return html! {
             <div class="chart empty" data-testid="weights" data-tags="0">
-                { format!("Trial {} has no histograms yet: they are recorded after each epoch when \"Record weight and gradient histograms\" is on (step 3).", trial.number) }
+                { format!("Trial {} has no histograms yet: they are recorded after each epoch (at most 100 evenly spaced epochs of a longer trial) when \"Record weight and gradient histograms\" is on (step 3).", trial.number) }
             </div>
         };
     }

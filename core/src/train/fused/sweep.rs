@@ -104,6 +104,8 @@ pub struct FusedSweep {
     started: usize,
     stopped: bool,
     weights: BTreeMap<u64, super::FusedWeights>,
+    /// Whether the caller asked for every round's weights ([`FusedSweep::set_read_weights`]).
+    read_weights: bool,
 }
 
 impl std::fmt::Debug for FusedSweep {
@@ -143,6 +145,7 @@ impl FusedSweep {
             started: 0,
             stopped: false,
             weights: BTreeMap::new(),
+            read_weights: false,
         })
     }
 
@@ -159,6 +162,7 @@ impl FusedSweep {
     /// Whether each round also reads back the parameters of every trial it trained (in the
     /// same read-back as the metrics), for [`FusedSweep::round_weights`].
     pub fn set_read_weights(&mut self, on: bool) {
+        self.read_weights = on;
         self.run.set_read_weights(on);
         if !on {
             self.weights.clear();
@@ -266,11 +270,16 @@ impl FusedSweep {
             return Ok(ended);
         }
 
-        let histograms = hooks.wants_histograms();
-        if histograms {
-            // The histograms need every trial's weights after each epoch.
-            self.run.set_read_weights(true);
-        }
+        // The histograms need the trials' weights after the epochs that record them (every
+        // epoch of a short trial, evenly spaced ones of a long one): a round reads them back
+        // only when one of its trials records this epoch.
+        let histograms = hooks.wants_histograms()
+            && self
+                .slots
+                .iter()
+                .flatten()
+                .any(|r| crate::histogram::records_epoch(r.epochs + 1, r.plan.epochs));
+        self.run.set_read_weights(self.read_weights || histograms);
         let round_started = Instant::now();
         let epochs = self.run.run_epoch().await?;
         let secs = round_started.elapsed().as_secs_f64();
@@ -385,6 +394,7 @@ impl FusedSweep {
         study.log_metric(number, "val/loss", step, e.val_loss)?;
         study.log_metric(number, "val/accuracy", step, e.val_accuracy)?;
         if hooks.wants_histograms()
+            && crate::histogram::records_epoch(e.epoch, epochs)
             && let Some(w) = &e.weights
         {
             study.log_histograms(

@@ -13,6 +13,7 @@ use web_time::Instant;
 use super::train::{random_starts, read_scalar};
 use super::weights::{load_base, save_adapter};
 use super::{TinyLm, generate, windows};
+use crate::histogram::records_epoch;
 use crate::json::Json;
 use crate::study::Study;
 use crate::train::TrainError;
@@ -235,6 +236,7 @@ pub(crate) async fn train_lm_trial<H: TrainHooks>(
         };
         for epoch in 1..=epochs {
             let epoch_started = Instant::now();
+            let record = histograms && records_epoch(epoch, epochs);
             let until = steps * epoch / epochs;
             let first = step;
             // Losses are read back every READ_EVERY steps: the device's queue stays short
@@ -258,7 +260,7 @@ pub(crate) async fn train_lm_trial<H: TrainHooks>(
                 let loss = model.loss(windows(&corpus.train, &starts, len, &ad));
                 pending.push(loss.clone().detach().inner());
                 let grads = GradientsParams::from_grads(loss.backward(), &model);
-                if histograms && step + 1 == until {
+                if record && step + 1 == until {
                     last_gradients = Some(gradients_of(&model, &grads));
                 }
                 model = optim.step(plan.lr, model, grads);
@@ -361,7 +363,7 @@ pub(crate) async fn train_lm_trial<H: TrainHooks>(
                 text: sample,
             });
             drop(eval);
-            if histograms {
+            if record {
                 let h = epoch_histograms(weights_of(&model), last_gradients.take()).await?;
                 study.log_histograms(number, at, &h)?;
             }
