@@ -9,7 +9,7 @@
 //! Every front end opens a [`Storage`] from a `--storage` argument and then works the same
 //! way on each: [`Storage::load_all`] to read, [`Storage::transact`] for one change (the
 //! CLI's `create-study`, `ask`, `tell`), and [`Storage::into_store`] for the study loop's
-//! [`StudyStore`]. The search engine in `sweeplab-core` knows nothing of databases: this
+//! [`StudyStore`](sweeplab_core::store::StudyStore). The search engine in `sweeplab-core` knows nothing of databases: this
 //! crate is where the drivers live.
 
 //!

@@ -20,7 +20,7 @@ pub enum StorageUrl {
 /// A PostgreSQL server and database.
 #[derive(Clone, PartialEq, Eq)]
 pub struct PostgresUrl {
-    /// The URL as `postgres` (the Rust driver) takes it: `postgresql://…` without the
+    /// The URL as `tokio-postgres` (the Rust driver) takes it: `postgresql://…` without the
     /// SQLAlchemy driver suffix.
     pub conninfo: String,
     /// The URL with the password replaced by `***`, for messages.

@@ -53,10 +53,10 @@ impl From<rusqlite::Error> for DbError {
 }
 
 #[cfg(feature = "postgres")]
-impl From<postgres::Error> for DbError {
+impl From<tokio_postgres::Error> for DbError {
     /// The server's own message (with its detail and hint) when it sent one, else the
     /// driver's (which already names the cause, e.g. a refused connection).
-    fn from(e: postgres::Error) -> DbError {
+    fn from(e: tokio_postgres::Error) -> DbError {
         let text = match e.as_db_error() {
             Some(db) => {
                 let mut t = format!("{}: {}", db.severity(), db.message());
@@ -137,10 +137,10 @@ pub fn sqlite_file_bytes(study: &StudyRecord) -> Result<Vec<u8>, DbError> {
         ..Loaded::default()
     };
     if let Err(e) = write::apply(&mut conn, &mut loaded, &ops, false) {
-        let _ = conn.batch("ROLLBACK");
+        let _ = conn.rollback();
         return Err(e);
     }
-    conn.batch("COMMIT")?;
+    conn.commit()?;
     sqlite_image(&conn)
 }
 
@@ -188,12 +188,12 @@ impl Rdb {
     /// Runs the statements (their errors are ignored, as a database refuses a bad row),
     /// reads every study as [`Rdb::load_all`] does, then rolls the statements back.
     pub fn fuzz_rows(&mut self, rows: &[(String, Vec<Val>)]) -> Result<JournalStorage, DbError> {
-        self.conn.batch("BEGIN")?;
+        self.conn.begin()?;
         for (sql, values) in rows {
             let _ = self.conn.execute(sql, values);
         }
         let out = load::all(&mut self.conn).map(|l| l.storage);
-        self.conn.batch("ROLLBACK")?;
+        self.conn.rollback()?;
         out
     }
 }
@@ -270,11 +270,13 @@ impl Rdb {
     }
 
     fn read<R>(&mut self, f: impl FnOnce(&mut Conn) -> Result<R, DbError>) -> Result<R, DbError> {
-        self.conn.batch("BEGIN")?;
+        self.conn.begin()?;
         let out = f(&mut self.conn);
-        let end = self
-            .conn
-            .batch(if out.is_ok() { "COMMIT" } else { "ROLLBACK" });
+        let end = if out.is_ok() {
+            self.conn.commit()
+        } else {
+            self.conn.rollback()
+        };
         let out = out?;
         end?;
         Ok(out)
@@ -287,7 +289,7 @@ impl Rdb {
         match load::study(&mut self.conn, name) {
             Ok(l) => Ok(l),
             Err(e) => {
-                let _ = self.conn.batch("ROLLBACK");
+                let _ = self.conn.rollback();
                 Err(e)
             }
         }
@@ -298,9 +300,9 @@ impl Rdb {
     fn begin_hold(&mut self, name: &str, known: bool) -> Result<(), DbError> {
         match self.conn.dialect() {
             Dialect::Sqlite => self.conn.batch("BEGIN IMMEDIATE")?,
-            Dialect::Postgres if known => self.conn.batch("BEGIN")?,
+            Dialect::Postgres if known => self.conn.begin()?,
             Dialect::Postgres => {
-                self.conn.batch("BEGIN")?;
+                self.conn.begin()?;
                 // Workers that create the same study at once do it one after the other;
                 // a study that exists is held by its row below.
                 let exists = self
@@ -320,18 +322,17 @@ impl Rdb {
                 }
             }
         }
+        // On PostgreSQL the row is taken by the statement that follows (pipelined with it:
+        // the server runs that one only once the row is held).
         let held = match self.conn.dialect() {
             Dialect::Sqlite => Ok(()),
-            Dialect::Postgres => self
-                .conn
-                .query(
-                    "SELECT study_id FROM studies WHERE study_name = $1 FOR UPDATE",
-                    &[name.into()],
-                )
-                .map(drop),
+            Dialect::Postgres => self.conn.defer(
+                "SELECT study_id FROM studies WHERE study_name = $1 FOR UPDATE",
+                &[name.into()],
+            ),
         };
         if let Err(e) = held {
-            let _ = self.conn.batch("ROLLBACK");
+            let _ = self.conn.rollback();
             return Err(e);
         }
         Ok(())
@@ -341,9 +342,9 @@ impl Rdb {
     fn finish_write(&mut self, loaded: &mut Loaded, ops: &[JournalOp]) -> Result<(), DbError> {
         let r = write::apply(&mut self.conn, loaded, ops, self.beat_new_trials);
         match r {
-            Ok(()) => self.conn.batch("COMMIT"),
+            Ok(()) => self.conn.commit(),
             Err(e) => {
-                let _ = self.conn.batch("ROLLBACK");
+                let _ = self.conn.rollback();
                 Err(e)
             }
         }
@@ -369,7 +370,7 @@ impl Rdb {
                 Ok(out)
             }
             Err(e) => {
-                let _ = self.conn.batch("ROLLBACK");
+                let _ = self.conn.rollback();
                 Err(e)
             }
         }
@@ -571,12 +572,12 @@ impl RdbStore {
         let (out, ops) = loop {
             if held {
             } else if optimistic {
-                self.rdb.conn.batch("BEGIN")?;
+                self.rdb.conn.begin()?;
             } else {
                 self.rdb.begin_hold(&name, known)?;
             }
             if let Err(e) = self.sync(study) {
-                let _ = self.rdb.conn.batch("ROLLBACK");
+                let _ = self.rdb.conn.rollback();
                 self.replica = None;
                 return Err(e.into());
             }
@@ -602,7 +603,7 @@ impl RdbStore {
                         continue;
                     }
                     Err(e) => {
-                        let _ = self.rdb.conn.batch("ROLLBACK");
+                        let _ = self.rdb.conn.rollback();
                         study.restore(before);
                         return Err(e.into());
                     }

@@ -1,51 +1,139 @@
 //! The PostgreSQL side of [`super::sql::Conn`]: a session with its prepared statements,
 //! and [`Val`]s bound to whatever type the server infers for a parameter.
+//!
+//! The session runs `tokio-postgres` on a current-thread runtime of its own (what the
+//! blocking `postgres` crate does), so that requests can be pipelined: a `BEGIN`, and a
+//! statement whose rows nobody reads (the `SELECT … FOR UPDATE` that takes a study's row),
+//! are not sent alone but with the next statement, in order, one round trip for all; a
+//! transaction rolled back before anything was sent costs none. The server still runs them
+//! one after the other, so a statement sent behind a `FOR UPDATE` starts (and, under READ
+//! COMMITTED, takes its snapshot) only once the row is held. With a worker on another
+//! machine each round trip is a network one: the fewer, the shorter a study's row is held.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::time::Duration;
 
-use postgres::types::{FromSql, IsNull, Kind, ToSql, Type, to_sql_checked};
 use time::PrimitiveDateTime;
+use tokio_postgres::types::{FromSql, IsNull, Kind, ToSql, Type, to_sql_checked};
 
 use super::DbError;
 use super::sql::Val;
 
+/// A statement not sent yet.
+enum Deferred {
+    /// `BEGIN`.
+    Begin,
+    /// A prepared statement whose rows are dropped.
+    Query(tokio_postgres::Statement, Vec<PgIn>),
+}
+
+/// One request of a pipeline, awaited: only its error is returned (a statement whose rows
+/// are wanted stores them from inside the future).
+type Answer<'a> = Pin<Box<dyn Future<Output = Result<(), tokio_postgres::Error>> + 'a>>;
+
 /// A PostgreSQL session and its prepared statements.
 pub struct PgConn {
-    client: postgres::Client,
-    prepared: std::collections::HashMap<String, postgres::Statement>,
+    runtime: tokio::runtime::Runtime,
+    client: tokio_postgres::Client,
+    prepared: std::collections::HashMap<String, tokio_postgres::Statement>,
+    /// Statements that go out with the next one, in order.
+    pending: Vec<Deferred>,
 }
 
 impl PgConn {
     /// Connects to a PostgreSQL server.
     pub(crate) fn connect(conninfo: &str, connect_timeout: Duration) -> Result<PgConn, DbError> {
-        let mut config: postgres::Config = conninfo.parse().map_err(DbError::from)?;
+        let mut config: tokio_postgres::Config = conninfo.parse().map_err(DbError::from)?;
         config.connect_timeout(connect_timeout);
-        let client = config.connect(postgres::NoTls).map_err(DbError::from)?;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| DbError::Postgres(format!("cannot start the driver's runtime: {e}")))?;
+        let (client, connection) = runtime
+            .block_on(config.connect(tokio_postgres::NoTls))
+            .map_err(DbError::from)?;
+        // The socket is served while this session waits on a request (`block_on`); once
+        // it fails, every request answers with the error.
+        runtime.spawn(connection);
         Ok(PgConn {
+            runtime,
             client,
             prepared: Default::default(),
+            pending: Vec::new(),
         })
     }
 
-    /// Runs statements without parameters.
+    /// Starts a transaction: `BEGIN` goes out with the next statement.
+    pub(crate) fn begin(&mut self) {
+        self.pending.push(Deferred::Begin);
+    }
+
+    /// Commits; a transaction that has sent nothing yet sends nothing.
+    pub(crate) fn commit(&mut self) -> Result<(), DbError> {
+        if matches!(self.pending[..], [Deferred::Begin]) {
+            self.pending.clear();
+            return Ok(());
+        }
+        self.batch("COMMIT")
+    }
+
+    /// Rolls back; what is deferred since `BEGIN` was never sent, and is dropped.
+    pub(crate) fn rollback(&mut self) -> Result<(), DbError> {
+        if matches!(self.pending.first(), Some(Deferred::Begin)) {
+            self.pending.clear();
+            return Ok(());
+        }
+        self.batch("ROLLBACK")
+    }
+
+    /// Runs statements without parameters (after what is deferred).
     pub(crate) fn batch(&mut self, sql: &str) -> Result<(), DbError> {
-        self.client.batch_execute(sql).map_err(DbError::from)
+        let pending = std::mem::take(&mut self.pending);
+        let client = &self.client;
+        send(
+            &self.runtime,
+            client,
+            &pending,
+            Box::pin(client.batch_execute(sql)),
+        )
+    }
+
+    /// Queues a query whose rows nobody reads; it is sent with the next statement, and an
+    /// error it meets is that statement's.
+    pub(crate) fn defer(&mut self, sql: &str, params: &[Val]) -> Result<(), DbError> {
+        let stmt = self.prepare(sql)?;
+        self.pending.push(Deferred::Query(stmt, pg_params(params)));
+        Ok(())
     }
 
     /// Runs one statement; returns the rows it changed.
     pub(crate) fn execute(&mut self, sql: &str, params: &[Val]) -> Result<u64, DbError> {
         let stmt = self.prepare(sql)?;
         let p = pg_params(params);
-        let refs: Vec<&(dyn ToSql + Sync)> = p.iter().map(|v| v as &(dyn ToSql + Sync)).collect();
-        Ok(self.client.execute(&stmt, &refs)?)
+        let pending = std::mem::take(&mut self.pending);
+        let client = &self.client;
+        let mut changed = 0;
+        let last: Answer<'_> = Box::pin(async {
+            changed = client.execute(&stmt, &refs(&p)).await?;
+            Ok(())
+        });
+        send(&self.runtime, client, &pending, last)?;
+        Ok(changed)
     }
 
     /// Runs one query; returns its rows.
     pub(crate) fn query(&mut self, sql: &str, params: &[Val]) -> Result<Vec<Vec<Val>>, DbError> {
         let stmt = self.prepare(sql)?;
         let p = pg_params(params);
-        let refs: Vec<&(dyn ToSql + Sync)> = p.iter().map(|v| v as &(dyn ToSql + Sync)).collect();
-        let rows = self.client.query(&stmt, &refs)?;
+        let pending = std::mem::take(&mut self.pending);
+        let client = &self.client;
+        let mut rows = Vec::new();
+        let last: Answer<'_> = Box::pin(async {
+            rows = client.query(&stmt, &refs(&p)).await?;
+            Ok(())
+        });
+        send(&self.runtime, client, &pending, last)?;
         let mut out = Vec::with_capacity(rows.len());
         for row in rows {
             let mut vals = Vec::with_capacity(row.len());
@@ -58,14 +146,47 @@ impl PgConn {
         Ok(out)
     }
 
-    fn prepare(&mut self, sql: &str) -> Result<postgres::Statement, DbError> {
+    fn prepare(&mut self, sql: &str) -> Result<tokio_postgres::Statement, DbError> {
         if let Some(s) = self.prepared.get(sql) {
             return Ok(s.clone());
         }
-        let s = self.client.prepare(sql)?;
+        let client = &self.client;
+        let s = self.runtime.block_on(client.prepare(sql))?;
         self.prepared.insert(sql.to_string(), s.clone());
         Ok(s)
     }
+}
+
+/// Sends what is deferred and then `last`, pipelined (each request leaves when its
+/// future is first polled, and they are polled in order), and waits for every answer;
+/// the first error is returned.
+fn send<'a>(
+    runtime: &tokio::runtime::Runtime,
+    client: &'a tokio_postgres::Client,
+    pending: &'a [Deferred],
+    last: Answer<'a>,
+) -> Result<(), DbError> {
+    let mut all: Vec<Answer<'a>> = pending
+        .iter()
+        .map(|d| -> Answer<'a> {
+            match d {
+                Deferred::Begin => Box::pin(client.batch_execute("BEGIN")),
+                Deferred::Query(stmt, p) => {
+                    Box::pin(async move { client.query(stmt, &refs(p)).await.map(drop) })
+                }
+            }
+        })
+        .collect();
+    all.push(last);
+    let answers = runtime.block_on(futures_util::future::join_all(all));
+    answers
+        .into_iter()
+        .find_map(Result::err)
+        .map_or(Ok(()), |e| Err(DbError::from(e)))
+}
+
+fn refs(p: &[PgIn]) -> Vec<&(dyn ToSql + Sync)> {
+    p.iter().map(|v| v as &(dyn ToSql + Sync)).collect()
 }
 
 fn pg_params(params: &[Val]) -> Vec<PgIn> {
@@ -80,7 +201,7 @@ impl ToSql for PgIn {
     fn to_sql(
         &self,
         ty: &Type,
-        out: &mut postgres::types::private::BytesMut,
+        out: &mut tokio_postgres::types::private::BytesMut,
     ) -> Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
         let bad = || -> Box<dyn std::error::Error + Sync + Send> {
             format!("cannot store {:?} in a column of type {ty}", self.0).into()

@@ -261,15 +261,15 @@ pub fn ensure(conn: &mut Conn) -> Result<(), DbError> {
     match conn.dialect() {
         Dialect::Sqlite => conn.batch("BEGIN IMMEDIATE")?,
         Dialect::Postgres => {
-            conn.batch("BEGIN")?;
+            conn.begin()?;
             conn.query("SELECT pg_advisory_xact_lock(7410305712)", &[])?;
         }
     }
     let r = ensure_in_transaction(conn);
     match r {
-        Ok(()) => conn.batch("COMMIT"),
+        Ok(()) => conn.commit(),
         Err(e) => {
-            let _ = conn.batch("ROLLBACK");
+            let _ = conn.rollback();
             Err(e)
         }
     }

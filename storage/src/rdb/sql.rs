@@ -202,6 +202,47 @@ impl Conn {
         }
     }
 
+    /// Starts a transaction (on PostgreSQL `BEGIN` is sent with the next statement).
+    pub fn begin(&mut self) -> Result<(), DbError> {
+        match self {
+            Conn::Sqlite(c) => c.execute_batch("BEGIN").map_err(DbError::from),
+            #[cfg(feature = "postgres")]
+            Conn::Postgres(c) => {
+                c.begin();
+                Ok(())
+            }
+        }
+    }
+
+    /// Commits the transaction.
+    pub fn commit(&mut self) -> Result<(), DbError> {
+        match self {
+            Conn::Sqlite(c) => c.execute_batch("COMMIT").map_err(DbError::from),
+            #[cfg(feature = "postgres")]
+            Conn::Postgres(c) => c.commit(),
+        }
+    }
+
+    /// Rolls the transaction back.
+    pub fn rollback(&mut self) -> Result<(), DbError> {
+        match self {
+            Conn::Sqlite(c) => c.execute_batch("ROLLBACK").map_err(DbError::from),
+            #[cfg(feature = "postgres")]
+            Conn::Postgres(c) => c.rollback(),
+        }
+    }
+
+    /// Runs a query whose rows nobody reads: on PostgreSQL it is sent with the next
+    /// statement (pipelined, see `pg`), which reports an error it meets; on SQLite it runs
+    /// now.
+    pub fn defer(&mut self, sql: &str, params: &[Val]) -> Result<(), DbError> {
+        match self {
+            Conn::Sqlite(_) => self.query(sql, params).map(drop),
+            #[cfg(feature = "postgres")]
+            Conn::Postgres(c) => c.defer(sql, params),
+        }
+    }
+
     /// Runs one statement; returns the rows it changed.
     pub fn execute(&mut self, sql: &str, params: &[Val]) -> Result<u64, DbError> {
         match self {
