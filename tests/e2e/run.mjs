@@ -718,15 +718,45 @@ await test('a tab closed mid-trial reopens with its finished trials and the runn
   const tab = await context.newPage();
   let name;
   try {
-    // Long enough (several seconds a trial here) that the first is still running when the tab closes.
-    await tab.goto(BASE + setupHash({ epochs: 2000, n_trials: 2 }), { waitUntil: "load" });
+    // Long enough (the most epochs a trial takes: tens of seconds here) that the first trial
+    // is still running when the tab closes.
+    await tab.goto(BASE + setupHash({ epochs: 10000, n_trials: 2 }), { waitUntil: "load" });
     await tab.waitForSelector('body[data-ready]', { timeout: 60_000 });
     await tab.click(tid('new-study'));
     await tab.click(tid('start'));
     name = await tab.textContent(tid('study-name'), { timeout: 60_000 });
-    // The first trial's journal lines (RUNNING) reach IndexedDB, then the tab closes.
+    // The first trial's journal lines (RUNNING) reach IndexedDB, then the tab closes: wait
+    // until the saved journal (whole or in chunks) holds a trial that is RUNNING, not for a
+    // fixed time, which a slow machine can pass before the save lands.
     await tab.waitForSelector(`${tid('trial-row')}:has-text("running")`, { timeout: 60_000 });
-    await tab.waitForTimeout(500);
+    await tab.waitForFunction(async (study) => {
+      const db = await new Promise((ok, no) => {
+        const r = indexedDB.open('sweeplab');
+        r.onsuccess = () => ok(r.result);
+        r.onerror = () => no(r.error);
+      });
+      const all = (store, query) => new Promise((ok, no) => {
+        const r = db.transaction(store).objectStore(store).getAll(query);
+        r.onsuccess = () => ok(r.result);
+        r.onerror = () => no(r.error);
+      });
+      try {
+        const whole = await all('journals', study);
+        const chunks = await all('journal_chunks', IDBKeyRange.bound(study, study + '\u{2}'));
+        const text = [...whole, ...chunks].map((v) => (typeof v === 'string' ? v : JSON.stringify(v))).join('\n');
+        // Optuna's journal: op 4 creates a trial (RUNNING = 0 unless it says), op 6 sets one's state.
+        const states = [];
+        for (const line of text.split('\n')) {
+          let op;
+          try { op = JSON.parse(line); } catch { continue; }
+          if (op.op_code === 4) states.push(op.state ?? 0);
+          else if (op.op_code === 6) states[op.trial_id] = op.state;
+        }
+        return states.some((st) => st === 0);
+      } finally {
+        db.close();
+      }
+    }, name, { timeout: 120_000, polling: 200 });
   } finally {
     await tab.close();
   }

@@ -29,18 +29,18 @@ import subprocess
 import sys
 import tempfile
 import time
-import traceback
 
 import optuna
 from optuna.storages import JournalStorage
 from optuna.storages.journal import JournalFileBackend
+
+from checks import check, report  # this folder's harness
 
 optuna.logging.set_verbosity(optuna.logging.ERROR)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CONFORMANCE = os.path.join(HERE, "..", "conformance")
 SWEEPLAB = None
-RESULTS = []
 # The kill storm's study: enough trials that every restart has work to be killed in.
 CAP = 150
 
@@ -61,21 +61,6 @@ sweeplab:
   seed: 11
   batch_size: 16
 """
-
-
-def check(name):
-    def deco(fn):
-        t0 = time.time()
-        try:
-            fn()
-            RESULTS.append((name, True))
-            print(f"PASS {name} ({time.time() - t0:.1f}s)", flush=True)
-        except Exception:
-            RESULTS.append((name, False))
-            print(f"FAIL {name}", flush=True)
-            traceback.print_exc()
-        return fn
-    return deco
 
 
 def load_trials(journal, name):
@@ -243,9 +228,7 @@ def main():
         check(f"kill storm: {kills} SIGKILLs of a sweep, nothing finished lost, every export read")(
             lambda: kill_storm(kills))
     check("disk full: a clear error, the journal whole, and the rerun resumes")(disk_full)
-    failed = sum(1 for _, ok in RESULTS if not ok)
-    print(f"{len(RESULTS) - failed} passed, {failed} failed")
-    sys.exit(1 if failed else 0)
+    report()
 
 
 if __name__ == "__main__":

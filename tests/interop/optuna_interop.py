@@ -19,16 +19,16 @@ import os
 import subprocess
 import sys
 import tempfile
-import traceback
 
 import optuna
 from optuna.storages import JournalStorage
 from optuna.storages.journal import JournalFileBackend
 
+from checks import check, report  # this folder's harness
+
 optuna.logging.set_verbosity(optuna.logging.ERROR)
 
 SWEEPLAB = None
-RESULTS = []
 
 SPACE = {
     "x": optuna.distributions.FloatDistribution(-5.0, 5.0),
@@ -63,19 +63,6 @@ def sl_tell(path, name, number, value):
 
 def storage(path):
     return JournalStorage(JournalFileBackend(path))
-
-
-def check(name):
-    def deco(fn):
-        try:
-            fn()
-            RESULTS.append((name, True))
-            print(f"PASS {name}", flush=True)
-        except Exception:  # noqa: BLE001
-            RESULTS.append((name, False))
-            print(f"FAIL {name}\n{traceback.format_exc()}", flush=True)
-        return fn
-    return deco
 
 
 def interleaved():
@@ -251,10 +238,7 @@ def main():
     check("4 sweeplab + 4 Python processes at once, 1,000 trials: nothing lost or duplicated")(many_processes)
     check("two sweeps and a Python ask/tell loop on one journal: every trial has its own lines")(
         sweeps_and_python_share_a_journal)
-    passed = sum(ok for _, ok in RESULTS)
-    failed = len(RESULTS) - passed
-    print(f"{passed} passed, {failed} failed")
-    sys.exit(0 if failed == 0 else 1)
+    report()
 
 
 if __name__ == "__main__":
