@@ -138,6 +138,16 @@ pub fn run(args: &[String]) -> Result<()> {
     Ok(())
 }
 
+/// Installs cargo-fuzz and builds every target, as [`run`] would before fuzzing (nothing
+/// where the nightly toolchain is missing): `cargo xtask test` does it in the background.
+pub fn prebuild() -> Result<()> {
+    if !have_nightly() {
+        return Ok(());
+    }
+    let tools_bin = cargo_fuzz()?;
+    util::run(nightly_cargo_fuzz(&tools_bin).arg("build"))
+}
+
 /// Whether rustup has a nightly toolchain.
 fn have_nightly() -> bool {
     Command::new("rustup")

@@ -7,6 +7,7 @@
 //! * `cargo xtask test` runs every check and test; it installs what it needs itself
 //!   (rustup targets, pinned CLI tools, Python venvs from pinned requirements, Chromium).
 
+mod background;
 mod bench_browser;
 mod fuzz;
 mod lm;

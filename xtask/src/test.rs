@@ -9,6 +9,7 @@ use std::time::Instant;
 
 use anyhow::{Result, bail};
 
+use crate::background::Job;
 use crate::util::{self, cargo, root};
 use crate::web;
 
@@ -43,6 +44,18 @@ fn worker_clippy(name: &'static str, features: &'static str) -> Stage {
             "-D",
             "warnings",
         ])
+    })
+}
+
+/// `s`, run once `jobs` are done (a stage that needs what a background job installs).
+fn after(jobs: &[&Job], s: Stage) -> Stage {
+    let jobs: Vec<Job> = jobs.iter().map(|j| (*j).clone()).collect();
+    let Stage { name, run } = s;
+    stage(name, move || {
+        for job in &jobs {
+            job.wait()?;
+        }
+        run()
     })
 }
 
@@ -86,16 +99,50 @@ fn sweeplab_bin() -> PathBuf {
     web::target_dir().join("debug").join("sweeplab")
 }
 
+/// A stage that runs the Python test `script` (the conformance venv's python) on the
+/// debug `sweeplab`.
+fn python_stage(name: &'static str, script: &'static str) -> Stage {
+    stage(name, move || {
+        let py = python()?;
+        util::run(Command::new(py).arg(script).arg(sweeplab_bin()))
+    })
+}
+
 /// Runs the whole suite. `--quick` skips the browser stage.
 pub fn run(args: &[String]) -> Result<()> {
     let quick = args.iter().any(|a| a == "--quick");
     let xdg = web::target_dir().join("xdg-runtime");
     std::fs::create_dir_all(&xdg)?;
+    // What the late stages need and a fresh clone lacks starts now, beside the builds
+    // (see `background`): the venvs and npm packages download while clippy runs, and the
+    // tools build at the lowest priority in the CPU time the builds leave idle.
+    let setup = Job::start("Python venvs and npm packages", "setup", false, move || {
+        util::run(Command::new("bash").arg("tests/conformance/venv.sh"))?;
+        util::run(
+            Command::new("bash")
+                .arg("tests/conformance/venv.sh")
+                .arg("mlflow"),
+        )?;
+        if !quick {
+            web::npm_packages()?;
+        }
+        Ok(())
+    })?;
+    let bindgen = Job::start("wasm-bindgen CLI (nice 19)", "wasm-bindgen", true, || {
+        web::wasm_bindgen_cli().map(|_| ())
+    })?;
+    // After wasm-bindgen (needed sooner), not beside it.
+    let fuzz = Job::start("cargo-fuzz and the fuzz targets (nice 19)", "fuzz", true, {
+        let bindgen = bindgen.clone();
+        move || {
+            let _ = bindgen.wait();
+            crate::fuzz::prebuild()
+        }
+    })?;
     // wgpu/Vulkan want a runtime dir (the tests run headless).
     let mut stages = vec![
-        stage("install: wasm32 target, wasm-bindgen CLI, lavapipe", || {
+        stage("install: wasm32 target, lavapipe", || {
             util::run(Command::new("rustup").args(["target", "add", "wasm32-unknown-unknown"]))?;
-            web::wasm_bindgen_cli()?;
             ensure_lavapipe()
         }),
         stage("cargo fmt --check", || {
@@ -163,90 +210,100 @@ pub fn run(args: &[String]) -> Result<()> {
                 )
             },
         ),
-        stage("core tests on wasm32 (Node.js)", || {
-            let runner = web::wasm_bindgen_cli()?.with_file_name("wasm-bindgen-test-runner");
-            util::run(
-                cargo()
-                    .args([
-                        "test",
-                        "-p",
-                        "sweeplab-core",
-                        "--target",
-                        "wasm32-unknown-unknown",
-                        "--test",
-                        "reproducible",
-                    ])
-                    .env("CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER", runner),
-            )
-        }),
-        stage(
-            "conformance: TensorBoard, wandb, Optuna, optuna-dashboard read our exports",
-            || {
-                let py = python()?;
+        after(
+            &[&bindgen],
+            stage("core tests on wasm32 (Node.js)", || {
+                let runner = web::wasm_bindgen_cli()?.with_file_name("wasm-bindgen-test-runner");
                 util::run(
-                    Command::new("bash")
-                        .arg("tests/conformance/run.sh")
-                        .arg(sweeplab_bin())
-                        .env("SWEEPLAB_PYTHON", &py),
+                    cargo()
+                        .args([
+                            "test",
+                            "-p",
+                            "sweeplab-core",
+                            "--target",
+                            "wasm32-unknown-unknown",
+                            "--test",
+                            "reproducible",
+                        ])
+                        .env("CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER", runner),
                 )
-            },
+            }),
         ),
-        stage(
-            "MLflow: a sweep logs to a real tracking server as it runs, and catches up after an outage",
-            || {
-                util::run(
-                    Command::new("bash")
-                        .arg("tests/conformance/mlflow_live.sh")
-                        .arg(sweeplab_bin()),
-                )
-            },
+        after(
+            &[&setup],
+            stage(
+                "conformance: TensorBoard, wandb, Optuna, optuna-dashboard read our exports",
+                || {
+                    let py = python()?;
+                    util::run(
+                        Command::new("bash")
+                            .arg("tests/conformance/run.sh")
+                            .arg(sweeplab_bin())
+                            .env("SWEEPLAB_PYTHON", &py),
+                    )
+                },
+            ),
         ),
-        stage(
-            "interop: Python Optuna 5.0 and sweeplab on one journal",
-            || {
-                let py = python()?;
-                util::run(
-                    Command::new(py)
-                        .arg("tests/interop/optuna_interop.py")
-                        .arg(sweeplab_bin()),
-                )
-            },
+        after(
+            &[&setup],
+            stage(
+                "MLflow: a sweep logs to a real tracking server as it runs, and catches up after an outage",
+                || {
+                    util::run(
+                        Command::new("bash")
+                            .arg("tests/conformance/mlflow_live.sh")
+                            .arg(sweeplab_bin()),
+                    )
+                },
+            ),
         ),
-        stage(
-            "faults: 100 SIGKILLs of a sweep, and a full disk (Optuna, TensorBoard, wandb read what is left)",
-            || {
-                let py = python()?;
-                util::run(
-                    Command::new(py)
-                        .arg("tests/interop/kill_storm.py")
-                        .arg(sweeplab_bin()),
-                )
-            },
+        after(
+            &[&setup],
+            python_stage(
+                "interop: Python Optuna 5.0 and sweeplab on one journal",
+                "tests/interop/optuna_interop.py",
+            ),
         ),
-        stage(
-            "interop: Python Optuna 5.0 and sweeplab on SQLite, PostgreSQL and Redis",
-            || {
-                let py = python()?;
-                let pg = crate::servers::Postgres::start()?;
-                let redis = crate::servers::Redis::start()?;
-                util::run(
-                    Command::new(py)
-                        .arg("tests/interop/optuna_rdb.py")
-                        .arg(sweeplab_bin())
-                        .arg(pg.url())
-                        .arg(redis.url()),
-                )
-            },
+        after(
+            &[&setup],
+            python_stage(
+                "faults: 100 SIGKILLs of a sweep, and a full disk (Optuna, TensorBoard, wandb read what is left)",
+                "tests/interop/kill_storm.py",
+            ),
+        ),
+        after(
+            &[&setup],
+            stage(
+                "interop: Python Optuna 5.0 and sweeplab on SQLite, PostgreSQL and Redis",
+                || {
+                    let py = python()?;
+                    let pg = crate::servers::Postgres::start()?;
+                    let redis = crate::servers::Redis::start()?;
+                    util::run(
+                        Command::new(py)
+                            .arg("tests/interop/optuna_rdb.py")
+                            .arg(sweeplab_bin())
+                            .arg(pg.url())
+                            .arg(redis.url()),
+                    )
+                },
+            ),
         ),
     ];
     // Skips itself, with a printed line, where the nightly toolchain is missing.
-    stages.push(stage("fuzz: a 10-second smoke pass per target", || {
-        crate::fuzz::run(&["--seconds".into(), "10".into()])
-    }));
+    stages.push(after(
+        &[&fuzz],
+        stage("fuzz: a 10-second smoke pass per target", || {
+            crate::fuzz::run(&["--seconds".into(), "10".into()])
+        }),
+    ));
     if !quick {
-        stages.push(stage(
-            "browser: playground end to end in headless Chromium",
-            web::e2e,
+        stages.push(after(
+            &[&setup, &bindgen],
+            stage(
+                "browser: playground end to end in headless Chromium",
+                web::e2e,
+            ),
         ));
     }
 

@@ -1,9 +1,55 @@
 //! Small helpers for running commands.
 
+use std::cell::RefCell;
+use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{Context, Result, bail};
+
+thread_local! {
+    /// Where a background job's commands write their output (see `crate::background`):
+    /// its log file, and whether they run at the lowest CPU priority.
+    static BACKGROUND: RefCell<Option<(File, bool)>> = const { RefCell::new(None) };
+}
+
+/// Makes the commands this thread runs through [`run`] and [`output`] write to `log` (and
+/// run under `nice -n 19` when `nice`): a background job's setting.
+pub fn run_in_background(log: File, nice: bool) {
+    BACKGROUND.with(|b| *b.borrow_mut() = Some((log, nice)));
+}
+
+/// `cmd` as this thread's setting runs it: `None` to run it as it is; in a background job,
+/// `cmd` under `nice -n 19` where asked, its output going to the job's log, and the log.
+fn as_configured(cmd: &mut Command) -> Result<Option<(Command, File)>> {
+    BACKGROUND.with(|b| {
+        let b = b.borrow();
+        let Some((log, nice)) = b.as_ref() else {
+            return Ok(None);
+        };
+        let mut c = if *nice {
+            let mut c = Command::new("nice");
+            c.arg("-n")
+                .arg("19")
+                .arg(cmd.get_program())
+                .args(cmd.get_args());
+            for (k, v) in cmd.get_envs() {
+                match v {
+                    Some(v) => c.env(k, v),
+                    None => c.env_remove(k),
+                };
+            }
+            if let Some(dir) = cmd.get_current_dir() {
+                c.current_dir(dir);
+            }
+            c
+        } else {
+            std::mem::replace(cmd, Command::new("true"))
+        };
+        c.stdout(log.try_clone()?).stderr(log.try_clone()?);
+        Ok(Some((c, log.try_clone()?)))
+    })
+}
 
 /// The workspace root (the parent of xtask/).
 pub fn root() -> PathBuf {
@@ -13,9 +59,22 @@ pub fn root() -> PathBuf {
 
 /// Runs a command in the workspace root, echoing it; fails on a non-zero exit.
 pub fn run(cmd: &mut Command) -> Result<()> {
-    eprintln!("xtask: $ {}", describe(cmd));
+    if cmd.get_current_dir().is_none() {
+        cmd.current_dir(root());
+    }
+    let mut background = as_configured(cmd)?;
+    let cmd = match &mut background {
+        Some((c, log)) => {
+            use std::io::Write;
+            writeln!(log, "xtask: $ {}", describe(c))?;
+            c
+        }
+        None => {
+            eprintln!("xtask: $ {}", describe(cmd));
+            cmd
+        }
+    };
     let status = cmd
-        .current_dir(root())
         .status()
         .with_context(|| format!("could not start `{}`", describe(cmd)))?;
     if !status.success() {

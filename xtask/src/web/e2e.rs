@@ -27,19 +27,8 @@ pub fn ensure_chromium() -> Result<()> {
     util::run(Command::new("apt-get").args(["install", "-y", "chromium", "chromium-driver"]))
 }
 
-/// The browser tests: builds the playground, serves it on a free port, and runs
-/// `tests/e2e/run.mjs` (playwright-core driving `/usr/bin/chromium`). Screenshots and a
-/// metrics file go to `tests/out/e2e/`.
-pub fn e2e() -> Result<()> {
-    ensure_chromium()?;
-    if !have_program("wasm-opt") {
-        // Optional for serve; used when the distribution's binaryen is recent enough.
-        let _ = util::run(Command::new("apt-get").args(["install", "-y", "binaryen"]));
-    }
-    let report = build(&BuildOptions {
-        quick_workers: true,
-        ..BuildOptions::default()
-    })?;
+/// Installs the browser tests' npm packages (`tests/e2e/package-lock.json`) when missing.
+pub fn npm_packages() -> Result<()> {
     let e2e_dir = root().join("tests/e2e");
     let installed = ["playwright-core", "axe-core"]
         .iter()
@@ -53,6 +42,23 @@ pub fn e2e() -> Result<()> {
             "tests/e2e",
         ]))?;
     }
+    Ok(())
+}
+
+/// The browser tests: builds the playground, serves it on a free port, and runs
+/// `tests/e2e/run.mjs` (playwright-core driving `/usr/bin/chromium`). Screenshots and a
+/// metrics file go to `tests/out/e2e/`.
+pub fn e2e() -> Result<()> {
+    ensure_chromium()?;
+    if !have_program("wasm-opt") {
+        // Optional for serve; used when the distribution's binaryen is recent enough.
+        let _ = util::run(Command::new("apt-get").args(["install", "-y", "binaryen"]));
+    }
+    let report = build(&BuildOptions {
+        quick_workers: true,
+        ..BuildOptions::default()
+    })?;
+    npm_packages()?;
     let server = StaticServer::bind(0)?;
     server.spawn(root().join("static"));
     let out = root().join("tests/out/e2e");
