@@ -84,10 +84,9 @@ struct RelativeState {
     params: BTreeMap<String, f64>,
 }
 
-/// A study's state saved by [`Study::checkpoint`].
+/// A study's state saved by [`Study::checkpoint`]: all but its trials, which
+/// [`Study::restore`] takes from the shared storage.
 pub struct Checkpoint {
-    storage: JournalStorage,
-    study_id: u64,
     pending: Vec<JournalOp>,
     relative: BTreeMap<u64, RelativeState>,
     stop_requested: bool,
@@ -96,7 +95,6 @@ pub struct Checkpoint {
 impl std::fmt::Debug for Checkpoint {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Checkpoint")
-            .field("study_id", &self.study_id)
             .field("pending", &self.pending.len())
             .finish()
     }
@@ -337,26 +335,29 @@ impl Study {
     }
 
     /// The study's state as it is now, to go back to with [`Study::restore`] when what was
-    /// changed since could not be stored (another writer got there first).
+    /// changed since could not be stored (another writer got there first). It leaves the
+    /// trials out (copying them would cost every write the study's size): the study holds
+    /// what the shared storage holds plus its pending operations, and that is how
+    /// [`Study::restore`] rebuilds them.
     pub fn checkpoint(&self) -> Checkpoint {
         Checkpoint {
-            storage: self.storage.clone(),
-            study_id: self.study_id,
             pending: self.pending.clone(),
             relative: self.relative.clone(),
             stop_requested: self.stop_requested,
         }
     }
 
-    /// Goes back to a [`Study::checkpoint`]: the trials, the pending operations and the
-    /// sampler's per-trial bookkeeping (not the sampler's random state: a retried ask draws
-    /// anew).
-    pub fn restore(&mut self, c: Checkpoint) {
-        self.storage = c.storage;
-        self.study_id = c.study_id;
+    /// Goes back to a [`Study::checkpoint`]: the pending operations and the sampler's
+    /// per-trial bookkeeping (not the sampler's random state: a retried ask draws anew),
+    /// and the trials as `base` (the shared storage as the checkpoint's study saw it, or
+    /// read since) holds them with the pending operations applied, as [`Study::rebase`].
+    /// Fails where the study is gone from `base` or a pending operation no longer applies;
+    /// the study must then be rebased on a fresh read before it is used.
+    pub fn restore(&mut self, c: Checkpoint, base: JournalStorage) -> Result<(), StudyError> {
         self.pending = c.pending;
         self.relative = c.relative;
         self.stop_requested = c.stop_requested;
+        self.rebase(base)
     }
 
     /// Whether a sampler (the grid) asked the study to stop.

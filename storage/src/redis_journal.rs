@@ -468,9 +468,13 @@ impl StudyStore for RedisJournal {
             let worker = study.worker_id().to_string();
             match self.append_if(&ops, &worker) {
                 Ok(true) => break out,
-                Ok(false) => study.restore(before),
+                Ok(false) => {
+                    if let Err(e) = study.restore(before, self.replica.clone()) {
+                        break Err(E::from(RedisError::Study(e.to_string())));
+                    }
+                }
                 Err(e) => {
-                    study.restore(before);
+                    let _ = study.restore(before, self.replica.clone());
                     break Err(E::from(e));
                 }
             }

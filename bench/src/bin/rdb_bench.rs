@@ -14,6 +14,7 @@
 //! the study is read back: a trial number missing or seen twice, or a trial whose value is
 //! not the one its worker told, counts as lost or duplicated. `--python` is a Python with
 //! optuna==5.0.0 and psycopg (the conformance venv has both).
+//! `--ours-only` skips the Optuna runs (for profiling sweeplab's side).
 
 use std::process::Command;
 use std::sync::{Arc, Barrier};
@@ -191,6 +192,8 @@ fn main() -> Result<()> {
     let python = get("--python").unwrap_or_else(|| "python3".into());
     let trials: usize = arg(&args, "--trials", 1000)?;
     let repeats: usize = arg(&args, "--repeats", 3)?;
+    // Profiling sweeplab's side: no Optuna runs (its columns stay empty).
+    let ours_only = args.iter().any(|a| a == "--ours-only");
     let workers: Vec<usize> = get("--workers")
         .unwrap_or_else(|| "1,4,16".into())
         .split(',')
@@ -217,7 +220,7 @@ fn main() -> Result<()> {
         let (mut ours, mut theirs) = (Vec::new(), Vec::new());
         let (mut bad_ours, mut bad_theirs) = (0, 0);
         for _ in 0..repeats {
-            for side in 0..2 {
+            for side in 0..if ours_only { 1 } else { 2 } {
                 run += 1;
                 let url = match (kind.as_str(), &postgres) {
                     ("PostgreSQL", Some(admin)) => {
@@ -240,6 +243,14 @@ fn main() -> Result<()> {
                     ));
                 }
             }
+        }
+        if ours_only {
+            let a = median(ours);
+            println!(
+                "| {kind} | {w} | {a:.0} | | | {:.0} / | {bad_ours} / |",
+                a / w as f64
+            );
+            continue;
         }
         let (a, b) = (median(ours), median(theirs));
         println!(

@@ -203,7 +203,13 @@ pub(crate) fn attrs_and_trial_rows(
     local: u64,
     from: i64,
 ) -> Result<(Vec<JournalOp>, Vec<TrialRow>), DbError> {
-    let d = conn.dialect();
+    let sql = attrs_and_trial_rows_sql(conn.dialect());
+    let rows = conn.query(&sql, &[Val::Int(sid), Val::Int(from)])?;
+    parse_attrs_and_trial_rows(rows, local)
+}
+
+/// The statement of [`attrs_and_trial_rows`] (parameters: the study's id, `from`).
+pub(crate) fn attrs_and_trial_rows_sql(d: Dialect) -> String {
     let (int, txt, ts) = match d {
         Dialect::Sqlite => ("NULL", "NULL", "NULL"),
         Dialect::Postgres => (
@@ -212,18 +218,27 @@ pub(crate) fn attrs_and_trial_rows(
             "CAST(NULL AS timestamp)",
         ),
     };
-    let sql = format!(
+    format!(
         "SELECT 0, {int}, {int}, {txt}, {ts}, {ts}, {key}, {json} FROM study_user_attributes x WHERE x.study_id = $1 \
          UNION ALL SELECT 1, {int}, {int}, {txt}, {ts}, {ts}, {key}, {json} FROM study_system_attributes x WHERE x.study_id = $1 \
-         UNION ALL SELECT 2, t.trial_id, t.number, {state}, t.datetime_start, t.datetime_complete, {txt}, {txt} FROM trials t WHERE t.study_id = $1 AND t.trial_id >= $2 \
+         UNION ALL SELECT 2, t.trial_id, t.number, {state}, t.datetime_start, t.datetime_complete, {txt}, {txt} FROM trials t WHERE {since} \
          ORDER BY 1, 2",
+        since = trials_since(d),
         key = cast_text(d, "x.key"),
         json = cast_text(d, "x.value_json"),
         state = cast_text(d, "t.state"),
-    );
+    )
+}
+
+/// The rows of [`attrs_and_trial_rows_sql`] as study attribute operations (on study
+/// `local`) and trial rows.
+pub(crate) fn parse_attrs_and_trial_rows(
+    rows: Vec<Vec<Val>>,
+    local: u64,
+) -> Result<(Vec<JournalOp>, Vec<TrialRow>), DbError> {
     let mut attrs = Vec::new();
     let mut trials = Vec::new();
-    for row in conn.query(&sql, &[Val::Int(sid), Val::Int(from)])? {
+    for row in rows {
         if row.len() < 8 {
             continue;
         }
@@ -291,9 +306,24 @@ pub(crate) struct Children {
 impl Children {
     /// Reads them (read after the trial rows: see [`trials_from`]).
     pub(crate) fn read(conn: &mut Conn, sid: i64, from: i64) -> Result<Children, DbError> {
-        let d = conn.dialect();
-        let join =
-            "JOIN trials t ON t.trial_id = x.trial_id WHERE t.study_id = $1 AND t.trial_id >= $2";
+        let sql = Children::sql(conn.dialect());
+        let rows = conn.query(&sql, &[Val::Int(sid), Val::Int(from)])?;
+        Ok(Children::from_rows(rows))
+    }
+
+    /// The statement of [`Children::read`] (parameters: the study's id, `from`).
+    pub(crate) fn sql(d: Dialect) -> String {
+        let join = match d {
+            Dialect::Sqlite => {
+                "JOIN trials t ON t.trial_id = x.trial_id WHERE t.study_id = $1 AND t.trial_id >= $2".to_string()
+            }
+            // Each table's rows by the range of its (trial_id, …) index, not a join the
+            // planner may make by hashing a whole table (see `trials_since`).
+            Dialect::Postgres => format!(
+                "WHERE x.trial_id >= $2 AND x.trial_id IN (SELECT t.trial_id FROM trials t WHERE {})",
+                trials_since(d)
+            ),
+        };
         // The five tables in one round trip, as rows of (table, trial_id, name, integer,
         // real, text, order), unsorted: sorting a million rows costs the server more than
         // putting each trial's few in order here (see `template`).
@@ -305,7 +335,7 @@ impl Children {
                 "CAST(NULL AS text)",
             ),
         };
-        let sql = format!(
+        format!(
             "SELECT 0, x.trial_id, {name}, {int}, x.param_value, {dist}, x.param_id FROM trial_params x {join} \
              UNION ALL SELECT 1, x.trial_id, {txt}, x.objective, x.value, {vt}, x.objective FROM trial_values x {join} \
              UNION ALL SELECT 2, x.trial_id, {txt}, x.step, x.intermediate_value, {it}, 0 FROM trial_intermediate_values x {join} \
@@ -317,7 +347,11 @@ impl Children {
             it = cast_text(d, "x.intermediate_value_type"),
             key = cast_text(d, "x.key"),
             json = cast_text(d, "x.value_json"),
-        );
+        )
+    }
+
+    /// The rows of [`Children::sql`], by table and trial.
+    pub(crate) fn from_rows(rows: Vec<Vec<Val>>) -> Children {
         let mut out = Children {
             params: HashMap::new(),
             values: HashMap::new(),
@@ -326,7 +360,7 @@ impl Children {
             sattrs: HashMap::new(),
             dists: HashMap::new(),
         };
-        for mut row in conn.query(&sql, &[Val::Int(sid), Val::Int(from)])? {
+        for mut row in rows {
             if row.len() < 6 {
                 continue;
             }
@@ -350,7 +384,7 @@ impl Children {
             row.truncate(cols.len());
             map.entry(tid).or_default().push(row);
         }
-        Ok(out)
+        out
     }
 
     /// Trial `row` as a full template, with the rows read for it.
@@ -418,6 +452,18 @@ impl Children {
             t.system_attrs.insert(key, value);
         }
         Ok(t)
+    }
+}
+
+/// The condition "trial `t` is one of study `$1`'s with `trial_id >= $2`". On PostgreSQL
+/// the study is compared as `study_id + 0`, which no index serves: the trials are then
+/// found by the primary key's range, the few new ones, and not by the study's index, all
+/// of its trials filtered one by one (what the planner picks when its statistics are
+/// stale, as they are while a fresh study fills: a refresh would cost the study's size).
+fn trials_since(d: Dialect) -> &'static str {
+    match d {
+        Dialect::Sqlite => "t.study_id = $1 AND t.trial_id >= $2",
+        Dialect::Postgres => "t.study_id + 0 = $1 AND t.trial_id >= $2",
     }
 }
 

@@ -342,7 +342,8 @@ impl Rdb {
     fn finish_write(&mut self, loaded: &mut Loaded, ops: &[JournalOp]) -> Result<(), DbError> {
         let r = write::apply(&mut self.conn, loaded, ops, self.beat_new_trials);
         match r {
-            Ok(()) => self.conn.commit(),
+            Ok(true) => Ok(()),
+            Ok(false) => self.conn.commit(),
             Err(e) => {
                 let _ = self.conn.rollback();
                 Err(e)
@@ -494,6 +495,14 @@ impl RdbStore {
 }
 
 impl RdbStore {
+    /// The study as the replica holds it (what this transaction read).
+    fn replica_storage(&self) -> JournalStorage {
+        self.replica
+            .as_ref()
+            .map(|r| r.loaded.storage.clone())
+            .unwrap_or_default()
+    }
+
     /// Takes study `name`'s row and says whether its trials are still the ones the replica
     /// holds (no other worker created one since this transaction read them).
     fn hold_unchanged(&mut self, name: &str) -> Result<bool, DbError> {
@@ -597,14 +606,20 @@ impl RdbStore {
                         // Another worker created a trial first. This transaction holds the
                         // study now: read what changed and make the change again, the last
                         // time, without starting over.
-                        study.restore(before);
+                        if let Err(e) = study.restore(before, self.replica_storage()) {
+                            let _ = self.rdb.conn.rollback();
+                            self.replica = None;
+                            return Err(DbError::Data(format!("rebase: {e}")).into());
+                        }
                         optimistic = false;
                         held = true;
                         continue;
                     }
                     Err(e) => {
                         let _ = self.rdb.conn.rollback();
-                        study.restore(before);
+                        // Rebuilt from a fresh read at the next write.
+                        let _ = study.restore(before, self.replica_storage());
+                        self.replica = None;
                         return Err(e.into());
                     }
                 }
@@ -624,7 +639,7 @@ impl RdbStore {
         if !loaded.study_ids.is_empty() {
             let created = loaded.trial_ids.get(known..).unwrap_or_default().to_vec();
             let mut replica = match own {
-                Some(own) => replica::Replica::from_parts(loaded, own),
+                Some((own, busy)) => replica::Replica::from_parts(loaded, own, busy),
                 None => replica::Replica::created(loaded),
             };
             replica.own(created);

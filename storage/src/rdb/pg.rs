@@ -20,6 +20,9 @@ use tokio_postgres::types::{FromSql, IsNull, Kind, ToSql, Type, to_sql_checked};
 use super::DbError;
 use super::sql::Val;
 
+/// A query's rows, as [`Val`]s.
+pub(crate) type Rows = Vec<Vec<Val>>;
+
 /// A statement not sent yet.
 enum Deferred {
     /// `BEGIN`.
@@ -95,7 +98,7 @@ impl PgConn {
             &self.runtime,
             client,
             &pending,
-            Box::pin(client.batch_execute(sql)),
+            vec![Box::pin(client.batch_execute(sql))],
         )
     }
 
@@ -118,30 +121,69 @@ impl PgConn {
             changed = client.execute(&stmt, &refs(&p)).await?;
             Ok(())
         });
-        send(&self.runtime, client, &pending, last)?;
+        send(&self.runtime, client, &pending, vec![last])?;
         Ok(changed)
     }
 
     /// Runs one query; returns its rows.
     pub(crate) fn query(&mut self, sql: &str, params: &[Val]) -> Result<Vec<Vec<Val>>, DbError> {
-        let stmt = self.prepare(sql)?;
-        let p = pg_params(params);
+        let mut all = self.pipeline(&[(sql, params)], false)?;
+        Ok(all.pop().unwrap_or_default())
+    }
+
+    /// Runs queries one after the other on the server, sent together (one round trip):
+    /// each statement still starts only once the one before it has finished, and under
+    /// READ COMMITTED sees what was committed before it started. Returns each one's rows.
+    pub(crate) fn queries(&mut self, queries: &[(&str, &[Val])]) -> Result<Vec<Rows>, DbError> {
+        self.pipeline(queries, false)
+    }
+
+    /// Runs one query and commits, sent together: the transaction's last statement and
+    /// `COMMIT` in one round trip. Where the query fails, the server ends the transaction
+    /// with a rollback and the query's error is returned.
+    pub(crate) fn query_and_commit(&mut self, sql: &str, params: &[Val]) -> Result<Rows, DbError> {
+        let mut all = self.pipeline(&[(sql, params)], true)?;
+        Ok(all.pop().unwrap_or_default())
+    }
+
+    /// Sends what is deferred, `queries` and, if `commit`, `COMMIT`, pipelined; returns
+    /// the queries' rows.
+    fn pipeline(&mut self, queries: &[(&str, &[Val])], commit: bool) -> Result<Vec<Rows>, DbError> {
+        let mut prepared = Vec::with_capacity(queries.len());
+        for (sql, params) in queries {
+            prepared.push((self.prepare(sql)?, pg_params(params)));
+        }
         let pending = std::mem::take(&mut self.pending);
         let client = &self.client;
-        let mut rows = Vec::new();
-        let last: Answer<'_> = Box::pin(async {
-            rows = client.query(&stmt, &refs(&p)).await?;
-            Ok(())
-        });
-        send(&self.runtime, client, &pending, last)?;
-        let mut out = Vec::with_capacity(rows.len());
-        for row in rows {
-            let mut vals = Vec::with_capacity(row.len());
-            for i in 0..row.len() {
-                let PgOut(v) = row.try_get(i)?;
-                vals.push(v);
+        let mut answers: Vec<Vec<tokio_postgres::Row>> = vec![Vec::new(); queries.len()];
+        {
+            let mut last: Vec<Answer<'_>> = answers
+                .iter_mut()
+                .zip(&prepared)
+                .map(|(slot, (stmt, p))| -> Answer<'_> {
+                    Box::pin(async move {
+                        *slot = client.query(stmt, &refs(p)).await?;
+                        Ok(())
+                    })
+                })
+                .collect();
+            if commit {
+                last.push(Box::pin(client.batch_execute("COMMIT")));
             }
-            out.push(vals);
+            send(&self.runtime, client, &pending, last)?;
+        }
+        let mut out = Vec::with_capacity(answers.len());
+        for rows in answers {
+            let mut converted = Vec::with_capacity(rows.len());
+            for row in rows {
+                let mut vals = Vec::with_capacity(row.len());
+                for i in 0..row.len() {
+                    let PgOut(v) = row.try_get(i)?;
+                    vals.push(v);
+                }
+                converted.push(vals);
+            }
+            out.push(converted);
         }
         Ok(out)
     }
@@ -164,7 +206,7 @@ fn send<'a>(
     runtime: &tokio::runtime::Runtime,
     client: &'a tokio_postgres::Client,
     pending: &'a [Deferred],
-    last: Answer<'a>,
+    last: Vec<Answer<'a>>,
 ) -> Result<(), DbError> {
     let mut all: Vec<Answer<'a>> = pending
         .iter()
@@ -177,7 +219,7 @@ fn send<'a>(
             }
         })
         .collect();
-    all.push(last);
+    all.extend(last);
     let answers = runtime.block_on(futures_util::future::join_all(all));
     answers
         .into_iter()

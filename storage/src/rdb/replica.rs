@@ -8,8 +8,11 @@ use sweeplab_core::storage::journal::{JournalOp, TrialTemplate};
 
 use std::collections::HashSet;
 
-use super::load::{self, Children, attrs_and_trial_rows, check_number};
-use super::sql::Conn;
+use super::load::{
+    self, Children, attrs_and_trial_rows, attrs_and_trial_rows_sql, check_number,
+    parse_attrs_and_trial_rows,
+};
+use super::sql::{Conn, Val};
 use super::{DbError, Loaded};
 
 /// One study as the database held it at the last read or write of this process.
@@ -22,6 +25,9 @@ pub(crate) struct Replica {
     /// them needs reading again (another worker may only fail them as stale, which their
     /// row shows).
     own: HashSet<i64>,
+    /// Whether the last refresh found trials to read again (other workers are busy): the
+    /// next one then asks for their rows in the same round trip as the trials.
+    busy: bool,
 }
 
 impl Replica {
@@ -34,6 +40,7 @@ impl Replica {
         Ok(Some(Replica {
             loaded,
             own: HashSet::new(),
+            busy: false,
         }))
     }
 
@@ -42,17 +49,18 @@ impl Replica {
         Replica {
             loaded,
             own: HashSet::new(),
+            busy: false,
         }
     }
 
     /// The study and the trials this process owns.
-    pub fn into_parts(self) -> (Loaded, Option<HashSet<i64>>) {
-        (self.loaded, Some(self.own))
+    pub fn into_parts(self) -> (Loaded, Option<(HashSet<i64>, bool)>) {
+        (self.loaded, Some((self.own, self.busy)))
     }
 
     /// [`Replica::into_parts`] back together.
-    pub fn from_parts(loaded: Loaded, own: HashSet<i64>) -> Replica {
-        Replica { loaded, own }
+    pub fn from_parts(loaded: Loaded, own: HashSet<i64>, busy: bool) -> Replica {
+        Replica { loaded, own, busy }
     }
 
     /// Records that this process created trials `ids`.
@@ -80,8 +88,36 @@ impl Replica {
             .and_then(|t| self.loaded.trial_ids.get(t.trial_id as usize).copied());
         let next_new = self.loaded.trial_ids.last().map_or(0, |id| id + 1);
         let from = first_open.map_or(next_new, |f| f.min(next_new));
+        // Where other workers' trials may have changed: from their first unfinished one,
+        // or else the first new one (this worker's own trials change only if another one
+        // fails them as stale).
+        let foreign_from = record
+            .trials
+            .iter()
+            .filter(|t| !t.state.is_finished())
+            .filter_map(|t| self.loaded.trial_ids.get(t.trial_id as usize).copied())
+            .find(|id| !self.own.contains(id))
+            .map_or(next_new, |f| f.min(next_new));
         let mut ops = Vec::new();
-        let (attrs, rows) = attrs_and_trial_rows(conn, sid, 0, from)?;
+        // When other workers are busy, the rows of their trials go in the same round trip
+        // as the trials (read after them, as `load::trials_from` explains).
+        let (attrs, rows, mut children) = if self.busy {
+            let d = conn.dialect();
+            let (trials_sql, children_sql) = (attrs_and_trial_rows_sql(d), Children::sql(d));
+            let mut both = conn
+                .queries(&[
+                    (&trials_sql, &[Val::Int(sid), Val::Int(from)]),
+                    (&children_sql, &[Val::Int(sid), Val::Int(foreign_from)]),
+                ])?
+                .into_iter();
+            let trials = both.next().unwrap_or_default();
+            let children = Children::from_rows(both.next().unwrap_or_default());
+            let (attrs, rows) = parse_attrs_and_trial_rows(trials, 0)?;
+            (attrs, rows, Some((foreign_from, children)))
+        } else {
+            let (attrs, rows) = attrs_and_trial_rows(conn, sid, 0, from)?;
+            (attrs, rows, None)
+        };
         for op in attrs {
             let changed = match &op {
                 JournalOp::SetStudyUserAttr { key, value, .. } => {
@@ -118,9 +154,14 @@ impl Replica {
             .find(|(_, s)| **s)
             .map(|(r, _)| r.tid)
         else {
+            self.busy = false;
             return Ok(ops);
         };
-        let mut children = Children::read(conn, sid, first)?;
+        self.busy = true;
+        let mut children = match children.take() {
+            Some((read_from, children)) if read_from <= first => children,
+            _ => Children::read(conn, sid, first)?,
+        };
         for (row, stale) in rows.into_iter().zip(stale) {
             if !stale {
                 continue;

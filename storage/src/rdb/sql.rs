@@ -287,6 +287,37 @@ impl Conn {
         }
     }
 
+    /// Runs queries in order; returns each one's rows. On PostgreSQL they are sent
+    /// together (one round trip; the server still runs each only once the one before it
+    /// has finished, and each sees what was committed before it started).
+    pub fn queries(&mut self, queries: &[(&str, &[Val])]) -> Result<Vec<Vec<Vec<Val>>>, DbError> {
+        match self {
+            #[cfg(feature = "postgres")]
+            Conn::Postgres(c) => c.queries(queries),
+            _ => queries.iter().map(|(sql, p)| self.query(sql, p)).collect(),
+        }
+    }
+
+    /// Runs the transaction's last statement, a query, and commits; returns its rows. On
+    /// PostgreSQL both go in one round trip, so the query's rows are read only after the
+    /// commit: a statement that checks something (a trial still running, a count) must
+    /// write nothing when its check fails. Where the query fails, nothing is committed.
+    pub fn query_and_commit(
+        &mut self,
+        sql: &str,
+        params: &[Val],
+    ) -> Result<Vec<Vec<Val>>, DbError> {
+        match self {
+            #[cfg(feature = "postgres")]
+            Conn::Postgres(c) => c.query_and_commit(sql, params),
+            _ => {
+                let rows = self.query(sql, params)?;
+                self.commit()?;
+                Ok(rows)
+            }
+        }
+    }
+
     /// The first column of the first row, if any.
     pub fn query_one(&mut self, sql: &str, params: &[Val]) -> Result<Option<Val>, DbError> {
         Ok(self

@@ -61,13 +61,21 @@ fn db_study(loaded: &Loaded, local: u64) -> Result<i64, DbError> {
         .ok_or_else(|| JournalError::UnknownStudy(format!("with id {local}")).into())
 }
 
-/// Applies `ops` to `loaded` (which checks them as a journal replay would) and writes each.
+/// Applies `ops` to `loaded` (which checks them as a journal replay would) and writes each;
+/// returns whether it has committed the transaction too.
+///
+/// On PostgreSQL a transaction whose only write is an asked trial, or a trial's state and
+/// values, sends that statement with `COMMIT` (one round trip, see
+/// [`Conn::query_and_commit`]): written so that it writes nothing when its check (the
+/// trial's number, the trial still running) fails, and the check is read after the commit.
 pub(crate) fn apply(
     conn: &mut Conn,
     loaded: &mut Loaded,
     ops: &[JournalOp],
     beat: bool,
-) -> Result<(), DbError> {
+) -> Result<bool, DbError> {
+    // Whether a statement that writes has run in this transaction.
+    let mut wrote = false;
     let mut i = 0;
     while i < ops.len() {
         let op = &ops[i];
@@ -100,6 +108,7 @@ pub(crate) fn apply(
             }
             let id = db_trial(loaded, *trial_id)?;
             set_params(conn, id, &rows)?;
+            wrote = true;
             continue;
         }
         // An asked trial: its row and the params set on it right after go in together.
@@ -129,7 +138,11 @@ pub(crate) fn apply(
                 extra.push((name.as_str(), *internal, distribution.to_optuna_json()));
                 i += 1;
             }
-            create_trial(conn, loaded, *study_id, template, extra, beat)?;
+            let only_write = !wrote && i == ops.len();
+            if create_trial(conn, loaded, *study_id, template, extra, beat, only_write)? {
+                return Ok(true);
+            }
+            wrote = true;
             continue;
         }
         match op {
@@ -148,9 +161,13 @@ pub(crate) fn apply(
             .storage
             .apply(op)
             .map_err(|e| DbError::Data(format!("{e} (writing {op:?})")))?;
-        one(conn, loaded, op, beat)?;
+        let only_write = !wrote && i == ops.len();
+        if one(conn, loaded, op, beat, only_write)? {
+            return Ok(true);
+        }
+        wrote = true;
     }
-    Ok(())
+    Ok(false)
 }
 
 fn upsert_attr(
@@ -212,6 +229,8 @@ fn set_params(conn: &mut Conn, trial: i64, params: &[(&str, f64, String)]) -> Re
     Ok(())
 }
 
+/// Inserts a trial (with `extra_params`); returns whether it committed (see [`apply`]:
+/// `only_write`, the transaction writes nothing else).
 fn create_trial(
     conn: &mut Conn,
     loaded: &mut Loaded,
@@ -219,7 +238,8 @@ fn create_trial(
     template: &TrialTemplate,
     extra_params: Vec<(&str, f64, String)>,
     beat: bool,
-) -> Result<(), DbError> {
+    only_write: bool,
+) -> Result<bool, DbError> {
     let study = db_study(loaded, local_study)?;
     let state = template.state.unwrap_or(TrialState::Running);
     // Optuna's `_get_prepared_new_trial`: a trial without a template starts now.
@@ -260,6 +280,26 @@ fn create_trial(
     // On PostgreSQL the trial and its params are one statement (one round trip while the
     // study is held); SQLite has no INSERT in WITH, and no round trips to save.
     let together = conn.dialect() == Dialect::Postgres && !params.is_empty() && params.len() <= 200;
+    // A plain asked trial (no values or attributes of its own) that is the transaction's
+    // only write goes with COMMIT, its heartbeat with it: numbered as the database knows
+    // the study only where that is the number sweeplab expects, else not written at all
+    // (the check is read after the commit).
+    let with_commit = together
+        && only_write
+        && template.values.is_none()
+        && template.value.is_none()
+        && template.user_attrs.is_empty()
+        && template.system_attrs.is_empty()
+        && template.intermediate_values.is_empty();
+    let insert = if with_commit {
+        if !loaded.alone {
+            args.push(Val::Int(expected));
+        }
+        "INSERT INTO trials (number, study_id, state, datetime_start, datetime_complete) SELECT CAST($5 AS integer), $1, CAST($2 AS trialstate), CAST($3 AS timestamp), CAST($4 AS timestamp) WHERE (SELECT COUNT(*) FROM trials WHERE study_id = $1) = $5 RETURNING trial_id, number"
+    } else {
+        insert
+    };
+    let beats = beat && state == TrialState::Running;
     let sql = if together {
         let mut values = Vec::with_capacity(params.len());
         for (name, internal, json) in &params {
@@ -273,18 +313,32 @@ fn create_trial(
             args.push(Val::Real(*internal));
             args.push(json.clone().into());
         }
+        let heartbeat = if with_commit && beats {
+            ", h AS (INSERT INTO trial_heartbeats (trial_id, heartbeat) SELECT t.trial_id, CURRENT_TIMESTAMP FROM t)"
+        } else {
+            ""
+        };
         format!(
-            "WITH t AS ({insert}), p AS (INSERT INTO trial_params (trial_id, param_name, param_value, distribution_json) SELECT t.trial_id, v.n, v.x, v.d FROM t, (VALUES {}) AS v(n, x, d)) SELECT t.trial_id, t.number FROM t",
+            "WITH t AS ({insert}), p AS (INSERT INTO trial_params (trial_id, param_name, param_value, distribution_json) SELECT t.trial_id, v.n, v.x, v.d FROM t, (VALUES {}) AS v(n, x, d)){heartbeat} SELECT t.trial_id, t.number FROM t",
             values.join(", ")
         )
     } else {
         insert.to_string()
     };
-    let row = conn
-        .query(&sql, &args)?
-        .into_iter()
-        .next()
-        .ok_or_else(|| DbError::Data("INSERT INTO trials returned no row".into()))?;
+    let rows = if with_commit {
+        conn.query_and_commit(&sql, &args)?
+    } else {
+        conn.query(&sql, &args)?
+    };
+    let row = rows.into_iter().next().ok_or_else(|| {
+        DbError::Data(if with_commit {
+            format!(
+                "the database holds another count of trials than sweeplab read before numbering the new one {expected}: another writer changed the study without holding it (nothing was written)"
+            )
+        } else {
+            "INSERT INTO trials returned no row".into()
+        })
+    })?;
     let (Some(id), Some(number)) = (row[0].int(), row[1].int()) else {
         return Err(DbError::Data("INSERT INTO trials returned no id".into()));
     };
@@ -294,6 +348,9 @@ fn create_trial(
         )));
     }
     loaded.trial_ids.push(id);
+    if with_commit {
+        return Ok(true);
+    }
     match (&template.values, template.value) {
         (Some(vs), _) => {
             for (i, v) in vs.iter().enumerate() {
@@ -315,16 +372,24 @@ fn create_trial(
     for (step, v) in &template.intermediate_values {
         set_intermediate(conn, id, *step, *v)?;
     }
-    if beat && state == TrialState::Running {
+    if beats {
         conn.execute(
             "INSERT INTO trial_heartbeats (trial_id, heartbeat) VALUES ($1, CURRENT_TIMESTAMP)",
             &[Val::Int(id)],
         )?;
     }
-    Ok(())
+    Ok(false)
 }
 
-fn one(conn: &mut Conn, loaded: &mut Loaded, op: &JournalOp, beat: bool) -> Result<(), DbError> {
+/// Writes one operation; returns whether it committed (see [`apply`]: `only_write`, the
+/// transaction writes nothing else).
+fn one(
+    conn: &mut Conn,
+    loaded: &mut Loaded,
+    op: &JournalOp,
+    beat: bool,
+    only_write: bool,
+) -> Result<bool, DbError> {
     match op {
         JournalOp::CreateStudy {
             study_name,
@@ -396,7 +461,15 @@ fn one(conn: &mut Conn, loaded: &mut Loaded, op: &JournalOp, beat: bool) -> Resu
             upsert_attr(conn, "study_system_attributes", "study_id", id, key, value)?;
         }
         JournalOp::CreateTrial { study_id, template } => {
-            create_trial(conn, loaded, *study_id, template, Vec::new(), beat)?;
+            return create_trial(
+                conn,
+                loaded,
+                *study_id,
+                template,
+                Vec::new(),
+                beat,
+                only_write,
+            );
         }
         JournalOp::SetTrialParam {
             trial_id,
@@ -440,7 +513,10 @@ fn one(conn: &mut Conn, loaded: &mut Loaded, op: &JournalOp, beat: bool) -> Resu
             // On PostgreSQL the state and the values are one statement (the values are
             // written only if the state changed); on SQLite two.
             let together = conn.dialect() == Dialect::Postgres && !vs.is_empty();
-            let changed = if together {
+            // The transaction's only write goes with COMMIT: it writes nothing where the
+            // trial is no longer updatable, and that is read after the commit.
+            let with_commit = conn.dialect() == Dialect::Postgres && only_write;
+            let changed = if together || with_commit {
                 let mut rows = Vec::with_capacity(vs.len());
                 for (i, v) in vs.iter().enumerate() {
                     let (value, kind) = stored_value(*v);
@@ -454,11 +530,22 @@ fn one(conn: &mut Conn, loaded: &mut Loaded, op: &JournalOp, beat: bool) -> Resu
                     args.push(value);
                     args.push(kind.into());
                 }
-                let sql = format!(
-                    "WITH u AS ({update} RETURNING trial_id), w AS (INSERT INTO trial_values (trial_id, objective, value, value_type) SELECT u.trial_id, v.o, v.x, CAST(v.k AS trialvaluetype) FROM u, (VALUES {}) AS v(o, x, k) ON CONFLICT (trial_id, objective) DO UPDATE SET value = excluded.value, value_type = excluded.value_type) SELECT COUNT(*) FROM u",
-                    rows.join(", ")
-                );
-                conn.query_one(&sql, &args)?
+                let sql = if rows.is_empty() {
+                    format!("WITH u AS ({update} RETURNING trial_id) SELECT COUNT(*) FROM u")
+                } else {
+                    format!(
+                        "WITH u AS ({update} RETURNING trial_id), w AS (INSERT INTO trial_values (trial_id, objective, value, value_type) SELECT u.trial_id, v.o, v.x, CAST(v.k AS trialvaluetype) FROM u, (VALUES {}) AS v(o, x, k) ON CONFLICT (trial_id, objective) DO UPDATE SET value = excluded.value, value_type = excluded.value_type) SELECT COUNT(*) FROM u",
+                        rows.join(", ")
+                    )
+                };
+                let rows = if with_commit {
+                    conn.query_and_commit(&sql, &args)?
+                } else {
+                    conn.query(&sql, &args)?
+                };
+                rows.into_iter()
+                    .next()
+                    .and_then(|r| r.into_iter().next())
                     .and_then(|v| v.int())
                     .unwrap_or(0) as u64
             } else {
@@ -473,6 +560,9 @@ fn one(conn: &mut Conn, loaded: &mut Loaded, op: &JournalOp, beat: bool) -> Resu
                         "trial {number} was finished by another worker (e.g. failed as stale) before this change could be written"
                     ))
                 });
+            }
+            if with_commit {
+                return Ok(true);
             }
             if !together {
                 for (i, v) in vs.iter().enumerate() {
@@ -506,7 +596,7 @@ fn one(conn: &mut Conn, loaded: &mut Loaded, op: &JournalOp, beat: bool) -> Resu
         }
         JournalOp::DiscardTrials(_) => {}
     }
-    Ok(())
+    Ok(false)
 }
 
 #[cfg(test)]
