@@ -81,27 +81,30 @@ impl Replica {
             .ok_or_else(|| DbError::Data("the study's replica is empty".into()))?;
         let name = record.name.clone();
         // From the first trial that was not finished, or else the first new one.
-        let first_open = record
+        let open = record
             .trials
             .iter()
-            .find(|t| !t.state.is_finished())
-            .and_then(|t| self.loaded.trial_ids.get(t.trial_id as usize).copied());
+            .position(|t| !t.state.is_finished())
+            .unwrap_or(record.trials.len());
+        let db_id = |t: &sweeplab_core::FrozenTrial| {
+            self.loaded.trial_ids.get(t.trial_id as usize).copied()
+        };
+        let first_open = record.trials.get(open).and_then(db_id);
         let next_new = self.loaded.trial_ids.last().map_or(0, |id| id + 1);
         let from = first_open.map_or(next_new, |f| f.min(next_new));
-        // Where other workers' trials may have changed: from their first unfinished one,
-        // or else the first new one (this worker's own trials change only if another one
-        // fails them as stale).
-        let foreign_from = record
-            .trials
-            .iter()
-            .filter(|t| !t.state.is_finished())
-            .filter_map(|t| self.loaded.trial_ids.get(t.trial_id as usize).copied())
-            .find(|id| !self.own.contains(id))
-            .map_or(next_new, |f| f.min(next_new));
         let mut ops = Vec::new();
         // When other workers are busy, the rows of their trials go in the same round trip
         // as the trials (read after them, as `load::trials_from` explains).
         let (attrs, rows, mut children) = if self.busy {
+            // Where other workers' trials may have changed: from their first unfinished
+            // one, or else the first new one (this worker's own trials change only if
+            // another one fails them as stale).
+            let foreign_from = record.trials[open..]
+                .iter()
+                .filter(|t| !t.state.is_finished())
+                .filter_map(db_id)
+                .find(|id| !self.own.contains(id))
+                .map_or(next_new, |f| f.min(next_new));
             let d = conn.dialect();
             let (trials_sql, children_sql) = (attrs_and_trial_rows_sql(d), Children::sql(d));
             let mut both = conn
