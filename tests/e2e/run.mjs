@@ -343,6 +343,25 @@ print(f"{len(t)} tensors, r={c['r']}, targets {c['target_modules']}")
 `, zipPath, sha]).toString().trim();
   console.log(`     adapter: ${read}`);
   expect(/r=(4|8),/.test(read), `the adapter's rank is one the search space offers: ${read}`);
+  // The browser keeps the best trial's adapters with the study: after a reload the same
+  // files download again.
+  await page.reload({ waitUntil: 'load' });
+  await page.waitForSelector('body[data-ready]');
+  await page.waitForSelector(tid('download-adapter'), { timeout: 20_000 });
+  const again = (await page.textContent(`${tid('download-adapter')} small`)).match(/trial (\d+)/)[1];
+  expect(again === best, `the best trial after the reload: ${again} (was ${best})`);
+  const [dl2] = await Promise.all([page.waitForEvent('download'), page.click(tid('download-adapter'))]);
+  const zip2 = path.join(dir, `reloaded-${dl2.suggestedFilename()}`);
+  await dl2.saveAs(zip2);
+  const same = execFileSync(python, ['-c', `
+import sys, zipfile
+a, b = (zipfile.ZipFile(p) for p in sys.argv[1:3])
+names = sorted(a.namelist())
+assert names == sorted(b.namelist()), (names, b.namelist())
+assert all(a.read(n) == b.read(n) for n in names), "the files differ"
+print(", ".join(f"{n} {len(a.read(n))} B" for n in names))
+`, zipPath, zip2]).toString().trim();
+  console.log(`     after the reload: ${same}`);
 });
 
 await test('the LoRA study trains on WebGPU too', async () => {

@@ -106,8 +106,17 @@ impl App {
                 self.worker = None;
                 self._ticker = None;
             }
-            Effect::Save { meta, journal } => link.send_future(async move {
-                Msg::act(Action::Saved(store::save(&meta, &journal).await))
+            Effect::Save {
+                meta,
+                journal,
+                adapter,
+            } => link.send_future(async move {
+                let adapter = adapter.as_ref().map(|(trial, a)| (*trial, &**a));
+                Msg::act(Action::Saved(store::save(&meta, &journal, adapter).await))
+            }),
+            Effect::LoadAdapter(id) => link.send_future(async move {
+                let adapter = store::load_adapter(&id).await;
+                Msg::act(Action::AdapterLoaded { id, adapter })
             }),
             Effect::List => {
                 link.send_future(async { Msg::act(Action::Listed(store::list().await)) })

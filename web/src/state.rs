@@ -289,6 +289,9 @@ struct Saves {
     next_seq: u64,
     /// Journal lines applied since the last save.
     unsaved: String,
+    /// The trial whose LoRA adapters the browser holds for this study (saved, or in the
+    /// save in flight): a save carries the best trial's when they differ.
+    adapter_saved: Option<u64>,
 }
 
 /// Whether `fresh` is still the finished trial `seen` was (a finished trial changes only
@@ -351,7 +354,8 @@ pub struct State {
     /// The baseline training now, once the trials are done: its name, index and the count.
     pub baseline_phase: Option<(String, usize, usize)>,
     /// The LoRA adapters of the trials this page trained, by study name and trial number
-    /// (kept while the page is open; the download offers the best trial's).
+    /// (the best trial's are saved with the study and read back when it is opened; the
+    /// download offers the best trial's).
     pub adapters: BTreeMap<(String, u64), Rc<LmAdapter>>,
     /// The lesson open beside the study, if any.
     pub lesson: Option<OpenLesson>,
@@ -469,6 +473,14 @@ pub enum Action {
     Open(String),
     /// A saved study was read.
     Opened(Result<(StudyMeta, String), String>),
+    /// The LoRA adapters saved with a study were read: the trial they belong to and them,
+    /// or `None` if it has none.
+    AdapterLoaded {
+        /// The study.
+        id: String,
+        /// What was read.
+        adapter: Result<Option<(u64, LmAdapter)>, String>,
+    },
     /// Delete a saved study.
     Delete(String),
     /// A save finished.
@@ -523,7 +535,13 @@ pub enum Effect {
         meta: StudyMeta,
         /// What of its journal is written.
         journal: JournalSave,
+        /// The best trial's LoRA adapters, when the browser does not hold them yet: they
+        /// replace the study's saved ones, so that a reload still offers their download.
+        adapter: Option<(u64, Rc<LmAdapter>)>,
     },
+    /// Read the LoRA adapters saved with study `id`, then dispatch
+    /// [`Action::AdapterLoaded`].
+    LoadAdapter(String),
     /// List the saved studies, then dispatch [`Action::Listed`].
     List,
     /// List the saved studies and open the one `pick` chooses (the study named `wanted`,
@@ -940,9 +958,16 @@ impl State {
             finished: self.counted(),
             best: self.data.best().and_then(FrozenTrial::value),
         };
+        let adapter = self
+            .best_adapter()
+            .filter(|(trial, _)| self.saves.adapter_saved != Some(*trial));
+        if let Some((trial, _)) = &adapter {
+            self.saves.adapter_saved = Some(*trial);
+        }
         Some(Effect::Save {
             meta,
             journal: self.journal_save(),
+            adapter,
         })
     }
 
@@ -969,6 +994,7 @@ impl State {
     fn storage_replaced(&mut self) {
         self.saves.base_saved = false;
         self.saves.unsaved.clear();
+        self.saves.adapter_saved = None;
     }
 
     fn start_worker(&mut self, kind: BackendKind, env: &Env) -> Vec<Effect> {
@@ -1208,7 +1234,7 @@ impl State {
     fn download_adapter(&self) -> Result<Effect, String> {
         let name = self.study_name.clone().ok_or("run or open a study first")?;
         let (trial, a) = self.best_adapter().ok_or(
-            "the best trial's adapter is kept only by the page that trained it, while it is open",
+            "this browser holds no adapters of the best trial: they are kept for trials this browser trained",
         )?;
         let files = [
             sweeplab_core::export::ExportFile {
@@ -1866,17 +1892,38 @@ fn reduce_action(state: &mut State, action: Action, env: &Env) -> (Vec<Effect>, 
                     effects.extend(e);
                     s.saved_open = false;
                     s.notices.retain(|n| n.id != "corrupt");
+                    if let Some(id) = &s.study_name {
+                        effects.push(Effect::LoadAdapter(id.clone()));
+                    }
                 }
                 Err(e) => s.notice("corrupt", "error", e),
             }
         }
         Action::Delete(id) => effects.push(Effect::Delete(id)),
         Action::SyntheticNext => effects.extend(s.synthetic_next(env)),
+        Action::AdapterLoaded { id, adapter } => {
+            if s.study_name.as_ref() == Some(&id) {
+                match adapter {
+                    Ok(Some((trial, a))) => {
+                        s.adapters.entry((id, trial)).or_insert_with(|| Rc::new(a));
+                        s.saves.adapter_saved = Some(trial);
+                    }
+                    Ok(None) => {}
+                    Err(e) => s.notice(
+                        "adapter",
+                        "warn",
+                        format!("The LoRA adapters saved with this study could not be read: {e}"),
+                    ),
+                }
+            }
+        }
         Action::Saved(r) => {
             s.saves.in_flight = false;
             if r.is_err() {
-                // What failed is not saved: the next save writes the study whole.
+                // What failed is not saved: the next save writes the study whole, with the
+                // best trial's adapters.
                 s.saves.base_saved = false;
+                s.saves.adapter_saved = None;
             }
             if std::mem::take(&mut s.saves.pending) {
                 effects.extend(s.save(env));

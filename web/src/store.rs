@@ -3,7 +3,9 @@
 //! compact base, the source of truth) and store `journal_chunks` (the lines appended to
 //! that base since, keyed `{study}\u{1}{seq:016}` so that a key range reads them in order).
 //! A save writes the summary and either the whole journal (deleting the chunks) or one
-//! chunk, in one transaction.
+//! chunk, in one transaction. Store `adapters` keeps, per language-model study, the LoRA
+//! adapters of its best trial that this browser trained (`[trial, adapter_config.json,
+//! adapter_model.safetensors bytes]`), so that a reload still offers their download.
 
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
@@ -11,13 +13,14 @@ use wasm_bindgen_futures::JsFuture;
 use web_sys::{IdbDatabase, IdbKeyRange, IdbRequest, IdbTransaction, IdbTransactionMode};
 
 const DB: &str = "sweeplab";
-/// The database's version: 2 added [`CHUNKS`].
-const DB_VERSION: u32 = 2;
+/// The database's version: 2 added [`CHUNKS`], 3 [`ADAPTERS`].
+const DB_VERSION: u32 = 3;
 const META: &str = "meta";
 const JOURNALS: &str = "journals";
 const CHUNKS: &str = "journal_chunks";
+const ADAPTERS: &str = "adapters";
 
-pub use crate::state::{JournalSave, Listed, StudyMeta};
+pub use crate::state::{JournalSave, Listed, LmAdapter, StudyMeta};
 
 /// The key of chunk `seq` of study `id`.
 fn chunk_key(id: &str, seq: u64) -> String {
@@ -152,7 +155,7 @@ async fn open_new() -> Result<IdbDatabase, String> {
             .and_then(|r| r.dyn_into::<IdbDatabase>().ok());
         if let Some(db) = db {
             let names = db.object_store_names();
-            for store in [META, JOURNALS, CHUNKS] {
+            for store in [META, JOURNALS, CHUNKS, ADAPTERS] {
                 if !names.contains(store) {
                     let _ = db.create_object_store(store);
                 }
@@ -179,8 +182,13 @@ async fn get(db: &IdbDatabase, store: &str, key: &str) -> Result<Option<String>,
     Ok(v.as_string())
 }
 
-/// Saves a study's summary and its journal (whole, or the lines appended since).
-pub async fn save(meta: &StudyMeta, journal: &JournalSave) -> Result<(), String> {
+/// Saves a study's summary and its journal (whole, or the lines appended since), then the
+/// best trial's LoRA adapters when given (they replace the study's saved ones).
+pub async fn save(
+    meta: &StudyMeta,
+    journal: &JournalSave,
+    adapter: Option<(u64, &LmAdapter)>,
+) -> Result<(), String> {
     let db = open().await?;
     let json = serde_json::to_string(meta).map_err(|e| format!("saving: {e}"))?;
     // One transaction over the stores: the summary and the journal are saved together or
@@ -189,7 +197,79 @@ pub async fn save(meta: &StudyMeta, journal: &JournalSave) -> Result<(), String>
         JournalSave::Whole(text) => put_both(&db, &meta.id, text, &json).await,
         JournalSave::Append { seq, lines } => append(&db, &meta.id, *seq, lines, &json).await,
     };
-    kept(saved)
+    kept(saved)?;
+    match adapter {
+        Some((trial, a)) => kept(put_adapter(&db, &meta.id, trial, a).await),
+        None => Ok(()),
+    }
+}
+
+/// Puts study `key`'s LoRA adapters (those of trial `trial`) in [`ADAPTERS`].
+async fn put_adapter(db: &IdbDatabase, key: &str, trial: u64, a: &LmAdapter) -> Result<(), String> {
+    let tx = db
+        .transaction_with_str_and_mode(ADAPTERS, IdbTransactionMode::Readwrite)
+        .map_err(|e| js_err("saving the adapters", e))?;
+    let done = committed(&tx);
+    let s = tx
+        .object_store(ADAPTERS)
+        .map_err(|e| js_err("saving the adapters", e))?;
+    let value = js_sys::Array::of3(
+        &JsValue::from_f64(trial as f64),
+        &JsValue::from_str(&a.config),
+        &js_sys::Uint8Array::from(a.safetensors.as_slice()),
+    );
+    let r = s
+        .put_with_key(&value, &JsValue::from_str(key))
+        .map_err(|e| js_err("saving the adapters", e))?;
+    wait(&r)
+        .await
+        .map_err(|e| js_err("saving the adapters", e))?;
+    done.await
+        .map(drop)
+        .map_err(|e| js_err("saving the adapters", e))
+}
+
+/// The LoRA adapters saved with study `id`, with the trial they belong to (`None` if it
+/// has none).
+pub async fn load_adapter(id: &str) -> Result<Option<(u64, LmAdapter)>, String> {
+    let db = open().await?;
+    let read = async {
+        let tx = db
+            .transaction_with_str(ADAPTERS)
+            .map_err(|e| js_err("reading the adapters", e))?;
+        let s = tx
+            .object_store(ADAPTERS)
+            .map_err(|e| js_err("reading the adapters", e))?;
+        let req = s
+            .get(&JsValue::from_str(id))
+            .map_err(|e| js_err("reading the adapters", e))?;
+        wait(&req)
+            .await
+            .map_err(|e| js_err("reading the adapters", e))
+    };
+    let v = kept(read.await)?;
+    if v.is_undefined() || v.is_null() {
+        return Ok(None);
+    }
+    let corrupt = || format!("the adapters saved with `{id}` are corrupt");
+    let parts = v.dyn_into::<js_sys::Array>().map_err(|_| corrupt())?;
+    let trial = parts
+        .get(0)
+        .as_f64()
+        .filter(|t| t.fract() == 0.0 && *t >= 0.0)
+        .ok_or_else(corrupt)?;
+    let config = parts.get(1).as_string().ok_or_else(corrupt)?;
+    let bytes = parts
+        .get(2)
+        .dyn_into::<js_sys::Uint8Array>()
+        .map_err(|_| corrupt())?;
+    Ok(Some((
+        trial as u64,
+        LmAdapter {
+            safetensors: bytes.to_vec(),
+            config,
+        },
+    )))
 }
 
 /// Puts chunk `seq` of study `key` and its summary, in one transaction.
@@ -323,7 +403,7 @@ pub async fn list() -> Result<Vec<Listed>, String> {
 /// Deletes a saved study.
 pub async fn delete(id: &str) -> Result<(), String> {
     let db = open().await?;
-    for store in [META, JOURNALS, CHUNKS] {
+    for store in [META, JOURNALS, CHUNKS, ADAPTERS] {
         let tx = db
             .transaction_with_str_and_mode(store, IdbTransactionMode::Readwrite)
             .map_err(|e| js_err("deleting", e))?;

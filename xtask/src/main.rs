@@ -38,7 +38,7 @@ fn run() -> Result<()> {
     match cmd {
         "test" => test::run(rest),
         "serve" => web::serve(rest),
-        "e2e" => web::e2e(),
+        "e2e" => web::e2e_filtered(rest.first().map(String::as_str)),
         "bench-browser" => bench_browser::run(rest),
         "fuzz" => fuzz::run(rest),
         "lm-data" => lm::lm_data(),
@@ -49,7 +49,9 @@ fn run() -> Result<()> {
             println!(
                 "  serve [--port N] build the playground and serve it on 127.0.0.1 (default port 8080)"
             );
-            println!("  e2e              build the playground and run its browser tests");
+            println!(
+                "  e2e [FILTER]     build the playground and run its browser tests (those whose names contain FILTER)"
+            );
             println!(
                 "  bench-browser    the browser peer benchmark: sweeplab vs TensorFlow.js in Chromium (--help)"
             );

@@ -48,7 +48,7 @@ fn act(s: &mut State, a: Action) -> Vec<Effect> {
     let mut effects = reduce(s, a, &env(1000.0)).0;
     let mut i = 0;
     while i < effects.len() {
-        if let Effect::Save { meta, journal } = &effects[i] {
+        if let Effect::Save { meta, journal, .. } = &effects[i] {
             SAVED.with(|db| {
                 let mut db = db.borrow_mut();
                 let entry = db.entry(meta.id.clone()).or_default();
@@ -351,7 +351,7 @@ fn a_workers_journal_lines_build_the_study_and_it_is_saved() {
     assert_eq!(s.worker, None);
     assert!(effects.contains(&Effect::EndWorker));
     let saved = effects.iter().find_map(|e| match e {
-        Effect::Save { meta, journal } => Some((meta.clone(), journal.clone())),
+        Effect::Save { meta, journal, .. } => Some((meta.clone(), journal.clone())),
         _ => None,
     });
     let (meta, journal) = saved.expect("a finished study is saved");
@@ -1407,5 +1407,128 @@ fn the_best_trials_lora_adapter_downloads_as_a_zip_of_pefts_files() {
         weights,
         vec![best as u8; 4],
         "the best trial's, not the other's"
+    );
+}
+
+/// The adapters a save carries, if any.
+fn saved_adapter(effects: &[Effect]) -> Option<(u64, Rc<LmAdapter>)> {
+    effects.iter().find_map(|e| match e {
+        Effect::Save { adapter, .. } => adapter.clone(),
+        _ => None,
+    })
+}
+
+#[test]
+fn the_best_trials_adapters_are_saved_with_the_study_and_come_back_when_it_is_opened() {
+    let mut s = State::new(cpu_setup());
+    let m = start(&mut s);
+    worker_runs(&mut s, &m, 2);
+    let adapter = |trial: u64| LmAdapter {
+        safetensors: vec![trial as u8; 16],
+        config: format!("{{\"r\": {trial}}}"),
+    };
+    for trial in 0..2 {
+        act(
+            &mut s,
+            Action::Worker(FromWorker::Adapter {
+                trial,
+                safetensors: adapter(trial).safetensors,
+                config: adapter(trial).config,
+            }),
+        );
+    }
+    let best = s.data.best().unwrap().number;
+    let effects = act(
+        &mut s,
+        Action::Worker(FromWorker::Ops {
+            lines: String::new(),
+        }),
+    );
+    let (trial, saved) = saved_adapter(&effects).expect("the save carries the best's adapters");
+    assert_eq!((trial, &*saved), (best, &adapter(best)));
+    // Saved once: the next save carries none, unless that save failed.
+    let effects = reduce(
+        &mut s,
+        Action::Worker(FromWorker::Ops {
+            lines: String::new(),
+        }),
+        &env(2000.0),
+    )
+    .0;
+    assert!(saved_adapter(&effects).is_none());
+    reduce(
+        &mut s,
+        Action::Saved(Err("QuotaExceededError".into())),
+        &env(2000.0),
+    );
+    let effects = reduce(
+        &mut s,
+        Action::Worker(FromWorker::Ops {
+            lines: String::new(),
+        }),
+        &env(2000.0),
+    )
+    .0;
+    assert_eq!(saved_adapter(&effects).map(|(t, _)| t), Some(best));
+    let meta = effects
+        .iter()
+        .find_map(|e| match e {
+            Effect::Save { meta, .. } => Some(meta.clone()),
+            _ => None,
+        })
+        .unwrap();
+
+    // Another page opens the study: it reads the adapters back and offers their download.
+    let mut page = State::new(Setup::preset("xor-mlp"));
+    let effects = act(
+        &mut page,
+        Action::Opened(Ok((meta.clone(), saved_journal(&meta.id)))),
+    );
+    assert!(effects.contains(&Effect::LoadAdapter(meta.id.clone())));
+    assert!(page.best_adapter().is_none(), "not before they are read");
+    act(
+        &mut page,
+        Action::AdapterLoaded {
+            id: meta.id.clone(),
+            adapter: Ok(Some((best, adapter(best)))),
+        },
+    );
+    assert_eq!(
+        page.best_adapter().map(|(t, a)| (t, (*a).clone())),
+        Some((best, adapter(best)))
+    );
+    let effects = act(&mut page, Action::DownloadAdapter);
+    assert!(
+        effects.iter().any(|e| matches!(e, Effect::Download { name, .. } if name.ends_with(&format!("-trial-{best:03}-adapter.zip")))),
+        "{effects:?}"
+    );
+    // They are the saved ones: the page's saves do not write them again.
+    let effects = act(
+        &mut page,
+        Action::Worker(FromWorker::Ops {
+            lines: String::new(),
+        }),
+    );
+    assert!(saved_adapter(&effects).is_none());
+    // Adapters read for another study, or that could not be read, change nothing but say so.
+    act(
+        &mut page,
+        Action::AdapterLoaded {
+            id: "other".into(),
+            adapter: Ok(Some((0, adapter(0)))),
+        },
+    );
+    assert!(!page.adapters.contains_key(&("other".to_string(), 0)));
+    act(
+        &mut page,
+        Action::AdapterLoaded {
+            id: meta.id.clone(),
+            adapter: Err("the adapters saved with it are corrupt".into()),
+        },
+    );
+    assert!(
+        page.notices
+            .iter()
+            .any(|n| n.id == "adapter" && n.text.contains("corrupt"))
     );
 }

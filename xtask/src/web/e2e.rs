@@ -49,6 +49,12 @@ pub fn npm_packages() -> Result<()> {
 /// `tests/e2e/run.mjs` (playwright-core driving `/usr/bin/chromium`). Screenshots and a
 /// metrics file go to `tests/out/e2e/`.
 pub fn e2e() -> Result<()> {
+    e2e_filtered(None)
+}
+
+/// [`e2e`], or with `filter` only the browser tests whose names contain it (`|` separates
+/// alternatives) and not the wasm-bindgen tests (`cargo xtask e2e [FILTER]`).
+pub fn e2e_filtered(filter: Option<&str>) -> Result<()> {
     ensure_chromium()?;
     if !have_program("wasm-opt") {
         // Optional for serve; used when the distribution's binaryen is recent enough.
@@ -70,6 +76,7 @@ pub fn e2e() -> Result<()> {
     let res = util::run(
         Command::new("node")
             .arg("tests/e2e/run.mjs")
+            .args(filter)
             .env("BASE_URL", format!("http://127.0.0.1:{}/", server.port))
             .env("E2E_OUT", &out)
             .env("WASM_SIZES", sizes)
@@ -80,6 +87,9 @@ pub fn e2e() -> Result<()> {
         "xtask: the workers were built without LTO for the tests (serve builds them with it)"
     );
     report.print();
+    if filter.is_some() {
+        return res;
+    }
     // The web-only pieces, with wasm-bindgen-test in headless Chromium.
     let runner = wasm_bindgen_cli()?.with_file_name("wasm-bindgen-test-runner");
     let wbt = util::run(

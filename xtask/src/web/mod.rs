@@ -14,7 +14,7 @@ mod e2e;
 mod serve;
 mod wasm;
 
-pub use e2e::{e2e, ensure_chromium, npm_packages};
+pub use e2e::{e2e, e2e_filtered, ensure_chromium, npm_packages};
 pub use serve::{StaticServer, serve};
 pub use wasm::{BuildOptions, build_bench_module, wasm_bindgen_cli};
 
