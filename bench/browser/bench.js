@@ -7,6 +7,10 @@
 //   await bench.train(cfg)                 -> one timed repeat of one cell
 //   await bench.profile(cfg)               -> WebGPU calls per step of one cell
 //   await bench.study(cfg)                 -> one run of the spiral study
+//
+// Model `lm` is the language model of the LoRA fine-tune study (core/src/train/lm): LoRA on
+// its query and value projections over the frozen base, 64-byte windows of the same training
+// split; its rate is predicted bytes (tokens) per second.
 //   bench.render(summary)                  -> fills the page's tables
 //
 // Both libraries run here, on the page's main thread, on the same data: sweeplab's training
@@ -231,6 +235,9 @@ async function fetchBytes(url) {
 // with other burn features, in pkg-<variant>/, loaded on first use. A backend or study engine
 // named `<name>@<variant>` runs on that module.
 let mnistBytes = null;
+let lmFiles = null; // [corpus text, base bytes] from data/lm/
+const lmLoaded = new WeakSet();
+let lmTrain = null; // the training split's bytes, for TF.js's windows
 const modules = new Map();
 const gpuInfo = {};
 async function moduleFor(variant) {
@@ -249,9 +256,30 @@ const splitVariant = (name) => {
   return i < 0 ? [name, ''] : [name.slice(0, i), name.slice(i + 1)];
 };
 
+// The language model's corpus and base, read by a module on its first `lm` cell.
+async function lmData(m) {
+  if (!lmFiles) {
+    const r = await fetch('data/lm/devils-dictionary.txt');
+    if (!r.ok) throw new Error(`data/lm/devils-dictionary.txt: HTTP ${r.status}`);
+    lmFiles = [await r.text(), await fetchBytes('data/lm/base.safetensors')];
+  }
+  if (!lmLoaded.has(m)) {
+    m.bench_load_lm(lmFiles[0], lmFiles[1]);
+    lmLoaded.add(m);
+  }
+  if (!lmTrain) lmTrain = m.bench_lm_train_bytes();
+}
+
 async function sweeplabTrain(cfg) {
   const [base, variant] = splitVariant(cfg.backend);
   const m = await moduleFor(variant);
+  if (cfg.model === 'lm') {
+    await lmData(m);
+    const backend = base === 'sweeplab-webgpu' ? 'webgpu' : 'flex';
+    if (backend === 'webgpu' && !gpuInfo[variant]) gpuInfo[variant] = JSON.parse(await m.bench_gpu_init());
+    const r = JSON.parse(await m.bench_train_lm(backend, LM.variant, cfg.batch, cfg.warmup, cfg.steps));
+    return { samples_per_sec: r.tokens_per_sec, seconds: r.seconds, losses: r.losses };
+  }
   if (base === 'sweeplab-fused') {
     // Whole epochs on the fused engine's wide kernels: `steps` is rounded up to epochs.
     const perEpoch = Math.ceil(8000 / cfg.batch);
@@ -371,6 +399,137 @@ async function tfjsTrain(cfg) {
   }
 }
 
+// ---- The language model in TF.js ------------------------------------------------------
+// The same transformer as core/src/train/lm, written against TF.js ops: byte embeddings and
+// learned positions (width 96, 64-byte context), 3 pre-norm blocks (RMSNorm, eps 1e-5; causal
+// attention with 4 heads; SwiGLU MLP of 256), a final RMSNorm and an untied head, no biases.
+// LoRA (PEFT's form: A Kaiming-uniform, B zero, scale alpha / r, dropout on the adapter's
+// input) on q and v with r 8, alpha 16, dropout 0.05; the base is frozen (not trainable, so
+// no gradients or Adam state for it). Adam at 1e-3 (betas 0.9/0.999, eps 1e-5, burn's), mean
+// cross-entropy of the next byte. The base here is random (the shipped base's values do not
+// change the work); the windows are random 65-byte slices of sweeplab's training split.
+const LM = { variant: 'lora-qv', d: 96, layers: 3, heads: 4, ff: 256, ctx: 64, vocab: 256, r: 8, alpha: 16, dropout: 0.05, targets: ['q', 'v'] };
+
+function lmWeights() {
+  let seed = 11;
+  const uni = (shape, fanIn, trainable) => {
+    const lim = 1 / Math.sqrt(fanIn);
+    return tf.variable(tf.randomUniform(shape, -lim, lim, 'float32', seed++), trainable);
+  };
+  const { d, ff, vocab, ctx, r } = LM;
+  const proj = (name, din, dout) => {
+    const p = { w: uni([din, dout], din, false) };
+    if (LM.targets.includes(name)) {
+      p.a = uni([din, r], din, true); // [in, r]: A transposed, for x · A
+      p.b = tf.variable(tf.zeros([r, dout]), true);
+    }
+    return p;
+  };
+  const w = {
+    tok: tf.variable(tf.randomNormal([vocab, d], 0, 0.02, 'float32', seed++), false),
+    pos: tf.variable(tf.randomNormal([ctx, d], 0, 0.02, 'float32', seed++), false),
+    layers: [],
+    norm: tf.variable(tf.ones([d]), false),
+    head: uni([d, vocab], d, false),
+  };
+  for (let l = 0; l < LM.layers; l++) {
+    w.layers.push({
+      n1: tf.variable(tf.ones([d]), false), q: proj('q', d, d), k: proj('k', d, d), v: proj('v', d, d), o: proj('o', d, d),
+      n2: tf.variable(tf.ones([d]), false), gate: proj('gate', d, ff), up: proj('up', d, ff), down: proj('down', ff, d),
+    });
+  }
+  return w;
+}
+
+function lmVariables(w) {
+  const all = [w.tok, w.pos, w.norm, w.head];
+  for (const L of w.layers) {
+    all.push(L.n1, L.n2);
+    for (const k of ['q', 'k', 'v', 'o', 'gate', 'up', 'down']) all.push(...[L[k].w, L[k].a, L[k].b].filter(Boolean));
+  }
+  return all;
+}
+
+// Mean cross-entropy of predicting x[:, 1:] from x[:, :-1]; x is int32 [batch, 65].
+function lmLoss(w, x, batch, mask) {
+  const { d, heads, vocab, ctx: t } = LM;
+  const dh = d / heads;
+  const input = x.slice([0, 0], [batch, t]).reshape([batch * t]);
+  const target = x.slice([0, 1], [batch, t]).reshape([batch * t]);
+  const rms = (h, g) => h.mul(tf.rsqrt(h.square().mean(-1, true).add(1e-5))).mul(g);
+  const lin = (h, p) => {
+    const y = tf.matMul(h, p.w);
+    if (!p.a) return y;
+    return y.add(tf.matMul(tf.matMul(tf.dropout(h, LM.dropout), p.a), p.b).mul(LM.alpha / LM.r));
+  };
+  const split = (y) => y.reshape([batch, t, heads, dh]).transpose([0, 2, 1, 3]);
+  let h = tf.gather(w.tok, input).add(tf.tile(w.pos, [batch, 1])); // [batch * t, d]
+  for (const L of w.layers) {
+    const n = rms(h, L.n1);
+    const scores = tf.matMul(split(lin(n, L.q)), split(lin(n, L.k)), false, true).mul(1 / Math.sqrt(dh)).add(mask);
+    const att = tf.matMul(tf.softmax(scores), split(lin(n, L.v))).transpose([0, 2, 1, 3]).reshape([batch * t, d]);
+    h = h.add(lin(att, L.o));
+    const n2 = rms(h, L.n2);
+    const gate = lin(n2, L.gate);
+    h = h.add(lin(gate.mul(tf.sigmoid(gate)).mul(lin(n2, L.up)), L.down));
+  }
+  const logits = tf.matMul(rms(h, w.norm), w.head);
+  return tf.losses.softmaxCrossEntropy(tf.oneHot(target, vocab), logits);
+}
+
+async function tfjsTrainLm(cfg) {
+  await useTfBackend(TFJS_BACKENDS[cfg.backend]);
+  if (!lmTrain) await lmData(sw);
+  const batch = cfg.batch;
+  const t = LM.ctx;
+  const w = tf.tidy(() => lmWeights());
+  const vars = lmVariables(w).filter((v) => v.trainable);
+  const opt = tf.train.adam(1e-3, 0.9, 0.999, 1e-5);
+  // 0 where a position may look (itself and before), -1e9 above the diagonal.
+  const mask = tf.tidy(() => tf.linalg.bandPart(tf.ones([t, t]), -1, 0).sub(1).mul(1e9));
+  let state = 0x9e3779b9; // xorshift32: the windows' starts
+  const rand = () => {
+    state ^= state << 13; state ^= state >>> 17; state ^= state << 5;
+    return (state >>> 0) / 4294967296;
+  };
+  const windows = () => {
+    const buf = new Int32Array(batch * (t + 1));
+    for (let b = 0; b < batch; b++) {
+      const start = Math.floor(rand() * (lmTrain.length - t - 1));
+      for (let j = 0; j <= t; j++) buf[b * (t + 1) + j] = lmTrain[start + j];
+    }
+    return tf.tensor2d(buf, [batch, t + 1], 'int32');
+  };
+  const read = async (pending) => {
+    const stacked = tf.stack(pending);
+    const v = await stacked.data();
+    stacked.dispose();
+    for (const c of pending) c.dispose();
+    return Array.from(v);
+  };
+  try {
+    let pending = [];
+    let t0 = performance.now();
+    for (let s = 0; s < cfg.warmup + cfg.steps; s++) {
+      if (s === cfg.warmup) {
+        if (pending.length) await read(pending.splice(0));
+        t0 = performance.now();
+      }
+      const x = windows();
+      pending.push(opt.minimize(() => lmLoss(w, x, batch, mask), true, vars));
+      x.dispose();
+    }
+    // As sweeplab's side: the timed steps' losses read back once, at the end.
+    const losses = await read(pending.splice(0));
+    const seconds = (performance.now() - t0) / 1000;
+    return { samples_per_sec: (cfg.steps * batch * t) / Math.max(seconds, 1e-9), seconds, losses };
+  } finally {
+    opt.dispose();
+    mask.dispose();
+    for (const v of lmVariables(w)) v.dispose();
+  }
+}
+
 // TF.js's wasm backend has no Conv2DBackpropFilter (and so cannot train a CNN); report such
 // a cell as unsupported rather than failing the run.
 function unsupported(e) {
@@ -379,7 +538,7 @@ function unsupported(e) {
 }
 
 async function train(cfg) {
-  const lib = cfg.backend.startsWith('sweeplab') ? sweeplabTrain : tfjsTrain;
+  const lib = cfg.backend.startsWith('sweeplab') ? sweeplabTrain : cfg.model === 'lm' ? tfjsTrainLm : tfjsTrain;
   status(`${cfg.model} batch ${cfg.batch} ${cfg.backend}: ${cfg.steps} steps…`);
   try {
     const r = await lib(cfg);

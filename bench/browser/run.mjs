@@ -29,14 +29,22 @@ const SWIFTSHADER_FLAGS = '--enable-features=Vulkan --use-angle=swiftshader --us
 // Defaults per model: timed steps on the CPU backends and on the WebGPU ones (SwiftShader
 // is slow), warm-up steps, and steps of the counting runs. A CNN step at batch 128 takes
 // about a minute on TF.js's cpu and webgpu backends here, so the CNN gets one timed step.
-const DEFAULT_STEPS = { mlp: { cpu: 100, gpu: 20, warmup: 2, profile: 8 }, cnn: { cpu: 1, gpu: 1, warmup: 1, profile: 1 } };
+// The language model (`lm`: LoRA on q and v over the frozen base, batch --lm-batch windows
+// of 64 bytes) takes tens of milliseconds a step on the CPU backends and seconds on TF.js's.
+const DEFAULT_STEPS = {
+  mlp: { cpu: 100, gpu: 20, warmup: 2, profile: 8 },
+  cnn: { cpu: 1, gpu: 1, warmup: 1, profile: 1 },
+  lm: { cpu: 10, gpu: 3, warmup: 2, profile: 2 },
+};
 const base = (name) => name.split('@')[0];
 const isGpu = (name) => GPU_BACKENDS.has(base(name));
 
 const HELP = `usage: node bench/browser/run.mjs [options]   (normally via cargo xtask bench-browser)
 
-  --models LIST          mlp,cnn (default both)
-  --batches LIST         32,128 (default)
+  --models LIST          mlp,cnn,lm (default all three; lm: the LoRA fine-tune study's language
+                         model, LoRA on q and v, rated in predicted bytes (tokens) per second)
+  --batches LIST         32,128 (default; mlp and cnn)
+  --lm-batch N           64-byte windows per step of the lm cells (default 16, as lora_bench)
   --backends LIST        ${ALL_BACKENDS.join(',')} (default);
                          NAME@VARIANT runs sweeplab's module built with --variants VARIANT
   --steps N              timed steps of the CPU backends (default mlp ${DEFAULT_STEPS.mlp.cpu}, cnn ${DEFAULT_STEPS.cnn.cpu})
@@ -63,7 +71,7 @@ const HELP = `usage: node bench/browser/run.mjs [options]   (normally via cargo 
 
 function parseArgs(argv) {
   const o = {
-    models: ['mlp', 'cnn'], batches: [32, 128], backends: ALL_BACKENDS, steps: null, gpuSteps: null,
+    models: ['mlp', 'cnn', 'lm'], batches: [32, 128], lmBatch: 16, backends: ALL_BACKENDS, steps: null, gpuSteps: null,
     warmup: null, repeats: 3, cellSeconds: 30, readEvery: 16, profile: true, profileSteps: null, study: true,
     studyTrials: 64, studyBurnTrials: 8, studyEpochs: 10, studySlots: 64, studyRepeats: 3,
     studyBurnRepeats: 1, studyEngines: ['fused', 'burn-webgpu', 'burn-flex'],
@@ -88,6 +96,7 @@ function parseArgs(argv) {
     switch (flag) {
       case '--models': o.models = list(val()); break;
       case '--batches': o.batches = list(val()).map((b) => int('--batches', b)); break;
+      case '--lm-batch': o.lmBatch = Math.max(1, int(flag, val())); break;
       case '--backends': o.backends = list(val()); break;
       case '--steps': o.steps = int(flag, val()); break;
       case '--gpu-steps': o.gpuSteps = int(flag, val()); break;
@@ -115,7 +124,7 @@ function parseArgs(argv) {
       default: throw new Error(`unknown option \`${a}\`\n${HELP}`);
     }
   }
-  for (const m of o.models) if (!DEFAULT_STEPS[m]) throw new Error(`unknown model \`${m}\`; use mlp, cnn`);
+  for (const m of o.models) if (!DEFAULT_STEPS[m]) throw new Error(`unknown model \`${m}\`; use mlp, cnn, lm`);
   const variants = (JSON.parse(process.env.BENCH_BUILD || '{}').variants || []).map((v) => v.name);
   const checkVariant = (name) => {
     const v = name.split('@')[1];
@@ -259,8 +268,9 @@ try {
   const t0 = Date.now();
 
   // ---- Training throughput: per (model, batch), repeats interleaved across backends. ----
+  const batchesOf = (model) => (model === 'lm' ? [o.lmBatch] : o.batches);
   for (const model of o.models) {
-    for (const batch of o.batches) {
+    for (const batch of batchesOf(model)) {
       const cells = o.backends.filter((b) => model === 'mlp' || base(b) !== 'sweeplab-fused').map((backend) => ({
         model, batch, backend, steps: stepsFor(model, backend), warmup: warmupFor(model), read_every: o.readEvery,
         status: 'ok', runs: [], error: null, wall_s: 0,
@@ -311,7 +321,7 @@ try {
     // Per-step counts by difference of two runs; the fused cell trains whole epochs.
     const gpu = o.backends.filter((b) => isGpu(b) && base(b) !== 'sweeplab-fused');
     for (const model of o.models) {
-      const batch = Math.min(...o.batches);
+      const batch = Math.min(...batchesOf(model));
       for (const backend of gpu) {
         const cfg = { backend, model, batch, steps: profileStepsFor(model), warmup: warmupFor(model), readEvery: o.readEvery };
         // The page's main thread meanwhile (a CPU profile): busy in wasm/JS encoding work,
@@ -340,7 +350,7 @@ try {
   // ---- GPU time per kernel (timestamp queries), the smallest batch of each model. ----
   if (o.kernelTimes) {
     for (const model of o.models) {
-      const batch = Math.min(...o.batches);
+      const batch = Math.min(...batchesOf(model));
       for (const backend of o.backends.filter((b) => isGpu(b) && base(b) !== 'sweeplab-fused')) {
         const cfg = { backend, model, batch, steps: profileStepsFor(model), warmup: warmupFor(model), readEvery: o.readEvery };
         const res = await page.evaluate((cfg) => window.bench.kernelTimes(cfg), cfg);
@@ -430,7 +440,7 @@ for (const c of results.cells) {
   out.push(`| ${c.model} | ${c.batch} | ${c.backend} | ${c.steps} | ${c.repeats} | ${c.status === 'ok' ? f0(c.samples_per_sec) : c.status} | ${f(c.final_loss, 4)} | ${x(c.vs_best_tfjs)} | ${gpuRatio} |`);
 }
 out.push('');
-out.push(`samples/s: median of up to ${o.repeats} timed runs (repeats interleaved across backends; fewer when a cell's runs passed ${o.cellSeconds} s), each after the warm-up steps (mlp ${warmupFor('mlp')}, cnn ${warmupFor('cnn')}) and ending with the loss read back; losses read every ${o.readEvery} steps; final loss = mean of the last 10 steps (compare rows with equal steps).`);
+out.push(`samples/s: median of up to ${o.repeats} timed runs (repeats interleaved across backends; fewer when a cell's runs passed ${o.cellSeconds} s), each after the warm-up steps (mlp ${warmupFor('mlp')}, cnn ${warmupFor('cnn')}, lm ${warmupFor('lm')}) and ending with the loss read back; losses read every ${o.readEvery} steps (lm: once, at the end); final loss = mean of the last 10 steps (compare rows with equal steps). lm rows count predicted bytes (tokens), not samples: batch is 64-byte windows; LoRA r 8 on q and v over the frozen base (sweeplab's shipped base; TF.js's is random, same shapes).`);
 if (results.profile.length) {
   out.push('');
   out.push('| model | batch | backend | ms/step | dispatches/step | submits/step | map reads/step | buffers created/step | writeBuffer/step | bind groups/step | pipelines (run) |');

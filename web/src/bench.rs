@@ -10,6 +10,10 @@
 //!   normalisation and the batch order sweeplab trains on.
 //! - [`bench_train_fused`] trains the MLP on the fused engine's wide WGSL kernels (what the
 //!   playground runs for an MNIST MLP study on WebGPU), an epoch per submit.
+//! - Language-model fine-tuning: [`bench_load_lm`] reads the shipped base and corpus, and
+//!   [`bench_train_lm`] runs the core's [`lm_steps`] (a LoRA trial's own step: the frozen
+//!   base with adapters, or every weight trained) on Flex or WebGPU; [`bench_lm_train_bytes`]
+//!   hands the peer the same training split.
 //! - Trials per second: [`bench_study`] runs the core's spiral study
 //!   ([`sweeplab_core::train::bench`], which `bench/src/bin/fused_bench.rs` runs too: same
 //!   data, search space, sampler and settings) with the fused WGSL engine, or with burn one
@@ -23,11 +27,15 @@ use std::rc::Rc;
 use burn::tensor::Device;
 use sweeplab_core::TrialState;
 use sweeplab_core::train::bench::{
-    mnist_plan, spiral_burn, spiral_data, spiral_fused, spiral_study,
+    lm_plan, mnist_plan, spiral_burn, spiral_data, spiral_fused, spiral_study,
 };
 use sweeplab_core::train::fused::FusedEngine;
+use sweeplab_core::train::lm::BASE_SHA256;
+use sweeplab_core::train::lm::trial::lm_steps;
 use sweeplab_core::train::trainer::{batch_start, measure_training, throughput_order};
-use sweeplab_core::train::{BackendChoice, DataSet, DataSpec, Mnist, select_backend};
+use sweeplab_core::train::{
+    BackendChoice, DataSet, DataSpec, Mnist, TextCorpus, TextSet, select_backend,
+};
 use wasm_bindgen::prelude::*;
 use web_time::Instant;
 
@@ -35,6 +43,7 @@ use web_time::Instant;
 struct State {
     mnist: Option<Rc<DataSet>>,
     spiral: Option<Rc<DataSet>>,
+    lm: Option<std::sync::Arc<TextSet>>,
     gpu: Option<Device>,
     fused: Option<Rc<FusedEngine>>,
 }
@@ -137,6 +146,71 @@ async fn gpu_device() -> Result<Device, JsValue> {
     let selected = select_backend(BackendChoice::Gpu).await.map_err(err)?;
     STATE.with(|s| s.borrow_mut().gpu = Some(selected.device.clone()));
     Ok(selected.device)
+}
+
+/// Reads the language model's corpus (`devils-dictionary.txt`) and shipped base
+/// (`base.safetensors`, checked against its recorded checksum) from `static/data/lm/`, split
+/// as the trials split it. Returns `{"train_bytes": n, "valid_bytes": n}`.
+#[wasm_bindgen]
+pub fn bench_load_lm(corpus: String, base: Vec<u8>) -> Result<String, JsValue> {
+    install_panic_hook();
+    let data = DataSpec::Text(TextCorpus::DevilsDictionary)
+        .load_text(&corpus, base, BASE_SHA256)
+        .map_err(err)?;
+    let text = data
+        .text
+        .ok_or_else(|| err("the text data set came without its text"))?;
+    let out = serde_json::json!({
+        "train_bytes": text.corpus.train.len(),
+        "valid_bytes": text.corpus.valid.len(),
+    });
+    STATE.with(|s| s.borrow_mut().lm = Some(text));
+    Ok(json_text(out))
+}
+
+fn lm() -> Result<std::sync::Arc<TextSet>, JsValue> {
+    STATE
+        .with(|s| s.borrow().lm.clone())
+        .ok_or_else(|| err("the language model's data is not loaded; call bench_load_lm first"))
+}
+
+/// The training split's bytes (what a peer draws its windows from).
+#[wasm_bindgen]
+pub fn bench_lm_train_bytes() -> Result<js_sys::Uint8Array, JsValue> {
+    let text = lm()?;
+    let bytes: Vec<u8> = text
+        .corpus
+        .train
+        .iter()
+        .map(|t| u8::try_from(*t).unwrap_or(0))
+        .collect();
+    Ok(js_sys::Uint8Array::from(bytes.as_slice()))
+}
+
+/// Fine-tunes the language model as the LoRA benchmark's `variant` (`lora-qv`, `lora-all`,
+/// `lora-qv-int8` or `finetune`; rank 8, alpha 16, adapter dropout 0.05, Adam at 1e-3) on
+/// `backend` (`flex` or `webgpu`): `warmup` untimed steps, then `steps` timed ones of `batch`
+/// 64-byte windows, their losses read back at the end. Returns `{"tokens_per_sec",
+/// "seconds", "losses": [...]}`.
+#[wasm_bindgen]
+pub async fn bench_train_lm(
+    backend: String,
+    variant: String,
+    batch: usize,
+    warmup: usize,
+    steps: usize,
+) -> Result<String, JsValue> {
+    let text = lm()?;
+    let device = device_for(&backend).await?;
+    let plan = lm_plan(&variant, batch, 8, 16.0, 0.05).map_err(err)?;
+    let (_, m) = lm_steps(&plan, &text, &device, warmup, steps)
+        .await
+        .map_err(err)?;
+    Ok(json_text(serde_json::json!({
+        "tokens_per_sec": m.tokens_per_sec,
+        "seconds": m.seconds,
+        "losses": m.losses,
+    })))
 }
 
 /// Starts burn's WebGPU device (once). Returns `{"reason": …, "adapter": …}`.

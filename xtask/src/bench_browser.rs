@@ -30,7 +30,7 @@ build options (this command):
   --port N               port for --serve-only (default 8090)
 
 benchmark options (bench/browser/run.mjs; `--help` there lists them all):
-  --models mlp,cnn  --batches 32,128  --backends sweeplab-flex,sweeplab-webgpu,tfjs-wasm,tfjs-cpu,tfjs-webgpu
+  --models mlp,cnn,lm  --batches 32,128  --lm-batch 16  --backends sweeplab-flex,sweeplab-webgpu,tfjs-wasm,tfjs-cpu,tfjs-webgpu
   --steps N  --gpu-steps N  --warmup N  --repeats N  --no-study  --no-profile  --gpu-flags \"...\"  --headed
 
 environment: CHROMIUM=/path/to/chrome drives another Chromium-based browser (default /usr/bin/chromium)";
@@ -106,6 +106,11 @@ fn assemble_site(site: &Path) -> Result<()> {
         "mnist10k-labels-idx1-ubyte.gz",
     ] {
         copy(&data.join(f), &site.join("data/mnist10k").join(f))?;
+    }
+    // The language model's corpus and shipped base (model `lm`).
+    let lm = root().join("static/data/lm");
+    for f in ["devils-dictionary.txt", "base.safetensors"] {
+        copy(&lm.join(f), &site.join("data/lm").join(f))?;
     }
     Ok(())
 }

@@ -278,7 +278,9 @@ impl Attention {
         let future = Tensor::<2, Bool>::tril_mask([t, t], 0, &x.device())
             .unsqueeze::<4>()
             .expand([b, h, t, t]);
-        let weights = softmax(scores.mask_fill(future, -1.0e9), 3);
+        // -inf, not a large negative number: exp(-inf) is 0 at once, while exp of a finite
+        // number below about -104 underflows through libm's slow path (half of the scores).
+        let weights = softmax(scores.mask_fill(future, f32::NEG_INFINITY), 3);
         let out = weights.matmul(v).swap_dims(1, 2).reshape([b, t, d]);
         self.o_proj.forward(out)
     }

@@ -110,23 +110,30 @@ fn trial_model(
     }
 }
 
-/// The training throughput of `plan` on `text`, in predicted bytes per second: `warmup`
-/// steps, then `steps` timed ones (their losses read back once, at the end). With the
-/// seconds one epoch of the plan takes, evaluation and text sample included (each about as
-/// costly as a step).
-pub async fn measure_lm(
+/// What [`lm_steps`] measured: predicted bytes per second, the timed steps' seconds and
+/// their losses.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LmSteps {
+    /// Predicted bytes (tokens) per second over the timed steps.
+    pub tokens_per_sec: f64,
+    /// Seconds of the timed steps, from the first to the last loss read back.
+    pub seconds: f64,
+    /// Each timed step's loss (nats per byte).
+    pub losses: Vec<f64>,
+}
+
+/// Trains `plan`'s model on `text` for `warmup` untimed steps, then `steps` timed ones
+/// (their losses read back once, at the end); returns the trained model and what was
+/// measured. The trial's own step: the shipped base (with the plan's adapters and base
+/// precision), random windows of the training split, burn autodiff and the plan's optimiser.
+pub async fn lm_steps(
     plan: &TrialPlan,
     text: &TextSet,
     device: &Device,
     warmup: usize,
     steps: usize,
-) -> Result<(f64, f64), TrainError> {
-    let ModelSpec::Lm {
-        lora,
-        steps: plan_steps,
-        quant,
-    } = &plan.model
-    else {
+) -> Result<(TinyLm, LmSteps), TrainError> {
+    let ModelSpec::Lm { lora, quant, .. } = &plan.model else {
         return Err(TrainError::Config("not a language-model plan".into()));
     };
     let ad = device.clone().autodiff();
@@ -149,10 +156,37 @@ pub async fn measure_lm(
         let grads = GradientsParams::from_grads(loss.backward(), &model);
         model = optim.step(plan.lr, model, grads);
     }
-    read_scalar(Tensor::cat(losses, 0).sum()).await?;
-    let secs = started.elapsed().as_secs_f64().max(1e-9);
-    let per_step = secs / steps.max(1) as f64;
-    let tokens_per_sec = (steps.max(1) * batch * len) as f64 / secs;
+    let losses = read_losses(losses).await?;
+    let seconds = started.elapsed().as_secs_f64().max(1e-9);
+    let tokens_per_sec = (steps.max(1) * batch * len) as f64 / seconds;
+    Ok((
+        model,
+        LmSteps {
+            tokens_per_sec,
+            seconds,
+            losses,
+        },
+    ))
+}
+
+/// The training throughput of `plan` on `text`, in predicted bytes per second ([`lm_steps`]:
+/// `warmup` steps, then `steps` timed ones). With the seconds one epoch of the plan takes,
+/// evaluation and text sample included (each about as costly as a step).
+pub async fn measure_lm(
+    plan: &TrialPlan,
+    text: &TextSet,
+    device: &Device,
+    warmup: usize,
+    steps: usize,
+) -> Result<(f64, f64), TrainError> {
+    let ModelSpec::Lm {
+        steps: plan_steps, ..
+    } = &plan.model
+    else {
+        return Err(TrainError::Config("not a language-model plan".into()));
+    };
+    let (model, measured) = lm_steps(plan, text, device, warmup, steps).await?;
+    let per_step = measured.seconds / steps.max(1) as f64;
     let epochs = plan.epochs.min(*plan_steps).max(1);
     // An evaluation and a text sample, timed on a part of each and scaled: a third of the
     // validation windows, and 8 of the sample's bytes.
@@ -164,7 +198,7 @@ pub async fn measure_lm(
     generate(&eval, &text.prompt, 8, SAMPLE_TEMPERATURE, 0, device).await?;
     let sample_secs = t.elapsed().as_secs_f64() * SAMPLE_BYTES as f64 / 8.0;
     let secs_per_epoch = per_step * plan_steps.div_ceil(epochs) as f64 + eval_secs + sample_secs;
-    Ok((tokens_per_sec, secs_per_epoch))
+    Ok((measured.tokens_per_sec, secs_per_epoch))
 }
 
 /// Trains trial `number` as `plan` says on the text set `text`; see the module's text.
