@@ -302,6 +302,21 @@ fn a_lora_study_is_estimated_from_measured_steps_evaluations_and_samples() {
         secs_per_epoch > steps_alone && secs_per_epoch.is_finite(),
         "{secs_per_epoch} vs {steps_alone}"
     );
+    // The steps alone (what the browser benchmark times): each timed step's loss, read back
+    // at the end, is the shipped base's on the new text (it starts near 2 nats per byte),
+    // and the rate is the timed bytes over the timed seconds.
+    let (_, m) = block_on(sweeplab_core::train::lm::trial::lm_steps(
+        &plan,
+        data.text.as_ref().unwrap(),
+        &device,
+        1,
+        3,
+    ))
+    .unwrap();
+    assert_eq!(m.losses.len(), 3, "{m:?}");
+    assert!(m.losses.iter().all(|l| (1.0..3.5).contains(l)), "{m:?}");
+    let rate = 3.0 * 4.0 * 64.0 / m.seconds;
+    assert!((m.tokens_per_sec - rate).abs() <= 1e-9 * rate, "{m:?}");
 }
 
 /// A LoRA trial's histograms cover its adapters only (PEFT's names), after every evaluation.

@@ -17,7 +17,7 @@ use sweeplab_core::export::{ExportFormat, ExportOptions, export_study, import_jo
 use sweeplab_core::{Distribution, RandomSampler, Study, StudyDirection, TrialState};
 use sweeplab_web::browser;
 use sweeplab_web::setup::Setup;
-use sweeplab_web::store::{self, JournalSave, Listed, StudyMeta};
+use sweeplab_web::store::{self, JournalSave, Listed, LmAdapter, StudyMeta};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen_futures::JsFuture;
@@ -39,10 +39,10 @@ fn meta(id: &str, updated: f64) -> StudyMeta {
 #[wasm_bindgen_test]
 async fn studies_round_trip_through_indexeddb() {
     let whole = |text: &str| JournalSave::Whole(text.into());
-    store::save(&meta("wbt-a", 10.0), &whole("journal a\n"))
+    store::save(&meta("wbt-a", 10.0), &whole("journal a\n"), None)
         .await
         .unwrap();
-    store::save(&meta("wbt-b", 20.0), &whole("journal b\n"))
+    store::save(&meta("wbt-b", 20.0), &whole("journal b\n"), None)
         .await
         .unwrap();
     let (m, j) = store::load("wbt-a").await.unwrap();
@@ -63,25 +63,64 @@ async fn studies_round_trip_through_indexeddb() {
 }
 
 #[wasm_bindgen_test]
+async fn the_best_trials_adapters_are_kept_with_the_study_and_replaced_when_it_changes() {
+    let adapter = |trial: u8| LmAdapter {
+        safetensors: vec![trial; 300],
+        config: format!("{{\"r\": {trial}}}"),
+    };
+    let journal = JournalSave::Whole("journal\n".into());
+    store::save(&meta("wbt-lm", 40.0), &journal, None)
+        .await
+        .unwrap();
+    assert_eq!(store::load_adapter("wbt-lm").await.unwrap(), None);
+    store::save(&meta("wbt-lm", 41.0), &journal, Some((3, &adapter(3))))
+        .await
+        .unwrap();
+    assert_eq!(
+        store::load_adapter("wbt-lm").await.unwrap(),
+        Some((3, adapter(3)))
+    );
+    // A later best trial's replace them; a save without adapters keeps them.
+    store::save(&meta("wbt-lm", 42.0), &journal, Some((7, &adapter(7))))
+        .await
+        .unwrap();
+    store::save(&meta("wbt-lm", 43.0), &journal, None)
+        .await
+        .unwrap();
+    assert_eq!(
+        store::load_adapter("wbt-lm").await.unwrap(),
+        Some((7, adapter(7)))
+    );
+    assert_eq!(store::load("wbt-lm").await.unwrap().1, "journal\n");
+    // Deleting the study deletes them.
+    store::delete("wbt-lm").await.unwrap();
+    assert_eq!(store::load_adapter("wbt-lm").await.unwrap(), None);
+}
+
+#[wasm_bindgen_test]
 async fn appended_chunks_read_back_in_order_until_a_whole_save_replaces_them() {
     let append = |seq: u64, lines: &str| JournalSave::Append {
         seq,
         lines: lines.into(),
     };
     let m = meta("wbt-c", 30.0);
-    store::save(&m, &JournalSave::Whole("base\n".into()))
+    store::save(&m, &JournalSave::Whole("base\n".into()), None)
         .await
         .unwrap();
     // A study whose name starts with this one's keeps its chunks to itself.
-    store::save(&meta("wbt-c2", 31.0), &JournalSave::Whole("other\n".into()))
-        .await
-        .unwrap();
-    store::save(&meta("wbt-c2", 31.0), &append(0, "other 0\n"))
+    store::save(
+        &meta("wbt-c2", 31.0),
+        &JournalSave::Whole("other\n".into()),
+        None,
+    )
+    .await
+    .unwrap();
+    store::save(&meta("wbt-c2", 31.0), &append(0, "other 0\n"), None)
         .await
         .unwrap();
     // Ten chunks, so that their keys must sort as numbers (9 before 10).
     for seq in 0..11 {
-        store::save(&m, &append(seq, &format!("line {seq}\n")))
+        store::save(&m, &append(seq, &format!("line {seq}\n")), None)
             .await
             .unwrap();
     }
@@ -91,15 +130,15 @@ async fn appended_chunks_read_back_in_order_until_a_whole_save_replaces_them() {
         .collect();
     assert_eq!(j, want);
     // A whole save replaces the base and drops the chunks; new chunks follow it.
-    store::save(&m, &JournalSave::Whole("compact\n".into()))
+    store::save(&m, &JournalSave::Whole("compact\n".into()), None)
         .await
         .unwrap();
-    store::save(&m, &append(0, "next\n")).await.unwrap();
+    store::save(&m, &append(0, "next\n"), None).await.unwrap();
     assert_eq!(store::load("wbt-c").await.unwrap().1, "compact\nnext\n");
     assert_eq!(store::load("wbt-c2").await.unwrap().1, "other\nother 0\n");
     // Deleting a study deletes its chunks: a new study of that name starts clean.
     store::delete("wbt-c").await.unwrap();
-    store::save(&m, &JournalSave::Whole("fresh\n".into()))
+    store::save(&m, &JournalSave::Whole("fresh\n".into()), None)
         .await
         .unwrap();
     assert_eq!(store::load("wbt-c").await.unwrap().1, "fresh\n");
