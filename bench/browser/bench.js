@@ -346,6 +346,15 @@ function tfModel(kind) {
   return m;
 }
 
+// Reads back the losses of `pending` (one-element tensors) in one transfer, and frees them.
+async function readLosses(pending) {
+  const stacked = tf.stack(pending);
+  const v = await stacked.data();
+  stacked.dispose();
+  for (const t of pending) t.dispose();
+  return Array.from(v);
+}
+
 async function tfjsTrain(cfg) {
   await useTfBackend(TFJS_BACKENDS[cfg.backend]);
   const { n, dim } = data;
@@ -367,13 +376,7 @@ async function tfjsTrain(cfg) {
       true,
     );
   });
-  const read = async (pending) => {
-    const stacked = tf.stack(pending);
-    const v = await stacked.data();
-    stacked.dispose();
-    for (const t of pending) t.dispose();
-    return Array.from(v);
-  };
+  const read = readLosses;
   try {
     let pending = [];
     const losses = [];
@@ -500,13 +503,7 @@ async function tfjsTrainLm(cfg) {
     }
     return tf.tensor2d(buf, [batch, t + 1], 'int32');
   };
-  const read = async (pending) => {
-    const stacked = tf.stack(pending);
-    const v = await stacked.data();
-    stacked.dispose();
-    for (const c of pending) c.dispose();
-    return Array.from(v);
-  };
+  const read = readLosses;
   try {
     let pending = [];
     let t0 = performance.now();

@@ -1446,29 +1446,17 @@ fn the_best_trials_adapters_are_saved_with_the_study_and_come_back_when_it_is_op
     );
     let (trial, saved) = saved_adapter(&effects).expect("the save carries the best's adapters");
     assert_eq!((trial, &*saved), (best, &adapter(best)));
-    // Saved once: the next save carries none, unless that save failed.
-    let effects = reduce(
-        &mut s,
+    // Saved once: the next save carries none, unless that save failed (answered by hand).
+    let no_lines = || {
         Action::Worker(FromWorker::Ops {
             lines: String::new(),
-        }),
-        &env(2000.0),
-    )
-    .0;
+        })
+    };
+    let effects = reduce(&mut s, no_lines(), &env(2000.0)).0;
     assert!(saved_adapter(&effects).is_none());
-    reduce(
-        &mut s,
-        Action::Saved(Err("QuotaExceededError".into())),
-        &env(2000.0),
-    );
-    let effects = reduce(
-        &mut s,
-        Action::Worker(FromWorker::Ops {
-            lines: String::new(),
-        }),
-        &env(2000.0),
-    )
-    .0;
+    let fail = Action::Saved(Err("QuotaExceededError".into()));
+    reduce(&mut s, fail, &env(2000.0));
+    let effects = reduce(&mut s, no_lines(), &env(2000.0)).0;
     assert_eq!(saved_adapter(&effects).map(|(t, _)| t), Some(best));
     let meta = effects
         .iter()
