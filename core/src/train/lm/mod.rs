@@ -182,7 +182,7 @@ impl LoraLinear {
         let Some(ad) = &self.adapter else {
             return y;
         };
-        let h = linear(ad.dropout.forward(x), ad.a.val().transpose(), None);
+        let h = linear(ad.dropped(x), ad.a.val().transpose(), None);
         let update = linear(h, ad.b.val().transpose(), None);
         y + update.mul_scalar(ad.scale)
     }
@@ -245,6 +245,61 @@ impl LoraLinear {
             }),
         }
     }
+}
+
+impl Adapter {
+    /// The adapter's input after its training-time dropout, as `Dropout` applies it. On Flex
+    /// the mask comes from one ChaCha8 stream seeded from the device's RNG (48 bits) and
+    /// scales the kept values in the same pass: burn's dropout draws each element through a
+    /// new sampler and then multiplies twice, about a twentieth of a LoRA step. Elsewhere (a
+    /// GPU, where nothing may be read back here) it is `Dropout` itself.
+    fn dropped<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
+        let d = &self.dropout;
+        if !d.training.is_enabled() || !x.device().is_autodiff() || d.prob <= 0.0 || d.prob >= 1.0 {
+            return d.forward(x);
+        }
+        match flex_dropout_mask(&x, d.prob) {
+            Some(mask) => x * mask,
+            None => d.forward(x),
+        }
+    }
+}
+
+/// On Flex, the dropout mask for `x` (`1 / (1 - p)` where a value is kept, else 0), on `x`'s
+/// device without gradients; `None` elsewhere.
+fn flex_dropout_mask<const D: usize>(x: &Tensor<D>, p: f64) -> Option<Tensor<D>> {
+    use rand::{Rng, SeedableRng};
+    let device = x.device().inner();
+    #[cfg(feature = "flex")]
+    let on_flex = device == Device::flex();
+    #[cfg(not(feature = "flex"))]
+    let on_flex = false;
+    if !on_flex {
+        return None;
+    }
+    // 48 random bits from the device's RNG (two uniform floats, 24 bits each), as the CNN's
+    // CPU path seeds its dropout.
+    let u = Tensor::<1>::random([2], burn::tensor::Distribution::Uniform(0.0, 1.0), &device)
+        .into_data()
+        .try_to_vec::<f32>()
+        .ok()?;
+    let bits = |v: f32| (f64::from(v) * 16_777_216.0) as u64 & 0xff_ffff;
+    let seed = bits(*u.first()?) | bits(*u.get(1)?) << 24;
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    // Kept where a uniform u32 is at least p · 2^32.
+    let threshold = (p * 4_294_967_296.0) as u64;
+    let scale = (1.0 / (1.0 - p)) as f32;
+    let shape = x.shape();
+    let mask: Vec<f32> = (0..shape.num_elements())
+        .map(|_| {
+            if u64::from(rng.next_u32()) >= threshold {
+                scale
+            } else {
+                0.0
+            }
+        })
+        .collect();
+    Some(Tensor::from_data(TensorData::new(mask, shape), &x.device()))
 }
 
 /// Causal multi-head self-attention.
@@ -631,6 +686,54 @@ mod tests {
     fn flex_rng() -> std::sync::MutexGuard<'static, ()> {
         static FLEX_RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());
         FLEX_RNG.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The adapters' dropout on Flex keeps each value scaled by 1 / (1 - p) or zeroes it,
+    /// about a fraction p of them, the same way for the same seed of the device's RNG, and
+    /// passes gradients only where it kept a value.
+    #[test]
+    #[cfg(feature = "flex")]
+    fn adapter_dropout_on_flex_masks_as_dropout_does_and_follows_the_seed() {
+        let _turn = flex_rng();
+        let device = Device::flex().autodiff();
+        let (rows, cols, p) = (200, 200, 0.25);
+        let x = || Tensor::<2>::ones([rows, cols], &device).require_grad();
+        let values = |t: Tensor<2>| t.into_data().try_to_vec::<f32>().unwrap();
+        let adapter = Adapter {
+            a: Param::from_tensor(Tensor::zeros([1, cols], &device)),
+            b: Param::from_tensor(Tensor::zeros([cols, 1], &device)),
+            dropout: DropoutConfig::new(p).init(),
+            scale: 1.0,
+        };
+        device.seed(7);
+        let input = x();
+        let dropped = adapter.dropped(input.clone());
+        let grad = dropped.clone().sum().backward();
+        let g = values(input.grad(&grad).unwrap());
+        let v = values(dropped.inner());
+        let scale = (1.0 / (1.0 - p)) as f32;
+        assert!(
+            v.iter().all(|x| *x == 0.0 || *x == scale),
+            "values 0 or {scale}"
+        );
+        let zeros = v.iter().filter(|x| **x == 0.0).count() as f64 / v.len() as f64;
+        assert!((zeros - p).abs() < 0.02, "a fraction {zeros} dropped");
+        assert_eq!(g, v, "the gradient of the sum is the mask");
+        device.seed(7);
+        assert_eq!(
+            values(adapter.dropped(x()).inner()),
+            v,
+            "same seed, same mask"
+        );
+        device.seed(8);
+        assert_ne!(
+            values(adapter.dropped(x()).inner()),
+            v,
+            "another seed, another mask"
+        );
+        // Without autodiff (evaluation) nothing is dropped.
+        let plain = Tensor::<2>::ones([rows, cols], &Device::flex());
+        assert!(values(adapter.dropped(plain)).iter().all(|x| *x == 1.0));
     }
 
     fn small() -> LmConfig {
