@@ -209,15 +209,9 @@ impl Cnn {
         if !d.training.is_enabled() || !x.device().is_autodiff() || d.prob == 0.0 {
             return None;
         }
-        // 48 random bits from the device's RNG (two uniform floats, 24 bits each).
-        let u = Tensor::<1>::random([2], Distribution::Uniform(0.0, 1.0), &x.device().inner())
-            .into_data()
-            .try_to_vec::<f32>()
-            .ok()?;
-        let bits = |v: f32| (f64::from(v) * 16_777_216.0) as u64 & 0xff_ffff;
         Some(cnn_cpu::Dropout {
             p: d.prob,
-            seed: bits(u[0]) | bits(*u.get(1)?) << 24,
+            seed: seed_from_device(&x.device().inner())?,
         })
     }
 
@@ -388,6 +382,19 @@ impl Model {
 /// What [`Model::forward_train`] keeps for [`Model::gradients`] (nothing, except for the
 /// CNN on the CPU backend).
 pub struct TrainTape(Option<CnnTape>);
+
+/// 48 random bits from `device`'s RNG (two uniform floats, 24 bits each), to seed a mask
+/// drawn on the CPU from the same seeded stream as burn's own random tensors. It reads the
+/// two values back at once: call it on Flex only (a GPU in the browser cannot read back
+/// synchronously).
+pub(crate) fn seed_from_device(device: &Device) -> Option<u64> {
+    let u = Tensor::<1>::random([2], Distribution::Uniform(0.0, 1.0), device)
+        .into_data()
+        .try_to_vec::<f32>()
+        .ok()?;
+    let bits = |v: f32| (f64::from(v) * 16_777_216.0) as u64 & 0xff_ffff;
+    Some(bits(*u.first()?) | bits(*u.get(1)?) << 24)
+}
 
 #[cfg(test)]
 #[cfg(feature = "flex")]

@@ -277,14 +277,8 @@ fn flex_dropout_mask<const D: usize>(x: &Tensor<D>, p: f64) -> Option<Tensor<D>>
     if !on_flex {
         return None;
     }
-    // 48 random bits from the device's RNG (two uniform floats, 24 bits each), as the CNN's
-    // CPU path seeds its dropout.
-    let u = Tensor::<1>::random([2], burn::tensor::Distribution::Uniform(0.0, 1.0), &device)
-        .into_data()
-        .try_to_vec::<f32>()
-        .ok()?;
-    let bits = |v: f32| (f64::from(v) * 16_777_216.0) as u64 & 0xff_ffff;
-    let seed = bits(*u.first()?) | bits(*u.get(1)?) << 24;
+    // Seeded as the CNN's CPU path seeds its dropout.
+    let seed = crate::train::model::seed_from_device(&device)?;
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
     // Kept where a uniform u32 is at least p · 2^32.
     let threshold = (p * 4_294_967_296.0) as u64;
