@@ -23,6 +23,8 @@ pub enum Msg {
     YamlFile(web_sys::File),
     /// A second passed while a run is in progress (the elapsed and remaining times move).
     Tick,
+    /// The frame the worker's messages since the last one are drawn in.
+    Frame,
 }
 
 impl Msg {
@@ -43,6 +45,11 @@ pub struct App {
     estimate_timer: Option<gloo::timers::callback::Timeout>,
     /// A narrow screen (a phone) when the page opened: steps 2 and 3 start collapsed.
     narrow: bool,
+    /// A frame is asked for to draw what the worker's messages changed: a worker sends
+    /// hundreds of messages a second when epochs are fast, and drawing the page for each
+    /// would keep the main thread busy (the page would stop answering); they are drawn
+    /// once per frame instead.
+    frame_pending: bool,
     _ticker: Option<gloo::timers::callback::Interval>,
     _hash_listener: Option<gloo::events::EventListener>,
 }
@@ -208,6 +215,7 @@ impl Component for App {
             estimator: None,
             estimate_timer: None,
             narrow: browser::is_narrow(),
+            frame_pending: false,
             _ticker: None,
             _hash_listener: web_sys::window().map(|w| {
                 gloo::events::EventListener::new(&w, "hashchange", move |_| {
@@ -231,6 +239,15 @@ impl Component for App {
                 });
                 self.act(ctx, *action)
             }
+            Msg::Do(action) if matches!(*action, Action::Worker(_)) => {
+                if !self.act(ctx, *action) || self.frame_pending {
+                    return false;
+                }
+                let link = ctx.link().clone();
+                self.frame_pending = browser::on_next_frame(move || link.send_message(Msg::Frame));
+                // Without a frame to wait for, drawn now.
+                !self.frame_pending
+            }
             Msg::Do(action) => self.act(ctx, *action),
             Msg::YamlFile(file) => {
                 let blob: &web_sys::Blob = file.as_ref();
@@ -246,6 +263,10 @@ impl Component for App {
                 false
             }
             Msg::Tick => true,
+            Msg::Frame => {
+                self.frame_pending = false;
+                true
+            }
         }
     }
 

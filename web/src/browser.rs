@@ -72,6 +72,16 @@ pub async fn study_db(journal: &str) -> Result<Vec<u8>, String> {
     Ok(js_sys::Uint8Array::new(&bytes).to_vec())
 }
 
+/// Calls `f` before the next frame is drawn (a requestAnimationFrame: not while the page
+/// is hidden). Whether the frame was asked for.
+pub fn on_next_frame(f: impl FnOnce() + 'static) -> bool {
+    let Some(w) = web_sys::window() else {
+        return false;
+    };
+    let task = Closure::once_into_js(f);
+    w.request_animation_frame(task.unchecked_ref()).is_ok()
+}
+
 /// Calls `f` once the next frame has been drawn (a requestAnimationFrame, then a task).
 pub fn after_next_frame(f: impl FnOnce() + 'static) {
     let Some(w) = web_sys::window() else { return };
