@@ -28,6 +28,7 @@ use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
 use super::TrainError;
 
 pub mod baselines;
+pub mod stack;
 pub mod train;
 pub mod trial;
 pub mod weights;
@@ -310,15 +311,22 @@ pub struct Attention {
     heads: usize,
 }
 
+/// How a block applies projection `name` (its adapter, or adapters held elsewhere) to `x`.
+type Project<'a> = &'a dyn Fn(&'static str, &LoraLinear, Tensor<3>) -> Tensor<3>;
+
 impl Attention {
-    fn forward(&self, x: Tensor<3>) -> Tensor<3> {
+    fn forward(&self, x: Tensor<3>, project: Project) -> Tensor<3> {
         let [b, t, d] = x.dims();
         let (h, dh) = (self.heads, d / self.heads);
-        let split = |p: &LoraLinear| p.forward(x.clone()).reshape([b, t, h, dh]).swap_dims(1, 2);
+        let split = |name, p: &LoraLinear| {
+            project(name, p, x.clone())
+                .reshape([b, t, h, dh])
+                .swap_dims(1, 2)
+        };
         let (q, k, v) = (
-            split(&self.q_proj),
-            split(&self.k_proj),
-            split(&self.v_proj),
+            split("q_proj", &self.q_proj),
+            split("k_proj", &self.k_proj),
+            split("v_proj", &self.v_proj),
         );
         let scores = q
             .matmul(k.swap_dims(2, 3))
@@ -331,7 +339,7 @@ impl Attention {
         // number below about -104 underflows through libm's slow path (half of the scores).
         let weights = softmax(scores.mask_fill(future, f32::NEG_INFINITY), 3);
         let out = weights.matmul(v).swap_dims(1, 2).reshape([b, t, d]);
-        self.o_proj.forward(out)
+        project("o_proj", &self.o_proj, out)
     }
 }
 
@@ -347,9 +355,10 @@ pub struct FeedForward {
 }
 
 impl FeedForward {
-    fn forward(&self, x: Tensor<3>) -> Tensor<3> {
-        let gate = silu(self.gate_proj.forward(x.clone()));
-        self.down_proj.forward(gate * self.up_proj.forward(x))
+    fn forward(&self, x: Tensor<3>, project: Project) -> Tensor<3> {
+        let gate = silu(project("gate_proj", &self.gate_proj, x.clone()));
+        let up = project("up_proj", &self.up_proj, x);
+        project("down_proj", &self.down_proj, gate * up)
     }
 }
 
@@ -367,9 +376,15 @@ pub struct Layer {
 }
 
 impl Layer {
-    fn forward(&self, x: Tensor<3>) -> Tensor<3> {
-        let x = x.clone() + self.self_attn.forward(self.input_layernorm.forward(x));
-        x.clone() + self.mlp.forward(self.post_attention_layernorm.forward(x))
+    fn forward(&self, x: Tensor<3>, project: Project) -> Tensor<3> {
+        let x = x.clone()
+            + self
+                .self_attn
+                .forward(self.input_layernorm.forward(x), project);
+        x.clone()
+            + self
+                .mlp
+                .forward(self.post_attention_layernorm.forward(x), project)
     }
 
     /// Every projection of the block, with its name inside the block.
@@ -423,13 +438,23 @@ impl TinyLm {
     /// `[batch, time]` tokens → logits `[batch, time, 256]`. `time` must be at most
     /// [`TinyLm::context`].
     pub fn forward(&self, tokens: Tensor<2, Int>) -> Tensor<3> {
+        self.forward_with(tokens, &|_, _, p, x| p.forward(x))
+    }
+
+    /// [`TinyLm::forward`] with `project(block, name, projection, x)` applying each
+    /// projection (the LoRA stack applies its stacked adapters there).
+    pub(crate) fn forward_with(
+        &self,
+        tokens: Tensor<2, Int>,
+        project: &dyn Fn(usize, &'static str, &LoraLinear, Tensor<3>) -> Tensor<3>,
+    ) -> Tensor<3> {
         let [b, t] = tokens.dims();
         let positions = Tensor::<1, Int>::arange(0..t as i64, &tokens.device())
             .unsqueeze::<2>()
             .expand([b, t]);
         let mut x = self.embed_tokens.forward(tokens) + self.embed_positions.forward(positions);
-        for layer in &self.layers {
-            x = layer.forward(x);
+        for (i, layer) in self.layers.iter().enumerate() {
+            x = layer.forward(x, &|name, p, x| project(i, name, p, x));
         }
         self.lm_head.forward(self.norm.forward(x))
     }

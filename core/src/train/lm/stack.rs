@@ -1,0 +1,750 @@
+//! Several LoRA trials trained at once over one frozen base.
+//!
+//! LoRA trials of a study differ only in their adapters and hyperparameters: they share
+//! every base weight. A [`LoraStack`] holds K trials' adapters stacked (`A` as
+//! `[K, r_max, in]`, `B` as `[K, out, r_max]`) and trains them in one step: the K trials'
+//! windows go through the frozen base as one batch (one matrix product per projection
+//! instead of K), and each projection adds every trial's update with one batched product
+//! over the trials. Per trial the stack keeps what the trial would have alone:
+//! - its rank `r` (rows and columns past `r` are zero and stay zero: their gradients are
+//!   zero, so Adam never moves them), its scale `alpha / r`, and its targets (a projection
+//!   a trial does not target has scale 0 for it, so it gets no gradient either);
+//! - its adapter dropout probability, drawn per trial;
+//! - its learning rate and L2 weight decay, in Adam with burn's defaults and formulas
+//!   (`crate::train::cpu_adam`'s), per trial;
+//! - its own loss: the step minimises the sum of the trials' mean losses, and since the
+//!   trials share no trained weight, each trial's gradient is its own loss's.
+//!
+//! So a stack of K trials trains each of them as [`super::trial::lm_steps`] trains it
+//! alone, to float rounding (test `a_stack_trains_each_trial_as_it_trains_alone`), while
+//! paying the per-operation cost of one step rather than K: on a GPU, where a step is
+//! mostly dispatches, K trials cost little more than one.
+
+use burn::module::{Module, Param};
+use burn::nn::DropoutConfig;
+use burn::tensor::activation::log_softmax;
+use burn::tensor::module::linear;
+use burn::tensor::{Device, Distribution, Int, Tensor, TensorData};
+
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use web_time::Instant;
+
+use super::train::random_starts;
+use super::trial::LmSteps;
+use super::weights::load_base;
+use super::{Adapter, LoraLinear, TinyLm, VOCAB, windows};
+use crate::train::TrainError;
+use crate::train::data::TextSet;
+use crate::train::trainer::read_f32;
+use crate::vocab::{LoraSettings, ModelSpec, TrialPlan};
+
+/// Adam's constants, burn's defaults (as `crate::train::cpu_adam` uses them).
+const BETA_1: f32 = 0.9;
+const BETA_2: f32 = 0.999;
+const EPSILON: f32 = 1e-5;
+
+/// The projections of a block, in the order [`super::Layer`] lists them.
+const PROJECTIONS: [&str; 7] = [
+    "q_proj",
+    "k_proj",
+    "v_proj",
+    "o_proj",
+    "gate_proj",
+    "up_proj",
+    "down_proj",
+];
+
+/// One trial of a stack: its adapters' settings and its optimiser's.
+#[derive(Clone, Debug)]
+pub struct StackTrial {
+    /// The trial's model: the stack's base with this trial's new adapters
+    /// ([`TinyLm::with_lora`]); only its adapters are read.
+    pub model: TinyLm,
+    /// Its LoRA settings (rank, alpha, dropout, targets).
+    pub lora: LoraSettings,
+    /// Its learning rate.
+    pub lr: f64,
+    /// Its L2 weight decay (0 for none).
+    pub weight_decay: f64,
+}
+
+/// One projection's adapters of every trial, stacked, with their Adam moments. Held
+/// without autodiff: each step makes them leaves of its graph.
+#[derive(Clone, Debug)]
+struct Stacked {
+    /// `[K, r_max, in]`.
+    a: Tensor<3>,
+    /// `[K, out, r_max]`.
+    b: Tensor<3>,
+    m_a: Tensor<3>,
+    v_a: Tensor<3>,
+    m_b: Tensor<3>,
+    v_b: Tensor<3>,
+    /// `[K, 1, 1]`: `alpha / r` where the trial targets this projection, else 0.
+    scale: Tensor<3>,
+}
+
+/// One projection's stacked `A`, `B` and scale as one pass uses them.
+type Leaf = (Tensor<3>, Tensor<3>, Tensor<3>);
+
+/// K LoRA trials over one frozen base, trained together (see the module's documentation).
+#[derive(Clone, Debug)]
+pub struct LoraStack {
+    /// The frozen base, on the autodiff device.
+    base: TinyLm,
+    /// Per block, per projection ([`PROJECTIONS`]): the stacked adapters, where some trial
+    /// targets the projection.
+    adapters: Vec<Vec<Option<Stacked>>>,
+    /// Each trial's settings.
+    settings: Vec<LoraSettings>,
+    /// `[K, 1, 1]` learning rates.
+    lr: Tensor<3>,
+    /// `[K, 1, 1]` weight decays, when a trial has one.
+    decay: Option<Tensor<3>>,
+    /// Adam steps taken.
+    time: i32,
+    /// The autodiff device.
+    device: Device,
+}
+
+/// `[K, 1, 1]` from one value per trial.
+fn per_trial(values: impl Iterator<Item = f32>, device: &Device) -> Tensor<3> {
+    let v: Vec<f32> = values.collect();
+    let k = v.len();
+    Tensor::from_data(TensorData::new(v, [k, 1, 1]), device)
+}
+
+impl LoraStack {
+    /// A stack of `trials` over `base` (the frozen base, on the autodiff device `device`).
+    /// Every trial's model must be `base` with its adapters added.
+    pub fn new(
+        base: &TinyLm,
+        trials: &[StackTrial],
+        device: &Device,
+    ) -> Result<LoraStack, TrainError> {
+        if trials.is_empty() {
+            return Err(TrainError::Config(
+                "a LoRA stack needs at least one trial".into(),
+            ));
+        }
+        let inner = device.clone().inner();
+        let r_max = trials.iter().map(|t| t.lora.r).max().unwrap_or(1);
+        let mut adapters = Vec::with_capacity(base.layers.len());
+        for (l, layer) in base.layers.iter().enumerate() {
+            let mut row = Vec::with_capacity(PROJECTIONS.len());
+            for (name, proj) in layer.projections() {
+                if !trials.iter().any(|t| t.lora.targets.covers(name)) {
+                    row.push(None);
+                    continue;
+                }
+                let (d_in, d_out) = proj.dims();
+                let (mut a_parts, mut b_parts) = (Vec::new(), Vec::new());
+                for (i, t) in trials.iter().enumerate() {
+                    let own = t
+                        .model
+                        .layers
+                        .get(l)
+                        .and_then(|layer| layer.projections().into_iter().find(|(n, _)| *n == name))
+                        .and_then(|(_, p)| p.adapter.as_ref());
+                    let (a, b) = match own {
+                        Some(ad) if t.lora.targets.covers(name) => {
+                            let (a, b) = (ad.a.val().inner(), ad.b.val().inner());
+                            if a.dims() != [t.lora.r, d_in] || b.dims() != [d_out, t.lora.r] {
+                                return Err(TrainError::Config(format!(
+                                    "trial {i} of the stack: layers.{l}.{name}'s adapter is {:?} and {:?}, not rank {} over {d_in} x {d_out}",
+                                    a.dims(),
+                                    b.dims(),
+                                    t.lora.r
+                                )));
+                            }
+                            (a, b)
+                        }
+                        _ if t.lora.targets.covers(name) => {
+                            return Err(TrainError::Config(format!(
+                                "trial {i} of the stack targets layers.{l}.{name} but its model has no adapter there"
+                            )));
+                        }
+                        _ => (
+                            Tensor::zeros([t.lora.r, d_in], &inner),
+                            Tensor::zeros([d_out, t.lora.r], &inner),
+                        ),
+                    };
+                    let pad = r_max - t.lora.r;
+                    let (a, b) = if pad > 0 {
+                        (
+                            Tensor::cat(vec![a, Tensor::zeros([pad, d_in], &inner)], 0),
+                            Tensor::cat(vec![b, Tensor::zeros([d_out, pad], &inner)], 1),
+                        )
+                    } else {
+                        (a, b)
+                    };
+                    a_parts.push(a);
+                    b_parts.push(b);
+                }
+                let a = Tensor::stack::<3>(a_parts, 0);
+                let b = Tensor::stack::<3>(b_parts, 0);
+                let scale = per_trial(
+                    trials.iter().map(|t| {
+                        if t.lora.targets.covers(name) {
+                            t.lora.scale() as f32
+                        } else {
+                            0.0
+                        }
+                    }),
+                    &inner,
+                );
+                row.push(Some(Stacked {
+                    m_a: a.zeros_like(),
+                    v_a: a.zeros_like(),
+                    m_b: b.zeros_like(),
+                    v_b: b.zeros_like(),
+                    a,
+                    b,
+                    scale,
+                }));
+            }
+            adapters.push(row);
+        }
+        let decay = trials
+            .iter()
+            .any(|t| t.weight_decay > 0.0)
+            .then(|| per_trial(trials.iter().map(|t| t.weight_decay as f32), &inner));
+        Ok(LoraStack {
+            base: base.clone().no_grad(),
+            adapters,
+            settings: trials.iter().map(|t| t.lora).collect(),
+            lr: per_trial(trials.iter().map(|t| t.lr as f32), &inner),
+            decay,
+            time: 0,
+            device: device.clone(),
+        })
+    }
+
+    /// The number of trials.
+    pub fn trials(&self) -> usize {
+        self.settings.len()
+    }
+
+    /// The logits of every trial: `tokens` is `[K * batch, time]`, trial `k`'s windows in
+    /// rows `k * batch ..`; `leaves` are the adapters as this forward pass uses them.
+    fn forward(
+        &self,
+        base: &TinyLm,
+        tokens: Tensor<2, Int>,
+        leaves: &[Vec<Option<Leaf>>],
+        dropout: bool,
+    ) -> Tensor<3> {
+        let k = self.trials();
+        let probs: Vec<f64> = self.settings.iter().map(|s| s.dropout).collect();
+        let drop = dropout && probs.iter().any(|p| *p > 0.0);
+        base.forward_with(tokens, &|layer, name, proj: &LoraLinear, x: Tensor<3>| {
+            let y = linear(x.clone(), proj.base_weight(), None);
+            let index = PROJECTIONS.iter().position(|p| *p == name).unwrap_or(0);
+            let Some(Some((a, b, scale))) = leaves.get(layer).and_then(|row| row.get(index)) else {
+                return y;
+            };
+            let [rows, t, d_in] = x.dims();
+            let per = rows / k;
+            let mut xk = x.reshape([k, per * t, d_in]);
+            if drop {
+                xk = xk.clone() * dropout_mask(&xk, &probs);
+            }
+            let h = xk.matmul(a.clone().swap_dims(1, 2));
+            let update = h.matmul(b.clone().swap_dims(1, 2)) * scale.clone();
+            let [_, _, d_out] = y.dims();
+            y + update.reshape([rows, t, d_out])
+        })
+    }
+
+    /// The adapters as a step uses them: leaves of a new graph that take gradients when
+    /// `train`, else the tensors as held.
+    fn leaves(&self, train: bool) -> Vec<Vec<Option<Leaf>>> {
+        let lift = |t: &Tensor<3>| {
+            if train {
+                t.clone().autodiff().require_grad()
+            } else {
+                t.clone()
+            }
+        };
+        self.adapters
+            .iter()
+            .map(|row| {
+                row.iter()
+                    .map(|s| {
+                        s.as_ref().map(|s| {
+                            let scale = if train {
+                                s.scale.clone().autodiff()
+                            } else {
+                                s.scale.clone()
+                            };
+                            (lift(&s.a), lift(&s.b), scale)
+                        })
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
+    /// Each trial's mean loss (nats per token) on its windows, `[K]`, as a graph.
+    fn losses(
+        &self,
+        base: &TinyLm,
+        tokens: Tensor<2, Int>,
+        leaves: &[Vec<Option<Leaf>>],
+        dropout: bool,
+    ) -> Tensor<1> {
+        let k = self.trials();
+        let [rows, t1] = tokens.dims();
+        let t = t1 - 1;
+        let input = tokens.clone().narrow(1, 0, t);
+        let target = tokens.narrow(1, 1, t).reshape([rows * t, 1]);
+        let logits = self
+            .forward(base, input, leaves, dropout)
+            .reshape([rows * t, VOCAB]);
+        log_softmax(logits, 1)
+            .gather(1, target)
+            .reshape([k, rows / k * t])
+            .mean_dim(1)
+            .reshape([k])
+            .neg()
+    }
+
+    /// One optimiser step of every trial on `tokens` (`[K * batch, time + 1]`: trial `k`'s
+    /// windows in rows `k * batch ..`). Returns each trial's loss before the step, `[K]`,
+    /// without autodiff (read it back when convenient).
+    pub fn step(&mut self, tokens: Tensor<2, Int>) -> Result<Tensor<1>, TrainError> {
+        let k = self.trials();
+        let [rows, _] = tokens.dims();
+        if rows == 0 || !rows.is_multiple_of(k) {
+            return Err(TrainError::Config(format!(
+                "a stack of {k} trials needs a batch of windows that is a multiple of {k}, not {rows}"
+            )));
+        }
+        let leaves = self.leaves(true);
+        let losses = self.losses(&self.base, tokens, &leaves, true);
+        let grads = losses.clone().sum().backward();
+        self.time += 1;
+        let bc2s = (1.0 - BETA_2.powi(self.time)).sqrt();
+        let factor = bc2s / (1.0 - BETA_1.powi(self.time));
+        let denom_eps = EPSILON * bc2s;
+        for (row, leaf_row) in self.adapters.iter_mut().zip(&leaves) {
+            for (s, leaf) in row.iter_mut().zip(leaf_row) {
+                let (Some(s), Some((a, b, _))) = (s.as_mut(), leaf) else {
+                    continue;
+                };
+                let zero_a = || s.a.zeros_like();
+                let ga = a.grad(&grads).unwrap_or_else(zero_a);
+                let gb = b.grad(&grads).unwrap_or_else(|| s.b.zeros_like());
+                let adam = |p: Tensor<3>, g: Tensor<3>, m: Tensor<3>, v: Tensor<3>| {
+                    let g = match &self.decay {
+                        Some(d) => p.clone() * d.clone() + g,
+                        None => g,
+                    };
+                    let m = m.mul_scalar(BETA_1) + g.clone().mul_scalar(1.0 - BETA_1);
+                    let v = v.mul_scalar(BETA_2) + (g.clone() * g).mul_scalar(1.0 - BETA_2);
+                    let update =
+                        m.clone().mul_scalar(factor) / (v.clone().sqrt().add_scalar(denom_eps));
+                    (p - update * self.lr.clone(), m, v)
+                };
+                let (a, m_a, v_a) = adam(s.a.clone(), ga, s.m_a.clone(), s.v_a.clone());
+                let (b, m_b, v_b) = adam(s.b.clone(), gb, s.m_b.clone(), s.v_b.clone());
+                (s.a, s.m_a, s.v_a, s.b, s.m_b, s.v_b) = (a, m_a, v_a, b, m_b, v_b);
+            }
+        }
+        Ok(losses.inner())
+    }
+
+    /// Trial `k` alone: the base with its adapters as they are now (rank `r`, its scale and
+    /// dropout), without autodiff, to evaluate, sample from or save as PEFT's files.
+    pub fn trial_model(&self, k: usize) -> Result<TinyLm, TrainError> {
+        let settings = self.settings.get(k).ok_or_else(|| {
+            TrainError::Config(format!(
+                "the stack has {} trials, not {}",
+                self.trials(),
+                k + 1
+            ))
+        })?;
+        let mut model = self.base.clone().valid();
+        for (layer, row) in model.layers.iter_mut().zip(&self.adapters) {
+            for ((name, proj), s) in layer.projections_mut().into_iter().zip(row) {
+                let adapter = match s {
+                    Some(s) if settings.targets.covers(name) => {
+                        let [_, r_max, d_in] = s.a.dims();
+                        let [_, d_out, _] = s.b.dims();
+                        let r = settings.r.min(r_max);
+                        let a =
+                            s.a.clone()
+                                .narrow(0, k, 1)
+                                .reshape([r_max, d_in])
+                                .narrow(0, 0, r);
+                        let b =
+                            s.b.clone()
+                                .narrow(0, k, 1)
+                                .reshape([d_out, r_max])
+                                .narrow(1, 0, r);
+                        Some(Adapter {
+                            a: Param::from_tensor(a),
+                            b: Param::from_tensor(b),
+                            dropout: DropoutConfig::new(settings.dropout).init(),
+                            scale: settings.scale(),
+                        })
+                    }
+                    _ => None,
+                };
+                *proj = LoraLinear {
+                    base: proj.base.clone(),
+                    adapter,
+                };
+            }
+        }
+        Ok(model)
+    }
+
+    /// Every trial's mean loss on the same `tokens` (`[batch, time + 1]`, on the device
+    /// without autodiff), `[K]`, without dropout or gradients: one pass of the base for all
+    /// trials.
+    pub fn evaluate(&self, tokens: Tensor<2, Int>) -> Tensor<1> {
+        let k = self.trials();
+        let [b, t1] = tokens.dims();
+        let repeated = tokens
+            .unsqueeze::<3>()
+            .expand([k, b, t1])
+            .reshape([k * b, t1]);
+        let leaves = self.leaves(false);
+        self.losses(&self.base.clone().valid(), repeated, &leaves, false)
+    }
+
+    /// The autodiff device the stack trains on.
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+}
+
+/// [`super::trial::lm_steps`] for several trials at once: `plans` (LoRA plans with the same
+/// batch size; no quantized base) trained together in one [`LoraStack`] over the shipped
+/// base, `warmup` untimed steps then `steps` timed ones. Each trial's adapters and windows
+/// come from its own seed as they do alone, so each trial's losses are the ones it has
+/// alone (to float rounding, when no trial has dropout). Returns the stack and what was
+/// measured: tokens per second over all trials, and the timed steps' losses per trial.
+pub async fn stack_steps(
+    plans: &[TrialPlan],
+    text: &TextSet,
+    device: &Device,
+    warmup: usize,
+    steps: usize,
+) -> Result<(LoraStack, Vec<LmSteps>), TrainError> {
+    let ad = device.clone().autodiff();
+    let first = plans
+        .first()
+        .ok_or_else(|| TrainError::Config("a LoRA stack needs at least one trial".into()))?;
+    let batch = first.batch_size.max(1);
+    let mut trials = Vec::with_capacity(plans.len());
+    let mut base = None;
+    for (i, plan) in plans.iter().enumerate() {
+        let ModelSpec::Lm {
+            lora: Some(lora),
+            quant: None,
+            ..
+        } = &plan.model
+        else {
+            return Err(TrainError::Config(format!(
+                "trial {i} of the stack is not a LoRA plan over an f32 base"
+            )));
+        };
+        if plan.batch_size.max(1) != batch {
+            return Err(TrainError::Config(format!(
+                "the trials of a stack share the batch size: trial {i} has {}, trial 0 {batch}",
+                plan.batch_size
+            )));
+        }
+        // As `lm_steps` makes a trial's model: the base, then the adapters from its seed.
+        ad.seed(plan.seed);
+        let loaded = match &base {
+            Some(b) => TinyLm::clone(b),
+            None => {
+                let (b, _, _) =
+                    load_base(&text.base, "the base weights", Some(&text.base_sha256), &ad)?;
+                base = Some(b.clone());
+                b
+            }
+        };
+        trials.push(StackTrial {
+            model: loaded.with_lora(lora, &ad)?,
+            lora: *lora,
+            lr: plan.lr,
+            weight_decay: plan.weight_decay,
+        });
+    }
+    let base = base.ok_or_else(|| TrainError::Config("no base".into()))?;
+    let mut stack = LoraStack::new(&base, &trials, &ad)?;
+    let mut rngs: Vec<ChaCha8Rng> = plans
+        .iter()
+        .map(|p| ChaCha8Rng::seed_from_u64(p.seed))
+        .collect();
+    let len = base.context();
+    let mut started = Instant::now();
+    let mut losses = Vec::new();
+    for i in 0..warmup + steps.max(1) {
+        if i == warmup {
+            if !losses.is_empty() {
+                read_f32(Tensor::cat(std::mem::take(&mut losses), 0).sum()).await?;
+            }
+            started = Instant::now();
+        }
+        let starts: Vec<usize> = rngs
+            .iter_mut()
+            .flat_map(|rng| random_starts(rng, text.corpus.train.len(), len, batch))
+            .collect();
+        losses.push(stack.step(windows(&text.corpus.train, &starts, len, &ad))?);
+    }
+    let k = plans.len();
+    let all = read_f32(Tensor::cat(losses, 0)).await?;
+    let seconds = started.elapsed().as_secs_f64().max(1e-9);
+    let tokens_per_sec = (steps.max(1) * batch * len) as f64 / seconds;
+    let per_trial = (0..k)
+        .map(|j| LmSteps {
+            tokens_per_sec,
+            seconds,
+            losses: all
+                .iter()
+                .skip(j)
+                .step_by(k)
+                .map(|x| f64::from(*x))
+                .collect(),
+        })
+        .collect();
+    Ok((stack, per_trial))
+}
+
+/// The dropout mask of `x` (`[K, n, d]`) for per-trial probabilities `probs`: `1 / (1 - p)`
+/// where a value is kept, else 0, drawn from the device's random numbers; no gradients.
+fn dropout_mask(x: &Tensor<3>, probs: &[f64]) -> Tensor<3> {
+    let device = x.device().inner();
+    let shape = x.shape();
+    let u = Tensor::<3>::random(shape, Distribution::Uniform(0.0, 1.0), &device);
+    let p = per_trial(probs.iter().map(|p| *p as f32), &device);
+    let keep = per_trial(probs.iter().map(|p| (1.0 / (1.0 - p)) as f32), &device);
+    let [k, n, d] = x.dims();
+    (u.greater_equal(p.expand([k, n, d])).float() * keep).autodiff()
+}
+
+#[cfg(all(test, feature = "flex"))]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic
+
+    use burn::optim::decay::WeightDecayConfig;
+    use burn::optim::{AdamConfig, GradientsParams, Optimizer};
+
+    use super::*;
+    use crate::train::lm::{LmConfig, tokenize, windows};
+    use crate::vocab::LoraTargets;
+
+    fn to_vec<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+        t.into_data().try_to_vec::<f32>().unwrap()
+    }
+
+    fn max_diff(a: &[f32], b: &[f32]) -> f32 {
+        assert_eq!(a.len(), b.len());
+        a.iter()
+            .zip(b)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0.0, f32::max)
+    }
+
+    /// Three trials that differ in rank, alpha, targets, learning rate and weight decay.
+    fn settings() -> Vec<(LoraSettings, f64, f64)> {
+        let lora = |r, alpha, targets| LoraSettings {
+            r,
+            alpha,
+            dropout: 0.0,
+            targets,
+        };
+        vec![
+            (lora(2, 4.0, LoraTargets::Qv), 1e-2, 0.0),
+            (lora(4, 1.0, LoraTargets::All), 3e-3, 0.0),
+            (lora(1, 8.0, LoraTargets::Qkvo), 2e-2, 0.01),
+        ]
+    }
+
+    /// Flex's one random number generator: tests that seed it take turns.
+    fn flex_rng() -> std::sync::MutexGuard<'static, ()> {
+        static FLEX_RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        FLEX_RNG.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    #[test]
+    fn a_stack_trains_each_trial_as_it_trains_alone() {
+        let _turn = flex_rng();
+        let ad = Device::flex().autodiff();
+        ad.seed(3);
+        let config = LmConfig {
+            d_model: 16,
+            layers: 2,
+            heads: 2,
+            d_ff: 32,
+            context: 10,
+        };
+        let base = config.init(&ad).unwrap().no_grad();
+        let text = tokenize(
+            "It is a truth universally acknowledged, that a single man in possession of a good fortune, must be in want of a wife.",
+        );
+        let batch = 3;
+        // Trial k's windows at step s.
+        let starts = |k: usize, s: usize| -> Vec<usize> {
+            (0..batch)
+                .map(|i| (k * 31 + s * 17 + i * 7) % (text.len() - 11))
+                .collect()
+        };
+        let trials: Vec<StackTrial> = settings()
+            .into_iter()
+            .enumerate()
+            .map(|(k, (lora, lr, weight_decay))| {
+                ad.seed(100 + k as u64);
+                StackTrial {
+                    model: base.clone().with_lora(&lora, &ad).unwrap(),
+                    lora,
+                    lr,
+                    weight_decay,
+                }
+            })
+            .collect();
+        let steps = 6;
+        // Each trial alone, with burn's Adam (its defaults, as the trials' optimiser has).
+        let mut alone = Vec::new();
+        for (k, t) in trials.iter().enumerate() {
+            let mut model = t.model.clone();
+            let mut optim = AdamConfig::new()
+                .with_epsilon(1e-5)
+                .with_weight_decay(
+                    (t.weight_decay > 0.0).then(|| WeightDecayConfig::new(t.weight_decay as f32)),
+                )
+                .init();
+            let mut losses = Vec::new();
+            for s in 0..steps {
+                let loss = model.loss(windows(&text, &starts(k, s), 10, &ad));
+                losses.push(to_vec(loss.clone().inner())[0]);
+                let grads = GradientsParams::from_grads(loss.backward(), &model);
+                model = optim.step(t.lr, model, grads);
+            }
+            alone.push((model.valid(), losses));
+        }
+        let mut stack = LoraStack::new(&base, &trials, &ad).unwrap();
+        assert_eq!(stack.trials(), 3);
+        let mut stacked = vec![Vec::new(); 3];
+        for s in 0..steps {
+            let all: Vec<usize> = (0..3).flat_map(|k| starts(k, s)).collect();
+            let losses = to_vec(stack.step(windows(&text, &all, 10, &ad)).unwrap());
+            for (k, l) in losses.into_iter().enumerate() {
+                stacked[k].push(l);
+            }
+        }
+        let probe = windows(&text, &[0, 40, 80], 10, &Device::flex());
+        let evaluated = to_vec(stack.evaluate(probe.clone()));
+        for (k, (model, losses)) in alone.iter().enumerate() {
+            let d = max_diff(&stacked[k], losses);
+            assert!(
+                d < 1e-4,
+                "trial {k}: losses {:?} alone, {:?} stacked",
+                losses,
+                stacked[k]
+            );
+            // The losses moved: the trials trained (so the comparison means something).
+            assert!(
+                (losses[0] - losses[steps - 1]).abs() > 1e-3,
+                "trial {k} did not train: {losses:?}"
+            );
+            let own = stack.trial_model(k).unwrap();
+            assert_eq!(
+                own.trainable_params(),
+                model.trainable_params(),
+                "trial {k}'s adapters"
+            );
+            let input = probe.clone().narrow(1, 0, 10);
+            let d = max_diff(
+                &to_vec(own.forward(input.clone())),
+                &to_vec(model.forward(input)),
+            );
+            assert!(
+                d < 1e-4,
+                "trial {k}'s model computes {d} away from the one trained alone"
+            );
+            let alone_loss = to_vec(model.loss(probe.clone()))[0];
+            assert!(
+                (evaluated[k] - alone_loss).abs() < 1e-4,
+                "trial {k}: evaluated {} vs {alone_loss}",
+                evaluated[k]
+            );
+        }
+        // The trials differ, so the stack kept them apart.
+        assert!(
+            (evaluated[0] - evaluated[1]).abs() > 1e-4
+                && (evaluated[1] - evaluated[2]).abs() > 1e-4,
+            "{evaluated:?}"
+        );
+    }
+
+    #[test]
+    fn a_stack_with_dropout_trains_and_refuses_what_does_not_fit() {
+        let _turn = flex_rng();
+        let ad = Device::flex().autodiff();
+        ad.seed(5);
+        let config = LmConfig {
+            d_model: 16,
+            layers: 1,
+            heads: 2,
+            d_ff: 32,
+            context: 8,
+        };
+        let base = config.init(&ad).unwrap().no_grad();
+        let lora = LoraSettings {
+            r: 4,
+            alpha: 8.0,
+            dropout: 0.2,
+            targets: LoraTargets::All,
+        };
+        let trial = |lora: LoraSettings| StackTrial {
+            model: base.clone().with_lora(&lora, &ad).unwrap(),
+            lora,
+            lr: 3e-2,
+            weight_decay: 0.0,
+        };
+        let trials = vec![
+            trial(lora),
+            trial(LoraSettings {
+                dropout: 0.0,
+                ..lora
+            }),
+        ];
+        let mut stack = LoraStack::new(&base, &trials, &ad).unwrap();
+        let text = tokenize("abcabcabcabcabcabcabcabcabcabc");
+        let batch = windows(&text, &[0, 3, 6, 9, 1, 4, 7, 10], 8, &ad);
+        let first = to_vec(stack.step(batch.clone()).unwrap());
+        let mut last = first.clone();
+        for _ in 0..40 {
+            last = to_vec(stack.step(batch.clone()).unwrap());
+        }
+        for k in 0..2 {
+            assert!(
+                last[k].is_finite() && last[k] < first[k] - 0.5,
+                "trial {k}: {} -> {}",
+                first[k],
+                last[k]
+            );
+        }
+        let e = stack
+            .step(windows(&text, &[0, 3, 6], 8, &ad))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("multiple of 2"), "{e}");
+        // A trial whose model lacks the adapters its targets name.
+        let bad = StackTrial {
+            model: base.clone(),
+            ..trial(lora)
+        };
+        let e = LoraStack::new(&base, &[bad], &ad).unwrap_err().to_string();
+        assert!(e.contains("has no adapter"), "{e}");
+        assert!(LoraStack::new(&base, &[], &ad).is_err());
+        assert!(stack.trial_model(2).is_err());
+    }
+}
