@@ -8,8 +8,11 @@
 //! cargo run --release -p sweeplab-bench --features train --bin lora_bench -- [--threads 2]
 //!     [--batch 16] [--r 8] [--alpha 16] [--dropout 0.05] [--steps 40] [--repeats 5]
 //!     [--variants lora-qv,lora-all,lora-qv-int8,finetune] [--python bench/python/.venv/bin/python]
-//!     [--no-wgpu]
+//!     [--no-wgpu] [--stacks 4,8]
 //! ```
+//!
+//! `--stacks K,…` adds a second table: K LoRA trials trained at once over one frozen base
+//! (`LoraStack`) against the same K trials one at a time, in trial-steps per second.
 //!
 //! The PyTorch side needs `bench/python/.venv` (see bench/python/requirements.txt); without it
 //! the table shows ours only. It also scores the frozen base on the validation windows
@@ -24,7 +27,8 @@ use clap::Parser;
 use futures_lite::future::block_on;
 use sweeplab_bench::{init_threads, median, rate_cell, ratio_cell, wgpu_column};
 use sweeplab_core::train::bench::{LM_VARIANTS, lm_plan};
-use sweeplab_core::train::lm::trial::measure_lm;
+use sweeplab_core::train::lm::stack::stack_steps;
+use sweeplab_core::train::lm::trial::{lm_steps, measure_lm};
 use sweeplab_core::train::lm::{BASE_DEVILS_VAL_LOSS, BASE_SHA256};
 use sweeplab_core::train::{
     BackendChoice, DataSpec, ModelSpec, TextCorpus, TextSet, TrialPlan, select_backend,
@@ -67,6 +71,10 @@ struct Args {
     /// Skip the wgpu column.
     #[arg(long)]
     no_wgpu: bool,
+    /// Also time K LoRA trials sharing one frozen base (`LoraStack`) against the same K
+    /// trials one at a time, for each K given (comma-separated, e.g. `4,8`; none by default).
+    #[arg(long, value_delimiter = ',')]
+    stacks: Vec<usize>,
 }
 
 /// What one PyTorch run printed.
@@ -153,12 +161,53 @@ fn trainable(plan: &TrialPlan, text: &TextSet, device: &burn::tensor::Device) ->
     })
 }
 
+/// K `lora-qv` trials as a study draws them: the same shape, each with its own seed,
+/// learning rate and alpha.
+fn stack_plans(a: &Args, k: usize) -> Result<Vec<TrialPlan>> {
+    (0..k)
+        .map(|i| {
+            let alpha = a.alpha * [1.0, 0.5, 2.0, 0.25][i % 4];
+            let mut plan = lm_plan("lora-qv", a.batch, a.r, alpha, a.dropout)?;
+            plan.lr = 1e-3 * 1.4f64.powi(i as i32 % 5);
+            plan.seed = 1 + i as u64;
+            Ok(plan)
+        })
+        .collect()
+}
+
+/// Trial-steps per second of `plans` one at a time (each trial's own step, `lm_steps`) and
+/// stacked (`stack_steps`).
+fn stacked_vs_alone(
+    plans: &[TrialPlan],
+    text: &TextSet,
+    steps: usize,
+    device: &burn::tensor::Device,
+) -> Result<(f64, f64)> {
+    let warmup = (steps / 10).max(3);
+    let mut alone_secs = 0.0;
+    for plan in plans {
+        let (_, m) = block_on(lm_steps(plan, text, device, warmup, steps))?;
+        alone_secs += m.seconds;
+    }
+    let (_, m) = block_on(stack_steps(plans, text, device, warmup, steps))?;
+    let trial_steps = (plans.len() * steps) as f64;
+    let stacked_secs = m.first().map_or(f64::NAN, |m| m.seconds);
+    Ok((trial_steps / alone_secs, trial_steps / stacked_secs))
+}
+
 fn main() -> Result<()> {
     let a = Args::parse();
     if a.threads == 0 || a.batch == 0 || a.repeats == 0 || a.steps == 0 {
         bail!("--threads, --batch, --steps and --repeats must be at least 1");
     }
-    for v in &a.variants {
+    // `--variants ''` runs none (only the `--stacks` table).
+    let variants: Vec<String> = a
+        .variants
+        .iter()
+        .filter(|v| !v.is_empty())
+        .cloned()
+        .collect();
+    for v in &variants {
         if !LM_VARIANTS.contains(&v.as_str()) {
             bail!("unknown variant `{v}`; use {}", LM_VARIANTS.join(", "));
         }
@@ -196,7 +245,7 @@ fn main() -> Result<()> {
         "variant", "trainable", "burn Flex", "burn wgpu", "PyTorch+PEFT", "Flex/PT", "wgpu/PT"
     );
     let mut base_scores = Vec::new();
-    for variant in &a.variants {
+    for variant in &variants {
         let plan = lm_plan(variant, a.batch, a.r, a.alpha, a.dropout)?;
         let params = trainable(&plan, &text, &flex.device)?;
         // PyTorch has no int8 frozen base for training in its core; that row is ours only.
@@ -237,6 +286,58 @@ fn main() -> Result<()> {
             ratio_cell(mg, mt)
         );
         eprintln!("  runs: flex {f:.0?} wgpu {g:.0?} torch {t:.0?}");
+    }
+    if !a.stacks.is_empty() {
+        println!(
+            "\nK lora-qv trials sharing one frozen base (LoraStack) against the same trials one at \
+             a time: trial-steps/s (median of {} runs of {} steps; batch {} each; r {})",
+            a.repeats, a.steps, a.batch, a.r
+        );
+        println!(
+            "{:<4} {:>12} {:>12} {:>9} {:>12} {:>12} {:>9}",
+            "K", "Flex alone", "Flex stack", "ratio", "wgpu alone", "wgpu stack", "ratio"
+        );
+    }
+    for &k in &a.stacks {
+        if k == 0 {
+            bail!("--stacks: K must be at least 1");
+        }
+        let plans = stack_plans(&a, k)?;
+        let (mut fa, mut fs, mut ga, mut gs) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for _ in 0..a.repeats {
+            let (al, st) = stacked_vs_alone(&plans, &text, a.steps, &flex.device)?;
+            fa.push(al);
+            fs.push(st);
+            if let Some(gb) = &gpu {
+                let (al, st) = stacked_vs_alone(&plans, &text, a.steps, &gb.device)?;
+                ga.push(al);
+                gs.push(st);
+            }
+        }
+        for v in [&mut fa, &mut fs, &mut ga, &mut gs] {
+            v.sort_by(f64::total_cmp);
+        }
+        let cell = |x: f64| {
+            if x.is_finite() {
+                format!("{x:.2}")
+            } else {
+                "-".into()
+            }
+        };
+        let (mfa, mfs, mga, mgs) = (median(&fa), median(&fs), median(&ga), median(&gs));
+        println!(
+            "{:<4} {:>12} {:>12} {:>9} {:>12} {:>12} {:>9}",
+            k,
+            cell(mfa),
+            cell(mfs),
+            ratio_cell(mfs, mfa),
+            cell(mga),
+            cell(mgs),
+            ratio_cell(mgs, mga)
+        );
+        eprintln!(
+            "  runs: flex alone {fa:.2?} stacked {fs:.2?}; wgpu alone {ga:.2?} stacked {gs:.2?}"
+        );
     }
     if let Some(score) = base_scores.first() {
         println!(

@@ -98,12 +98,18 @@ pub struct LoraStack {
     adapters: Vec<Vec<Option<Stacked>>>,
     /// Each trial's settings.
     settings: Vec<LoraSettings>,
+    /// Each trial's learning rate.
+    lrs: Vec<f64>,
+    /// Each trial's L2 weight decay.
+    decays: Vec<f64>,
+    /// Each trial's Adam steps (its bias correction).
+    times: Vec<i32>,
+    /// The largest rank a slot holds.
+    r_max: usize,
     /// `[K, 1, 1]` learning rates.
     lr: Tensor<3>,
     /// `[K, 1, 1]` weight decays, when a trial has one.
     decay: Option<Tensor<3>>,
-    /// Adam steps taken.
-    time: i32,
     /// The autodiff device.
     device: Device,
 }
@@ -141,59 +147,15 @@ impl LoraStack {
                 let (d_in, d_out) = proj.dims();
                 let (mut a_parts, mut b_parts) = (Vec::new(), Vec::new());
                 for (i, t) in trials.iter().enumerate() {
-                    let own = t
-                        .model
-                        .layers
-                        .get(l)
-                        .and_then(|layer| layer.projections().into_iter().find(|(n, _)| *n == name))
-                        .and_then(|(_, p)| p.adapter.as_ref());
-                    let (a, b) = match own {
-                        Some(ad) if t.lora.targets.covers(name) => {
-                            let (a, b) = (ad.a.val().inner(), ad.b.val().inner());
-                            if a.dims() != [t.lora.r, d_in] || b.dims() != [d_out, t.lora.r] {
-                                return Err(TrainError::Config(format!(
-                                    "trial {i} of the stack: layers.{l}.{name}'s adapter is {:?} and {:?}, not rank {} over {d_in} x {d_out}",
-                                    a.dims(),
-                                    b.dims(),
-                                    t.lora.r
-                                )));
-                            }
-                            (a, b)
-                        }
-                        _ if t.lora.targets.covers(name) => {
-                            return Err(TrainError::Config(format!(
-                                "trial {i} of the stack targets layers.{l}.{name} but its model has no adapter there"
-                            )));
-                        }
-                        _ => (
-                            Tensor::zeros([t.lora.r, d_in], &inner),
-                            Tensor::zeros([d_out, t.lora.r], &inner),
-                        ),
-                    };
-                    let pad = r_max - t.lora.r;
-                    let (a, b) = if pad > 0 {
-                        (
-                            Tensor::cat(vec![a, Tensor::zeros([pad, d_in], &inner)], 0),
-                            Tensor::cat(vec![b, Tensor::zeros([d_out, pad], &inner)], 1),
-                        )
-                    } else {
-                        (a, b)
-                    };
+                    let (a, b) = slot_adapters(t, l, name, (d_in, d_out), r_max, &inner)
+                        .map_err(|e| TrainError::Config(format!("trial {i} of the stack: {e}")))?;
                     a_parts.push(a);
                     b_parts.push(b);
                 }
                 let a = Tensor::stack::<3>(a_parts, 0);
                 let b = Tensor::stack::<3>(b_parts, 0);
-                let scale = per_trial(
-                    trials.iter().map(|t| {
-                        if t.lora.targets.covers(name) {
-                            t.lora.scale() as f32
-                        } else {
-                            0.0
-                        }
-                    }),
-                    &inner,
-                );
+                // Set by `rescale` below.
+                let scale = Tensor::zeros([trials.len(), 1, 1], &inner);
                 row.push(Some(Stacked {
                     m_a: a.zeros_like(),
                     v_a: a.zeros_like(),
@@ -206,19 +168,122 @@ impl LoraStack {
             }
             adapters.push(row);
         }
-        let decay = trials
-            .iter()
-            .any(|t| t.weight_decay > 0.0)
-            .then(|| per_trial(trials.iter().map(|t| t.weight_decay as f32), &inner));
-        Ok(LoraStack {
+        let mut stack = LoraStack {
             base: base.clone().no_grad(),
             adapters,
             settings: trials.iter().map(|t| t.lora).collect(),
-            lr: per_trial(trials.iter().map(|t| t.lr as f32), &inner),
-            decay,
-            time: 0,
+            lrs: trials.iter().map(|t| t.lr).collect(),
+            decays: trials.iter().map(|t| t.weight_decay).collect(),
+            times: vec![0; trials.len()],
+            r_max,
+            lr: Tensor::zeros([1, 1, 1], &inner),
+            decay: None,
             device: device.clone(),
-        })
+        };
+        stack.rescale();
+        stack.optimiser_settings();
+        Ok(stack)
+    }
+
+    /// Each projection's per-trial scales from the trials' settings: `alpha / r` where the
+    /// trial targets the projection, else 0.
+    fn rescale(&mut self) {
+        let inner = self.device.clone().inner();
+        for row in &mut self.adapters {
+            for (name, s) in PROJECTIONS.iter().zip(row.iter_mut()) {
+                if let Some(s) = s {
+                    s.scale = per_trial(
+                        self.settings.iter().map(|t| {
+                            if t.targets.covers(name) {
+                                t.scale() as f32
+                            } else {
+                                0.0
+                            }
+                        }),
+                        &inner,
+                    );
+                }
+            }
+        }
+    }
+
+    /// The per-trial learning rates and decays as tensors, after a trial changed.
+    fn optimiser_settings(&mut self) {
+        let inner = self.device.clone().inner();
+        self.lr = per_trial(self.lrs.iter().map(|x| *x as f32), &inner);
+        self.decay = self
+            .decays
+            .iter()
+            .any(|d| *d > 0.0)
+            .then(|| per_trial(self.decays.iter().map(|x| *x as f32), &inner));
+    }
+
+    /// Puts `trial` in slot `k` in place of the trial there (whose adapters and optimiser
+    /// state are dropped): a study's next trial takes the slot its finished or pruned one
+    /// freed, while the others go on. The new trial's rank must be at most the stack's
+    /// largest and its targets among the projections the stack holds adapters for.
+    pub fn replace(&mut self, k: usize, trial: &StackTrial) -> Result<(), TrainError> {
+        let n = self.trials();
+        if k >= n {
+            return Err(TrainError::Config(format!(
+                "the stack has {n} trials, not {}",
+                k + 1
+            )));
+        }
+        if trial.lora.r > self.r_max {
+            return Err(TrainError::Config(format!(
+                "a trial of rank {} does not fit a stack of rank {}",
+                trial.lora.r, self.r_max
+            )));
+        }
+        let inner = self.device.clone().inner();
+        // Check every projection first, so that a refused trial changes nothing.
+        let mut parts = Vec::new();
+        for (l, (layer, row)) in self.base.layers.iter().zip(&self.adapters).enumerate() {
+            for ((name, proj), s) in layer.projections().into_iter().zip(row) {
+                match s {
+                    Some(_) => parts.push(Some(slot_adapters(
+                        trial,
+                        l,
+                        name,
+                        proj.dims(),
+                        self.r_max,
+                        &inner,
+                    )?)),
+                    None if trial.lora.targets.covers(name) => {
+                        return Err(TrainError::Config(format!(
+                            "the trial targets layers.{l}.{name}, which no trial of this stack adapts"
+                        )));
+                    }
+                    None => parts.push(None),
+                }
+            }
+        }
+        let mut parts = parts.into_iter();
+        for row in &mut self.adapters {
+            for s in row.iter_mut() {
+                let (Some(s), Some(Some((a, b)))) = (s.as_mut(), parts.next()) else {
+                    continue;
+                };
+                let [_, r, d_in] = s.a.dims();
+                let [_, d_out, _] = s.b.dims();
+                let (ra, rb) = ([k..k + 1, 0..r, 0..d_in], [k..k + 1, 0..d_out, 0..r]);
+                let (a, b) = (a.reshape([1, r, d_in]), b.reshape([1, d_out, r]));
+                s.m_a = s.m_a.clone().slice_assign(ra.clone(), a.zeros_like());
+                s.v_a = s.v_a.clone().slice_assign(ra.clone(), a.zeros_like());
+                s.m_b = s.m_b.clone().slice_assign(rb.clone(), b.zeros_like());
+                s.v_b = s.v_b.clone().slice_assign(rb.clone(), b.zeros_like());
+                s.a = s.a.clone().slice_assign(ra, a);
+                s.b = s.b.clone().slice_assign(rb, b);
+            }
+        }
+        self.settings[k] = trial.lora;
+        self.lrs[k] = trial.lr;
+        self.decays[k] = trial.weight_decay;
+        self.times[k] = 0;
+        self.rescale();
+        self.optimiser_settings();
+        Ok(())
     }
 
     /// The number of trials.
@@ -324,10 +389,17 @@ impl LoraStack {
         let leaves = self.leaves(true);
         let losses = self.losses(&self.base, tokens, &leaves, true);
         let grads = losses.clone().sum().backward();
-        self.time += 1;
-        let bc2s = (1.0 - BETA_2.powi(self.time)).sqrt();
-        let factor = bc2s / (1.0 - BETA_1.powi(self.time));
-        let denom_eps = EPSILON * bc2s;
+        // Adam's bias corrections, per trial (a trial that took a freed slot starts at 1).
+        for t in &mut self.times {
+            *t = t.saturating_add(1);
+        }
+        let inner = self.device.clone().inner();
+        let bc2s = |t: i32| (1.0 - BETA_2.powi(t)).sqrt();
+        let factor = per_trial(
+            self.times.iter().map(|&t| bc2s(t) / (1.0 - BETA_1.powi(t))),
+            &inner,
+        );
+        let denom_eps = per_trial(self.times.iter().map(|&t| EPSILON * bc2s(t)), &inner);
         for (row, leaf_row) in self.adapters.iter_mut().zip(&leaves) {
             for (s, leaf) in row.iter_mut().zip(leaf_row) {
                 let (Some(s), Some((a, b, _))) = (s.as_mut(), leaf) else {
@@ -344,7 +416,7 @@ impl LoraStack {
                     let m = m.mul_scalar(BETA_1) + g.clone().mul_scalar(1.0 - BETA_1);
                     let v = v.mul_scalar(BETA_2) + (g.clone() * g).mul_scalar(1.0 - BETA_2);
                     let update =
-                        m.clone().mul_scalar(factor) / (v.clone().sqrt().add_scalar(denom_eps));
+                        (m.clone() * factor.clone()) / (v.clone().sqrt() + denom_eps.clone());
                     (p - update * self.lr.clone(), m, v)
                 };
                 let (a, m_a, v_a) = adam(s.a.clone(), ga, s.m_a.clone(), s.v_a.clone());
@@ -419,6 +491,61 @@ impl LoraStack {
     pub fn device(&self) -> &Device {
         &self.device
     }
+}
+
+/// Trial `t`'s adapters of projection `name` in block `layer` (`dims`: its `(in, out)`),
+/// padded with zeros to rank `r_max`: `A` `[r_max, in]`, `B` `[out, r_max]`; zeros where the
+/// trial does not target the projection.
+fn slot_adapters(
+    t: &StackTrial,
+    layer: usize,
+    name: &str,
+    (d_in, d_out): (usize, usize),
+    r_max: usize,
+    inner: &Device,
+) -> Result<(Tensor<2>, Tensor<2>), TrainError> {
+    let r = t.lora.r;
+    if r > r_max {
+        return Err(TrainError::Config(format!(
+            "rank {r} does not fit a stack of rank {r_max}"
+        )));
+    }
+    let own = t
+        .model
+        .layers
+        .get(layer)
+        .and_then(|l| l.projections().into_iter().find(|(n, _)| *n == name))
+        .and_then(|(_, p)| p.adapter.as_ref());
+    let (a, b) = match own {
+        Some(ad) if t.lora.targets.covers(name) => {
+            let (a, b) = (ad.a.val().inner(), ad.b.val().inner());
+            if a.dims() != [r, d_in] || b.dims() != [d_out, r] {
+                return Err(TrainError::Config(format!(
+                    "layers.{layer}.{name}'s adapter is {:?} and {:?}, not rank {r} over {d_in} x {d_out}",
+                    a.dims(),
+                    b.dims(),
+                )));
+            }
+            (a, b)
+        }
+        _ if t.lora.targets.covers(name) => {
+            return Err(TrainError::Config(format!(
+                "it targets layers.{layer}.{name} but its model has no adapter there"
+            )));
+        }
+        _ => (
+            Tensor::zeros([r, d_in], inner),
+            Tensor::zeros([d_out, r], inner),
+        ),
+    };
+    Ok(if r < r_max {
+        (
+            Tensor::cat(vec![a, Tensor::zeros([r_max - r, d_in], inner)], 0),
+            Tensor::cat(vec![b, Tensor::zeros([d_out, r_max - r], inner)], 1),
+        )
+    } else {
+        (a, b)
+    })
 }
 
 /// [`super::trial::lm_steps`] for several trials at once: `plans` (LoRA plans with the same
@@ -534,7 +661,7 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic
 
     use burn::optim::decay::WeightDecayConfig;
-    use burn::optim::{AdamConfig, GradientsParams, Optimizer};
+    use burn::optim::{AdamConfig, GradientsParams};
 
     use super::*;
     use crate::train::lm::{LmConfig, tokenize, windows};
@@ -746,5 +873,108 @@ mod tests {
         assert!(e.contains("has no adapter"), "{e}");
         assert!(LoraStack::new(&base, &[], &ad).is_err());
         assert!(stack.trial_model(2).is_err());
+    }
+
+    #[test]
+    fn a_new_trial_takes_a_freed_slot_and_trains_from_its_start() {
+        let _turn = flex_rng();
+        let ad = Device::flex().autodiff();
+        ad.seed(9);
+        let config = LmConfig {
+            d_model: 16,
+            layers: 1,
+            heads: 2,
+            d_ff: 32,
+            context: 8,
+        };
+        let base = config.init(&ad).unwrap().no_grad();
+        let text = tokenize(
+            "Whan that Aprill with his shoures soote the droghte of March hath perced to the roote",
+        );
+        let trial = |seed: u64, lora: LoraSettings, lr: f64| {
+            ad.seed(seed);
+            StackTrial {
+                model: base.clone().with_lora(&lora, &ad).unwrap(),
+                lora,
+                lr,
+                weight_decay: 0.0,
+            }
+        };
+        let lora = |r, targets| LoraSettings {
+            r,
+            alpha: 4.0,
+            dropout: 0.0,
+            targets,
+        };
+        let first = [
+            trial(1, lora(4, LoraTargets::All), 1e-2),
+            trial(2, lora(2, LoraTargets::Qv), 2e-2),
+        ];
+        let late = trial(3, lora(3, LoraTargets::Qkvo), 5e-3);
+        let starts = |k: usize, s: usize| -> Vec<usize> {
+            (0..2)
+                .map(|i| (k * 13 + s * 5 + i * 11) % (text.len() - 9))
+                .collect()
+        };
+        // Alone: trial 0 for 6 steps; the late trial for 3 steps on slot 1's windows 3..6.
+        let alone = |t: &StackTrial, slot: usize, steps: std::ops::Range<usize>| {
+            let mut model = t.model.clone();
+            let mut optim = AdamConfig::new().with_epsilon(1e-5).init();
+            let mut losses = Vec::new();
+            for s in steps {
+                let loss = model.loss(windows(&text, &starts(slot, s), 8, &ad));
+                losses.push(to_vec(loss.clone().inner())[0]);
+                let grads = GradientsParams::from_grads(loss.backward(), &model);
+                model = optim.step(t.lr, model, grads);
+            }
+            losses
+        };
+        let want0 = alone(&first[0], 0, 0..6);
+        let want_late = alone(&late, 1, 3..6);
+        let mut stack = LoraStack::new(&base, &first, &ad).unwrap();
+        let mut got = vec![Vec::new(), Vec::new()];
+        for s in 0..6 {
+            if s == 3 {
+                stack.replace(1, &late).unwrap();
+            }
+            let all: Vec<usize> = (0..2).flat_map(|k| starts(k, s)).collect();
+            for (k, l) in to_vec(stack.step(windows(&text, &all, 8, &ad)).unwrap())
+                .into_iter()
+                .enumerate()
+            {
+                got[k].push(l);
+            }
+        }
+        assert!(
+            max_diff(&got[0], &want0) < 1e-4,
+            "slot 0 went on: {:?} vs {want0:?}",
+            got[0]
+        );
+        assert!(
+            max_diff(&got[1][3..], &want_late) < 1e-4,
+            "the late trial: {:?} vs {want_late:?}",
+            &got[1][3..]
+        );
+        assert_eq!(
+            stack.trial_model(1).unwrap().trainable_params(),
+            late.model.trainable_params()
+        );
+        // What does not fit is refused and changes nothing.
+        let wide = trial(4, lora(8, LoraTargets::Qv), 1e-2);
+        let e = stack.replace(0, &wide).unwrap_err().to_string();
+        assert!(e.contains("rank 8 does not fit a stack of rank 4"), "{e}");
+        assert!(stack.replace(2, &late).is_err());
+        let narrow =
+            LoraStack::new(&base, &[trial(5, lora(2, LoraTargets::Qv), 1e-2)], &ad).unwrap();
+        let e = narrow
+            .clone()
+            .replace(0, &trial(6, lora(2, LoraTargets::All), 1e-2))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("which no trial of this stack adapts"), "{e}");
+        assert_eq!(
+            stack.trial_model(0).unwrap().trainable_params(),
+            first[0].model.trainable_params()
+        );
     }
 }
