@@ -16,6 +16,14 @@ mod sweep_cmd;
 
 use std::process::ExitCode;
 
+/// mimalloc keeps freed memory for reuse: a training step frees and allocates the same large
+/// tensors every time, and glibc's malloc returns each large buffer to the kernel and
+/// page-faults it in again (on Flex that cost a LoRA step 13% alone and K trials on one base
+/// (`LoraStack`) 40%: see the README's *LoRA fine-tuning* benchmark).
+#[cfg(feature = "train")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use clap::{Parser, Subcommand};
 
 /// sweeplab: hyperparameter search that speaks Optuna's ask/tell and journal storage.

@@ -20,6 +20,10 @@
 //! the same model. This is a benchmark, never a test.
 
 use std::path::{Path, PathBuf};
+
+/// mimalloc, as the `sweeplab` CLI trains with (see `cli/src/main.rs`).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::process::Command;
 
 use anyhow::{Context, Result, anyhow, bail};

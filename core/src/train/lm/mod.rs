@@ -269,6 +269,12 @@ impl Adapter {
 /// On Flex, the dropout mask for `x` (`1 / (1 - p)` where a value is kept, else 0), on `x`'s
 /// device without gradients; `None` elsewhere.
 fn flex_dropout_mask<const D: usize>(x: &Tensor<D>, p: f64) -> Option<Tensor<D>> {
+    flex_dropout_masks(x, &[p])
+}
+
+/// [`flex_dropout_mask`] with `x`'s elements in `probs.len()` equal consecutive blocks, block
+/// `k` dropped with probability `probs[k]` (a LoRA stack's trials, one block each).
+fn flex_dropout_masks<const D: usize>(x: &Tensor<D>, probs: &[f64]) -> Option<Tensor<D>> {
     use rand::{Rng, SeedableRng};
     let device = x.device().inner();
     #[cfg(feature = "flex")]
@@ -281,19 +287,27 @@ fn flex_dropout_mask<const D: usize>(x: &Tensor<D>, p: f64) -> Option<Tensor<D>>
     // Seeded as the CNN's CPU path seeds its dropout.
     let seed = crate::train::model::seed_from_device(&device)?;
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
-    // Kept where a uniform u32 is at least p · 2^32.
-    let threshold = (p * 4_294_967_296.0) as u64;
-    let scale = (1.0 / (1.0 - p)) as f32;
     let shape = x.shape();
-    let mask: Vec<f32> = (0..shape.num_elements())
-        .map(|_| {
+    let n = shape.num_elements();
+    let block = n / probs.len().max(1);
+    let mut mask = Vec::with_capacity(n);
+    for (k, p) in probs.iter().enumerate() {
+        // Kept where a uniform u32 is at least p · 2^32.
+        let threshold = (p * 4_294_967_296.0) as u64;
+        let scale = (1.0 / (1.0 - p)) as f32;
+        let len = if k + 1 == probs.len() {
+            n - k * block
+        } else {
+            block
+        };
+        mask.extend((0..len).map(|_| {
             if u64::from(rng.next_u32()) >= threshold {
                 scale
             } else {
                 0.0
             }
-        })
-        .collect();
+        }));
+    }
     Some(Tensor::from_data(TensorData::new(mask, shape), &x.device()))
 }
 

@@ -647,6 +647,10 @@ pub async fn stack_steps(
 /// The dropout mask of `x` (`[K, n, d]`) for per-trial probabilities `probs`: `1 / (1 - p)`
 /// where a value is kept, else 0, drawn from the device's random numbers; no gradients.
 fn dropout_mask(x: &Tensor<3>, probs: &[f64]) -> Tensor<3> {
+    // On Flex one ChaCha8 stream, as a trial alone draws its mask.
+    if let Some(mask) = super::flex_dropout_masks(x, probs) {
+        return mask;
+    }
     let device = x.device().inner();
     let shape = x.shape();
     let u = Tensor::<3>::random(shape, Distribution::Uniform(0.0, 1.0), &device);
@@ -932,7 +936,7 @@ mod tests {
         let want0 = alone(&first[0], 0, 0..6);
         let want_late = alone(&late, 1, 3..6);
         let mut stack = LoraStack::new(&base, &first, &ad).unwrap();
-        let mut got = vec![Vec::new(), Vec::new()];
+        let mut got = [Vec::new(), Vec::new()];
         for s in 0..6 {
             if s == 3 {
                 stack.replace(1, &late).unwrap();
