@@ -353,9 +353,9 @@ pub struct State {
     pub baselines: bool,
     /// The baseline training now, once the trials are done: its name, index and the count.
     pub baseline_phase: Option<(String, usize, usize)>,
-    /// The LoRA adapters of the trials this page trained, by study name and trial number
-    /// (the best trial's are saved with the study and read back when it is opened; the
-    /// download offers the best trial's).
+    /// The LoRA adapters of the current study's best trial and running trials, by study
+    /// name and trial number (the best trial's are saved with the study and read back when
+    /// it is opened; the download offers them).
     pub adapters: BTreeMap<(String, u64), Rc<LmAdapter>>,
     /// The lesson open beside the study, if any.
     pub lesson: Option<OpenLesson>,
@@ -1067,6 +1067,25 @@ impl State {
             Err(e) => self.notice("journal", "error", format!("the study's journal: {e}")),
         }
         self.refresh();
+        self.prune_adapters();
+    }
+
+    /// Drops the LoRA adapters the page can no longer offer: other studies' (their best
+    /// trial's are saved with them) and finished trials' that are not the best (a finished
+    /// trial's value does not change, so it never becomes the best later). A long study
+    /// then holds one trial's adapters, and those of the trials still running.
+    fn prune_adapters(&mut self) {
+        if self.adapters.is_empty() {
+            return;
+        }
+        let best = self.data.best().map(|t| t.number);
+        let (name, trials) = (&self.study_name, &self.data.trials);
+        self.adapters.retain(|(study, trial), _| {
+            let finished = trials
+                .get(*trial as usize)
+                .is_some_and(|t| t.number == *trial && t.state.is_finished());
+            Some(study) == name.as_ref() && (Some(*trial) == best || !finished)
+        });
     }
 
     fn finish_run(&mut self) -> Effect {
@@ -1113,6 +1132,7 @@ impl State {
         self.selected = None;
         self.view.table_top = 0;
         self.refresh();
+        self.prune_adapters();
         self.selected = self.data.trials.last().map(|t| t.number);
         let mut effects = vec![end, self.set_hash()];
         if !interrupted.is_empty() {

@@ -1446,6 +1446,9 @@ fn the_best_trials_adapters_are_saved_with_the_study_and_come_back_when_it_is_op
     );
     let (trial, saved) = saved_adapter(&effects).expect("the save carries the best's adapters");
     assert_eq!((trial, &*saved), (best, &adapter(best)));
+    // The page keeps the best trial's adapters only (the other trial is finished).
+    let kept: Vec<u64> = s.adapters.keys().map(|(_, t)| *t).collect();
+    assert_eq!(kept, [best]);
     // Saved once: the next save carries none, unless that save failed (answered by hand).
     let no_lines = || {
         Action::Worker(FromWorker::Ops {
