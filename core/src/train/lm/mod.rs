@@ -714,9 +714,9 @@ mod tests {
     use super::*;
     use burn::optim::{AdamConfig, GradientsParams};
 
-    /// Flex draws from one random number generator per process: these tests seed it and
-    /// train, so they take turns (as `tests/train_lm.rs` does).
-    fn flex_rng() -> std::sync::MutexGuard<'static, ()> {
+    /// Flex draws from one random number generator per process: these tests (and
+    /// `stack`'s) seed it and train, so they take turns (as `tests/train_lm.rs` does).
+    pub(super) fn flex_rng() -> std::sync::MutexGuard<'static, ()> {
         static FLEX_RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());
         FLEX_RNG.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -788,11 +788,11 @@ mod tests {
         }
     }
 
-    fn to_vec<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+    pub(super) fn to_vec<const D: usize>(t: Tensor<D>) -> Vec<f32> {
         t.into_data().try_to_vec::<f32>().unwrap()
     }
 
-    fn max_diff(a: &[f32], b: &[f32]) -> f32 {
+    pub(super) fn max_diff(a: &[f32], b: &[f32]) -> f32 {
         assert_eq!(a.len(), b.len());
         a.iter()
             .zip(b)

@@ -667,21 +667,10 @@ mod tests {
     use burn::optim::decay::WeightDecayConfig;
     use burn::optim::{AdamConfig, GradientsParams};
 
+    use super::super::tests::{flex_rng, max_diff, to_vec};
     use super::*;
     use crate::train::lm::{LmConfig, tokenize, windows};
     use crate::vocab::LoraTargets;
-
-    fn to_vec<const D: usize>(t: Tensor<D>) -> Vec<f32> {
-        t.into_data().try_to_vec::<f32>().unwrap()
-    }
-
-    fn max_diff(a: &[f32], b: &[f32]) -> f32 {
-        assert_eq!(a.len(), b.len());
-        a.iter()
-            .zip(b)
-            .map(|(x, y)| (x - y).abs())
-            .fold(0.0, f32::max)
-    }
 
     /// Three trials that differ in rank, alpha, targets, learning rate and weight decay.
     fn settings() -> Vec<(LoraSettings, f64, f64)> {
@@ -698,25 +687,26 @@ mod tests {
         ]
     }
 
-    /// Flex's one random number generator: tests that seed it take turns.
-    fn flex_rng() -> std::sync::MutexGuard<'static, ()> {
-        static FLEX_RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());
-        FLEX_RNG.lock().unwrap_or_else(|p| p.into_inner())
+    /// A new model of `layers` blocks and `context` bytes from `seed`, frozen.
+    fn tiny_base(ad: &Device, seed: u64, layers: usize, context: usize) -> TinyLm {
+        ad.seed(seed);
+        LmConfig {
+            d_model: 16,
+            layers,
+            heads: 2,
+            d_ff: 32,
+            context,
+        }
+        .init(ad)
+        .unwrap()
+        .no_grad()
     }
 
     #[test]
     fn a_stack_trains_each_trial_as_it_trains_alone() {
         let _turn = flex_rng();
         let ad = Device::flex().autodiff();
-        ad.seed(3);
-        let config = LmConfig {
-            d_model: 16,
-            layers: 2,
-            heads: 2,
-            d_ff: 32,
-            context: 10,
-        };
-        let base = config.init(&ad).unwrap().no_grad();
+        let base = tiny_base(&ad, 3, 2, 10);
         let text = tokenize(
             "It is a truth universally acknowledged, that a single man in possession of a good fortune, must be in want of a wife.",
         );
@@ -819,15 +809,7 @@ mod tests {
     fn a_stack_with_dropout_trains_and_refuses_what_does_not_fit() {
         let _turn = flex_rng();
         let ad = Device::flex().autodiff();
-        ad.seed(5);
-        let config = LmConfig {
-            d_model: 16,
-            layers: 1,
-            heads: 2,
-            d_ff: 32,
-            context: 8,
-        };
-        let base = config.init(&ad).unwrap().no_grad();
+        let base = tiny_base(&ad, 5, 1, 8);
         let lora = LoraSettings {
             r: 4,
             alpha: 8.0,
@@ -883,15 +865,7 @@ mod tests {
     fn a_new_trial_takes_a_freed_slot_and_trains_from_its_start() {
         let _turn = flex_rng();
         let ad = Device::flex().autodiff();
-        ad.seed(9);
-        let config = LmConfig {
-            d_model: 16,
-            layers: 1,
-            heads: 2,
-            d_ff: 32,
-            context: 8,
-        };
-        let base = config.init(&ad).unwrap().no_grad();
+        let base = tiny_base(&ad, 9, 1, 8);
         let text = tokenize(
             "Whan that Aprill with his shoures soote the droghte of March hath perced to the roote",
         );
