@@ -14,9 +14,10 @@ use std::sync::{Mutex, MutexGuard};
 use burn::tensor::Device;
 use futures_lite::future::block_on;
 use sweeplab_core::json::Json;
+use sweeplab_core::train::lm::stack::stack_steps;
 use sweeplab_core::train::lm::train::{Corpus, PretrainSpec, pretrain};
 use sweeplab_core::train::lm::trial::{
-    EVAL_WINDOWS, TEXT_SAMPLES_ATTR, TRAINABLE_PARAMS_ATTR, evaluate_lm,
+    EVAL_WINDOWS, TEXT_SAMPLES_ATTR, TRAINABLE_PARAMS_ATTR, evaluate_lm, lm_steps,
 };
 use sweeplab_core::train::lm::weights::{load_base, save_base, sha256_hex};
 use sweeplab_core::train::lm::{
@@ -514,4 +515,68 @@ fn baselines_train_with_the_best_trials_budget_and_are_kept_in_the_study() {
     let attrs = &replay.study(0).unwrap().user_attrs;
     assert_eq!(attrs[BASELINES_ATTR], baselines_to_json(&baselines));
     assert_eq!(baselines_of(attrs), baselines);
+}
+
+#[test]
+fn a_stack_of_trials_trains_each_as_its_own_trial_step_does() {
+    let _turn = flex_rng();
+    let device = Device::flex();
+    let data = tiny_text_set(&device);
+    let text = data.text.as_ref().unwrap();
+    let lora = |r, targets| LoraSettings {
+        r,
+        alpha: 2.0 * r as f64,
+        dropout: 0.0,
+        targets,
+    };
+    let plan = |l: LoraSettings, lr: f64, seed: u64| {
+        plan_of(
+            ModelSpec::Lm {
+                lora: Some(l),
+                steps: 100,
+                quant: None,
+            },
+            OptimizerKind::Adam,
+            lr,
+            4,
+            2,
+            seed,
+        )
+    };
+    let plans = [
+        plan(lora(2, LoraTargets::Qv), 3e-3, 11),
+        plan(lora(4, LoraTargets::All), 1e-2, 12),
+        plan(lora(1, LoraTargets::Qkvo), 5e-3, 13),
+    ];
+    let (stack, stacked) = block_on(stack_steps(&plans, text, &device, 1, 4)).unwrap();
+    assert_eq!(stack.trials(), 3);
+    for (k, p) in plans.iter().enumerate() {
+        let (_, alone) = block_on(lm_steps(p, text, &device, 1, 4)).unwrap();
+        assert_eq!(alone.losses.len(), 4);
+        let diff = alone
+            .losses
+            .iter()
+            .zip(&stacked[k].losses)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f64::max);
+        assert!(
+            diff < 1e-4,
+            "trial {k}: alone {:?}, stacked {:?}",
+            alone.losses,
+            stacked[k].losses
+        );
+    }
+    // Not what a stack can hold: another batch size, another optimiser.
+    let mut other = plans[1].clone();
+    other.batch_size = 8;
+    let e = block_on(stack_steps(&[plans[0].clone(), other], text, &device, 0, 1))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("share the batch size"), "{e}");
+    let mut adamw = plans[1].clone();
+    adamw.optimizer = OptimizerKind::AdamW;
+    let e = block_on(stack_steps(&[adamw], text, &device, 0, 1))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("train with Adam"), "{e}");
 }

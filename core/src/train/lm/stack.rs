@@ -37,7 +37,7 @@ use super::{Adapter, LoraLinear, TinyLm, VOCAB, windows};
 use crate::train::TrainError;
 use crate::train::data::TextSet;
 use crate::train::trainer::read_f32;
-use crate::vocab::{LoraSettings, ModelSpec, TrialPlan};
+use crate::vocab::{LoraSettings, ModelSpec, OptimizerKind, TrialPlan};
 
 /// Adam's constants, burn's defaults (as `crate::train::cpu_adam` uses them).
 const BETA_1: f32 = 0.9;
@@ -59,7 +59,9 @@ const PROJECTIONS: [&str; 7] = [
 #[derive(Clone, Debug)]
 pub struct StackTrial {
     /// The trial's model: the stack's base with this trial's new adapters
-    /// ([`TinyLm::with_lora`]); only its adapters are read.
+    /// ([`TinyLm::with_lora`]); only its adapters are read. burn draws a new adapter's `A`
+    /// when it is first read, so read them (or train the model) before reseeding the
+    /// device for another trial, as [`stack_steps`] does.
     pub model: TinyLm,
     /// Its LoRA settings (rank, alpha, dropout, targets).
     pub lora: LoraSettings,
@@ -552,8 +554,10 @@ fn slot_adapters(
 /// batch size; no quantized base) trained together in one [`LoraStack`] over the shipped
 /// base, `warmup` untimed steps then `steps` timed ones. Each trial's adapters and windows
 /// come from its own seed as they do alone, so each trial's losses are the ones it has
-/// alone (to float rounding, when no trial has dropout). Returns the stack and what was
-/// measured: tokens per second over all trials, and the timed steps' losses per trial.
+/// alone (to float rounding, when no trial has dropout). The stack trains with Adam, so
+/// every plan's optimiser must be Adam. Returns the stack and, per trial, what was
+/// measured: its tokens per second (every trial's, since they train together), the timed
+/// steps' seconds and their losses.
 pub async fn stack_steps(
     plans: &[TrialPlan],
     text: &TextSet,
@@ -579,25 +583,39 @@ pub async fn stack_steps(
                 "trial {i} of the stack is not a LoRA plan over an f32 base"
             )));
         };
+        if plan.optimizer != OptimizerKind::Adam {
+            return Err(TrainError::Config(format!(
+                "the trials of a stack train with Adam: trial {i} asks for {:?}",
+                plan.optimizer
+            )));
+        }
         if plan.batch_size.max(1) != batch {
             return Err(TrainError::Config(format!(
                 "the trials of a stack share the batch size: trial {i} has {}, trial 0 {batch}",
                 plan.batch_size
             )));
         }
-        // As `lm_steps` makes a trial's model: the base, then the adapters from its seed.
+        // As `lm_steps` makes a trial's model: the seed, the base loaded (which draws from
+        // the device's random numbers too), then the adapters.
         ad.seed(plan.seed);
-        let loaded = match &base {
-            Some(b) => TinyLm::clone(b),
-            None => {
-                let (b, _, _) =
-                    load_base(&text.base, "the base weights", Some(&text.base_sha256), &ad)?;
-                base = Some(b.clone());
-                b
+        let (loaded, _, _) =
+            load_base(&text.base, "the base weights", Some(&text.base_sha256), &ad)?;
+        if base.is_none() {
+            base = Some(loaded.clone());
+        }
+        let model = loaded.with_lora(lora, &ad)?;
+        // burn initialises parameters lazily, drawing from the device's random numbers when
+        // a parameter is first read: the adapters are read here, before the next trial
+        // reseeds the device, in the order the trial's first forward pass reads them alone.
+        for layer in &model.layers {
+            for (_, proj) in layer.projections() {
+                if let Some(ad) = &proj.adapter {
+                    let _ = (ad.a.val(), ad.b.val());
+                }
             }
-        };
+        }
         trials.push(StackTrial {
-            model: loaded.with_lora(lora, &ad)?,
+            model,
             lora: *lora,
             lr: plan.lr,
             weight_decay: plan.weight_decay,
