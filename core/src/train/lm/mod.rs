@@ -36,6 +36,18 @@ pub mod weights;
 /// Tokens are bytes.
 pub const VOCAB: usize = 256;
 
+/// The projections of a block, in the order [`Layer`] lists them (and a forward pass reads
+/// them).
+pub const PROJECTIONS: [&str; 7] = [
+    "q_proj",
+    "k_proj",
+    "v_proj",
+    "o_proj",
+    "gate_proj",
+    "up_proj",
+    "down_proj",
+];
+
 /// The shipped base's file name in `static/data/lm/`.
 pub const BASE_FILE: &str = "base.safetensors";
 /// The SHA-256 of the shipped base (`cargo xtask pretrain-lm` makes it; a file with any

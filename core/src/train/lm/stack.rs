@@ -33,7 +33,7 @@ use web_time::Instant;
 use super::train::random_starts;
 use super::trial::LmSteps;
 use super::weights::load_base;
-use super::{Adapter, LoraLinear, TinyLm, VOCAB, windows};
+use super::{Adapter, LoraLinear, PROJECTIONS, TinyLm, VOCAB, windows};
 use crate::train::TrainError;
 use crate::train::data::TextSet;
 use crate::train::trainer::read_f32;
@@ -43,17 +43,6 @@ use crate::vocab::{LoraSettings, ModelSpec, OptimizerKind, TrialPlan};
 const BETA_1: f32 = 0.9;
 const BETA_2: f32 = 0.999;
 const EPSILON: f32 = 1e-5;
-
-/// The projections of a block, in the order [`super::Layer`] lists them.
-const PROJECTIONS: [&str; 7] = [
-    "q_proj",
-    "k_proj",
-    "v_proj",
-    "o_proj",
-    "gate_proj",
-    "up_proj",
-    "down_proj",
-];
 
 /// One trial of a stack: its adapters' settings and its optimiser's.
 #[derive(Clone, Debug)]

@@ -408,19 +408,11 @@ pub struct AdapterConfig {
 impl AdapterConfig {
     /// The config of `spec`'s adapters on the base with checksum `base_sha256`.
     pub fn new(spec: &LoraSettings, base_sha256: &str) -> AdapterConfig {
-        let target_modules = [
-            "q_proj",
-            "k_proj",
-            "v_proj",
-            "o_proj",
-            "gate_proj",
-            "up_proj",
-            "down_proj",
-        ]
-        .into_iter()
-        .filter(|p| spec.targets.covers(p))
-        .map(String::from)
-        .collect();
+        let target_modules = super::PROJECTIONS
+            .into_iter()
+            .filter(|p| spec.targets.covers(p))
+            .map(String::from)
+            .collect();
         AdapterConfig {
             peft_type: "LORA".into(),
             task_type: "CAUSAL_LM".into(),
