@@ -28,15 +28,13 @@ use burn::tensor::{Device, Distribution, Int, Tensor, TensorData};
 
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use web_time::Instant;
 
 use super::train::random_starts;
-use super::trial::LmSteps;
+use super::trial::{LmSteps, timed_steps};
 use super::weights::load_base;
 use super::{Adapter, LoraLinear, PROJECTIONS, TinyLm, VOCAB, windows};
 use crate::train::TrainError;
 use crate::train::data::TextSet;
-use crate::train::trainer::read_f32;
 use crate::vocab::{LoraSettings, ModelSpec, OptimizerKind, TrialPlan};
 
 /// Adam's constants, burn's defaults (as `crate::train::cpu_adam` uses them).
@@ -617,24 +615,15 @@ pub async fn stack_steps(
         .map(|p| ChaCha8Rng::seed_from_u64(p.seed))
         .collect();
     let len = base.context();
-    let mut started = Instant::now();
-    let mut losses = Vec::new();
-    for i in 0..warmup + steps.max(1) {
-        if i == warmup {
-            if !losses.is_empty() {
-                read_f32(Tensor::cat(std::mem::take(&mut losses), 0).sum()).await?;
-            }
-            started = Instant::now();
-        }
+    let (all, seconds) = timed_steps(warmup, steps, || {
         let starts: Vec<usize> = rngs
             .iter_mut()
             .flat_map(|rng| random_starts(rng, text.corpus.train.len(), len, batch))
             .collect();
-        losses.push(stack.step(windows(&text.corpus.train, &starts, len, &ad))?);
-    }
+        stack.step(windows(&text.corpus.train, &starts, len, &ad))
+    })
+    .await?;
     let k = plans.len();
-    let all = read_f32(Tensor::cat(losses, 0)).await?;
-    let seconds = started.elapsed().as_secs_f64().max(1e-9);
     let tokens_per_sec = (steps.max(1) * batch * len) as f64 / seconds;
     let per_trial = (0..k)
         .map(|j| LmSteps {

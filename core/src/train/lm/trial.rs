@@ -10,7 +10,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use web_time::Instant;
 
-use super::train::{random_starts, read_scalar};
+use super::train::random_starts;
 use super::weights::{load_base, save_adapter};
 use super::{TinyLm, generate, windows};
 use crate::histogram::records_epoch;
@@ -137,36 +137,57 @@ pub async fn lm_steps(
         return Err(TrainError::Config("not a language-model plan".into()));
     };
     let ad = device.clone().autodiff();
-    let mut model = trial_model(plan.seed, lora.as_ref(), *quant, text, &ad)?;
+    let model = trial_model(plan.seed, lora.as_ref(), *quant, text, &ad)?;
     let mut optim = build_optimizer(plan);
     let mut rng = ChaCha8Rng::seed_from_u64(plan.seed);
     let (len, batch) = (model.context(), plan.batch_size.max(1));
-    let mut started = Instant::now();
-    let mut losses = Vec::new();
-    for i in 0..warmup + steps.max(1) {
-        if i == warmup {
-            if !losses.is_empty() {
-                read_scalar(Tensor::cat(std::mem::take(&mut losses), 0).sum()).await?;
-            }
-            started = Instant::now();
-        }
+    // Moved into each step and back, so that the optimiser holds the only copy.
+    let mut held = Some(model);
+    let (losses, seconds) = timed_steps(warmup, steps, || {
+        let model = held
+            .take()
+            .ok_or_else(|| TrainError::Config("the model was lost in a step".into()))?;
         let starts = random_starts(&mut rng, text.corpus.train.len(), len, batch);
         let loss = model.loss(windows(&text.corpus.train, &starts, len, &ad));
-        losses.push(loss.clone().detach().inner());
         let grads = GradientsParams::from_grads(loss.backward(), &model);
-        model = optim.step(plan.lr, model, grads);
-    }
-    let losses = read_losses(losses).await?;
-    let seconds = started.elapsed().as_secs_f64().max(1e-9);
+        held = Some(optim.step(plan.lr, model, grads));
+        Ok(loss.detach().inner())
+    })
+    .await?;
+    let model = held.ok_or_else(|| TrainError::Config("the model was lost in a step".into()))?;
     let tokens_per_sec = (steps.max(1) * batch * len) as f64 / seconds;
     Ok((
         model,
         LmSteps {
             tokens_per_sec,
             seconds,
-            losses,
+            losses: losses.into_iter().map(f64::from).collect(),
         },
     ))
+}
+
+/// Runs `step` `warmup` times untimed, then `steps` (at least 1) timed; returns the timed
+/// steps' loss tensors' values, read back once at the end, in order, and their seconds.
+/// The warm-up's losses are read back before the clock starts, so that its queued work
+/// (on a GPU) is not timed.
+pub(super) async fn timed_steps(
+    warmup: usize,
+    steps: usize,
+    mut step: impl FnMut() -> Result<Tensor<1>, TrainError>,
+) -> Result<(Vec<f32>, f64), TrainError> {
+    let mut started = Instant::now();
+    let mut losses = Vec::new();
+    for i in 0..warmup + steps.max(1) {
+        if i == warmup {
+            if !losses.is_empty() {
+                read_f32(Tensor::cat(std::mem::take(&mut losses), 0).sum()).await?;
+            }
+            started = Instant::now();
+        }
+        losses.push(step()?);
+    }
+    let values = read_f32(Tensor::cat(losses, 0)).await?;
+    Ok((values, started.elapsed().as_secs_f64().max(1e-9)))
 }
 
 /// The training throughput of `plan` on `text`, in predicted bytes per second ([`lm_steps`]:
