@@ -311,6 +311,47 @@ fn the_cost_estimate_measures_the_typical_trial() {
     assert!(block_on(estimate_cost(&bad, &data, &backend.device)).is_err());
 }
 
+/// A page slowed down for watching waits in `yield_now` before every step, so the throughput
+/// each step reports counts the waits: never more than a batch per wait, from a trial's first
+/// step on (a wait after the step let the first step report its bare speed).
+#[test]
+fn the_reported_throughput_counts_the_wait_before_every_step() {
+    let data = generate_toy(Toy2d::Circle, 200, 0.1, 0.2, 3);
+    let batch = 32;
+    let p = plan(mlp(1, 8, 0.0), OptimizerKind::Adam, 0.05, batch, 2);
+    let mut s = study(StudyDirection::Minimize);
+    let backend = block_on(select_backend(BackendChoice::Cpu)).unwrap();
+    let wait = std::time::Duration::from_millis(20);
+    let mut hooks = Recording {
+        wait,
+        ..Recording::default()
+    };
+    {
+        let _turn = flex_rng();
+        let out = ask_and_train_with(&mut s, &p, &data, &backend.device, &mut hooks);
+        assert_eq!(out.state, TrialState::Complete);
+    }
+    let most = batch as f64 / wait.as_secs_f64();
+    let rates: Vec<f64> = hooks
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            ProgressEvent::Step {
+                samples_per_sec, ..
+            }
+            | ProgressEvent::Epoch {
+                samples_per_sec, ..
+            } => Some(*samples_per_sec),
+            _ => None,
+        })
+        .collect();
+    assert!(rates.len() > 10, "{rates:?}");
+    assert!(
+        rates.iter().all(|&r| r > 0.0 && r <= most),
+        "at most {most} samples/s: {rates:?}"
+    );
+}
+
 /// With histograms wanted, every epoch records each parameter's weights and the epoch's last
 /// step's gradients (names as PyTorch's, every value counted); without, nothing is recorded.
 #[test]

@@ -66,8 +66,9 @@ pub trait TrainHooks {
     /// Called on each event.
     fn progress(&mut self, _event: &ProgressEvent) {}
 
-    /// Awaited after every step. A browser host yields to the event loop here (e.g. every
-    /// few milliseconds); natively it returns at once.
+    /// Awaited before every step. A browser host yields to the event loop here (e.g. every
+    /// few milliseconds), holds while paused and waits when slowed down for watching;
+    /// natively it returns at once.
     fn yield_now(&mut self) -> impl Future<Output = ()> {
         std::future::ready(())
     }
@@ -474,6 +475,10 @@ pub async fn train_trial<H: TrainHooks>(
             let mut epoch_loss_sum = 0.0;
             let mut epoch_loss_count = 0usize;
             for s in 0..steps_per_epoch {
+                // Pause, and the page's watching speed, wait before the step: the throughput
+                // reported after it then counts the wait (after it, a trial's first step would
+                // report its bare speed).
+                hooks.yield_now().await;
                 if cancel.is_cancelled() {
                     return Ok(outcome(
                         TrialState::Fail,
@@ -528,7 +533,6 @@ pub async fn train_trial<H: TrainHooks>(
                         0.0
                     },
                 });
-                hooks.yield_now().await;
             }
             let epoch_secs = epoch_started.elapsed().as_secs_f64();
             let train_loss = epoch_loss_sum / epoch_loss_count.max(1) as f64;

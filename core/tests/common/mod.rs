@@ -32,6 +32,8 @@ mod train {
         pub events: Vec<ProgressEvent>,
         /// Whether trials record weight and gradient histograms.
         pub histograms: bool,
+        /// How long every `yield_now` waits (a page slowed down for watching).
+        pub wait: std::time::Duration,
     }
 
     impl TrainHooks for Recording {
@@ -41,6 +43,11 @@ mod train {
 
         fn wants_histograms(&self) -> bool {
             self.histograms
+        }
+
+        fn yield_now(&mut self) -> impl std::future::Future<Output = ()> {
+            std::thread::sleep(self.wait);
+            std::future::ready(())
         }
     }
 

@@ -301,6 +301,9 @@ pub(crate) async fn train_lm_trial<H: TrainHooks>(
             let (mut sum, mut count) = (0.0, 0usize);
             let mut last = None;
             while step < until {
+                // Before the step, as the classifier's loop does: the reported throughput
+                // then counts a watching speed's wait.
+                hooks.yield_now().await;
                 if cancel.is_cancelled() {
                     return Ok(done(
                         TrialState::Fail,
@@ -352,7 +355,6 @@ pub(crate) async fn train_lm_trial<H: TrainHooks>(
                     loss: last,
                     samples_per_sec: trained as f64 / started.elapsed().as_secs_f64().max(1e-9),
                 });
-                hooks.yield_now().await;
             }
             let train_loss = sum / count.max(1) as f64;
             let eval = model.valid();
