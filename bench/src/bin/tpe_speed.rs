@@ -7,7 +7,8 @@
 //! interleaved repetitions of 50 asks each; then each repetition's median.
 //!
 //! `cargo run --release -p sweeplab-bench --bin tpe_speed [-- --reps 3 --asks 50 --max-n 10000]`
-//! `--ours-only` skips the peers (for profiling sweeplab's side).
+//! `--ours-only` skips the peers (for profiling sweeplab's side); `--sizes 100,10000` picks
+//! the study sizes.
 
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -109,10 +110,18 @@ fn main() -> Result<()> {
     let asks: usize = arg(&args, "--asks", 50)?;
     let max_n: usize = arg(&args, "--max-n", 10_000)?;
     let ours_only = args.iter().any(|a| a == "--ours-only");
-    let sizes: Vec<usize> = [100usize, 500, 1000, 5000, 10_000]
-        .into_iter()
-        .filter(|n| *n <= max_n)
-        .collect();
+    let sizes: Vec<usize> = match args.iter().position(|a| a == "--sizes") {
+        Some(i) => args
+            .get(i + 1)
+            .context("--sizes wants a list such as 100,10000")?
+            .split(',')
+            .map(|n| n.trim().parse().context("--sizes: a trial count"))
+            .collect::<Result<_>>()?,
+        None => [100usize, 500, 1000, 5000, 10_000]
+            .into_iter()
+            .filter(|n| *n <= max_n)
+            .collect(),
+    };
     if ours_only {
         println!("| completed trials | ours, Optuna's defaults | ours, tuned |");
         println!("|---|---|---|");
