@@ -145,7 +145,7 @@ fn suggest_all(study: &mut Study, n: u64, line: &mut String) -> f64 {
 /// observations). Every suggestion, as text.
 fn long_sequence() -> String {
     let mut out = String::new();
-    let mut sequential = |label: &str, config: TpeConfig, trials: usize, out: &mut String| {
+    let sequential = |label: &str, config: TpeConfig, trials: usize, out: &mut String| {
         let mut study = Study::create(
             label,
             StudyDirection::Minimize,

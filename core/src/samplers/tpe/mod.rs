@@ -317,8 +317,11 @@ pub struct TpeSampler {
 /// observations again on every call.
 #[derive(Debug, Clone, Default)]
 struct ObservationMemo {
-    /// Per trial number: `None` = not seen; `Some(None)` = lacks a dimension; `Some(Some(v))`.
-    values: Vec<Option<Option<Box<[f64]>>>>,
+    /// Per trial number: [`NOT_SEEN`], [`LACKS_A_DIMENSION`], or the trial's row in `cols`.
+    rows: Vec<u32>,
+    /// Per dimension, the internal value of every memoised trial with all dimensions, by row
+    /// (one array per dimension: gathering a column reads one array, not a box per trial).
+    cols: Vec<Vec<f64>>,
     /// Per dimension (empty for categorical ones): `(total-order key of the working-space
     /// value, trial number)` of every memoised trial with all dimensions, ascending.
     sorted: Vec<Vec<(u64, u64)>>,
@@ -326,7 +329,40 @@ struct ObservationMemo {
     fresh: Vec<u64>,
 }
 
+/// [`ObservationMemo::rows`]: the trial was not memoised.
+const NOT_SEEN: u32 = u32::MAX;
+/// [`ObservationMemo::rows`]: the finished trial lacks a dimension of the search space.
+const LACKS_A_DIMENSION: u32 = u32::MAX - 1;
+
 impl ObservationMemo {
+    /// The memo's entry for trial `n`: [`NOT_SEEN`], [`LACKS_A_DIMENSION`] or its row.
+    fn row(&self, n: u64) -> u32 {
+        self.rows.get(n as usize).copied().unwrap_or(NOT_SEEN)
+    }
+
+    /// Memoises finished trial `n`'s values (`None`: it lacks a dimension).
+    fn insert(&mut self, n: u64, values: Option<&[f64]>) {
+        let i = n as usize;
+        if self.rows.len() <= i {
+            self.rows.resize(i + 1, NOT_SEEN);
+        }
+        self.rows[i] = match values {
+            Some(v) => {
+                self.cols
+                    .resize_with(v.len().max(self.cols.len()), Vec::new);
+                let row = self.cols.first().map_or(0, Vec::len);
+                for (col, x) in self.cols.iter_mut().zip(v) {
+                    col.push(*x);
+                }
+                self.fresh.push(n);
+                // Rows stay far below the codes of `observations`' running trials (a
+                // study of billions of trials would need another representation).
+                u32::try_from(row).unwrap_or(LACKS_A_DIMENSION)
+            }
+            None => LACKS_A_DIMENSION,
+        };
+    }
+
     /// Moves the fresh trials into the sorted lists.
     fn merge_fresh(&mut self, dims: &[(&String, &Distribution)]) {
         if self.fresh.is_empty() {
@@ -338,7 +374,8 @@ impl ObservationMemo {
                 .fresh
                 .iter()
                 .filter_map(|&n| {
-                    let v = self.values.get(n as usize)?.as_ref()?.as_ref()?[d];
+                    let row = self.row(n);
+                    let v = *self.cols.get(d)?.get(row as usize)?;
                     Some((parzen::total_order_key(parzen::working_value(dist, v)?), n))
                 })
                 .collect();
@@ -426,6 +463,10 @@ struct Cache {
     space: Option<SearchSpace>,
     /// search-space signature → (trial number → its values, if it has every dimension)
     obs: std::collections::HashMap<String, ObservationMemo>,
+    /// Per trial number, the value of a memoised COMPLETE trial (`None`: not memoised).
+    /// Splitting the trials reads every complete trial's value; this keeps them in one array
+    /// instead of a heap allocation per trial.
+    values: Vec<Option<Option<f64>>>,
 }
 
 impl Cache {
@@ -587,7 +628,21 @@ impl TpeSampler {
             .count();
         let multi = study.is_multi_objective();
         let n_below = self.gamma(n, multi);
-        let (below, above) = split_trials(study, &trials, n_below);
+        let memo = &mut self.cache.values;
+        let (below, above) = split_trials_with(study, &trials, n_below, |t| {
+            let n = t.number as usize;
+            if let Some(Some(v)) = memo.get(n) {
+                return *v;
+            }
+            let v = t.value();
+            if t.state == TrialState::Complete {
+                if memo.len() <= n {
+                    memo.resize(n + 1, None);
+                }
+                memo[n] = Some(v);
+            }
+            v
+        });
 
         let dims: Vec<(&String, &Distribution)> = space.iter().collect();
         let dists: Vec<&Distribution> = dims.iter().map(|(_, d)| *d).collect();
@@ -724,65 +779,69 @@ fn observations(
     memo: &mut ObservationMemo,
 ) -> (Vec<Vec<f64>>, Vec<u64>) {
     // First the values of every trial not memoised yet (finished ones go into the memo,
-    // running ones are kept aside, by their index in `trials`).
-    let mut unmemoised: Vec<(usize, Box<[f64]>)> = Vec::new();
+    // running ones are kept aside).
+    let mut aside: Vec<f64> = Vec::new();
     let mut row = Vec::with_capacity(dims.len());
-    for (index, t) in trials.iter().enumerate() {
-        let n = t.number as usize;
-        if let Some(Some(_)) = memo.values.get(n) {
-            continue;
-        }
-        row.clear();
-        let relative = if multivariate && !t.state.is_finished() {
-            relative_params(t)
-        } else {
-            None
-        };
-        for (name, dist) in dims {
-            let v = match t.param_internal(name) {
-                Some(v) => Some(v),
-                None => relative
-                    .as_ref()
-                    .and_then(|r| r.get(name.as_str()))
-                    .and_then(crate::distributions::ParamValue::from_json)
-                    .and_then(|pv| dist.to_internal(name, &pv).ok()),
-            };
-            match v {
-                Some(v) => row.push(v),
-                None => break,
-            }
-        }
-        let complete = row.len() == dims.len();
-        if t.state.is_finished() {
-            if memo.values.len() <= n {
-                memo.values.resize(n + 1, None);
-            }
-            memo.values[n] = Some(complete.then(|| row.clone().into_boxed_slice()));
-            if complete {
-                memo.fresh.push(t.number);
-            }
-        } else if complete {
-            unmemoised.push((index, row.clone().into_boxed_slice()));
-        }
-    }
-    // Then the rows of the trials with every dimension, in order, and the columns.
-    let mut rows: Vec<&[f64]> = Vec::with_capacity(trials.len());
+    // Where each trial's values are: its memo row, or `aside_code(i)` for row i aside.
+    let aside_code = |i: usize| NOT_SEEN - 2 - i as u32;
+    let mut source: Vec<u32> = Vec::with_capacity(trials.len());
     let mut numbers = Vec::with_capacity(trials.len());
-    let mut aside = unmemoised.iter().peekable();
-    for (index, t) in trials.iter().enumerate() {
-        let values = match memo.values.get(t.number as usize) {
-            Some(Some(memoised)) => memoised.as_deref(),
-            _ => aside
-                .next_if(|(i, _)| *i == index)
-                .map(|(_, values)| &values[..]),
-        };
-        if let Some(values) = values {
-            rows.push(values);
+    for t in trials {
+        let mut at = memo.row(t.number);
+        if at == NOT_SEEN {
+            row.clear();
+            let relative = if multivariate && !t.state.is_finished() {
+                relative_params(t)
+            } else {
+                None
+            };
+            for (name, dist) in dims {
+                let v = match t.param_internal(name) {
+                    Some(v) => Some(v),
+                    None => relative
+                        .as_ref()
+                        .and_then(|r| r.get(name.as_str()))
+                        .and_then(crate::distributions::ParamValue::from_json)
+                        .and_then(|pv| dist.to_internal(name, &pv).ok()),
+                };
+                match v {
+                    Some(v) => row.push(v),
+                    None => break,
+                }
+            }
+            let complete = row.len() == dims.len();
+            if t.state.is_finished() {
+                memo.insert(t.number, complete.then_some(&row[..]));
+                at = memo.row(t.number);
+            } else if complete {
+                let i = aside.len() / dims.len().max(1);
+                aside.extend_from_slice(&row);
+                at = aside_code(i);
+            } else {
+                at = LACKS_A_DIMENSION;
+            }
+        }
+        if at != LACKS_A_DIMENSION && at != NOT_SEEN {
+            source.push(at);
             numbers.push(t.number);
         }
     }
+    // Then the columns, in the trials' order. Memo rows are below the aside ones.
+    let memo_rows = memo.cols.first().map_or(0, Vec::len);
     let out = (0..dims.len())
-        .map(|d| rows.iter().map(|r| r[d]).collect())
+        .map(|d| {
+            let col = memo.cols.get(d).map_or(&[][..], Vec::as_slice);
+            source
+                .iter()
+                .map(|&at| {
+                    if (at as usize) < memo_rows {
+                        col[at as usize]
+                    } else {
+                        aside[(NOT_SEEN - 2 - at) as usize * dims.len() + d]
+                    }
+                })
+                .collect()
+        })
         .collect();
     (out, numbers)
 }
@@ -817,8 +876,17 @@ pub fn constraints(t: &FrozenTrial) -> Vec<f64> {
         .unwrap_or_default()
 }
 
+/// The sum of a trial's violated constraints (0 when it has none).
 fn infeasible_score(t: &FrozenTrial) -> f64 {
-    constraints(t).into_iter().filter(|v| *v > 0.0).sum()
+    if t.system_attrs.is_empty() {
+        return 0.0;
+    }
+    t.system_attrs
+        .get("constraints")
+        .and_then(Json::as_array)
+        .map_or(0.0, |a| {
+            a.iter().filter_map(Json::as_f64).filter(|v| *v > 0.0).sum()
+        })
 }
 
 fn pruned_score(t: &FrozenTrial, dir: StudyDirection) -> (f64, f64) {
@@ -844,15 +912,13 @@ fn cmp_f64(a: f64, b: f64) -> std::cmp::Ordering {
 /// The `nb` best complete trials (by value, ties in the given order, as a stable sort
 /// would rank them) and the others. The best come back in rank order, the others in the
 /// given order. A missing or NaN value ranks last, as NumPy's argsort puts NaN last.
+///
+/// `keys` holds each complete trial's loss (its value, negated when maximising).
 fn split_complete_single_objective<'a>(
     complete: &[&'a FrozenTrial],
-    dir: StudyDirection,
+    keys: &[f64],
     nb: usize,
 ) -> (Vec<&'a FrozenTrial>, Vec<&'a FrozenTrial>) {
-    let keys: Vec<f64> = complete
-        .iter()
-        .map(|t| dir.loss(t.value().unwrap_or(f64::NAN)))
-        .collect();
     // The stable sort's ranking is the total order (key, index): select the first nb
     // instead of sorting everything.
     let rank = |a: &usize, b: &usize| {
@@ -890,30 +956,51 @@ pub fn split_trials<'a>(
     trials: &[&'a FrozenTrial],
     n_below: usize,
 ) -> (Vec<&'a FrozenTrial>, Vec<&'a FrozenTrial>) {
-    let mut complete = Vec::new();
+    split_trials_with(study, trials, n_below, FrozenTrial::value)
+}
+
+/// [`split_trials`] reading each complete trial's value through `value_of` (a memo).
+fn split_trials_with<'a>(
+    study: &StudyView<'_>,
+    trials: &[&'a FrozenTrial],
+    n_below: usize,
+    mut value_of: impl FnMut(&FrozenTrial) -> Option<f64>,
+) -> (Vec<&'a FrozenTrial>, Vec<&'a FrozenTrial>) {
+    let mut complete = Vec::with_capacity(trials.len());
     let mut pruned = Vec::new();
     let mut running = Vec::new();
     let mut infeasible = Vec::new();
+    let dir = study.direction();
+    let multi = study.is_multi_objective();
+    // Single objective: each complete trial's loss, read in the same pass.
+    let mut keys = Vec::with_capacity(if multi { 0 } else { trials.len() });
+    // Whether the trials come in number order (then so do the complete ones above).
+    let mut in_order = true;
+    let mut last = None;
     for t in trials {
+        in_order &= last.is_none_or(|l| l < t.number);
+        last = Some(t.number);
         if t.state == TrialState::Running {
             running.push(*t);
         } else if infeasible_score(t) > 0.0 {
             infeasible.push(*t);
         } else if t.state == TrialState::Complete {
             complete.push(*t);
+            if !multi {
+                keys.push(dir.loss(value_of(t).unwrap_or(f64::NAN)));
+            }
         } else if t.state == TrialState::Pruned {
             pruned.push(*t);
         }
     }
-    let dir = study.direction();
     // Complete trials.
     let nb = n_below.min(complete.len());
-    let (mut below, mut above): (Vec<&FrozenTrial>, Vec<&FrozenTrial>) =
-        if study.is_multi_objective() {
-            moo::split_complete_multi_objective(&complete, study.directions, nb)
-        } else {
-            split_complete_single_objective(&complete, dir, nb)
-        };
+    let (mut below, mut above): (Vec<&FrozenTrial>, Vec<&FrozenTrial>) = if multi {
+        moo::split_complete_multi_objective(&complete, study.directions, nb)
+    } else {
+        split_complete_single_objective(&complete, &keys, nb)
+    };
+    let complete_above = above.len();
     let mut left = n_below.saturating_sub(below.len());
     // Pruned trials.
     let mut sorted = pruned;
@@ -935,10 +1022,13 @@ pub fn split_trials<'a>(
     below.extend(sorted);
     above.extend(rest);
     above.extend(running);
-    for half in [&mut below, &mut above] {
-        if !half.is_sorted_by_key(|t| t.number) {
-            half.sort_by_key(|t| t.number);
-        }
+    if !below.is_sorted_by_key(|t| t.number) {
+        below.sort_by_key(|t| t.number);
+    }
+    // The complete trials above keep the given order: sorted when that was.
+    let known_sorted = in_order && above.len() == complete_above;
+    if !known_sorted && !above.is_sorted_by_key(|t| t.number) {
+        above.sort_by_key(|t| t.number);
     }
     (below, above)
 }

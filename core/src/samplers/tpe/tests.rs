@@ -836,7 +836,11 @@ fn split_complete_selection_equals_the_stable_sort() {
                 let nb = nb.min(n);
                 let mut want_above = sorted[nb..].to_vec();
                 want_above.sort_by_key(|t| t.number);
-                let (below, mut above) = split_complete_single_objective(&refs, dir, nb);
+                let keys: Vec<f64> = refs
+                    .iter()
+                    .map(|t| dir.loss(t.value().unwrap_or(f64::NAN)))
+                    .collect();
+                let (below, mut above) = split_complete_single_objective(&refs, &keys, nb);
                 above.sort_by_key(|t| t.number);
                 assert_eq!(
                     numbers(&below),

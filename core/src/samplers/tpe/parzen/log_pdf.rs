@@ -45,11 +45,14 @@ impl Mixture {
         let mut out = Vec::with_capacity(n);
         ub.clear();
         ub.resize(kc, 0.0);
+        let arch = pulp::Arch::new();
         for i in 0..n {
-            ub.copy_from_slice(log_w_bound);
-            for d in &mut dims {
-                d.add_bounds(i, ub);
-            }
+            arch.dispatch(Bounds {
+                i,
+                ub,
+                log_w_bound,
+                dims: &mut dims,
+            });
             let kstar = first_max(ub);
             let weights = &self.weights;
             let mut exact_of = |k: usize, dims: &mut Vec<DimEval<'_>>| -> f64 {
@@ -213,6 +216,28 @@ impl Mixture {
                 libm::log(s) + max
             })
             .collect()
+    }
+}
+
+/// Upper bounds of every component's log density at sample `i`, into `ub`: run under
+/// [`pulp::Arch::dispatch`], so that the loops vectorise with the CPU's widest SIMD (the
+/// same operations in the same order: the same bits on every CPU).
+struct Bounds<'s, 'd, 'k> {
+    i: usize,
+    ub: &'s mut [f64],
+    log_w_bound: &'s [f64],
+    dims: &'d mut [DimEval<'k>],
+}
+
+impl pulp::WithSimd for Bounds<'_, '_, '_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _simd: S) -> Self::Output {
+        self.ub.copy_from_slice(self.log_w_bound);
+        for d in self.dims.iter_mut() {
+            d.add_bounds(self.i, self.ub);
+        }
     }
 }
 
@@ -484,6 +509,7 @@ impl<'a> DimEval<'a> {
     }
 
     /// Adds an upper bound of this dimension's log kernel to `ub[k]` for sample `i`.
+    #[inline(always)]
     fn add_bounds(&mut self, i: usize, ub: &mut [f64]) {
         match self.kernel {
             Kernel::Categorical { n_choices, .. } => {
