@@ -20,6 +20,7 @@ use sweeplab_core::export;
 use sweeplab_core::json::Json;
 use sweeplab_core::store::StudyStore;
 use sweeplab_core::train::fused::{FusedEngine, FusedSweep, FusedSweepOptions, kernels_note};
+use sweeplab_core::train::lm::stack_sweep::{StackRoom, StackSweep};
 use sweeplab_core::train::{
     BackendChoice, BackendKind, CancelToken, DataSet, DataSpec, Engine, Mnist, Objective,
     ProgressEvent, RunnerError, StudyEnd, SweepHooks, SweepSpec, TrainHooks, TrialEnd,
@@ -60,11 +61,14 @@ pub struct SweepArgs {
     quiet: bool,
     /// auto (the fused WGSL kernels, many trials at once, when the backend is the GPU and
     /// every trial is an MLP they take: a small one on a 2-D set, or on MNIST up to 4 hidden
-    /// layers of up to 512 units; otherwise burn, one trial at a time), fused or burn.
+    /// layers of up to 512 units; otherwise burn, one trial at a time), fused, stack (a
+    /// language-model study's LoRA trials several at once over one frozen base, when every
+    /// trial is LoRA with one batch size) or burn.
     #[arg(long, default_value = "auto")]
     engine: String,
     /// Trials the fused engine trains at once (default: a quarter of the trials, at least 4
-    /// and at most 32, so the sampler still learns from finished trials).
+    /// and at most 32, so the sampler still learns from finished trials), or the stack
+    /// engine (default 4).
     #[arg(long)]
     slots: Option<usize>,
     /// Also log every trial to an MLflow tracking server as it runs (http://HOST:PORT or
@@ -92,6 +96,7 @@ pub struct SweepArgs {
 enum EngineChoice {
     Auto,
     Fused,
+    Stack,
     Burn,
 }
 
@@ -100,8 +105,9 @@ impl EngineChoice {
         match s {
             "auto" => Ok(EngineChoice::Auto),
             "fused" => Ok(EngineChoice::Fused),
+            "stack" => Ok(EngineChoice::Stack),
             "burn" => Ok(EngineChoice::Burn),
-            other => bail!("--engine {other}: expected auto, fused or burn"),
+            other => bail!("--engine {other}: expected auto, fused, stack or burn"),
         }
     }
 }
@@ -238,8 +244,9 @@ struct Display {
     metric: &'static str,
     current: Option<f64>,
     epochs: usize,
-    /// Several trials train at once (the fused engine): the second bar counts rounds.
-    fused: bool,
+    /// Several trials train at once (the fused or the stack engine): per-step events of
+    /// interleaved trials are not drawn.
+    several: bool,
 }
 
 impl Display {
@@ -276,7 +283,7 @@ impl Display {
             metric,
             current: None,
             epochs: 0,
-            fused: false,
+            several: false,
         }
     }
 
@@ -308,7 +315,7 @@ impl Display {
 
 impl TrainHooks for Display {
     fn progress(&mut self, event: &ProgressEvent) {
-        if self.fused {
+        if self.several {
             // Many trials at once: the trials bar carries the latest value; per-step events
             // of interleaved trials would only flicker.
             if let ProgressEvent::Epoch { value, .. } = event {
@@ -427,20 +434,65 @@ fn trial_line(
     )
 }
 
-/// Whether the fused engine runs this sweep, and the line that says why (or why not).
-fn use_fused(
+/// The engine that runs the trials.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Chosen {
+    /// The fused WGSL kernels, many MLP trials at once.
+    Fused,
+    /// LoRA trials K at a time over one frozen base, with the room the stack needs.
+    Stack(StackRoom),
+    /// burn, one trial at a time.
+    Burn,
+}
+
+/// Which engine runs this sweep, and the line that says why (or why not the others).
+fn choose_engine(
     engine: EngineChoice,
     kind: BackendKind,
     setup: &Setup,
     data: &DataSet,
-) -> Result<(bool, String)> {
+) -> Result<(Chosen, String)> {
     if engine == EngineChoice::Burn {
-        return Ok((false, "burn, one trial at a time (--engine burn)".into()));
+        return Ok((
+            Chosen::Burn,
+            "burn, one trial at a time (--engine burn)".into(),
+        ));
+    }
+    if data.text.is_some() {
+        return match (engine, setup.spec.stack_room(data)) {
+            (EngineChoice::Fused, _) => {
+                bail!("--engine fused trains MLPs; this sweep fine-tunes the language model (--engine stack stacks its LoRA trials)")
+            }
+            (EngineChoice::Stack, Ok(room)) => Ok((
+                Chosen::Stack(room),
+                "a stack of LoRA trials over one frozen base, several at once".into(),
+            )),
+            (EngineChoice::Stack, Err(why)) => {
+                bail!("--engine stack: this sweep's trials cannot share one base: {why}")
+            }
+            // Measured on the CPU and on a software GPU, a whole study gains little from the
+            // stack (its evaluations and text samples run one trial at a time); it is chosen
+            // by hand until a GPU measures it.
+            (_, Ok(_)) => Ok((
+                Chosen::Burn,
+                "burn, one trial at a time (--engine stack trains its LoRA trials several at once over one base)".into(),
+            )),
+            (_, Err(why)) => Ok((
+                Chosen::Burn,
+                format!("burn, one trial at a time (not stacked: {why})"),
+            )),
+        };
+    }
+    if engine == EngineChoice::Stack {
+        bail!(
+            "--engine stack stacks LoRA trials of the language model; this sweep trains {}",
+            data.name
+        );
     }
     let eligible = setup.spec.fused_eligibility(data);
     match (engine, kind, eligible) {
         (_, BackendKind::Wgpu, Ok(())) => Ok((
-            true,
+            Chosen::Fused,
             format!(
                 "fused WGSL kernels, many trials at once ({})",
                 kernels_note(data)
@@ -453,11 +505,11 @@ fn use_fused(
             bail!("--engine fused: this sweep does not suit the fused kernels: {why}")
         }
         (_, BackendKind::Flex, _) => Ok((
-            false,
+            Chosen::Burn,
             "burn, one trial at a time (the fused kernels need the GPU backend)".into(),
         )),
         (_, _, Err(why)) => Ok((
-            false,
+            Chosen::Burn,
             format!("burn, one trial at a time (not fused: {why})"),
         )),
     }
@@ -850,7 +902,7 @@ pub fn sweep(a: SweepArgs) -> Result<()> {
 
     let backend = block_on(select_backend(choice))?;
     eprintln!("backend: {}", backend.reason);
-    let (fused, why) = use_fused(engine, backend.kind, &setup, &data)?;
+    let (chosen, why) = choose_engine(engine, backend.kind, &setup, &data)?;
     eprintln!("engine: {why}");
     eprintln!("sampler: {}", setup.config.sampler_description());
     eprintln!(
@@ -913,8 +965,8 @@ pub fn sweep(a: SweepArgs) -> Result<()> {
         m.sync(record);
     }
     host.display.set_best(study.best_value());
-    if fused {
-        host.display.fused = true;
+    if chosen != Chosen::Burn {
+        host.display.several = true;
         host.display.epoch.finish_and_clear();
     }
     let counted_now = counted(&study);
@@ -925,8 +977,16 @@ pub fn sweep(a: SweepArgs) -> Result<()> {
         ))
     };
     let mut end = StudyEnd::AllDone;
-    if fused {
-        let remaining = setup.n_trials.saturating_sub(counted_now);
+    let remaining = setup.n_trials.saturating_sub(counted_now);
+    if let Chosen::Stack(room) = chosen {
+        let slots = a.slots.unwrap_or(4).min(remaining.max(1));
+        end = run(Engine::Stack(&mut StackSweep::new(
+            room,
+            &backend.device,
+            slots,
+        )))?;
+    }
+    if chosen == Chosen::Fused {
         let fused_engine = block_on(FusedEngine::new())?;
         let mut sweep = FusedSweep::new(
             &fused_engine,

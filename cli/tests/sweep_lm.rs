@@ -237,3 +237,58 @@ fn a_classifier_on_text_or_the_lm_on_a_classifier_set_is_a_setup_error() {
     );
     assert!(!out.join("journal.log").exists(), "nothing was written");
 }
+
+/// `--engine stack`: the study's LoRA trials train two at a time over one base, each with
+/// its metrics, text samples and adapters; a search space a stack cannot hold (a quantized
+/// base) is a setup error naming why; by default a LoRA study trains one trial at a time.
+#[test]
+fn the_stack_engine_trains_lora_trials_together_over_one_base() {
+    let dir = tmp("sweep-lm-stack");
+    let config = dir.join("lora.yaml");
+    let f32_base = CONFIG
+        .replace("run_cap: 2", "run_cap: 3")
+        .replace("  base_quant: {value: int8}\n", "");
+    std::fs::write(&config, &f32_base).unwrap();
+    let out = dir.join("out");
+    let run = sweep(&config, &out, &["--engine", "stack", "--slots", "2"]);
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(run.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("engine: a stack of LoRA trials over one frozen base"),
+        "{stderr}"
+    );
+    let st = JournalFile::new(out.join("journal.log")).load().unwrap();
+    let study = st.study_by_name("lora-test").unwrap();
+    assert_eq!(study.trials.len(), 3);
+    for t in &study.trials {
+        assert_eq!(t.state, TrialState::Complete, "{t:?}");
+        assert_eq!(t.series["val/loss"].len(), 2);
+        assert_eq!(t.series["train/loss"].len(), 6);
+        assert_eq!(sweeplab_core::trial::text_samples(t).len(), 2);
+        let adapter = out.join(format!("adapters/trial-{:03}", t.number));
+        assert!(
+            adapter.join("adapter_model.safetensors").is_file(),
+            "{adapter:?}"
+        );
+    }
+    // Trials 0 and 1 ran together: 1 started before 0 ended.
+    let (t0, t1) = (&study.trials[0], &study.trials[1]);
+    assert!(t1.datetime_start < t0.datetime_complete, "{t0:?}\n{t1:?}");
+
+    let quantized = dir.join("quantized.yaml");
+    std::fs::write(&quantized, CONFIG).unwrap();
+    let run = sweep(&quantized, &dir.join("out-q"), &["--engine", "stack"]);
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("--engine stack") && stderr.contains("a quantized base"),
+        "{stderr}"
+    );
+    let run = sweep(&config, &dir.join("out-default"), &[]);
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(run.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("engine: burn, one trial at a time (--engine stack"),
+        "{stderr}"
+    );
+}

@@ -573,10 +573,196 @@ fn a_stack_of_trials_trains_each_as_its_own_trial_step_does() {
         .unwrap_err()
         .to_string();
     assert!(e.contains("share the batch size"), "{e}");
-    let mut adamw = plans[1].clone();
-    adamw.optimizer = OptimizerKind::AdamW;
-    let e = block_on(stack_steps(&[adamw], text, &device, 0, 1))
+    let mut sgd = plans[1].clone();
+    sgd.optimizer = OptimizerKind::Sgd;
+    let e = block_on(stack_steps(&[sgd], text, &device, 0, 1))
         .unwrap_err()
         .to_string();
-    assert!(e.contains("train with Adam"), "{e}");
+    assert!(e.contains("train with Adam or AdamW"), "{e}");
+}
+
+/// A LoRA study on the stack engine: three trials at a time over one base, a finished
+/// trial's slot taken by the next, each trial trained as it is alone (the same parameters,
+/// seeds and windows: the same values, to float rounding), with its metrics, text samples
+/// and attributes; a search space a stack cannot hold is named.
+#[test]
+fn a_lora_study_on_the_stack_engine_trains_each_trial_as_alone() {
+    use sweeplab_core::store::Forward;
+    use sweeplab_core::train::lm::stack_sweep::StackSweep;
+    use sweeplab_core::train::{Engine, SweepSpec, run_study};
+    use sweeplab_core::trial::RUN_CONFIG_ATTR;
+    use sweeplab_core::{Distribution, SearchSpace};
+
+    let _turn = flex_rng();
+    let device = Device::flex();
+    let data = tiny_text_set(&device);
+    let mut space = SearchSpace::new();
+    space.insert("lr".into(), Distribution::float_log(1e-3, 3e-2));
+    space.insert("lora_r".into(), Distribution::int(1, 4));
+    space.insert(
+        "lora_targets".into(),
+        Distribution::categorical(["qv", "all"]),
+    );
+    // Trials of different lengths: slots free at different steps.
+    space.insert("steps".into(), Distribution::int_step(4, 8, 2));
+    let spec = SweepSpec {
+        space,
+        model: Json::Str("lora".into()),
+        settings: [
+            ("batch_size", Json::Int(2)),
+            ("epochs", Json::Int(2)),
+            ("lora_dropout", Json::Float(0.0)),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect(),
+        seed: 0,
+        objective: Objective::ValLoss,
+        n_trials: 5,
+        time_limit: None,
+    };
+    let room = spec.stack_room(&data).unwrap();
+    assert_eq!(room.batch, 2);
+
+    let mut studies = Vec::new();
+    for stacked in [true, false] {
+        let mut study = random_study("lora", StudyDirection::Minimize, 1);
+        let mut store = Forward(|s: &mut sweeplab_core::Study| drop(s.take_pending()));
+        let mut sweep = StackSweep::new(room, &device, 3);
+        let engine = if stacked {
+            Engine::Stack(&mut sweep)
+        } else {
+            Engine::Burn(&device)
+        };
+        let end = block_on(run_study(
+            &mut study,
+            &mut store,
+            &mut Silent,
+            &spec,
+            &data,
+            engine,
+            &CancelToken::new(),
+        ))
+        .unwrap();
+        assert_eq!(end.describe(), "all trials done");
+        studies.push(study);
+    }
+    let (stack, alone) = (&studies[0], &studies[1]);
+    assert_eq!(stack.trials().len(), 5);
+    let steps: Vec<i64> = stack
+        .trials()
+        .iter()
+        .map(|t| t.param_internal("steps").unwrap() as i64)
+        .collect();
+    assert!(
+        steps.iter().any(|s| *s != steps[0]),
+        "trials of one length: {steps:?}"
+    );
+    for (s, a) in stack.trials().iter().zip(alone.trials()) {
+        let n = s.number;
+        assert_eq!(s.state, TrialState::Complete, "trial {n}");
+        assert_eq!(s.params(), a.params(), "trial {n}'s parameters");
+        let (vs, va) = (s.value().unwrap(), a.value().unwrap());
+        assert!(
+            (vs - va).abs() < 1e-4,
+            "trial {n}: {vs} stacked, {va} alone"
+        );
+        let train: Vec<i64> = s.series["train/loss"].iter().map(|p| p.step).collect();
+        assert_eq!(
+            train,
+            (1..=steps[n as usize]).collect::<Vec<_>>(),
+            "trial {n}"
+        );
+        for (p, q) in s.series["train/loss"].iter().zip(&a.series["train/loss"]) {
+            assert!(
+                (p.value - q.value).abs() < 1e-4,
+                "trial {n} step {}",
+                p.step
+            );
+        }
+        assert_eq!(s.series["val/loss"].len(), 2);
+        assert_eq!(s.user_attrs[TEXT_SAMPLES_ATTR].as_array().unwrap().len(), 2);
+        assert_eq!(
+            s.user_attrs[TRAINABLE_PARAMS_ATTR],
+            a.user_attrs[TRAINABLE_PARAMS_ATTR]
+        );
+        let engine = s.system_attrs[RUN_CONFIG_ATTR].as_object().and_then(|o| {
+            o.iter()
+                .find(|(k, _)| k == "engine")
+                .map(|(_, v)| v.clone())
+        });
+        assert_eq!(engine, Some(Json::Str("stack".into())));
+    }
+
+    // A stop ends the running trials as interrupted (stored, not counted); running the study
+    // again finishes it.
+    struct StopAfterOne(usize);
+    impl sweeplab_core::train::TrainHooks for StopAfterOne {}
+    impl sweeplab_core::train::SweepHooks for StopAfterOne {
+        fn trial_ended(
+            &mut self,
+            _: &sweeplab_core::Study,
+            _: &sweeplab_core::train::TrialEnd,
+        ) -> Result<(), sweeplab_core::train::RunnerError> {
+            self.0 += 1;
+            Ok(())
+        }
+        fn stop_requested(&self) -> bool {
+            self.0 >= 1
+        }
+    }
+    let mut study = random_study("lora", StudyDirection::Minimize, 1);
+    let mut store = Forward(|s: &mut sweeplab_core::Study| drop(s.take_pending()));
+    let mut hooks = StopAfterOne(0);
+    let end = block_on(run_study(
+        &mut study,
+        &mut store,
+        &mut hooks,
+        &spec,
+        &data,
+        Engine::Stack(&mut StackSweep::new(room, &device, 3)),
+        &CancelToken::new(),
+    ))
+    .unwrap();
+    assert_eq!(end.describe(), "stopped");
+    let states: Vec<TrialState> = study.trials().iter().map(|t| t.state).collect();
+    let interrupted = study
+        .trials()
+        .iter()
+        .filter(|t| {
+            t.user_attrs
+                .contains_key(sweeplab_core::train::INTERRUPTED_ATTR)
+        })
+        .count();
+    assert!(
+        !states.contains(&TrialState::Running) && interrupted >= 2,
+        "{states:?}, {interrupted} interrupted"
+    );
+    assert_eq!(hooks.0, 1 + interrupted, "every ended trial was handed on");
+    let end = block_on(run_study(
+        &mut study,
+        &mut store,
+        &mut Silent,
+        &spec,
+        &data,
+        Engine::Stack(&mut StackSweep::new(room, &device, 3)),
+        &CancelToken::new(),
+    ))
+    .unwrap();
+    assert_eq!(end.describe(), "all trials done");
+    assert_eq!(sweeplab_core::train::counted(&study), 5);
+
+    // What a stack cannot hold is named.
+    let mut searched_batch = spec.clone();
+    searched_batch
+        .space
+        .insert("batch_size".into(), Distribution::int(2, 4));
+    let why = searched_batch.stack_room(&data).unwrap_err();
+    assert!(why.contains("batch size"), "{why}");
+    let mut finetune = spec.clone();
+    finetune.model = Json::Str("finetune".into());
+    finetune.settings.retain(|(k, _)| !k.starts_with("lora"));
+    finetune.space.retain(|k, _| !k.starts_with("lora"));
+    let why = finetune.stack_room(&data).unwrap_err();
+    assert!(why.contains("full fine-tuning"), "{why}");
 }

@@ -149,6 +149,50 @@ impl SweepSpec {
         Ok(())
     }
 
+    /// Whether this sweep's trials can train K at a time over one frozen base (the stack
+    /// engine), and the room the stack needs: every plan the search space can make is LoRA
+    /// over an f32 base with Adam or AdamW, on a text data set, with one batch size for all.
+    /// The reason when not.
+    pub fn stack_room(&self, data: &DataSet) -> Result<super::lm::stack_sweep::StackRoom, String> {
+        use crate::vocab::{ModelSpec, OptimizerKind};
+        if data.text.is_none() {
+            return Err(format!("{} is not a text data set", data.name));
+        }
+        let mut room: Option<super::lm::stack_sweep::StackRoom> = None;
+        for (changed, params) in plan_candidates(&self.space) {
+            let at = || {
+                changed
+                    .as_ref()
+                    .map(|(k, v)| format!(" ({k} = {})", v.to_json().to_python_default()))
+                    .unwrap_or_default()
+            };
+            let plan = self.plan(0, &params).map_err(|e| e.to_string())?;
+            let ModelSpec::Lm { lora, quant, .. } = &plan.model else {
+                return Err(format!("the {} model is not LoRA", plan.model.kind()));
+            };
+            if lora.is_none() {
+                return Err(format!("full fine-tuning trains every weight{}", at()));
+            }
+            if quant.is_some() {
+                return Err(format!("a quantized base{}", at()));
+            }
+            if !matches!(plan.optimizer, OptimizerKind::Adam | OptimizerKind::AdamW) {
+                return Err(format!("the optimizer is not Adam or AdamW{}", at()));
+            }
+            let batch = plan.batch_size.max(1);
+            match room {
+                Some(r) if r.batch != batch => {
+                    return Err(format!(
+                        "the batch size is searched ({} and {batch}): the trials of a stack share it",
+                        r.batch
+                    ));
+                }
+                _ => room = Some(super::lm::stack_sweep::StackRoom { batch }),
+            }
+        }
+        room.ok_or_else(|| "the search space makes no plan".to_string())
+    }
+
     fn check_each(
         &self,
         mut also: impl FnMut(&TrialPlan) -> Result<(), TrainError>,
@@ -459,6 +503,8 @@ pub enum Engine<'a> {
     /// The fused WGSL kernels, many trials at once.
     #[cfg(feature = "fused")]
     Fused(&'a mut super::fused::FusedSweep),
+    /// A language-model study's LoRA trials, K at a time over one frozen base.
+    Stack(&'a mut super::lm::stack_sweep::StackSweep),
 }
 
 impl std::fmt::Debug for Engine<'_> {
@@ -467,6 +513,7 @@ impl std::fmt::Debug for Engine<'_> {
             Engine::Burn(_) => f.write_str("Engine::Burn"),
             #[cfg(feature = "fused")]
             Engine::Fused(s) => write!(f, "Engine::Fused({s:?})"),
+            Engine::Stack(s) => write!(f, "Engine::Stack({s:?})"),
         }
     }
 }
@@ -520,45 +567,14 @@ pub async fn run_study<S: StudyStore, H: SweepHooks>(
             if let Some(end @ StudyEnd::Stopped) = end_of(study, spec, hooks, cancel, started) {
                 return Ok(end);
             }
-            let stale = hooks.stale_trials();
-            let asked = store.create(study, |s| {
-                for &n in &stale {
-                    fail_interrupted(s, n, "its worker stopped sending heartbeats")?;
-                }
-                // Trials other workers are running count toward the cap: together the
-                // workers start no more than it.
-                if counted(s) + running(s) >= spec.n_trials {
-                    return Ok(None);
-                }
-                s.ask_with(&spec.space).map(Some).map_err(RunnerError::from)
-            })?;
-            let Some((number, params)) = asked else {
+            let Some((number, params)) = ask_next(study, &mut store, hooks, spec)? else {
                 if counted(study) >= spec.n_trials {
                     return Ok(StudyEnd::AllDone);
                 }
-                let others: Vec<u64> = study
-                    .trials()
-                    .iter()
-                    .filter(|t| t.state == TrialState::Running)
-                    .map(|t| t.number)
-                    .collect();
-                hooks.wait_for_workers(&others).await;
+                hooks.wait_for_workers(&running_numbers(study)).await;
                 continue;
             };
-            hooks.trial_started(number);
-            study.set_system_attr(number, RUN_CONFIG_ATTR, run_config(hooks, "burn"))?;
-            let plan = match spec.plan(number, &params) {
-                Ok(p) => p,
-                Err(e) => {
-                    let why = e.to_string();
-                    store.write(study, |s| {
-                        s.set_user_attr(number, FAIL_REASON_ATTR, Json::Str(why.clone()))?;
-                        s.tell(number, TellResult::Fail)?;
-                        Ok(())
-                    })?;
-                    return Err(TrainError::Config(format!("trial {number}: {e}")).into());
-                }
-            };
+            let plan = start_trial(study, &mut store, hooks, spec, number, &params, "burn")?;
             let result = train_trial(
                 study,
                 number,
@@ -649,6 +665,154 @@ pub async fn run_study<S: StudyStore, H: SweepHooks>(
                     StudyEnd::AllDone
                 }),
             )
+        }
+        Engine::Stack(sweep) => {
+            let text = data.text.as_ref().ok_or_else(|| {
+                TrainError::Config(format!(
+                    "the stack engine trains language-model studies; {} is not text",
+                    data.name
+                ))
+            })?;
+            let result =
+                run_stack(study, &mut store, hooks, spec, text, sweep, cancel, started).await;
+            if let Err(e) = &result {
+                // A training error: the running trials end as interrupted, stored.
+                let why = e.to_string();
+                let running = sweep.running_trials();
+                store.write(study, |s| {
+                    for &number in &running {
+                        fail_interrupted(s, number, &why)?;
+                    }
+                    Ok(())
+                })?;
+            }
+            result
+        }
+    }
+}
+
+/// The stack engine's loop: fills the stack's free slots with new trials, trains a step of
+/// every running trial, and stores and hands on the trials that ended, until the study is
+/// over. A time limit stops the asking; the running trials finish.
+#[allow(clippy::too_many_arguments)]
+async fn run_stack<S: StudyStore, H: SweepHooks>(
+    study: &mut Study,
+    store: &mut Store<'_, S>,
+    hooks: &mut H,
+    spec: &SweepSpec,
+    text: &super::data::TextSet,
+    sweep: &mut super::lm::stack_sweep::StackSweep,
+    cancel: &CancelToken,
+    started: Instant,
+) -> Result<StudyEnd, RunnerError> {
+    loop {
+        if hooks.stop_requested() {
+            cancel.cancel();
+        }
+        if cancel.is_cancelled() {
+            let ended = sweep.interrupt(study, hooks)?;
+            store.flush(study)?;
+            for end in &ended {
+                hooks.trial_ended(study, end)?;
+            }
+            return Ok(StudyEnd::Stopped);
+        }
+        let time_up = spec.time_limit.is_some_and(|t| started.elapsed() > t);
+        let mut full = false;
+        while !time_up && !study.stop_requested() && sweep.free_slots() > 0 {
+            let Some((number, params)) = ask_next(study, store, hooks, spec)? else {
+                full = true;
+                break;
+            };
+            let plan = start_trial(study, store, hooks, spec, number, &params, "stack")?;
+            if let Err(e) = sweep.admit(study, number, params, plan, text, hooks) {
+                let why = e.to_string();
+                store.write(study, |s| Ok(fail_interrupted(s, number, &why)?))?;
+                return Err(e.into());
+            }
+        }
+        sweep.settle()?;
+        store.flush(study)?;
+        if sweep.running_trials().is_empty() {
+            if let Some(end) = end_of(study, spec, hooks, cancel, started) {
+                return Ok(end);
+            }
+            if full {
+                // Only trials other workers run are left before the cap.
+                hooks.wait_for_workers(&running_numbers(study)).await;
+                continue;
+            }
+            return Ok(StudyEnd::AllDone);
+        }
+        let (ended, epoch_ended) = sweep
+            .step(study, text, spec.objective, hooks, cancel)
+            .await?;
+        if epoch_ended || !ended.is_empty() {
+            store.flush(study)?;
+        }
+        for end in &ended {
+            hooks.trial_ended(study, end)?;
+        }
+    }
+}
+
+/// The numbers of the study's RUNNING trials.
+fn running_numbers(study: &Study) -> Vec<u64> {
+    study
+        .trials()
+        .iter()
+        .filter(|t| t.state == TrialState::Running)
+        .map(|t| t.number)
+        .collect()
+}
+
+/// An asked trial: its number and parameters.
+type Asked = (u64, BTreeMap<String, ParamValue>);
+
+/// Asks the study for its next trial through the store, after failing the trials other
+/// workers left stale; `None` when the trials that count and the running ones (of every
+/// worker) reach the cap: together the workers start no more than it.
+fn ask_next<S: StudyStore, H: SweepHooks>(
+    study: &mut Study,
+    store: &mut Store<'_, S>,
+    hooks: &mut H,
+    spec: &SweepSpec,
+) -> Result<Option<Asked>, RunnerError> {
+    let stale = hooks.stale_trials();
+    store.create(study, |s| {
+        for &n in &stale {
+            fail_interrupted(s, n, "its worker stopped sending heartbeats")?;
+        }
+        if counted(s) + running(s) >= spec.n_trials {
+            return Ok(None);
+        }
+        s.ask_with(&spec.space).map(Some).map_err(RunnerError::from)
+    })
+}
+
+/// Starts asked trial `number` on `engine`: tells the hooks, records the run config, and
+/// resolves its plan. A plan that cannot be made fails the trial (stored) and is the error.
+fn start_trial<S: StudyStore, H: SweepHooks>(
+    study: &mut Study,
+    store: &mut Store<'_, S>,
+    hooks: &mut H,
+    spec: &SweepSpec,
+    number: u64,
+    params: &BTreeMap<String, ParamValue>,
+    engine: &str,
+) -> Result<TrialPlan, RunnerError> {
+    hooks.trial_started(number);
+    study.set_system_attr(number, RUN_CONFIG_ATTR, run_config(hooks, engine))?;
+    match spec.plan(number, params) {
+        Ok(p) => Ok(p),
+        Err(e) => {
+            let why = e.to_string();
+            store.write(study, |s| {
+                s.set_user_attr(number, FAIL_REASON_ATTR, Json::Str(why.clone()))?;
+                s.tell(number, TellResult::Fail)?;
+                Ok(())
+            })?;
+            Err(TrainError::Config(format!("trial {number}: {e}")).into())
         }
     }
 }

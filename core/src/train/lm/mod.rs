@@ -29,6 +29,7 @@ use super::TrainError;
 
 pub mod baselines;
 pub mod stack;
+pub mod stack_sweep;
 pub mod train;
 pub mod trial;
 pub mod weights;

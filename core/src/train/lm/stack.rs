@@ -10,8 +10,9 @@
 //!   zero, so Adam never moves them), its scale `alpha / r`, and its targets (a projection
 //!   a trial does not target has scale 0 for it, so it gets no gradient either);
 //! - its adapter dropout probability, drawn per trial;
-//! - its learning rate and L2 weight decay, in Adam with burn's defaults and formulas
-//!   (`crate::train::cpu_adam`'s), per trial;
+//! - its learning rate and weight decay, in Adam (L2 decay) or AdamW (decoupled decay)
+//!   with burn's defaults and formulas (`crate::train::cpu_adam`'s, burn's `AdamW`'s), per
+//!   trial;
 //! - its own loss: the step minimises the sum of the trials' mean losses, and since the
 //!   trials share no trained weight, each trial's gradient is its own loss's.
 //!
@@ -35,7 +36,7 @@ use super::weights::load_base;
 use super::{Adapter, LoraLinear, PROJECTIONS, TinyLm, VOCAB, windows};
 use crate::train::TrainError;
 use crate::train::data::TextSet;
-use crate::vocab::{LoraSettings, ModelSpec, OptimizerKind, TrialPlan};
+use crate::vocab::{LoraSettings, LoraTargets, ModelSpec, OptimizerKind, TrialPlan};
 
 /// Adam's constants, burn's defaults (as `crate::train::cpu_adam` uses them).
 const BETA_1: f32 = 0.9;
@@ -54,8 +55,10 @@ pub struct StackTrial {
     pub lora: LoraSettings,
     /// Its learning rate.
     pub lr: f64,
-    /// Its L2 weight decay (0 for none).
+    /// Its weight decay (0 for none).
     pub weight_decay: f64,
+    /// Whether the decay is AdamW's, decoupled from the gradient (else Adam's L2 decay).
+    pub decoupled: bool,
 }
 
 /// One projection's adapters of every trial, stacked, with their Adam moments. Held
@@ -89,16 +92,21 @@ pub struct LoraStack {
     settings: Vec<LoraSettings>,
     /// Each trial's learning rate.
     lrs: Vec<f64>,
-    /// Each trial's L2 weight decay.
+    /// Each trial's weight decay.
     decays: Vec<f64>,
+    /// Whether each trial's decay is AdamW's (decoupled).
+    decoupled: Vec<bool>,
     /// Each trial's Adam steps (its bias correction).
     times: Vec<i32>,
     /// The largest rank a slot holds.
     r_max: usize,
     /// `[K, 1, 1]` learning rates.
     lr: Tensor<3>,
-    /// `[K, 1, 1]` weight decays, when a trial has one.
+    /// `[K, 1, 1]` L2 weight decays (Adam's), when a trial has one.
     decay: Option<Tensor<3>>,
+    /// `[K, 1, 1]` `1 - lr · decay` for AdamW's trials (1 for the others), when one has a
+    /// decay.
+    shrink: Option<Tensor<3>>,
     /// The autodiff device.
     device: Device,
 }
@@ -163,10 +171,12 @@ impl LoraStack {
             settings: trials.iter().map(|t| t.lora).collect(),
             lrs: trials.iter().map(|t| t.lr).collect(),
             decays: trials.iter().map(|t| t.weight_decay).collect(),
+            decoupled: trials.iter().map(|t| t.decoupled).collect(),
             times: vec![0; trials.len()],
             r_max,
             lr: Tensor::zeros([1, 1, 1], &inner),
             decay: None,
+            shrink: None,
             device: device.clone(),
         };
         stack.rescale();
@@ -200,11 +210,21 @@ impl LoraStack {
     fn optimiser_settings(&mut self) {
         let inner = self.device.clone().inner();
         self.lr = per_trial(self.lrs.iter().map(|x| *x as f32), &inner);
-        self.decay = self
-            .decays
+        let l2: Vec<f64> = (self.decays.iter().zip(&self.decoupled))
+            .map(|(d, w)| if *w { 0.0 } else { *d })
+            .collect();
+        self.decay = l2
             .iter()
             .any(|d| *d > 0.0)
-            .then(|| per_trial(self.decays.iter().map(|x| *x as f32), &inner));
+            .then(|| per_trial(l2.iter().map(|x| *x as f32), &inner));
+        // AdamW: the parameter shrinks by `1 - lr · decay` before the update (burn's AdamW).
+        let shrink: Vec<f64> = (self.decays.iter().zip(&self.decoupled).zip(&self.lrs))
+            .map(|((d, w), lr)| if *w { 1.0 - lr * d } else { 1.0 })
+            .collect();
+        self.shrink = shrink
+            .iter()
+            .any(|s| *s != 1.0)
+            .then(|| per_trial(shrink.iter().map(|x| *x as f32), &inner));
     }
 
     /// Puts `trial` in slot `k` in place of the trial there (whose adapters and optimiser
@@ -269,6 +289,7 @@ impl LoraStack {
         self.settings[k] = trial.lora;
         self.lrs[k] = trial.lr;
         self.decays[k] = trial.weight_decay;
+        self.decoupled[k] = trial.decoupled;
         self.times[k] = 0;
         self.rescale();
         self.optimiser_settings();
@@ -278,6 +299,91 @@ impl LoraStack {
     /// The number of trials.
     pub fn trials(&self) -> usize {
         self.settings.len()
+    }
+
+    /// Widens the stack to at least rank `r` and adapters on every projection `targets`
+    /// covers, keeping each trial's adapters and optimiser state (the new rows and columns
+    /// are zeros, which stay zero for the trials there: their gradients are zero), so that a
+    /// trial of that rank and those targets can [`replace`](Self::replace) one. Nothing
+    /// changes where the stack has the room already.
+    pub fn make_room(&mut self, r: usize, targets: LoraTargets) {
+        let k = self.trials();
+        let inner = self.device.clone().inner();
+        let (old, new) = (self.r_max, self.r_max.max(r));
+        for (layer, row) in self.base.layers.iter().zip(self.adapters.iter_mut()) {
+            for ((name, proj), s) in layer.projections().into_iter().zip(row.iter_mut()) {
+                let (d_in, d_out) = proj.dims();
+                match s {
+                    Some(s) if new > old => {
+                        let pad_a = |t: Tensor<3>| {
+                            Tensor::cat(vec![t, Tensor::zeros([k, new - old, d_in], &inner)], 1)
+                        };
+                        let pad_b = |t: Tensor<3>| {
+                            Tensor::cat(vec![t, Tensor::zeros([k, d_out, new - old], &inner)], 2)
+                        };
+                        (s.a, s.m_a, s.v_a) = (
+                            pad_a(s.a.clone()),
+                            pad_a(s.m_a.clone()),
+                            pad_a(s.v_a.clone()),
+                        );
+                        (s.b, s.m_b, s.v_b) = (
+                            pad_b(s.b.clone()),
+                            pad_b(s.m_b.clone()),
+                            pad_b(s.v_b.clone()),
+                        );
+                    }
+                    None if targets.covers(name) => {
+                        let a = Tensor::zeros([k, new, d_in], &inner);
+                        let b = Tensor::zeros([k, d_out, new], &inner);
+                        *s = Some(Stacked {
+                            m_a: a.zeros_like(),
+                            v_a: a.zeros_like(),
+                            m_b: b.zeros_like(),
+                            v_b: b.zeros_like(),
+                            a,
+                            b,
+                            scale: Tensor::zeros([k, 1, 1], &inner),
+                        });
+                    }
+                    _ => {}
+                }
+            }
+        }
+        self.r_max = new;
+        self.rescale();
+    }
+
+    /// Keeps only the trials in `slots` (ascending, each below [`trials`](Self::trials)), in
+    /// that order, with their adapters and optimiser state: a study with no trial left to
+    /// take a freed slot trains the others without it.
+    pub fn keep(&mut self, slots: &[usize]) -> Result<(), TrainError> {
+        let n = self.trials();
+        if slots.is_empty() || !slots.is_sorted() || slots.iter().any(|&k| k >= n) {
+            return Err(TrainError::Config(format!(
+                "a stack of {n} trials cannot keep slots {slots:?}"
+            )));
+        }
+        let inner = self.device.clone().inner();
+        let index: Tensor<1, Int> = Tensor::from_data(
+            TensorData::new(slots.iter().map(|&k| k as i64).collect(), [slots.len()]),
+            &inner,
+        );
+        for s in self.adapters.iter_mut().flatten().flatten() {
+            for t in [
+                &mut s.a, &mut s.b, &mut s.m_a, &mut s.v_a, &mut s.m_b, &mut s.v_b,
+            ] {
+                *t = t.clone().select(0, index.clone());
+            }
+        }
+        let pick = |v: &[f64]| slots.iter().map(|&k| v[k]).collect::<Vec<_>>();
+        self.lrs = pick(&self.lrs);
+        self.decays = pick(&self.decays);
+        self.decoupled = slots.iter().map(|&k| self.decoupled[k]).collect();
+        self.settings = slots.iter().map(|&k| self.settings[k]).collect();
+        self.times = slots.iter().map(|&k| self.times[k]).collect();
+        self.rescale();
+        self.optimiser_settings();
+        Ok(())
     }
 
     /// The logits of every trial: `tokens` is `[K * batch, time]`, trial `k`'s windows in
@@ -406,6 +512,10 @@ impl LoraStack {
                     let v = v.mul_scalar(BETA_2) + (g.clone() * g).mul_scalar(1.0 - BETA_2);
                     let update =
                         (m.clone() * factor.clone()) / (v.clone().sqrt() + denom_eps.clone());
+                    let p = match &self.shrink {
+                        Some(s) => p * s.clone(),
+                        None => p,
+                    };
                     (p - update * self.lr.clone(), m, v)
                 };
                 let (a, m_a, v_a) = adam(s.a.clone(), ga, s.m_a.clone(), s.v_a.clone());
@@ -537,6 +647,56 @@ fn slot_adapters(
     })
 }
 
+/// Trial `plan`'s place in a stack, made on the autodiff device `ad` as a trial alone makes
+/// its model (the device seeded with the plan's seed, the base loaded, which draws from the
+/// device's random numbers too, then the adapters), with the base it loaded. The plan must
+/// be LoRA over an f32 base, trained with Adam.
+pub fn stack_trial(
+    plan: &TrialPlan,
+    text: &TextSet,
+    ad: &Device,
+) -> Result<(TinyLm, StackTrial), TrainError> {
+    let ModelSpec::Lm {
+        lora: Some(lora),
+        quant: None,
+        ..
+    } = &plan.model
+    else {
+        return Err(TrainError::Config(
+            "a stack trains LoRA plans over an f32 base only".into(),
+        ));
+    };
+    if !matches!(plan.optimizer, OptimizerKind::Adam | OptimizerKind::AdamW) {
+        return Err(TrainError::Config(format!(
+            "the trials of a stack train with Adam or AdamW, not {:?}",
+            plan.optimizer
+        )));
+    }
+    ad.seed(plan.seed);
+    let (loaded, _, _) = load_base(&text.base, "the base weights", Some(&text.base_sha256), ad)?;
+    let model = loaded.clone().with_lora(lora, ad)?;
+    // burn initialises parameters lazily, drawing from the device's random numbers when a
+    // parameter is first read: the adapters are read here, before another trial reseeds the
+    // device, in the order the trial's first forward pass reads them alone.
+    for layer in &model.layers {
+        for (_, proj) in layer.projections() {
+            if let Some(ad) = &proj.adapter {
+                let _ = (ad.a.val(), ad.b.val());
+            }
+        }
+    }
+    Ok((
+        loaded,
+        StackTrial {
+            model,
+            lora: *lora,
+            lr: plan.lr,
+            weight_decay: plan.weight_decay,
+            decoupled: plan.optimizer == OptimizerKind::AdamW,
+        },
+    ))
+}
+
 /// [`super::trial::lm_steps`] for several trials at once: `plans` (LoRA plans with the same
 /// batch size; no quantized base) trained together in one [`LoraStack`] over the shipped
 /// base, `warmup` untimed steps then `steps` timed ones. Each trial's adapters and windows
@@ -560,53 +720,16 @@ pub async fn stack_steps(
     let mut trials = Vec::with_capacity(plans.len());
     let mut base = None;
     for (i, plan) in plans.iter().enumerate() {
-        let ModelSpec::Lm {
-            lora: Some(lora),
-            quant: None,
-            ..
-        } = &plan.model
-        else {
-            return Err(TrainError::Config(format!(
-                "trial {i} of the stack is not a LoRA plan over an f32 base"
-            )));
-        };
-        if plan.optimizer != OptimizerKind::Adam {
-            return Err(TrainError::Config(format!(
-                "the trials of a stack train with Adam: trial {i} asks for {:?}",
-                plan.optimizer
-            )));
-        }
         if plan.batch_size.max(1) != batch {
             return Err(TrainError::Config(format!(
                 "the trials of a stack share the batch size: trial {i} has {}, trial 0 {batch}",
                 plan.batch_size
             )));
         }
-        // As `lm_steps` makes a trial's model: the seed, the base loaded (which draws from
-        // the device's random numbers too), then the adapters.
-        ad.seed(plan.seed);
-        let (loaded, _, _) =
-            load_base(&text.base, "the base weights", Some(&text.base_sha256), &ad)?;
-        if base.is_none() {
-            base = Some(loaded.clone());
-        }
-        let model = loaded.with_lora(lora, &ad)?;
-        // burn initialises parameters lazily, drawing from the device's random numbers when
-        // a parameter is first read: the adapters are read here, before the next trial
-        // reseeds the device, in the order the trial's first forward pass reads them alone.
-        for layer in &model.layers {
-            for (_, proj) in layer.projections() {
-                if let Some(ad) = &proj.adapter {
-                    let _ = (ad.a.val(), ad.b.val());
-                }
-            }
-        }
-        trials.push(StackTrial {
-            model,
-            lora: *lora,
-            lr: plan.lr,
-            weight_decay: plan.weight_decay,
-        });
+        let (loaded, trial) = stack_trial(plan, text, &ad)
+            .map_err(|e| TrainError::Config(format!("trial {i} of the stack: {e}")))?;
+        base.get_or_insert(loaded);
+        trials.push(trial);
     }
     let base = base.ok_or_else(|| TrainError::Config("no base".into()))?;
     let mut stack = LoraStack::new(&base, &trials, &ad)?;
@@ -661,15 +784,15 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic
 
     use burn::optim::decay::WeightDecayConfig;
-    use burn::optim::{AdamConfig, GradientsParams};
+    use burn::optim::{AdamConfig, AdamWConfig, GradientsParams};
 
     use super::super::tests::{flex_rng, max_diff, to_vec};
     use super::*;
     use crate::train::lm::{LmConfig, tokenize, windows};
-    use crate::vocab::LoraTargets;
 
-    /// Three trials that differ in rank, alpha, targets, learning rate and weight decay.
-    fn settings() -> Vec<(LoraSettings, f64, f64)> {
+    /// Four trials that differ in rank, alpha, targets, learning rate and weight decay (the
+    /// last AdamW's, decoupled).
+    fn settings() -> Vec<(LoraSettings, f64, f64, bool)> {
         let lora = |r, alpha, targets| LoraSettings {
             r,
             alpha,
@@ -677,9 +800,10 @@ mod tests {
             targets,
         };
         vec![
-            (lora(2, 4.0, LoraTargets::Qv), 1e-2, 0.0),
-            (lora(4, 1.0, LoraTargets::All), 3e-3, 0.0),
-            (lora(1, 8.0, LoraTargets::Qkvo), 2e-2, 0.01),
+            (lora(2, 4.0, LoraTargets::Qv), 1e-2, 0.0, false),
+            (lora(4, 1.0, LoraTargets::All), 3e-3, 0.0, false),
+            (lora(1, 8.0, LoraTargets::Qkvo), 2e-2, 0.01, false),
+            (lora(2, 2.0, LoraTargets::All), 2e-2, 0.5, true),
         ]
     }
 
@@ -716,27 +840,36 @@ mod tests {
         let trials: Vec<StackTrial> = settings()
             .into_iter()
             .enumerate()
-            .map(|(k, (lora, lr, weight_decay))| {
+            .map(|(k, (lora, lr, weight_decay, decoupled))| {
                 ad.seed(100 + k as u64);
                 StackTrial {
                     model: base.clone().with_lora(&lora, &ad).unwrap(),
                     lora,
                     lr,
                     weight_decay,
+                    decoupled,
                 }
             })
             .collect();
         let steps = 6;
-        // Each trial alone, with burn's Adam (its defaults, as the trials' optimiser has).
+        // Each trial alone, with burn's Adam or AdamW (their defaults, as the trials'
+        // optimisers have).
         let mut alone = Vec::new();
         for (k, t) in trials.iter().enumerate() {
             let mut model = t.model.clone();
-            let mut optim = AdamConfig::new()
-                .with_epsilon(1e-5)
-                .with_weight_decay(
-                    (t.weight_decay > 0.0).then(|| WeightDecayConfig::new(t.weight_decay as f32)),
-                )
-                .init();
+            let mut optim = if t.decoupled {
+                AdamWConfig::new()
+                    .with_weight_decay(t.weight_decay as f32)
+                    .init()
+            } else {
+                AdamConfig::new()
+                    .with_epsilon(1e-5)
+                    .with_weight_decay(
+                        (t.weight_decay > 0.0)
+                            .then(|| WeightDecayConfig::new(t.weight_decay as f32)),
+                    )
+                    .init()
+            };
             let mut losses = Vec::new();
             for s in 0..steps {
                 let loss = model.loss(windows(&text, &starts(k, s), 10, &ad));
@@ -747,10 +880,10 @@ mod tests {
             alone.push((model.valid(), losses));
         }
         let mut stack = LoraStack::new(&base, &trials, &ad).unwrap();
-        assert_eq!(stack.trials(), 3);
-        let mut stacked = vec![Vec::new(); 3];
+        assert_eq!(stack.trials(), 4);
+        let mut stacked = vec![Vec::new(); 4];
         for s in 0..steps {
-            let all: Vec<usize> = (0..3).flat_map(|k| starts(k, s)).collect();
+            let all: Vec<usize> = (0..4).flat_map(|k| starts(k, s)).collect();
             let losses = to_vec(stack.step(windows(&text, &all, 10, &ad)).unwrap());
             for (k, l) in losses.into_iter().enumerate() {
                 stacked[k].push(l);
@@ -799,6 +932,41 @@ mod tests {
                 && (evaluated[1] - evaluated[2]).abs() > 1e-4,
             "{evaluated:?}"
         );
+
+        // Room for a larger rank and every projection changes no trial's model.
+        stack.make_room(8, LoraTargets::All);
+        let widened = to_vec(stack.evaluate(probe.clone()));
+        assert!(
+            max_diff(&widened, &evaluated) < 1e-6,
+            "{widened:?} vs {evaluated:?}"
+        );
+
+        // Keeping trials 1 and 3: they are the new stack's trials 0 and 1, as they were, and
+        // train on: the next step's losses are the trials' alone on those windows.
+        stack.keep(&[1, 3]).unwrap();
+        assert_eq!(stack.trials(), 2);
+        let kept = to_vec(stack.evaluate(probe.clone()));
+        assert!((kept[0] - evaluated[1]).abs() < 1e-6 && (kept[1] - evaluated[3]).abs() < 1e-6);
+        assert!(stack.keep(&[2]).is_err() && stack.keep(&[1, 0]).is_err());
+        let losses = to_vec(
+            stack
+                .step(windows(
+                    &text,
+                    &[starts(1, steps), starts(3, steps)].concat(),
+                    10,
+                    &ad,
+                ))
+                .unwrap(),
+        );
+        for (j, k) in [1, 3].into_iter().enumerate() {
+            let next = windows(&text, &starts(k, steps), 10, &Device::flex());
+            let want = to_vec(alone[k].0.loss(next))[0];
+            assert!(
+                (losses[j] - want).abs() < 1e-4,
+                "trial {k}: {} vs {want}",
+                losses[j]
+            );
+        }
     }
 
     #[test]
@@ -817,6 +985,7 @@ mod tests {
             lora,
             lr: 3e-2,
             weight_decay: 0.0,
+            decoupled: false,
         };
         let trials = vec![
             trial(lora),
@@ -872,6 +1041,7 @@ mod tests {
                 lora,
                 lr,
                 weight_decay: 0.0,
+                decoupled: false,
             }
         };
         let lora = |r, targets| LoraSettings {
