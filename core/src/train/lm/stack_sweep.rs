@@ -21,12 +21,9 @@ use web_time::Instant;
 
 use super::stack::{LoraStack, StackTrial, stack_trial};
 use super::train::random_starts;
-use super::trial::{
-    BASE_MEMORY_ATTR, EVAL_WINDOWS, READ_EVERY, SAMPLE_BYTES, SAMPLE_TEMPERATURE,
-    TEXT_SAMPLES_ATTR, TRAINABLE_PARAMS_ATTR, evaluate_lm,
-};
+use super::trial::{BASE_MEMORY_ATTR, EpochEnd, READ_EVERY, TRAINABLE_PARAMS_ATTR, end_lm_epoch};
 use super::weights::save_adapter;
-use super::{generate, windows};
+use super::windows;
 use crate::distributions::ParamValue;
 use crate::json::Json;
 use crate::study::Study;
@@ -453,81 +450,46 @@ impl StackSweep {
         let model = stack.trial_model(k)?;
         if end.is_none() {
             let epoch = slot.epoch;
-            let train_loss = slot.sum / slot.count.max(1) as f64;
-            let (val_loss, val_accuracy) =
-                evaluate_lm(&model, &text.corpus.valid, EVAL_WINDOWS, &device).await?;
-            let at = epoch as i64;
-            study.log_metric(number, "val/loss", at, val_loss)?;
-            study.log_metric(number, "val/accuracy", at, val_accuracy)?;
-            let v = match objective {
-                Objective::ValLoss => val_loss,
-                Objective::ValAccuracy => val_accuracy,
-                Objective::TrainLoss => train_loss,
-            };
-            let secs = slot.epoch_started.elapsed().as_secs_f64();
-            hooks.progress(&ProgressEvent::Epoch {
-                trial: number,
+            let epoch_end = EpochEnd {
+                number,
                 epoch,
                 epochs: slot.epochs,
-                train_loss,
-                val_loss,
-                val_accuracy,
-                value: v,
-                samples_per_sec: if secs > 0.0 {
-                    ((slot.until - slot.first) * self.room.batch * model.context()) as f64 / secs
-                } else {
-                    0.0
-                },
-            });
-            if !(v.is_finite() && train_loss.is_finite()) {
-                end = Some((
-                    TrialState::Fail,
-                    Some(format!(
-                        "{} became {v} at epoch {epoch}; the learning rate {} may be too high",
-                        objective.series(),
-                        slot.plan.lr
-                    )),
-                ));
-            } else {
-                let sample = generate(
-                    &model,
-                    &text.prompt,
-                    SAMPLE_BYTES,
-                    SAMPLE_TEMPERATURE,
-                    slot.plan.seed ^ epoch as u64,
-                    &device,
-                )
-                .await?;
-                slot.samples.push(Json::Object(vec![
-                    ("epoch".into(), Json::Int(epoch as i64)),
-                    ("prompt".into(), Json::Str(text.prompt.clone())),
-                    ("text".into(), Json::Str(sample.clone())),
-                ]));
-                study.set_user_attr(
-                    number,
-                    TEXT_SAMPLES_ATTR,
-                    Json::Array(slot.samples.clone()),
-                )?;
-                hooks.progress(&ProgressEvent::TextSample {
-                    trial: number,
-                    epoch,
-                    prompt: text.prompt.clone(),
-                    text: sample,
-                });
-                log_system_metrics(study, number, at, hooks)?;
-                slot.value = Some(v);
-                study.report(number, at, v)?;
-                if study.should_prune(number)? {
-                    end = Some((TrialState::Pruned, None));
-                } else if epoch >= slot.epochs {
-                    end = Some((TrialState::Complete, None));
-                } else {
-                    slot.epoch += 1;
-                    slot.first = slot.step;
-                    slot.until = slot.steps * slot.epoch / slot.epochs;
-                    slot.sum = 0.0;
-                    slot.count = 0;
-                    slot.epoch_started = Instant::now();
+                train_loss: slot.sum / slot.count.max(1) as f64,
+                tokens: (slot.until - slot.first) * self.room.batch * model.context(),
+                secs: slot.epoch_started.elapsed().as_secs_f64(),
+                seed: slot.plan.seed,
+                lr: slot.plan.lr,
+            };
+            let ended = end_lm_epoch(
+                study,
+                &epoch_end,
+                &model,
+                text,
+                &device,
+                objective,
+                &mut slot.samples,
+                hooks,
+            )
+            .await?;
+            match ended {
+                Err(why) => end = Some((TrialState::Fail, Some(why))),
+                Ok(v) => {
+                    let at = epoch as i64;
+                    log_system_metrics(study, number, at, hooks)?;
+                    slot.value = Some(v);
+                    study.report(number, at, v)?;
+                    if study.should_prune(number)? {
+                        end = Some((TrialState::Pruned, None));
+                    } else if epoch >= slot.epochs {
+                        end = Some((TrialState::Complete, None));
+                    } else {
+                        slot.epoch += 1;
+                        slot.first = slot.step;
+                        slot.until = slot.steps * slot.epoch / slot.epochs;
+                        slot.sum = 0.0;
+                        slot.count = 0;
+                        slot.epoch_started = Instant::now();
+                    }
                 }
             }
         }

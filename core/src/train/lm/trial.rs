@@ -222,6 +222,95 @@ pub async fn measure_lm(
     Ok((measured.tokens_per_sec, secs_per_epoch))
 }
 
+/// Where a language-model trial is at the end of an epoch, for [`end_lm_epoch`].
+pub(super) struct EpochEnd {
+    /// The trial's number.
+    pub number: u64,
+    /// The epoch that ended (from 1), of `epochs`.
+    pub epoch: usize,
+    pub epochs: usize,
+    /// The epoch's mean training loss.
+    pub train_loss: f64,
+    /// Tokens the epoch trained, in `secs` seconds.
+    pub tokens: usize,
+    pub secs: f64,
+    /// The trial's seed (its text samples' seed with the epoch) and learning rate.
+    pub seed: u64,
+    pub lr: f64,
+}
+
+/// The end of a language-model trial's epoch, alone or in a stack: `model` (its evaluation
+/// form) evaluated (`val/loss`, `val/accuracy` logged), the epoch's progress event, and, when
+/// the study's metric is finite, a text sample from the prompt, kept in `samples` and the
+/// trial's [`TEXT_SAMPLES_ATTR`] and posted. Returns the metric's value, or why the trial
+/// fails (a value that is not finite).
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn end_lm_epoch<H: TrainHooks>(
+    study: &mut Study,
+    e: &EpochEnd,
+    model: &TinyLm,
+    text: &TextSet,
+    device: &Device,
+    objective: Objective,
+    samples: &mut Vec<Json>,
+    hooks: &mut H,
+) -> Result<Result<f64, String>, TrainError> {
+    let (number, epoch) = (e.number, e.epoch);
+    let (val_loss, val_accuracy) =
+        evaluate_lm(model, &text.corpus.valid, EVAL_WINDOWS, device).await?;
+    let at = epoch as i64;
+    study.log_metric(number, "val/loss", at, val_loss)?;
+    study.log_metric(number, "val/accuracy", at, val_accuracy)?;
+    let v = match objective {
+        Objective::ValLoss => val_loss,
+        Objective::ValAccuracy => val_accuracy,
+        Objective::TrainLoss => e.train_loss,
+    };
+    hooks.progress(&ProgressEvent::Epoch {
+        trial: number,
+        epoch,
+        epochs: e.epochs,
+        train_loss: e.train_loss,
+        val_loss,
+        val_accuracy,
+        value: v,
+        samples_per_sec: if e.secs > 0.0 {
+            e.tokens as f64 / e.secs
+        } else {
+            0.0
+        },
+    });
+    if !(v.is_finite() && e.train_loss.is_finite()) {
+        return Ok(Err(format!(
+            "{} became {v} at epoch {epoch}; the learning rate {} may be too high",
+            objective.series(),
+            e.lr
+        )));
+    }
+    let sample = generate(
+        model,
+        &text.prompt,
+        SAMPLE_BYTES,
+        SAMPLE_TEMPERATURE,
+        e.seed ^ epoch as u64,
+        device,
+    )
+    .await?;
+    samples.push(Json::Object(vec![
+        ("epoch".into(), Json::Int(epoch as i64)),
+        ("prompt".into(), Json::Str(text.prompt.clone())),
+        ("text".into(), Json::Str(sample.clone())),
+    ]));
+    study.set_user_attr(number, TEXT_SAMPLES_ATTR, Json::Array(samples.clone()))?;
+    hooks.progress(&ProgressEvent::TextSample {
+        trial: number,
+        epoch,
+        prompt: text.prompt.clone(),
+        text: sample,
+    });
+    Ok(Ok(v))
+}
+
 /// Trains trial `number` as `plan` says on the text set `text`; see the module's text.
 #[allow(clippy::too_many_arguments)]
 pub(crate) async fn train_lm_trial<H: TrainHooks>(
@@ -358,67 +447,41 @@ pub(crate) async fn train_lm_trial<H: TrainHooks>(
             }
             let train_loss = sum / count.max(1) as f64;
             let eval = model.valid();
-            let (val_loss, val_accuracy) =
-                evaluate_lm(&eval, &corpus.valid, EVAL_WINDOWS, device).await?;
-            let at = epoch as i64;
-            study.log_metric(number, "val/loss", at, val_loss)?;
-            study.log_metric(number, "val/accuracy", at, val_accuracy)?;
-            let v = match objective {
-                Objective::ValLoss => val_loss,
-                Objective::ValAccuracy => val_accuracy,
-                Objective::TrainLoss => train_loss,
-            };
-            let secs = epoch_started.elapsed().as_secs_f64();
-            hooks.progress(&ProgressEvent::Epoch {
-                trial: number,
+            let epoch_end = EpochEnd {
+                number,
                 epoch,
                 epochs,
                 train_loss,
-                val_loss,
-                val_accuracy,
-                value: v,
-                samples_per_sec: if secs > 0.0 {
-                    ((until - first) * batch * len) as f64 / secs
-                } else {
-                    0.0
-                },
-            });
-            if !(v.is_finite() && train_loss.is_finite()) {
-                let reason = format!(
-                    "{} became {v} at epoch {epoch}; the learning rate {} may be too high",
-                    objective.series(),
-                    plan.lr
-                );
-                return Ok(done(
-                    TrialState::Fail,
-                    None,
-                    epoch,
-                    Some(reason),
-                    false,
-                    trained,
-                ));
-            }
-            let sample = generate(
+                tokens: (until - first) * batch * len,
+                secs: epoch_started.elapsed().as_secs_f64(),
+                seed: plan.seed,
+                lr: plan.lr,
+            };
+            let v = match end_lm_epoch(
+                study,
+                &epoch_end,
                 &eval,
-                &text.prompt,
-                SAMPLE_BYTES,
-                SAMPLE_TEMPERATURE,
-                plan.seed ^ epoch as u64,
+                text,
                 device,
+                objective,
+                &mut samples,
+                hooks,
             )
-            .await?;
-            samples.push(Json::Object(vec![
-                ("epoch".into(), Json::Int(epoch as i64)),
-                ("prompt".into(), Json::Str(text.prompt.clone())),
-                ("text".into(), Json::Str(sample.clone())),
-            ]));
-            study.set_user_attr(number, TEXT_SAMPLES_ATTR, Json::Array(samples.clone()))?;
-            hooks.progress(&ProgressEvent::TextSample {
-                trial: number,
-                epoch,
-                prompt: text.prompt.clone(),
-                text: sample,
-            });
+            .await?
+            {
+                Ok(v) => v,
+                Err(reason) => {
+                    return Ok(done(
+                        TrialState::Fail,
+                        None,
+                        epoch,
+                        Some(reason),
+                        false,
+                        trained,
+                    ));
+                }
+            };
+            let at = epoch as i64;
             drop(eval);
             if record {
                 let h = epoch_histograms(weights_of(&model), last_gradients.take()).await?;
