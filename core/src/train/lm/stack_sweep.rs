@@ -412,7 +412,7 @@ impl StackSweep {
                     continue;
                 }
                 // This row's step of the trial: its last step less the rows after it.
-                let at = slot.step + j + 1 - n;
+                let at = (slot.step + j + 1).saturating_sub(n);
                 let l = f64::from(*l);
                 if !l.is_finite() {
                     slot.failed = Some(diverged_loss(l, at, slot.epoch, slot.plan.lr));
