@@ -378,6 +378,10 @@ pub(crate) async fn train_lm_trial<H: TrainHooks>(
                 },
             }
         };
+        // A non-finite loss or metric: FAIL at `epoch`, with no value and the reason.
+        let failed = |epoch, why: String, trained| {
+            done(TrialState::Fail, None, epoch, Some(why), false, trained)
+        };
         for epoch in 1..=epochs {
             let epoch_started = Instant::now();
             let record = histograms && records_epoch(epoch, epochs);
@@ -419,13 +423,9 @@ pub(crate) async fn train_lm_trial<H: TrainHooks>(
                     for (i, l) in read.into_iter().enumerate() {
                         let at = from + i + 1;
                         if !l.is_finite() {
-                            let reason = diverged_loss(l, at, epoch, plan.lr);
-                            return Ok(done(
-                                TrialState::Fail,
-                                None,
+                            return Ok(failed(
                                 epoch,
-                                Some(reason),
-                                false,
+                                diverged_loss(l, at, epoch, plan.lr),
                                 trained,
                             ));
                         }
@@ -470,16 +470,7 @@ pub(crate) async fn train_lm_trial<H: TrainHooks>(
             .await?
             {
                 Ok(v) => v,
-                Err(reason) => {
-                    return Ok(done(
-                        TrialState::Fail,
-                        None,
-                        epoch,
-                        Some(reason),
-                        false,
-                        trained,
-                    ));
-                }
+                Err(reason) => return Ok(failed(epoch, reason, trained)),
             };
             let at = epoch as i64;
             drop(eval);
