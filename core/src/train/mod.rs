@@ -19,6 +19,7 @@ pub mod backend;
 pub mod bench;
 mod cnn_cpu;
 mod cpu_adam;
+mod cpu_gemm;
 pub mod data;
 pub mod estimate;
 #[cfg(feature = "fused")]

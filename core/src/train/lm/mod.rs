@@ -21,6 +21,7 @@ use burn::nn::{
     Dropout, DropoutConfig, Embedding, EmbeddingConfig, Initializer, Linear, LinearConfig, RmsNorm,
     RmsNormConfig,
 };
+use burn::optim::GradientsParams;
 use burn::tensor::activation::{log_softmax, silu, softmax};
 use burn::tensor::module::linear;
 use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
@@ -28,6 +29,7 @@ use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
 use super::TrainError;
 
 pub mod baselines;
+mod cpu;
 pub mod stack;
 pub mod stack_sweep;
 pub mod train;
@@ -495,6 +497,20 @@ impl TinyLm {
         let target = tokens.narrow(1, 1, t).reshape([b * t, 1]);
         let logits = self.forward(input).reshape([b * t, VOCAB]);
         next_byte_loss(logits, target.reshape([b * t]))
+    }
+
+    /// The mean cross-entropy of `tokens` (as [`TinyLm::loss`], without autodiff) and the
+    /// gradients of every trainable parameter, for an optimiser step. On Flex under autodiff
+    /// the step runs on the CPU path (`lm::cpu`: forward and backward by hand on plain
+    /// buffers, the same function up to float rounding, the same dropout masks); elsewhere
+    /// on burn's autodiff.
+    pub fn loss_and_grads(&self, tokens: Tensor<2, Int>) -> (Tensor<1>, GradientsParams) {
+        if let Some(step) = cpu::loss_and_grads(self, &tokens) {
+            return step;
+        }
+        let loss = self.loss(tokens);
+        let grads = GradientsParams::from_grads(loss.backward(), self);
+        (loss.detach().inner(), grads)
     }
 
     /// The base frozen (no gradients, so no optimiser state) and adapters added to the
@@ -1062,5 +1078,130 @@ mod tests {
         assert!(first > 3.0 && last < first / 4.0, "{first} -> {last}");
         let q_after = to_vec(adapted.layers[0].self_attn.q_proj.base.weight.val());
         assert_eq!(q_before, q_after, "the base is frozen");
+    }
+
+    /// Every parameter of `model` with its rank: (name, id, 1 or 2).
+    fn param_ids(model: &TinyLm) -> Vec<(String, burn::module::ParamId, usize)> {
+        let mut out = vec![
+            ("embed_tokens".to_string(), model.embed_tokens.weight.id, 2),
+            (
+                "embed_positions".to_string(),
+                model.embed_positions.weight.id,
+                2,
+            ),
+            ("norm".to_string(), model.norm.gamma.id, 1),
+            ("lm_head".to_string(), model.lm_head.weight.id, 2),
+        ];
+        for (i, layer) in model.layers.iter().enumerate() {
+            out.push((
+                format!("{i}.input_layernorm"),
+                layer.input_layernorm.gamma.id,
+                1,
+            ));
+            out.push((
+                format!("{i}.post_attention_layernorm"),
+                layer.post_attention_layernorm.gamma.id,
+                1,
+            ));
+            for (name, p) in layer.projections() {
+                out.push((format!("{i}.{name}"), p.base.weight.id, 2));
+                if let Some(ad) = &p.adapter {
+                    out.push((format!("{i}.{name}.lora_A"), ad.a.id, 2));
+                    out.push((format!("{i}.{name}.lora_B"), ad.b.id, 2));
+                }
+            }
+        }
+        out
+    }
+
+    /// The CPU path's step (`lm::cpu`) computes the loss and gradients burn's autodiff does,
+    /// on the same model and batch: full fine-tuning, LoRA on every target set with and
+    /// without dropout (the same masks from the same device RNG), and over an int8 base.
+    #[test]
+    fn the_cpu_step_computes_the_loss_and_gradients_of_autodiff() {
+        let _turn = flex_rng();
+        let device = Device::flex().autodiff();
+        device.seed(7);
+        // A model of its own: clones share their parameters' lazy initialisation, and
+        // `with_lora` freezes the clones below.
+        let full = small().init(&device).unwrap();
+        let base = small().init(&device).unwrap();
+        let mut cases = vec![("full fine-tuning".to_string(), full)];
+        for targets in LoraTargets::ALL {
+            for dropout in [0.0, 0.25] {
+                let s = LoraSettings {
+                    dropout,
+                    ..spec(targets)
+                };
+                let model = perturb(base.clone().with_lora(&s, &device).unwrap(), &device);
+                cases.push((format!("LoRA {targets:?}, dropout {dropout}"), model));
+            }
+        }
+        // Quantization wants sizes in multiples of 32.
+        let wide = LmConfig {
+            d_model: 32,
+            layers: 1,
+            heads: 4,
+            d_ff: 64,
+            context: 12,
+        };
+        let s = LoraSettings {
+            dropout: 0.1,
+            ..spec(LoraTargets::All)
+        };
+        let int8 = perturb(
+            wide.init(&device).unwrap().with_lora(&s, &device).unwrap(),
+            &device,
+        )
+        .quantize_base(BaseQuant::Int8)
+        .unwrap();
+        cases.push(("LoRA over an int8 base".to_string(), int8));
+        for (case, model) in cases {
+            let toks = tokens(&device);
+            // A parameter still to be initialised draws from the device's RNG when first
+            // read, which the two paths do at different points: a step reads them all first.
+            cpu::loss_and_grads(&model, &toks).expect("the CPU path applies");
+            device.seed(11);
+            let (loss, grads) = cpu::loss_and_grads(&model, &toks).expect("the CPU path applies");
+            device.seed(11);
+            let want = model.loss(toks.clone());
+            let want_grads = GradientsParams::from_grads(want.backward(), &model);
+            let want_loss = to_vec(want.inner())[0];
+            let loss = to_vec(loss)[0];
+            assert!(
+                (loss - want_loss).abs() < 1e-5,
+                "{case}: loss {loss} vs {want_loss}"
+            );
+            assert_eq!(grads.len(), want_grads.len(), "{case}: gradients");
+            for (name, id, rank) in param_ids(&model) {
+                let (got, want) = match rank {
+                    1 => (
+                        grads.get::<1>(id).map(to_vec),
+                        want_grads.get::<1>(id).map(to_vec),
+                    ),
+                    _ => (
+                        grads.get::<2>(id).map(to_vec),
+                        want_grads.get::<2>(id).map(to_vec),
+                    ),
+                };
+                match (got, want) {
+                    (None, None) => {}
+                    (Some(g), Some(w)) => {
+                        let scale = w.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+                        assert!(scale > 0.0, "{case}: {name} has a gradient");
+                        let diff = max_diff(&g, &w);
+                        assert!(
+                            diff <= 1e-4 * scale,
+                            "{case}: {name} differs by {diff} (scale {scale})"
+                        );
+                    }
+                    (g, w) => panic!(
+                        "{case}: {name}: a gradient on one side only ({} vs {})",
+                        g.is_some(),
+                        w.is_some()
+                    ),
+                }
+            }
+        }
     }
 }

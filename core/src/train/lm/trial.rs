@@ -4,7 +4,6 @@
 //! (reported to the pruner), the next-byte accuracy and a text sample from a fixed prompt.
 
 use burn::module::Module;
-use burn::optim::GradientsParams;
 use burn::tensor::{Device, Tensor};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -148,10 +147,9 @@ pub async fn lm_steps(
             .take()
             .ok_or_else(|| TrainError::Config("the model was lost in a step".into()))?;
         let starts = random_starts(&mut rng, text.corpus.train.len(), len, batch);
-        let loss = model.loss(windows(&text.corpus.train, &starts, len, &ad));
-        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        let (loss, grads) = model.loss_and_grads(windows(&text.corpus.train, &starts, len, &ad));
         held = Some(optim.step(plan.lr, model, grads));
-        Ok(loss.detach().inner())
+        Ok(loss)
     })
     .await?;
     let model = held.ok_or_else(|| TrainError::Config("the model was lost in a step".into()))?;
@@ -408,9 +406,8 @@ pub(crate) async fn train_lm_trial<H: TrainHooks>(
                     ));
                 }
                 let starts = random_starts(&mut rng, corpus.train.len(), len, batch);
-                let loss = model.loss(windows(&corpus.train, &starts, len, &ad));
-                pending.push(loss.clone().detach().inner());
-                let grads = GradientsParams::from_grads(loss.backward(), &model);
+                let (loss, grads) = model.loss_and_grads(windows(&corpus.train, &starts, len, &ad));
+                pending.push(loss);
                 if record && step + 1 == until {
                     last_gradients = Some(gradients_of(&model, &grads));
                 }
