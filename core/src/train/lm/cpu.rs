@@ -118,13 +118,13 @@ fn read_tensor<const D: usize>(id: ParamId, t: Tensor<D>, train: bool) -> Option
 }
 
 impl Lm {
-    /// The model's buffers for a step of `rows` tokens on `device`, with the adapters'
-    /// dropout masks; `None` where the path does not apply (a bias on the head, an adapter
+    /// The model's buffers for a step of `rows` tokens, with the adapters' dropout masks
+    /// drawn on `device` (none without a device: an evaluation); `None` where the path does not apply (a bias on the head, an adapter
     /// whose dropout is not a probability below 1, values that do not read as f32).
     ///
     /// The masks are drawn in the order the model's forward pass draws them, and the
     /// parameters read in that order too.
-    fn new(model: &TinyLm, rows: usize, device: &Device) -> Option<Lm> {
+    fn new(model: &TinyLm, rows: usize, device: Option<&Device>) -> Option<Lm> {
         if model.lm_head.bias.is_some() {
             return None;
         }
@@ -190,7 +190,7 @@ impl Lm {
     fn projection(
         p: &LoraLinear,
         rows: usize,
-        device: &Device,
+        device: Option<&Device>,
         push: &mut impl FnMut(Weight) -> usize,
     ) -> Option<ProjIx> {
         let (d_in, d_out) = p.dims();
@@ -217,10 +217,9 @@ impl Lm {
         if prob >= 1.0 {
             return None;
         }
-        let mask = if prob > 0.0 {
-            Some(dropout_mask(device, rows * d_in, prob)?)
-        } else {
-            None
+        let mask = match device {
+            Some(device) if prob > 0.0 => Some(dropout_mask(device, rows * d_in, prob)?),
+            _ => None,
         };
         let (a, b) = (push(read(&ad.a)?), push(read(&ad.b)?));
         let ([r, a_in], [b_out, b_r]) = (ad.a.dims(), ad.b.dims());
@@ -643,18 +642,28 @@ fn sigmoid(x: f32) -> f32 {
     1.0 / (1.0 + (-x).exp())
 }
 
-/// One chunk's forward and backward pass: `tokens` holds `seqs` windows of `t + 1` bytes.
-/// Returns the chunk's summed cross-entropy and its gradients of the mean loss over `total`
-/// predicted bytes (the whole batch's).
-fn chunk_step(
+/// What a chunk's forward pass computed: each block's tape (when kept), the final norm's
+/// input, output and rms, and the logits (`[rows, 256]`).
+struct Forward {
+    tapes: Vec<LayerTape>,
+    x: Vec<f32>,
+    rf: Vec<f32>,
+    rms_f: Vec<f32>,
+    logits: Vec<f32>,
+}
+
+/// One chunk's forward pass: `tokens` holds windows of `stride` bytes, each's first `t` the
+/// input; with `keep`, each block's tape for the backward pass.
+fn forward_chunk(
     lm: &Lm,
     tokens: &[usize],
+    stride: usize,
     t: usize,
-    total: usize,
     masks: &Masks<'_>,
-) -> Option<(f64, Grads)> {
+    keep: bool,
+) -> Option<Forward> {
     let d = lm.d;
-    let seqs = tokens.len() / (t + 1);
+    let seqs = tokens.len() / stride;
     let rows = seqs * t;
     let sizes = AttSizes {
         seqs,
@@ -665,7 +674,7 @@ fn chunk_step(
     };
     let (tok_w, pos_w) = (lm.w(lm.tok), lm.w(lm.pos));
     let mut x = vec![0.0f32; rows * d];
-    for (b, window) in tokens.chunks_exact(t + 1).enumerate() {
+    for (b, window) in tokens.chunks_exact(stride).enumerate() {
         for (i, &tk) in window[..t].iter().enumerate() {
             let row = &mut x[(b * t + i) * d..][..d];
             let (te, pe) = (&tok_w[tk * d..][..d], &pos_w[i * d..][..d]);
@@ -674,7 +683,7 @@ fn chunk_step(
             }
         }
     }
-    let mut tapes = Vec::with_capacity(lm.layers.len());
+    let mut tapes = Vec::with_capacity(if keep { lm.layers.len() } else { 0 });
     for (l, masks) in lm.layers.iter().zip(masks) {
         let (r1, rms1) = rms_norm(&x, lm.w(l.norm1), l.eps1, d);
         let (q, tq) = project(lm, &l.proj[Q], &r1, masks[Q], rows)?;
@@ -693,8 +702,12 @@ fn chunk_step(
             .collect();
         let (y, td) = project(lm, &l.proj[DOWN], &m, masks[DOWN], rows)?;
         let next: Vec<f32> = mid.iter().zip(&y).map(|(m, y)| m + y).collect();
+        let x_in = std::mem::replace(&mut x, next);
+        if !keep {
+            continue;
+        }
         tapes.push(LayerTape {
-            x: std::mem::replace(&mut x, next),
+            x: x_in,
             rms1,
             r1,
             q,
@@ -722,6 +735,41 @@ fn chunk_step(
         (rows, d, VOCAB),
         false,
     )?;
+    Some(Forward {
+        tapes,
+        x,
+        rf,
+        rms_f,
+        logits,
+    })
+}
+
+/// One chunk's forward and backward pass: `tokens` holds `seqs` windows of `t + 1` bytes.
+/// Returns the chunk's summed cross-entropy and its gradients of the mean loss over `total`
+/// predicted bytes (the whole batch's).
+fn chunk_step(
+    lm: &Lm,
+    tokens: &[usize],
+    t: usize,
+    total: usize,
+    masks: &Masks<'_>,
+) -> Option<(f64, Grads)> {
+    let d = lm.d;
+    let rows = tokens.len() / (t + 1) * t;
+    let sizes = AttSizes {
+        seqs: tokens.len() / (t + 1),
+        t,
+        heads: lm.heads,
+        dh: d / lm.heads,
+        d,
+    };
+    let Forward {
+        tapes,
+        x,
+        rf,
+        rms_f,
+        mut logits,
+    } = forward_chunk(lm, tokens, t + 1, t, masks, true)?;
     // Cross-entropy, and its gradient (softmax minus one-hot, over the batch's mean).
     let mut loss = 0.0f64;
     let inv_total = 1.0 / total as f32;
@@ -896,18 +944,9 @@ pub(super) fn loss_and_grads(
     if t > context || batch == 0 {
         return None;
     }
-    let data = tokens.clone().inner().into_data().convert::<i64>();
-    let tokens: Vec<usize> = data
-        .try_to_vec::<i64>()
-        .ok()?
-        .into_iter()
-        .map(|v| usize::try_from(v).ok().filter(|v| *v < VOCAB))
-        .collect::<Option<_>>()?;
-    if tokens.len() != batch * t1 {
-        return None;
-    }
+    let tokens = token_values(tokens, batch * t1)?;
     let rows = batch * t;
-    let lm = Lm::new(model, rows, &device)?;
+    let lm = Lm::new(model, rows, Some(&device))?;
     let chunks: Vec<(usize, &[usize])> = tokens.chunks(SEQS * t1).enumerate().collect();
     let results = map_chunks(chunks, |(c, toks)| {
         let first = c * SEQS * t;
@@ -963,4 +1002,50 @@ pub(super) fn loss_and_grads(
         Tensor::<1>::from_data(TensorData::new(vec![loss], [1]), &device),
         out,
     ))
+}
+
+/// The logits (`[batch, time, 256]`) of `tokens` (`[batch, time]`) without autodiff on
+/// Flex, on the CPU path (evaluations and text samples); `None` where it does not apply.
+pub(super) fn logits(model: &TinyLm, tokens: &Tensor<2, Int>) -> Option<Tensor<3>> {
+    let device = tokens.device();
+    #[cfg(feature = "flex")]
+    let on_flex = device == Device::flex();
+    #[cfg(not(feature = "flex"))]
+    let on_flex = false;
+    if !on_flex {
+        return None;
+    }
+    let [batch, t] = tokens.dims();
+    let [context, _] = model.embed_positions.weight.dims();
+    if t == 0 || t > context || batch == 0 {
+        return None;
+    }
+    let tokens = token_values(tokens, batch * t)?;
+    let lm = Lm::new(model, batch * t, None)?;
+    let masks: Masks<'_> = lm.layers.iter().map(|l| vec![None; l.proj.len()]).collect();
+    let chunks: Vec<&[usize]> = tokens.chunks(SEQS * t).collect();
+    let parts = map_chunks(chunks, |toks| {
+        forward_chunk(&lm, toks, t, t, &masks, false).map(|f| f.logits)
+    });
+    let mut out = Vec::with_capacity(batch * t * VOCAB);
+    for p in parts {
+        out.extend_from_slice(&p?);
+    }
+    Some(Tensor::from_data(
+        TensorData::new(out, [batch, t, VOCAB]),
+        &device,
+    ))
+}
+
+/// The values of a `[batch, time]` token tensor, each a byte; `None` unless there are
+/// `n` of them, all bytes.
+fn token_values(tokens: &Tensor<2, Int>, n: usize) -> Option<Vec<usize>> {
+    let data = tokens.clone().inner().into_data().convert::<i64>();
+    let values: Vec<usize> = data
+        .try_to_vec::<i64>()
+        .ok()?
+        .into_iter()
+        .map(|v| usize::try_from(v).ok().filter(|v| *v < VOCAB))
+        .collect::<Option<_>>()?;
+    (values.len() == n).then_some(values)
 }

@@ -466,7 +466,15 @@ impl TinyLm {
 
     /// `[batch, time]` tokens → logits `[batch, time, 256]`. `time` must be at most
     /// [`TinyLm::context`].
+    ///
+    /// Without autodiff on Flex (evaluations, text samples) it runs on the CPU path
+    /// (`lm::cpu`), the same function up to float rounding.
     pub fn forward(&self, tokens: Tensor<2, Int>) -> Tensor<3> {
+        if !tokens.device().is_autodiff()
+            && let Some(logits) = cpu::logits(self, &tokens)
+        {
+            return logits;
+        }
         self.forward_with(tokens, &|_, _, p, x| p.forward(x))
     }
 
@@ -1213,6 +1221,54 @@ mod tests {
                     ),
                 }
             }
+        }
+    }
+
+    /// Without autodiff (evaluations, text samples) the CPU path's logits are burn's
+    /// modules' (`forward_with`), with and without adapters, over an int8 base too.
+    #[test]
+    fn the_cpu_forward_computes_the_logits_of_burns_modules() {
+        let _turn = flex_rng();
+        let device = Device::flex();
+        device.seed(5);
+        let base = small().init(&device).unwrap();
+        let s = LoraSettings {
+            dropout: 0.3,
+            ..spec(LoraTargets::All)
+        };
+        let adapted = perturb(
+            small()
+                .init(&device)
+                .unwrap()
+                .with_lora(&s, &device)
+                .unwrap(),
+            &device,
+        );
+        let wide = LmConfig {
+            d_model: 32,
+            layers: 1,
+            heads: 4,
+            d_ff: 64,
+            context: 12,
+        };
+        let int8 = perturb(
+            wide.init(&device).unwrap().with_lora(&s, &device).unwrap(),
+            &device,
+        )
+        .quantize_base(BaseQuant::Int8)
+        .unwrap();
+        let x = tokens(&device).narrow(1, 0, 11);
+        for (case, model) in [("base", base), ("LoRA", adapted), ("int8 base", int8)] {
+            let got = to_vec(cpu::logits(&model, &x).expect("the CPU path applies"));
+            let want = to_vec(model.forward_with(x.clone(), &|_, _, p, x| p.forward(x)));
+            let scale = want.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+            let diff = max_diff(&got, &want);
+            assert!(diff <= 1e-5 * scale.max(1.0), "{case}: {diff}");
+            assert_eq!(
+                to_vec(model.forward(x.clone())),
+                got,
+                "{case}: forward takes it"
+            );
         }
     }
 }
