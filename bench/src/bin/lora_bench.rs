@@ -1,6 +1,7 @@
 //! LoRA fine-tuning throughput: sweeplab's language model (the "LoRA fine-tune" study's
-//! model and shipped base) trained with LoRA adapters and fully fine-tuned, on burn Flex
-//! and wgpu where an adapter exists, against PyTorch with Hugging Face PEFT on the CPU,
+//! model and shipped base) trained with LoRA adapters and fully fine-tuned, on Flex (the
+//! trial's own step: the CPU path of `core::train::lm`) and on burn's wgpu where an adapter
+//! exists, against PyTorch with Hugging Face PEFT on the CPU,
 //! same model, base weights, batch, context, optimiser and threads, in one run. Prints a
 //! table of medians (predicted bytes per second) and ratios.
 //!
@@ -38,7 +39,7 @@ use sweeplab_core::train::{
     BackendChoice, DataSpec, ModelSpec, TextCorpus, TextSet, TrialPlan, select_backend,
 };
 
-/// LoRA fine-tuning throughput: burn Flex and wgpu against PyTorch + PEFT on the CPU.
+/// LoRA fine-tuning throughput: Flex and wgpu against PyTorch + PEFT on the CPU.
 #[derive(Parser, Debug)]
 struct Args {
     /// CPU threads for Flex and PyTorch.
@@ -246,7 +247,7 @@ fn main() -> Result<()> {
     );
     println!(
         "{:<14} {:>10} {:>11} {:>11} {:>14} {:>9} {:>9}",
-        "variant", "trainable", "burn Flex", "burn wgpu", "PyTorch+PEFT", "Flex/PT", "wgpu/PT"
+        "variant", "trainable", "Flex", "burn wgpu", "PyTorch+PEFT", "Flex/PT", "wgpu/PT"
     );
     let mut base_scores = Vec::new();
     for variant in &variants {
