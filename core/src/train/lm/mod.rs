@@ -1271,4 +1271,54 @@ mod tests {
             );
         }
     }
+
+    /// The shipped base's shape (3 blocks, width 96, 4 heads, MLP 256, 64-byte context)
+    /// takes the CPU path, for training (LoRA on each target set, over int8 and int4 bases,
+    /// full fine-tuning) and for evaluation, so a trial does not fall back to autodiff.
+    #[test]
+    fn the_shipped_shape_takes_the_cpu_path() {
+        let _turn = flex_rng();
+        let device = Device::flex().autodiff();
+        device.seed(3);
+        let shape = LmConfig {
+            d_model: 96,
+            layers: 3,
+            heads: 4,
+            d_ff: 256,
+            context: 64,
+        };
+        let text = tokenize(&"the quick brown fox jumps over the lazy dog. ".repeat(4));
+        let batch = windows(&text, &[0, 7, 30, 50, 90], 64, &device);
+        let s = LoraSettings {
+            r: 8,
+            alpha: 16.0,
+            dropout: 0.05,
+            targets: LoraTargets::Qv,
+        };
+        let mut models = vec![("full fine-tuning".to_string(), shape.init(&device).unwrap())];
+        for targets in LoraTargets::ALL {
+            let lora = LoraSettings { targets, ..s };
+            let m = shape
+                .init(&device)
+                .unwrap()
+                .with_lora(&lora, &device)
+                .unwrap();
+            models.push((format!("LoRA {targets:?}"), m));
+        }
+        for q in [BaseQuant::Int8, BaseQuant::Int4] {
+            let m = shape.init(&device).unwrap().with_lora(&s, &device).unwrap();
+            models.push((format!("LoRA over {q:?}"), m.quantize_base(q).unwrap()));
+        }
+        for (case, model) in models {
+            assert!(
+                cpu::loss_and_grads(&model, &batch).is_some(),
+                "{case}: training"
+            );
+            let input = batch.clone().inner().narrow(1, 0, 64);
+            assert!(
+                cpu::logits(&model.valid(), &input).is_some(),
+                "{case}: evaluation"
+            );
+        }
+    }
 }
