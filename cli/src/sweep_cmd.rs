@@ -465,7 +465,15 @@ fn choose_engine(
             }
             (EngineChoice::Stack, Ok(room)) => Ok((
                 Chosen::Stack(room),
-                "a stack of LoRA trials over one frozen base, several at once".into(),
+                if kind == BackendKind::Flex {
+                    "a stack of LoRA trials over one frozen base, several at once (on the CPU, one trial at a time is about twice as fast: it runs the CPU path, which the stack does not)".into()
+                } else {
+                    "a stack of LoRA trials over one frozen base, several at once".into()
+                },
+            )),
+            (_, Ok(_)) if kind == BackendKind::Flex => Ok((
+                Chosen::Burn,
+                "burn's optimisers, one trial at a time on the language model's CPU path (faster on the CPU than --engine stack)".into(),
             )),
             (EngineChoice::Stack, Err(why)) => {
                 bail!("--engine stack: this sweep's trials cannot share one base: {why}")

@@ -288,7 +288,9 @@ fn the_stack_engine_trains_lora_trials_together_over_one_base() {
     let stderr = String::from_utf8_lossy(&run.stderr);
     assert!(run.status.success(), "{stderr}");
     assert!(
-        stderr.contains("engine: burn, one trial at a time (--engine stack"),
+        stderr.contains(
+            "engine: burn's optimisers, one trial at a time on the language model's CPU path"
+        ),
         "{stderr}"
     );
 }
