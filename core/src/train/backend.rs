@@ -130,3 +130,17 @@ pub async fn select_backend(choice: BackendChoice) -> Result<SelectedBackend, Tr
         }
     }
 }
+
+/// Whether `device` (without autodiff) is the CPU backend, Flex: where the CPU paths run
+/// (`cnn_cpu`, `cpu_adam`, `lm::cpu`) and buffers may be read back at once. Always false
+/// in a build without Flex.
+#[cfg(feature = "flex")]
+pub(crate) fn on_flex(device: &Device) -> bool {
+    *device == Device::flex()
+}
+
+/// Whether `device` is Flex: never, in a build without it.
+#[cfg(not(feature = "flex"))]
+pub(crate) fn on_flex(_: &Device) -> bool {
+    false
+}

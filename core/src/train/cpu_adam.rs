@@ -9,6 +9,7 @@
 //! to float rounding, and it keeps burn's [`AdamState`], so a state moves freely between the
 //! two. On any other device it is burn's [`Adam`].
 
+use crate::train::backend::on_flex;
 use burn::optim::{Adam, AdamConfig, AdamState, AdaptiveMomentumState, Optimizer};
 use burn::tensor::{DType, Device, Tensor, TensorData};
 
@@ -140,16 +141,6 @@ impl CpuAdam {
             state,
         )
     }
-}
-
-#[cfg(feature = "flex")]
-fn on_flex(device: &Device) -> bool {
-    *device == Device::flex()
-}
-
-#[cfg(not(feature = "flex"))]
-fn on_flex(_: &Device) -> bool {
-    false
 }
 
 /// One step's constants.

@@ -217,15 +217,7 @@ impl Cnn {
 
     /// The CPU path's parameters, when `device` is Flex and the values read as f32.
     fn cpu_params(&self, device: &Device) -> Option<cnn_cpu::Params> {
-        #[cfg(feature = "flex")]
-        let on_flex = *device == Device::flex();
-        // Without Flex in the build there is no CPU backend for the path to run on.
-        #[cfg(not(feature = "flex"))]
-        let on_flex = {
-            let _ = device;
-            false
-        };
-        if !on_flex {
+        if !super::backend::on_flex(device) {
             return None;
         }
         let (b1, b2) = (self.conv1.bias.as_ref()?, self.conv2.bias.as_ref()?);

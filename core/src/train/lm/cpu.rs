@@ -27,6 +27,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use super::{LoraLinear, TinyLm, VOCAB};
+use crate::train::backend::on_flex;
 use crate::train::cpu_gemm::{Dst, Src, map_chunks, matmul};
 
 /// Sequences per chunk of the batch.
@@ -931,11 +932,7 @@ pub(super) fn loss_and_grads(
         return None;
     }
     let device = ad_device.inner();
-    #[cfg(feature = "flex")]
-    let on_flex = device == Device::flex();
-    #[cfg(not(feature = "flex"))]
-    let on_flex = false;
-    if !on_flex {
+    if !on_flex(&device) {
         return None;
     }
     let [batch, t1] = tokens.dims();
@@ -1008,11 +1005,7 @@ pub(super) fn loss_and_grads(
 /// Flex, on the CPU path (evaluations and text samples); `None` where it does not apply.
 pub(super) fn logits(model: &TinyLm, tokens: &Tensor<2, Int>) -> Option<Tensor<3>> {
     let device = tokens.device();
-    #[cfg(feature = "flex")]
-    let on_flex = device == Device::flex();
-    #[cfg(not(feature = "flex"))]
-    let on_flex = false;
-    if !on_flex {
+    if !on_flex(&device) {
         return None;
     }
     let [batch, t] = tokens.dims();

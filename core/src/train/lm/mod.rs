@@ -292,11 +292,7 @@ fn flex_dropout_mask<const D: usize>(x: &Tensor<D>, p: f64) -> Option<Tensor<D>>
 fn flex_dropout_masks<const D: usize>(x: &Tensor<D>, probs: &[f64]) -> Option<Tensor<D>> {
     use rand::{Rng, SeedableRng};
     let device = x.device().inner();
-    #[cfg(feature = "flex")]
-    let on_flex = device == Device::flex();
-    #[cfg(not(feature = "flex"))]
-    let on_flex = false;
-    if !on_flex {
+    if !crate::train::backend::on_flex(&device) {
         return None;
     }
     // Seeded as the CNN's CPU path seeds its dropout.
