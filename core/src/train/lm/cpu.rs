@@ -23,10 +23,8 @@
 use burn::module::{Param, ParamId};
 use burn::optim::GradientsParams;
 use burn::tensor::{Device, Int, Tensor, TensorData};
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
 
-use super::{LoraLinear, TinyLm, VOCAB};
+use super::{LoraLinear, TinyLm, VOCAB, dropout_mask_blocks};
 use crate::train::backend::on_flex;
 use crate::train::cpu_gemm::{Dst, Src, map_chunks, matmul};
 
@@ -219,7 +217,7 @@ impl Lm {
             return None;
         }
         let mask = match device {
-            Some(device) if prob > 0.0 => Some(dropout_mask(device, rows * d_in, prob)?),
+            Some(device) if prob > 0.0 => Some(dropout_mask_blocks(device, rows * d_in, &[prob])?),
             _ => None,
         };
         let (a, b) = (push(read(&ad.a)?), push(read(&ad.b)?));
@@ -897,27 +895,6 @@ fn chunk_step(
         }
     }
     Some((loss, grads))
-}
-
-/// The dropout mask of a `[rows, width]` input, drawn as the model's forward pass on Flex
-/// draws it (`flex_dropout_masks`): a ChaCha8 stream seeded from the device's RNG, a value
-/// kept (scaled by `1 / (1 - p)`) where a uniform u32 is at least `p · 2^32`.
-fn dropout_mask(device: &Device, n: usize, p: f64) -> Option<Vec<f32>> {
-    let seed = crate::train::model::seed_from_device(device)?;
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let threshold = (p * 4_294_967_296.0) as u64;
-    let scale = (1.0 / (1.0 - p)) as f32;
-    Some(
-        (0..n)
-            .map(|_| {
-                if u64::from(rng.next_u32()) >= threshold {
-                    scale
-                } else {
-                    0.0
-                }
-            })
-            .collect(),
-    )
 }
 
 /// The mean cross-entropy of `tokens` (`[batch, time + 1]`, on an autodiff Flex device) and

@@ -290,20 +290,28 @@ fn flex_dropout_mask<const D: usize>(x: &Tensor<D>, p: f64) -> Option<Tensor<D>>
 /// [`flex_dropout_mask`] with `x`'s elements in `probs.len()` equal consecutive blocks, block
 /// `k` dropped with probability `probs[k]` (a LoRA stack's trials, one block each).
 fn flex_dropout_masks<const D: usize>(x: &Tensor<D>, probs: &[f64]) -> Option<Tensor<D>> {
-    use rand::{Rng, SeedableRng};
     let device = x.device().inner();
     if !crate::train::backend::on_flex(&device) {
         return None;
     }
-    // Seeded as the CNN's CPU path seeds its dropout.
-    let seed = crate::train::model::seed_from_device(&device)?;
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
     let shape = x.shape();
     let n = shape.num_elements();
+    let mask = dropout_mask_blocks(&device, n, probs)?;
+    Some(Tensor::from_data(TensorData::new(mask, shape), &x.device()))
+}
+
+/// `n` dropout-mask values in `probs.len()` equal consecutive blocks (the last takes the
+/// rest), block `k` dropped with probability `probs[k]`: one ChaCha8 stream seeded from the
+/// Flex `device`'s RNG (as the CNN's CPU path seeds its dropout), a value kept (scaled by
+/// `1 / (1 - p)`) where a uniform u32 is at least `p · 2^32`, else 0. The model's forward
+/// pass and the CPU path (`lm::cpu`) draw their masks here, so both draw the same ones.
+fn dropout_mask_blocks(device: &Device, n: usize, probs: &[f64]) -> Option<Vec<f32>> {
+    use rand::{Rng, SeedableRng};
+    let seed = crate::train::model::seed_from_device(device)?;
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
     let block = n / probs.len().max(1);
     let mut mask = Vec::with_capacity(n);
     for (k, p) in probs.iter().enumerate() {
-        // Kept where a uniform u32 is at least p · 2^32.
         let threshold = (p * 4_294_967_296.0) as u64;
         let scale = (1.0 / (1.0 - p)) as f32;
         let len = if k + 1 == probs.len() {
@@ -319,7 +327,7 @@ fn flex_dropout_masks<const D: usize>(x: &Tensor<D>, probs: &[f64]) -> Option<Te
             }
         }));
     }
-    Some(Tensor::from_data(TensorData::new(mask, shape), &x.device()))
+    Some(mask)
 }
 
 /// Causal multi-head self-attention.
