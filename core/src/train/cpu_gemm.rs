@@ -85,6 +85,18 @@ fn view_end(offset: usize, [rows, cols]: [usize; 2], [rs, cs]: [usize; 2]) -> Op
 /// crate behind Flex's own matrix products). `None` (and `dst` untouched) where the shapes do
 /// not chain or a view leaves its slice.
 pub(crate) fn matmul(dst: Dst<'_>, lhs: Src<'_>, rhs: Src<'_>, accumulate: bool) -> Option<()> {
+    matmul_scaled(dst, lhs, rhs, accumulate, 1.0)
+}
+
+/// [`matmul`] with the product scaled by `scale`: `dst = scale · lhs · rhs`, or
+/// `dst += scale · lhs · rhs` with `accumulate` (one pass; gemm scales as it accumulates).
+pub(crate) fn matmul_scaled(
+    dst: Dst<'_>,
+    lhs: Src<'_>,
+    rhs: Src<'_>,
+    accumulate: bool,
+    scale: f32,
+) -> Option<()> {
     let [m, n] = dst.shape;
     let [lm, k] = lhs.shape;
     let [rk, rn] = rhs.shape;
@@ -122,7 +134,7 @@ pub(crate) fn matmul(dst: Dst<'_>, lhs: Src<'_>, rhs: Src<'_>, accumulate: bool)
             r_cs,
             r_rs,
             1.0f32,
-            1.0f32,
+            scale,
             false,
             false,
             false,
@@ -206,6 +218,17 @@ mod tests {
         for i in 0..3 {
             for j in 0..5 {
                 assert!((out[i * 8 + j] - 2.0 * want[i * 5 + j]).abs() < 1e-5);
+            }
+        }
+        // A scaled product accumulates scale times the product.
+        let (l, r) = (
+            Src::new(&a, 1, [3, 4], [9, 2]),
+            Src::new(&b, 2, [4, 5], [1, 6]),
+        );
+        matmul_scaled(Dst::new(&mut out, 0, [3, 5], [8, 1]), l, r, true, 0.5).expect("in bounds");
+        for i in 0..3 {
+            for j in 0..5 {
+                assert!((out[i * 8 + j] - 2.5 * want[i * 5 + j]).abs() < 1e-5);
             }
         }
     }

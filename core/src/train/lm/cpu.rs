@@ -26,7 +26,7 @@ use burn::tensor::{Device, Int, Tensor, TensorData};
 
 use super::{LoraLinear, TinyLm, VOCAB, dropout_mask_blocks};
 use crate::train::backend::on_flex;
-use crate::train::cpu_gemm::{Dst, Src, map_chunks, matmul};
+use crate::train::cpu_gemm::{Dst, Src, map_chunks, matmul, matmul_scaled};
 
 /// Sequences per chunk of the batch.
 const SEQS: usize = 4;
@@ -283,25 +283,39 @@ impl Lm {
     }
 }
 
-/// `c = op(a) · op(b)` (or `c +=` with `acc`), row-major: `a` is `[m, k]` (`[k, m]` with
-/// `ta`), `b` `[k, n]` (`[n, k]` with `tb`), `c` `[m, n]`.
-#[allow(clippy::too_many_arguments)]
+/// An operand of [`mm`]: a row-major buffer read as it is (`N`) or transposed (`T`).
+#[derive(Clone, Copy)]
+enum Op<'a> {
+    N(&'a [f32]),
+    T(&'a [f32]),
+}
+
+use Op::{N, T};
+
+/// `c = scale · a · b` (or `c +=` with `acc`), row-major: `a` is `[m, k]` (stored `[k, m]`
+/// when transposed), `b` `[k, n]` (stored `[n, k]`), `c` `[m, n]`.
 fn mm(
     c: &mut [f32],
-    a: &[f32],
-    ta: bool,
-    b: &[f32],
-    tb: bool,
+    a: Op<'_>,
+    b: Op<'_>,
     (m, k, n): (usize, usize, usize),
     acc: bool,
+    scale: f32,
 ) -> Option<()> {
-    let sa = if ta { [1, m] } else { [k, 1] };
-    let sb = if tb { [1, k] } else { [n, 1] };
-    matmul(
+    let (a, sa) = match a {
+        N(a) => (a, [k, 1]),
+        T(a) => (a, [1, m]),
+    };
+    let (b, sb) = match b {
+        N(b) => (b, [n, 1]),
+        T(b) => (b, [1, k]),
+    };
+    matmul_scaled(
         Dst::new(c, 0, [m, n], [n, 1]),
         Src::new(a, 0, [m, k], sa),
         Src::new(b, 0, [k, n], sb),
         acc,
+        scale,
     )
 }
 
@@ -368,12 +382,11 @@ fn project(
     let mut y = vec![0.0f32; rows * p.d_out];
     mm(
         &mut y,
-        x,
-        false,
-        lm.w(p.w),
-        false,
+        N(x),
+        N(lm.w(p.w)),
         (rows, p.d_in, p.d_out),
         false,
+        1.0,
     )?;
     let Some(ad) = &p.adapter else {
         return Some((y, None));
@@ -383,26 +396,21 @@ fn project(
     let mut h = vec![0.0f32; rows * ad.r];
     mm(
         &mut h,
-        input,
-        false,
-        lm.w(ad.a),
-        true,
+        N(input),
+        T(lm.w(ad.a)),
         (rows, p.d_in, ad.r),
         false,
+        1.0,
     )?;
-    let mut update = vec![0.0f32; rows * p.d_out];
+    // y += scale · h · Bᵀ, scaled as gemm accumulates.
     mm(
-        &mut update,
-        &h,
-        false,
-        lm.w(ad.b),
-        true,
+        &mut y,
+        N(&h),
+        T(lm.w(ad.b)),
         (rows, ad.r, p.d_out),
-        false,
+        true,
+        ad.scale,
     )?;
-    for (y, u) in y.iter_mut().zip(&update) {
-        *y += u * ad.scale;
-    }
     Some((y, Some(AdapterTape { dropped, h })))
 }
 
@@ -421,68 +429,56 @@ fn project_backward(
     grads: &mut Grads,
 ) -> Option<()> {
     let (d_in, d_out) = (p.d_in, p.d_out);
-    mm(dx, dy, false, lm.w(p.w), true, (rows, d_out, d_in), true)?;
+    mm(dx, N(dy), T(lm.w(p.w)), (rows, d_out, d_in), true, 1.0)?;
     if !grads[p.w].is_empty() {
-        mm(
-            &mut grads[p.w],
-            x,
-            true,
-            dy,
-            false,
-            (d_in, rows, d_out),
-            true,
-        )?;
+        mm(&mut grads[p.w], T(x), N(dy), (d_in, rows, d_out), true, 1.0)?;
     }
     let (Some(ad), Some(tape)) = (&p.adapter, tape) else {
         return Some(());
     };
     let r = ad.r;
-    let du: Vec<f32> = dy.iter().map(|v| v * ad.scale).collect();
+    // The update's gradient is scale · dy; the scale rides in the products.
     if !grads[ad.b].is_empty() {
         mm(
             &mut grads[ad.b],
-            &du,
-            true,
-            &tape.h,
-            false,
+            T(dy),
+            N(&tape.h),
             (d_out, rows, r),
             true,
+            ad.scale,
         )?;
     }
     let mut dh = vec![0.0f32; rows * r];
     mm(
         &mut dh,
-        &du,
-        false,
-        lm.w(ad.b),
-        false,
+        N(dy),
+        N(lm.w(ad.b)),
         (rows, d_out, r),
         false,
+        ad.scale,
     )?;
     let input = tape.dropped.as_deref().unwrap_or(x);
     if !grads[ad.a].is_empty() {
         mm(
             &mut grads[ad.a],
-            &dh,
-            true,
-            input,
-            false,
+            T(&dh),
+            N(input),
             (r, rows, d_in),
             true,
+            1.0,
         )?;
     }
     match mask {
-        None => mm(dx, &dh, false, lm.w(ad.a), false, (rows, r, d_in), true)?,
+        None => mm(dx, N(&dh), N(lm.w(ad.a)), (rows, r, d_in), true, 1.0)?,
         Some(m) => {
             let mut d_dropped = vec![0.0f32; rows * d_in];
             mm(
                 &mut d_dropped,
-                &dh,
-                false,
-                lm.w(ad.a),
-                false,
+                N(&dh),
+                N(lm.w(ad.a)),
                 (rows, r, d_in),
                 false,
+                1.0,
             )?;
             for ((dx, v), m) in dx.iter_mut().zip(&d_dropped).zip(m) {
                 *dx += v * m;
@@ -727,12 +723,11 @@ fn forward_chunk(
     let mut logits = vec![0.0f32; rows * VOCAB];
     mm(
         &mut logits,
-        &rf,
-        false,
-        lm.w(lm.head),
-        false,
+        N(&rf),
+        N(lm.w(lm.head)),
         (rows, d, VOCAB),
         false,
+        1.0,
     )?;
     Some(Forward {
         tapes,
@@ -788,23 +783,21 @@ fn chunk_step(
     if !grads[lm.head].is_empty() {
         mm(
             &mut grads[lm.head],
-            &rf,
-            true,
-            &dlogits,
-            false,
+            T(&rf),
+            N(&dlogits),
             (d, rows, VOCAB),
             true,
+            1.0,
         )?;
     }
     let mut d_rf = vec![0.0f32; rows * d];
     mm(
         &mut d_rf,
-        &dlogits,
-        false,
-        lm.w(lm.head),
-        true,
+        N(&dlogits),
+        T(lm.w(lm.head)),
         (rows, VOCAB, d),
         false,
+        1.0,
     )?;
     let mut dx = vec![0.0f32; rows * d];
     rms_norm_backward(
