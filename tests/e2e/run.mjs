@@ -263,7 +263,9 @@ await test('the LoRA preset fine-tunes the language model in the page and shows 
   await openFresh();
   await page.click(tid('new-study'));
   await page.click(tid('preset-lora-finetune'));
-  expect(await page.isVisible(tid('lm-credit')), 'no word on the base and the text');
+  // The preset's card renders on the next frame (the page draws once per frame): wait for it.
+  const credit = await page.waitForSelector(tid('lm-credit'), { state: 'visible', timeout: 10_000 }).catch(() => null);
+  expect(credit, 'no word on the base and the text');
   await page.waitForSelector(`${tid('estimate')}:has-text("≈")`, { timeout: 120_000 });
   metrics.lora_estimate = await page.textContent(tid('estimate'));
   // Two short trials on the CPU: each writes a sample after each of its 2 evaluations.
